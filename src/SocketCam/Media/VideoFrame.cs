@@ -1,0 +1,107 @@
+using System.Buffers;
+
+namespace SocketCam.Media;
+
+/// <summary>
+/// A BGR24 picture (OpenCV's byte order) with its sequence number and capture time.
+/// The pixels live in a pooled array; whoever holds the frame disposes it once, which hands the
+/// array back to its owner (the pool, or a source that reuses it).
+/// </summary>
+internal sealed class VideoFrame : IDisposable
+{
+    public const int BytesPerPixel = 3;
+
+    private Action<VideoFrame>? _release;
+
+    private VideoFrame(byte[] buffer, int offset, int width, int height, int stride, Action<VideoFrame>? release)
+    {
+        Buffer = buffer;
+        Offset = offset;
+        Width = width;
+        Height = height;
+        Stride = stride;
+        _release = release;
+    }
+
+    /// <summary>The array that holds the pixels; row <c>y</c> starts at <c>Offset + y * Stride</c>.</summary>
+    public byte[] Buffer { get; private set; }
+
+    public int Offset { get; private set; }
+
+    public int Width { get; private set; }
+
+    public int Height { get; private set; }
+
+    /// <summary>Bytes from one row to the next (at least <c>Width * 3</c>).</summary>
+    public int Stride { get; private set; }
+
+    /// <summary>Monotonic frame number given by the source.</summary>
+    public long Sequence { get; set; }
+
+    /// <summary>Capture time, microseconds since the Unix epoch on the capturing host's clock.</summary>
+    public long CaptureMicros { get; set; }
+
+    /// <summary>Number of bytes from the first pixel to the end of the last row.</summary>
+    public int ByteLength => checked(((Height - 1) * Stride) + (Width * BytesPerPixel));
+
+    public Span<byte> Pixels => Buffer.AsSpan(Offset, ByteLength);
+
+    public ReadOnlySpan<byte> Row(int y) => Buffer.AsSpan(Offset + (y * Stride), Width * BytesPerPixel);
+
+    /// <summary>Rents a tightly packed frame from <see cref="ArrayPool{T}.Shared"/>.</summary>
+    public static VideoFrame Rent(int width, int height)
+    {
+        ValidateSize(width, height);
+        int stride = width * BytesPerPixel;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(checked(stride * height));
+        return new VideoFrame(buffer, 0, width, height, stride, static f => ArrayPool<byte>.Shared.Return(f.Buffer));
+    }
+
+    /// <summary>Wraps memory owned by someone else; <paramref name="release"/> runs on dispose.</summary>
+    public static VideoFrame Wrap(byte[] buffer, int offset, int width, int height, int stride, Action<VideoFrame>? release = null)
+    {
+        ValidateSize(width, height);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, width * BytesPerPixel);
+        var frame = new VideoFrame(buffer, offset, width, height, stride, release);
+        if (offset < 0 || offset + frame.ByteLength > buffer.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), "The frame does not fit in the buffer.");
+        }
+
+        return frame;
+    }
+
+    /// <summary>Points a reusable wrapper at new memory (sources that hand out one frame at a time).</summary>
+    public void Reset(byte[] buffer, int offset, int stride, Action<VideoFrame>? release)
+    {
+        Buffer = buffer;
+        Offset = offset;
+        Stride = stride;
+        _release = release;
+    }
+
+    public static void ValidateSize(int width, int height)
+    {
+        if (width is < 1 or > FrameLimits.MaxDimension || height is < 1 or > FrameLimits.MaxDimension)
+        {
+            throw new ArgumentOutOfRangeException(nameof(width), $"Frame size {width}x{height} is outside 1..{FrameLimits.MaxDimension}.");
+        }
+    }
+
+    public void Dispose()
+    {
+        Action<VideoFrame>? release = _release;
+        _release = null;
+        release?.Invoke(this);
+    }
+}
+
+/// <summary>Hard limits shared by every component that sizes a buffer from a frame header.</summary>
+internal static class FrameLimits
+{
+    /// <summary>Largest width or height accepted anywhere (8K is 7680; leave headroom, stay far from overflow).</summary>
+    public const int MaxDimension = 8192;
+
+    /// <summary>Default cap on one encoded frame on the wire (16 MiB).</summary>
+    public const int DefaultMaxFrameBytes = 16 * 1024 * 1024;
+}
