@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace SocketCam.Client;
+
+internal static partial class ClientLog
+{
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Connected to {Endpoint}, room '{Room}' (session {Session:x16})")]
+    public static partial void Connected(ILogger logger, string endpoint, string room, ulong session);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "{Endpoint}: {Reason}; reconnecting in {DelayMs} ms")]
+    public static partial void Reconnecting(ILogger logger, string endpoint, string reason, int delayMs);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Frame {Sequence} could not be decoded: {Reason}")]
+    public static partial void CorruptFrame(ILogger logger, long sequence, string reason);
+}

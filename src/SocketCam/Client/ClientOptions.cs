@@ -1,0 +1,39 @@
+using SocketCam.Media;
+using SocketCam.Protocol;
+
+namespace SocketCam.Client;
+
+/// <summary>Settings shared by `view` and `publish`.</summary>
+public record ClientOptions
+{
+    /// <summary>Room to join; default "main".</summary>
+    public string Room { get; init; } = RoomName.Default;
+
+    /// <summary>Token the hub asks for (its --token); default none.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>Largest frame accepted or sent; default 16 MiB.</summary>
+    public int MaxFrameBytes { get; init; } = FrameLimits.DefaultMaxFrameBytes;
+
+    /// <summary>Reconnect with backoff when the hub goes away; default true.</summary>
+    public bool Reconnect { get; init; } = true;
+
+    /// <summary>Time allowed to connect and finish the handshake; default 5 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often to PING the hub (keeps the session alive, measures RTT and clock offset); default 1 s.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest pause between reconnect attempts; default 5 s (starts at 250 ms, doubling).</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Free text sent in HELLO for the hub's logs.</summary>
+    public string Agent { get; init; } = "socketcam";
+}
+
+/// <summary>Settings of a viewer.</summary>
+public sealed record ViewerOptions : ClientOptions
+{
+    /// <summary>Decode every frame (default). False only checks each frame's framing, like a load generator.</summary>
+    public bool Decode { get; init; } = true;
+}

@@ -1,0 +1,243 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using SocketCam.Diagnostics;
+using SocketCam.Protocol;
+using SocketCam.Transport;
+
+namespace SocketCam.Client;
+
+/// <summary>
+/// A client's connection to the hub after a successful handshake. All writes go through <see cref="SendAsync"/>,
+/// which holds a lock so only one writer touches the socket; PONGs update the round trip and clock offset.
+/// </summary>
+internal sealed class ClientSession : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly byte[] _controlBuffer = new byte[MessageWriter.MaxControlMessageSize];
+    private readonly Lock _clockLock = new();
+    private uint _nextPingId;
+    private double _bestRttMicros = double.MaxValue;
+    private long _clockOffsetMicros;
+    private double _lastRttMicros;
+
+    private ClientSession(Socket socket, NetworkStream stream, PipeReader reader, WelcomeMessage welcome)
+    {
+        _socket = socket;
+        _stream = stream;
+        Reader = reader;
+        Welcome = welcome;
+        // Until the first PONG, estimate the offset from WELCOME (ignores the one-way delay).
+        _clockOffsetMicros = welcome.ServerTimeMicros - Clock.NowMicros();
+    }
+
+    public PipeReader Reader { get; }
+
+    public WelcomeMessage Welcome { get; }
+
+    /// <summary>Hub clock minus local clock, µs, from the PONG with the smallest round trip so far.</summary>
+    public long ClockOffsetMicros
+    {
+        get
+        {
+            lock (_clockLock)
+            {
+                return _clockOffsetMicros;
+            }
+        }
+    }
+
+    public double LastRttMilliseconds
+    {
+        get
+        {
+            lock (_clockLock)
+            {
+                return _lastRttMicros / 1000.0;
+            }
+        }
+    }
+
+    /// <summary>Connects, sends preface + HELLO, and waits for the hub's preface + WELCOME (or its ERROR).</summary>
+    public static async Task<ClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        var address = await endpoint.ResolveAsync(timeout.Token);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        NetworkStream? stream = null;
+        PipeReader? reader = null;
+        try
+        {
+            await socket.ConnectAsync(address, timeout.Token);
+            socket.ConfigureForVideo();
+            byte[] hello = new byte[ProtocolConstants.PrefaceSize + MessageWriter.MaxControlMessageSize];
+            int length = MessageWriter.WritePreface(hello);
+            length += MessageWriter.WriteHello(hello.AsSpan(length), new HelloMessage(role, options.Room, options.Token ?? "", options.Agent));
+            await socket.SendAllAsync(hello.AsMemory(0, length), timeout.Token);
+
+            stream = new NetworkStream(socket, ownsSocket: false);
+            reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
+            WelcomeMessage welcome = await ReadWelcomeAsync(reader, options.MaxFrameBytes, timeout.Token);
+            return new ClientSession(socket, stream, reader, welcome);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            await DisposeAllAsync(socket, stream, reader);
+            throw new TimeoutException($"{endpoint} did not complete the handshake within {options.ConnectTimeout.TotalSeconds:0.#} s.");
+        }
+        catch
+        {
+            await DisposeAllAsync(socket, stream, reader);
+            throw;
+        }
+    }
+
+    private static async Task<WelcomeMessage> ReadWelcomeAsync(PipeReader reader, int maxFrameBytes, CancellationToken cancellationToken)
+    {
+        bool prefaceDone = false;
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(cancellationToken);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            try
+            {
+                if (!prefaceDone)
+                {
+                    prefaceDone = MessageParser.TryReadPreface(ref buffer);
+                }
+
+                if (prefaceDone && MessageParser.TryReadMessage(ref buffer, maxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
+                {
+                    return type switch
+                    {
+                        MessageType.Welcome => MessageParser.ParseWelcome(payload),
+                        MessageType.Error or MessageType.Goodbye => throw ToRemoteError(MessageParser.ParseClose(payload)),
+                        _ => throw new ProtocolException(ErrorCode.Malformed, $"Expected WELCOME, got {type}."),
+                    };
+                }
+
+                if (result.IsCompleted)
+                {
+                    throw new IOException("The server closed the connection during the handshake.");
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+    }
+
+    public static RemoteErrorException ToRemoteError(CloseMessage close) => new(close.Code, close.Text);
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await _socket.SendAllAsync(message, cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async ValueTask SendControlAsync(Func<byte[], int> write, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            int length = write(_controlBuffer);
+            await _socket.SendAllAsync(_controlBuffer.AsMemory(0, length), cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public ValueTask SendPongAsync(PingMessage ping, CancellationToken cancellationToken) =>
+        SendControlAsync(b => MessageWriter.WritePong(b, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros())), cancellationToken);
+
+    public ValueTask SendGoodbyeAsync(CancellationToken cancellationToken) =>
+        SendControlAsync(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.Normal, "bye"), cancellationToken);
+
+    /// <summary>Pings until cancelled.</summary>
+    public async Task PingLoopAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            do
+            {
+                uint id = ++_nextPingId;
+                await SendControlAsync(b => MessageWriter.WritePing(b, new PingMessage(id, Clock.NowMicros())), cancellationToken);
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public void OnPong(in PongMessage pong)
+    {
+        long now = Clock.NowMicros();
+        double rtt = now - pong.EchoSentMicros;
+        if (rtt < 0)
+        {
+            return;
+        }
+
+        long offset = pong.PeerTimeMicros - ((pong.EchoSentMicros + now) / 2);
+        lock (_clockLock)
+        {
+            _lastRttMicros = rtt;
+            // The sample with the shortest round trip bounds the offset error best (as NTP does).
+            if (rtt <= _bestRttMicros * 1.5)
+            {
+                _bestRttMicros = Math.Min(_bestRttMicros, rtt);
+                _clockOffsetMicros = offset;
+            }
+        }
+    }
+
+    /// <summary>Tries to say goodbye (best effort), then closes.</summary>
+    public async Task CloseAsync()
+    {
+        try
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            await SendGoodbyeAsync(grace.Token);
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeAllAsync(_socket, _stream, Reader);
+        _writeLock.Dispose();
+    }
+
+    private static async ValueTask DisposeAllAsync(Socket socket, NetworkStream? stream, PipeReader? reader)
+    {
+        if (reader is not null)
+        {
+            await reader.CompleteAsync();
+        }
+
+        if (stream is not null)
+        {
+            await stream.DisposeAsync();
+        }
+
+        socket.Dispose();
+    }
+}

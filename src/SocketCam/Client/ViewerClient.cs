@@ -1,0 +1,236 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Media;
+using SocketCam.Protocol;
+using SocketCam.Transport;
+
+namespace SocketCam.Client;
+
+/// <summary>
+/// Watches a room: receives frames, decodes them (or only checks them) and measures fps, latency and skips.
+/// Decoding runs on the receive loop, so a viewer slower than the stream pushes back through TCP and the hub
+/// skips frames for it instead of queueing them.
+/// </summary>
+public sealed class ViewerClient : IDisposable
+{
+    private readonly StreamEndpoint _endpoint;
+    private readonly ViewerOptions _options;
+    private readonly ILogger _logger;
+    private readonly Dictionary<CodecId, IFrameDecoder> _decoders = [];
+    private byte[] _assembly = [];
+    private VideoFrame? _picture;
+    private long _lastSequence = -1;
+
+    public ViewerClient(StreamEndpoint endpoint, ViewerOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        _endpoint = endpoint;
+        _options = options;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.View");
+    }
+
+    public ViewerStats Stats { get; } = new();
+
+    /// <summary>Called on the receive loop after each frame is decoded; the frame is reused afterwards (copy to keep).</summary>
+    internal Action<VideoFrame>? FrameDecoded { get; set; }
+
+    /// <summary>Called for every received frame before decoding (the picture data is valid only during the call).</summary>
+    internal Action<VideoFrameHeader, ReadOnlySequence<byte>>? FrameReceived { get; set; }
+
+    /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
+    internal VideoFrame? LastPicture => _picture;
+
+    /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, Stats.OnReconnect, cancellationToken);
+
+    private async Task RunSessionAsync(CancellationToken cancellationToken)
+    {
+        await using ClientSession session = await ClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, cancellationToken);
+        ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, session.Welcome.SessionId);
+        _lastSequence = -1;
+        using var pingStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task pings = session.PingLoopAsync(_options.PingInterval, pingStop.Token);
+        try
+        {
+            await ReceiveLoopAsync(session, cancellationToken);
+        }
+        finally
+        {
+            await pingStop.CancelAsync();
+            await pings.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                await session.CloseAsync();
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(ClientSession session, CancellationToken cancellationToken)
+    {
+        PipeReader reader = session.Reader;
+        int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(cancellationToken);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            try
+            {
+                while (MessageParser.TryReadMessage(ref buffer, maxFrame, out MessageType type, out ReadOnlySequence<byte> payload))
+                {
+                    switch (type)
+                    {
+                        case MessageType.VideoFrame:
+                            OnFrame(session, payload);
+                            break;
+                        case MessageType.Ping:
+                            await session.SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);
+                            break;
+                        case MessageType.Pong:
+                            session.OnPong(MessageParser.ParsePong(payload));
+                            Stats.RttMilliseconds = session.LastRttMilliseconds;
+                            break;
+                        case MessageType.Goodbye:
+                            CloseMessage bye = MessageParser.ParseClose(payload);
+                            if (bye.Code == ErrorCode.Normal)
+                            {
+                                return;
+                            }
+
+                            throw ClientSession.ToRemoteError(bye);
+                        case MessageType.Error:
+                            throw ClientSession.ToRemoteError(MessageParser.ParseClose(payload));
+                        default:
+                            throw new ProtocolException(ErrorCode.Malformed, $"Unexpected {type} from the server.");
+                    }
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        throw new IOException($"The server vanished in the middle of a message ({buffer.Length} bytes unread).");
+                    }
+
+                    throw new IOException("The server closed the connection.");
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+    }
+
+    private void OnFrame(ClientSession session, ReadOnlySequence<byte> payload)
+    {
+        VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
+        long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
+        _lastSequence = header.Sequence;
+        FrameReceived?.Invoke(header, data);
+        try
+        {
+            if (_options.Decode)
+            {
+                Decode(header, data);
+            }
+            else
+            {
+                Verify(header, data);
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            Stats.OnCorrupt();
+            ClientLog.CorruptFrame(_logger, header.Sequence, ex.Message);
+            return;
+        }
+
+        // Receive-and-decode time minus capture time, both on the hub's clock.
+        double latencyMs = (Clock.NowMicros() + session.ClockOffsetMicros - header.CaptureMicros) / 1000.0;
+        Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
+        if (_options.Decode && _picture is not null)
+        {
+            FrameDecoded?.Invoke(_picture);
+        }
+    }
+
+    private void Decode(in VideoFrameHeader header, ReadOnlySequence<byte> data)
+    {
+        ReadOnlySpan<byte> bytes = Contiguous(data);
+        if (!_decoders.TryGetValue(header.Codec, out IFrameDecoder? decoder))
+        {
+            decoder = CodecFactory.CreateDecoder(header.Codec);
+            _decoders[header.Codec] = decoder;
+        }
+
+        if (_picture is null || _picture.Width != header.Width || _picture.Height != header.Height)
+        {
+            _picture?.Dispose();
+            _picture = VideoFrame.Rent(header.Width, header.Height);
+        }
+
+        decoder.Decode(bytes, header.Width, header.Height, _picture);
+        _picture.Sequence = header.Sequence;
+        _picture.CaptureMicros = header.CaptureMicros;
+    }
+
+    /// <summary>The checks a load generator makes without decoding: a JPEG starts with SOI and ends with EOI.</summary>
+    private static void Verify(in VideoFrameHeader header, ReadOnlySequence<byte> data)
+    {
+        if (header.Codec != CodecId.Jpeg)
+        {
+            return; // Raw sizes were already checked exactly by the parser.
+        }
+
+        Span<byte> head = stackalloc byte[2];
+        Span<byte> tail = stackalloc byte[2];
+        data.Slice(0, 2).CopyTo(head);
+        data.Slice(data.Length - 2).CopyTo(tail);
+        if (head[0] != 0xFF || head[1] != 0xD8 || tail[0] != 0xFF || tail[1] != 0xD9)
+        {
+            throw new InvalidDataException("JPEG frame lacks its start or end marker.");
+        }
+    }
+
+    private ReadOnlySpan<byte> Contiguous(ReadOnlySequence<byte> data)
+    {
+        if (data.IsSingleSegment)
+        {
+            return data.FirstSpan;
+        }
+
+        if (_assembly.Length < data.Length)
+        {
+            if (_assembly.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(_assembly);
+            }
+
+            _assembly = ArrayPool<byte>.Shared.Rent((int)data.Length);
+        }
+
+        data.CopyTo(_assembly);
+        return _assembly.AsSpan(0, (int)data.Length);
+    }
+
+    public void Dispose()
+    {
+        foreach (IFrameDecoder decoder in _decoders.Values)
+        {
+            decoder.Dispose();
+        }
+
+        _decoders.Clear();
+        _picture?.Dispose();
+        _picture = null;
+        if (_assembly.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_assembly);
+            _assembly = [];
+        }
+    }
+}

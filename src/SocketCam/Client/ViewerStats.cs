@@ -1,0 +1,80 @@
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+
+namespace SocketCam.Client;
+
+/// <summary>What a viewer measured; safe to read from another thread while it runs.</summary>
+public sealed class ViewerStats
+{
+    private readonly LatencyRecorder _latency = new();
+    private long _frames;
+    private long _bytes;
+    private long _dropped;
+    private long _corrupt;
+    private long _firstFrameTicks;
+    private long _lastFrameTicks;
+    private int _reconnects;
+
+    public long Frames => Interlocked.Read(ref _frames);
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Frames the hub skipped for this viewer (gaps in the sequence numbers).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Frames that failed to decode or verify.</summary>
+    public long Corrupt => Interlocked.Read(ref _corrupt);
+
+    public int Reconnects => Volatile.Read(ref _reconnects);
+
+    public int Width { get; private set; }
+
+    public int Height { get; private set; }
+
+    public CodecId? Codec { get; private set; }
+
+    public double RttMilliseconds { get; internal set; }
+
+    /// <summary>Average frames per second from the first frame to the last.</summary>
+    public double Fps
+    {
+        get
+        {
+            long frames = Frames;
+            long first = Interlocked.Read(ref _firstFrameTicks);
+            long last = Interlocked.Read(ref _lastFrameTicks);
+            if (frames < 2 || last <= first)
+            {
+                return 0;
+            }
+
+            return (frames - 1) / TimeSpanFromTicks(last - first).TotalSeconds;
+        }
+    }
+
+    public LatencySummary Latency => _latency.Summarize();
+
+    internal void OnFrame(int width, int height, CodecId codec, long bytes, long skipped, double latencyMs)
+    {
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (Interlocked.Increment(ref _frames) == 1)
+        {
+            Interlocked.Exchange(ref _firstFrameTicks, now);
+        }
+
+        Interlocked.Exchange(ref _lastFrameTicks, now);
+        Interlocked.Add(ref _bytes, bytes);
+        Interlocked.Add(ref _dropped, skipped);
+        Width = width;
+        Height = height;
+        Codec = codec;
+        _latency.Record(latencyMs);
+    }
+
+    internal void OnCorrupt() => Interlocked.Increment(ref _corrupt);
+
+    internal void OnReconnect() => Interlocked.Increment(ref _reconnects);
+
+    private static TimeSpan TimeSpanFromTicks(long stopwatchTicks) =>
+        TimeSpan.FromSeconds(stopwatchTicks / (double)System.Diagnostics.Stopwatch.Frequency);
+}

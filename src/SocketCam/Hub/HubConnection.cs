@@ -1,0 +1,430 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Protocol;
+using SocketCam.Transport;
+
+namespace SocketCam.Hub;
+
+/// <summary>
+/// One client of the hub over a stream socket. The receive loop parses what the client sends; a single send
+/// loop is the only writer of the socket, sending control messages first and then the newest frame from the
+/// viewer's <see cref="LatestFrameSlot"/>.
+/// </summary>
+internal sealed class HubConnection : IRoomViewer
+{
+    private const int MaxQueuedControlMessages = 32;
+
+    private readonly Socket _socket;
+    private readonly HubServer _hub;
+    private readonly HubOptions _options;
+    private readonly ILogger _logger;
+    private readonly AsyncSignal _wake = new();
+    private readonly Queue<byte[]> _control = new();
+    private readonly CancellationTokenSource _receiveTimeout;
+    private volatile bool _closing;
+    private volatile bool _sendFailed;
+    private long _framesSent;
+    private long _bytesSent;
+
+    public HubConnection(Socket socket, HubServer hub, HubOptions options, ILogger logger, CancellationToken serverToken)
+    {
+        _socket = socket;
+        _hub = hub;
+        _options = options;
+        _logger = logger;
+        Remote = socket.Describe();
+        Slot = new LatestFrameSlot(_wake);
+        _receiveTimeout = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
+    }
+
+    public LatestFrameSlot Slot { get; }
+
+    public string Remote { get; }
+
+    public PeerRole? Role { get; private set; }
+
+    public string? RoomName { get; private set; }
+
+    public string Agent { get; private set; } = "";
+
+    public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public long ConnectedAtMicros { get; } = Clock.NowMicros();
+
+    public async Task RunAsync(CancellationToken serverToken)
+    {
+        _socket.ConfigureForVideo();
+        await using var stream = new NetworkStream(_socket, ownsSocket: false);
+        PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
+        Task? sendLoop = null;
+        Room? room = null;
+        string leaveReason = "closed";
+        bool rejected = false;
+        try
+        {
+            await SendDirectAsync(static b => MessageWriter.WritePreface(b), serverToken);
+            _receiveTimeout.CancelAfter(_options.HandshakeTimeout);
+            HelloMessage hello = await ReadHelloAsync(reader, serverToken);
+            Authorize(hello.Token);
+            Role = hello.Role;
+            RoomName = hello.Room;
+            Agent = hello.Agent;
+            room = _hub.GetOrCreateRoom(hello.Room);
+            if (hello.Role == PeerRole.Publisher && !room.TryClaimPublisher(this))
+            {
+                room = null;
+                throw new ProtocolException(ErrorCode.RoomBusy, $"Room '{hello.Room}' already has a publisher.");
+            }
+
+            var welcome = new WelcomeMessage(_hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes);
+            await SendDirectAsync(b => MessageWriter.WriteWelcome(b, welcome), serverToken);
+            HubLog.Joined(_logger, Remote, hello.Room, hello.Role.ToString().ToLowerInvariant(), hello.Agent);
+            sendLoop = SendLoopAsync(room);
+            if (hello.Role == PeerRole.Viewer)
+            {
+                room.AddViewer(this);
+            }
+
+            leaveReason = await ReceiveLoopAsync(reader, room, serverToken);
+        }
+        catch (ProtocolException ex)
+        {
+            rejected = true;
+            HubLog.Rejected(_logger, Remote, ex.Code.ToWireName(), ex.Message);
+            Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, ex.Code, ex.Message));
+        }
+        catch (OperationCanceledException) when (serverToken.IsCancellationRequested)
+        {
+            leaveReason = "server shutting down";
+            Enqueue(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.ServerShutdown, "The server is shutting down."));
+        }
+        catch (OperationCanceledException) when (_sendFailed)
+        {
+            leaveReason = "connection lost";
+        }
+        catch (OperationCanceledException) when (_receiveTimeout.IsCancellationRequested)
+        {
+            bool handshake = Role is null;
+            ErrorCode code = handshake ? ErrorCode.HandshakeTimeout : ErrorCode.IdleTimeout;
+            string text = handshake
+                ? $"No HELLO within {_options.HandshakeTimeout.TotalSeconds:0.#} s."
+                : $"Nothing received for {_options.IdleTimeout.TotalSeconds:0.#} s.";
+            rejected = handshake;
+            if (handshake)
+            {
+                HubLog.Rejected(_logger, Remote, code.ToWireName(), text);
+            }
+
+            leaveReason = text;
+            Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, code, text));
+        }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+            leaveReason = "connection lost";
+        }
+        catch (Exception ex)
+        {
+            leaveReason = "internal error";
+            HubLog.Failed(_logger, Remote, ex);
+        }
+        finally
+        {
+            if (room is not null)
+            {
+                room.RemoveViewer(this);
+                room.ReleasePublisher(this);
+            }
+
+            await CloseAsync(sendLoop, reader);
+            if (Role is not null && !rejected)
+            {
+                HubLog.Left(_logger, Remote, RoomName ?? "?", leaveReason, FramesSent, Slot.Dropped);
+            }
+
+            _receiveTimeout.Dispose();
+        }
+    }
+
+    private async Task<HelloMessage> ReadHelloAsync(PipeReader reader, CancellationToken serverToken)
+    {
+        bool prefaceDone = false;
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            try
+            {
+                if (!prefaceDone)
+                {
+                    prefaceDone = MessageParser.TryReadPreface(ref buffer);
+                }
+
+                if (prefaceDone && MessageParser.TryReadMessage(ref buffer, _options.MaxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
+                {
+                    if (type != MessageType.Hello)
+                    {
+                        throw new ProtocolException(ErrorCode.Malformed, $"Expected HELLO first, got {type}.");
+                    }
+
+                    return MessageParser.ParseHello(payload);
+                }
+
+                if (result.IsCompleted)
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, "The connection closed during the handshake.");
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            serverToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private void Authorize(string token)
+    {
+        string? expected = _options.Token;
+        if (string.IsNullOrEmpty(expected))
+        {
+            return;
+        }
+
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(expected)))
+        {
+            throw new ProtocolException(ErrorCode.Unauthorized, token.Length == 0 ? "This server needs a token (--token)." : "Wrong token.");
+        }
+    }
+
+    /// <summary>Reads messages until the client says goodbye or closes; returns why it ended.</summary>
+    private async Task<string> ReceiveLoopAsync(PipeReader reader, Room room, CancellationToken serverToken)
+    {
+        while (true)
+        {
+            _receiveTimeout.CancelAfter(_options.IdleTimeout);
+            ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            try
+            {
+                while (MessageParser.TryReadMessage(ref buffer, _options.MaxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
+                {
+                    switch (type)
+                    {
+                        case MessageType.VideoFrame when Role == PeerRole.Publisher:
+                            PublishFrame(payload, room);
+                            break;
+                        case MessageType.VideoFrame:
+                            throw new ProtocolException(ErrorCode.Malformed, "Viewers may not send frames.");
+                        case MessageType.Ping:
+                            PingMessage ping = MessageParser.ParsePing(payload);
+                            Enqueue(b => MessageWriter.WritePong(b, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros())));
+                            break;
+                        case MessageType.Pong:
+                            MessageParser.ParsePong(payload);
+                            break;
+                        case MessageType.Goodbye:
+                            return "said goodbye";
+                        case MessageType.Error:
+                            return "error: " + MessageParser.ParseClose(payload).Text;
+                        default:
+                            throw new ProtocolException(ErrorCode.Malformed, $"Unexpected {type} after the handshake.");
+                    }
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        throw new ProtocolException(ErrorCode.Malformed, $"The connection closed in the middle of a message ({buffer.Length} bytes unread).");
+                    }
+
+                    return "disconnected";
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            serverToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private static void PublishFrame(ReadOnlySequence<byte> payload, Room room)
+    {
+        VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
+        int dataLength = (int)data.Length;
+        SharedFrame shared = SharedFrame.Rent(dataLength);
+        try
+        {
+            // The hub re-sends the publisher's message unchanged, so copy it whole, headers included.
+            Span<byte> message = shared.WritableMessage;
+            MessageWriter.WriteHeader(message, MessageType.VideoFrame, (int)payload.Length);
+            payload.CopyTo(message[ProtocolConstants.MessageHeaderSize..]);
+            shared.CompleteCopied(header, ProtocolConstants.MessageHeaderSize + (int)payload.Length);
+            if (header.Codec == CodecId.Jpeg)
+            {
+                if (!JpegStructure.TryValidate(shared.Data, out int width, out int height, out string? error))
+                {
+                    throw new ProtocolException(ErrorCode.BadFrame, $"Corrupt JPEG in frame {header.Sequence}: {error}");
+                }
+
+                if (width != header.Width || height != header.Height)
+                {
+                    throw new ProtocolException(ErrorCode.BadFrame, $"Frame {header.Sequence} says {header.Width}x{header.Height} but its JPEG is {width}x{height}.");
+                }
+            }
+
+            room.Publish(shared);
+        }
+        finally
+        {
+            shared.Release();
+        }
+    }
+
+    /// <summary>Queues a control message for the send loop (before it runs, the close path flushes the queue).</summary>
+    private void Enqueue(Func<byte[], int> write)
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = write(buffer);
+        Array.Resize(ref buffer, length);
+        lock (_control)
+        {
+            if (_control.Count >= MaxQueuedControlMessages)
+            {
+                // A client that pings faster than it reads its answers: it gets cut off by the send loop's close.
+                _closing = true;
+            }
+            else
+            {
+                _control.Enqueue(buffer);
+            }
+        }
+
+        _wake.Set();
+    }
+
+    private async Task SendLoopAsync(Room room)
+    {
+        try
+        {
+            while (true)
+            {
+                await _wake.WaitAsync();
+                await FlushControlAsync();
+                if (_closing)
+                {
+                    return;
+                }
+
+                SharedFrame? frame = Slot.Take();
+                if (frame is null)
+                {
+                    continue;
+                }
+
+                room.NotifyTaken();
+                try
+                {
+                    await _socket.SendAllAsync(frame.Message, CancellationToken.None);
+                    Interlocked.Increment(ref _framesSent);
+                    Interlocked.Add(ref _bytesSent, frame.Message.Length);
+                }
+                finally
+                {
+                    frame.Release();
+                }
+            }
+        }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+            // Wake the receive loop, which reports the disconnect.
+            _sendFailed = true;
+            _closing = true;
+            await _receiveTimeout.CancelAsync();
+        }
+    }
+
+    private async ValueTask FlushControlAsync()
+    {
+        while (true)
+        {
+            byte[]? message;
+            lock (_control)
+            {
+                _control.TryDequeue(out message);
+            }
+
+            if (message is null)
+            {
+                return;
+            }
+
+            await _socket.SendAllAsync(message, CancellationToken.None);
+        }
+    }
+
+    private async ValueTask SendDirectAsync(Func<byte[], int> write, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = write(buffer);
+        await _socket.SendAllAsync(buffer.AsMemory(0, length), cancellationToken);
+    }
+
+    /// <summary>Lets the send loop flush what is queued (an ERROR or GOODBYE), then closes the socket.</summary>
+    private async Task CloseAsync(Task? sendLoop, PipeReader reader)
+    {
+        _closing = true;
+        _wake.Set();
+        try
+        {
+            if (sendLoop is not null)
+            {
+                // A peer that does not read cannot hold shutdown hostage: the socket is closed after the grace period.
+                await sendLoop.WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
+            }
+            else
+            {
+                using var grace = new CancellationTokenSource(_options.ShutdownGrace);
+                await FlushControlAsync().AsTask().WaitAsync(grace.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || ex.IsDisconnect())
+        {
+            // Closing anyway.
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+        }
+
+        _socket.Dispose();
+        if (sendLoop is not null)
+        {
+            try
+            {
+                await sendLoop.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex.IsDisconnect())
+            {
+            }
+        }
+
+        await reader.CompleteAsync();
+        Slot.Clear();
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace SocketCam.Hub;
+
+/// <summary>The hub's log lines; event ids are stable so logs can be filtered.</summary>
+internal static partial class HubLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Listening on tcp://{EndPoint}")]
+    public static partial void Listening(ILogger logger, string endPoint);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "{Remote} joined room '{Room}' as {Role} ({Agent})")]
+    public static partial void Joined(ILogger logger, string remote, string room, string role, string agent);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "{Remote} left room '{Room}': {Reason} (sent {Frames} frames, skipped {Dropped})")]
+    public static partial void Left(ILogger logger, string remote, string room, string reason, long frames, long dropped);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "{Remote} rejected: {Code}: {Reason}")]
+    public static partial void Rejected(ILogger logger, string remote, string code, string reason);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "{Remote}: unexpected failure")]
+    public static partial void Failed(ILogger logger, string remote, Exception exception);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Refused {Remote}: {Count} connections is the limit")]
+    public static partial void TooManyConnections(ILogger logger, string remote, int count);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Room '{Room}': capturing from {Source}")]
+    public static partial void CaptureStarted(ILogger logger, string room, string source);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Room '{Room}': capture paused, nobody is watching")]
+    public static partial void CapturePaused(ILogger logger, string room);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': source ended")]
+    public static partial void SourceEnded(ILogger logger, string room);
+}

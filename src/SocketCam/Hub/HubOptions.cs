@@ -1,0 +1,29 @@
+using System.Net;
+using SocketCam.Media;
+
+namespace SocketCam.Hub;
+
+/// <summary>Settings of a hub server. Defaults suit a LAN camera server.</summary>
+public sealed record HubOptions
+{
+    /// <summary>Where the native protocol listens; default 0.0.0.0:9999 (all IPv4 interfaces). Port 0 picks a free port.</summary>
+    public IPEndPoint TcpEndPoint { get; init; } = new(IPAddress.Any, 9999);
+
+    /// <summary>Shared secret clients must present in HELLO; null (default) lets anyone in.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>Cap on one frame's picture data; default 16 MiB. Larger frames end the sender's session.</summary>
+    public int MaxFrameBytes { get; init; } = FrameLimits.DefaultMaxFrameBytes;
+
+    /// <summary>Time a new connection has to send its preface and HELLO; default 5 s.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A client that sends nothing for this long is disconnected; default 15 s (clients ping every second).</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Connections beyond this are refused; default 4096.</summary>
+    public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>How long shutdown waits for clients to take their GOODBYE; default 2 s.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(2);
+}

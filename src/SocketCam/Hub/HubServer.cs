@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Protocol;
+using SocketCam.Transport;
+
+namespace SocketCam.Hub;
+
+/// <summary>
+/// The hub: accepts native-protocol clients, keeps rooms, and fans each room's frames out to its viewers.
+/// Every connection runs as a tracked task; <see cref="DisposeAsync"/> says goodbye to all and waits for them.
+/// </summary>
+public sealed class HubServer : IAsyncDisposable
+{
+    private readonly HubOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Room> _rooms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<HubConnection, Task> _connections = new();
+    private readonly CancellationTokenSource _shutdown = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private int _disposed;
+
+    public HubServer(HubOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        _options = options;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Hub");
+    }
+
+    /// <summary>The bound TCP endpoint (with the real port when port 0 was asked for).</summary>
+    public IPEndPoint TcpEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The hub is not started.");
+
+    public HubOptions Options => _options;
+
+    internal ILogger Logger => _logger;
+
+    internal IEnumerable<Room> Rooms => _rooms.Values;
+
+    internal IEnumerable<HubConnection> Connections => _connections.Keys;
+
+    /// <summary>Binds the listener (throws <see cref="SocketException"/> if the address is taken) and starts accepting.</summary>
+    public void Start()
+    {
+        var listener = new Socket(_options.TcpEndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (_options.TcpEndPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                listener.DualMode = true;
+            }
+
+            listener.Bind(_options.TcpEndPoint);
+            listener.Listen(512);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        HubLog.Listening(_logger, TcpEndPoint.ToString());
+        _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
+    }
+
+    internal Room GetOrCreateRoom(string name) => _rooms.GetOrAdd(name, static n => new Room(n));
+
+    internal ulong NextSessionId() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException || (ex is SocketException && cancellationToken.IsCancellationRequested))
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // A client that reset before accept completed; keep accepting.
+                continue;
+            }
+
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                HubLog.TooManyConnections(_logger, client.Describe(), _options.MaxConnections);
+                client.Dispose();
+                continue;
+            }
+
+            var connection = new HubConnection(client, this, _options, _logger, cancellationToken);
+            _connections[connection] = RunConnectionAsync(connection, cancellationToken);
+        }
+    }
+
+    private async Task RunConnectionAsync(HubConnection connection, CancellationToken cancellationToken)
+    {
+        // Yield so the accept loop is never blocked by a connection's synchronous start.
+        await Task.Yield();
+        try
+        {
+            await connection.RunAsync(cancellationToken);
+        }
+        finally
+        {
+            _connections.TryRemove(connection, out _);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _shutdown.CancelAsync();
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop;
+        }
+
+        await Task.WhenAll(_connections.Values);
+        foreach (Room room in _rooms.Values)
+        {
+            room.Dispose();
+        }
+
+        _shutdown.Dispose();
+    }
+}

@@ -1,0 +1,45 @@
+namespace SocketCam.Hub;
+
+/// <summary>
+/// A one-frame mailbox for a viewer: a new frame replaces the one still waiting (which counts as dropped),
+/// so a slow viewer skips to the newest frame and never grows a queue or holds back the others.
+/// </summary>
+internal sealed class LatestFrameSlot
+{
+    private readonly AsyncSignal _signal;
+    private SharedFrame? _frame;
+    private long _dropped;
+    private long _offered;
+
+    public LatestFrameSlot(AsyncSignal signal)
+    {
+        _signal = signal;
+    }
+
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public long Offered => Interlocked.Read(ref _offered);
+
+    public bool IsFull => Volatile.Read(ref _frame) is not null;
+
+    /// <summary>Takes a reference to <paramref name="frame"/> and wakes the sender.</summary>
+    public void Offer(SharedFrame frame)
+    {
+        frame.AddRef();
+        Interlocked.Increment(ref _offered);
+        SharedFrame? previous = Interlocked.Exchange(ref _frame, frame);
+        if (previous is not null)
+        {
+            Interlocked.Increment(ref _dropped);
+            previous.Release();
+        }
+
+        _signal.Set();
+    }
+
+    /// <summary>Takes the waiting frame (the caller now owns its reference), or null.</summary>
+    public SharedFrame? Take() => Interlocked.Exchange(ref _frame, null);
+
+    /// <summary>Drops whatever is waiting (the viewer is leaving).</summary>
+    public void Clear() => Take()?.Release();
+}

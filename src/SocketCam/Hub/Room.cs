@@ -1,0 +1,142 @@
+namespace SocketCam.Hub;
+
+/// <summary>Something that watches a room: a native TCP viewer today, WebSocket and MJPEG clients later.</summary>
+internal interface IRoomViewer
+{
+    LatestFrameSlot Slot { get; }
+}
+
+/// <summary>
+/// A named stream: at most one publisher (the hub's own capture or a remote `publish`) and any number of viewers.
+/// Fan-out hands each viewer a reference to the same <see cref="SharedFrame"/>; nothing is copied or queued.
+/// </summary>
+internal sealed class Room : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly AsyncSignal _viewersChanged = new();
+    private readonly AsyncSignal _taken = new();
+    private readonly Timer _takenTimeout;
+    private IRoomViewer[] _viewers = [];
+    private object? _publisher;
+    private long _framesPublished;
+    private long _bytesPublished;
+
+    public Room(string name)
+    {
+        Name = name;
+        // One timer reused for every bounded wait, so unpaced capture allocates nothing per frame.
+        _takenTimeout = new Timer(static s => ((AsyncSignal)s!).Set(), _taken, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    public string Name { get; }
+
+    public int ViewerCount => Volatile.Read(ref _viewers).Length;
+
+    public IReadOnlyList<IRoomViewer> Viewers => Volatile.Read(ref _viewers);
+
+    public bool HasPublisher => Volatile.Read(ref _publisher) is not null;
+
+    public long FramesPublished => Interlocked.Read(ref _framesPublished);
+
+    public long BytesPublished => Interlocked.Read(ref _bytesPublished);
+
+    public void AddViewer(IRoomViewer viewer)
+    {
+        lock (_lock)
+        {
+            _viewers = [.. _viewers, viewer];
+        }
+
+        _viewersChanged.Set();
+    }
+
+    public void RemoveViewer(IRoomViewer viewer)
+    {
+        lock (_lock)
+        {
+            _viewers = Array.FindAll(_viewers, v => !ReferenceEquals(v, viewer));
+        }
+
+        viewer.Slot.Clear();
+        _taken.Set();
+    }
+
+    /// <summary>Claims the room's single publisher seat for <paramref name="owner"/>.</summary>
+    public bool TryClaimPublisher(object owner) => Interlocked.CompareExchange(ref _publisher, owner, null) is null;
+
+    public void ReleasePublisher(object owner) => Interlocked.CompareExchange(ref _publisher, null, owner);
+
+    /// <summary>Offers the frame to every viewer; the caller keeps (and later releases) its own reference.</summary>
+    public void Publish(SharedFrame frame)
+    {
+        Interlocked.Increment(ref _framesPublished);
+        Interlocked.Add(ref _bytesPublished, frame.DataLength);
+        foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+        {
+            viewer.Slot.Offer(frame);
+        }
+    }
+
+    /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next).</summary>
+    public void NotifyTaken() => _taken.Set();
+
+    /// <summary>Returns once the room has a viewer: capture and encoding pause while nobody watches.</summary>
+    public async ValueTask WaitForViewersAsync(CancellationToken cancellationToken)
+    {
+        while (ViewerCount == 0)
+        {
+            await _viewersChanged.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Waits until every viewer's sender has taken the last frame, or <paramref name="limit"/> passed
+    /// (so one stalled viewer cannot stop an unpaced stream for the others).
+    /// </summary>
+    public async ValueTask WaitUntilTakenAsync(TimeSpan limit, CancellationToken cancellationToken)
+    {
+        long deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+        bool armed = false;
+        try
+        {
+            while (AnyWaiting())
+            {
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0)
+                {
+                    return;
+                }
+
+                if (!armed)
+                {
+                    _takenTimeout.Change(remaining, Timeout.Infinite);
+                    armed = true;
+                }
+
+                await _taken.WaitAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            if (armed)
+            {
+                _takenTimeout.Change(Timeout.Infinite, Timeout.Infinite);
+            }
+        }
+    }
+
+    public void Dispose() => _takenTimeout.Dispose();
+
+    private bool AnyWaiting()
+    {
+        foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+        {
+            if (viewer.Slot.IsFull)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,17 @@
+using SocketCam.Codecs;
+
+namespace SocketCam.Protocol;
+
+internal readonly record struct HelloMessage(PeerRole Role, string Room, string Token, string Agent);
+
+internal readonly record struct WelcomeMessage(ulong SessionId, long ServerTimeMicros, uint MaxFrameBytes);
+
+/// <summary>The fixed 24-byte header in front of a VIDEO_FRAME's picture data.</summary>
+internal readonly record struct VideoFrameHeader(CodecId Codec, int Width, int Height, long Sequence, long CaptureMicros);
+
+internal readonly record struct PingMessage(uint Id, long SentMicros);
+
+internal readonly record struct PongMessage(uint Id, long EchoSentMicros, long PeerTimeMicros);
+
+/// <summary>ERROR or GOODBYE.</summary>
+internal readonly record struct CloseMessage(ErrorCode Code, string Text);

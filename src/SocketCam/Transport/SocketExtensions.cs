@@ -1,0 +1,54 @@
+using System.Net.Sockets;
+
+namespace SocketCam.Transport;
+
+internal static class SocketExtensions
+{
+    /// <summary>Sends every byte (a stream socket may accept fewer than asked).</summary>
+    public static async ValueTask SendAllAsync(this Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken);
+            if (sent <= 0)
+            {
+                throw new IOException("The connection closed while sending.");
+            }
+
+            data = data[sent..];
+        }
+    }
+
+    /// <summary>True for the errors that just mean "the peer went away" (logged as a normal close, not a failure).</summary>
+    public static bool IsDisconnect(this Exception exception) => exception switch
+    {
+        SocketException se => se.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted
+            or SocketError.Shutdown or SocketError.OperationAborted or SocketError.Interrupted or SocketError.Disconnecting
+            or SocketError.NotConnected or SocketError.TimedOut,
+        IOException { InnerException: { } inner } => inner.IsDisconnect(),
+        IOException => true,
+        ObjectDisposedException => true,
+        _ => false,
+    };
+
+    /// <summary>Low latency and buffers big enough for raw HD frames.</summary>
+    public static void ConfigureForVideo(this Socket socket)
+    {
+        if (socket.ProtocolType == ProtocolType.Tcp)
+        {
+            socket.NoDelay = true;
+        }
+    }
+
+    public static string Describe(this Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint?.ToString() ?? "?";
+        }
+        catch (ObjectDisposedException)
+        {
+            return "?";
+        }
+    }
+}
