@@ -160,7 +160,6 @@ public sealed class ViewerClient : IDisposable
 
     private void Decode(in VideoFrameHeader header, ReadOnlySequence<byte> data)
     {
-        ReadOnlySpan<byte> bytes = Contiguous(data);
         if (!_decoders.TryGetValue(header.Codec, out IFrameDecoder? decoder))
         {
             decoder = CodecFactory.CreateDecoder(header.Codec);
@@ -173,7 +172,16 @@ public sealed class ViewerClient : IDisposable
             _picture = VideoFrame.Rent(header.Width, header.Height);
         }
 
-        decoder.Decode(bytes, header.Width, header.Height, _picture);
+        if (header.Codec == CodecId.RawBgr24 && _picture.Stride == header.Width * VideoFrame.BytesPerPixel)
+        {
+            // Raw rows are packed like the picture: one copy straight out of the pipe's segments (length checked by the parser).
+            data.CopyTo(_picture.Pixels);
+        }
+        else
+        {
+            decoder.Decode(Contiguous(data), header.Width, header.Height, _picture);
+        }
+
         _picture.Sequence = header.Sequence;
         _picture.CaptureMicros = header.CaptureMicros;
     }

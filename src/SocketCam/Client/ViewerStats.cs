@@ -71,6 +71,8 @@ public sealed class ViewerStats
         _latency.Record(latencyMs);
     }
 
+    internal void ResetLatency() => _latency.Reset();
+
     internal void OnCorrupt() => Interlocked.Increment(ref _corrupt);
 
     internal void OnReconnect() => Interlocked.Increment(ref _reconnects);

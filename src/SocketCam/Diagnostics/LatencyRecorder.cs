@@ -27,6 +27,16 @@ internal sealed class LatencyRecorder
         }
     }
 
+    /// <summary>Forgets every sample (a benchmark starts measuring after its warm-up).</summary>
+    public void Reset()
+    {
+        lock (_lock)
+        {
+            _count = 0;
+            _max = 0;
+        }
+    }
+
     public void Record(double milliseconds)
     {
         lock (_lock)

@@ -355,6 +355,7 @@ internal sealed class HubConnection : IRoomViewer
         }
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushControlAsync()
     {
         while (true)

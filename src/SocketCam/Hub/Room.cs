@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace SocketCam.Hub;
 
 /// <summary>Something that watches a room: a native TCP viewer today, WebSocket and MJPEG clients later.</summary>
@@ -93,6 +95,7 @@ internal sealed class Room : IDisposable
     /// Waits until every viewer's sender has taken the last frame, or <paramref name="limit"/> passed
     /// (so one stalled viewer cannot stop an unpaced stream for the others).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WaitUntilTakenAsync(TimeSpan limit, CancellationToken cancellationToken)
     {
         long deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using SocketCam.Media;
 using SocketCam.Protocol;
 
 namespace SocketCam.Hub;
@@ -43,7 +44,7 @@ internal sealed class SharedFrame
         }
 
         frame ??= new SharedFrame();
-        frame._buffer = ArrayPool<byte>.Shared.Rent(checked(ProtocolConstants.FrameMessageOverhead + maxDataLength));
+        frame._buffer = FrameBufferPool.Shared.Rent(checked(ProtocolConstants.FrameMessageOverhead + maxDataLength));
         frame._length = 0;
         frame._refs = 1;
         return frame;
@@ -91,7 +92,7 @@ internal sealed class SharedFrame
             throw new InvalidOperationException("Frame released more often than referenced.");
         }
 
-        ArrayPool<byte>.Shared.Return(_buffer);
+        FrameBufferPool.Shared.Return(_buffer);
         _buffer = [];
         _length = 0;
         lock (Pool)

@@ -53,8 +53,8 @@ internal sealed class VideoFrame : IDisposable
     {
         ValidateSize(width, height);
         int stride = width * BytesPerPixel;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(checked(stride * height));
-        return new VideoFrame(buffer, 0, width, height, stride, static f => ArrayPool<byte>.Shared.Return(f.Buffer));
+        byte[] buffer = FrameBufferPool.Shared.Rent(checked(stride * height));
+        return new VideoFrame(buffer, 0, width, height, stride, static f => FrameBufferPool.Shared.Return(f.Buffer));
     }
 
     /// <summary>Wraps memory owned by someone else; <paramref name="release"/> runs on dispose.</summary>

@@ -1,10 +1,12 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace SocketCam.Transport;
 
 internal static class SocketExtensions
 {
-    /// <summary>Sends every byte (a stream socket may accept fewer than asked).</summary>
+    /// <summary>Sends every byte (a stream socket may accept fewer than asked). Pooled: no allocation per frame.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask SendAllAsync(this Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using SocketCam.Client;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Hub;
+using SocketCam.Media;
+using SocketCam.Sources;
+using SocketCam.Transport;
+
+namespace SocketCam.Cli.Bench;
+
+internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions Jpeg, long Frames, int Viewers, double Fps)
+{
+    /// <summary>Frames each viewer must receive before measuring starts (JIT, socket buffers, pools warm up).</summary>
+    public long WarmupFrames => Fps > 0 ? Math.Max(10, (long)Fps) : Math.Max(20, Math.Min(200, Frames / 10));
+}
+
+internal sealed record BenchResult(
+    BenchSettings Settings,
+    long FramesPublished,
+    double Seconds,
+    double SlowestFps,
+    double FastestFps,
+    double SlowestMegabytesPerSecond,
+    double TotalMegabytesPerSecond,
+    LatencySummary Latency,
+    double WorstViewerP99,
+    long Dropped,
+    long Corrupt,
+    double AllocatedBytesPerFrame,
+    double HeapStartMegabytes,
+    double HeapEndMegabytes,
+    double WorkingSetStartMegabytes,
+    double WorkingSetEndMegabytes,
+    int Gen0,
+    int Gen1,
+    int Gen2);
+
+/// <summary>
+/// encode → send → receive → decode over loopback, all real: the hub's capture pipeline with the test pattern,
+/// real TCP sockets, and N viewers (the first decodes; the rest check framing only, like a load generator).
+/// </summary>
+internal static class BenchRunner
+{
+    public static async Task<BenchResult> RunAsync(BenchSettings settings, ILoggerFactory loggers, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        await using var hub = new HubServer(new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0), IdleTimeout = TimeSpan.FromMinutes(5) }, loggers);
+        hub.Start();
+        var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
+        using IFrameEncoder encoder = CodecFactory.CreateEncoder(settings.Codec, settings.Jpeg);
+        await using IFrameSource source = SourceFactory.Create(SourceFactory.PatternSpec, settings.Size, settings.Fps);
+        Room room = hub.GetOrCreateRoom("bench");
+        var pipeline = new CapturePipeline(source, encoder, room, loggers.CreateLogger("SocketCam.Capture"));
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var viewers = new ViewerClient[settings.Viewers];
+        var tasks = new List<Task>();
+        for (int i = 0; i < viewers.Length; i++)
+        {
+            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0, Reconnect = false, Agent = $"bench viewer {i}" }, loggers);
+            tasks.Add(viewers[i].RunAsync(stop.Token));
+        }
+
+        Task capture = pipeline.RunAsync(stop.Token);
+        tasks.Add(capture);
+        try
+        {
+            // Warm up until every viewer is receiving.
+            await WaitUntilAsync(() => viewers.All(v => v.Stats.Frames >= settings.WarmupFrames), tasks, TimeSpan.FromMinutes(2), "warm-up", stop.Token);
+            progress?.Invoke($"warm-up done ({settings.WarmupFrames} frames per viewer); measuring {settings.Frames} frames...");
+
+            foreach (ViewerClient v in viewers)
+            {
+                v.Stats.ResetLatency();
+            }
+
+            long[] frames0 = viewers.Select(v => v.Stats.Frames).ToArray();
+            long[] bytes0 = viewers.Select(v => v.Stats.Bytes).ToArray();
+            long dropped0 = viewers.Sum(v => v.Stats.Dropped);
+            long published0 = room.FramesPublished;
+            int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
+            double heap0 = GC.GetTotalMemory(false) / 1e6;
+            double ws0 = Process.GetCurrentProcess().WorkingSet64 / 1e6;
+            long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+            long t0 = Stopwatch.GetTimestamp();
+
+            long Slowest() => viewers.Select((v, i) => v.Stats.Frames - frames0[i]).Min();
+            TimeSpan limit = settings.Fps > 0 ? TimeSpan.FromSeconds((settings.Frames / settings.Fps * 2) + 30) : TimeSpan.FromMinutes(10);
+            await WaitUntilAsync(() => Slowest() >= settings.Frames, tasks, limit, "measurement", stop.Token, () =>
+                string.Create(CultureInfo.InvariantCulture, $"  {Slowest()}/{settings.Frames} frames, {Slowest() / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest viewer)"), progress);
+
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            long alloc1 = GC.GetTotalAllocatedBytes(precise: true);
+
+            long published = room.FramesPublished - published0;
+            double[] fps = viewers.Select((v, i) => (v.Stats.Frames - frames0[i]) / seconds).ToArray();
+            double[] mbps = viewers.Select((v, i) => (v.Stats.Bytes - bytes0[i]) / seconds / 1e6).ToArray();
+            int slowest = Array.IndexOf(fps, fps.Min());
+            return new BenchResult(
+                settings,
+                published,
+                seconds,
+                fps.Min(),
+                fps.Max(),
+                mbps[slowest],
+                mbps.Sum(),
+                viewers[0].Stats.Latency,
+                viewers.Max(v => v.Stats.Latency.P99),
+                viewers.Sum(v => v.Stats.Dropped) - dropped0,
+                viewers.Sum(v => v.Stats.Corrupt),
+                published > 0 ? (alloc1 - alloc0) / (double)published : 0,
+                heap0,
+                GC.GetTotalMemory(false) / 1e6,
+                ws0,
+                Process.GetCurrentProcess().WorkingSet64 / 1e6,
+                GC.CollectionCount(0) - gen0,
+                GC.CollectionCount(1) - gen1,
+                GC.CollectionCount(2) - gen2);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            foreach (ViewerClient v in viewers)
+            {
+                v?.Dispose();
+            }
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> done, List<Task> tasks, TimeSpan limit, string phase, CancellationToken cancellationToken, Func<string>? status = null, Action<string>? progress = null)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long lastReport = start;
+        while (!done())
+        {
+            if (tasks.FirstOrDefault(t => t.IsCompleted) is { } ended)
+            {
+                await ended; // Surfaces the failure of a viewer or of the capture.
+                throw new InvalidOperationException($"A bench participant stopped during {phase}.");
+            }
+
+            if (Stopwatch.GetElapsedTime(start) > limit)
+            {
+                throw new TimeoutException($"The bench did not finish its {phase} within {limit.TotalSeconds:0} s.");
+            }
+
+            await Task.Delay(20, cancellationToken);
+            if (status is not null && progress is not null && Stopwatch.GetElapsedTime(lastReport) > TimeSpan.FromSeconds(1))
+            {
+                lastReport = Stopwatch.GetTimestamp();
+                progress(status());
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using SocketCam.Cli.Bench;
+using SocketCam.Cli.Output;
+
+namespace SocketCam.Cli.Commands;
+
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var size = CommonOptions.Size();
+        var codec = CommonOptions.Codec();
+        var quality = CommonOptions.Quality();
+        var subsampling = CommonOptions.Subsampling();
+        var frames = new Option<long>("--frames", "-n") { Description = "Frames to measure (after a warm-up), counted at the slowest viewer", DefaultValueFactory = _ => 2000 };
+        var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
+        var fps = CommonOptions.Fps(0);
+        fps.Description = "0 = unpaced, for throughput (default); N = paced at N fps, for latency";
+        var json = CommonOptions.Json();
+        var logLevel = CommonOptions.LogLevel();
+        logLevel.DefaultValueFactory = _ => "warning";
+        var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
+        {
+            size, codec, quality, subsampling, frames, viewers, fps, json, logLevel,
+        };
+        command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
+        {
+            var settings = new BenchSettings(r.GetValue(size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!),
+                r.GetValue(frames), r.GetValue(viewers), r.GetValue(fps));
+            if (settings.Frames < 1 || settings.Viewers < 1)
+            {
+                throw new ArgumentException("--frames and --viewers must be at least 1.");
+            }
+
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Codecs.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s), {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
+            BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
+            PrintHuman(result);
+            if (r.GetValue(json))
+            {
+                Console.Out.WriteLine(ToJson(result));
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void PrintHuman(BenchResult r)
+    {
+        var l = r.Latency;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+            fps (slowest viewer) {r.SlowestFps:0.0}   fastest {r.FastestFps:0.0}
+            throughput           {r.SlowestMegabytesPerSecond:0.0} MB/s per viewer, {r.TotalMegabytesPerSecond:0.0} MB/s total
+            latency (viewer 1)   p50 {l.P50:0.00} ms  p99 {l.P99:0.00} ms  max {l.Max:0.00} ms   worst viewer p99 {r.WorstViewerP99:0.00} ms
+            skipped frames       {r.Dropped} (sum over viewers), corrupt {r.Corrupt}
+            allocated            {r.AllocatedBytesPerFrame:0} bytes per frame (whole process: capture, hub and viewers)
+            memory               heap {r.HeapStartMegabytes:0.0} → {r.HeapEndMegabytes:0.0} MB, working set {r.WorkingSetStartMegabytes:0} → {r.WorkingSetEndMegabytes:0} MB, GCs {r.Gen0}/{r.Gen1}/{r.Gen2}
+            """));
+    }
+
+    public static string ToJson(BenchResult r) => JsonSummary.Write(w =>
+    {
+        w.WriteString("size", r.Settings.Size.ToString());
+        w.WriteString("codec", CommonOptions.CodecName(r.Settings.Codec));
+        w.WriteNumber("quality", r.Settings.Jpeg.Quality);
+        w.WriteNumber("viewers", r.Settings.Viewers);
+        w.WriteNumber("fps_target", r.Settings.Fps);
+        w.WriteNumber("frames", r.FramesPublished);
+        w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
+        w.WriteNumber("fps", Math.Round(r.SlowestFps, 2));
+        w.WriteNumber("fps_fastest", Math.Round(r.FastestFps, 2));
+        w.WriteNumber("mb_per_s", Math.Round(r.SlowestMegabytesPerSecond, 2));
+        w.WriteNumber("mb_per_s_total", Math.Round(r.TotalMegabytesPerSecond, 2));
+        JsonSummary.WriteLatency(w, r.Latency);
+        w.WriteNumber("latency_p99_worst_viewer_ms", Math.Round(r.WorstViewerP99, 3));
+        w.WriteNumber("dropped", r.Dropped);
+        w.WriteNumber("corrupt", r.Corrupt);
+        w.WriteNumber("alloc_bytes_per_frame", Math.Round(r.AllocatedBytesPerFrame, 1));
+        w.WriteStartObject("memory_mb");
+        w.WriteNumber("heap_start", Math.Round(r.HeapStartMegabytes, 1));
+        w.WriteNumber("heap_end", Math.Round(r.HeapEndMegabytes, 1));
+        w.WriteNumber("working_set_start", Math.Round(r.WorkingSetStartMegabytes, 1));
+        w.WriteNumber("working_set_end", Math.Round(r.WorkingSetEndMegabytes, 1));
+        w.WriteEndObject();
+        w.WriteStartObject("gc");
+        w.WriteNumber("gen0", r.Gen0);
+        w.WriteNumber("gen1", r.Gen1);
+        w.WriteNumber("gen2", r.Gen2);
+        w.WriteEndObject();
+    });
+}

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using SocketCam.Cli.Output;
+using SocketCam.Client;
+using SocketCam.Codecs;
+using SocketCam.Hub;
+using SocketCam.Sources;
+using SocketCam.Transport;
+
+namespace SocketCam.Cli.Commands;
+
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var seconds = CommonOptions.Seconds("default 10");
+        seconds.DefaultValueFactory = _ => 10;
+        var size = CommonOptions.Size();
+        var fps = CommonOptions.Fps();
+        var codec = CommonOptions.Codec();
+        var quality = CommonOptions.Quality();
+        var snapshot = new Option<string>("--snapshot") { Description = "Where to write the last frame (.jpg or .png)", DefaultValueFactory = _ => "socketcam-demo.jpg" };
+        var json = CommonOptions.Json();
+        var logLevel = CommonOptions.LogLevel();
+        logLevel.DefaultValueFactory = _ => "warning";
+        var command = new Command("demo", "Hub, publisher and viewer in one process over loopback, with the built-in test pattern (no camera needed)")
+        {
+            seconds, size, fps, codec, quality, snapshot, json, logLevel,
+        };
+        command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
+        {
+            string snapshotPath = r.GetValue(snapshot)!;
+            ViewCommand.ValidateSnapshotPath(snapshotPath);
+            using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), "420"));
+            await using IFrameSource source = SourceFactory.Create(SourceFactory.PatternSpec, r.GetValue(size), r.GetValue(fps));
+            return await RunAsync(source, encoder, r.GetValue(seconds), snapshotPath, r.GetValue(json), loggers, token);
+        }));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IFrameSource source, IFrameEncoder encoder, double seconds, string snapshot, bool json, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        await using var hub = new HubServer(new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, loggers);
+        hub.Start();
+        var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
+        await Console.Error.WriteLineAsync($"SocketCam demo: hub at {endpoint}, publisher sending {source.Description} ({CommonOptions.CodecName(encoder.Codec)}), viewer decoding; {seconds:0.#} s (Ctrl+C stops).");
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        var publisher = new PublisherClient(endpoint, new ClientOptions { Agent = "socketcam demo publisher" }, source, encoder, loggers);
+        using var viewer = new ViewerClient(endpoint, new ViewerOptions { Agent = "socketcam demo viewer" }, loggers);
+        Task publishing = publisher.RunAsync(stop.Token);
+        Task viewing = viewer.RunAsync(stop.Token);
+        Task status = new LiveStats(ViewCommand.ViewerLine(viewer.Stats), quiet: false).RunAsync(stop.Token);
+        try
+        {
+            await Task.WhenAll(publishing, viewing);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(publishing, viewing, status).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            ViewCommand.Finish(viewer, snapshot, json);
+        }
+
+        return viewer.Stats.Frames > 0 ? 0 : 1;
+    }
+}

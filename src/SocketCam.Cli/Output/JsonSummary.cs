@@ -1,0 +1,47 @@
+using System.Text;
+using System.Text.Json;
+using SocketCam.Cli.Commands;
+using SocketCam.Client;
+using SocketCam.Diagnostics;
+
+namespace SocketCam.Cli.Output;
+
+/// <summary>The one-line JSON summaries of view, demo and bench (written with Utf8JsonWriter: no reflection).</summary>
+internal static class JsonSummary
+{
+    public static string Viewer(ViewerStats stats) => Write(w => WriteViewer(w, stats));
+
+    public static void WriteViewer(Utf8JsonWriter w, ViewerStats stats)
+    {
+        w.WriteNumber("frames", stats.Frames);
+        w.WriteNumber("fps", Math.Round(stats.Fps, 2));
+        w.WriteNumber("bytes", stats.Bytes);
+        w.WriteNumber("width", stats.Width);
+        w.WriteNumber("height", stats.Height);
+        w.WriteString("codec", stats.Codec is { } c ? CommonOptions.CodecName(c) : null);
+        w.WriteNumber("dropped", stats.Dropped);
+        WriteLatency(w, stats.Latency);
+    }
+
+    public static void WriteLatency(Utf8JsonWriter w, LatencySummary latency)
+    {
+        w.WriteStartObject("latency_ms");
+        w.WriteNumber("p50", Math.Round(latency.P50, 3));
+        w.WriteNumber("p99", Math.Round(latency.P99, 3));
+        w.WriteNumber("max", Math.Round(latency.Max, 3));
+        w.WriteEndObject();
+    }
+
+    public static string Write(Action<Utf8JsonWriter> body)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+
+namespace SocketCam.Cli.Output;
+
+/// <summary>
+/// Prints a status line once a second on standard error: rewritten in place on a terminal, one line every
+/// few seconds when redirected (logs stay readable). Standard output stays free for --json.
+/// </summary>
+internal sealed class LiveStats
+{
+    private readonly Func<TimeSpan, string> _line;
+    private readonly bool _interactive = !Console.IsErrorRedirected;
+    private readonly bool _quiet;
+
+    public LiveStats(Func<TimeSpan, string> line, bool quiet)
+    {
+        _line = line;
+        _quiet = quiet;
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (_quiet)
+        {
+            return;
+        }
+
+        TimeSpan interval = TimeSpan.FromSeconds(_interactive ? 1 : 5);
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                Write(_line(interval));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            if (_interactive)
+            {
+                await Console.Error.WriteLineAsync();
+            }
+        }
+    }
+
+    private void Write(string text)
+    {
+        if (_interactive)
+        {
+            int width = Console.IsOutputRedirected ? 120 : Math.Max(40, Console.WindowWidth - 1);
+            Console.Error.Write("\r" + (text.Length > width ? text[..width] : text.PadRight(width)));
+        }
+        else
+        {
+            Console.Error.WriteLine(text);
+        }
+    }
+
+    public static string Rate(double bytesPerSecond) => bytesPerSecond switch
+    {
+        >= 1e9 / 8 => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond * 8 / 1e9:0.00} Gbit/s"),
+        >= 1e6 / 8 => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond * 8 / 1e6:0.0} Mbit/s"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond * 8 / 1e3:0} kbit/s"),
+    };
+}
