@@ -18,6 +18,7 @@ public class CodecBenchmarks
     private byte[] _jpegBuffer = null!;
     private byte[] _rawBuffer = null!;
     private byte[] _jpeg = null!;
+    private TestPatternSource _source = null!;
 
     [Params("1280x720", "1920x1080")]
     public string Size { get; set; } = "1280x720";
@@ -37,6 +38,7 @@ public class CodecBenchmarks
         }
 
         source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _source = new TestPatternSource(new TestPatternOptions { Width = width, Height = height, Fps = 0 });
 
         _decoded = VideoFrame.Rent(width, height);
         _jpegEncoder = new JpegEncoder(new JpegOptions { Quality = 80, Subsampling = ChromaSubsampling.S420 });
@@ -55,6 +57,7 @@ public class CodecBenchmarks
         _jpegDecoder.Dispose();
         _frame.Dispose();
         _decoded.Dispose();
+        _source.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     [Benchmark]
@@ -65,6 +68,14 @@ public class CodecBenchmarks
 
     [Benchmark]
     public int RawEncode() => _rawEncoder.Encode(_frame, _rawBuffer);
+
+    /// <summary>One unpaced test pattern frame: read, then dispose (draws and undoes the overlays).</summary>
+    [Benchmark]
+    public long PatternFrame()
+    {
+        using VideoFrame frame = _source.ReadFrameAsync(CancellationToken.None).Result!;
+        return frame.Sequence;
+    }
 
     [Benchmark]
     public bool JpegValidate() => JpegStructure.TryValidate(_jpeg, out _, out _, out _);
