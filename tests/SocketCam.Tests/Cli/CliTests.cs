@@ -1,0 +1,213 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using SocketCam.Hub;
+using SocketCam.Tests.Support;
+
+namespace SocketCam.Tests.Cli;
+
+/// <summary>The `socketcam` executable end to end, as a user runs it: a child process, its output and its exit code.</summary>
+[Collection(NetworkCollection.Name)]
+public sealed partial class CliTests : IDisposable
+{
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(30);
+    private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task View_prints_a_json_summary_and_writes_a_png_snapshot()
+    {
+        await using TestHub hub = TestHub.Start();
+        string snapshot = Path.Combine(_directory, "last.png");
+
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, ProcessTimeout,
+            "view", hub.Url, "--frames", "20", "--json", "--snapshot", snapshot, "--quiet", "--no-reconnect");
+        await using (view)
+        {
+            Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{view.Transcript()}");
+            JsonElement json = view.LastJsonLine();
+            Assert.True(json.GetProperty("frames").GetInt64() >= 20, view.Transcript());
+            Assert.Equal(320, json.GetProperty("width").GetInt32());
+            Assert.Equal(240, json.GetProperty("height").GetInt32());
+            Assert.Equal("jpeg", json.GetProperty("codec").GetString());
+            Assert.Equal(JsonValueKind.Number, json.GetProperty("latency_ms").GetProperty("p50").ValueKind);
+            Assert.True(json.GetProperty("fps").GetDouble() > 0);
+            AssertNoStackTrace(view);
+        }
+
+        Assert.True(File.Exists(snapshot), "no snapshot was written");
+        byte[] png = await File.ReadAllBytesAsync(snapshot);
+        Assert.True(png.Length > 33 && png.AsSpan(0, 8).SequenceEqual(PngSignature), "the snapshot is not a PNG");
+        // IHDR is the first chunk: width and height at offsets 16 and 20.
+        Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(png, 12, 4));
+        Assert.Equal(320u, BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(16)));
+        Assert.Equal(240u, BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(20)));
+        Assert.Empty(Directory.GetFiles(_directory, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Demo_runs_for_the_given_seconds_and_writes_its_snapshot()
+    {
+        (int code, CliProcess demo) = await CliProcess.RunAsync(_directory, ProcessTimeout, "demo", "--seconds", "3", "--json", "--size", "320x240");
+        await using (demo)
+        {
+            Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{demo.Transcript()}");
+            JsonElement json = demo.LastJsonLine();
+            Assert.True(json.GetProperty("frames").GetInt64() > 0, demo.Transcript());
+            Assert.Equal(320, json.GetProperty("width").GetInt32());
+            Assert.Equal(240, json.GetProperty("height").GetInt32());
+            AssertNoStackTrace(demo);
+        }
+
+        string snapshot = Path.Combine(_directory, "socketcam-demo.jpg");
+        Assert.True(File.Exists(snapshot), "demo wrote no snapshot in its working directory");
+        byte[] jpeg = await File.ReadAllBytesAsync(snapshot);
+        Assert.True(jpeg.Length > 100);
+        Assert.Equal([0xFF, 0xD8], jpeg[..2]);
+        Assert.Equal([0xFF, 0xD9], jpeg[^2..]);
+    }
+
+    [Fact]
+    public async Task Serve_prints_its_address_serves_a_viewer_and_stops_cleanly_on_sigint()
+    {
+        int port = FreePort();
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--size", "320x240", "--quiet");
+        int printed = await WaitForBannerPortAsync(serve);
+        Assert.Equal(port, printed);
+
+        await AssertViewGetsFramesAsync(printed);
+
+        await serve.InterruptAsync();
+        int code = await serve.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(code == 0, $"serve exit code {code} after SIGINT{Environment.NewLine}{serve.Transcript()}");
+        AssertNoStackTrace(serve);
+    }
+
+    [Fact(Skip = "src bug: StreamEndpoint.Parse (src/SocketCam/Transport/StreamEndpoint.cs:47) rejects port 0, so `serve --listen 127.0.0.1:0` exits 2 with \"Bad port\". Remove this Skip once fixed.")]
+    public async Task Serve_on_port_0_prints_the_port_it_got_serves_a_viewer_and_stops_cleanly_on_sigint()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--size", "320x240", "--quiet");
+        int port = await WaitForBannerPortAsync(serve);
+        Assert.NotEqual(0, port);
+
+        await AssertViewGetsFramesAsync(port);
+
+        await serve.InterruptAsync();
+        int code = await serve.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(code == 0, $"serve exit code {code} after SIGINT{Environment.NewLine}{serve.Transcript()}");
+        AssertNoStackTrace(serve);
+    }
+
+    [Theory]
+    [InlineData("wrong")]
+    [InlineData(null)]
+    public async Task View_with_a_wrong_or_missing_token_fails_with_one_line_saying_unauthorized(string? token)
+    {
+        await using TestHub hub = TestHub.Start(new HubOptions { Token = "s3cret" });
+        string[] args = token is null
+            ? ["view", hub.Url, "--frames", "5", "--quiet", "--no-reconnect"]
+            : ["view", hub.Url, "--token", token, "--frames", "5", "--quiet", "--no-reconnect"];
+
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, ProcessTimeout, args);
+        await using (view)
+        {
+            Assert.True(code != 0, $"view succeeded with a bad token{Environment.NewLine}{view.Transcript()}");
+            string[] errors = [.. view.Stderr.Where(l => l.Contains("unauthorized", StringComparison.OrdinalIgnoreCase))];
+            Assert.True(errors.Length == 1, $"expected one line about 'unauthorized'{Environment.NewLine}{view.Transcript()}");
+            Assert.StartsWith("socketcam: ", errors[0], StringComparison.Ordinal);
+            AssertNoStackTrace(view);
+        }
+    }
+
+    [Fact]
+    public async Task View_of_an_address_where_nothing_listens_fails_with_one_line()
+    {
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", "tcp://127.0.0.1:1", "--no-reconnect", "--quiet");
+        await using (view)
+        {
+            Assert.True(code != 0, $"view succeeded with nothing to connect to{Environment.NewLine}{view.Transcript()}");
+            string[] errors = [.. view.Stderr.Where(l => l.StartsWith("socketcam: ", StringComparison.Ordinal))];
+            Assert.True(errors.Length == 1, $"expected one error line{Environment.NewLine}{view.Transcript()}");
+            Assert.Contains("refused", errors[0], StringComparison.Ordinal);
+            AssertNoStackTrace(view);
+        }
+    }
+
+    [Fact]
+    public async Task Help_lists_every_command()
+    {
+        (int code, CliProcess help) = await CliProcess.RunAsync(_directory, ProcessTimeout, "--help");
+        await using (help)
+        {
+            Assert.Equal(0, code);
+            string text = string.Join('\n', help.Stdout);
+            foreach (string command in new[] { "serve", "view", "publish", "demo", "bench" })
+            {
+                Assert.Matches(new Regex($@"^\s+{command}\b", RegexOptions.Multiline), text);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Bench_prints_json_with_a_positive_fps()
+    {
+        (int code, CliProcess bench) = await CliProcess.RunAsync(_directory, ProcessTimeout, "bench", "--size", "320x240", "--frames", "200", "--json");
+        await using (bench)
+        {
+            Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{bench.Transcript()}");
+            JsonElement json = bench.LastJsonLine();
+            Assert.True(json.GetProperty("fps").GetDouble() > 0, bench.Transcript());
+            Assert.Equal("320x240", json.GetProperty("size").GetString());
+            Assert.Equal("jpeg", json.GetProperty("codec").GetString());
+            // Not ">= 200": "frames" counts frames published during the measurement, fewer than --frames (see report).
+            Assert.True(json.GetProperty("frames").GetInt64() > 0, bench.Transcript());
+            Assert.Equal(0, json.GetProperty("corrupt").GetInt64());
+            AssertNoStackTrace(bench);
+        }
+    }
+
+    /// <summary>Parses "SocketCam hub listening on tcp://127.0.0.1:NNNNN" from serve's standard output.</summary>
+    private static async Task<int> WaitForBannerPortAsync(CliProcess serve)
+    {
+        string banner = await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam hub listening on tcp://", StringComparison.Ordinal), ProcessTimeout);
+        Match match = BannerPattern().Match(banner);
+        Assert.True(match.Success, $"unexpected banner: {banner}");
+        return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    private async Task AssertViewGetsFramesAsync(int port)
+    {
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, ProcessTimeout,
+            "view", $"tcp://127.0.0.1:{port}", "--frames", "10", "--json", "--quiet", "--no-reconnect");
+        await using (view)
+        {
+            Assert.True(code == 0, $"view exit code {code}{Environment.NewLine}{view.Transcript()}");
+            JsonElement json = view.LastJsonLine();
+            Assert.True(json.GetProperty("frames").GetInt64() >= 10);
+            Assert.Equal(320, json.GetProperty("width").GetInt32());
+            Assert.Equal(240, json.GetProperty("height").GetInt32());
+        }
+    }
+
+    /// <summary>A port nothing listens on right now (the kernel's pick for port 0, released at once).</summary>
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private static void AssertNoStackTrace(CliProcess process)
+    {
+        Assert.False(process.Stderr.Concat(process.Stdout).Any(l => l.Contains("   at ", StringComparison.Ordinal)), $"a stack trace was printed{Environment.NewLine}{process.Transcript()}");
+    }
+
+    [GeneratedRegex(@"^SocketCam hub listening on tcp://127\.0\.0\.1:(\d+)$")]
+    private static partial Regex BannerPattern();
+}
