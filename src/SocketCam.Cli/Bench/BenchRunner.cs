@@ -20,6 +20,7 @@ internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions 
 
 internal sealed record BenchResult(
     BenchSettings Settings,
+    long FramesMeasured,
     long FramesPublished,
     double Seconds,
     double SlowestFps,
@@ -101,6 +102,7 @@ internal static class BenchRunner
             int slowest = Array.IndexOf(fps, fps.Min());
             return new BenchResult(
                 settings,
+                Slowest(),
                 published,
                 seconds,
                 fps.Min(),

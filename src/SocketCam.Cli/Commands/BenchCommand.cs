@@ -68,7 +68,8 @@ internal static class BenchCommand
         w.WriteNumber("quality", r.Settings.Jpeg.Quality);
         w.WriteNumber("viewers", r.Settings.Viewers);
         w.WriteNumber("fps_target", r.Settings.Fps);
-        w.WriteNumber("frames", r.FramesPublished);
+        w.WriteNumber("frames", r.FramesMeasured);
+        w.WriteNumber("frames_published", r.FramesPublished);
         w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
         w.WriteNumber("fps", Math.Round(r.SlowestFps, 2));
         w.WriteNumber("fps_fastest", Math.Round(r.FastestFps, 2));

@@ -111,7 +111,7 @@ internal static class ServeCommand
 
     private static async Task<IPEndPoint> ParseListenAsync(string text, CancellationToken cancellationToken)
     {
-        StreamEndpoint endpoint = StreamEndpoint.Parse(text.Contains("://", StringComparison.Ordinal) ? text : "tcp://" + text);
+        StreamEndpoint endpoint = StreamEndpoint.Parse(text.Contains("://", StringComparison.Ordinal) ? text : "tcp://" + text, minPort: 0);
         if (endpoint.Host is "*" or "0.0.0.0")
         {
             return new IPEndPoint(IPAddress.Any, endpoint.Port);

@@ -120,6 +120,12 @@ internal static class MessageParser
 
         string token = ReadString8(ref reader, "token", ProtocolConstants.MaxTokenLength);
         string agent = ReadString8(ref reader, "agent", ProtocolConstants.MaxAgentLength);
+        if (agent.Any(char.IsControl))
+        {
+            // The agent goes into the hub's log: a newline in it could forge log lines.
+            throw new ProtocolException(ErrorCode.Malformed, "HELLO agent contains control characters.");
+        }
+
         ExpectEnd(ref reader, "HELLO");
         return new HelloMessage((PeerRole)role, room, token, agent);
     }

@@ -8,7 +8,9 @@ public sealed record StreamEndpoint(string Scheme, string Host, int Port)
 {
     public const int DefaultPort = 9999;
 
-    public static StreamEndpoint Parse(string text)
+    /// <param name="text">The address.</param>
+    /// <param name="minPort">1 for addresses to connect to; 0 for addresses to listen on (0 = any free port).</param>
+    public static StreamEndpoint Parse(string text, int minPort = 1)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(text);
         string rest = text;
@@ -44,9 +46,9 @@ public sealed record StreamEndpoint(string Scheme, string Host, int Port)
             host = rest[..colon];
         }
 
-        if (colon >= 0 && (!int.TryParse(rest[(colon + 1)..], out port) || port is < 1 or > 65535))
+        if (colon >= 0 && (!int.TryParse(rest[(colon + 1)..], out port) || port < minPort || port > 65535))
         {
-            throw new FormatException($"Bad port in '{text}': expected 1-65535.");
+            throw new FormatException($"Bad port in '{text}': expected {minPort}-65535.");
         }
 
         if (host.Length == 0)

@@ -89,7 +89,7 @@ public sealed partial class CliTests : IDisposable
         AssertNoStackTrace(serve);
     }
 
-    [Fact(Skip = "src bug: StreamEndpoint.Parse (src/SocketCam/Transport/StreamEndpoint.cs:47) rejects port 0, so `serve --listen 127.0.0.1:0` exits 2 with \"Bad port\". Remove this Skip once fixed.")]
+    [Fact]
     public async Task Serve_on_port_0_prints_the_port_it_got_serves_a_viewer_and_stops_cleanly_on_sigint()
     {
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--size", "320x240", "--quiet");

@@ -558,6 +558,18 @@ public sealed class MessageParserTests
         return message[8..];
     }
 
+    [Theory]
+    [InlineData("view\nFAKE LOG LINE")]
+    [InlineData("view\r")]
+    [InlineData("a\u0000b")]
+    [InlineData("\u001b[31mred")]
+    public void Hello_agent_with_control_characters_is_malformed(string agent)
+    {
+        byte[] payload = HelloPayload(2, "main"u8.ToArray(), [], Encoding.UTF8.GetBytes(agent));
+        ProtocolException ex = Assert.Throws<ProtocolException>(() => MessageParser.ParseHello(Seq(payload)));
+        Assert.Equal(ErrorCode.Malformed, ex.Code);
+    }
+
     private static byte[] Header(MessageType type, uint length)
     {
         byte[] header = new byte[8];
