@@ -71,8 +71,9 @@ internal sealed class ClientSession : IAsyncDisposable
         PipeReader? reader = null;
         try
         {
+            // Bounded before connecting, so the TCP window is negotiated with it.
+            socket.ConfigureForVideo(boundBuffers: role == PeerRole.Viewer);
             await socket.ConnectAsync(address, timeout.Token);
-            socket.ConfigureForVideo();
             byte[] hello = new byte[ProtocolConstants.PrefaceSize + MessageWriter.MaxControlMessageSize];
             int length = MessageWriter.WritePreface(hello);
             length += MessageWriter.WriteHello(hello.AsSpan(length), new HelloMessage(role, options.Room, options.Token ?? "", options.Agent));

@@ -61,7 +61,7 @@ internal sealed class HubConnection : IRoomViewer
 
     public async Task RunAsync(CancellationToken serverToken)
     {
-        _socket.ConfigureForVideo();
+        _socket.ConfigureForVideo(boundBuffers: true);
         await using var stream = new NetworkStream(_socket, ownsSocket: false);
         PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
         Task? sendLoop = null;

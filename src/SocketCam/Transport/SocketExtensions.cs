@@ -33,12 +33,25 @@ internal static class SocketExtensions
         _ => false,
     };
 
-    /// <summary>Low latency and buffers big enough for raw HD frames.</summary>
-    public static void ConfigureForVideo(this Socket socket)
+    /// <summary>
+    /// Kernel buffer for live video in each direction. Linux auto-tunes TCP buffers up to several MB, which for a
+    /// viewer slower than the stream is a hidden queue of dozens of frames (seconds of latency) in front of the
+    /// hub's latest-frame slot. A fixed buffer keeps that queue to a few frames so the slot does the skipping.
+    /// </summary>
+    public const int LiveVideoBufferBytes = 256 * 1024;
+
+    /// <summary>No Nagle delay, and bounded kernel buffers on the paths that carry live video.</summary>
+    public static void ConfigureForVideo(this Socket socket, bool boundBuffers = false)
     {
         if (socket.ProtocolType == ProtocolType.Tcp)
         {
             socket.NoDelay = true;
+        }
+
+        if (boundBuffers)
+        {
+            socket.SendBufferSize = LiveVideoBufferBytes;
+            socket.ReceiveBufferSize = LiveVideoBufferBytes;
         }
     }
 
