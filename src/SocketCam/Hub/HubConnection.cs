@@ -61,7 +61,6 @@ internal sealed class HubConnection : IRoomViewer
 
     public async Task RunAsync(CancellationToken serverToken)
     {
-        _socket.ConfigureForVideo(boundBuffers: true);
         await using var stream = new NetworkStream(_socket, ownsSocket: false);
         PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
         Task? sendLoop = null;
@@ -70,6 +69,7 @@ internal sealed class HubConnection : IRoomViewer
         bool rejected = false;
         try
         {
+            _socket.ConfigureForVideo(boundBuffers: true);
             await SendDirectAsync(static b => MessageWriter.WritePreface(b), serverToken);
             _receiveTimeout.CancelAfter(_options.HandshakeTimeout);
             HelloMessage hello = await ReadHelloAsync(reader, serverToken);
@@ -349,9 +349,27 @@ internal sealed class HubConnection : IRoomViewer
         catch (Exception ex) when (ex.IsDisconnect())
         {
             // Wake the receive loop, which reports the disconnect.
-            _sendFailed = true;
-            _closing = true;
+            await StopReceivingAsync();
+        }
+        catch (Exception ex)
+        {
+            HubLog.Failed(_logger, Remote, ex);
+            await StopReceivingAsync();
+        }
+    }
+
+    /// <summary>The send side is done for good: mark the connection lost and wake the receive loop.</summary>
+    private async Task StopReceivingAsync()
+    {
+        _sendFailed = true;
+        _closing = true;
+        try
+        {
             await _receiveTimeout.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection already finished.
         }
     }
 
@@ -389,22 +407,49 @@ internal sealed class HubConnection : IRoomViewer
         _wake.Set();
         try
         {
-            if (sendLoop is not null)
+            Task flush = sendLoop ?? FlushControlAsync().AsTask();
+            try
             {
                 // A peer that does not read cannot hold shutdown hostage: the socket is closed after the grace period.
-                await sendLoop.WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
+                await flush.WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
             }
-            else
+            catch (Exception)
             {
-                using var grace = new CancellationTokenSource(_options.ShutdownGrace);
-                await FlushControlAsync().AsTask().WaitAsync(grace.Token).ConfigureAwait(false);
+                // Closing anyway (a failed flush is observed and reported below).
+            }
+            finally
+            {
+                CloseSocket();
+                try
+                {
+                    // Closing the socket ends a send stuck on a peer that does not read, so this wait is short;
+                    // awaiting it also observes its exception instead of abandoning a faulted task.
+                    await flush.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
+                {
+                }
+                catch (Exception ex)
+                {
+                    HubLog.Failed(_logger, Remote, ex);
+                }
             }
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || ex.IsDisconnect())
+        finally
         {
-            // Closing anyway.
+            try
+            {
+                await reader.CompleteAsync();
+            }
+            finally
+            {
+                Slot.Clear();
+            }
         }
+    }
 
+    private void CloseSocket()
+    {
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -412,20 +457,9 @@ internal sealed class HubConnection : IRoomViewer
         catch (Exception ex) when (ex.IsDisconnect())
         {
         }
-
-        _socket.Dispose();
-        if (sendLoop is not null)
+        finally
         {
-            try
-            {
-                await sendLoop.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex.IsDisconnect())
-            {
-            }
+            _socket.Dispose();
         }
-
-        await reader.CompleteAsync();
-        Slot.Clear();
     }
 }

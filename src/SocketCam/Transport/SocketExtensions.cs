@@ -26,7 +26,8 @@ internal static class SocketExtensions
     {
         SocketException se => se.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted
             or SocketError.Shutdown or SocketError.OperationAborted or SocketError.Interrupted or SocketError.Disconnecting
-            or SocketError.NotConnected or SocketError.TimedOut,
+            or SocketError.NotConnected or SocketError.TimedOut or SocketError.HostUnreachable or SocketError.NetworkUnreachable
+            or SocketError.NetworkDown or SocketError.NetworkReset or SocketError.HostDown,
         IOException { InnerException: { } inner } => inner.IsDisconnect(),
         IOException => true,
         ObjectDisposedException => true,
