@@ -167,7 +167,9 @@ internal sealed class HubConnection : IRoomViewer
                     prefaceDone = MessageParser.TryReadPreface(ref buffer);
                 }
 
-                if (prefaceDone && MessageParser.TryReadMessage(ref buffer, _options.MaxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
+                // Frame cap 0 before the handshake: an unauthenticated peer can only make the hub buffer a HELLO-sized
+                // message; a VIDEO_FRAME header fails at once as too large.
+                if (prefaceDone && MessageParser.TryReadMessage(ref buffer, maxFrameBytes: 0, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
                     if (type != MessageType.Hello)
                     {
@@ -208,6 +210,8 @@ internal sealed class HubConnection : IRoomViewer
     /// <summary>Reads messages until the client says goodbye or closes; returns why it ended.</summary>
     private async Task<string> ReceiveLoopAsync(PipeReader reader, Room room, CancellationToken serverToken)
     {
+        // Only a publisher may send frames: a viewer's VIDEO_FRAME header fails at once as too large.
+        int maxFrameBytes = Role == PeerRole.Publisher ? _options.MaxFrameBytes : 0;
         while (true)
         {
             _receiveTimeout.CancelAfter(_options.IdleTimeout);
@@ -215,7 +219,7 @@ internal sealed class HubConnection : IRoomViewer
             ReadOnlySequence<byte> buffer = result.Buffer;
             try
             {
-                while (MessageParser.TryReadMessage(ref buffer, _options.MaxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
+                while (MessageParser.TryReadMessage(ref buffer, maxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
                     switch (type)
                     {
@@ -298,16 +302,28 @@ internal sealed class HubConnection : IRoomViewer
         byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
         int length = write(buffer);
         Array.Resize(ref buffer, length);
+        bool overflow;
         lock (_control)
         {
-            if (_control.Count >= MaxQueuedControlMessages)
-            {
-                // A client that pings faster than it reads its answers: it gets cut off by the send loop's close.
-                _closing = true;
-            }
-            else
+            overflow = _control.Count >= MaxQueuedControlMessages;
+            if (!overflow)
             {
                 _control.Enqueue(buffer);
+            }
+        }
+
+        if (overflow)
+        {
+            // A client that pings faster than it reads its answers: stop sending and end the receive loop too,
+            // so the connection really closes (as after a failed send).
+            _sendFailed = true;
+            _closing = true;
+            try
+            {
+                _receiveTimeout.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
             }
         }
 

@@ -83,6 +83,56 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task A_frame_header_before_hello_is_too_large_at_once_without_buffering_its_payload()
+    {
+        await using TestHub hub = TestHub.Start();
+        await using TestViewer healthy = await StartHealthyViewerAsync(hub);
+        await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
+        // An unauthenticated peer announces a 16 MiB frame and sends none of it: the hub must refuse it from the header.
+        byte[] bytes = [.. RawPeer.Preface(), .. Header(MessageType.VideoFrame, 24 + (16 * 1024 * 1024))];
+        await peer.SendAsync(bytes);
+
+        await AssertRejectedAsync(hub, healthy, peer, ErrorCode.TooLarge);
+    }
+
+    [Fact]
+    public async Task A_viewer_that_pings_without_reading_is_disconnected_when_its_answers_pile_up()
+    {
+        await using TestHub hub = TestHub.Start();
+        await using TestViewer healthy = await StartHealthyViewerAsync(hub);
+        await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint, receiveBufferSize: 4096);
+        await peer.HandshakeAsync(PeerRole.Viewer, "main");
+        byte[] ping = new byte[MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WritePing(ping, new PingMessage(1, 0));
+        Task<LogEntry> left = hub.Logs.WaitForAsync(e => e.EventId.Id == 3 && e.Message.Contains(peer.LocalEndPoint.ToString(), StringComparison.Ordinal), TestHub.Timeout, "'left' (event 3)");
+
+        // Never read: the hub's sends stall on frames, so its PONGs queue up until the queue overflows and it hangs up.
+        // Pings are paced by the healthy viewer's frames (no sleeping); sending fails once the hub closed the socket.
+        for (int i = 0; !left.IsCompleted; i++)
+        {
+            Assert.True(i < 2000, "The hub never disconnected a peer whose PONGs piled up.");
+            try
+            {
+                await peer.SendAsync(ping.AsMemory(0, length));
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                break;
+            }
+
+            if (i % 10 == 9)
+            {
+                await healthy.WaitForMoreFramesAsync(1);
+            }
+        }
+
+        LogEntry entry = await left;
+        Assert.Contains("connection lost", entry.Message, StringComparison.Ordinal);
+        await healthy.WaitForMoreFramesAsync(3);
+        Assert.False(healthy.Run.IsCompleted, "the healthy viewer's session ended");
+    }
+
+    [Fact]
     public async Task A_publisher_frame_over_max_frame_bytes_is_too_large_from_its_header_alone()
     {
         await using TestHub hub = TestHub.Start(new HubOptions { MaxFrameBytes = 64 * 1024 });
@@ -234,7 +284,7 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public async Task A_viewer_that_sends_a_frame_is_malformed()
+    public async Task A_viewer_that_sends_a_frame_is_too_large_from_its_header_alone()
     {
         byte[] jpeg = TestMedia.EncodePattern(320, 240, 1)[0];
 
@@ -244,7 +294,7 @@ public sealed class BadInputTests
         await peer.HandshakeAsync(PeerRole.Viewer, "main");
         await peer.SendAsync(RawPeer.FrameMessage(CodecId.Jpeg, 320, 240, 0, jpeg));
 
-        await AssertRejectedAsync(hub, healthy, peer, ErrorCode.Malformed);
+        await AssertRejectedAsync(hub, healthy, peer, ErrorCode.TooLarge);
     }
 
     [Fact]
