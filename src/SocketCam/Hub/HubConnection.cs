@@ -80,7 +80,6 @@ internal sealed class HubConnection : IRoomViewer
             room = _hub.GetOrCreateRoom(hello.Room);
             if (hello.Role == PeerRole.Publisher && !room.TryClaimPublisher(this))
             {
-                room = null;
                 throw new ProtocolException(ErrorCode.RoomBusy, $"Room '{hello.Room}' already has a publisher.");
             }
 
@@ -141,6 +140,7 @@ internal sealed class HubConnection : IRoomViewer
             {
                 room.RemoveViewer(this);
                 room.ReleasePublisher(this);
+                _hub.LeaveRoom(room);
             }
 
             await CloseAsync(sendLoop, reader);
@@ -459,7 +459,7 @@ internal sealed class HubConnection : IRoomViewer
             }
             finally
             {
-                Slot.Clear();
+                Slot.Close();
             }
         }
     }

@@ -19,6 +19,7 @@ public sealed class HubServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Room> _rooms = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<HubConnection, Task> _connections = new();
+    private readonly Lock _roomsLock = new();
     private readonly CancellationTokenSource _shutdown = new();
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -66,7 +67,35 @@ public sealed class HubServer : IAsyncDisposable
         _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
     }
 
-    internal Room GetOrCreateRoom(string name) => _rooms.GetOrAdd(name, static n => new Room(n));
+    /// <summary>
+    /// Gets (or creates) a room and takes a reference to it. Every connection that joined gives its reference back
+    /// with <see cref="LeaveRoom"/>; a capture pipeline keeps its reference for the hub's lifetime.
+    /// </summary>
+    internal Room GetOrCreateRoom(string name)
+    {
+        lock (_roomsLock)
+        {
+            Room room = _rooms.GetOrAdd(name, static n => new Room(n));
+            room.References++;
+            return room;
+        }
+    }
+
+    /// <summary>Gives back a reference from <see cref="GetOrCreateRoom"/>; the last one removes and disposes the room.</summary>
+    internal void LeaveRoom(Room room)
+    {
+        lock (_roomsLock)
+        {
+            if (--room.References > 0)
+            {
+                return;
+            }
+
+            _rooms.TryRemove(new KeyValuePair<string, Room>(room.Name, room));
+        }
+
+        room.Dispose();
+    }
 
     internal ulong NextSessionId() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
 
@@ -87,9 +116,23 @@ public sealed class HubServer : IAsyncDisposable
             {
                 return;
             }
-            catch (SocketException)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
             {
                 // A client that reset before accept completed; keep accepting.
+                continue;
+            }
+            catch (SocketException)
+            {
+                // Out of file descriptors or similar: back off instead of spinning on an error that will repeat.
+                try
+                {
+                    await Task.Delay(100, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
 
@@ -101,14 +144,17 @@ public sealed class HubServer : IAsyncDisposable
             }
 
             var connection = new HubConnection(client, this, _options, _logger, cancellationToken);
-            _connections[connection] = RunConnectionAsync(connection, cancellationToken);
+            // The connection is registered before it can start (and so before it can finish and unregister itself).
+            var startGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _connections[connection] = RunConnectionAsync(connection, startGate.Task, cancellationToken);
+            startGate.SetResult();
         }
     }
 
-    private async Task RunConnectionAsync(HubConnection connection, CancellationToken cancellationToken)
+    private async Task RunConnectionAsync(HubConnection connection, Task startGate, CancellationToken cancellationToken)
     {
-        // Yield so the accept loop is never blocked by a connection's synchronous start.
-        await Task.Yield();
+        // Runs on the thread pool once registered, so the accept loop is never blocked by a connection's synchronous start.
+        await startGate;
         try
         {
             await connection.RunAsync(cancellationToken);

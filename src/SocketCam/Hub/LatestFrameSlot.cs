@@ -10,6 +10,7 @@ internal sealed class LatestFrameSlot
     private SharedFrame? _frame;
     private long _dropped;
     private long _offered;
+    private bool _closed;
 
     public LatestFrameSlot(AsyncSignal signal)
     {
@@ -34,6 +35,13 @@ internal sealed class LatestFrameSlot
             previous.Release();
         }
 
+        if (Volatile.Read(ref _closed))
+        {
+            // The viewer left while this frame was offered: nobody will take it, so give its reference back now.
+            Take()?.Release();
+            return;
+        }
+
         _signal.Set();
     }
 
@@ -42,4 +50,11 @@ internal sealed class LatestFrameSlot
 
     /// <summary>Drops whatever is waiting (the viewer is leaving).</summary>
     public void Clear() => Take()?.Release();
+
+    /// <summary>Drops whatever is waiting, and every frame offered from now on (the viewer is gone for good).</summary>
+    public void Close()
+    {
+        Volatile.Write(ref _closed, true);
+        Clear();
+    }
 }

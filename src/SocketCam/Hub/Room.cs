@@ -32,6 +32,9 @@ internal sealed class Room : IDisposable
 
     public string Name { get; }
 
+    /// <summary>References taken by <see cref="HubServer.GetOrCreateRoom"/>; only touched under the hub's rooms lock.</summary>
+    internal int References { get; set; }
+
     public int ViewerCount => Volatile.Read(ref _viewers).Length;
 
     public IReadOnlyList<IRoomViewer> Viewers => Volatile.Read(ref _viewers);
