@@ -233,7 +233,14 @@ internal static class MessageParser
             throw new ProtocolException(ErrorCode.Malformed, "ERROR/GOODBYE text length does not match the payload.");
         }
 
-        return new CloseMessage((ErrorCode)(ushort)code, DecodeUtf8(reader.UnreadSequence, "text"));
+        string text = DecodeUtf8(reader.UnreadSequence, "text");
+        if (text.Any(char.IsControl))
+        {
+            // The text is printed and logged by the other side: a newline or escape in it could forge lines.
+            throw new ProtocolException(ErrorCode.Malformed, "ERROR/GOODBYE text contains control characters.");
+        }
+
+        return new CloseMessage((ErrorCode)(ushort)code, text);
     }
 
     private static string ReadString8(ref SequenceReader<byte> reader, string field, int max)

@@ -570,6 +570,33 @@ public sealed class MessageParserTests
         Assert.Equal(ErrorCode.Malformed, ex.Code);
     }
 
+    [Theory]
+    [InlineData("bye\nFAKE LOG LINE")]
+    [InlineData("bye\r")]
+    [InlineData("a\u0000b")]
+    [InlineData("\u001b[31mred")]
+    [InlineData("tab\there")]
+    public void Close_text_with_control_characters_is_malformed(string text)
+    {
+        byte[] textBytes = Encoding.UTF8.GetBytes(text);
+        byte[] payload = new byte[4 + textBytes.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)ErrorCode.Normal);
+        BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(2), (ushort)textBytes.Length);
+        textBytes.CopyTo(payload.AsSpan(4));
+        ProtocolException ex = Assert.Throws<ProtocolException>(() => MessageParser.ParseClose(Seq(payload)));
+        Assert.Equal(ErrorCode.Malformed, ex.Code);
+    }
+
+    [Fact]
+    public void Close_text_without_control_characters_parses()
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WriteClose(buffer, MessageType.Error, ErrorCode.TooLarge, "Zu groß: 17 MiB — ok");
+        CloseMessage close = MessageParser.ParseClose(Seq(buffer[8..length]));
+        Assert.Equal(ErrorCode.TooLarge, close.Code);
+        Assert.Equal("Zu groß: 17 MiB — ok", close.Text);
+    }
+
     private static byte[] Header(MessageType type, uint length)
     {
         byte[] header = new byte[8];
