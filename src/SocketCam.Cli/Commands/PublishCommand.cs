@@ -53,6 +53,10 @@ internal static class PublishCommand
             {
                 await publisher.RunAsync(stop.Token);
             }
+            catch (SourceEndedException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+            }
             finally
             {
                 await stop.CancelAsync();

@@ -24,6 +24,12 @@ public record ClientOptions
     /// <summary>How often to PING the hub (keeps the session alive, measures RTT and clock offset); default 1 s.</summary>
     public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A session that receives nothing at all (no frame, PING, PONG) for this long counts as lost and is retried;
+    /// default 15 s. The hub answers the client's pings, so a healthy session never stays silent this long.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Longest pause between reconnect attempts; default 5 s (starts at 250 ms, doubling).</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using SocketCam.Diagnostics;
@@ -22,6 +23,7 @@ internal sealed class ClientSession : IAsyncDisposable
     private double _bestRttMicros = double.MaxValue;
     private long _clockOffsetMicros;
     private double _lastRttMicros;
+    private volatile bool _torn;
 
     private ClientSession(Socket socket, NetworkStream stream, PipeReader reader, WelcomeMessage welcome)
     {
@@ -134,12 +136,30 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public static RemoteErrorException ToRemoteError(CloseMessage close) => new(close.Code, close.Text);
 
+    /// <summary>
+    /// Reads with a deadline: <paramref name="idle"/> (linked to <paramref name="cancellationToken"/>, one per session)
+    /// is re-armed before each read, and a read that gets nothing for <paramref name="timeout"/> throws
+    /// <see cref="TimeoutException"/>, which the reconnector retries.
+    /// </summary>
+    public static async ValueTask<ReadResult> ReadOrIdleTimeoutAsync(PipeReader reader, CancellationTokenSource idle, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        idle.CancelAfter(timeout);
+        try
+        {
+            return await reader.ReadAsync(idle.Token);
+        }
+        catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"No data from the server for {timeout.TotalSeconds:0.#} s."));
+        }
+    }
+
     public async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await _socket.SendAllAsync(message, cancellationToken);
+            await SendWholeAsync(message, cancellationToken);
         }
         finally
         {
@@ -153,11 +173,25 @@ internal sealed class ClientSession : IAsyncDisposable
         try
         {
             int length = write(_controlBuffer);
-            await _socket.SendAllAsync(_controlBuffer.AsMemory(0, length), cancellationToken);
+            await SendWholeAsync(_controlBuffer.AsMemory(0, length), cancellationToken);
         }
         finally
         {
             _writeLock.Release();
+        }
+    }
+
+    /// <summary>Sends one message; if that fails or is cancelled part-way, the stream is torn and no GOODBYE may follow.</summary>
+    private async ValueTask SendWholeAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _socket.SendAllAsync(message, cancellationToken);
+        }
+        catch
+        {
+            _torn = true;
+            throw;
         }
     }
 
@@ -212,8 +246,14 @@ internal sealed class ClientSession : IAsyncDisposable
     {
         try
         {
-            using var grace = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            await SendGoodbyeAsync(grace.Token);
+            if (!_torn)
+            {
+                // After a send that stopped part-way (Ctrl+C in the middle of a frame) a GOODBYE would land inside
+                // that frame's bytes; the hub then sees a plain close instead.
+                using var grace = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                await SendGoodbyeAsync(grace.Token);
+            }
+
             _socket.Shutdown(SocketShutdown.Send);
         }
         catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())

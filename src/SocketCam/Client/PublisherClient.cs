@@ -76,7 +76,7 @@ internal sealed class PublisherClient
             VideoFrame? frame = await _source.ReadFrameAsync(cancellationToken);
             if (frame is null)
             {
-                throw new EndOfStreamException("The source ended.");
+                throw new SourceEndedException();
             }
 
             SharedFrame message;
@@ -107,9 +107,10 @@ internal sealed class PublisherClient
     private async Task ReceiveLoopAsync(ClientSession session, CancellationToken cancellationToken)
     {
         PipeReader reader = session.Reader;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         while (true)
         {
-            ReadResult result = await reader.ReadAsync(cancellationToken);
+            ReadResult result = await ClientSession.ReadOrIdleTimeoutAsync(reader, idle, _options.IdleTimeout, cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
             try
             {
@@ -149,4 +150,23 @@ internal static class MemoryMarshalExtensions
     /// <summary>The publisher owns its frame's buffer exclusively until it is sent, so patching it in place is safe.</summary>
     public static Span<byte> AsWritable(ReadOnlyMemory<byte> memory) =>
         System.Runtime.InteropServices.MemoryMarshal.AsMemory(memory).Span;
+}
+
+/// <summary>A finite source has no more frames: the publisher is done (this is not retried like a lost connection).</summary>
+public sealed class SourceEndedException : Exception
+{
+    public SourceEndedException()
+        : base("The source ended.")
+    {
+    }
+
+    public SourceEndedException(string message)
+        : base(message)
+    {
+    }
+
+    public SourceEndedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

@@ -72,10 +72,11 @@ public sealed class ViewerClient : IDisposable
     private async Task ReceiveLoopAsync(ClientSession session, CancellationToken cancellationToken)
     {
         PipeReader reader = session.Reader;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         while (true)
         {
-            ReadResult result = await reader.ReadAsync(cancellationToken);
+            ReadResult result = await ClientSession.ReadOrIdleTimeoutAsync(reader, idle, _options.IdleTimeout, cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
             try
             {
