@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using SocketCam.Cli.Commands;
 
 namespace SocketCam.Cli;
@@ -23,6 +24,18 @@ internal static class Program
             DemoCommand.Create(),
             BenchCommand.Create(),
         };
-        return await root.Parse(args).InvokeAsync();
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // Usage errors: one line each, what is wrong and how to fix it, and exit code 2 (never a stack trace).
+            foreach (ParseError error in parsed.Errors)
+            {
+                await Console.Error.WriteLineAsync($"socketcam: {error.Message}");
+            }
+
+            return 2;
+        }
+
+        return await parsed.InvokeAsync();
     }
 }

@@ -153,7 +153,7 @@ internal static class BenchRunner
             if (tasks.FirstOrDefault(t => t.IsCompleted) is { } ended)
             {
                 await ended; // Surfaces the failure of a viewer or of the capture.
-                throw new InvalidOperationException($"A bench participant stopped during {phase}.");
+                throw new UserFacingException($"A bench participant stopped during {phase}.");
             }
 
             if (Stopwatch.GetElapsedTime(start) > limit)

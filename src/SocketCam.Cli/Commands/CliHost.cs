@@ -57,7 +57,7 @@ internal static class CliHost
         IOException or TimeoutException or InvalidDataException => ex.Message,
         ArgumentException or FormatException => ex.Message,
         UnauthorizedAccessException => ex.Message,
-        InvalidOperationException => ex.Message,
+        UserFacingException => ex.Message,
         _ => null,
     };
 }

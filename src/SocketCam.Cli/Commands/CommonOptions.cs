@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
 using SocketCam.Codecs;
 using SocketCam.Media;
 using SocketCam.Protocol;
@@ -12,39 +14,98 @@ internal static class CommonOptions
     {
         Description = "Room (stream) name: letters, digits, . _ -",
         DefaultValueFactory = _ => RoomName.Default,
-        CustomParser = r => RoomName.Validate(r.Tokens.Count > 0 ? r.Tokens[0].Value : RoomName.Default),
+        CustomParser = r =>
+        {
+            string name = r.Tokens.Count > 0 ? r.Tokens[0].Value : RoomName.Default;
+            if (!RoomName.IsValid(name))
+            {
+                // Parsers run inside Parse, outside CliHost: report, never throw.
+                r.AddError($"--room '{name}' is invalid: use 1-{ProtocolConstants.MaxRoomLength} characters from A-Z a-z 0-9 . _ -");
+                return default!;
+            }
+
+            return name;
+        },
     };
 
-    public static Option<string?> Token() => new("--token")
+    public static Option<string?> Token()
     {
-        Description = "Shared secret: the server requires it, clients present it",
-    };
+        var option = new Option<string?>("--token")
+        {
+            Description = $"Shared secret: the server requires it, clients present it (at most {ProtocolConstants.MaxTokenLength} bytes in UTF-8)",
+        };
+        option.Validators.Add(r =>
+        {
+            string? token = r.GetValueOrDefault<string?>();
+            if (token is not null && Encoding.UTF8.GetByteCount(token) > ProtocolConstants.MaxTokenLength)
+            {
+                // Never echo the secret.
+                r.AddError($"--token is too long: at most {ProtocolConstants.MaxTokenLength} bytes in UTF-8.");
+            }
+        });
+        return option;
+    }
 
     public static Option<FrameSize> Size(string defaultSize = "1280x720") => new("--size", "-s")
     {
         Description = "Frame size WxH (or 480p, 720p, 1080p)",
         DefaultValueFactory = _ => FrameSize.Parse(defaultSize),
-        CustomParser = r => FrameSize.Parse(r.Tokens[0].Value),
+        CustomParser = r =>
+        {
+            string text = r.Tokens[0].Value;
+            if (!FrameSize.TryParse(text, out FrameSize size))
+            {
+                r.AddError($"--size '{text}' is invalid: use WIDTHxHEIGHT (each 1..{FrameLimits.MaxDimension}, e.g. 1280x720) or 480p, 720p, 1080p.");
+                return default;
+            }
+
+            return size;
+        },
     };
 
-    public static Option<double> Fps(double defaultFps = 30) => new("--fps")
-    {
-        Description = "Frames per second; 0 = unpaced, as fast as viewers take frames",
-        DefaultValueFactory = _ => defaultFps,
-    };
+    public static Option<double> Fps(double defaultFps = 30) => Range(
+        new Option<double>("--fps")
+        {
+            Description = "Frames per second (0..1000); 0 = unpaced, as fast as viewers take frames",
+            DefaultValueFactory = _ => defaultFps,
+        },
+        0,
+        1000);
 
     public static Option<CodecId> Codec() => new("--codec", "-c")
     {
         Description = "jpeg (libjpeg-turbo) or raw (uncompressed BGR, what the seed tutorials send)",
         DefaultValueFactory = _ => CodecId.Jpeg,
-        CustomParser = r => ParseCodec(r.Tokens[0].Value),
+        CustomParser = r =>
+        {
+            if (!TryParseCodec(r.Tokens[0].Value, out CodecId codec))
+            {
+                r.AddError($"Unknown codec '{r.Tokens[0].Value}': use jpeg or raw.");
+                return default;
+            }
+
+            return codec;
+        },
     };
 
-    public static Option<int> Quality() => new("--quality", "-q")
-    {
-        Description = "JPEG quality 1-100",
-        DefaultValueFactory = _ => 80,
-    };
+    public static Option<int> Quality() => Range(
+        new Option<int>("--quality", "-q")
+        {
+            Description = "JPEG quality 1-100",
+            DefaultValueFactory = _ => 80,
+        },
+        1,
+        100);
+
+    /// <summary>The largest frame a hub accepts: 1 KiB .. 256 MiB.</summary>
+    public static Option<int> MaxFrameBytes() => Range(
+        new Option<int>("--max-frame-bytes")
+        {
+            Description = "Largest frame accepted from a publisher (1024..268435456 bytes)",
+            DefaultValueFactory = _ => FrameLimits.DefaultMaxFrameBytes,
+        },
+        1024,
+        256 * 1024 * 1024);
 
     public static Option<string> Subsampling() => new("--subsampling")
     {
@@ -58,10 +119,56 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "pattern",
     };
 
-    public static Option<double> Seconds(string what) => new("--seconds")
+    /// <summary>--seconds for view, publish and demo: finite, 0 &lt; s ≤ 1e6 when given.</summary>
+    public static Option<double> Seconds(string what, double? defaultSeconds = null)
     {
-        Description = $"Stop after this many seconds ({what})",
-    };
+        var option = new Option<double>("--seconds")
+        {
+            Description = $"Stop after this many seconds (up to 1e6; {what})",
+        };
+        if (defaultSeconds is { } d)
+        {
+            option.DefaultValueFactory = _ => d;
+        }
+
+        option.Validators.Add(r =>
+        {
+            if (r.Implicit)
+            {
+                return;
+            }
+
+            double value = r.GetValueOrDefault<double>();
+            if (!double.IsFinite(value) || value is <= 0 or > 1e6)
+            {
+                r.AddError($"--seconds must be a number above 0 and at most 1000000, not '{Describe(r)}'.");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Adds a range check (finite, min..max) that reports one error instead of throwing.</summary>
+    private static Option<T> Range<T>(Option<T> option, double min, double max)
+        where T : struct, IConvertible
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Implicit)
+            {
+                return;
+            }
+
+            double value = r.GetValueOrDefault<T>().ToDouble(CultureInfo.InvariantCulture);
+            if (!double.IsFinite(value) || value < min || value > max)
+            {
+                r.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} must be between {min} and {max}, not '{Describe(r)}'."));
+            }
+        });
+        return option;
+    }
+
+    private static string Describe(System.CommandLine.Parsing.OptionResult result) =>
+        result.Tokens.Count > 0 ? result.Tokens[0].Value : "?";
 
     public static Option<bool> Json() => new("--json")
     {
@@ -74,12 +181,21 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "information",
     };
 
-    public static CodecId ParseCodec(string text) => text.ToLowerInvariant() switch
+    public static bool TryParseCodec(string text, out CodecId codec)
     {
-        "jpeg" or "jpg" or "mjpeg" => CodecId.Jpeg,
-        "raw" or "bgr" or "bgr24" => CodecId.RawBgr24,
-        _ => throw new ArgumentException($"Unknown codec '{text}': use jpeg or raw."),
-    };
+        switch (text.ToLowerInvariant())
+        {
+            case "jpeg" or "jpg" or "mjpeg":
+                codec = CodecId.Jpeg;
+                return true;
+            case "raw" or "bgr" or "bgr24":
+                codec = CodecId.RawBgr24;
+                return true;
+            default:
+                codec = default;
+                return false;
+        }
+    }
 
     public static JpegOptions Jpeg(int quality, string subsampling) => new()
     {

@@ -14,8 +14,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var seconds = CommonOptions.Seconds("default 10");
-        seconds.DefaultValueFactory = _ => 10;
+        var seconds = CommonOptions.Seconds("default 10", defaultSeconds: 10);
         var size = CommonOptions.Size();
         var fps = CommonOptions.Fps();
         var codec = CommonOptions.Codec();

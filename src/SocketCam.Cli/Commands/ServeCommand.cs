@@ -27,7 +27,7 @@ internal static class ServeCommand
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
-        var maxFrame = new Option<int>("--max-frame-bytes") { Description = "Largest frame accepted from a publisher", DefaultValueFactory = _ => FrameLimits.DefaultMaxFrameBytes };
+        var maxFrame = CommonOptions.MaxFrameBytes();
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
+using SocketCam.Diagnostics;
 using SocketCam.Hub;
 using SocketCam.Media;
 using SocketCam.Protocol;
@@ -89,7 +90,7 @@ internal sealed class PublisherClient
             {
                 if (message.DataLength > maxFrame)
                 {
-                    throw new InvalidOperationException($"A {message.DataLength}-byte frame exceeds the hub's {maxFrame}-byte limit: lower --size or --quality.");
+                    throw new UserFacingException($"A {message.DataLength}-byte frame exceeds the hub's {maxFrame}-byte limit: lower --size or --quality.");
                 }
 
                 MessageWriter.PatchCaptureMicros(MemoryMarshalExtensions.AsWritable(message.Message), message.Header.CaptureMicros + session.ClockOffsetMicros);

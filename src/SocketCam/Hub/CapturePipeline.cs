@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
+using SocketCam.Diagnostics;
 using SocketCam.Media;
 using SocketCam.Sources;
 
@@ -34,7 +35,7 @@ internal sealed class CapturePipeline
     {
         if (!_room.TryClaimPublisher(this))
         {
-            throw new InvalidOperationException($"Room '{_room.Name}' already has a publisher.");
+            throw new UserFacingException($"Room '{_room.Name}' already has a publisher.");
         }
 
         try

@@ -20,6 +20,45 @@ public sealed partial class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
+    [Theory]
+    [InlineData("serve", "--size", "99999x1")]
+    [InlineData("serve", "--room", "a b")]
+    [InlineData("serve", "--codec", "h264")]
+    [InlineData("serve", "--max-frame-bytes", "10")]
+    [InlineData("serve", "--quality", "0")]
+    [InlineData("serve", "--fps", "NaN")]
+    [InlineData("view", "tcp://127.0.0.1:1", "--seconds", "Infinity")]
+    [InlineData("view", "tcp://127.0.0.1:1", "--seconds", "0")]
+    [InlineData("publish", "tcp://127.0.0.1:1", "--seconds", "-1")]
+    [InlineData("demo", "--seconds", "1e7")]
+    public async Task A_bad_option_value_is_one_line_and_exit_code_2(params string[] args)
+    {
+        (int code, CliProcess cli) = await CliProcess.RunAsync(_directory, ProcessTimeout, args);
+        await using (cli)
+        {
+            Assert.True(code == 2, $"exit code {code}{Environment.NewLine}{cli.Transcript()}");
+            string[] lines = [.. cli.Stderr.Where(l => l.Length > 0)];
+            Assert.True(lines.Length == 1, $"expected one line on stderr:{Environment.NewLine}{cli.Transcript()}");
+            Assert.StartsWith("socketcam:", lines[0], StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", lines[0], StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_too_long_token_is_refused_without_echoing_it()
+    {
+        string token = new('k', 256);
+        (int code, CliProcess cli) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", "tcp://127.0.0.1:1", "--token", token);
+        await using (cli)
+        {
+            Assert.True(code == 2, $"exit code {code}{Environment.NewLine}{cli.Transcript()}");
+            string[] lines = [.. cli.Stderr.Where(l => l.Length > 0)];
+            Assert.Single(lines);
+            Assert.StartsWith("socketcam:", lines[0], StringComparison.Ordinal);
+            Assert.DoesNotContain(token, cli.Transcript(), StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task View_prints_a_json_summary_and_writes_a_png_snapshot()
     {
