@@ -60,22 +60,6 @@ internal sealed class AsyncSignal : IValueTaskSource
         }
     }
 
-    /// <summary>Waits for <see cref="Set"/> or the timeout; returns false on timeout.</summary>
-    public async ValueTask<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutSource.CancelAfter(timeout);
-        try
-        {
-            await WaitAsync(timeoutSource.Token);
-            return true;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-
     private void Cancel(CancellationToken token)
     {
         lock (_lock)

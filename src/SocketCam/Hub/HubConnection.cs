@@ -57,8 +57,6 @@ internal sealed class HubConnection : IRoomViewer
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
-    public long ConnectedAtMicros { get; } = Clock.NowMicros();
-
     public async Task RunAsync(CancellationToken serverToken)
     {
         await using var stream = new NetworkStream(_socket, ownsSocket: false);

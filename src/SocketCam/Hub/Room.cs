@@ -21,7 +21,6 @@ internal sealed class Room : IDisposable
     private IRoomViewer[] _viewers = [];
     private object? _publisher;
     private long _framesPublished;
-    private long _bytesPublished;
 
     public Room(string name)
     {
@@ -42,8 +41,6 @@ internal sealed class Room : IDisposable
     public bool HasPublisher => Volatile.Read(ref _publisher) is not null;
 
     public long FramesPublished => Interlocked.Read(ref _framesPublished);
-
-    public long BytesPublished => Interlocked.Read(ref _bytesPublished);
 
     public void AddViewer(IRoomViewer viewer)
     {
@@ -75,7 +72,6 @@ internal sealed class Room : IDisposable
     public void Publish(SharedFrame frame)
     {
         Interlocked.Increment(ref _framesPublished);
-        Interlocked.Add(ref _bytesPublished, frame.DataLength);
         foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
         {
             viewer.Slot.Offer(frame);

@@ -30,8 +30,6 @@ internal sealed class SharedFrame
     /// <summary>The picture (JPEG or raw bytes).</summary>
     public ReadOnlySpan<byte> Data => _buffer.AsSpan(ProtocolConstants.FrameMessageOverhead, _length - ProtocolConstants.FrameMessageOverhead);
 
-    public ReadOnlyMemory<byte> DataMemory => _buffer.AsMemory(ProtocolConstants.FrameMessageOverhead, _length - ProtocolConstants.FrameMessageOverhead);
-
     public int DataLength => _length - ProtocolConstants.FrameMessageOverhead;
 
     /// <summary>Rents a frame with room for <paramref name="maxDataLength"/> bytes of picture; the caller holds one reference.</summary>

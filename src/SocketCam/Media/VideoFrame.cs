@@ -71,15 +71,6 @@ internal sealed class VideoFrame : IDisposable
         return frame;
     }
 
-    /// <summary>Points a reusable wrapper at new memory (sources that hand out one frame at a time).</summary>
-    public void Reset(byte[] buffer, int offset, int stride, Action<VideoFrame>? release)
-    {
-        Buffer = buffer;
-        Offset = offset;
-        Stride = stride;
-        _release = release;
-    }
-
     public static void ValidateSize(int width, int height)
     {
         if (width is < 1 or > FrameLimits.MaxDimension || height is < 1 or > FrameLimits.MaxDimension)

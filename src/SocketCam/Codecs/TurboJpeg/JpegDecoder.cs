@@ -37,6 +37,13 @@ internal sealed unsafe class JpegDecoder : IFrameDecoder
                 $"The destination is {destination.Width}x{destination.Height} but the frame is {width}x{height}.", nameof(destination));
         }
 
+        if (destination.Offset < 0 || destination.Stride < width * VideoFrame.BytesPerPixel
+            || destination.Offset + destination.ByteLength > destination.Buffer.Length)
+        {
+            // libjpeg-turbo writes height rows of stride bytes from the offset: the frame must hold them all.
+            throw new ArgumentException("The destination frame does not fit in its buffer.", nameof(destination));
+        }
+
         if (payload.IsEmpty)
         {
             throw new InvalidDataException("Empty JPEG payload.");

@@ -95,9 +95,12 @@ internal static class TurboJpegLibrary
     public const string MissingMessage =
         "libjpeg-turbo is missing: install it with `sudo apt-get install libturbojpeg0` (or use --codec raw).";
 
-    private static readonly Lazy<bool> Available = new(Probe);
+    private static readonly string[] RequiredExports =
+    [
+        "tjInitCompress", "tjInitDecompress", "tjDestroy", "tjCompress2", "tjDecompressHeader3", "tjDecompress2", "tjBufSize", "tjGetErrorStr2",
+    ];
 
-    public static bool IsAvailable => Available.Value;
+    private static readonly Lazy<bool> Available = new(Probe);
 
     /// <summary>Throws <see cref="NativeDependencyException"/> when libturbojpeg.so.0 cannot be loaded.</summary>
     public static void EnsureAvailable()
@@ -110,8 +113,9 @@ internal static class TurboJpegLibrary
 
     private static bool Probe()
     {
-        // Same resolution path the P/Invoke stubs use; checking one export rules out an unrelated file of that name.
+        // Same resolution path the P/Invoke stubs use; every export the code calls must be there, so an old or
+        // unrelated library of that name fails here with one clear message, not later with EntryPointNotFoundException.
         return NativeLibrary.TryLoad(TurboJpegNative.LibraryName, typeof(TurboJpegNative).Assembly, null, out nint library)
-            && NativeLibrary.TryGetExport(library, "tjCompress2", out _);
+            && Array.TrueForAll(RequiredExports, name => NativeLibrary.TryGetExport(library, name, out _));
     }
 }
