@@ -85,7 +85,7 @@ internal static class ServeCommand
         var stats = new LiveStats(
             interval =>
             {
-                long frames = hub.Rooms.Sum(r => r.FramesPublished);
+                long frames = hub.FramesPublished;
                 long bytes = hub.Connections.Sum(c => c.BytesSent);
                 int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer);
                 string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in, {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");

@@ -21,6 +21,7 @@ public sealed class HubServer : IAsyncDisposable
     private readonly ConcurrentDictionary<HubConnection, Task> _connections = new();
     private readonly Lock _roomsLock = new();
     private readonly CancellationTokenSource _shutdown = new();
+    private long _framesOfRemovedRooms;
     private Socket? _listener;
     private Task? _acceptLoop;
     private int _disposed;
@@ -92,9 +93,22 @@ public sealed class HubServer : IAsyncDisposable
             }
 
             _rooms.TryRemove(new KeyValuePair<string, Room>(room.Name, room));
+            _framesOfRemovedRooms += room.FramesPublished;
         }
 
         room.Dispose();
+    }
+
+    /// <summary>Frames published into every room since the hub started, including rooms since removed.</summary>
+    internal long FramesPublished
+    {
+        get
+        {
+            lock (_roomsLock)
+            {
+                return _framesOfRemovedRooms + _rooms.Values.Sum(r => r.FramesPublished);
+            }
+        }
     }
 
     internal ulong NextSessionId() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
