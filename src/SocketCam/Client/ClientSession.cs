@@ -141,6 +141,7 @@ internal sealed class ClientSession : IAsyncDisposable
     /// is re-armed before each read, and a read that gets nothing for <paramref name="timeout"/> throws
     /// <see cref="TimeoutException"/>, which the reconnector retries.
     /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<ReadResult> ReadOrIdleTimeoutAsync(PipeReader reader, CancellationTokenSource idle, TimeSpan timeout, CancellationToken cancellationToken)
     {
         idle.CancelAfter(timeout);
