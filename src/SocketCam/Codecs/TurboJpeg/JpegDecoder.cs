@@ -49,7 +49,7 @@ internal sealed unsafe class JpegDecoder : IFrameDecoder
             throw new InvalidDataException("Empty JPEG payload.");
         }
 
-        TurboJpegHandle handle = _handle ??= CreateHandle();
+        TurboJpegHandle handle = _handle ??= TurboJpegHandle.ForDecompression();
         fixed (byte* jpeg = payload)
         fixed (byte* target = destination.Buffer)
         {
@@ -93,18 +93,5 @@ internal sealed unsafe class JpegDecoder : IFrameDecoder
         _disposed = true;
         _handle?.Dispose();
         _handle = null;
-    }
-
-    private static TurboJpegHandle CreateHandle()
-    {
-        TurboJpegLibrary.EnsureAvailable();
-        TurboJpegHandle handle = TurboJpegNative.InitDecompress();
-        if (handle.IsInvalid)
-        {
-            handle.Dispose();
-            throw new InvalidOperationException("tjInitDecompress failed (out of memory?).");
-        }
-
-        return handle;
     }
 }

@@ -69,7 +69,7 @@ internal sealed unsafe class JpegEncoder : IFrameEncoder
             throw new ArgumentException("The frame does not fit in its buffer.", nameof(frame));
         }
 
-        TurboJpegHandle handle = _handle ??= CreateHandle();
+        TurboJpegHandle handle = _handle ??= TurboJpegHandle.ForCompression();
         fixed (byte* source = frame.Buffer)
         fixed (byte* target = destination)
         {
@@ -107,18 +107,5 @@ internal sealed unsafe class JpegEncoder : IFrameEncoder
         _disposed = true;
         _handle?.Dispose();
         _handle = null;
-    }
-
-    private static TurboJpegHandle CreateHandle()
-    {
-        TurboJpegLibrary.EnsureAvailable();
-        TurboJpegHandle handle = TurboJpegNative.InitCompress();
-        if (handle.IsInvalid)
-        {
-            handle.Dispose();
-            throw new InvalidOperationException("tjInitCompress failed (out of memory?).");
-        }
-
-        return handle;
     }
 }

@@ -86,6 +86,25 @@ internal sealed class TurboJpegHandle : SafeHandle
 
     public override bool IsInvalid => handle == 0;
 
+    /// <summary>A compressor handle (after checking the library is there); throws if TurboJPEG cannot make one.</summary>
+    public static TurboJpegHandle ForCompression() => Checked(TurboJpegNative.InitCompress, "tjInitCompress");
+
+    /// <summary>A decompressor handle (after checking the library is there); throws if TurboJPEG cannot make one.</summary>
+    public static TurboJpegHandle ForDecompression() => Checked(TurboJpegNative.InitDecompress, "tjInitDecompress");
+
+    private static TurboJpegHandle Checked(Func<TurboJpegHandle> init, string name)
+    {
+        TurboJpegLibrary.EnsureAvailable();
+        TurboJpegHandle handle = init();
+        if (handle.IsInvalid)
+        {
+            handle.Dispose();
+            throw new InvalidOperationException($"{name} failed (out of memory?).");
+        }
+
+        return handle;
+    }
+
     protected override bool ReleaseHandle() => TurboJpegNative.Destroy(handle) == 0;
 }
 
