@@ -142,7 +142,7 @@ internal sealed class ClientSession : IAsyncDisposable
     /// <see cref="TimeoutException"/>, which the reconnector retries.
     /// </summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<ReadResult> ReadOrIdleTimeoutAsync(PipeReader reader, CancellationTokenSource idle, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async ValueTask<ReadResult> ReadOrIdleTimeoutAsync(PipeReader reader, CancellationTokenSource idle, TimeSpan timeout, CancellationToken cancellationToken)
     {
         idle.CancelAfter(timeout);
         try
@@ -152,6 +152,68 @@ internal sealed class ClientSession : IAsyncDisposable
         catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"No data from the server for {timeout.TotalSeconds:0.#} s."));
+        }
+    }
+
+    /// <summary>
+    /// Reads what the hub sends until it says goodbye (returns) or fails (throws): answers PINGs, applies PONGs
+    /// (then calls <paramref name="onPong"/>), turns ERROR into <see cref="RemoteErrorException"/>, and hands each
+    /// VIDEO_FRAME payload to <paramref name="onFrame"/>. With no <paramref name="onFrame"/> (a publisher) frames are
+    /// not expected, so their cap is 0. Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/>.
+    /// </summary>
+    public async Task ReceiveAsync(int maxFrameBytes, TimeSpan idleTimeout, Action<ReadOnlySequence<byte>>? onFrame, Action? onPong, CancellationToken cancellationToken)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        int frameCap = onFrame is null ? 0 : maxFrameBytes;
+        while (true)
+        {
+            ReadResult result = await ReadOrIdleTimeoutAsync(Reader, idle, idleTimeout, cancellationToken);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            try
+            {
+                while (MessageParser.TryReadMessage(ref buffer, frameCap, out MessageType type, out ReadOnlySequence<byte> payload))
+                {
+                    switch (type)
+                    {
+                        case MessageType.VideoFrame when onFrame is not null:
+                            onFrame(payload);
+                            break;
+                        case MessageType.Ping:
+                            await SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);
+                            break;
+                        case MessageType.Pong:
+                            OnPong(MessageParser.ParsePong(payload));
+                            onPong?.Invoke();
+                            break;
+                        case MessageType.Goodbye:
+                            CloseMessage bye = MessageParser.ParseClose(payload);
+                            if (bye.Code == ErrorCode.Normal)
+                            {
+                                return;
+                            }
+
+                            throw ToRemoteError(bye);
+                        case MessageType.Error:
+                            throw ToRemoteError(MessageParser.ParseClose(payload));
+                        default:
+                            throw new ProtocolException(ErrorCode.Malformed, $"Unexpected {type} from the server.");
+                    }
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        throw new IOException($"The server vanished in the middle of a message ({buffer.Length} bytes unread).");
+                    }
+
+                    throw new IOException("The server closed the connection.");
+                }
+            }
+            finally
+            {
+                Reader.AdvanceTo(buffer.Start, buffer.End);
+            }
         }
     }
 

@@ -53,7 +53,7 @@ internal sealed class PublisherClient
         ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, session.Welcome.SessionId);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task pings = session.PingLoopAsync(_options.PingInterval, stop.Token);
-        Task receive = ReceiveLoopAsync(session, stop.Token);
+        Task receive = session.ReceiveAsync(0, _options.IdleTimeout, onFrame: null, () => RttMilliseconds = session.LastRttMilliseconds, stop.Token);
         Task send = SendLoopAsync(session, stop.Token);
         try
         {
@@ -101,46 +101,6 @@ internal sealed class PublisherClient
             finally
             {
                 message.Release();
-            }
-        }
-    }
-
-    private async Task ReceiveLoopAsync(ClientSession session, CancellationToken cancellationToken)
-    {
-        PipeReader reader = session.Reader;
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        while (true)
-        {
-            ReadResult result = await ClientSession.ReadOrIdleTimeoutAsync(reader, idle, _options.IdleTimeout, cancellationToken);
-            ReadOnlySequence<byte> buffer = result.Buffer;
-            try
-            {
-                while (MessageParser.TryReadMessage(ref buffer, ProtocolConstants.MaxControlPayload, out MessageType type, out ReadOnlySequence<byte> payload))
-                {
-                    switch (type)
-                    {
-                        case MessageType.Pong:
-                            session.OnPong(MessageParser.ParsePong(payload));
-                            RttMilliseconds = session.LastRttMilliseconds;
-                            break;
-                        case MessageType.Ping:
-                            await session.SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);
-                            break;
-                        case MessageType.Goodbye or MessageType.Error:
-                            throw ClientSession.ToRemoteError(MessageParser.ParseClose(payload));
-                        default:
-                            throw new ProtocolException(ErrorCode.Malformed, $"Unexpected {type} from the server.");
-                    }
-                }
-
-                if (result.IsCompleted)
-                {
-                    throw new IOException("The server closed the connection.");
-                }
-            }
-            finally
-            {
-                reader.AdvanceTo(buffer.Start, buffer.End);
             }
         }
     }

@@ -56,7 +56,8 @@ public sealed class ViewerClient : IDisposable
         Task pings = session.PingLoopAsync(_options.PingInterval, pingStop.Token);
         try
         {
-            await ReceiveLoopAsync(session, cancellationToken);
+            int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
+            await session.ReceiveAsync(maxFrame, _options.IdleTimeout, payload => OnFrame(session, payload), () => Stats.RttMilliseconds = session.LastRttMilliseconds, cancellationToken);
         }
         finally
         {
@@ -65,63 +66,6 @@ public sealed class ViewerClient : IDisposable
             if (cancellationToken.IsCancellationRequested)
             {
                 await session.CloseAsync();
-            }
-        }
-    }
-
-    private async Task ReceiveLoopAsync(ClientSession session, CancellationToken cancellationToken)
-    {
-        PipeReader reader = session.Reader;
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
-        while (true)
-        {
-            ReadResult result = await ClientSession.ReadOrIdleTimeoutAsync(reader, idle, _options.IdleTimeout, cancellationToken);
-            ReadOnlySequence<byte> buffer = result.Buffer;
-            try
-            {
-                while (MessageParser.TryReadMessage(ref buffer, maxFrame, out MessageType type, out ReadOnlySequence<byte> payload))
-                {
-                    switch (type)
-                    {
-                        case MessageType.VideoFrame:
-                            OnFrame(session, payload);
-                            break;
-                        case MessageType.Ping:
-                            await session.SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);
-                            break;
-                        case MessageType.Pong:
-                            session.OnPong(MessageParser.ParsePong(payload));
-                            Stats.RttMilliseconds = session.LastRttMilliseconds;
-                            break;
-                        case MessageType.Goodbye:
-                            CloseMessage bye = MessageParser.ParseClose(payload);
-                            if (bye.Code == ErrorCode.Normal)
-                            {
-                                return;
-                            }
-
-                            throw ClientSession.ToRemoteError(bye);
-                        case MessageType.Error:
-                            throw ClientSession.ToRemoteError(MessageParser.ParseClose(payload));
-                        default:
-                            throw new ProtocolException(ErrorCode.Malformed, $"Unexpected {type} from the server.");
-                    }
-                }
-
-                if (result.IsCompleted)
-                {
-                    if (!buffer.IsEmpty)
-                    {
-                        throw new IOException($"The server vanished in the middle of a message ({buffer.Length} bytes unread).");
-                    }
-
-                    throw new IOException("The server closed the connection.");
-                }
-            }
-            finally
-            {
-                reader.AdvanceTo(buffer.Start, buffer.End);
             }
         }
     }
