@@ -14,6 +14,8 @@ internal static class PublishCommand
     {
         var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999" };
         var source = CommonOptions.Source();
+        var loop = CommonOptions.Loop();
+        var noPassthrough = CommonOptions.NoPassthrough();
         var size = CommonOptions.Size();
         var fps = CommonOptions.Fps();
         var codec = CommonOptions.Codec();
@@ -27,7 +29,7 @@ internal static class PublishCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("publish", "Feed a room of a hub from a local source (the hub need not own the camera)")
         {
-            url, source, size, fps, codec, quality, subsampling, room, token, seconds, noReconnect, quiet, logLevel,
+            url, source, loop, noPassthrough, size, fps, codec, quality, subsampling, room, token, seconds, noReconnect, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -39,7 +41,8 @@ internal static class PublishCommand
                 Agent = "socketcam publish",
             };
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!));
-            await using IFrameSource frames = SourceFactory.Create(r.GetValue(source)!, r.GetValue(size), r.GetValue(fps));
+            (IFrameSource opened, _) = await CommonOptions.OpenSourceAsync(r, source, size, fps, loop, noPassthrough, quality, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+            await using IFrameSource frames = opened;
             var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!), options, frames, encoder, loggers);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);
             if (r.GetValue(seconds) is > 0 and var s)

@@ -18,8 +18,10 @@ internal static class ServeCommand
     public static Command Create()
     {
         var listen = new Option<string>("--listen", "-l") { Description = "TCP address to listen on (HOST:PORT)", DefaultValueFactory = _ => "0.0.0.0:9999" };
-        var source = CommonOptions.Source();
-        source.Description = "Frames for --room: pattern (built-in test pattern), or none to let publishers feed every room";
+        var source = CommonOptions.Source(SourceFactory.AutoSpec);
+        source.Description += "; none: no local source, publishers feed every room";
+        var loop = CommonOptions.Loop();
+        var noPassthrough = CommonOptions.NoPassthrough();
         var size = CommonOptions.Size();
         var fps = CommonOptions.Fps();
         var codec = CommonOptions.Codec();
@@ -32,7 +34,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, source, size, fps, codec, quality, subsampling, room, token, maxFrame, quiet, logLevel,
+            listen, source, loop, noPassthrough, size, fps, codec, quality, subsampling, room, token, maxFrame, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -49,7 +51,11 @@ internal static class ServeCommand
             if (!string.Equals(sourceSpec, "none", StringComparison.OrdinalIgnoreCase))
             {
                 encoder = CodecFactory.CreateEncoder(codecId, CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!));
-                frameSource = SourceFactory.Create(sourceSpec, r.GetValue(size), r.GetValue(fps));
+                (frameSource, string? note) = await CommonOptions.OpenSourceAsync(r, source, size, fps, loop, noPassthrough, quality, options.MaxFrameBytes, loggers, token2);
+                if (note is not null)
+                {
+                    Console.WriteLine("socketcam: " + note);
+                }
             }
 
             try
@@ -128,7 +134,7 @@ internal static class ServeCommand
         Console.WriteLine($"SocketCam hub listening on tcp://{bound}");
         Console.WriteLine(source is null
             ? "  no local source: rooms are fed by `socketcam publish`"
-            : $"  room '{room}': {source.Description}, {CommonOptions.CodecName(codec)}");
+            : $"  room '{room}': {source.Description}, sent as {CommonOptions.CodecName(codec)}");
         Console.WriteLine("  watch it with:");
         foreach (IPAddress address in ReachableAddresses(bound))
         {

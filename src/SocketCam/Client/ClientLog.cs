@@ -12,4 +12,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Frame {Sequence} could not be decoded: {Reason}")]
     public static partial void CorruptFrame(ILogger logger, long sequence, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Source failed ({Reason}); retrying in {Seconds} s")]
+    public static partial void SourceFailed(ILogger logger, string reason, double seconds);
 }

@@ -20,6 +20,9 @@ internal sealed class PublisherClient
 {
     private readonly StreamEndpoint _endpoint;
     private readonly ClientOptions _options;
+    /// <summary>Pause before a failed source is started again.</summary>
+    private static readonly TimeSpan SourceRetryDelay = TimeSpan.FromSeconds(2);
+
     private readonly IFrameSource _source;
     private readonly IFrameEncoder _encoder;
     private readonly ILogger _logger;
@@ -74,16 +77,22 @@ internal sealed class PublisherClient
         int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         while (true)
         {
-            VideoFrame? frame = await _source.ReadFrameAsync(cancellationToken);
-            if (frame is null)
+            SharedFrame? message;
+            try
             {
-                throw new SourceEndedException();
+                message = await FrameEncoding.ReadAsync(_source, _encoder, cancellationToken);
+            }
+            catch (SourceFailedException ex)
+            {
+                // A live source (camera, screen) failed: keep the session, retry the source with a pause.
+                ClientLog.SourceFailed(_logger, ex.Message, SourceRetryDelay.TotalSeconds);
+                await Task.Delay(SourceRetryDelay, cancellationToken);
+                continue;
             }
 
-            SharedFrame message;
-            using (frame)
+            if (message is null)
             {
-                message = FrameEncoding.Encode(_encoder, frame);
+                throw new SourceEndedException();
             }
 
             try

@@ -1,10 +1,13 @@
+using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Media;
 
 namespace SocketCam.Codecs;
 
-/// <summary>Uncompressed BGR24: rows packed, top row first (W*H*3 bytes).</summary>
+/// <summary>Uncompressed BGR24: rows packed, top row first (W*H*3 bytes). I420 frames are converted on the way.</summary>
 internal sealed class RawEncoder : IFrameEncoder
 {
+    private YuvToBgrConverter? _converter;
+
     public CodecId Codec => CodecId.RawBgr24;
 
     public int MaxEncodedSize(int width, int height)
@@ -23,7 +26,11 @@ internal sealed class RawEncoder : IFrameEncoder
             throw new ArgumentException($"The destination holds {destination.Length} bytes; the frame needs {size}.", nameof(destination));
         }
 
-        if (frame.Stride == rowBytes)
+        if (frame.Format == PixelFormat.I420)
+        {
+            (_converter ??= new YuvToBgrConverter()).Convert(frame, destination, rowBytes);
+        }
+        else if (frame.Stride == rowBytes)
         {
             frame.Buffer.AsSpan(frame.Offset, size).CopyTo(destination);
         }
@@ -40,6 +47,8 @@ internal sealed class RawEncoder : IFrameEncoder
 
     public void Dispose()
     {
+        _converter?.Dispose();
+        _converter = null;
     }
 }
 

@@ -13,7 +13,7 @@ namespace SocketCam.Ffmpeg;
 /// </summary>
 internal sealed class FfmpegProcess : IAsyncDisposable
 {
-    private const int KeptStderrLines = 16;
+    private const int KeptStderrLines = 64;
     private const int MaxStderrLineLength = 300;
 
     private readonly Process _process;

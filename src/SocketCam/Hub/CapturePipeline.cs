@@ -1,14 +1,25 @@
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
-using SocketCam.Media;
 using SocketCam.Sources;
 
 namespace SocketCam.Hub;
 
+/// <summary>How the hub's own capture behaves when its source fails.</summary>
+internal sealed record CaptureOptions
+{
+    /// <summary>First wait before restarting a failed or ended source; doubles up to <see cref="MaxRetryDelay"/>. Default 1 s.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between restarts; default 10 s.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
+}
+
 /// <summary>
-/// The hub's own publisher for a room: source → encoder → fan-out. Pauses (and stops pulling from the source)
-/// while the room has no viewers. With an unpaced source it produces as fast as the viewers take frames.
+/// The hub's own publisher for a room: source → encoder (or a camera's JPEGs as they are) → fan-out. Pauses (and stops
+/// pulling from the source) while the room has no viewers. With an unpaced source it produces as fast as the viewers
+/// take frames. When the source fails or ends, the room shows "no signal" and the source is restarted with backoff;
+/// the hub keeps serving throughout.
 /// </summary>
 internal sealed class CapturePipeline
 {
@@ -19,17 +30,23 @@ internal sealed class CapturePipeline
     private readonly IFrameEncoder _encoder;
     private readonly Room _room;
     private readonly ILogger _logger;
+    private readonly CaptureOptions _options;
     private long _framesEncoded;
+    private long _restarts;
 
-    public CapturePipeline(IFrameSource source, IFrameEncoder encoder, Room room, ILogger logger)
+    public CapturePipeline(IFrameSource source, IFrameEncoder encoder, Room room, ILogger logger, CaptureOptions? options = null)
     {
         _source = source;
         _encoder = encoder;
         _room = room;
         _logger = logger;
+        _options = options ?? new CaptureOptions();
     }
 
     public long FramesEncoded => Interlocked.Read(ref _framesEncoded);
+
+    /// <summary>How many times the source failed or ended and was started again.</summary>
+    public long Restarts => Interlocked.Read(ref _restarts);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -42,28 +59,50 @@ internal sealed class CapturePipeline
         {
             HubLog.CaptureStarted(_logger, _room.Name, _source.Description);
             bool unpaced = _source.Fps <= 0;
+            TimeSpan retryDelay = _options.RetryDelay;
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (_room.ViewerCount == 0)
                 {
                     HubLog.CapturePaused(_logger, _room.Name);
+                    if (_source is IPausableSource pausable)
+                    {
+                        await pausable.PauseAsync();
+                    }
+
                     await _room.WaitForViewersAsync(cancellationToken);
                 }
 
-                VideoFrame? frame = await _source.ReadFrameAsync(cancellationToken);
-                if (frame is null)
+                SharedFrame? shared;
+                string? failure = null;
+                try
                 {
-                    HubLog.SourceEnded(_logger, _room.Name);
-                    return;
+                    shared = await FrameEncoding.ReadAsync(_source, _encoder, cancellationToken);
+                    if (shared is null)
+                    {
+                        failure = "the source ended";
+                    }
+                }
+                catch (SourceFailedException ex)
+                {
+                    shared = null;
+                    failure = ex.Message;
                 }
 
-                SharedFrame shared;
-                using (frame)
+                if (shared is null)
                 {
-                    shared = FrameEncoding.Encode(_encoder, frame);
+                    // No signal: tell the viewers, keep serving, and try the source again later.
+                    HubLog.SourceEnded(_logger, _room.Name, failure!, retryDelay.TotalSeconds);
+                    _room.SetSignal(false, failure!);
+                    Interlocked.Increment(ref _restarts);
+                    await Task.Delay(retryDelay, cancellationToken);
+                    retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, _options.MaxRetryDelay.Ticks));
+                    continue;
                 }
 
-                _room.Publish(shared);
+                retryDelay = _options.RetryDelay;
+                _room.SetSignal(true, "");
+                await _room.PublishAsync(shared, cancellationToken);
                 shared.Release();
                 Interlocked.Increment(ref _framesEncoded);
                 if (unpaced)

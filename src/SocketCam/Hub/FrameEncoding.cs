@@ -1,10 +1,11 @@
 using SocketCam.Codecs;
 using SocketCam.Media;
 using SocketCam.Protocol;
+using SocketCam.Sources;
 
 namespace SocketCam.Hub;
 
-/// <summary>Encodes a captured frame straight into a pooled wire message (no intermediate copy).</summary>
+/// <summary>Turns what a source produces into a pooled wire message (no intermediate copy).</summary>
 internal static class FrameEncoding
 {
     public static SharedFrame Encode(IFrameEncoder encoder, VideoFrame frame)
@@ -20,6 +21,33 @@ internal static class FrameEncoding
         {
             shared.Release();
             throw;
+        }
+    }
+
+    /// <summary>True when the source's own JPEGs can be sent as they are (no decode, no encode).</summary>
+    public static bool IsPassthrough(IFrameSource source, IFrameEncoder encoder) =>
+        source is IEncodedFrameSource { ProvidesJpeg: true } && encoder.Codec == CodecId.Jpeg;
+
+    /// <summary>
+    /// The next frame as a wire message: a source's JPEG passed through when the codec is JPEG, otherwise captured and
+    /// encoded. Null when the source ended.
+    /// </summary>
+    public static async ValueTask<SharedFrame?> ReadAsync(IFrameSource source, IFrameEncoder encoder, CancellationToken cancellationToken)
+    {
+        if (IsPassthrough(source, encoder))
+        {
+            return await ((IEncodedFrameSource)source).ReadEncodedAsync(cancellationToken);
+        }
+
+        VideoFrame? frame = await source.ReadFrameAsync(cancellationToken);
+        if (frame is null)
+        {
+            return null;
+        }
+
+        using (frame)
+        {
+            return Encode(encoder, frame);
         }
     }
 }

@@ -29,6 +29,6 @@ internal static partial class HubLog
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Room '{Room}': capture paused, nobody is watching")]
     public static partial void CapturePaused(ILogger logger, string room);
 
-    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': source ended")]
-    public static partial void SourceEnded(ILogger logger, string room);
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': no signal ({Reason}); retrying in {Seconds} s")]
+    public static partial void SourceEnded(ILogger logger, string room, string reason, double seconds);
 }

@@ -78,6 +78,22 @@ internal sealed class Room : IDisposable
         }
     }
 
+    // TEMPORARY until the signal branch lands: the state only, no messages yet.
+    public bool SignalLive { get; private set; } = true;
+
+    public void SetSignal(bool live, string reason)
+    {
+        _ = reason;
+        SignalLive = live;
+    }
+
+    public ValueTask PublishAsync(SharedFrame frame, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Publish(frame);
+        return ValueTask.CompletedTask;
+    }
+
     /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next).</summary>
     public void NotifyTaken() => _taken.Set();
 

@@ -4,7 +4,7 @@ using System.IO.Compression;
 
 namespace SocketCam.Media;
 
-/// <summary>Writes a BGR24 frame as an 8-bit RGB PNG (colour type 2, Sub filter on every row).</summary>
+/// <summary>Writes a BGR24 (or I420, converted) frame as an 8-bit RGB PNG (colour type 2, Sub filter on every row).</summary>
 internal static class PngWriter
 {
     private static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -13,6 +13,12 @@ internal static class PngWriter
     {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentNullException.ThrowIfNull(output);
+        if (frame.Format == PixelFormat.I420)
+        {
+            using VideoFrame bgr = Codecs.TurboJpeg.YuvToBgrConverter.ToBgrOnce(frame);
+            Write(bgr, output);
+            return;
+        }
 
         output.Write(Signature);
 

@@ -2,8 +2,22 @@ using System.Buffers;
 
 namespace SocketCam.Media;
 
+/// <summary>How a frame's bytes are laid out.</summary>
+internal enum PixelFormat
+{
+    /// <summary>Packed B, G, R bytes (OpenCV's order), rows <see cref="VideoFrame.Stride"/> apart.</summary>
+    Bgr24,
+
+    /// <summary>
+    /// Planar YUV 4:2:0, full range (JPEG's YCbCr): a Y plane of Width x Height bytes, then Cb and Cr planes of
+    /// ceil(Width/2) x ceil(Height/2) bytes each, packed without padding. What ffmpeg decodes video to; libjpeg-turbo
+    /// compresses it without a colour conversion.
+    /// </summary>
+    I420,
+}
+
 /// <summary>
-/// A BGR24 picture (OpenCV's byte order) with its sequence number and capture time.
+/// A picture (BGR24, or planar I420 from ffmpeg sources) with its sequence number and capture time.
 /// The pixels live in a pooled array; whoever holds the frame disposes it once, which hands the
 /// array back to its owner (the pool, or a source that reuses it).
 /// </summary>
@@ -13,8 +27,9 @@ internal sealed class VideoFrame : IDisposable
 
     private Action<VideoFrame>? _release;
 
-    private VideoFrame(byte[] buffer, int offset, int width, int height, int stride, Action<VideoFrame>? release)
+    private VideoFrame(byte[] buffer, int offset, int width, int height, int stride, Action<VideoFrame>? release, PixelFormat format = PixelFormat.Bgr24)
     {
+        Format = format;
         Buffer = buffer;
         Offset = offset;
         Width = width;
@@ -32,7 +47,9 @@ internal sealed class VideoFrame : IDisposable
 
     public int Height { get; private set; }
 
-    /// <summary>Bytes from one row to the next (at least <c>Width * 3</c>).</summary>
+    public PixelFormat Format { get; }
+
+    /// <summary>Bytes from one row to the next (BGR24: at least <c>Width * 3</c>; I420: the Y plane's, <c>Width</c>).</summary>
     public int Stride { get; private set; }
 
     /// <summary>Monotonic frame number given by the source.</summary>
@@ -42,7 +59,7 @@ internal sealed class VideoFrame : IDisposable
     public long CaptureMicros { get; set; }
 
     /// <summary>Number of bytes from the first pixel to the end of the last row.</summary>
-    public int ByteLength => checked(((Height - 1) * Stride) + (Width * BytesPerPixel));
+    public int ByteLength => Format == PixelFormat.I420 ? I420Length(Width, Height) : checked(((Height - 1) * Stride) + (Width * BytesPerPixel));
 
     public Span<byte> Pixels => Buffer.AsSpan(Offset, ByteLength);
 
@@ -55,6 +72,26 @@ internal sealed class VideoFrame : IDisposable
         int stride = width * BytesPerPixel;
         byte[] buffer = FrameBufferPool.Shared.Rent(checked(stride * height));
         return new VideoFrame(buffer, 0, width, height, stride, static f => FrameBufferPool.Shared.Return(f.Buffer));
+    }
+
+    /// <summary>Rents a packed I420 frame (see <see cref="PixelFormat.I420"/>).</summary>
+    public static VideoFrame RentI420(int width, int height)
+    {
+        ValidateSize(width, height);
+        byte[] buffer = FrameBufferPool.Shared.Rent(I420Length(width, height));
+        return new VideoFrame(buffer, 0, width, height, width, static f => FrameBufferPool.Shared.Return(f.Buffer), PixelFormat.I420);
+    }
+
+    /// <summary>Bytes of a packed I420 picture: the Y plane plus two chroma planes of half size, rounded up.</summary>
+    public static int I420Length(int width, int height) => checked((width * height) + (2 * ((width + 1) / 2) * ((height + 1) / 2)));
+
+    /// <summary>Throws unless the frame is BGR24 (for consumers that only handle packed pixels).</summary>
+    public void RequireBgr24(string consumer)
+    {
+        if (Format != PixelFormat.Bgr24)
+        {
+            throw new NotSupportedException($"{consumer} needs BGR24 pixels, not {Format}.");
+        }
     }
 
     /// <summary>Wraps memory owned by someone else; <paramref name="release"/> runs on dispose.</summary>

@@ -20,3 +20,41 @@ internal interface IFrameSource : IAsyncDisposable
     /// <summary>Waits until the next frame is due and returns it, or null when the source has ended.</summary>
     ValueTask<VideoFrame?> ReadFrameAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A source that can hand out frames already encoded as JPEG (a camera's own MJPEG, a still JPEG), so they are sent
+/// without decoding or re-encoding. <see cref="IFrameSource.ReadFrameAsync"/> still works (it decodes).
+/// </summary>
+internal interface IEncodedFrameSource : IFrameSource
+{
+    /// <summary>True when <see cref="ReadEncodedAsync"/> is the cheap path for this source.</summary>
+    bool ProvidesJpeg { get; }
+
+    /// <summary>The next frame as a sealed JPEG wire frame (the caller releases it), or null when the source ended.</summary>
+    ValueTask<Hub.SharedFrame?> ReadEncodedAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A source that can let go of its device while nobody watches (the capture pipeline pauses it).</summary>
+internal interface IPausableSource
+{
+    /// <summary>Stops capturing until the next read (a live camera or graph would otherwise queue stale frames).</summary>
+    ValueTask PauseAsync();
+}
+
+/// <summary>A live source failed (ffmpeg exited, the camera went away). Reading again retries it.</summary>
+internal sealed class SourceFailedException : Exception
+{
+    public SourceFailedException()
+    {
+    }
+
+    public SourceFailedException(string message)
+        : base(message)
+    {
+    }
+
+    public SourceFailedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

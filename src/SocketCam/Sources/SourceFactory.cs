@@ -1,19 +1,63 @@
+using Microsoft.Extensions.Logging;
 using SocketCam.Media;
+using SocketCam.Sources.Ffmpeg;
 
 namespace SocketCam.Sources;
 
-/// <summary>Turns a `--source` spec into a source. Today: `pattern` (the built-in test pattern).</summary>
+/// <summary>Turns a `--source` spec into an open source (see <see cref="SourceSpec"/>).</summary>
 internal static class SourceFactory
 {
     public const string PatternSpec = "pattern";
 
-    public static IFrameSource Create(string spec, FrameSize size, double fps)
+    /// <summary>The `--source` default of `serve`: the first camera when there is one, else the test pattern.</summary>
+    public const string AutoSpec = "auto";
+
+    /// <summary>Resolves `auto` to a concrete spec and says why.</summary>
+    public static (SourceSpec Spec, string? Note) Resolve(string text)
     {
-        string kind = spec.Split(':', 2)[0].ToLowerInvariant();
-        return kind switch
+        if (!string.Equals(text, AutoSpec, StringComparison.OrdinalIgnoreCase))
         {
-            PatternSpec or "testpattern" => new TestPatternSource(new TestPatternOptions { Width = size.Width, Height = size.Height, Fps = fps }),
-            _ => throw new ArgumentException($"Unknown source '{spec}': this build supports --source pattern."),
-        };
+            return (SourceSpec.Parse(text), null);
+        }
+
+        string? camera = CameraDevices.List().FirstOrDefault();
+        return camera is null
+            ? (new SourceSpec(SourceKind.Pattern, ""), "no camera found (/dev/video*): using the built-in test pattern; pick one with --source")
+            : (new SourceSpec(SourceKind.Camera, camera), $"using the first camera, {camera}; pick another with --source");
     }
+
+    /// <summary>
+    /// Opens the source; ffmpeg sources start ffmpeg and wait for the first frame, so a missing ffmpeg, camera, file or
+    /// display is reported here as one line.
+    /// </summary>
+    public static async Task<IFrameSource> OpenAsync(SourceSpec spec, SourceOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        ILogger logger = loggers.CreateLogger("SocketCam.Source");
+        switch (spec.Kind)
+        {
+            case SourceKind.Pattern:
+                FrameSize size = options.Size ?? new FrameSize(1280, 720);
+                return new TestPatternSource(new TestPatternOptions { Width = size.Width, Height = size.Height, Fps = options.Fps ?? 30 });
+            case SourceKind.Image:
+                return await ImageSource.OpenAsync(spec.Argument, options, logger, cancellationToken);
+            default:
+                var source = new FfmpegSource(spec, options, logger);
+                try
+                {
+                    await source.OpenAsync(cancellationToken);
+                    return source;
+                }
+                catch
+                {
+                    await source.DisposeAsync();
+                    throw;
+                }
+        }
+    }
+
+    /// <summary>The pattern with a size and rate, for callers that have no options (bench, tests).</summary>
+    public static IFrameSource Create(string spec, FrameSize size, double fps) =>
+        SourceSpec.Parse(spec).Kind == SourceKind.Pattern
+            ? new TestPatternSource(new TestPatternOptions { Width = size.Width, Height = size.Height, Fps = fps })
+            : throw new ArgumentException($"'{spec}' needs SourceFactory.OpenAsync.");
 }

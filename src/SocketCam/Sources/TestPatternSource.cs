@@ -19,12 +19,11 @@ internal sealed class TestPatternSource : IFrameSource
 
     private readonly int _width;
     private readonly int _height;
+    private readonly FramePacer _pacer;
     private readonly int _rowBytes;
     private readonly int _tileRows;
     private readonly int _scrollStep;
     private readonly double _fps;
-    private readonly double _intervalTicks;
-    private readonly long _toleranceTicks;
     private readonly long _utcOffsetMicros;
     private readonly byte[] _background;
     private readonly Action<VideoFrame> _release;
@@ -41,9 +40,6 @@ internal sealed class TestPatternSource : IFrameSource
     private int _currentOffset;
     private Rect _currentSquare;
     private long _sequence;
-    private bool _started;
-    private long _startTicks;
-    private long _slot;
     private bool _disposed;
 
     public TestPatternSource(TestPatternOptions? options = null)
@@ -62,8 +58,7 @@ internal sealed class TestPatternSource : IFrameSource
         _background = GC.AllocateUninitializedArray<byte>(checked((_tileRows + _height) * _rowBytes));
         RenderBackground();
 
-        _intervalTicks = _fps > 0 ? Stopwatch.Frequency / _fps : 0;
-        _toleranceTicks = Stopwatch.Frequency / 2000; // hand out up to 0.5 ms early rather than sleep again
+        _pacer = new FramePacer(_fps);
         _utcOffsetMicros = (long)TimeZoneInfo.Local.GetUtcOffset(DateTime.UtcNow).TotalMicroseconds;
         _release = Release;
 
@@ -112,7 +107,7 @@ internal sealed class TestPatternSource : IFrameSource
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        if (_intervalTicks > 0 && !TryTakeSlot(out TimeSpan wait))
+        if (!_pacer.TryTakeSlot(out TimeSpan wait))
         {
             return WaitAndProduceAsync(wait, cancellationToken);
         }
@@ -132,44 +127,10 @@ internal sealed class TestPatternSource : IFrameSource
         {
             await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
         }
-        while (!TryTakeSlot(out wait));
+        while (!_pacer.TryTakeSlot(out wait));
 
         ObjectDisposedException.ThrowIf(_disposed, this);
         return Produce();
-    }
-
-    /// <summary>
-    /// Frame n is due at start + n * interval (absolute deadlines, so no drift). A consumer more than one interval late
-    /// gets a frame now and the schedule restarts from it, skipping the missed slots instead of bursting to catch up.
-    /// </summary>
-    private bool TryTakeSlot(out TimeSpan wait)
-    {
-        long now = Stopwatch.GetTimestamp();
-        if (!_started)
-        {
-            _started = true;
-            _startTicks = now;
-            _slot = 0;
-        }
-
-        long due = _startTicks + (long)(_slot * _intervalTicks);
-        long remaining = due - now;
-        if (remaining > _toleranceTicks)
-        {
-            wait = TimeSpan.FromMilliseconds(Math.Ceiling(remaining * 1000.0 / Stopwatch.Frequency));
-            return false;
-        }
-
-        if (now - due >= _intervalTicks)
-        {
-            // Re-anchor the schedule at this frame: the next one is a full interval away, not a catch-up burst.
-            _startTicks = now;
-            _slot = 0;
-        }
-
-        _slot++;
-        wait = default;
-        return true;
     }
 
     private VideoFrame Produce()

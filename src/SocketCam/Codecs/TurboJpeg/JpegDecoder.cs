@@ -26,6 +26,7 @@ internal sealed unsafe class JpegDecoder : IFrameDecoder
     {
         ArgumentNullException.ThrowIfNull(destination);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        destination.RequireBgr24("The JPEG decoder");
         if (width is < 1 or > FrameLimits.MaxDimension || height is < 1 or > FrameLimits.MaxDimension)
         {
             throw new InvalidDataException($"Declared frame size {width}x{height} is outside 1..{FrameLimits.MaxDimension}.");

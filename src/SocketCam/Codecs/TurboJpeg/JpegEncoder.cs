@@ -2,7 +2,10 @@ using SocketCam.Media;
 
 namespace SocketCam.Codecs.TurboJpeg;
 
-/// <summary>BGR24 to JPEG with libjpeg-turbo, written straight into the caller's buffer. Not thread-safe.</summary>
+/// <summary>
+/// BGR24 or I420 to JPEG with libjpeg-turbo, written straight into the caller's buffer. Not thread-safe.
+/// I420 frames are compressed as they are (4:2:0, or gray when asked), skipping the colour conversion.
+/// </summary>
 internal sealed unsafe class JpegEncoder : IFrameEncoder
 {
     private readonly int _quality;
@@ -37,7 +40,9 @@ internal sealed unsafe class JpegEncoder : IFrameEncoder
         }
 
         TurboJpegLibrary.EnsureAvailable();
-        nuint size = TurboJpegNative.BufSize(width, height, _subsampling);
+
+        // Room for this encoder's subsampling and for 4:2:0, which I420 frames are compressed as.
+        nuint size = Math.Max(TurboJpegNative.BufSize(width, height, _subsampling), TurboJpegNative.BufSize(width, height, TurboJpegNative.Subsampling420));
         if (size == unchecked((nuint)(-1)) || size > int.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(width), $"Cannot size a JPEG buffer for {width}x{height}.");
@@ -75,18 +80,30 @@ internal sealed unsafe class JpegEncoder : IFrameEncoder
         {
             byte* jpeg = target;
             nuint size = (nuint)destination.Length;
-            int result = TurboJpegNative.Compress2(
-                handle,
-                source + frame.Offset,
-                frame.Width,
-                frame.Stride,
-                frame.Height,
-                TurboJpegNative.PixelFormatBgr,
-                &jpeg,
-                &size,
-                _subsampling,
-                _quality,
-                _flags);
+            int result = frame.Format == PixelFormat.I420
+                ? TurboJpegNative.CompressFromYuv(
+                    handle,
+                    source + frame.Offset,
+                    frame.Width,
+                    1,
+                    frame.Height,
+                    _subsampling == TurboJpegNative.SubsamplingGray ? TurboJpegNative.SubsamplingGray : TurboJpegNative.Subsampling420,
+                    &jpeg,
+                    &size,
+                    _quality,
+                    _flags)
+                : TurboJpegNative.Compress2(
+                    handle,
+                    source + frame.Offset,
+                    frame.Width,
+                    frame.Stride,
+                    frame.Height,
+                    TurboJpegNative.PixelFormatBgr,
+                    &jpeg,
+                    &size,
+                    _subsampling,
+                    _quality,
+                    _flags);
             if (result != 0)
             {
                 throw new InvalidOperationException("JPEG encoding failed: " + TurboJpegNative.GetError(handle));

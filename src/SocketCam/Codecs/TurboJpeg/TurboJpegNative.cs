@@ -12,6 +12,8 @@ internal static unsafe partial class TurboJpegNative
     public const string LibraryName = "libturbojpeg.so.0";
 
     public const int PixelFormatBgr = 1;
+    public const int Subsampling420 = 2;
+    public const int SubsamplingGray = 3;
     public const int FlagFastUpsample = 256;
     public const int FlagNoRealloc = 1024;
     public const int FlagFastDct = 2048;
@@ -38,6 +40,34 @@ internal static unsafe partial class TurboJpegNative
         nuint* jpegSize,
         int jpegSubsamp,
         int jpegQual,
+        int flags);
+
+    /// <summary>Compresses planar YUV (planes packed, rows padded to <paramref name="pad"/> bytes): no colour conversion.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "tjCompressFromYUV")]
+    public static partial int CompressFromYuv(
+        TurboJpegHandle handle,
+        byte* srcBuf,
+        int width,
+        int pad,
+        int height,
+        int subsamp,
+        byte** jpegBuf,
+        nuint* jpegSize,
+        int jpegQual,
+        int flags);
+
+    /// <summary>Converts planar YUV to packed pixels (libjpeg-turbo's SIMD colour conversion and upsampling).</summary>
+    [LibraryImport(LibraryName, EntryPoint = "tjDecodeYUV")]
+    public static partial int DecodeYuv(
+        TurboJpegHandle handle,
+        byte* srcBuf,
+        int pad,
+        int subsamp,
+        byte* dstBuf,
+        int width,
+        int pitch,
+        int height,
+        int pixelFormat,
         int flags);
 
     [LibraryImport(LibraryName, EntryPoint = "tjDecompressHeader3")]
@@ -117,6 +147,7 @@ internal static class TurboJpegLibrary
     private static readonly string[] RequiredExports =
     [
         "tjInitCompress", "tjInitDecompress", "tjDestroy", "tjCompress2", "tjDecompressHeader3", "tjDecompress2", "tjBufSize", "tjGetErrorStr2",
+        "tjCompressFromYUV", "tjDecodeYUV",
     ];
 
     private static readonly Lazy<bool> Available = new(Probe);

@@ -1,0 +1,110 @@
+using SocketCam.Media;
+
+namespace SocketCam.Sources;
+
+internal enum SourceKind
+{
+    Pattern,
+    Camera,
+    File,
+    Screen,
+    Image,
+    Lavfi,
+}
+
+/// <summary>
+/// A parsed `--source` value: `pattern`, `camera[:N|:/dev/videoN]`, `file:PATH`, `screen[:DISPLAY]`, `image:PATH`,
+/// `lavfi:GRAPH`, or `auto` (the first camera, else the pattern).
+/// </summary>
+internal sealed record SourceSpec(SourceKind Kind, string Argument)
+{
+    public const string Help =
+        "pattern (built-in test pattern), camera / camera:N / camera:/dev/videoN (V4L2 webcam), file:PATH (any video ffmpeg reads), "
+        + "screen / screen:DISPLAY (X11), image:PATH (a still JPEG/PNG/...), lavfi:GRAPH (ffmpeg filter source, e.g. lavfi:testsrc2=size=1280x720:rate=30)";
+
+    public static SourceSpec Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string[] parts = text.Split(':', 2);
+        string kind = parts[0].Trim().ToLowerInvariant();
+        string argument = parts.Length > 1 ? parts[1] : "";
+        switch (kind)
+        {
+            case "pattern" or "testpattern":
+                return new SourceSpec(SourceKind.Pattern, "");
+            case "camera" or "webcam" or "v4l2":
+                return new SourceSpec(SourceKind.Camera, CameraDevice(argument));
+            case "screen" or "x11":
+                return new SourceSpec(SourceKind.Screen, argument);
+            case "file" or "image" or "lavfi" when argument.Length == 0:
+                throw new ArgumentException($"--source {kind}: needs {(kind == "lavfi" ? "a filter graph, e.g. lavfi:testsrc2=size=1280x720:rate=30" : "a path, e.g. " + kind + ":/path/to/file")}.");
+            case "file":
+                return new SourceSpec(SourceKind.File, ExistingFile(argument, "file"));
+            case "image":
+                return new SourceSpec(SourceKind.Image, ExistingFile(argument, "image"));
+            case "lavfi":
+                return new SourceSpec(SourceKind.Lavfi, argument);
+            default:
+                throw new ArgumentException($"Unknown source '{text}': use {Help}.");
+        }
+    }
+
+    public override string ToString() => Kind switch
+    {
+        SourceKind.Pattern => "pattern",
+        SourceKind.Screen when Argument.Length == 0 => "screen",
+        _ => $"{Kind.ToString().ToLowerInvariant()}:{Argument}",
+    };
+
+    /// <summary>`camera` → /dev/video0, `camera:2` → /dev/video2, `camera:/dev/video1` as is.</summary>
+    private static string CameraDevice(string argument)
+    {
+        if (argument.Length == 0)
+        {
+            return "/dev/video0";
+        }
+
+        if (int.TryParse(argument, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index) && index < 256)
+        {
+            return $"/dev/video{index}";
+        }
+
+        if (argument.StartsWith("/dev/", StringComparison.Ordinal))
+        {
+            return argument;
+        }
+
+        throw new ArgumentException($"--source camera:{argument}: use camera, camera:N or camera:/dev/videoN.");
+    }
+
+    private static string ExistingFile(string path, string kind)
+    {
+        string full = Path.GetFullPath(path);
+        return File.Exists(full) ? full : throw new ArgumentException($"--source {kind}:{path}: no such file.");
+    }
+}
+
+/// <summary>How a source should produce frames; only what the user asked for explicitly is forced on ffmpeg.</summary>
+internal sealed record SourceOptions
+{
+    /// <summary>Frame size the user asked for; null keeps the source's own (the pattern uses 1280x720).</summary>
+    public FrameSize? Size { get; init; }
+
+    /// <summary>Frame rate the user asked for; null keeps the source's own (the pattern and stills use 30).</summary>
+    public double? Fps { get; init; }
+
+    /// <summary>False for --fps 0: read as fast as the consumer takes frames (files and lavfi graphs).</summary>
+    public bool Paced => Fps is not 0;
+
+    /// <summary>Play a file: source again from the start when it ends (`--loop`).</summary>
+    public bool Loop { get; init; }
+
+    /// <summary>Pass a camera's (or lavfi graph's) JPEGs through instead of decoding to raw and re-encoding; default on.</summary>
+    public bool Passthrough { get; init; } = true;
+
+    /// <summary>JPEG quality for JPEGs ffmpeg makes in pass-through mode (lavfi), 1-100; default 80.</summary>
+    public int Quality { get; init; } = 80;
+
+    /// <summary>Largest JPEG accepted from ffmpeg; default 16 MiB.</summary>
+    public int MaxFrameBytes { get; init; } = FrameLimits.DefaultMaxFrameBytes;
+}
