@@ -47,7 +47,10 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "socketcam.dll");
 
-    public static CliProcess Start(string? workingDirectory, params string[] args)
+    public static CliProcess Start(string? workingDirectory, params string[] args) => StartWithEnvironment(workingDirectory, null, args);
+
+    /// <summary>Starts the CLI with extra environment variables (e.g. a PATH without ffmpeg).</summary>
+    public static CliProcess StartWithEnvironment(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         Assert.True(File.Exists(DllPath), $"{DllPath} is missing: the test project must reference the CLI.");
         var info = new ProcessStartInfo("dotnet")
@@ -65,6 +68,10 @@ internal sealed class CliProcess : IAsyncDisposable
         }
 
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var cli = new CliProcess(process);
         process.OutputDataReceived += (_, e) => cli.OnStdout(e.Data);

@@ -79,11 +79,11 @@ internal sealed class TestHub : IAsyncDisposable
     }
 
     /// <summary>Starts the hub's own capture into <paramref name="room"/> (claims the room's publisher seat at once).</summary>
-    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null)
+    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null)
     {
         source ??= new TestPatternSource(new TestPatternOptions { Width = width, Height = height, Fps = fps });
         IFrameEncoder encoder = CodecFactory.CreateEncoder(codec);
-        var pipeline = new CapturePipeline(source, encoder, Server.GetOrCreateRoom(room), _loggerFactory.CreateLogger("SocketCam.Capture"));
+        var pipeline = new CapturePipeline(source, encoder, Server.GetOrCreateRoom(room), _loggerFactory.CreateLogger("SocketCam.Capture"), retryDelay is { } delay ? new CaptureOptions { RetryDelay = delay, MaxRetryDelay = delay } : null);
         // RunAsync claims the publisher seat synchronously, before its first await.
         Task task = pipeline.RunAsync(_stop.Token);
         _captures.Add((pipeline, task, source, encoder));

@@ -29,7 +29,6 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     private FramePacer? _pacer;
     private long _sequence;
     private long _framesThisRun;
-    private bool _ended;
 
     public FfmpegSource(SourceSpec spec, SourceOptions options, ILogger logger)
     {
@@ -51,6 +50,9 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
     public bool ProvidesJpeg => _output == FfmpegOutput.Mjpeg;
 
+    /// <summary>The running ffmpeg's process id, or 0 (tests kill it to simulate a crash).</summary>
+    internal int ProcessId => _process?.Id ?? 0;
+
     /// <summary>Frames read since the source was opened.</summary>
     public long FramesRead => _sequence;
 
@@ -62,13 +64,16 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     {
         try
         {
-            await StartAsync(cancellationToken);
-        }
-        catch (SourceFailedException) when (_spec.Kind == SourceKind.Camera && _output == FfmpegOutput.Mjpeg)
-        {
-            SourceLog.FallingBackToRaw(_logger, _spec.ToString());
-            _output = FfmpegOutput.Y4m;
-            await StartAsync(cancellationToken);
+            try
+            {
+                await StartAsync(cancellationToken);
+            }
+            catch (SourceFailedException) when (_spec.Kind == SourceKind.Camera && _output == FfmpegOutput.Mjpeg)
+            {
+                SourceLog.FallingBackToRaw(_logger, _spec.ToString());
+                _output = FfmpegOutput.Y4m;
+                await StartAsync(cancellationToken);
+            }
         }
         catch (SourceFailedException ex)
         {
@@ -91,11 +96,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
         if (_process is null)
         {
-            if (_ended)
-            {
-                return null;
-            }
-
+            // Not running: paused, ended or failed. Reading again starts it again (the caller decided to retry).
             await StartAsync(cancellationToken);
             SharedFrame? started = _pending;
             _pending = null;
@@ -131,11 +132,6 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
         if (_process is null)
         {
-            if (_ended)
-            {
-                return null;
-            }
-
             await StartAsync(cancellationToken);
         }
 
@@ -179,7 +175,6 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         await StopProcessAsync();
-        _ended = false;
         _framesThisRun = 0;
         _process = FfmpegProcess.Start(FfmpegArguments.Build(_spec, _options, _output), logger: _logger);
         try
@@ -256,7 +251,6 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         if (exitCode == 0 && frames > 0)
         {
             SourceLog.Ended(_logger, _spec.ToString(), frames);
-            _ended = true;
             return;
         }
 
