@@ -14,6 +14,12 @@ namespace SocketCam.Cli.Bench;
 
 internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions Jpeg, long Frames, int Viewers, double Fps)
 {
+    /// <summary>An opened source to measure instead of the test pattern (ffmpeg sources), or null.</summary>
+    public IFrameSource? Source { get; init; }
+
+    /// <summary>False: no viewer decodes (every viewer only checks framing), so CPU figures are the sending side's.</summary>
+    public bool Decode { get; init; } = true;
+
     /// <summary>Frames each viewer must receive before measuring starts (JIT, socket buffers, pools warm up).</summary>
     public long WarmupFrames => Fps > 0 ? Math.Max(10, (long)Fps) : Math.Max(20, Math.Min(200, Frames / 10));
 }
@@ -38,7 +44,10 @@ internal sealed record BenchResult(
     double WorkingSetEndMegabytes,
     int Gen0,
     int Gen1,
-    int Gen2);
+    int Gen2,
+    double CpuMillisecondsPerFrame,
+    double ChildCpuMillisecondsPerFrame,
+    string SourceDescription);
 
 /// <summary>
 /// encode → send → receive → decode over loopback, all real: the hub's capture pipeline with the test pattern,
@@ -52,7 +61,7 @@ internal static class BenchRunner
         hub.Start();
         var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(settings.Codec, settings.Jpeg);
-        await using IFrameSource source = SourceFactory.Create(SourceFactory.PatternSpec, settings.Size, settings.Fps);
+        await using IFrameSource source = settings.Source ?? SourceFactory.Create(SourceFactory.PatternSpec, settings.Size, settings.Fps);
         Room room = hub.GetOrCreateRoom("bench");
         var pipeline = new CapturePipeline(source, encoder, room, loggers.CreateLogger("SocketCam.Capture"));
 
@@ -61,7 +70,7 @@ internal static class BenchRunner
         var tasks = new List<Task>();
         for (int i = 0; i < viewers.Length; i++)
         {
-            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0, Reconnect = false, Agent = $"bench viewer {i}" }, loggers);
+            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}" }, loggers);
             tasks.Add(viewers[i].RunAsync(stop.Token));
         }
 
@@ -86,6 +95,8 @@ internal static class BenchRunner
             double heap0 = GC.GetTotalMemory(false) / 1e6;
             double ws0 = Process.GetCurrentProcess().WorkingSet64 / 1e6;
             long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+            TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            TimeSpan child0 = ChildCpu(source);
             long t0 = Stopwatch.GetTimestamp();
 
             // A plain loop: the bench polls this often and must not add allocations to what it measures.
@@ -105,6 +116,8 @@ internal static class BenchRunner
                 string.Create(CultureInfo.InvariantCulture, $"  {Slowest()}/{settings.Frames} frames, {Slowest() / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest viewer)"), progress);
 
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds;
+            double childMs = (ChildCpu(source) - child0).TotalMilliseconds;
             long alloc1 = GC.GetTotalAllocatedBytes(precise: true);
 
             long published = room.FramesPublished - published0;
@@ -131,7 +144,10 @@ internal static class BenchRunner
                 Process.GetCurrentProcess().WorkingSet64 / 1e6,
                 GC.CollectionCount(0) - gen0,
                 GC.CollectionCount(1) - gen1,
-                GC.CollectionCount(2) - gen2);
+                GC.CollectionCount(2) - gen2,
+                published > 0 ? cpuMs / published : 0,
+                published > 0 ? childMs / published : 0,
+                source.Description);
         }
         finally
         {
@@ -141,6 +157,29 @@ internal static class BenchRunner
             {
                 v?.Dispose();
             }
+        }
+    }
+
+    /// <summary>CPU time of the ffmpeg child behind an ffmpeg source (zero for in-process sources).</summary>
+    private static TimeSpan ChildCpu(IFrameSource source)
+    {
+        if (source is not Sources.Ffmpeg.FfmpegSource { ProcessId: > 0 and var pid })
+        {
+            return TimeSpan.Zero;
+        }
+
+        try
+        {
+            using Process child = Process.GetProcessById(pid);
+            return child.TotalProcessorTime;
+        }
+        catch (ArgumentException)
+        {
+            return TimeSpan.Zero; // it exited
+        }
+        catch (InvalidOperationException)
+        {
+            return TimeSpan.Zero;
         }
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using SocketCam.Cli.Bench;
 using SocketCam.Cli.Output;
+using SocketCam.Sources;
 
 namespace SocketCam.Cli.Commands;
 
@@ -17,18 +18,40 @@ internal static class BenchCommand
         var frames = new Option<long>("--frames", "-n") { Description = "Frames to measure (after a warm-up), counted at the slowest viewer", DefaultValueFactory = _ => 2000 };
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
         var fps = CommonOptions.Fps(0);
+        var source = CommonOptions.Source();
+        source.Description += " (bench: measures this source instead of the pattern; --fps 0 reads a file unpaced)";
+        var loop = CommonOptions.Loop();
+        var noPassthrough = CommonOptions.NoPassthrough();
+        var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network): e.g. a file: source against `ffmpeg -i FILE -f null -`" };
+        var noDecode = new Option<bool>("--no-decode") { Description = "No viewer decodes (CPU figures are then the capture and sending side's)" };
         fps.Description = "0 = unpaced, for throughput (default); N = paced at N fps, for latency";
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            size, codec, quality, subsampling, frames, viewers, fps, json, logLevel,
+            size, codec, quality, subsampling, frames, viewers, fps, source, loop, noPassthrough, noDecode, sourceOnly, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
+            IFrameSource? opened = null;
+            if (!string.Equals(r.GetValue(source), SourceFactory.PatternSpec, StringComparison.OrdinalIgnoreCase))
+            {
+                (opened, _) = await CommonOptions.OpenSourceAsync(r, source, size, fps, loop, noPassthrough, quality, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
+            }
+
+            if (r.GetValue(sourceOnly))
+            {
+                await using IFrameSource measured = opened ?? SourceFactory.Create(SourceFactory.PatternSpec, r.GetValue(size), r.GetValue(fps));
+                return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
+            }
+
             var settings = new BenchSettings(r.GetValue(size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!),
-                r.GetValue(frames), r.GetValue(viewers), r.GetValue(fps));
+                r.GetValue(frames), r.GetValue(viewers), r.GetValue(fps))
+            {
+                Source = opened,
+                Decode = !r.GetValue(noDecode),
+            };
             if (settings.Frames < 1 || settings.Viewers < 1)
             {
                 throw new ArgumentException("--frames and --viewers must be at least 1.");
@@ -52,7 +75,9 @@ internal static class BenchCommand
     {
         var l = r.Latency;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+            source               {r.SourceDescription}
             fps (slowest viewer) {r.SlowestFps:0.0}   fastest {r.FastestFps:0.0}
+            cpu                  {r.CpuMillisecondsPerFrame:0.000} ms per frame in this process, {r.ChildCpuMillisecondsPerFrame:0.000} ms in ffmpeg
             throughput           {r.SlowestMegabytesPerSecond:0.0} MB/s per viewer, {r.TotalMegabytesPerSecond:0.0} MB/s total
             latency (viewer 1)   p50 {l.P50:0.00} ms  p99 {l.P99:0.00} ms  max {l.Max:0.00} ms   worst viewer p99 {r.WorstViewerP99:0.00} ms
             skipped frames       {r.Dropped} (sum over viewers), corrupt {r.Corrupt}
@@ -79,6 +104,9 @@ internal static class BenchCommand
         w.WriteNumber("latency_p99_worst_viewer_ms", Math.Round(r.WorstViewerP99, 3));
         w.WriteNumber("dropped", r.Dropped);
         w.WriteNumber("corrupt", r.Corrupt);
+        w.WriteString("source", r.SourceDescription);
+        w.WriteNumber("cpu_ms_per_frame", Math.Round(r.CpuMillisecondsPerFrame, 4));
+        w.WriteNumber("ffmpeg_cpu_ms_per_frame", Math.Round(r.ChildCpuMillisecondsPerFrame, 4));
         w.WriteNumber("alloc_bytes_per_frame", Math.Round(r.AllocatedBytesPerFrame, 1));
         w.WriteStartObject("memory_mb");
         w.WriteNumber("heap_start", Math.Round(r.HeapStartMegabytes, 1));

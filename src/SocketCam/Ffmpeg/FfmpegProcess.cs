@@ -110,6 +110,7 @@ internal sealed class FfmpegProcess : IAsyncDisposable
             process.StandardInput.Close();
         }
 
+        PipeCapacity.TryEnlarge(process.StandardOutput.BaseStream);
         return new FfmpegProcess(process, tool, logger);
     }
 
