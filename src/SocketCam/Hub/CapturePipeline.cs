@@ -44,7 +44,7 @@ internal sealed class CapturePipeline
             bool unpaced = _source.Fps <= 0;
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (_room.ViewerCount == 0)
+                if (!_room.HasAudience)
                 {
                     HubLog.CapturePaused(_logger, _room.Name);
                     await _room.WaitForViewersAsync(cancellationToken);
@@ -63,7 +63,7 @@ internal sealed class CapturePipeline
                     shared = FrameEncoding.Encode(_encoder, frame);
                 }
 
-                _room.Publish(shared);
+                await _room.PublishAsync(shared, cancellationToken);
                 shared.Release();
                 Interlocked.Increment(ref _framesEncoded);
                 if (unpaced)
