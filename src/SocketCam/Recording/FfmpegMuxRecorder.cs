@@ -54,7 +54,7 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
             throw new ArgumentException("MJPEG files are written by MjpegFileRecorder.", nameof(format));
         }
 
-        FfmpegTool.Locate();
+        RecordingFormats.EnsureTools(format);
         using (new FileStream(path, overwrite ? FileMode.Create : FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
         {
         }

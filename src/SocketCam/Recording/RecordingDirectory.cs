@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
-using SocketCam.Ffmpeg;
 using SocketCam.Hub;
 
 namespace SocketCam.Recording;
@@ -32,10 +31,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         _format = format;
         _options = options;
         _logger = loggers.CreateLogger("SocketCam.Recording");
-        if (RecordingFormats.NeedsFfmpeg(format))
-        {
-            FfmpegTool.Locate();
-        }
+        RecordingFormats.EnsureTools(format);
 
         try
         {

@@ -1,3 +1,6 @@
+using SocketCam.Diagnostics;
+using SocketCam.Ffmpeg;
+
 namespace SocketCam.Recording;
 
 /// <summary>What a recording file holds.</summary>
@@ -62,4 +65,14 @@ internal static class RecordingFormats
 
     /// <summary>Whether writing the format needs the ffmpeg program.</summary>
     public static bool NeedsFfmpeg(RecordingFormat format) => format != RecordingFormat.Mjpeg;
+
+    /// <summary>Fails with a one-line <see cref="NativeDependencyException"/> when the format needs ffmpeg and it is missing.</summary>
+    public static void EnsureTools(RecordingFormat format)
+    {
+        if (NeedsFfmpeg(format) && !FfmpegTool.IsAvailable())
+        {
+            throw new NativeDependencyException(
+                $"ffmpeg was not found: .{Name(format)} recordings need it: install it (sudo apt-get install ffmpeg), or record to .mjpeg.");
+        }
+    }
 }
