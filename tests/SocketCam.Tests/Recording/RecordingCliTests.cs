@@ -58,14 +58,15 @@ public sealed partial class RecordingCliTests : IDisposable
         string path = Path.Combine(_directory, "interrupted.mp4");
         await using CliProcess view = CliProcess.Start(_directory, "view", hub.Url, "--record", path, "--json", "--quiet", "--no-reconnect");
 
-        await Eventually.UntilAsync(() => hub.Server.Connections.Any(c => c.FramesSent >= 20), $"the hub sent 20 frames to the viewer{Environment.NewLine}{view.Transcript()}");
+        await Eventually.UntilAsync(() => hub.Server.Connections.Any(c => c.FramesSent >= 30), $"the hub sent 30 frames to the viewer{Environment.NewLine}{view.Transcript()}");
         await view.InterruptAsync();
         int code = await view.WaitForExitAsync(ProcessTimeout);
         Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{view.Transcript()}");
 
         JsonElement recorded = view.LastJsonLine().GetProperty("recorded");
         long frames = recorded.GetProperty("frames").GetInt64();
-        Assert.True(frames >= 20, view.Transcript());
+        // Some of the 30 may still have been in the socket when Ctrl+C arrived; what was received is what counts.
+        Assert.True(frames >= 10, view.Transcript());
         Assert.Equal(JsonValueKind.Null, recorded.GetProperty("error").ValueKind);
         Assert.Contains(view.Stderr, l => l.StartsWith($"recorded {frames} frames to {path}", StringComparison.Ordinal));
 

@@ -26,9 +26,9 @@ public sealed class RoomRecordingTests : IDisposable
     public async Task A_slow_recorder_gets_every_captured_frame_while_a_viewer_keeps_watching()
     {
         TestHub hub = TestHub.Start(captureRoom: null);
-        // Slowness that cannot be caused for real on demand: a disk or an encoder that takes 20 ms a frame,
+        // Slowness that cannot be caused for real on demand: a disk or an encoder that takes 25 ms a frame,
         // against a 100 fps source.
-        var slow = new SlowRecorder(TimeSpan.FromMilliseconds(20));
+        var slow = new SlowRecorder(TimeSpan.FromMilliseconds(25));
         RecordingSink sink = RecordingSink.Start("room 'main'", slow, new RecordingOptions { MaxQueuedFrames = 4 }, hub.Logs.CreateLogger("SocketCam.Recording"));
         Room room = hub.Server.GetOrCreateRoom("main");
         room.AddRecorder(sink);
@@ -62,7 +62,7 @@ public sealed class RoomRecordingTests : IDisposable
     public async Task A_slow_recorder_holds_back_a_remote_publisher_through_tcp_and_still_gets_every_frame()
     {
         TestHub hub = TestHub.Start(captureRoom: null);
-        var slow = new SlowRecorder(TimeSpan.FromMilliseconds(20));
+        var slow = new SlowRecorder(TimeSpan.FromMilliseconds(25));
         RecordingSink sink = RecordingSink.Start("room 'pub'", slow, new RecordingOptions { MaxQueuedFrames = 4 }, hub.Logs.CreateLogger("SocketCam.Recording"));
         Room room = hub.Server.GetOrCreateRoom("pub");
         room.AddRecorder(sink);
