@@ -38,6 +38,8 @@ internal static class Program
             return 2;
         }
 
-        return await parsed.InvokeAsync();
+        // Ctrl+C cancels the command; it then has this long to finish (say goodbye to clients, let ffmpeg write the index
+        // of a recording) before the process ends anyway. System.CommandLine's default of 2 s is too short for that.
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
 }

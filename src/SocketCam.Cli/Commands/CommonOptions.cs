@@ -211,6 +211,113 @@ internal static class CommonOptions
     private static string Describe(System.CommandLine.Parsing.OptionResult result) =>
         result.Tokens.Count > 0 ? result.Tokens[0].Value : "?";
 
+    /// <summary>A size such as 500M or 2G (K, M, G, T are powers of 1024; a plain number is bytes); 0 allowed; null when not given.</summary>
+    public static Option<long?> ByteSize(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "SIZE",
+        CustomParser = r =>
+        {
+            string text = r.Tokens[0].Value;
+            if (!TryParseByteSize(text, out long bytes))
+            {
+                r.AddError($"{name} '{text}' is invalid: use a size such as 500M or 2G (K, M, G, T = 1024^n bytes), or 0 for no limit.");
+                return default;
+            }
+
+            return bytes;
+        },
+    };
+
+    /// <summary>A duration such as 90s, 10m or 1h (a plain number is seconds); 0 allowed; null when not given.</summary>
+    public static Option<TimeSpan?> Duration(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "DURATION",
+        CustomParser = r =>
+        {
+            string text = r.Tokens[0].Value;
+            if (!TryParseDuration(text, out TimeSpan duration))
+            {
+                r.AddError($"{name} '{text}' is invalid: use a duration such as 90s, 10m or 1h, or 0 for no limit.");
+                return default;
+            }
+
+            return duration;
+        },
+    };
+
+    public static bool TryParseByteSize(string text, out long bytes)
+    {
+        bytes = 0;
+        string t = text.Trim();
+        int unitAt = t.Length;
+        while (unitAt > 0 && char.IsLetter(t[unitAt - 1]))
+        {
+            unitAt--;
+        }
+
+        long multiplier = t[unitAt..].ToUpperInvariant() switch
+        {
+            "" or "B" => 1,
+            "K" or "KB" or "KIB" => 1L << 10,
+            "M" or "MB" or "MIB" => 1L << 20,
+            "G" or "GB" or "GIB" => 1L << 30,
+            "T" or "TB" or "TIB" => 1L << 40,
+            _ => -1,
+        };
+        if (multiplier < 0
+            || !double.TryParse(t[..unitAt], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value)
+            || !double.IsFinite(value) || value * multiplier > 1L << 50)
+        {
+            return false;
+        }
+
+        bytes = (long)(value * multiplier);
+        return true;
+    }
+
+    public static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        string t = text.Trim().ToLowerInvariant();
+        double unit = 1;
+        if (t.Length > 0 && t[^1] is 's' or 'm' or 'h')
+        {
+            unit = t[^1] switch { 'm' => 60, 'h' => 3600, _ => 1 };
+            t = t[..^1];
+        }
+
+        if (!double.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value)
+            || !double.IsFinite(value) || value * unit > 1e9)
+        {
+            return false;
+        }
+
+        duration = TimeSpan.FromSeconds(value * unit);
+        return true;
+    }
+
+    public static string FormatByteSize(long bytes)
+    {
+        foreach ((long size, string unit) in new[] { (1L << 40, "TiB"), (1L << 30, "GiB"), (1L << 20, "MiB"), (1L << 10, "KiB") })
+        {
+            if (bytes >= size)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"{(double)bytes / size:0.##} {unit}");
+            }
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes");
+    }
+
+    public static string FormatDuration(TimeSpan duration) => duration.TotalSeconds switch
+    {
+        >= 3600 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalHours:0.##} h"),
+        >= 60 => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMinutes:0.##} min"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{duration.TotalSeconds:0.##} s"),
+    };
+
     public static Option<bool> Json() => new("--json")
     {
         Description = "Print a JSON summary as the last line of standard output",

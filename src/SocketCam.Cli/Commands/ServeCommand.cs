@@ -8,6 +8,7 @@ using SocketCam.Cli.Output;
 using SocketCam.Codecs;
 using SocketCam.Hub;
 using SocketCam.Media;
+using SocketCam.Recording;
 using SocketCam.Sources;
 using SocketCam.Transport;
 
@@ -30,11 +31,34 @@ internal static class ServeCommand
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
         var maxFrame = CommonOptions.MaxFrameBytes();
+        var record = new Option<string?>("--record")
+        {
+            HelpName = "DIR",
+            Description = "Record every room (the capture room and every room a publisher feeds) into DIR, one file per room "
+                + "named ROOM-yyyyMMdd-HHmmss.EXT (UTC), every frame, rotated by --record-max-size and --record-max-duration",
+        };
+        var recordFormat = new Option<RecordingFormat>("--record-format")
+        {
+            HelpName = "mjpeg|mkv|mp4",
+            Description = "Format of --record files: mjpeg (concatenated JPEGs, crash-safe; the default), mkv (the JPEGs with their timestamps, via ffmpeg) or mp4 (H.264, via ffmpeg)",
+            CustomParser = r =>
+            {
+                if (!RecordingFormats.TryParse(r.Tokens[0].Value, out RecordingFormat format))
+                {
+                    r.AddError($"Unknown --record-format '{r.Tokens[0].Value}': use mjpeg, mkv or mp4.");
+                    return default;
+                }
+
+                return format;
+            },
+        };
+        var recordMaxSize = CommonOptions.ByteSize("--record-max-size", "Start a new --record file before one grows past SIZE (e.g. 500M, 2G; 0 = no limit; default 1G)");
+        var recordMaxDuration = CommonOptions.Duration("--record-max-duration", "Start a new --record file once one spans DURATION of video (e.g. 90s, 10m, 1h; 0 = no limit; default 1h)");
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, source, loop, noPassthrough, size, fps, codec, quality, subsampling, room, token, maxFrame, quiet, logLevel,
+            listen, source, loop, noPassthrough, size, fps, codec, quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -58,12 +82,31 @@ internal static class ServeCommand
                 }
             }
 
+            RecordingDirectory? recording = null;
             try
             {
-                return await RunAsync(options, r.GetValue(room)!, frameSource, encoder, codecId, r.GetValue(quiet), loggers, token2);
+                if (r.GetValue(record) is { } recordDirectory)
+                {
+                    var defaults = new RecordingOptions();
+                    var recordingOptions = defaults with
+                    {
+                        MaxFileBytes = r.GetValue(recordMaxSize) ?? defaults.MaxFileBytes,
+                        MaxFileDuration = r.GetValue(recordMaxDuration) ?? defaults.MaxFileDuration,
+                    };
+                    recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
+                }
+
+                return await RunAsync(options, r.GetValue(room)!, frameSource, encoder, codecId, recording, r.GetValue(quiet), loggers, token2);
             }
             finally
             {
+                if (recording is not null)
+                {
+                    // After the hub has stopped (no more frames): write what is queued and finish every file.
+                    await recording.DisposeAsync();
+                    PrintRecordingSummary(recording);
+                }
+
                 encoder?.Dispose();
                 if (frameSource is not null)
                 {
@@ -74,11 +117,16 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HubOptions options, string roomName, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         await using var hub = new HubServer(options, loggers);
+        if (recording is not null)
+        {
+            hub.AddRoomObserver(recording);
+        }
+
         hub.Start();
-        PrintBanner(hub, roomName, source, codec, options.Token is not null);
+        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording);
         Task capture = Task.CompletedTask;
         if (source is not null && encoder is not null)
         {
@@ -95,6 +143,11 @@ internal static class ServeCommand
                 long bytes = hub.Connections.Sum(c => c.BytesSent);
                 int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer);
                 string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in, {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
+                if (recording is not null)
+                {
+                    line += string.Create(CultureInfo.InvariantCulture, $", recorded {recording.FramesRecorded} frames ({LiveStats.Size(recording.BytesRecorded)})");
+                }
+
                 lastFrames = frames;
                 lastBytes = bytes;
                 return line;
@@ -126,7 +179,17 @@ internal static class ServeCommand
         return await endpoint.ResolveAsync(cancellationToken);
     }
 
-    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken)
+    private static void PrintRecordingSummary(RecordingDirectory recording)
+    {
+        IReadOnlyList<string> files = recording.Files;
+        Console.Error.WriteLine($"recorded {recording.FramesRecorded} frames in {files.Count} file(s) ({LiveStats.Size(recording.BytesRecorded)}) to {recording.FullPath}");
+        foreach (Exception failure in recording.Failures)
+        {
+            Console.Error.WriteLine($"socketcam: a recording stopped early: {failure.Message}");
+        }
+    }
+
+    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording)
     {
         IPEndPoint bound = hub.TcpEndPoint;
         string roomArg = room == Protocol.RoomName.Default ? "" : $" --room {room}";
@@ -142,7 +205,28 @@ internal static class ServeCommand
         }
 
         Console.WriteLine($"  feed another room with:  socketcam publish tcp://HOST:{bound.Port} --room NAME{tokenArg}");
+        if (recording is not null)
+        {
+            Console.WriteLine($"  recording every room to {recording.FullPath} ({RecordingFormats.Name(recording.Format)}, {RotationText(recording.Options)})");
+        }
+
         Console.WriteLine("  Ctrl+C stops the server.");
+    }
+
+    private static string RotationText(RecordingOptions options)
+    {
+        List<string> limits = [];
+        if (options.MaxFileBytes > 0)
+        {
+            limits.Add(CommonOptions.FormatByteSize(options.MaxFileBytes));
+        }
+
+        if (options.MaxFileDuration > TimeSpan.Zero)
+        {
+            limits.Add(CommonOptions.FormatDuration(options.MaxFileDuration));
+        }
+
+        return limits.Count == 0 ? "one file per room" : "a new file every " + string.Join(" or ", limits);
     }
 
     /// <summary>The addresses a viewer can use: the bound one, or every local address when bound to "any".</summary>

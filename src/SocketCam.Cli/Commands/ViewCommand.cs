@@ -3,7 +3,9 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SocketCam.Cli.Output;
 using SocketCam.Client;
+using SocketCam.Diagnostics;
 using SocketCam.Media;
+using SocketCam.Recording;
 using SocketCam.Transport;
 
 namespace SocketCam.Cli.Commands;
@@ -18,13 +20,19 @@ internal static class ViewCommand
         var frames = new Option<long>("--frames", "-n") { Description = "Stop after this many frames" };
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
         var snapshot = new Option<string?>("--snapshot") { Description = "Write the last frame to FILE.jpg or FILE.png when done" };
+        var record = new Option<string?>("--record")
+        {
+            HelpName = "FILE",
+            Description = "Record every received frame to FILE.mjpeg (concatenated JPEGs, playable up to the last whole frame even after a crash), "
+                + "FILE.mkv (the JPEGs with their timestamps) or FILE.mp4 (H.264); .mkv and .mp4 need ffmpeg. An existing file is replaced",
+        };
         var json = CommonOptions.Json();
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, frames, seconds, snapshot, json, noReconnect, quiet, logLevel,
+            url, room, token, frames, seconds, snapshot, record, json, noReconnect, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
@@ -37,7 +45,10 @@ internal static class ViewCommand
             };
             string? snapshotPath = r.GetValue(snapshot);
             ValidateSnapshotPath(snapshotPath);
-            return RunAsync(StreamEndpoint.Parse(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), snapshotPath, r.GetValue(json), r.GetValue(quiet), loggers, token2);
+            string? recordPath = r.GetValue(record);
+            RecordingFormat? recordFormat = recordPath is null ? null : RecordingFormats.FromPath(recordPath);
+            var output = new ViewOutput(snapshotPath, recordPath, recordFormat, r.GetValue(json), r.GetValue(quiet));
+            return RunAsync(StreamEndpoint.Parse(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
         }));
         return command;
     }
@@ -50,7 +61,7 @@ internal static class ViewCommand
         }
     }
 
-    private static async Task<int> RunAsync(StreamEndpoint endpoint, ViewerOptions options, long maxFrames, double seconds, string? snapshot, bool json, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(StreamEndpoint endpoint, ViewerOptions options, long maxFrames, double seconds, ViewOutput output, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (seconds > 0)
@@ -70,23 +81,74 @@ internal static class ViewCommand
             };
         }
 
-        Task status = new LiveStats(ViewerLine(viewer.Stats), quiet).RunAsync(stop.Token);
+        RecordingSink? recording = output.RecordPath is { } recordPath ? StartRecording(recordPath, output.RecordFormat!.Value, loggers) : null;
         try
         {
-            await viewer.RunAsync(stop.Token);
+            if (recording is not null)
+            {
+                // Every received frame goes to the recorder before it is decoded; a full recording queue holds the receive
+                // loop (TCP pushes back, the hub skips frames for this viewer). A recording that failed ends the viewer.
+                viewer.FrameReceivedAsync = async (header, data, ct) =>
+                {
+                    if (!await recording.EnqueueCopyAsync(header, data, ct))
+                    {
+                        await stop.CancelAsync();
+                    }
+                };
+            }
+
+            Task status = new LiveStats(ViewerLine(viewer.Stats), output.Quiet).RunAsync(stop.Token);
+            try
+            {
+                await viewer.RunAsync(stop.Token);
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                await status;
+                if (recording is not null)
+                {
+                    await recording.CompleteAsync();
+                }
+
+                Finish(viewer, output.Snapshot, output.Json, recording);
+            }
+
+            if (recording?.Failure is { } failure)
+            {
+                throw new UserFacingException($"recording failed: {failure.Message}", failure);
+            }
         }
         finally
         {
-            await stop.CancelAsync();
-            await status;
-            Finish(viewer, snapshot, json);
+            if (recording is not null)
+            {
+                await recording.DisposeAsync();
+            }
         }
 
         return viewer.Stats.Frames > 0 ? 0 : 1;
     }
 
-    /// <summary>Writes the snapshot and the JSON summary; shared by view and demo.</summary>
-    public static void Finish(ViewerClient viewer, string? snapshot, bool json)
+    private static RecordingSink StartRecording(string path, RecordingFormat format, ILoggerFactory loggers)
+    {
+        ILogger logger = loggers.CreateLogger("SocketCam.Recording");
+        var options = new RecordingOptions();
+        IFrameRecorder recorder;
+        try
+        {
+            recorder = FrameRecorders.Create(format, path, options, overwrite: true, logger);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UserFacingException($"--record '{path}': {ex.Message}", ex);
+        }
+
+        return RecordingSink.Start(path, recorder, options, logger);
+    }
+
+    /// <summary>Writes the snapshot, the recording line and the JSON summary; shared by view and demo.</summary>
+    public static void Finish(ViewerClient viewer, string? snapshot, bool json, RecordingSink? recording = null)
     {
         ViewerStats s = viewer.Stats;
         if (snapshot is not null)
@@ -103,11 +165,30 @@ internal static class ViewCommand
         }
 
         LatencySummaryLine(s);
+        if (recording is not null)
+        {
+            Console.Error.WriteLine(RecordingLine(recording));
+        }
+
         if (json)
         {
-            Console.Out.WriteLine(JsonSummary.Viewer(s));
+            Console.Out.WriteLine(JsonSummary.Viewer(s, recording));
             Console.Out.Flush();
         }
+    }
+
+    private static string RecordingLine(RecordingSink recording)
+    {
+        RecordingQueue queue = recording.Queue;
+        string line = recording.FramesRecorded == 0
+            ? $"recorded no frames: {recording.Name} not written"
+            : $"recorded {recording.FramesRecorded} frames to {recording.Name} ({LiveStats.Size(recording.BytesRecorded)})";
+        if (queue.StallEpisodes > 0)
+        {
+            line += string.Create(CultureInfo.InvariantCulture, $"; the recorder held the input back {queue.Stalled.TotalSeconds:0.0} s in all");
+        }
+
+        return line;
     }
 
     private static void LatencySummaryLine(ViewerStats s)
@@ -136,3 +217,6 @@ internal static class ViewCommand
         };
     }
 }
+
+/// <summary>What view writes besides its status line.</summary>
+internal sealed record ViewOutput(string? Snapshot, string? RecordPath, RecordingFormat? RecordFormat, bool Json, bool Quiet);

@@ -3,13 +3,34 @@ using System.Text.Json;
 using SocketCam.Cli.Commands;
 using SocketCam.Client;
 using SocketCam.Diagnostics;
+using SocketCam.Recording;
 
 namespace SocketCam.Cli.Output;
 
 /// <summary>The one-line JSON summaries of view, demo and bench (written with Utf8JsonWriter: no reflection).</summary>
 internal static class JsonSummary
 {
-    public static string Viewer(ViewerStats stats) => Write(w => WriteViewer(w, stats));
+    public static string Viewer(ViewerStats stats, RecordingSink? recording = null) => Write(w =>
+    {
+        WriteViewer(w, stats);
+        if (recording is not null)
+        {
+            WriteRecording(w, recording);
+        }
+    });
+
+    /// <summary>"recorded": {"file", "frames", "bytes", "skipped" (not valid JPEGs), "stalled_ms" (input held back), "error"}.</summary>
+    public static void WriteRecording(Utf8JsonWriter w, RecordingSink recording)
+    {
+        w.WriteStartObject("recorded");
+        w.WriteString("file", recording.Name);
+        w.WriteNumber("frames", recording.FramesRecorded);
+        w.WriteNumber("bytes", recording.BytesRecorded);
+        w.WriteNumber("skipped", recording.FramesSkipped);
+        w.WriteNumber("stalled_ms", Math.Round(recording.Queue.Stalled.TotalMilliseconds, 1));
+        w.WriteString("error", recording.Failure?.Message);
+        w.WriteEndObject();
+    }
 
     public static void WriteViewer(Utf8JsonWriter w, ViewerStats stats)
     {

@@ -65,4 +65,13 @@ internal sealed class LiveStats
         >= 1e6 / 8 => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond * 8 / 1e6:0.0} Mbit/s"),
         _ => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond * 8 / 1e3:0} kbit/s"),
     };
+
+    /// <summary>"12.3 MB": a size for people (decimal units, like the rates).</summary>
+    public static string Size(long bytes) => bytes switch
+    {
+        >= 1_000_000_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e9:0.00} GB"),
+        >= 1_000_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e6:0.0} MB"),
+        >= 1_000 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1e3:0} kB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes"),
+    };
 }

@@ -158,10 +158,12 @@ internal sealed class ClientSession : IAsyncDisposable
     /// <summary>
     /// Reads what the hub sends until it says goodbye (returns) or fails (throws): answers PINGs, applies PONGs
     /// (then calls <paramref name="onPong"/>), turns ERROR into <see cref="RemoteErrorException"/>, and hands each
-    /// VIDEO_FRAME payload to <paramref name="onFrame"/>. With no <paramref name="onFrame"/> (a publisher) frames are
-    /// not expected, so their cap is 0. Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/>.
+    /// VIDEO_FRAME payload to <paramref name="onFrame"/> (valid until the task it returns completes; while it is pending
+    /// nothing more is read, so TCP pushes back on the hub). With no <paramref name="onFrame"/> (a publisher) frames are
+    /// not expected, so their cap is 0. Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/>
+    /// (time spent waiting for <paramref name="onFrame"/> does not count: that wait is ours, not the hub's).
     /// </summary>
-    public async Task ReceiveAsync(int maxFrameBytes, TimeSpan idleTimeout, Action<ReadOnlySequence<byte>>? onFrame, Action? onPong, CancellationToken cancellationToken)
+    public async Task ReceiveAsync(int maxFrameBytes, TimeSpan idleTimeout, Func<ReadOnlySequence<byte>, ValueTask>? onFrame, Action? onPong, CancellationToken cancellationToken)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int frameCap = onFrame is null ? 0 : maxFrameBytes;
@@ -176,7 +178,13 @@ internal sealed class ClientSession : IAsyncDisposable
                     switch (type)
                     {
                         case MessageType.VideoFrame when onFrame is not null:
-                            onFrame(payload);
+                            ValueTask handled = onFrame(payload);
+                            if (!handled.IsCompletedSuccessfully)
+                            {
+                                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                            }
+
+                            await handled;
                             break;
                         case MessageType.Ping:
                             await SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);

@@ -40,6 +40,13 @@ public sealed class ViewerClient : IDisposable
     /// <summary>Called for every received frame before decoding (the picture data is valid only during the call).</summary>
     internal Action<VideoFrameHeader, ReadOnlySequence<byte>>? FrameReceived { get; set; }
 
+    /// <summary>
+    /// Awaited on the receive loop for every received frame, before <see cref="FrameReceived"/> and decoding (a recorder
+    /// that must see every frame). The picture data is valid until the returned task completes; while it is pending the
+    /// viewer reads nothing more, so TCP pushes back and the hub skips frames for this viewer instead.
+    /// </summary>
+    internal Func<VideoFrameHeader, ReadOnlySequence<byte>, CancellationToken, ValueTask>? FrameReceivedAsync { get; set; }
+
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
@@ -57,7 +64,7 @@ public sealed class ViewerClient : IDisposable
         try
         {
             int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
-            await session.ReceiveAsync(maxFrame, _options.IdleTimeout, payload => OnFrame(session, payload), () => Stats.RttMilliseconds = session.LastRttMilliseconds, cancellationToken);
+            await session.ReceiveAsync(maxFrame, _options.IdleTimeout, payload => OnFrameAsync(session, payload, cancellationToken), () => Stats.RttMilliseconds = session.LastRttMilliseconds, cancellationToken);
         }
         finally
         {
@@ -70,11 +77,34 @@ public sealed class ViewerClient : IDisposable
         }
     }
 
-    private void OnFrame(ClientSession session, ReadOnlySequence<byte> payload)
+    private ValueTask OnFrameAsync(ClientSession session, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
     {
         VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
         long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
         _lastSequence = header.Sequence;
+        if (FrameReceivedAsync is { } hook)
+        {
+            ValueTask received = hook(header, data, cancellationToken);
+            if (!received.IsCompletedSuccessfully)
+            {
+                return OnFrameAfterAsync(received, session, header, data, skipped);
+            }
+
+            received.GetAwaiter().GetResult();
+        }
+
+        OnFrame(session, header, data, skipped);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask OnFrameAfterAsync(ValueTask received, ClientSession session, VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped)
+    {
+        await received;
+        OnFrame(session, header, data, skipped);
+    }
+
+    private void OnFrame(ClientSession session, in VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped)
+    {
         FrameReceived?.Invoke(header, data);
         try
         {

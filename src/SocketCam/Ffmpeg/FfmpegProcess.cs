@@ -67,17 +67,30 @@ internal sealed class FfmpegProcess : IAsyncDisposable
     /// <summary>
     /// Starts <paramref name="tool"/> with <paramref name="arguments"/> (one per element, no shell). ffmpeg's banner,
     /// statistics and interactive keys are turned off; a missing ffmpeg is a <see cref="NativeDependencyException"/>.
+    /// With <paramref name="ownSession"/> the child runs in a session of its own (through <c>setsid</c>, when installed),
+    /// so Ctrl+C in the terminal reaches only SocketCam, which then lets ffmpeg finish its file in an orderly way
+    /// instead of ffmpeg stopping by itself before the last frames were handed to it.
     /// </summary>
-    public static FfmpegProcess Start(IEnumerable<string> arguments, bool redirectInput = false, ILogger? logger = null, string tool = FfmpegTool.Ffmpeg)
+    public static FfmpegProcess Start(IEnumerable<string> arguments, bool redirectInput = false, ILogger? logger = null, string tool = FfmpegTool.Ffmpeg, bool ownSession = false)
     {
         logger ??= NullLogger.Instance;
-        var info = new ProcessStartInfo(FfmpegTool.Locate(tool))
+        string program = FfmpegTool.Locate(tool);
+        string? setsid = ownSession ? FfmpegTool.TryLocate("setsid") : null;
+        var info = new ProcessStartInfo(setsid ?? program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true, // never let ffmpeg read the terminal (it would eat keys such as 'q')
             UseShellExecute = false,
         };
+        if (setsid is not null)
+        {
+            // --wait: setsid forks when the child happens to lead its process group; the pid we hold must stay ffmpeg's
+            // lifetime either way.
+            info.ArgumentList.Add("--wait");
+            info.ArgumentList.Add(program);
+        }
+
         info.ArgumentList.Add("-hide_banner");
         if (tool == FfmpegTool.Ffmpeg)
         {

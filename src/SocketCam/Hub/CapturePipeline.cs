@@ -62,7 +62,7 @@ internal sealed class CapturePipeline
             TimeSpan retryDelay = _options.RetryDelay;
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (_room.ViewerCount == 0)
+                if (!_room.HasAudience)
                 {
                     HubLog.CapturePaused(_logger, _room.Name);
                     if (_source is IPausableSource pausable)

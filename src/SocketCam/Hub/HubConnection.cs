@@ -222,7 +222,7 @@ internal sealed class HubConnection : IRoomViewer
                     switch (type)
                     {
                         case MessageType.VideoFrame when Role == PeerRole.Publisher:
-                            PublishFrame(payload, room);
+                            await PublishFrameAsync(payload, room, serverToken);
                             break;
                         case MessageType.VideoFrame:
                             throw new ProtocolException(ErrorCode.Malformed, "Viewers may not send frames.");
@@ -261,7 +261,31 @@ internal sealed class HubConnection : IRoomViewer
         }
     }
 
-    private static void PublishFrame(ReadOnlySequence<byte> payload, Room room)
+    /// <summary>
+    /// Copies a publisher's frame, checks it and hands it to the room. Awaiting the room's recorders is the back-pressure:
+    /// while a recorder's queue is full this receive loop stops reading, so TCP holds the publisher back. That wait is
+    /// the hub's doing, not the publisher's, so the idle timeout does not run meanwhile (the next read re-arms it).
+    /// </summary>
+    private async ValueTask PublishFrameAsync(ReadOnlySequence<byte> payload, Room room, CancellationToken serverToken)
+    {
+        SharedFrame shared = CopyFrame(payload);
+        try
+        {
+            ValueTask published = room.PublishAsync(shared, serverToken);
+            if (!published.IsCompletedSuccessfully)
+            {
+                _receiveTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            }
+
+            await published;
+        }
+        finally
+        {
+            shared.Release();
+        }
+    }
+
+    private static SharedFrame CopyFrame(ReadOnlySequence<byte> payload)
     {
         VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
         int dataLength = (int)data.Length;
@@ -286,11 +310,12 @@ internal sealed class HubConnection : IRoomViewer
                 }
             }
 
-            room.Publish(shared);
+            return shared;
         }
-        finally
+        catch
         {
             shared.Release();
+            throw;
         }
     }
 

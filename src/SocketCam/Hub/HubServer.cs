@@ -21,6 +21,7 @@ public sealed class HubServer : IAsyncDisposable
     private readonly ConcurrentDictionary<HubConnection, Task> _connections = new();
     private readonly Lock _roomsLock = new();
     private readonly CancellationTokenSource _shutdown = new();
+    private IRoomObserver[] _roomObservers = [];
     private long _framesOfRemovedRooms;
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -76,9 +77,34 @@ public sealed class HubServer : IAsyncDisposable
     {
         lock (_roomsLock)
         {
-            Room room = _rooms.GetOrAdd(name, static n => new Room(n));
+            if (!_rooms.TryGetValue(name, out Room? room))
+            {
+                room = new Room(name);
+                _rooms[name] = room;
+                foreach (IRoomObserver observer in _roomObservers)
+                {
+                    observer.OnRoomCreated(room);
+                }
+            }
+
             room.References++;
             return room;
+        }
+    }
+
+    /// <summary>
+    /// Tells <paramref name="observer"/> about every room that exists now and every room created or removed from now on
+    /// (a recorder of all rooms). Its callbacks run under the hub's rooms lock: they must be quick and must not block.
+    /// </summary>
+    internal void AddRoomObserver(IRoomObserver observer)
+    {
+        lock (_roomsLock)
+        {
+            _roomObservers = [.. _roomObservers, observer];
+            foreach (Room room in _rooms.Values)
+            {
+                observer.OnRoomCreated(room);
+            }
         }
     }
 
@@ -94,6 +120,10 @@ public sealed class HubServer : IAsyncDisposable
 
             _rooms.TryRemove(new KeyValuePair<string, Room>(room.Name, room));
             _framesOfRemovedRooms += room.FramesPublished;
+            foreach (IRoomObserver observer in _roomObservers)
+            {
+                observer.OnRoomRemoved(room);
+            }
         }
 
         room.Dispose();

@@ -9,8 +9,19 @@ internal interface IRoomViewer
 }
 
 /// <summary>
+/// Something that must see every frame of a room, in order (a recorder). Unlike a viewer it never skips: the publisher
+/// awaits <see cref="OfferAsync"/>, so a recorder that falls behind slows the source down instead of losing frames.
+/// </summary>
+internal interface IRoomRecorder
+{
+    /// <summary>Takes its own reference to <paramref name="frame"/>; completes once the recorder has room for it.</summary>
+    ValueTask OfferAsync(SharedFrame frame, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// A named stream: at most one publisher (the hub's own capture or a remote `publish`) and any number of viewers.
 /// Fan-out hands each viewer a reference to the same <see cref="SharedFrame"/>; nothing is copied or queued.
+/// Recorders get every frame through their own bounded queue, and the publisher waits for them (<see cref="PublishAsync"/>).
 /// </summary>
 internal sealed class Room : IDisposable
 {
@@ -19,6 +30,7 @@ internal sealed class Room : IDisposable
     private readonly AsyncSignal _taken = new();
     private readonly Timer _takenTimeout;
     private IRoomViewer[] _viewers = [];
+    private IRoomRecorder[] _recorders = [];
     private object? _publisher;
     private long _framesPublished;
 
@@ -37,6 +49,11 @@ internal sealed class Room : IDisposable
     public int ViewerCount => Volatile.Read(ref _viewers).Length;
 
     public IReadOnlyList<IRoomViewer> Viewers => Volatile.Read(ref _viewers);
+
+    public int RecorderCount => Volatile.Read(ref _recorders).Length;
+
+    /// <summary>Someone needs frames: a viewer or a recorder (capture pauses while nobody does).</summary>
+    public bool HasAudience => ViewerCount > 0 || RecorderCount > 0;
 
     public bool HasPublisher => Volatile.Read(ref _publisher) is not null;
 
@@ -63,6 +80,24 @@ internal sealed class Room : IDisposable
         _taken.Set();
     }
 
+    public void AddRecorder(IRoomRecorder recorder)
+    {
+        lock (_lock)
+        {
+            _recorders = [.. _recorders, recorder];
+        }
+
+        _viewersChanged.Set();
+    }
+
+    public void RemoveRecorder(IRoomRecorder recorder)
+    {
+        lock (_lock)
+        {
+            _recorders = Array.FindAll(_recorders, r => !ReferenceEquals(r, recorder));
+        }
+    }
+
     /// <summary>Claims the room's single publisher seat for <paramref name="owner"/>.</summary>
     public bool TryClaimPublisher(object owner) => Interlocked.CompareExchange(ref _publisher, owner, null) is null;
 
@@ -87,20 +122,30 @@ internal sealed class Room : IDisposable
         SignalLive = live;
     }
 
+    /// <summary>
+    /// Offers the frame to every viewer exactly like <see cref="Publish"/> (they skip to the newest), then waits until
+    /// every recorder has queued it: a recorder that cannot keep up holds the publisher back (back-pressure to the source)
+    /// and never loses a frame. The caller keeps (and later releases) its own reference.
+    /// </summary>
     public ValueTask PublishAsync(SharedFrame frame, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         Publish(frame);
-        return ValueTask.CompletedTask;
+        IRoomRecorder[] recorders = Volatile.Read(ref _recorders);
+        return recorders.Length switch
+        {
+            0 => ValueTask.CompletedTask,
+            1 => recorders[0].OfferAsync(frame, cancellationToken),
+            _ => OfferToAllAsync(recorders, frame, cancellationToken),
+        };
     }
 
     /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next).</summary>
     public void NotifyTaken() => _taken.Set();
 
-    /// <summary>Returns once the room has a viewer: capture and encoding pause while nobody watches.</summary>
+    /// <summary>Returns once the room has a viewer or a recorder: capture and encoding pause while nobody needs frames.</summary>
     public async ValueTask WaitForViewersAsync(CancellationToken cancellationToken)
     {
-        while (ViewerCount == 0)
+        while (!HasAudience)
         {
             await _viewersChanged.WaitAsync(cancellationToken);
         }
@@ -144,6 +189,14 @@ internal sealed class Room : IDisposable
     }
 
     public void Dispose() => _takenTimeout.Dispose();
+
+    private static async ValueTask OfferToAllAsync(IRoomRecorder[] recorders, SharedFrame frame, CancellationToken cancellationToken)
+    {
+        foreach (IRoomRecorder recorder in recorders)
+        {
+            await recorder.OfferAsync(frame, cancellationToken);
+        }
+    }
 
     private bool AnyWaiting()
     {

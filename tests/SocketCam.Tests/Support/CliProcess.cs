@@ -148,6 +148,13 @@ internal sealed class CliProcess : IAsyncDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
+    /// <summary>Sends SIGKILL (kill -9) to the process alone: it gets no chance to clean up or finish anything.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync().WaitAsync(TestHub.Timeout);
+    }
+
     /// <summary>The last non-empty standard output line, parsed as JSON.</summary>
     public JsonElement LastJsonLine()
     {

@@ -1,0 +1,196 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using SocketCam.Ffmpeg;
+
+namespace SocketCam.Recording;
+
+/// <summary>
+/// Records through an ffmpeg child process: the JPEGs go down its standard input in a minimal live Matroska stream that
+/// carries each frame's capture time (<see cref="MatroskaStream"/>), and ffmpeg writes a proper file: .mkv by stream
+/// copy (the JPEGs as they are), .mp4 as H.264 from libx264. Timestamps pass through unchanged, so the file plays at the
+/// pace the frames were captured however the frame rate varied. <see cref="CompleteAsync"/> closes ffmpeg's input and
+/// waits while it writes its index (the mp4 moov atom, the mkv cues and duration). ffmpeg runs in its own session, so
+/// Ctrl+C in the terminal does not stop it before SocketCam has handed over every frame.
+/// </summary>
+internal sealed class FfmpegMuxRecorder : IFrameRecorder
+{
+    private static readonly TimeSpan SizeCheckInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly string _path;
+    private readonly RecordingFormat _format;
+    private readonly RecordingOptions _options;
+    private readonly ILogger _logger;
+    private readonly byte[] _header = new byte[Math.Max(MatroskaStream.MaxHeaderSize, MatroskaStream.FrameHeaderSize)];
+    private FfmpegProcess? _ffmpeg;
+    private long _firstCaptureMicros;
+    private long _lastTimestampMs = -1;
+    private long _frames;
+    private long _bytes;
+    private long _nextSizeCheck;
+    private bool _completed;
+
+    private FfmpegMuxRecorder(string path, RecordingFormat format, RecordingOptions options, ILogger logger)
+    {
+        _path = path;
+        _format = format;
+        _options = options;
+        _logger = logger;
+    }
+
+    public string Description => _path;
+
+    public long FramesWritten => Interlocked.Read(ref _frames);
+
+    public long BytesWritten => Interlocked.Read(ref _bytes);
+
+    /// <summary>
+    /// Checks that ffmpeg is installed and claims the file (so a bad path fails now, not at the first frame); ffmpeg
+    /// itself starts with the first frame, whose size it needs.
+    /// </summary>
+    public static FfmpegMuxRecorder Create(string path, RecordingFormat format, RecordingOptions options, bool overwrite, ILogger logger)
+    {
+        if (format == RecordingFormat.Mjpeg)
+        {
+            throw new ArgumentException("MJPEG files are written by MjpegFileRecorder.", nameof(format));
+        }
+
+        RecordingFormats.EnsureTools(format);
+        using (new FileStream(path, overwrite ? FileMode.Create : FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
+        {
+        }
+
+        return new FfmpegMuxRecorder(path, format, options, logger);
+    }
+
+    public async ValueTask WriteAsync(JpegFrame frame, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        FfmpegProcess ffmpeg = _ffmpeg ?? await StartAsync(frame, cancellationToken);
+
+        // Milliseconds since the first frame, strictly increasing (a clock that steps back never reorders frames).
+        long timestamp = Math.Max(_lastTimestampMs + 1, (frame.CaptureMicros - _firstCaptureMicros) / 1000);
+        _lastTimestampMs = timestamp;
+        int headerLength = MatroskaStream.WriteFrameHeader(_header, timestamp, frame.Data.Length);
+        await SendAsync(ffmpeg, _header.AsMemory(0, headerLength), cancellationToken);
+        await SendAsync(ffmpeg, frame.Data, cancellationToken);
+        Interlocked.Increment(ref _frames);
+        if (Environment.TickCount64 >= _nextSizeCheck)
+        {
+            _nextSizeCheck = Environment.TickCount64 + (long)SizeCheckInterval.TotalMilliseconds;
+            RefreshSize();
+        }
+    }
+
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (_completed)
+        {
+            return;
+        }
+
+        _completed = true;
+        if (_ffmpeg is not { } ffmpeg)
+        {
+            // Not one frame: leave no empty (unplayable) file behind.
+            File.Delete(_path);
+            return;
+        }
+
+        await using (cancellationToken.Register(static s => ((FfmpegProcess)s!).Kill(), ffmpeg))
+        {
+            int code = await ffmpeg.FinishInputAsync(_options.FinishTimeout);
+            if (code != 0)
+            {
+                throw new IOException(code == -1
+                    ? $"{_path}: ffmpeg did not finish within {_options.FinishTimeout.TotalSeconds:0} s and was stopped."
+                    : $"{_path}: {ffmpeg.DescribeExit()}");
+            }
+        }
+
+        RefreshSize();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _completed = true;
+        if (_ffmpeg is not null)
+        {
+            await _ffmpeg.DisposeAsync();
+        }
+    }
+
+    /// <summary>The arguments after ffmpeg's own (-hide_banner etc.): Matroska on stdin, the file out.</summary>
+    internal static List<string> Arguments(RecordingFormat format, string path, int width, int height, RecordingOptions options)
+    {
+        List<string> args = ["-loglevel", "error", "-f", "matroska", "-i", "pipe:0", "-map", "0:v:0"];
+        if (format == RecordingFormat.Mp4)
+        {
+            // One fixed, even output size (yuv420p needs it), so a stream that changes size midway still encodes.
+            int evenWidth = Math.Max(2, width & ~1);
+            int evenHeight = Math.Max(2, height & ~1);
+            args.AddRange([
+                "-vf", string.Create(CultureInfo.InvariantCulture, $"scale={evenWidth}:{evenHeight},setsar=1"),
+                "-c:v", "libx264", "-preset", options.X264Preset, "-crf", options.X264Crf.ToString(CultureInfo.InvariantCulture),
+                "-pix_fmt", "yuv420p",
+                // Keep every frame and its own timestamp: no frame-rate conversion, no rounding to a 1/fps grid.
+                "-vsync", "passthrough", "-enc_time_base", "-1",
+                "-f", "mp4",
+            ]);
+        }
+        else
+        {
+            args.AddRange(["-c:v", "copy", "-f", "matroska"]);
+        }
+
+        // "file:" so a name with a colon is never taken for a protocol.
+        args.AddRange(["-y", "file:" + Path.GetFullPath(path)]);
+        return args;
+    }
+
+    private async ValueTask<FfmpegProcess> StartAsync(JpegFrame first, CancellationToken cancellationToken)
+    {
+        FfmpegProcess ffmpeg = FfmpegProcess.Start(Arguments(_format, _path, first.Width, first.Height, _options), redirectInput: true, _logger, ownSession: true);
+        _ffmpeg = ffmpeg;
+        _firstCaptureMicros = first.CaptureMicros;
+        int length = MatroskaStream.WriteHeader(_header, first.Width, first.Height);
+        await SendAsync(ffmpeg, _header.AsMemory(0, length), cancellationToken);
+        return ffmpeg;
+    }
+
+    private async ValueTask SendAsync(FfmpegProcess ffmpeg, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Cancellation kills ffmpeg: a pipe write cannot be abandoned half-way otherwise.
+            await using (cancellationToken.Register(static s => ((FfmpegProcess)s!).Kill(), ffmpeg))
+            {
+                await ffmpeg.Input.WriteAsync(data, cancellationToken);
+            }
+        }
+        catch (IOException ex)
+        {
+            // Broken pipe: ffmpeg is gone; its last error line says why.
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                await ffmpeg.WaitForExitAsync(grace.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            throw new IOException($"{_path}: {ffmpeg.DescribeExit()}", ex);
+        }
+    }
+
+    private void RefreshSize()
+    {
+        try
+        {
+            Interlocked.Exchange(ref _bytes, new FileInfo(_path).Length);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using Microsoft.Extensions.Logging;
+
+namespace SocketCam.Recording;
+
+/// <summary>
+/// A series of files: the first frame opens a file, and a frame that would take the current file past
+/// <see cref="RecordingOptions.MaxFileBytes"/>, or past <see cref="RecordingOptions.MaxFileDuration"/> of capture time,
+/// finishes it and starts the next one. Files change only between frames, and each one is finished on its own, so
+/// every file plays by itself.
+/// </summary>
+internal sealed class RotatingRecorder : IFrameRecorder
+{
+    private readonly Func<JpegFrame, IFrameRecorder> _open;
+    private readonly string _name;
+    private readonly RecordingOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<string> _files = [];
+    private IFrameRecorder? _current;
+    private long _currentStartMicros;
+    private long _closedFrames;
+    private long _closedBytes;
+
+    /// <param name="open">Creates the next file for the frame that will be its first.</param>
+    public RotatingRecorder(string name, Func<JpegFrame, IFrameRecorder> open, RecordingOptions options, ILogger logger)
+    {
+        _name = name;
+        _open = open;
+        _options = options;
+        _logger = logger;
+    }
+
+    public string Description
+    {
+        get
+        {
+            lock (_files)
+            {
+                return _files.Count switch
+                {
+                    0 => "no file",
+                    1 => _files[0],
+                    _ => $"{_files.Count} files ({_files[0]} ... {Path.GetFileName(_files[^1])})",
+                };
+            }
+        }
+    }
+
+    public long FramesWritten => Interlocked.Read(ref _closedFrames) + (Volatile.Read(ref _current)?.FramesWritten ?? 0);
+
+    public long BytesWritten => Interlocked.Read(ref _closedBytes) + (Volatile.Read(ref _current)?.BytesWritten ?? 0);
+
+    /// <summary>The files written so far, oldest first.</summary>
+    public IReadOnlyList<string> Files
+    {
+        get
+        {
+            lock (_files)
+            {
+                return [.. _files];
+            }
+        }
+    }
+
+    public async ValueTask WriteAsync(JpegFrame frame, CancellationToken cancellationToken)
+    {
+        if (_current is not null && IsFull(_current, frame))
+        {
+            await CloseCurrentAsync(cancellationToken);
+        }
+
+        if (_current is null)
+        {
+            IFrameRecorder next = _open(frame);
+            lock (_files)
+            {
+                _files.Add(next.Description);
+            }
+
+            _currentStartMicros = frame.CaptureMicros;
+            Volatile.Write(ref _current, next);
+            RecordingLog.FileOpened(_logger, _name, next.Description);
+        }
+
+        await _current.WriteAsync(frame, cancellationToken);
+    }
+
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (_current is not null)
+        {
+            await CloseCurrentAsync(cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_current is not null)
+        {
+            await _current.DisposeAsync();
+        }
+    }
+
+    private bool IsFull(IFrameRecorder current, in JpegFrame next)
+    {
+        if (current.FramesWritten == 0)
+        {
+            return false;
+        }
+
+        long maxBytes = _options.MaxFileBytes;
+        if (maxBytes > 0 && current.BytesWritten + next.Data.Length > maxBytes)
+        {
+            return true;
+        }
+
+        TimeSpan maxDuration = _options.MaxFileDuration;
+        return maxDuration > TimeSpan.Zero && next.CaptureMicros - _currentStartMicros >= (long)(maxDuration.TotalMilliseconds * 1000);
+    }
+
+    private async ValueTask CloseCurrentAsync(CancellationToken cancellationToken)
+    {
+        IFrameRecorder current = _current!;
+        try
+        {
+            await current.CompleteAsync(cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Add(ref _closedFrames, current.FramesWritten);
+            Interlocked.Add(ref _closedBytes, current.BytesWritten);
+            Volatile.Write(ref _current, null);
+            await current.DisposeAsync();
+        }
+
+        RecordingLog.FileClosed(_logger, _name, current.Description, current.FramesWritten, current.BytesWritten);
+    }
+}

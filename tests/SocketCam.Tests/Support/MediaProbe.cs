@@ -1,0 +1,83 @@
+using System.Globalization;
+using SocketCam.Codecs;
+using SocketCam.Ffmpeg;
+
+namespace SocketCam.Tests.Support;
+
+/// <summary>What ffprobe reports about a recording's first video stream.</summary>
+internal sealed record ProbeResult(string Codec, int Frames, int Width, int Height);
+
+/// <summary>Reads recordings back with the real ffprobe and ffmpeg, the way a user's player would.</summary>
+internal static class MediaProbe
+{
+    /// <summary>ffprobe -count_frames: the codec and the number of frames it really decodes.</summary>
+    public static async Task<ProbeResult> ProbeAsync(string path, string? format = null)
+    {
+        List<string> args = ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=codec_name,nb_read_frames,width,height", "-of", "csv=p=0"];
+        if (format is not null)
+        {
+            args.AddRange(["-f", format]);
+        }
+
+        args.Add(path);
+        (int code, string output, string errors) = await RunAsync(FfmpegTool.Ffprobe, args);
+        Assert.True(code == 0, $"ffprobe {path} exited with {code}: {errors}");
+        string[] fields = output.Trim().Split(',');
+        Assert.True(fields.Length == 4, $"ffprobe {path} printed '{output.Trim()}' {errors}");
+        return new ProbeResult(
+            fields[0],
+            int.Parse(fields[3], CultureInfo.InvariantCulture),
+            int.Parse(fields[1], CultureInfo.InvariantCulture),
+            int.Parse(fields[2], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The presentation times (seconds) of every video packet, in presentation order.</summary>
+    public static async Task<List<double>> PacketTimesAsync(string path)
+    {
+        (int code, string output, string errors) = await RunAsync(FfmpegTool.Ffprobe,
+            ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", path]);
+        Assert.True(code == 0, $"ffprobe {path} exited with {code}: {errors}");
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => double.Parse(l.TrimEnd(','), CultureInfo.InvariantCulture))
+            .Order()];
+    }
+
+    /// <summary>Decodes the whole file with ffmpeg (-f null) and counts the frames it produced; returns its error output too.</summary>
+    public static async Task<(int ExitCode, int Frames, string Errors)> DecodeMjpegAsync(string path)
+    {
+        (int code, string output, string errors) = await RunAsync(FfmpegTool.Ffmpeg, ["-v", "error", "-f", "mjpeg", "-i", path, "-f", "framemd5", "-"]);
+        int frames = output.Split('\n').Count(l => l.Length > 0 && !l.StartsWith('#'));
+        return (code, frames, errors.Trim());
+    }
+
+    /// <summary>Splits a concatenated-JPEG file the way a player would: whole JPEGs, then whatever is left at the end.</summary>
+    public static (List<int> Lengths, int TrailingBytes) SplitJpegs(byte[] file)
+    {
+        var lengths = new List<int>();
+        int offset = 0;
+        while (offset < file.Length)
+        {
+            JpegScanStatus status = JpegStructure.Scan(file.AsSpan(offset), out int length, out _, out _, out string? error);
+            if (status != JpegScanStatus.Complete)
+            {
+                Assert.True(status == JpegScanStatus.Incomplete, $"invalid JPEG data at byte {offset}: {error}");
+                break;
+            }
+
+            lengths.Add(length);
+            offset += length;
+        }
+
+        return (lengths, file.Length - offset);
+    }
+
+    private static async Task<(int Code, string Output, string Errors)> RunAsync(string tool, List<string> args)
+    {
+        await using FfmpegProcess process = FfmpegProcess.Start(args, tool: tool);
+        using var reader = new StreamReader(process.Output);
+        Task<string> output = reader.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TestHub.Timeout);
+        int code = await process.WaitForExitAsync(timeout.Token);
+        return (code, await output, string.Join(Environment.NewLine, process.RecentErrorLines));
+    }
+}
