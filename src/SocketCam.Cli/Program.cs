@@ -23,6 +23,8 @@ internal static class Program
             PublishCommand.Create(),
             DemoCommand.Create(),
             BenchCommand.Create(),
+            SendImageCommand.Create(),
+            ReceiveImageCommand.Create(),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
