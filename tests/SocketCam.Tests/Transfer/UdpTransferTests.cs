@@ -82,7 +82,7 @@ public sealed class UdpTransferTests : IDisposable
         using var receiver = new UdpImageReceiver(TransferTesting.Loopback0, TransferTesting.Fast);
         await using var relay = UdpRelay.Start(receiver.LocalEndPoint, faults);
         Task<TransferReport> receiving = receiver.ReceiveAsync(Output, null, deadline.Token);
-        using var sender = new UdpImageSender(relay.EndPoint, file, TransferTesting.Fast);
+        using var sender = new UdpImageSender(relay.EndPoint, file, TransferTesting.Fast with { MaxStalledRounds = 3 });
 
         var sendError = await Assert.ThrowsAsync<TransferFailedException>(() => sender.SendAsync(deadline.Token));
         var receiveError = await Assert.ThrowsAsync<TransferFailedException>(() => receiving);
