@@ -105,7 +105,7 @@ internal static class ReceiveImageCommand
     private static void Print(string path, TransferReport report, bool json)
     {
         string udp = report.Transport == "udp"
-            ? string.Create(CultureInfo.InvariantCulture, $", {report.Parts} parts, {report.Datagrams} datagrams, {report.Duplicates} duplicates, {report.Ignored} ignored, {report.Nacks} NACKs")
+            ? string.Create(CultureInfo.InvariantCulture, $", {TransferCommandOptions.Count(report.Parts, "part")}, {TransferCommandOptions.Count(report.Datagrams, "datagram")}, {TransferCommandOptions.Count(report.Duplicates, "duplicate")}, {report.Ignored} ignored, {TransferCommandOptions.Count(report.Nacks, "NACK")}")
             : "";
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {path}: {report.Bytes} bytes, crc32 {Crc32.Format(report.Crc32)}, sha256 {TransferCommandOptions.Sha256Hex(report)} (from {report.Transport}://{report.Peer}{udp}, {TransferCommandOptions.Seconds(report.Elapsed)} s)"));

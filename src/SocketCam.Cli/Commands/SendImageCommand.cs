@@ -102,7 +102,7 @@ internal static class SendImageCommand
     private static void Print(string path, TransferReport report, bool json)
     {
         string udp = report.Transport == "udp"
-            ? string.Create(CultureInfo.InvariantCulture, $", {report.Parts} parts in {report.Datagrams} datagrams ({report.Retransmitted} retransmitted, {report.Nacks} NACKs)")
+            ? string.Create(CultureInfo.InvariantCulture, $", {TransferCommandOptions.Count(report.Parts, "part")} in {TransferCommandOptions.Count(report.Datagrams, "datagram")} ({report.Retransmitted} retransmitted, {TransferCommandOptions.Count(report.Nacks, "NACK")})")
             : "";
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"sent {path} to {report.Transport}://{report.Peer}: {report.Bytes} bytes, crc32 {Crc32.Format(report.Crc32)}, sha256 {TransferCommandOptions.Sha256Hex(report)}{udp}, confirmed by the receiver in {TransferCommandOptions.Seconds(report.Elapsed)} s"));

@@ -74,6 +74,9 @@ internal static class TransferCommandOptions
         return await endpoint.ResolveAsync(cancellationToken);
     }
 
+    /// <summary>"1 NACK", "2 NACKs".</summary>
+    public static string Count(long n, string noun) => string.Create(CultureInfo.InvariantCulture, $"{n} {noun}{(n == 1 ? "" : "s")}");
+
     public static string Sha256Hex(TransferReport report) => Convert.ToHexStringLower(report.Sha256);
 
     public static string Seconds(TimeSpan elapsed) => elapsed.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
