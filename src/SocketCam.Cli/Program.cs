@@ -11,11 +11,14 @@ internal static class Program
         var root = new RootCommand(
             """
             SocketCam: live camera video over sockets.
-            A hub (`serve`) captures or receives frames and fans them out to any number of viewers; `view` watches,
-            `publish` feeds a room from another machine, `demo` shows it all in one process, `bench` measures it.
+            A hub (`serve`) captures (camera, file, screen, image, ffmpeg graph, test pattern) or receives frames and
+            fans them out to any number of viewers; `view` watches (and records), `publish` feeds a room from another
+            machine, `snapshot` saves one frame, `devices` lists cameras, `send-image`/`receive-image` move one file
+            over TCP or UDP, `demo` shows it all in one process, `bench` measures it.
 
             Quick start:  socketcam demo
                           socketcam serve            (then, elsewhere)  socketcam view tcp://HOST:9999
+                          socketcam serve --source file:clip.mp4 --loop --record recordings/
             """)
         {
             ServeCommand.Create(),
@@ -25,6 +28,8 @@ internal static class Program
             BenchCommand.Create(),
             SnapshotCommand.Create(),
             DevicesCommand.Create(),
+            SendImageCommand.Create(),
+            ReceiveImageCommand.Create(),
         };
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

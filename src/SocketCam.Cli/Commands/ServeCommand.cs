@@ -230,7 +230,7 @@ internal static class ServeCommand
     }
 
     /// <summary>The addresses a viewer can use: the bound one, or every local address when bound to "any".</summary>
-    private static IEnumerable<IPAddress> ReachableAddresses(IPEndPoint bound)
+    internal static IEnumerable<IPAddress> ReachableAddresses(IPEndPoint bound)
     {
         if (!bound.Address.Equals(IPAddress.Any) && !bound.Address.Equals(IPAddress.IPv6Any))
         {
@@ -254,5 +254,5 @@ internal static class ServeCommand
         return addresses.Distinct();
     }
 
-    private static string FormatHost(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+    internal static string FormatHost(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
 }
