@@ -76,7 +76,7 @@ public sealed class HubServer : IAsyncDisposable
     {
         lock (_roomsLock)
         {
-            Room room = _rooms.GetOrAdd(name, static n => new Room(n));
+            Room room = _rooms.GetOrAdd(name, static (n, logger) => new Room(n, logger), _logger);
             room.References++;
             return room;
         }
