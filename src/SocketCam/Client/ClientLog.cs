@@ -12,4 +12,10 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Frame {Sequence} could not be decoded: {Reason}")]
     public static partial void CorruptFrame(ILogger logger, long sequence, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "No signal: {Reason}")]
+    public static partial void NoSignal(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Signal back")]
+    public static partial void SignalBack(ILogger logger);
 }

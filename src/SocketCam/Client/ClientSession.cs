@@ -157,11 +157,18 @@ internal sealed class ClientSession : IAsyncDisposable
 
     /// <summary>
     /// Reads what the hub sends until it says goodbye (returns) or fails (throws): answers PINGs, applies PONGs
-    /// (then calls <paramref name="onPong"/>), turns ERROR into <see cref="RemoteErrorException"/>, and hands each
-    /// VIDEO_FRAME payload to <paramref name="onFrame"/>. With no <paramref name="onFrame"/> (a publisher) frames are
-    /// not expected, so their cap is 0. Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/>.
+    /// (then calls <paramref name="onPong"/>), turns ERROR into <see cref="RemoteErrorException"/>, hands each
+    /// VIDEO_FRAME payload to <paramref name="onFrame"/> and each SIGNAL to <paramref name="onSignal"/>. Without
+    /// them (a publisher) frames and SIGNALs are not expected: the frame cap is 0 and a SIGNAL is malformed.
+    /// Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/>.
     /// </summary>
-    public async Task ReceiveAsync(int maxFrameBytes, TimeSpan idleTimeout, Action<ReadOnlySequence<byte>>? onFrame, Action? onPong, CancellationToken cancellationToken)
+    public async Task ReceiveAsync(
+        int maxFrameBytes,
+        TimeSpan idleTimeout,
+        Action<ReadOnlySequence<byte>>? onFrame,
+        Action<SignalMessage>? onSignal,
+        Action? onPong,
+        CancellationToken cancellationToken)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int frameCap = onFrame is null ? 0 : maxFrameBytes;
@@ -177,6 +184,9 @@ internal sealed class ClientSession : IAsyncDisposable
                     {
                         case MessageType.VideoFrame when onFrame is not null:
                             onFrame(payload);
+                            break;
+                        case MessageType.Signal when onSignal is not null:
+                            onSignal(MessageParser.ParseSignal(payload));
                             break;
                         case MessageType.Ping:
                             await SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);
@@ -260,6 +270,9 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public ValueTask SendPongAsync(PingMessage ping, CancellationToken cancellationToken) =>
         SendControlAsync(b => MessageWriter.WritePong(b, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros())), cancellationToken);
+
+    public ValueTask SendSignalAsync(SignalMessage signal, CancellationToken cancellationToken) =>
+        SendControlAsync(b => MessageWriter.WriteSignal(b, signal), cancellationToken);
 
     public ValueTask SendGoodbyeAsync(CancellationToken cancellationToken) =>
         SendControlAsync(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.Normal, "bye"), cancellationToken);

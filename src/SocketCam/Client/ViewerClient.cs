@@ -40,6 +40,9 @@ public sealed class ViewerClient : IDisposable
     /// <summary>Called for every received frame before decoding (the picture data is valid only during the call).</summary>
     internal Action<VideoFrameHeader, ReadOnlySequence<byte>>? FrameReceived { get; set; }
 
+    /// <summary>Called on the receive loop when the signal state changes: (live, reason); the reason is null when live.</summary>
+    internal Action<bool, string?>? SignalChanged { get; set; }
+
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
@@ -57,7 +60,13 @@ public sealed class ViewerClient : IDisposable
         try
         {
             int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
-            await session.ReceiveAsync(maxFrame, _options.IdleTimeout, payload => OnFrame(session, payload), () => Stats.RttMilliseconds = session.LastRttMilliseconds, cancellationToken);
+            await session.ReceiveAsync(
+                maxFrame,
+                _options.IdleTimeout,
+                payload => OnFrame(session, payload),
+                signal => OnSignal(signal.Live, signal.Text),
+                () => Stats.RttMilliseconds = session.LastRttMilliseconds,
+                cancellationToken);
         }
         finally
         {
@@ -70,9 +79,34 @@ public sealed class ViewerClient : IDisposable
         }
     }
 
+    private void OnSignal(bool live, string reason)
+    {
+        if (!Stats.OnSignal(live, reason))
+        {
+            return;
+        }
+
+        if (live)
+        {
+            ClientLog.SignalBack(_logger);
+        }
+        else
+        {
+            ClientLog.NoSignal(_logger, reason);
+        }
+
+        SignalChanged?.Invoke(live, Stats.SignalReason);
+    }
+
     private void OnFrame(ClientSession session, ReadOnlySequence<byte> payload)
     {
         VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
+        if (!Stats.SignalLive)
+        {
+            // A frame means the source is back (the hub sends SIGNAL live first, but the spec does not require it).
+            OnSignal(true, "");
+        }
+
         long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
         _lastSequence = header.Sequence;
         FrameReceived?.Invoke(header, data);
