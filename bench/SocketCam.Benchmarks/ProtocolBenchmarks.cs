@@ -81,6 +81,10 @@ public class ProtocolBenchmarks
     private sealed class NullViewer : IRoomViewer
     {
         public LatestFrameSlot Slot { get; } = new(new AsyncSignal());
+
+        public void OnSignal(SignalMessage message)
+        {
+        }
     }
 
     private sealed class Segments : ReadOnlySequenceSegment<byte>

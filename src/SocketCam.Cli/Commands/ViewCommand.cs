@@ -207,8 +207,9 @@ internal static class ViewCommand
             long frames = stats.Frames;
             long bytes = stats.Bytes;
             var l = stats.Latency;
-            string line = frames == 0
-                ? "waiting for frames..."
+            // While the source is down the hub sends no frames: say why instead of showing a frame rate of 0.
+            string line = stats.SignalReason is { } reason ? NoSignalLine(reason)
+                : frames == 0 ? "waiting for frames..."
                 : string.Create(CultureInfo.InvariantCulture,
                     $"{stats.Width}x{stats.Height} {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  latency p50 {l.P50:0.0} ms p99 {l.P99:0.0} ms  skipped {stats.Dropped}  rtt {stats.RttMilliseconds:0.00} ms  frames {frames}");
             lastFrames = frames;
@@ -216,6 +217,8 @@ internal static class ViewCommand
             return line;
         };
     }
+
+    private static string NoSignalLine(string reason) => reason.Length == 0 ? "NO SIGNAL" : "NO SIGNAL: " + reason;
 }
 
 /// <summary>What view writes besides its status line.</summary>

@@ -42,6 +42,7 @@ internal static class JsonSummary
         w.WriteString("codec", stats.Codec is { } c ? CommonOptions.CodecName(c) : null);
         w.WriteNumber("dropped", stats.Dropped);
         WriteLatency(w, stats.Latency);
+        w.WriteNumber("no_signal_events", stats.NoSignalEvents);
     }
 
     public static void WriteLatency(Utf8JsonWriter w, LatencySummary latency)

@@ -13,6 +13,12 @@ internal static partial class ClientLog
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Frame {Sequence} could not be decoded: {Reason}")]
     public static partial void CorruptFrame(ILogger logger, long sequence, string reason);
 
-    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Source failed ({Reason}); retrying in {Seconds} s")]
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "No signal: {Reason}")]
+    public static partial void NoSignal(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Signal back")]
+    public static partial void SignalBack(ILogger logger);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Source failed ({Reason}); retrying in {Seconds} s")]
     public static partial void SourceFailed(ILogger logger, string reason, double seconds);
 }

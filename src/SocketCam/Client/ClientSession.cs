@@ -157,13 +157,20 @@ internal sealed class ClientSession : IAsyncDisposable
 
     /// <summary>
     /// Reads what the hub sends until it says goodbye (returns) or fails (throws): answers PINGs, applies PONGs
-    /// (then calls <paramref name="onPong"/>), turns ERROR into <see cref="RemoteErrorException"/>, and hands each
+    /// (then calls <paramref name="onPong"/>), turns ERROR into <see cref="RemoteErrorException"/>, hands each
     /// VIDEO_FRAME payload to <paramref name="onFrame"/> (valid until the task it returns completes; while it is pending
-    /// nothing more is read, so TCP pushes back on the hub). With no <paramref name="onFrame"/> (a publisher) frames are
-    /// not expected, so their cap is 0. Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/>
-    /// (time spent waiting for <paramref name="onFrame"/> does not count: that wait is ours, not the hub's).
+    /// nothing more is read, so TCP pushes back on the hub) and each SIGNAL to <paramref name="onSignal"/>. Without
+    /// them (a publisher) frames and SIGNALs are not expected: the frame cap is 0 and a SIGNAL is malformed.
+    /// Nothing at all for <paramref name="idleTimeout"/> throws <see cref="TimeoutException"/> (time spent waiting for
+    /// <paramref name="onFrame"/> does not count: that wait is ours, not the hub's).
     /// </summary>
-    public async Task ReceiveAsync(int maxFrameBytes, TimeSpan idleTimeout, Func<ReadOnlySequence<byte>, ValueTask>? onFrame, Action? onPong, CancellationToken cancellationToken)
+    public async Task ReceiveAsync(
+        int maxFrameBytes,
+        TimeSpan idleTimeout,
+        Func<ReadOnlySequence<byte>, ValueTask>? onFrame,
+        Action<SignalMessage>? onSignal,
+        Action? onPong,
+        CancellationToken cancellationToken)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int frameCap = onFrame is null ? 0 : maxFrameBytes;
@@ -185,6 +192,9 @@ internal sealed class ClientSession : IAsyncDisposable
                             }
 
                             await handled;
+                            break;
+                        case MessageType.Signal when onSignal is not null:
+                            onSignal(MessageParser.ParseSignal(payload));
                             break;
                         case MessageType.Ping:
                             await SendPongAsync(MessageParser.ParsePing(payload), cancellationToken);
@@ -268,6 +278,9 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public ValueTask SendPongAsync(PingMessage ping, CancellationToken cancellationToken) =>
         SendControlAsync(b => MessageWriter.WritePong(b, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros())), cancellationToken);
+
+    public ValueTask SendSignalAsync(SignalMessage signal, CancellationToken cancellationToken) =>
+        SendControlAsync(b => MessageWriter.WriteSignal(b, signal), cancellationToken);
 
     public ValueTask SendGoodbyeAsync(CancellationToken cancellationToken) =>
         SendControlAsync(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.Normal, "bye"), cancellationToken);

@@ -47,6 +47,9 @@ public sealed class ViewerClient : IDisposable
     /// </summary>
     internal Func<VideoFrameHeader, ReadOnlySequence<byte>, CancellationToken, ValueTask>? FrameReceivedAsync { get; set; }
 
+    /// <summary>Called on the receive loop when the signal state changes: (live, reason); the reason is null when live.</summary>
+    internal Action<bool, string?>? SignalChanged { get; set; }
+
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
@@ -64,7 +67,13 @@ public sealed class ViewerClient : IDisposable
         try
         {
             int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
-            await session.ReceiveAsync(maxFrame, _options.IdleTimeout, payload => OnFrameAsync(session, payload, cancellationToken), () => Stats.RttMilliseconds = session.LastRttMilliseconds, cancellationToken);
+            await session.ReceiveAsync(
+                maxFrame,
+                _options.IdleTimeout,
+                payload => OnFrameAsync(session, payload, cancellationToken),
+                signal => OnSignal(signal.Live, signal.Text),
+                () => Stats.RttMilliseconds = session.LastRttMilliseconds,
+                cancellationToken);
         }
         finally
         {
@@ -77,9 +86,34 @@ public sealed class ViewerClient : IDisposable
         }
     }
 
+    private void OnSignal(bool live, string reason)
+    {
+        if (!Stats.OnSignal(live, reason))
+        {
+            return;
+        }
+
+        if (live)
+        {
+            ClientLog.SignalBack(_logger);
+        }
+        else
+        {
+            ClientLog.NoSignal(_logger, reason);
+        }
+
+        SignalChanged?.Invoke(live, Stats.SignalReason);
+    }
+
     private ValueTask OnFrameAsync(ClientSession session, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
     {
         VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
+        if (!Stats.SignalLive)
+        {
+            // A frame means the source is back (the hub sends SIGNAL live first, but the spec does not require it).
+            OnSignal(true, "");
+        }
+
         long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
         _lastSequence = header.Sequence;
         if (FrameReceivedAsync is { } hook)

@@ -14,6 +14,10 @@ public sealed class ViewerStats
     private long _firstFrameTicks;
     private long _lastFrameTicks;
     private int _reconnects;
+    private long _noSignalEvents;
+
+    // Null while live: one reference, so state and reason always agree for a reader on another thread.
+    private volatile string? _noSignalReason;
 
     public long Frames => Interlocked.Read(ref _frames);
 
@@ -26,6 +30,18 @@ public sealed class ViewerStats
     public long Corrupt => Interlocked.Read(ref _corrupt);
 
     public int Reconnects => Volatile.Read(ref _reconnects);
+
+    /// <summary>
+    /// False while the hub reports that the room's source is down (SIGNAL); true at first and once it is back.
+    /// Kept across reconnects: a hub that still has no signal says so again right after WELCOME.
+    /// </summary>
+    public bool SignalLive => _noSignalReason is null;
+
+    /// <summary>Why there is no signal (possibly empty), or null while live.</summary>
+    public string? SignalReason => _noSignalReason;
+
+    /// <summary>How often the signal was lost (changes from live to no signal).</summary>
+    public long NoSignalEvents => Interlocked.Read(ref _noSignalEvents);
 
     public int Width { get; private set; }
 
@@ -72,6 +88,24 @@ public sealed class ViewerStats
     }
 
     internal void ResetLatency() => _latency.Reset();
+
+    /// <summary>Applies a signal state; returns false when nothing changed. Called only by the receive loop.</summary>
+    internal bool OnSignal(bool live, string reason)
+    {
+        string? current = _noSignalReason;
+        if (live ? current is null : string.Equals(current, reason, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (!live && current is null)
+        {
+            Interlocked.Increment(ref _noSignalEvents);
+        }
+
+        _noSignalReason = live ? null : reason;
+        return true;
+    }
 
     internal void OnCorrupt() => Interlocked.Increment(ref _corrupt);
 

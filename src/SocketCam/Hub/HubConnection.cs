@@ -20,6 +20,9 @@ internal sealed class HubConnection : IRoomViewer
 {
     private const int MaxQueuedControlMessages = 32;
 
+    /// <summary>Why viewers lose the signal when a remote publisher's session ends (docs/PROTOCOL.md, SIGNAL).</summary>
+    public const string PublisherLeftReason = "publisher left";
+
     private readonly Socket _socket;
     private readonly HubServer _hub;
     private readonly HubOptions _options;
@@ -27,6 +30,8 @@ internal sealed class HubConnection : IRoomViewer
     private readonly AsyncSignal _wake = new();
     private readonly Queue<byte[]> _control = new();
     private readonly CancellationTokenSource _receiveTimeout;
+    private SignalMessage? _pendingSignal; // under _control's lock: only the newest state matters, like frames
+    private bool _farewellQueued; // under _control's lock: ERROR or GOODBYE is queued, nothing may follow it
     private volatile bool _closing;
     private volatile bool _sendFailed;
     private long _framesSent;
@@ -65,6 +70,7 @@ internal sealed class HubConnection : IRoomViewer
         Room? room = null;
         string leaveReason = "closed";
         bool rejected = false;
+        bool seated = false;
         try
         {
             _socket.ConfigureForVideo(boundBuffers: true);
@@ -76,9 +82,14 @@ internal sealed class HubConnection : IRoomViewer
             RoomName = hello.Room;
             Agent = hello.Agent;
             room = _hub.GetOrCreateRoom(hello.Room);
-            if (hello.Role == PeerRole.Publisher && !room.TryClaimPublisher(this))
+            if (hello.Role == PeerRole.Publisher)
             {
-                throw new ProtocolException(ErrorCode.RoomBusy, $"Room '{hello.Room}' already has a publisher.");
+                if (!room.TryClaimPublisher(this))
+                {
+                    throw new ProtocolException(ErrorCode.RoomBusy, $"Room '{hello.Room}' already has a publisher.");
+                }
+
+                seated = true;
             }
 
             var welcome = new WelcomeMessage(_hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes);
@@ -96,12 +107,12 @@ internal sealed class HubConnection : IRoomViewer
         {
             rejected = true;
             HubLog.Rejected(_logger, Remote, ex.Code.ToWireName(), ex.Message);
-            Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, ex.Code, ex.Message));
+            Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, ex.Code, ex.Message), farewell: true);
         }
         catch (OperationCanceledException) when (serverToken.IsCancellationRequested)
         {
             leaveReason = "server shutting down";
-            Enqueue(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.ServerShutdown, "The server is shutting down."));
+            Enqueue(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.ServerShutdown, "The server is shutting down."), farewell: true);
         }
         catch (OperationCanceledException) when (_sendFailed)
         {
@@ -121,7 +132,7 @@ internal sealed class HubConnection : IRoomViewer
             }
 
             leaveReason = text;
-            Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, code, text));
+            Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, code, text), farewell: true);
         }
         catch (Exception ex) when (ex.IsDisconnect())
         {
@@ -137,7 +148,18 @@ internal sealed class HubConnection : IRoomViewer
             if (room is not null)
             {
                 room.RemoveViewer(this);
-                room.ReleasePublisher(this);
+                if (seated)
+                {
+                    // Told before the seat is free, so it cannot land after a new publisher's first frame.
+                    // On shutdown the viewers get GOODBYE instead.
+                    if (!serverToken.IsCancellationRequested)
+                    {
+                        room.SetSignal(false, PublisherLeftReason);
+                    }
+
+                    room.ReleasePublisher(this);
+                }
+
                 _hub.LeaveRoom(room);
             }
 
@@ -226,6 +248,13 @@ internal sealed class HubConnection : IRoomViewer
                             break;
                         case MessageType.VideoFrame:
                             throw new ProtocolException(ErrorCode.Malformed, "Viewers may not send frames.");
+                        case MessageType.Signal when Role == PeerRole.Publisher:
+                            // The publisher's own source died or came back: that is the room's state now.
+                            SignalMessage signal = MessageParser.ParseSignal(payload);
+                            room.SetSignal(signal.Live, signal.Text);
+                            break;
+                        case MessageType.Signal:
+                            throw new ProtocolException(ErrorCode.Malformed, "Only a publisher may send SIGNAL.");
                         case MessageType.Ping:
                             PingMessage ping = MessageParser.ParsePing(payload);
                             Enqueue(b => MessageWriter.WritePong(b, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros())));
@@ -319,8 +348,28 @@ internal sealed class HubConnection : IRoomViewer
         }
     }
 
-    /// <summary>Queues a control message for the send loop (before it runs, the close path flushes the queue).</summary>
-    private void Enqueue(Func<byte[], int> write)
+    /// <summary>Records the room's newest signal state for the send loop, which sends it before the next frame.</summary>
+    public void OnSignal(SignalMessage message)
+    {
+        lock (_control)
+        {
+            if (_farewellQueued)
+            {
+                return;
+            }
+
+            // A change not yet sent is replaced, never queued behind: a viewer that does not read cannot grow this.
+            _pendingSignal = message;
+        }
+
+        _wake.Set();
+    }
+
+    /// <summary>
+    /// Queues a control message for the send loop (before it runs, the close path flushes the queue). After a
+    /// <paramref name="farewell"/> (ERROR or GOODBYE) nothing more is queued.
+    /// </summary>
+    private void Enqueue(Func<byte[], int> write, bool farewell = false)
     {
         byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
         int length = write(buffer);
@@ -328,6 +377,12 @@ internal sealed class HubConnection : IRoomViewer
         bool overflow;
         lock (_control)
         {
+            if (_farewellQueued)
+            {
+                return;
+            }
+
+            _farewellQueued = farewell;
             overflow = _control.Count >= MaxQueuedControlMessages;
             if (!overflow)
             {
@@ -360,28 +415,34 @@ internal sealed class HubConnection : IRoomViewer
             while (true)
             {
                 await _wake.WaitAsync();
-                await FlushControlAsync();
-                if (_closing)
-                {
-                    return;
-                }
-
+                // Take the frame before flushing: whatever was queued before it was offered (the SIGNAL live that a
+                // frame after a no-signal brings) then goes out ahead of it.
                 SharedFrame? frame = Slot.Take();
-                if (frame is null)
+                if (frame is not null)
                 {
-                    continue;
+                    room.NotifyTaken();
                 }
 
-                room.NotifyTaken();
                 try
                 {
+                    await FlushControlAsync();
+                    if (_closing)
+                    {
+                        return;
+                    }
+
+                    if (frame is null)
+                    {
+                        continue;
+                    }
+
                     await _socket.SendAllAsync(frame.Message, CancellationToken.None);
                     Interlocked.Increment(ref _framesSent);
                     Interlocked.Add(ref _bytesSent, frame.Message.Length);
                 }
                 finally
                 {
-                    frame.Release();
+                    frame?.Release();
                 }
             }
         }
@@ -417,10 +478,25 @@ internal sealed class HubConnection : IRoomViewer
     {
         while (true)
         {
-            byte[]? message;
+            byte[]? message = null;
+            SignalMessage? signal;
             lock (_control)
             {
-                _control.TryDequeue(out message);
+                // The signal first: one recorded before a farewell was queued must precede it (later ones are dropped).
+                signal = _pendingSignal;
+                _pendingSignal = null;
+                if (signal is null)
+                {
+                    _control.TryDequeue(out message);
+                }
+            }
+
+            if (signal is { } s)
+            {
+                byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+                int length = MessageWriter.WriteSignal(buffer, s);
+                await _socket.SendAllAsync(buffer.AsMemory(0, length), CancellationToken.None);
+                continue;
             }
 
             if (message is null)

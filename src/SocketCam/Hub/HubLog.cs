@@ -31,4 +31,9 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': no signal ({Reason}); retrying in {Seconds} s")]
     public static partial void SourceEnded(ILogger logger, string room, string reason, double seconds);
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Room '{Room}': no signal: {Reason}")]
+    public static partial void NoSignal(ILogger logger, string room, string reason);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Room '{Room}': signal back")]
+    public static partial void SignalBack(ILogger logger, string room);
 }

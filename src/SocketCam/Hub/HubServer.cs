@@ -79,7 +79,7 @@ public sealed class HubServer : IAsyncDisposable
         {
             if (!_rooms.TryGetValue(name, out Room? room))
             {
-                room = new Room(name);
+                room = new Room(name, _logger);
                 _rooms[name] = room;
                 foreach (IRoomObserver observer in _roomObservers)
                 {

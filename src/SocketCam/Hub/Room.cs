@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Protocol;
 
 namespace SocketCam.Hub;
 
@@ -6,6 +9,12 @@ namespace SocketCam.Hub;
 internal interface IRoomViewer
 {
     LatestFrameSlot Slot { get; }
+
+    /// <summary>
+    /// The room's signal state changed (or the viewer just joined a room without signal). Called under the room's
+    /// lock, so changes arrive in order: only record the message and wake the sender, never block or send here.
+    /// </summary>
+    void OnSignal(SignalMessage message);
 }
 
 /// <summary>
@@ -29,14 +38,19 @@ internal sealed class Room : IDisposable
     private readonly AsyncSignal _viewersChanged = new();
     private readonly AsyncSignal _taken = new();
     private readonly Timer _takenTimeout;
+    private readonly ILogger _logger;
     private IRoomViewer[] _viewers = [];
     private IRoomRecorder[] _recorders = [];
     private object? _publisher;
     private long _framesPublished;
 
-    public Room(string name)
+    // Null while live; written under _lock, read without it (one reference: state and reason always agree).
+    private volatile string? _noSignalReason;
+
+    public Room(string name, ILogger? logger = null)
     {
         Name = name;
+        _logger = logger ?? NullLogger.Instance;
         // One timer reused for every bounded wait, so unpaced capture allocates nothing per frame.
         _takenTimeout = new Timer(static s => ((AsyncSignal)s!).Set(), _taken, Timeout.Infinite, Timeout.Infinite);
     }
@@ -59,10 +73,59 @@ internal sealed class Room : IDisposable
 
     public long FramesPublished => Interlocked.Read(ref _framesPublished);
 
+    /// <summary>False while the source is down (docs/PROTOCOL.md, SIGNAL); a new room starts live.</summary>
+    public bool SignalLive => _noSignalReason is null;
+
+    /// <summary>Why there is no signal (possibly empty), or null while live.</summary>
+    public string? SignalReason => _noSignalReason;
+
+    /// <summary>
+    /// Sets the room's signal state and tells every viewer: false when the source died (with the reason, e.g. ffmpeg's
+    /// last error line), true when it is back (a published frame also means that). Thread-safe. Repeating the current
+    /// state is a no-op; a new reason while there is still no signal is a change. Returns whether anything changed.
+    /// </summary>
+    public bool SetSignal(bool live, string reason)
+    {
+        string text = MessageWriter.Printable(reason).Trim();
+        lock (_lock)
+        {
+            string? current = _noSignalReason;
+            if (live ? current is null : string.Equals(current, text, StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            _noSignalReason = live ? null : text;
+            var message = new SignalMessage(live, text);
+            foreach (IRoomViewer viewer in _viewers)
+            {
+                viewer.OnSignal(message);
+            }
+        }
+
+        if (live)
+        {
+            HubLog.SignalBack(_logger, Name);
+        }
+        else
+        {
+            HubLog.NoSignal(_logger, Name, text);
+        }
+
+        return true;
+    }
+
+    /// <summary>Adds a viewer; one that joins while there is no signal is told so before anything else is sent to it.</summary>
     public void AddViewer(IRoomViewer viewer)
     {
         lock (_lock)
         {
+            // Told before it is in the list, so no frame can be offered to it ahead of this message.
+            if (_noSignalReason is { } reason)
+            {
+                viewer.OnSignal(new SignalMessage(false, reason));
+            }
+
             _viewers = [.. _viewers, viewer];
         }
 
@@ -103,23 +166,22 @@ internal sealed class Room : IDisposable
 
     public void ReleasePublisher(object owner) => Interlocked.CompareExchange(ref _publisher, null, owner);
 
-    /// <summary>Offers the frame to every viewer; the caller keeps (and later releases) its own reference.</summary>
+    /// <summary>
+    /// Offers the frame to every viewer; the caller keeps (and later releases) its own reference. A frame after a
+    /// no-signal means the source is back: viewers are told (SIGNAL live) before the frame reaches them.
+    /// </summary>
     public void Publish(SharedFrame frame)
     {
+        if (_noSignalReason is not null)
+        {
+            SetSignal(true, "");
+        }
+
         Interlocked.Increment(ref _framesPublished);
         foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
         {
             viewer.Slot.Offer(frame);
         }
-    }
-
-    // TEMPORARY until the signal branch lands: the state only, no messages yet.
-    public bool SignalLive { get; private set; } = true;
-
-    public void SetSignal(bool live, string reason)
-    {
-        _ = reason;
-        SignalLive = live;
     }
 
     /// <summary>

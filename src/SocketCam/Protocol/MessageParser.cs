@@ -101,6 +101,7 @@ internal static class MessageParser
         MessageType.Ping => ProtocolConstants.PingPayloadSize,
         MessageType.Pong => ProtocolConstants.PongPayloadSize,
         MessageType.Error or MessageType.Goodbye => 4 + ProtocolConstants.MaxErrorTextLength,
+        MessageType.Signal => ProtocolConstants.SignalFixedSize + ProtocolConstants.MaxSignalTextLength,
         _ => throw new ProtocolException(ErrorCode.Malformed, $"Unknown message type 0x{(byte)type:X2}."),
     };
 
@@ -227,20 +228,45 @@ internal static class MessageParser
             throw new ProtocolException(ErrorCode.Malformed, "ERROR/GOODBYE is too short.");
         }
 
-        int length = (ushort)textLength;
-        if (length > ProtocolConstants.MaxErrorTextLength || reader.Remaining != length)
+        string text = ReadText(ref reader, (ushort)textLength, ProtocolConstants.MaxErrorTextLength, "ERROR/GOODBYE");
+        return new CloseMessage((ErrorCode)(ushort)code, text);
+    }
+
+    public static SignalMessage ParseSignal(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        // The reserved byte is skipped unread, as the spec says: a later version may put flags there.
+        if (!reader.TryRead(out byte state) || !reader.TryRead(out byte _) || !reader.TryReadBigEndian(out short textLength))
         {
-            throw new ProtocolException(ErrorCode.Malformed, "ERROR/GOODBYE text length does not match the payload.");
+            throw new ProtocolException(ErrorCode.Malformed, "SIGNAL is too short.");
+        }
+
+        if (state is not (ProtocolConstants.SignalStateNone or ProtocolConstants.SignalStateLive))
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"SIGNAL state {state} is neither 0 (no signal) nor 1 (live).");
+        }
+
+        string text = ReadText(ref reader, (ushort)textLength, ProtocolConstants.MaxSignalTextLength, "SIGNAL");
+        return new SignalMessage(state == ProtocolConstants.SignalStateLive, text);
+    }
+
+    /// <summary>The text that ends ERROR, GOODBYE and SIGNAL: exactly <paramref name="length"/> bytes, the rest of the payload.</summary>
+    private static string ReadText(ref SequenceReader<byte> reader, int length, int max, string message)
+    {
+        if (length > max || reader.Remaining != length)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"{message} text length does not match the payload.");
         }
 
         string text = DecodeUtf8(reader.UnreadSequence, "text");
         if (text.Any(char.IsControl))
         {
             // The text is printed and logged by the other side: a newline or escape in it could forge lines.
-            throw new ProtocolException(ErrorCode.Malformed, "ERROR/GOODBYE text contains control characters.");
+            throw new ProtocolException(ErrorCode.Malformed, $"{message} text contains control characters.");
         }
 
-        return new CloseMessage((ErrorCode)(ushort)code, text);
+        reader.AdvanceToEnd();
+        return text;
     }
 
     private static string ReadString8(ref SequenceReader<byte> reader, string field, int max)

@@ -102,6 +102,38 @@ internal static class MessageWriter
         return ProtocolConstants.MessageHeaderSize + 4 + textLength;
     }
 
+    /// <summary>SIGNAL; control characters in the text become spaces and it is cut to the protocol's limit.</summary>
+    public static int WriteSignal(Span<byte> destination, in SignalMessage signal)
+    {
+        Span<byte> p = destination[ProtocolConstants.MessageHeaderSize..];
+        p[0] = signal.Live ? ProtocolConstants.SignalStateLive : ProtocolConstants.SignalStateNone;
+        p[1] = 0;
+        int textLength = EncodeTruncated(Printable(signal.Text), p[ProtocolConstants.SignalFixedSize..], ProtocolConstants.MaxSignalTextLength);
+        BinaryPrimitives.WriteUInt16BigEndian(p[2..], (ushort)textLength);
+        WriteHeader(destination, MessageType.Signal, ProtocolConstants.SignalFixedSize + textLength);
+        return ProtocolConstants.MessageHeaderSize + ProtocolConstants.SignalFixedSize + textLength;
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> with every control character replaced by a space: reasons come from places like
+    /// ffmpeg's stderr (carriage returns, colour escapes), and the receiver refuses text with control characters.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+
+        return string.Create(text.Length, text, static (span, source) =>
+        {
+            for (int i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+            }
+        });
+    }
+
     private static int WriteString8(Span<byte> destination, string value, int max)
     {
         int length = Encoding.UTF8.GetByteCount(value);

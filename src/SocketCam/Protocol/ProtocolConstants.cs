@@ -25,6 +25,15 @@ internal static class ProtocolConstants
 
     public const int MaxErrorTextLength = 1024;
 
+    /// <summary>SIGNAL: state, reserved and text_len in front of the text.</summary>
+    public const int SignalFixedSize = 4;
+
+    public const int MaxSignalTextLength = 1024;
+
+    public const byte SignalStateNone = 0;
+
+    public const byte SignalStateLive = 1;
+
     public const int MaxControlPayload = 1024;
 
     public const int PingPayloadSize = 16;
@@ -40,6 +49,7 @@ internal enum MessageType : byte
     Hello = 0x01,
     Welcome = 0x02,
     VideoFrame = 0x10,
+    Signal = 0x11,
     Ping = 0x20,
     Pong = 0x21,
     Error = 0x30,

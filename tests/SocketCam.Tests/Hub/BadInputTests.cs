@@ -298,6 +298,20 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task A_viewer_that_sends_signal_is_malformed_and_only_it_is_closed()
+    {
+        await using TestHub hub = TestHub.Start();
+        await using TestViewer healthy = await StartHealthyViewerAsync(hub);
+        await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
+        await peer.HandshakeAsync(PeerRole.Viewer, "main");
+        await peer.SendAsync(RawPeer.Signal(false, "a viewer has no source to report on"));
+
+        await AssertRejectedAsync(hub, healthy, peer, ErrorCode.Malformed);
+        Assert.True(hub.Server.Rooms.Single(r => r.Name == "main").SignalLive);
+        Assert.True(healthy.Stats.SignalLive);
+    }
+
+    [Fact]
     public async Task A_message_other_than_hello_first_is_malformed()
     {
         await using TestHub hub = TestHub.Start();

@@ -11,7 +11,7 @@ public sealed class MessageParserTests
 {
     private const int MaxFrame = 1 << 20;
 
-    public static TheoryData<string> MessageNames => ["hello", "hello-empty-token", "welcome", "frame-raw", "frame-jpeg", "ping", "pong", "error", "goodbye"];
+    public static TheoryData<string> MessageNames => ["hello", "hello-empty-token", "welcome", "frame-raw", "frame-jpeg", "signal-none", "signal-live", "ping", "pong", "error", "goodbye"];
 
     // ---- round trips -------------------------------------------------------------------------------------------
 
@@ -202,7 +202,7 @@ public sealed class MessageParserTests
     [Theory]
     [InlineData(0x00)]
     [InlineData(0x03)]
-    [InlineData(0x11)]
+    [InlineData(0x12)]
     [InlineData(0x22)]
     [InlineData(0x7F)]
     [InlineData(0xFF)]
@@ -220,6 +220,7 @@ public sealed class MessageParserTests
     [InlineData(0x21, 24)] // PONG
     [InlineData(0x30, 1028)] // ERROR
     [InlineData(0x31, 1028)] // GOODBYE
+    [InlineData(0x11, 1028)] // SIGNAL
     [InlineData(0x10, 24 + 1000)] // VIDEO_FRAME with a 1000-byte frame cap
     public void Length_over_the_cap_is_too_large_before_the_payload_arrives(int typeByte, long cap)
     {
@@ -461,6 +462,119 @@ public sealed class MessageParserTests
         Assert.Equal(ErrorCode.Malformed, Assert.Throws<ProtocolException>(() => MessageParser.ParseClose(Seq(badText))).Code);
     }
 
+    // ---- SIGNAL ------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Signal_split_into_segments_at_every_point_parses_the_same()
+    {
+        byte[] bytes = Build("signal-none").Bytes;
+        for (int i = 0; i <= bytes.Length; i++)
+        {
+            for (int j = i; j <= bytes.Length; j++)
+            {
+                ReadOnlySequence<byte> buffer = SegmentedSequence.Split(bytes, i, j);
+                Assert.True(MessageParser.TryReadMessage(ref buffer, MaxFrame, out MessageType type, out ReadOnlySequence<byte> payload));
+                Assert.Equal(MessageType.Signal, type);
+                Assert.True(buffer.IsEmpty);
+                Assert.Equal(new SignalMessage(false, "ffmpeg exited with code 1: /dev/video0: No such device ✗"), MessageParser.ParseSignal(payload));
+            }
+        }
+    }
+
+    [Fact]
+    public void Signal_wire_layout_is_state_reserved_length_text()
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WriteSignal(buffer, new SignalMessage(false, "gone"));
+        Assert.Equal([0x11, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 4, (byte)'g', (byte)'o', (byte)'n', (byte)'e'], buffer[..length]);
+        length = MessageWriter.WriteSignal(buffer, new SignalMessage(true, ""));
+        Assert.Equal([0x11, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0], buffer[..length]);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(0x80)]
+    [InlineData(255)]
+    public void Signal_with_a_state_other_than_0_or_1_is_malformed(int state)
+    {
+        byte[] payload = SignalPayload((byte)state, 0, "x"u8.ToArray());
+        Assert.Equal(ErrorCode.Malformed, Assert.Throws<ProtocolException>(() => MessageParser.ParseSignal(Seq(payload))).Code);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0xFF)]
+    public void Signal_reserved_byte_is_ignored(int reserved)
+    {
+        byte[] payload = SignalPayload(0, (byte)reserved, "unplugged"u8.ToArray());
+        Assert.Equal(new SignalMessage(false, "unplugged"), MessageParser.ParseSignal(Seq(payload)));
+    }
+
+    [Fact]
+    public void Signal_shorter_than_its_fixed_part_is_malformed()
+    {
+        for (int length = 0; length < 4; length++)
+        {
+            ReadOnlySequence<byte> payload = Seq(new byte[length]);
+            Assert.Equal(ErrorCode.Malformed, Assert.Throws<ProtocolException>(() => MessageParser.ParseSignal(payload)).Code);
+        }
+    }
+
+    [Theory]
+    [InlineData(10, 5)]
+    [InlineData(5, 10)]
+    [InlineData(0, 1)]
+    [InlineData(1025, 1025)] // longer than 1 KiB of text, even though the length field matches
+    [InlineData(65535, 3)]
+    public void Signal_text_length_that_does_not_match_or_is_too_long_is_malformed(int declared, int actual)
+    {
+        byte[] payload = SignalPayload(0, 0, [.. Enumerable.Repeat((byte)'x', actual)]);
+        BinaryPrimitives.WriteUInt16BigEndian(payload.AsSpan(2), (ushort)declared);
+        Assert.Equal(ErrorCode.Malformed, Assert.Throws<ProtocolException>(() => MessageParser.ParseSignal(Seq(payload))).Code);
+    }
+
+    [Fact]
+    public void Signal_with_1024_bytes_of_text_parses()
+    {
+        byte[] text = [.. Enumerable.Repeat((byte)'x', 1024)];
+        Assert.Equal(new SignalMessage(true, new string('x', 1024)), MessageParser.ParseSignal(Seq(SignalPayload(1, 0, text))));
+    }
+
+    [Theory]
+    [InlineData("no device\nFAKE LOG LINE")]
+    [InlineData("frame=  12\r")]
+    [InlineData("a\u0000b")]
+    [InlineData("\u001b[31mred")]
+    [InlineData("tab\there")]
+    public void Signal_text_with_control_characters_is_malformed(string text)
+    {
+        byte[] payload = SignalPayload(0, 0, Encoding.UTF8.GetBytes(text));
+        Assert.Equal(ErrorCode.Malformed, Assert.Throws<ProtocolException>(() => MessageParser.ParseSignal(Seq(payload))).Code);
+    }
+
+    [Fact]
+    public void Signal_text_with_invalid_utf8_is_malformed()
+    {
+        byte[] payload = SignalPayload(0, 0, [0x61, 0xC3, 0x28]);
+        Assert.Equal(ErrorCode.Malformed, Assert.Throws<ProtocolException>(() => MessageParser.ParseSignal(Seq(payload))).Code);
+    }
+
+    [Fact]
+    public void Signal_writer_turns_control_characters_into_spaces_and_cuts_long_text_on_a_character_boundary()
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WriteSignal(buffer, new SignalMessage(false, "\u001b[31mNo such device\r\n"));
+        Assert.Equal(new SignalMessage(false, " [31mNo such device  "), MessageParser.ParseSignal(Seq(buffer[8..length])));
+
+        string text = string.Concat(Enumerable.Repeat("é€", 1000));
+        length = MessageWriter.WriteSignal(buffer, new SignalMessage(false, text));
+        SignalMessage cut = MessageParser.ParseSignal(Seq(buffer[8..length]));
+        Assert.True(Encoding.UTF8.GetByteCount(cut.Text) <= ProtocolConstants.MaxSignalTextLength);
+        Assert.True(cut.Text.Length > 300);
+        Assert.StartsWith(cut.Text, text, StringComparison.Ordinal);
+    }
+
     // ---- helpers -----------------------------------------------------------------------------------------------
 
     private static (byte[] Bytes, MessageType Type, Action<ReadOnlySequence<byte>> Check) Build(string name)
@@ -511,6 +625,20 @@ public sealed class MessageParserTests
                     Assert.Equal(header, MessageParser.ParseVideoFrame(p, out ReadOnlySequence<byte> data));
                     Assert.Equal(jpeg, data.ToArray());
                 });
+            }
+
+            case "signal-none":
+            {
+                var signal = new SignalMessage(false, "ffmpeg exited with code 1: /dev/video0: No such device ✗");
+                int n = MessageWriter.WriteSignal(b, signal);
+                return (b[..n], MessageType.Signal, p => Assert.Equal(signal, MessageParser.ParseSignal(p)));
+            }
+
+            case "signal-live":
+            {
+                var signal = new SignalMessage(true, "");
+                int n = MessageWriter.WriteSignal(b, signal);
+                return (b[..n], MessageType.Signal, p => Assert.Equal(signal, MessageParser.ParseSignal(p)));
             }
 
             case "ping":
@@ -608,6 +736,10 @@ public sealed class MessageParserTests
     /// <summary>A HELLO payload with the given raw field bytes; each length byte is the field's real length.</summary>
     private static byte[] HelloPayload(byte role, byte[] room, byte[] token, byte[] agent) =>
         [role, (byte)room.Length, .. room, (byte)token.Length, .. token, (byte)agent.Length, .. agent];
+
+    /// <summary>A SIGNAL payload whose text_len is the real length of <paramref name="text"/>.</summary>
+    private static byte[] SignalPayload(byte state, byte reserved, byte[] text) =>
+        [state, reserved, (byte)(text.Length >> 8), (byte)text.Length, .. text];
 
     private static ReadOnlySequence<byte> Seq(byte[] bytes) => new(bytes);
 }

@@ -179,6 +179,14 @@ internal sealed class RawPeer : IAsyncDisposable
         return buffer[..length];
     }
 
+    /// <summary>A whole SIGNAL message.</summary>
+    public static byte[] Signal(bool live, string text)
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WriteSignal(buffer, new SignalMessage(live, text));
+        return buffer[..length];
+    }
+
     /// <summary>A whole VIDEO_FRAME message around <paramref name="data"/>.</summary>
     public static byte[] FrameMessage(CodecId codec, int width, int height, long sequence, ReadOnlySpan<byte> data, long captureMicros = 0)
     {

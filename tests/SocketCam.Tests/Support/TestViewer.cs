@@ -1,11 +1,15 @@
 using System.Buffers;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using SocketCam.Client;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
 namespace SocketCam.Tests.Support;
+
+/// <summary>One signal change a viewer reported: the reason is null when live.</summary>
+internal readonly record struct SignalChange(bool Live, string? Reason);
 
 /// <summary>
 /// Runs a real <see cref="ViewerClient"/> and lets a test wait for "N more decoded frames" (a TaskCompletionSource
@@ -18,15 +22,18 @@ internal sealed class TestViewer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<long> _sequences = [];
     private readonly Dictionary<long, string> _hashes = [];
+    private readonly List<SignalChange> _signals = [];
+    private readonly List<(int Count, TaskCompletionSource Done)> _signalWaiters = [];
     private readonly bool _hashPictures;
     private long _decoded;
     private Exception? _ended;
 
-    private TestViewer(StreamEndpoint endpoint, ViewerOptions options, bool hashPictures, Action<VideoFrameHeader, ReadOnlySequence<byte>>? onReceived)
+    private TestViewer(StreamEndpoint endpoint, ViewerOptions options, bool hashPictures, Action<VideoFrameHeader, ReadOnlySequence<byte>>? onReceived, ILoggerFactory? loggerFactory)
     {
         _hashPictures = hashPictures;
-        Client = new ViewerClient(endpoint, options);
+        Client = new ViewerClient(endpoint, options, loggerFactory);
         Client.FrameDecoded = OnDecoded;
+        Client.SignalChanged = OnSignal;
         Client.FrameReceived = onReceived;
     }
 
@@ -51,6 +58,18 @@ internal sealed class TestViewer : IAsyncDisposable
         }
     }
 
+    /// <summary>Every signal change the client reported, in order.</summary>
+    public IReadOnlyList<SignalChange> Signals
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _signals];
+            }
+        }
+    }
+
     /// <summary>Sequence → SHA-256 of the decoded BGR pixels (only with hashPictures).</summary>
     public IReadOnlyDictionary<long, string> Hashes
     {
@@ -71,7 +90,8 @@ internal sealed class TestViewer : IAsyncDisposable
         string? token = null,
         bool hashPictures = false,
         Action<VideoFrameHeader, ReadOnlySequence<byte>>? onReceived = null,
-        TimeSpan? maxBackoff = null)
+        TimeSpan? maxBackoff = null,
+        ILoggerFactory? loggerFactory = null)
     {
         var options = new ViewerOptions
         {
@@ -81,7 +101,7 @@ internal sealed class TestViewer : IAsyncDisposable
             Agent = "test viewer",
             MaxBackoff = maxBackoff ?? TimeSpan.FromMilliseconds(500),
         };
-        var viewer = new TestViewer(endpoint, options, hashPictures, onReceived);
+        var viewer = new TestViewer(endpoint, options, hashPictures, onReceived, loggerFactory);
         viewer.Run = viewer.RunCoreAsync();
         return viewer;
     }
@@ -119,6 +139,39 @@ internal sealed class TestViewer : IAsyncDisposable
         }
     }
 
+    /// <summary>Completes with all signal changes so far once there are at least <paramref name="count"/>; fails on timeout or if the viewer stops.</summary>
+    public async Task<IReadOnlyList<SignalChange>> WaitForSignalsAsync(int count)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            if (_signals.Count < count)
+            {
+                if (_ended is not null)
+                {
+                    throw new InvalidOperationException($"The viewer stopped after {_signals.Count} signal changes (waiting for {count}).", _ended);
+                }
+
+                _signalWaiters.Add((count, done));
+            }
+            else
+            {
+                done.SetResult();
+            }
+        }
+
+        try
+        {
+            await done.Task.WaitAsync(TestHub.Timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The viewer saw {Signals.Count} signal changes ({string.Join(", ", Signals)}); expected {count} within {TestHub.Timeout.TotalSeconds:0} s.");
+        }
+
+        return Signals;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -154,14 +207,37 @@ internal sealed class TestViewer : IAsyncDisposable
             lock (_lock)
             {
                 _ended = error ?? new OperationCanceledException("The viewer stopped.");
-                waiting = [.. _waiters.Select(w => w.Done)];
+                waiting = [.. _waiters.Select(w => w.Done), .. _signalWaiters.Select(w => w.Done)];
                 _waiters.Clear();
+                _signalWaiters.Clear();
             }
 
             foreach (TaskCompletionSource done in waiting)
             {
                 done.TrySetException(new InvalidOperationException($"The viewer stopped after {Decoded} frames.", _ended));
             }
+        }
+    }
+
+    private void OnSignal(bool live, string? reason)
+    {
+        List<TaskCompletionSource> ready = [];
+        lock (_lock)
+        {
+            _signals.Add(new SignalChange(live, reason));
+            for (int i = _signalWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_signals.Count >= _signalWaiters[i].Count)
+                {
+                    ready.Add(_signalWaiters[i].Done);
+                    _signalWaiters.RemoveAt(i);
+                }
+            }
+        }
+
+        foreach (TaskCompletionSource done in ready)
+        {
+            done.TrySetResult();
         }
     }
 
