@@ -110,8 +110,13 @@ public sealed class FfmpegSourceTests : IDisposable
         await viewer.WaitForMoreFramesAsync(15);
         Assert.NotEqual(pid, ffmpeg.ProcessId);
         Assert.True(capture.Restarts >= 1);
+
+        // The viewer was told: NO SIGNAL with ffmpeg's reason, then live again when frames resumed.
+        Assert.True(viewer.Stats.NoSignalEvents >= 1, "the viewer never saw the no-signal state");
+        Assert.True(viewer.Stats.SignalLive);
+        Assert.Contains(hub.Logs.Entries, e => e.Message.Contains("no signal: ffmpeg exited with code", StringComparison.Ordinal));
         Assert.Contains(hub.Logs.Entries, e => e.Message.Contains("no signal (ffmpeg exited with code", StringComparison.Ordinal));
-        Assert.False(hub.Server.GetOrCreateRoom("main").SignalLive is false, "the room should be live again");
+        Assert.True(hub.Server.Rooms.Single(r => r.Name == "main").SignalLive, "the room should be live again");
     }
 
     [Fact]
