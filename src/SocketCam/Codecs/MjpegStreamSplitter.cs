@@ -5,7 +5,8 @@ namespace SocketCam.Codecs;
 /// Frame boundaries come from walking each JPEG's marker segments (<see cref="JpegStructure.Scan"/>), never from searching
 /// for FF D9, which entropy-coded data and thumbnails can contain. Garbage between frames is skipped; a frame that turns
 /// out corrupt, truncated or larger than the cap is dropped and reading resumes at the next SOI (FF D8).
-/// The buffer grows only up to the cap (plus one read), so a stream of garbage cannot exhaust memory.
+/// The buffer grows only while a frame is under the cap (to at most about twice the cap), so a stream of garbage
+/// cannot exhaust memory.
 /// </summary>
 internal sealed class MjpegStreamSplitter
 {
@@ -25,6 +26,9 @@ internal sealed class MjpegStreamSplitter
         _maxFrameBytes = maxFrameBytes;
         _buffer = new byte[Math.Min(maxFrameBytes, 1024 * 1024) + ReadSize];
     }
+
+    /// <summary>Current size of the internal buffer (tests check it stays bounded).</summary>
+    internal int BufferCapacity => _buffer.Length;
 
     /// <summary>Bytes skipped because they were not part of any valid JPEG (garbage, corrupt or oversized frames).</summary>
     public long SkippedBytes { get; private set; }

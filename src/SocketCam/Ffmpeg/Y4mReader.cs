@@ -92,7 +92,11 @@ internal sealed class Y4mReader
             }
         }
 
-        VideoFrame.ValidateSize(width, height);
+        if (width == 0 || height == 0)
+        {
+            throw new InvalidDataException("The YUV4MPEG2 header gives no frame size.");
+        }
+
         return new Y4mHeader(width, height, fps, fullRange);
     }
 

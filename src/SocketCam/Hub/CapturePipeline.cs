@@ -100,10 +100,17 @@ internal sealed class CapturePipeline
                     continue;
                 }
 
+                // Room.Publish turns the room live again by itself (viewers get SIGNAL live before the frame).
                 retryDelay = _options.RetryDelay;
-                _room.SetSignal(true, "");
-                await _room.PublishAsync(shared, cancellationToken);
-                shared.Release();
+                try
+                {
+                    await _room.PublishAsync(shared, cancellationToken);
+                }
+                finally
+                {
+                    shared.Release();
+                }
+
                 Interlocked.Increment(ref _framesEncoded);
                 if (unpaced)
                 {

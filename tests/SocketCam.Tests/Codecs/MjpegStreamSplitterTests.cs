@@ -83,9 +83,12 @@ public sealed class MjpegStreamSplitterTests
             endless.AddRange(new byte[0xFFFF - 2]);
         }
 
-        var (frames, splitter) = await SplitAsync([.. endless, .. Jpegs[0]], maxReadSize: 65536, maxFrameBytes: 256 * 1024);
+        const int cap = 256 * 1024;
+        var (frames, splitter) = await SplitAsync([.. endless, .. Jpegs[0]], maxReadSize: 65536, maxFrameBytes: cap);
         Assert.Equal([Jpegs[0]], frames);
         Assert.True(splitter.DroppedFrames >= 1);
+        Assert.True(splitter.BufferCapacity <= 2 * (cap + 65536), $"the buffer grew to {splitter.BufferCapacity} bytes for a {cap}-byte cap");
+        Assert.True(endless.Count > 10 * splitter.BufferCapacity, "the test stream must dwarf the buffer");
     }
 
     [Fact]

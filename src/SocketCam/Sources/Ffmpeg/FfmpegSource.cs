@@ -108,7 +108,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
     public async ValueTask<VideoFrame?> ReadFrameAsync(CancellationToken cancellationToken)
     {
-        if (_output == FfmpegOutput.Mjpeg)
+        while (_output == FfmpegOutput.Mjpeg)
         {
             SharedFrame? jpeg = await ReadEncodedAsync(cancellationToken);
             if (jpeg is null)
@@ -116,16 +116,25 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
                 return null;
             }
 
+            VideoFrame? frame = null;
             try
             {
-                VideoFrame frame = VideoFrame.Rent(jpeg.Header.Width, jpeg.Header.Height);
+                frame = VideoFrame.Rent(jpeg.Header.Width, jpeg.Header.Height);
                 (_decoder ??= new JpegDecoder()).Decode(jpeg.Data, jpeg.Header.Width, jpeg.Header.Height, frame);
                 frame.Sequence = jpeg.Header.Sequence;
                 frame.CaptureMicros = jpeg.Header.CaptureMicros;
-                return frame;
+                VideoFrame decoded = frame;
+                frame = null;
+                return decoded;
+            }
+            catch (Exception ex) when (ex is InvalidDataException or ArgumentOutOfRangeException)
+            {
+                // Cameras send the odd corrupt JPEG (or one too large for us): skip it, keep the stream.
+                SourceLog.CorruptJpeg(_logger, _spec.ToString(), 1, ex.Message);
             }
             finally
             {
+                frame?.Dispose();
                 jpeg.Release();
             }
         }
@@ -140,7 +149,18 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
             await _pacer.WaitAsync(cancellationToken);
         }
 
-        VideoFrame? picture = await _y4m!.ReadFrameAsync(cancellationToken);
+        VideoFrame? picture;
+        try
+        {
+            picture = await _y4m!.ReadFrameAsync(cancellationToken);
+        }
+        catch (InvalidDataException ex)
+        {
+            await StopProcessAsync();
+            SourceLog.Failed(_logger, _spec.ToString(), ex.Message);
+            throw new SourceFailedException($"unreadable ffmpeg output: {ex.Message}", ex);
+        }
+
         if (picture is null)
         {
             await EndOfStreamAsync();
