@@ -18,7 +18,9 @@ public sealed class SourceCliTests : IDisposable
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--source", "lavfi:testsrc2=size=320x240:rate=30", "--quiet");
         string banner = await serve.WaitForStdoutLineAsync(l => l.Contains("hub listening on tcp://", StringComparison.Ordinal), ProcessTimeout);
         string url = banner[banner.IndexOf("tcp://", StringComparison.Ordinal)..].Trim();
-        Assert.Contains(serve.Stdout, l => l.Contains("lavfi:testsrc2=size=320x240:rate=30 320x240", StringComparison.Ordinal) && l.Contains("passed through", StringComparison.Ordinal));
+        string room = await serve.WaitForStdoutLineAsync(l => l.Contains("room 'main'", StringComparison.Ordinal), ProcessTimeout);
+        Assert.Contains("lavfi:testsrc2=size=320x240:rate=30 320x240", room, StringComparison.Ordinal);
+        Assert.Contains("passed through", room, StringComparison.Ordinal);
 
         string jpg = Path.Combine(_directory, "one.jpg");
         (int code, CliProcess snap) = await CliProcess.RunAsync(_directory, ProcessTimeout, "snapshot", url, jpg);
