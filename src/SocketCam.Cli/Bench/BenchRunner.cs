@@ -161,7 +161,7 @@ internal static class BenchRunner
     }
 
     /// <summary>CPU time of the ffmpeg child behind an ffmpeg source (zero for in-process sources).</summary>
-    private static TimeSpan ChildCpu(IFrameSource source)
+    internal static TimeSpan ChildCpu(IFrameSource source)
     {
         if (source is not Sources.Ffmpeg.FfmpegSource { ProcessId: > 0 and var pid })
         {

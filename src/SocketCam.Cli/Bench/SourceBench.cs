@@ -19,7 +19,7 @@ internal static class SourceBench
         }
 
         TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        TimeSpan child0 = ChildCpu(source);
+        TimeSpan child0 = BenchRunner.ChildCpu(source);
         long t0 = Stopwatch.GetTimestamp();
         long read = 0;
         long lastReport = t0;
@@ -35,7 +35,7 @@ internal static class SourceBench
 
         double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / Math.Max(1, read);
-        double childMs = (ChildCpu(source) - child0).TotalMilliseconds / Math.Max(1, read);
+        double childMs = (BenchRunner.ChildCpu(source) - child0).TotalMilliseconds / Math.Max(1, read);
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"source {source.Description}: {read} frames in {seconds:0.00} s = {read / seconds:0.0} fps; cpu {cpuMs:0.000} ms/frame here, {childMs:0.000} ms/frame in ffmpeg"));
         if (json)
@@ -65,23 +65,5 @@ internal static class SourceBench
 
         using VideoFrame? picture = await source.ReadFrameAsync(cancellationToken);
         return picture is not null;
-    }
-
-    private static TimeSpan ChildCpu(IFrameSource source)
-    {
-        if (source is not Sources.Ffmpeg.FfmpegSource { ProcessId: > 0 and var pid })
-        {
-            return TimeSpan.Zero;
-        }
-
-        try
-        {
-            using Process child = Process.GetProcessById(pid);
-            return child.TotalProcessorTime;
-        }
-        catch (ArgumentException)
-        {
-            return TimeSpan.Zero;
-        }
     }
 }

@@ -73,11 +73,7 @@ internal static class MediaProbe
 
     private static async Task<(int Code, string Output, string Errors)> RunAsync(string tool, List<string> args)
     {
-        await using FfmpegProcess process = FfmpegProcess.Start(args, tool: tool);
-        using var reader = new StreamReader(process.Output);
-        Task<string> output = reader.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TestHub.Timeout);
-        int code = await process.WaitForExitAsync(timeout.Token);
-        return (code, await output, string.Join(Environment.NewLine, process.RecentErrorLines));
+        (int code, byte[] output, string errors) = await MediaTools.RunAsync(tool, [.. args]);
+        return (code, System.Text.Encoding.UTF8.GetString(output), errors.Trim());
     }
 }
