@@ -54,6 +54,7 @@ internal static partial class CameraDevices
         return formats;
     }
 
-    [GeneratedRegex(@"(?<kind>Raw|Compressed)\s*:\s*(?<name>[^:]+?)\s*:\s*(?<desc>[^:]+?)\s*:(?<sizes>.*)$")]
+    // The description may itself contain colons ("YUYV 4:2:2"); the sizes are the digits after the last " : ".
+    [GeneratedRegex(@"(?<kind>Raw|Compressed)\s*:\s*(?<name>\S+)\s*:\s*(?<desc>.*?)\s*:(?<sizes>[\d\sx{},-]*)$")]
     private static partial Regex FormatLine();
 }
