@@ -46,15 +46,19 @@ internal static class SnapshotCommand
         stop.CancelAfter(timeout);
         using var viewer = new ViewerClient(endpoint, options, loggers);
         bool jpegFile = Path.GetExtension(path).ToLowerInvariant() is ".jpg" or ".jpeg";
+        byte[]? received = null;
         byte[]? jpeg = null;
         viewer.FrameReceived = (header, data) =>
         {
-            if (jpegFile && header.Codec == CodecId.Jpeg)
-            {
-                jpeg = System.Buffers.BuffersExtensions.ToArray(data); // the hub's JPEG as it is: no second lossy encode
-            }
+            received = jpegFile && header.Codec == CodecId.Jpeg
+                ? System.Buffers.BuffersExtensions.ToArray(data) // the hub's JPEG as it is: no second lossy encode
+                : null;
         };
-        viewer.FrameDecoded = _ => stop.Cancel();
+        viewer.FrameDecoded = _ =>
+        {
+            jpeg = received; // the JPEG of the very frame that decoded (a corrupt one never gets here)
+            stop.Cancel();
+        };
         try
         {
             await viewer.RunAsync(stop.Token);
