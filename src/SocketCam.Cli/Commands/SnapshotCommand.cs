@@ -4,6 +4,7 @@ using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
+using SocketCam.Transfer;
 using SocketCam.Transport;
 
 namespace SocketCam.Cli.Commands;
@@ -77,9 +78,7 @@ internal static class SnapshotCommand
 
         if (jpeg is not null)
         {
-            string temp = path + ".tmp";
-            await File.WriteAllBytesAsync(temp, jpeg, CancellationToken.None);
-            File.Move(temp, path, overwrite: true);
+            await AtomicFile.WriteAsync(path, jpeg, CancellationToken.None);
         }
         else
         {

@@ -20,8 +20,6 @@ internal sealed class FramePacer
         _intervalTicks = fps > 0 ? Stopwatch.Frequency / fps : 0;
     }
 
-    public bool IsPaced => _intervalTicks > 0;
-
     /// <summary>True when a frame is due now; otherwise how long to wait before asking again.</summary>
     public bool TryTakeSlot(out TimeSpan wait)
     {

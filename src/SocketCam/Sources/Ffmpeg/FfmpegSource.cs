@@ -53,9 +53,6 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     /// <summary>The running ffmpeg's process id, or 0 (tests kill it to simulate a crash).</summary>
     internal int ProcessId => _process?.Id ?? 0;
 
-    /// <summary>Frames read since the source was opened.</summary>
-    public long FramesRead => _sequence;
-
     /// <summary>
     /// Starts ffmpeg and waits for its first frame, so a wrong device, file or display is reported at once as one line.
     /// A camera without MJPEG is retried in raw mode.
