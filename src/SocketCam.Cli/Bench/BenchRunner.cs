@@ -12,11 +12,9 @@ using SocketCam.Transport;
 
 namespace SocketCam.Cli.Bench;
 
-internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions Jpeg, long Frames, int Viewers, double Fps)
+/// <param name="Source">The opened source to measure (the pattern or an ffmpeg source); the bench disposes it.</param>
+internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions Jpeg, long Frames, int Viewers, double Fps, IFrameSource Source)
 {
-    /// <summary>An opened source to measure instead of the test pattern (ffmpeg sources), or null.</summary>
-    public IFrameSource? Source { get; init; }
-
     /// <summary>False: no viewer decodes (every viewer only checks framing), so CPU figures are the sending side's.</summary>
     public bool Decode { get; init; } = true;
 
@@ -61,7 +59,7 @@ internal static class BenchRunner
         hub.Start();
         var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(settings.Codec, settings.Jpeg);
-        await using IFrameSource source = settings.Source ?? SourceFactory.Create(SourceFactory.PatternSpec, settings.Size, settings.Fps);
+        await using IFrameSource source = settings.Source;
         Room room = hub.GetOrCreateRoom("bench");
         var pipeline = new CapturePipeline(source, encoder, room, loggers.CreateLogger("SocketCam.Capture"));
 

@@ -11,51 +11,41 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var size = CommonOptions.Size();
+        var sources = new SourceOptionSet(defaultFps: 0);
+        sources.Source.Description += " (bench: measures this source instead of the pattern; --fps 0 reads a file unpaced)";
+        sources.Fps.Description = "0 = unpaced, for throughput (default); N = paced at N fps, for latency";
         var codec = CommonOptions.Codec();
-        var quality = CommonOptions.Quality();
         var subsampling = CommonOptions.Subsampling();
         var frames = new Option<long>("--frames", "-n") { Description = "Frames to measure (after a warm-up), counted at the slowest viewer", DefaultValueFactory = _ => 2000 };
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
-        var fps = CommonOptions.Fps(0);
-        var source = CommonOptions.Source();
-        source.Description += " (bench: measures this source instead of the pattern; --fps 0 reads a file unpaced)";
-        var loop = CommonOptions.Loop();
-        var noPassthrough = CommonOptions.NoPassthrough();
         var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network): e.g. a file: source against `ffmpeg -i FILE -f null -`" };
         var noDecode = new Option<bool>("--no-decode") { Description = "No viewer decodes (CPU figures are then the capture and sending side's)" };
-        fps.Description = "0 = unpaced, for throughput (default); N = paced at N fps, for latency";
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            size, codec, quality, subsampling, frames, viewers, fps, source, loop, noPassthrough, noDecode, sourceOnly, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, sourceOnly, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
-            IFrameSource? opened = null;
-            if (!string.Equals(r.GetValue(source), SourceFactory.PatternSpec, StringComparison.OrdinalIgnoreCase))
-            {
-                (opened, _) = await CommonOptions.OpenSourceAsync(r, source, size, fps, loop, noPassthrough, quality, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
-            }
-
-            if (r.GetValue(sourceOnly))
-            {
-                await using IFrameSource measured = opened ?? SourceFactory.Create(SourceFactory.PatternSpec, r.GetValue(size), r.GetValue(fps));
-                return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
-            }
-
-            var settings = new BenchSettings(r.GetValue(size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!),
-                r.GetValue(frames), r.GetValue(viewers), r.GetValue(fps))
-            {
-                Source = opened,
-                Decode = !r.GetValue(noDecode),
-            };
-            if (settings.Frames < 1 || settings.Viewers < 1)
+            if (r.GetValue(frames) < 1 || r.GetValue(viewers) < 1)
             {
                 throw new ArgumentException("--frames and --viewers must be at least 1.");
             }
+
+            (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
+            if (r.GetValue(sourceOnly))
+            {
+                await using IFrameSource measured = opened;
+                return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
+            }
+
+            var settings = new BenchSettings(r.GetValue(sources.Size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!),
+                r.GetValue(frames), r.GetValue(viewers), r.GetValue(sources.Fps), opened)
+            {
+                Decode = !r.GetValue(noDecode),
+            };
 
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Codecs.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s), {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));

@@ -133,33 +133,6 @@ internal static class CommonOptions
         Description = "Decode a camera's (or lavfi graph's) JPEGs and re-encode them, instead of sending them as they are",
     };
 
-    /// <summary>
-    /// Opens --source with what the user gave explicitly (--size/--fps left at their defaults keep a file's or camera's
-    /// own size and rate). Returns the source and, for `auto`, a note saying which source was picked.
-    /// </summary>
-    public static async Task<(IFrameSource Source, string? Note)> OpenSourceAsync(
-        ParseResult r, Option<string> source, Option<FrameSize> size, Option<double> fps, Option<bool> loop, Option<bool> noPassthrough, Option<int> quality, int maxFrameBytes, ILoggerFactory loggers, CancellationToken cancellationToken)
-    {
-        (SourceSpec spec, string? note) = SourceFactory.Resolve(r.GetValue(source)!);
-        bool explicitSize = r.GetResult(size) is { Implicit: false };
-        bool explicitFps = r.GetResult(fps) is { Implicit: false };
-        var options = new SourceOptions
-        {
-            Size = explicitSize || spec.Kind == SourceKind.Pattern ? r.GetValue(size) : null,
-            Fps = explicitFps || spec.Kind is SourceKind.Pattern ? r.GetValue(fps) : null,
-            Loop = r.GetValue(loop),
-            Passthrough = !r.GetValue(noPassthrough),
-            Quality = r.GetValue(quality),
-            MaxFrameBytes = maxFrameBytes,
-        };
-        if (options.Loop && spec.Kind != SourceKind.File)
-        {
-            throw new ArgumentException("--loop applies to file: sources only.");
-        }
-
-        return (await SourceFactory.OpenAsync(spec, options, loggers, cancellationToken), note);
-    }
-
     /// <summary>--seconds for view, publish and demo: finite, 0 &lt; s ≤ 1e6 when given.</summary>
     public static Option<double> Seconds(string what, double? defaultSeconds = null)
     {

@@ -5,6 +5,7 @@ using SocketCam.Cli.Output;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Media;
 using SocketCam.Sources;
 using SocketCam.Transport;
 
@@ -32,7 +33,8 @@ internal static class DemoCommand
             string snapshotPath = r.GetValue(snapshot)!;
             ViewCommand.ValidateSnapshotPath(snapshotPath);
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), "420"));
-            await using IFrameSource source = SourceFactory.Create(SourceFactory.PatternSpec, r.GetValue(size), r.GetValue(fps));
+            FrameSize frameSize = r.GetValue(size);
+            await using IFrameSource source = new TestPatternSource(new TestPatternOptions { Width = frameSize.Width, Height = frameSize.Height, Fps = r.GetValue(fps) });
             return await RunAsync(source, encoder, r.GetValue(seconds), snapshotPath, r.GetValue(json), loggers, token);
         }));
         return command;

@@ -13,13 +13,8 @@ internal static class PublishCommand
     public static Command Create()
     {
         var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999" };
-        var source = CommonOptions.Source();
-        var loop = CommonOptions.Loop();
-        var noPassthrough = CommonOptions.NoPassthrough();
-        var size = CommonOptions.Size();
-        var fps = CommonOptions.Fps();
+        var sources = new SourceOptionSet();
         var codec = CommonOptions.Codec();
-        var quality = CommonOptions.Quality();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -29,7 +24,7 @@ internal static class PublishCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("publish", "Feed a room of a hub from a local source (the hub need not own the camera)")
         {
-            url, source, loop, noPassthrough, size, fps, codec, quality, subsampling, room, token, seconds, noReconnect, quiet, logLevel,
+            url, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -40,8 +35,8 @@ internal static class PublishCommand
                 Reconnect = !r.GetValue(noReconnect),
                 Agent = "socketcam publish",
             };
-            using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!));
-            (IFrameSource opened, _) = await CommonOptions.OpenSourceAsync(r, source, size, fps, loop, noPassthrough, quality, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+            using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+            (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
             await using IFrameSource frames = opened;
             var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!), options, frames, encoder, loggers);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);

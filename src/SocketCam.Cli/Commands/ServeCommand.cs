@@ -19,14 +19,9 @@ internal static class ServeCommand
     public static Command Create()
     {
         var listen = new Option<string>("--listen", "-l") { Description = "TCP address to listen on (HOST:PORT)", DefaultValueFactory = _ => "0.0.0.0:9999" };
-        var source = CommonOptions.Source(SourceFactory.AutoSpec);
-        source.Description += "; none: no local source, publishers feed every room";
-        var loop = CommonOptions.Loop();
-        var noPassthrough = CommonOptions.NoPassthrough();
-        var size = CommonOptions.Size();
-        var fps = CommonOptions.Fps();
+        var sources = new SourceOptionSet(SourceFactory.AutoSpec);
+        sources.Source.Description += "; none: no local source, publishers feed every room";
         var codec = CommonOptions.Codec();
-        var quality = CommonOptions.Quality();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -58,7 +53,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, source, loop, noPassthrough, size, fps, codec, quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, quiet, logLevel,
+            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -68,14 +63,14 @@ internal static class ServeCommand
                 Token = r.GetValue(token),
                 MaxFrameBytes = r.GetValue(maxFrame),
             };
-            string sourceSpec = r.GetValue(source)!;
+            string sourceSpec = r.GetValue(sources.Source)!;
             IFrameSource? frameSource = null;
             IFrameEncoder? encoder = null;
             CodecId codecId = r.GetValue(codec);
             if (!string.Equals(sourceSpec, "none", StringComparison.OrdinalIgnoreCase))
             {
-                encoder = CodecFactory.CreateEncoder(codecId, CommonOptions.Jpeg(r.GetValue(quality), r.GetValue(subsampling)!));
-                (frameSource, string? note) = await CommonOptions.OpenSourceAsync(r, source, size, fps, loop, noPassthrough, quality, options.MaxFrameBytes, loggers, token2);
+                encoder = CodecFactory.CreateEncoder(codecId, CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                (frameSource, string? note) = await sources.OpenAsync(r, options.MaxFrameBytes, loggers, token2);
                 if (note is not null)
                 {
                     Console.WriteLine("socketcam: " + note);

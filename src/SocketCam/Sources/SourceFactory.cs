@@ -54,10 +54,4 @@ internal static class SourceFactory
                 }
         }
     }
-
-    /// <summary>The pattern with a size and rate, for callers that have no options (bench, tests).</summary>
-    public static IFrameSource Create(string spec, FrameSize size, double fps) =>
-        SourceSpec.Parse(spec).Kind == SourceKind.Pattern
-            ? new TestPatternSource(new TestPatternOptions { Width = size.Width, Height = size.Height, Fps = fps })
-            : throw new ArgumentException($"'{spec}' needs SourceFactory.OpenAsync.");
 }
