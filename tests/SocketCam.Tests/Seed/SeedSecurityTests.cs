@@ -1,0 +1,198 @@
+using System.Text.Json;
+using SocketCam.Tests.Support;
+using SocketCam.Transport;
+
+namespace SocketCam.Tests.Seed;
+
+/// <summary>
+/// A hub with a good publisher in room "good", shared by the publish cases of <see cref="SeedSecurityTests"/>: every
+/// hostile seed server they point a publisher at must leave it (and that room) running.
+/// </summary>
+public sealed class SeedSecurityHub : IAsyncLifetime
+{
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("socketcam-seedsec-").FullName;
+
+    internal CliProcess Serve { get; private set; } = null!;
+
+    internal CliProcess GoodPublisher { get; private set; } = null!;
+
+    public int HubPort { get; private set; }
+
+    public string HubUrl => $"tcp://127.0.0.1:{HubPort}";
+
+    public StreamEndpoint Endpoint => new("tcp", "127.0.0.1", HubPort);
+
+    public async Task InitializeAsync()
+    {
+        (Serve, HubPort, _) = await SeedCli.StartServeAsync(Directory, "--source", "none");
+        GoodPublisher = CliProcess.Start(Directory, "publish", HubUrl, "--room", "good", "--source", "pattern", "--size", "160x120", "--fps", "30", "--quiet");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await GoodPublisher.DisposeAsync();
+        await Serve.DisposeAsync();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
+
+/// <summary>
+/// Hostile seed servers (Seed/Programs/evil_seed_server.py: code-running globals, forbidden opcodes, lying shapes and
+/// lengths, truncations, bombs) against `view seed+tcp://` and `publish --source seed+tcp://`. Nothing they send may
+/// run (the marker file each payload would create never exists), allocate what a length claims, or take down more
+/// than the one connection.
+/// </summary>
+[Collection(NetworkCollection.Name)]
+public sealed class SeedSecurityTests : IClassFixture<SeedSecurityHub>
+{
+    /// <summary>Far below the 1 TiB (2^40) and 8 EiB (2^63) that the huge-length cases claim.</summary>
+    private const long MaxPeakResidentBytes = 1L << 30;
+
+    /// <summary>Cases that are about the framing rather than the pickle: their error need not say "pickle".</summary>
+    private static readonly string[] StreamCases = ["truncated_stream", "huge_length_63", "huge_length_40", "huge_length_max", "short_prefix", "empty_pickle"];
+
+    private readonly SeedSecurityHub _hub;
+
+    public SeedSecurityTests(SeedSecurityHub hub)
+    {
+        _hub = hub;
+    }
+
+    public static TheoryData<string> AllCases() =>
+        [.. SeedPickleFiles.EvilPickles, "truncated_stream", "truncated_pickle", "huge_length_63", "huge_length_40", "huge_length_max", "short_prefix", "valid_then_evil"];
+
+    public static TheoryData<string> PublishCases() =>
+    [
+        "os_system", "subprocess_popen", "builtins_eval", "os_system_in_state", "inst_protocol2", "dict_frame", "unknown_opcode",
+        "lying_shape_short", "huge_shape", "float64_frame", "four_channels", "deep_tuple", "mark_bomb", "memo_index_huge",
+        "truncated_stream", "truncated_pickle", "huge_length_63", "huge_length_40", "valid_then_evil",
+    ];
+
+    [Theory]
+    [MemberData(nameof(AllCases))]
+    public async Task View_without_reconnect_rejects_the_stream_with_one_line_and_runs_nothing(string scenario)
+    {
+        string marker = Marker(scenario);
+        (PythonProgram evil, int port) = await SeedPrograms.StartEvilServerAsync(scenario, marker);
+        await using (evil)
+        {
+            (int code, CliProcess view) = await CliProcess.RunAsync(_hub.Directory, SeedCli.ProcessTimeout,
+                "view", $"seed+tcp://127.0.0.1:{port}", "--no-reconnect", "--quiet");
+            await using (view)
+            {
+                Assert.True(code != 0, $"view accepted {scenario}{Environment.NewLine}{view.Transcript()}");
+                string[] lines = [.. view.Stderr.Where(l => l.Trim().Length > 0)];
+                Assert.True(lines.Length == 1 && lines[0].StartsWith("socketcam: ", StringComparison.Ordinal), $"expected one 'socketcam: ' line on stderr{Environment.NewLine}{view.Transcript()}");
+                if (!StreamCases.Contains(scenario))
+                {
+                    Assert.Contains("pickle", lines[0], StringComparison.OrdinalIgnoreCase);
+                }
+
+                SeedCli.AssertNoStackTrace(view);
+            }
+
+            Assert.True(SeedPrograms.Connections(evil) >= 1, $"view never connected{Environment.NewLine}{evil.Transcript()}");
+        }
+
+        Assert.False(File.Exists(marker), $"{scenario} ran code: {marker} exists");
+    }
+
+    [Fact]
+    public async Task View_shows_the_valid_frame_that_comes_before_an_evil_one()
+    {
+        string marker = Marker("valid_then_evil_first");
+        (PythonProgram evil, int port) = await SeedPrograms.StartEvilServerAsync("valid_then_evil", marker);
+        await using (evil)
+        {
+            (int code, CliProcess view) = await CliProcess.RunAsync(_hub.Directory, SeedCli.ProcessTimeout,
+                "view", $"seed+tcp://127.0.0.1:{port}", "--frames", "1", "--json", "--no-reconnect", "--quiet");
+            await using (view)
+            {
+                Assert.True(code == 0, $"view exit code {code}{Environment.NewLine}{view.Transcript()}");
+                JsonElement json = view.LastJsonLine();
+                Assert.Equal(1, json.GetProperty("frames").GetInt64());
+                Assert.Equal(64, json.GetProperty("width").GetInt32());
+                Assert.Equal(48, json.GetProperty("height").GetInt32());
+            }
+        }
+
+        Assert.False(File.Exists(marker));
+    }
+
+    [Theory]
+    [InlineData("os_system")]
+    [InlineData("subprocess_popen")]
+    [InlineData("huge_length_63")]
+    [InlineData("huge_length_40")]
+    [InlineData("mark_bomb")]
+    [InlineData("memo_index_huge")]
+    public async Task View_with_reconnect_keeps_running_retries_and_never_allocates_what_a_length_claims(string scenario)
+    {
+        string marker = Marker("reconnect-" + scenario);
+        (PythonProgram evil, int port) = await SeedPrograms.StartEvilServerAsync(scenario, marker);
+        await using (evil)
+        {
+            await using CliProcess view = CliProcess.Start(_hub.Directory, "view", $"seed+tcp://127.0.0.1:{port}", "--quiet");
+
+            await Eventually.UntilAsync(() => SeedPrograms.Connections(evil) >= 3, $"view reconnected twice to the {scenario} server", SeedCli.ProcessTimeout);
+
+            Assert.True(SeedCli.IsRunning(view.Id), $"view exited{Environment.NewLine}{view.Transcript()}");
+            long peak = SeedPrograms.PeakResidentBytes(view.Id);
+            Assert.True(peak < MaxPeakResidentBytes, $"view's peak resident memory is {peak >> 20} MiB");
+            if (!StreamCases.Contains(scenario))
+            {
+                Assert.Contains(view.Stderr.Concat(view.Stdout), l => l.Contains("pickle", StringComparison.OrdinalIgnoreCase));
+            }
+
+            SeedCli.AssertNoStackTrace(view);
+        }
+
+        Assert.False(File.Exists(marker), $"{scenario} ran code: {marker} exists");
+    }
+
+    [Theory]
+    [MemberData(nameof(PublishCases))]
+    public async Task Publish_from_an_evil_seed_server_shows_no_signal_and_leaves_the_hub_and_other_rooms_running(string scenario)
+    {
+        string marker = Marker("publish-" + scenario);
+        string room = "evil-" + scenario.Replace('_', '-');
+        await using TestViewer good = TestViewer.Start(_hub.Endpoint, room: "good", reconnect: true);
+        await good.WaitForMoreFramesAsync(5, SeedCli.ProcessTimeout);
+
+        (PythonProgram evil, int port) = await SeedPrograms.StartEvilServerAsync(scenario, marker);
+        await using (evil)
+        {
+            await using TestViewer watcher = TestViewer.Start(_hub.Endpoint, room: room, reconnect: true);
+            await using CliProcess publish = CliProcess.Start(_hub.Directory,
+                "publish", _hub.HubUrl, "--room", room, "--source", $"seed+tcp://127.0.0.1:{port}", "--quiet");
+
+            await Eventually.UntilAsync(() => watcher.Signals.Any(s => !s.Live), $"the viewer of room {room} was told NO SIGNAL{Environment.NewLine}{publish.Transcript()}", SeedCli.ProcessTimeout);
+            await Eventually.UntilAsync(() => SeedPrograms.Connections(evil) >= 2, $"publish retried the {scenario} server{Environment.NewLine}{publish.Transcript()}", SeedCli.ProcessTimeout);
+            if (scenario == "valid_then_evil")
+            {
+                await watcher.WaitForFramesAsync(1, SeedCli.ProcessTimeout);
+                Assert.Equal(64, watcher.Stats.Width);
+                Assert.Equal(48, watcher.Stats.Height);
+            }
+            else
+            {
+                Assert.Equal(0, watcher.Decoded);
+            }
+
+            Assert.True(SeedCli.IsRunning(publish.Id), $"publish exited{Environment.NewLine}{publish.Transcript()}");
+            long peak = SeedPrograms.PeakResidentBytes(publish.Id);
+            Assert.True(peak < MaxPeakResidentBytes, $"publish's peak resident memory is {peak >> 20} MiB");
+            SeedCli.AssertNoStackTrace(publish);
+        }
+
+        // The hub, its good publisher and the good room are unaffected.
+        await good.WaitForMoreFramesAsync(10, SeedCli.ProcessTimeout);
+        Assert.True(SeedCli.IsRunning(_hub.Serve.Id), $"the hub exited{Environment.NewLine}{_hub.Serve.Transcript()}");
+        Assert.True(SeedCli.IsRunning(_hub.GoodPublisher.Id), $"the good publisher exited{Environment.NewLine}{_hub.GoodPublisher.Transcript()}");
+        Assert.DoesNotContain(good.Signals, s => !s.Live);
+        SeedCli.AssertNoStackTrace(_hub.Serve);
+        Assert.False(File.Exists(marker), $"{scenario} ran code: {marker} exists");
+    }
+
+    private string Marker(string scenario) => Path.Combine(_hub.Directory, "MARKER-" + scenario);
+}
