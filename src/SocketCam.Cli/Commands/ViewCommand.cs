@@ -111,6 +111,11 @@ internal static class ViewCommand
             {
                 await viewer.RunAsync(stop.Token);
             }
+            catch (Exception ex) when (ex is IOException or TimeoutException && Seed.SeedClient.IsSeed(endpoint))
+            {
+                // Without --no-reconnect these are logged with the server's address; as the final error, name it too.
+                throw new UserFacingException($"{endpoint}: {ex.Message}", ex);
+            }
             finally
             {
                 await stop.CancelAsync();

@@ -67,7 +67,7 @@ public sealed class ViewerClient : IDisposable
     private async Task RunSeedSessionAsync(CancellationToken cancellationToken)
     {
         using Socket socket = await SeedClient.ConnectAsync(_endpoint, _options.ConnectTimeout, cancellationToken);
-        using var reader = new SeedStreamReader(socket, _endpoint.ToString(), _options.MaxFrameBytes, _options.IdleTimeout);
+        using var reader = new SeedStreamReader(socket, _options.MaxFrameBytes, _options.IdleTimeout);
         SeedLog.Connected(_logger, _endpoint.ToString());
         long sequence = 0;
         while (await reader.ReadAsync(cancellationToken))

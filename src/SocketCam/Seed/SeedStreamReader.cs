@@ -10,11 +10,11 @@ namespace SocketCam.Seed;
 /// the cap before anything is allocated, the pickle is received straight into one pooled buffer (the parser needs it
 /// contiguous anyway, so this saves the copy a pipe would need), then parsed by the allow-list and turned into BGR.
 /// A server that sends nothing for the idle timeout, or closes mid-frame, ends the session with a clear error.
+/// Messages do not name the server: the caller's log line or error does.
 /// </summary>
 internal sealed class SeedStreamReader : IDisposable
 {
     private readonly Socket _socket;
-    private readonly string _peer;
     private readonly int _maxPixelBytes;
     private readonly long _maxPickleBytes;
     private readonly TimeSpan _idleTimeout;
@@ -25,10 +25,9 @@ internal sealed class SeedStreamReader : IDisposable
     private byte[] _gray = [];
     private int _length;
 
-    public SeedStreamReader(Socket socket, string peer, int maxPixelBytes, TimeSpan idleTimeout)
+    public SeedStreamReader(Socket socket, int maxPixelBytes, TimeSpan idleTimeout)
     {
         _socket = socket;
-        _peer = peer;
         _maxPixelBytes = maxPixelBytes;
         _maxPickleBytes = SeedFraming.MaxPickleBytes(maxPixelBytes);
         _idleTimeout = idleTimeout;
@@ -62,7 +61,7 @@ internal sealed class SeedStreamReader : IDisposable
         }
         catch (SeedFormatException ex)
         {
-            throw new SeedFormatException($"{_peer}: {ex.Message}", ex);
+            throw new SeedFormatException($"frame {Frames + 1}: {ex.Message}", ex);
         }
 
         if (_buffer.Length < length)
@@ -90,7 +89,7 @@ internal sealed class SeedStreamReader : IDisposable
         }
         catch (SeedFormatException ex)
         {
-            throw new SeedFormatException($"{_peer}: frame {Frames + 1}: {ex.Message}", ex);
+            throw new SeedFormatException($"frame {Frames + 1}: {ex.Message}", ex);
         }
 
         Frames++;
@@ -169,7 +168,7 @@ internal sealed class SeedStreamReader : IDisposable
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw new TimeoutException($"{_peer} sent nothing for {_idleTimeout.TotalSeconds:0.#} s.");
+                    throw new TimeoutException($"the seed server sent nothing for {_idleTimeout.TotalSeconds:0.#} s.");
                 }
             }
 
@@ -180,7 +179,7 @@ internal sealed class SeedStreamReader : IDisposable
                     return false;
                 }
 
-                throw new IOException($"{_peer} closed the connection in the middle of a frame ({received} of {total} bytes of {(atBoundary ? "the length prefix" : "the pickle")}).");
+                throw new IOException($"the seed server closed the connection in the middle of a frame ({received} of {total} bytes of {(atBoundary ? "the length prefix" : "the pickle")}).");
             }
 
             received += n;

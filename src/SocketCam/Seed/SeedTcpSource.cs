@@ -90,7 +90,7 @@ internal sealed class SeedTcpSource : IFrameSource
             if (_reader is null)
             {
                 _socket = await SeedClient.ConnectAsync(_endpoint, _timeout, cancellationToken);
-                _reader = new SeedStreamReader(_socket, _endpoint.ToString(), _maxFrameBytes, _timeout);
+                _reader = new SeedStreamReader(_socket, _maxFrameBytes, _timeout);
                 SeedLog.Connected(_logger, _endpoint.ToString());
             }
 
@@ -118,7 +118,7 @@ internal sealed class SeedTcpSource : IFrameSource
         catch (Exception ex) when (ex is IOException or TimeoutException)
         {
             // A rejected frame (SeedFormatException) closes the connection like a lost one; the messages name the server.
-            throw Fail(ex.Message);
+            throw Fail($"{_endpoint}: {ex.Message}");
         }
     }
 
