@@ -19,6 +19,7 @@ internal sealed class SeedConnection : IRoomViewer
     private readonly SeedServerOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
+    private int _sendBufferBytes;
     private long _framesSent;
     private long _bytesSent;
 
@@ -120,6 +121,7 @@ internal sealed class SeedConnection : IRoomViewer
                     }
 
                     stall.CancelAfter(_options.SendTimeout);
+                    SizeSendBuffer(pickled.Length);
                     await _socket.SendAllAsync(pickled.Message, stall.Token);
                     Interlocked.Increment(ref _framesSent);
                     Interlocked.Add(ref _bytesSent, pickled.Length);
@@ -146,6 +148,21 @@ internal sealed class SeedConnection : IRoomViewer
         {
             SeedLog.Failed(_logger, Remote, ex);
             return "failed";
+        }
+    }
+
+    /// <summary>
+    /// Room in the kernel for about two frames (Linux doubles what is asked): a whole frame goes out in one send, so the
+    /// client never waits for this process to be scheduled mid-frame, yet a client slower than the stream has at most
+    /// that much queued in front of the newest frame (the slot does the skipping).
+    /// </summary>
+    private void SizeSendBuffer(int frameBytes)
+    {
+        int wanted = Math.Clamp(frameBytes, SocketExtensions.LiveVideoBufferBytes, 8 << 20);
+        if (wanted != _sendBufferBytes)
+        {
+            _socket.SendBufferSize = wanted;
+            _sendBufferBytes = wanted;
         }
     }
 
