@@ -9,6 +9,7 @@ using SocketCam.Codecs;
 using SocketCam.Hub;
 using SocketCam.Media;
 using SocketCam.Recording;
+using SocketCam.Seed;
 using SocketCam.Sources;
 using SocketCam.Transport;
 
@@ -49,11 +50,18 @@ internal static class ServeCommand
         };
         var recordMaxSize = CommonOptions.ByteSize("--record-max-size", "Start a new --record file before one grows past SIZE (e.g. 500M, 2G; 0 = no limit; default 1G)");
         var recordMaxDuration = CommonOptions.Duration("--record-max-duration", "Start a new --record file once one spans DURATION of video (e.g. 90s, 10m, 1h; 0 = no limit; default 1h)");
+        var seedTcp = new Option<string?>("--seed-tcp")
+        {
+            HelpName = "HOST:PORT",
+            Description = "Also serve the room in the seed tutorials' format (8-byte length + pickled numpy BGR frame) on this TCP address, "
+                + "so their Python client program can watch unchanged (see docs/SEED-COMPAT.md)",
+        };
+        var seedRoom = new Option<string?>("--seed-room") { HelpName = "ROOM", Description = "The room --seed-tcp clients watch (default: --room)" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, quiet, logLevel,
+            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -63,6 +71,15 @@ internal static class ServeCommand
                 Token = r.GetValue(token),
                 MaxFrameBytes = r.GetValue(maxFrame),
             };
+            string roomName = r.GetValue(room)!;
+            SeedServerOptions? seedOptions = null;
+            if (r.GetValue(seedTcp) is { } seedAddress)
+            {
+                string seedRoomName = r.GetValue(seedRoom) ?? roomName;
+                Protocol.RoomName.Validate(seedRoomName);
+                seedOptions = new SeedServerOptions { EndPoint = await ParseListenAsync(seedAddress, token2), Room = seedRoomName };
+            }
+
             string sourceSpec = r.GetValue(sources.Source)!;
             IFrameSource? frameSource = null;
             IFrameEncoder? encoder = null;
@@ -91,7 +108,7 @@ internal static class ServeCommand
                     recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
                 }
 
-                return await RunAsync(options, r.GetValue(room)!, frameSource, encoder, codecId, recording, r.GetValue(quiet), loggers, token2);
+                return await RunAsync(options, roomName, seedOptions, frameSource, encoder, codecId, recording, r.GetValue(quiet), loggers, token2);
             }
             finally
             {
@@ -112,7 +129,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         await using var hub = new HubServer(options, loggers);
         if (recording is not null)
@@ -121,7 +138,10 @@ internal static class ServeCommand
         }
 
         hub.Start();
-        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording);
+        // Disposed before the hub (declared after it): seed clients leave their room while the hub still has it.
+        await using SeedServer? seed = seedOptions is null ? null : new SeedServer(hub, seedOptions, loggers);
+        seed?.Start();
+        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed);
         Task capture = Task.CompletedTask;
         if (source is not null && encoder is not null)
         {
@@ -135,8 +155,8 @@ internal static class ServeCommand
             interval =>
             {
                 long frames = hub.FramesPublished;
-                long bytes = hub.Connections.Sum(c => c.BytesSent);
-                int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer);
+                long bytes = hub.Connections.Sum(c => c.BytesSent) + (seed?.BytesSent ?? 0);
+                int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer) + (seed?.ClientCount ?? 0);
                 string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in, {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
                 if (recording is not null)
                 {
@@ -184,7 +204,7 @@ internal static class ServeCommand
         }
     }
 
-    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording)
+    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording, SeedServer? seed)
     {
         IPEndPoint bound = hub.TcpEndPoint;
         string roomArg = room == Protocol.RoomName.Default ? "" : $" --room {room}";
@@ -200,6 +220,13 @@ internal static class ServeCommand
         }
 
         Console.WriteLine($"  feed another room with:  socketcam publish tcp://HOST:{bound.Port} --room NAME{tokenArg}");
+        if (seed is not null)
+        {
+            IPEndPoint seedBound = seed.EndPoint;
+            Console.WriteLine($"SocketCam seed-format listener on tcp://{seedBound} (room '{seed.Options.Room}')");
+            Console.WriteLine($"  the seed tutorials' Python client can watch it: set host_ip = '{PreferLan(ReachableAddresses(seedBound))}' and port = {seedBound.Port}"
+                + (needsToken ? " (note: the seed format has no token; anyone who can reach this port can watch)" : ""));
+        }
         if (recording is not null)
         {
             Console.WriteLine($"  recording every room to {recording.FullPath} ({RecordingFormats.Name(recording.Format)}, {RotationText(recording.Options)})");
@@ -248,6 +275,10 @@ internal static class ServeCommand
 
         return addresses.Distinct();
     }
+
+    /// <summary>The address to suggest for another machine: a LAN one when there is one, else loopback.</summary>
+    private static IPAddress PreferLan(IEnumerable<IPAddress> addresses) =>
+        addresses.FirstOrDefault(a => !IPAddress.IsLoopback(a)) ?? addresses.First();
 
     internal static string FormatHost(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
 }

@@ -14,7 +14,10 @@ internal static class ViewCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999" };
+        var url = new Argument<string>("url")
+        {
+            Description = "The hub, e.g. tcp://192.168.1.5:9999, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
+        };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
         var frames = new Option<long>("--frames", "-n") { Description = "Stop after this many frames" };
@@ -26,13 +29,14 @@ internal static class ViewCommand
             Description = "Record every received frame to FILE.mjpeg (concatenated JPEGs, playable up to the last whole frame even after a crash), "
                 + "FILE.mkv (the JPEGs with their timestamps) or FILE.mp4 (H.264); .mkv and .mp4 need ffmpeg. An existing file is replaced",
         };
+        var maxFrame = CommonOptions.MaxFrameBytes();
         var json = CommonOptions.Json();
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, frames, seconds, snapshot, record, json, noReconnect, quiet, logLevel,
+            url, room, token, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
@@ -41,6 +45,7 @@ internal static class ViewCommand
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
                 Reconnect = !r.GetValue(noReconnect),
+                MaxFrameBytes = r.GetValue(maxFrame),
                 Agent = "socketcam view",
             };
             string? snapshotPath = r.GetValue(snapshot);
@@ -48,10 +53,14 @@ internal static class ViewCommand
             string? recordPath = r.GetValue(record);
             RecordingFormat? recordFormat = recordPath is null ? null : RecordingFormats.FromPath(recordPath);
             var output = new ViewOutput(snapshotPath, recordPath, recordFormat, r.GetValue(json), r.GetValue(quiet));
-            return RunAsync(StreamEndpoint.Parse(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
+            return RunAsync(ParseUrl(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
         }));
         return command;
     }
+
+    /// <summary>tcp://HOST:PORT (the default scheme) or seed+tcp://HOST:PORT.</summary>
+    private static StreamEndpoint ParseUrl(string text) =>
+        StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, ["tcp", Seed.SeedClient.Scheme]);
 
     public static void ValidateSnapshotPath(string? path)
     {
@@ -101,6 +110,11 @@ internal static class ViewCommand
             try
             {
                 await viewer.RunAsync(stop.Token);
+            }
+            catch (Exception ex) when (ex is IOException or TimeoutException && Seed.SeedClient.IsSeed(endpoint))
+            {
+                // Without --no-reconnect these are logged with the server's address; as the final error, name it too.
+                throw new UserFacingException($"{endpoint}: {ex.Message}", ex);
             }
             finally
             {
@@ -194,8 +208,9 @@ internal static class ViewCommand
     private static void LatencySummaryLine(ViewerStats s)
     {
         var l = s.Latency;
+        string latency = s.MeasuresLatency ? string.Create(CultureInfo.InvariantCulture, $", skipped {s.Dropped}, latency p50 {l.P50:0.0} ms p99 {l.P99:0.0} ms max {l.Max:0.0} ms") : "";
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{s.Frames} frames, {s.Fps:0.0} fps, {s.Width}x{s.Height}, {s.Bytes / 1e6:0.0} MB, skipped {s.Dropped}, latency p50 {l.P50:0.0} ms p99 {l.P99:0.0} ms max {l.Max:0.0} ms"));
+            $"{s.Frames} frames, {s.Fps:0.0} fps, {s.Width}x{s.Height}, {s.Bytes / 1e6:0.0} MB{latency}"));
     }
 
     public static Func<TimeSpan, string> ViewerLine(ViewerStats stats)
@@ -210,6 +225,8 @@ internal static class ViewCommand
             // While the source is down the hub sends no frames: say why instead of showing a frame rate of 0.
             string line = stats.SignalReason is { } reason ? NoSignalLine(reason)
                 : frames == 0 ? "waiting for frames..."
+                : !stats.MeasuresLatency ? string.Create(CultureInfo.InvariantCulture,
+                    $"{stats.Width}x{stats.Height} {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  frames {frames}")
                 : string.Create(CultureInfo.InvariantCulture,
                     $"{stats.Width}x{stats.Height} {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  latency p50 {l.P50:0.0} ms p99 {l.P99:0.0} ms  skipped {stats.Dropped}  rtt {stats.RttMilliseconds:0.00} ms  frames {frames}");
             lastFrames = frames;

@@ -41,7 +41,15 @@ internal static class JsonSummary
         w.WriteNumber("height", stats.Height);
         w.WriteString("codec", stats.Codec is { } c ? CommonOptions.CodecName(c) : null);
         w.WriteNumber("dropped", stats.Dropped);
-        WriteLatency(w, stats.Latency);
+        if (stats.MeasuresLatency || stats.Frames == 0)
+        {
+            WriteLatency(w, stats.Latency);
+        }
+        else
+        {
+            w.WriteNull("latency_ms"); // seed+tcp:// frames carry no capture time
+        }
+
         w.WriteNumber("no_signal_events", stats.NoSignalEvents);
     }
 

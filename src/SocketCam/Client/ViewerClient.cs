@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
 using SocketCam.Protocol;
+using SocketCam.Seed;
 using SocketCam.Transport;
 
 namespace SocketCam.Client;
@@ -55,7 +57,26 @@ public sealed class ViewerClient : IDisposable
 
     /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, Stats.OnReconnect, cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync : RunSessionAsync, Stats.OnReconnect, cancellationToken);
+
+    /// <summary>
+    /// Watches a seed tutorial server (`seed+tcp://`): its pickled frames are read through the allow-list and go down the
+    /// same path as raw frames from a hub (stats, snapshot, recording). The format has no sequence numbers, capture times
+    /// or signal, so skipped frames and latency are not measured; TCP carries every frame the server sends.
+    /// </summary>
+    private async Task RunSeedSessionAsync(CancellationToken cancellationToken)
+    {
+        using Socket socket = await SeedClient.ConnectAsync(_endpoint, _options.ConnectTimeout, cancellationToken);
+        using var reader = new SeedStreamReader(socket, _options.MaxFrameBytes, _options.IdleTimeout);
+        SeedLog.Connected(_logger, _endpoint.ToString());
+        long sequence = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            SeedPicture picture = reader.Decode();
+            var header = new VideoFrameHeader(CodecId.RawBgr24, picture.Width, picture.Height, sequence++, Clock.NowMicros());
+            await DeliverAsync(header, new ReadOnlySequence<byte>(picture.Bgr), skipped: 0, clockOffsetMicros: null, cancellationToken);
+        }
+    }
 
     private async Task RunSessionAsync(CancellationToken cancellationToken)
     {
@@ -116,28 +137,34 @@ public sealed class ViewerClient : IDisposable
 
         long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
         _lastSequence = header.Sequence;
+        return DeliverAsync(header, data, skipped, session.ClockOffsetMicros, cancellationToken);
+    }
+
+    /// <summary>Recording hook, then decode and stats; <paramref name="clockOffsetMicros"/> is null when latency is unknown.</summary>
+    private ValueTask DeliverAsync(VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped, long? clockOffsetMicros, CancellationToken cancellationToken)
+    {
         if (FrameReceivedAsync is { } hook)
         {
             ValueTask received = hook(header, data, cancellationToken);
             if (!received.IsCompletedSuccessfully)
             {
-                return OnFrameAfterAsync(received, session, header, data, skipped);
+                return OnFrameAfterAsync(received, header, data, skipped, clockOffsetMicros);
             }
 
             received.GetAwaiter().GetResult();
         }
 
-        OnFrame(session, header, data, skipped);
+        OnFrame(header, data, skipped, clockOffsetMicros);
         return ValueTask.CompletedTask;
     }
 
-    private async ValueTask OnFrameAfterAsync(ValueTask received, ClientSession session, VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped)
+    private async ValueTask OnFrameAfterAsync(ValueTask received, VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped, long? clockOffsetMicros)
     {
         await received;
-        OnFrame(session, header, data, skipped);
+        OnFrame(header, data, skipped, clockOffsetMicros);
     }
 
-    private void OnFrame(ClientSession session, in VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped)
+    private void OnFrame(in VideoFrameHeader header, ReadOnlySequence<byte> data, long skipped, long? clockOffsetMicros)
     {
         FrameReceived?.Invoke(header, data);
         try
@@ -159,7 +186,7 @@ public sealed class ViewerClient : IDisposable
         }
 
         // Receive-and-decode time minus capture time, both on the hub's clock.
-        double latencyMs = (Clock.NowMicros() + session.ClockOffsetMicros - header.CaptureMicros) / 1000.0;
+        double? latencyMs = clockOffsetMicros is { } offset ? (Clock.NowMicros() + offset - header.CaptureMicros) / 1000.0 : null;
         Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
         if (_options.Decode && _picture is not null)
         {

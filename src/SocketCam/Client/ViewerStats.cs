@@ -70,7 +70,11 @@ public sealed class ViewerStats
 
     public LatencySummary Latency => _latency.Summarize();
 
-    internal void OnFrame(int width, int height, CodecId codec, long bytes, long skipped, double latencyMs)
+    /// <summary>False when the sender gives no capture times (the seed format): there is no latency to show.</summary>
+    public bool MeasuresLatency => _latency.Count > 0;
+
+    /// <param name="latencyMs">Capture to decoded, or null when the sender gives no capture time (the seed format).</param>
+    internal void OnFrame(int width, int height, CodecId codec, long bytes, long skipped, double? latencyMs)
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         if (Interlocked.Increment(ref _frames) == 1)
@@ -84,7 +88,10 @@ public sealed class ViewerStats
         Width = width;
         Height = height;
         Codec = codec;
-        _latency.Record(latencyMs);
+        if (latencyMs is { } latency)
+        {
+            _latency.Record(latency);
+        }
     }
 
     internal void ResetLatency() => _latency.Reset();

@@ -40,6 +40,8 @@ internal static class SourceFactory
                 return new TestPatternSource(new TestPatternOptions { Width = size.Width, Height = size.Height, Fps = options.Fps ?? 30 });
             case SourceKind.Image:
                 return await ImageSource.OpenAsync(spec.Argument, options, logger, cancellationToken);
+            case SourceKind.Seed:
+                return await Seed.SeedTcpSource.OpenAsync(Transport.StreamEndpoint.Parse(spec.Argument, 1, null, null, [Seed.SeedClient.Scheme]), options.MaxFrameBytes, logger, cancellationToken);
             default:
                 var source = new FfmpegSource(spec, options, logger);
                 try

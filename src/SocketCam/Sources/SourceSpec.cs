@@ -10,17 +10,19 @@ internal enum SourceKind
     Screen,
     Image,
     Lavfi,
+    Seed,
 }
 
 /// <summary>
 /// A parsed `--source` value: `pattern`, `camera[:N|:/dev/videoN]`, `file:PATH`, `screen[:DISPLAY]`, `image:PATH`,
-/// `lavfi:GRAPH`, or `auto` (the first camera, else the pattern).
+/// `lavfi:GRAPH`, `seed+tcp://HOST:PORT` (a seed tutorial server), or `auto` (the first camera, else the pattern).
 /// </summary>
 internal sealed record SourceSpec(SourceKind Kind, string Argument)
 {
     public const string Help =
         "pattern (built-in test pattern), camera / camera:N / camera:/dev/videoN (V4L2 webcam), file:PATH (any video ffmpeg reads), "
-        + "screen / screen:DISPLAY (X11), image:PATH (a still JPEG/PNG/...), lavfi:GRAPH (ffmpeg filter source, e.g. lavfi:testsrc2=size=1280x720:rate=30)";
+        + "screen / screen:DISPLAY (X11), image:PATH (a still JPEG/PNG/...), lavfi:GRAPH (ffmpeg filter source, e.g. lavfi:testsrc2=size=1280x720:rate=30), "
+        + "seed+tcp://HOST:PORT (a seed tutorial's Python server: pickled frames, read safely)";
 
     public static SourceSpec Parse(string text)
     {
@@ -44,6 +46,9 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
                 return new SourceSpec(SourceKind.Image, ExistingFile(argument, "image"));
             case "lavfi":
                 return new SourceSpec(SourceKind.Lavfi, argument);
+            case Seed.SeedClient.Scheme:
+                // Parsed now so a bad address is reported before anything starts.
+                return new SourceSpec(SourceKind.Seed, Transport.StreamEndpoint.Parse(text.Trim(), 1, null, null, [Seed.SeedClient.Scheme]).ToString());
             default:
                 throw new ArgumentException($"Unknown source '{text}': use {Help}.");
         }
@@ -53,6 +58,7 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
     {
         SourceKind.Pattern => "pattern",
         SourceKind.Screen when Argument.Length == 0 => "screen",
+        SourceKind.Seed => Argument,
         _ => $"{Kind.ToString().ToLowerInvariant()}:{Argument}",
     };
 

@@ -1,0 +1,200 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SocketCam.Hub;
+using SocketCam.Protocol;
+using SocketCam.Transport;
+
+namespace SocketCam.Seed;
+
+/// <summary>
+/// One seed-tutorial client: a viewer of the room like any other (one-frame slot, newest wins, skips counted), whose
+/// send loop writes each frame as the seed server would. The client never talks, so the receive side only notices
+/// that it left (or that it is not a seed client: it sends too much).
+/// </summary>
+internal sealed class SeedConnection : IRoomViewer
+{
+    private readonly Socket _socket;
+    private readonly Room _room;
+    private readonly SeedFrameCache _cache;
+    private readonly SeedServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly AsyncSignal _wake = new();
+    private int _sendBufferBytes;
+    private long _framesSent;
+    private long _bytesSent;
+
+    public SeedConnection(Socket socket, Room room, SeedFrameCache cache, SeedServerOptions options, ILogger logger)
+    {
+        _socket = socket;
+        _room = room;
+        _cache = cache;
+        _options = options;
+        _logger = logger;
+        Remote = socket.Describe();
+        Slot = new LatestFrameSlot(_wake);
+    }
+
+    public LatestFrameSlot Slot { get; }
+
+    public string Remote { get; }
+
+    public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>The seed format has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
+    public void OnSignal(SignalMessage message)
+    {
+    }
+
+    public async Task RunAsync(CancellationToken serverToken)
+    {
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
+        _socket.ConfigureForVideo(boundBuffers: true);
+        _room.AddViewer(this);
+        SeedLog.Joined(_logger, Remote, _room.Name);
+        Task<string> receiving = WatchReceiveAsync(done.Token);
+        Task<string> sending = SendLoopAsync(done.Token);
+        string reason;
+        try
+        {
+            Task<string> first = await Task.WhenAny(receiving, sending);
+            reason = await first;
+        }
+        finally
+        {
+            _room.RemoveViewer(this);
+            Slot.Close();
+            await done.CancelAsync();
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+                // Already gone.
+            }
+
+            _socket.Dispose();
+            await ((Task)Task.WhenAll(receiving, sending)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        SeedLog.Left(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
+    }
+
+    private async Task<string> SendLoopAsync(CancellationToken cancellationToken)
+    {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                await _wake.WaitAsync(cancellationToken);
+                SharedFrame? frame = Slot.Take();
+                if (frame is null)
+                {
+                    continue;
+                }
+
+                _room.NotifyTaken();
+                PickledFrame pickled;
+                try
+                {
+                    pickled = _cache.Get(frame);
+                }
+                catch (InvalidDataException ex)
+                {
+                    // A publisher's JPEG that does not decode: this client skips it, like a native viewer would.
+                    SeedLog.ConvertFailed(_logger, Remote, frame.Header.Sequence, ex.Message);
+                    continue;
+                }
+                finally
+                {
+                    frame.Release();
+                }
+
+                try
+                {
+                    if (!stall.TryReset())
+                    {
+                        return "server shutting down";
+                    }
+
+                    stall.CancelAfter(_options.SendTimeout);
+                    SizeSendBuffer(pickled.Length);
+                    await _socket.SendAllAsync(pickled.Message, stall.Token);
+                    Interlocked.Increment(ref _framesSent);
+                    Interlocked.Add(ref _bytesSent, pickled.Length);
+                }
+                finally
+                {
+                    pickled.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return $"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame";
+        }
+        catch (OperationCanceledException)
+        {
+            return "closed";
+        }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+            return "disconnected";
+        }
+        catch (Exception ex)
+        {
+            SeedLog.Failed(_logger, Remote, ex);
+            return "failed";
+        }
+    }
+
+    /// <summary>
+    /// Room in the kernel for about two frames (Linux doubles what is asked): a whole frame goes out in one send, so the
+    /// client never waits for this process to be scheduled mid-frame, yet a client slower than the stream has at most
+    /// that much queued in front of the newest frame (the slot does the skipping).
+    /// </summary>
+    private void SizeSendBuffer(int frameBytes)
+    {
+        int wanted = Math.Clamp(frameBytes, SocketExtensions.LiveVideoBufferBytes, 8 << 20);
+        if (wanted != _sendBufferBytes)
+        {
+            _socket.SendBufferSize = wanted;
+            _sendBufferBytes = wanted;
+        }
+    }
+
+    /// <summary>Completes when the client leaves, or when it sends more than a seed client ever would.</summary>
+    private async Task<string> WatchReceiveAsync(CancellationToken cancellationToken)
+    {
+        byte[] sink = new byte[4096];
+        long received = 0;
+        try
+        {
+            while (true)
+            {
+                int n = await _socket.ReceiveAsync(sink, SocketFlags.None, cancellationToken);
+                if (n == 0)
+                {
+                    return "disconnected";
+                }
+
+                received += n;
+                if (received > _options.MaxInboundBytes)
+                {
+                    return $"sent {received} bytes: a seed client only receives";
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return "closed";
+        }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+            return "disconnected";
+        }
+    }
+}

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Hub;
+using SocketCam.Transport;
+
+namespace SocketCam.Seed;
+
+/// <summary>
+/// `serve --seed-tcp`: a second listener beside the hub's own that sends one room's frames in the seed tutorials'
+/// format (docs/PROTOCOL.md §3), so their unchanged client program can watch. Seed clients are room viewers like any
+/// other; one <see cref="SeedFrameCache"/> converts each frame once for all of them.
+/// </summary>
+public sealed class SeedServer : IAsyncDisposable
+{
+    private readonly HubServer _hub;
+    private readonly SeedServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly SeedFrameCache _cache = new();
+    private readonly ConcurrentDictionary<SeedConnection, Task> _connections = new();
+    private readonly CancellationTokenSource _shutdown = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private int _disposed;
+
+    public SeedServer(HubServer hub, SeedServerOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        _hub = hub;
+        _options = options;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Seed");
+    }
+
+    /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
+    public IPEndPoint EndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The seed listener is not started.");
+
+    public SeedServerOptions Options => _options;
+
+    /// <summary>Seed clients connected now.</summary>
+    public int ClientCount => _connections.Count;
+
+    /// <summary>Bytes sent to seed clients still connected.</summary>
+    public long BytesSent => _connections.Keys.Sum(c => c.BytesSent);
+
+    /// <summary>Binds (throws <see cref="SocketException"/> when the address is taken) and starts accepting.</summary>
+    public void Start()
+    {
+        var listener = new Socket(_options.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (_options.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                listener.DualMode = true;
+            }
+
+            listener.Bind(_options.EndPoint);
+            listener.Listen(64);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        SeedLog.Listening(_logger, EndPoint.ToString(), _options.Room);
+        _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _shutdown.CancelAsync();
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop;
+        }
+
+        await Task.WhenAll(_connections.Values);
+        _cache.Dispose();
+        _shutdown.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(cancellationToken);
+            }
+            catch (Exception ex) when (cancellationToken.IsCancellationRequested || ex is ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // A client that reset before accept completed, or out of descriptors: back off briefly and go on.
+                try
+                {
+                    await Task.Delay(50, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                SeedLog.TooMany(_logger, client.Describe(), _options.MaxConnections);
+                client.Dispose();
+                continue;
+            }
+
+            Room room = _hub.GetOrCreateRoom(_options.Room);
+            var connection = new SeedConnection(client, room, _cache, _options, _logger);
+            var startGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _connections[connection] = RunConnectionAsync(connection, room, startGate.Task, cancellationToken);
+            startGate.SetResult();
+        }
+    }
+
+    private async Task RunConnectionAsync(SeedConnection connection, Room room, Task startGate, CancellationToken cancellationToken)
+    {
+        await startGate;
+        try
+        {
+            await connection.RunAsync(cancellationToken);
+        }
+        finally
+        {
+            _hub.LeaveRoom(room);
+            _connections.TryRemove(connection, out _);
+        }
+    }
+}
