@@ -386,6 +386,19 @@ internal static partial class SeedCli
         Assert.False(process.Stderr.Concat(process.Stdout).Any(l => l.Contains("   at ", StringComparison.Ordinal)), $"a stack trace was printed{Environment.NewLine}{process.Transcript()}");
     }
 
+    /// <summary><see cref="Eventually.UntilAsync"/> that adds what <paramref name="process"/> printed when it times out.</summary>
+    public static async Task UntilAsync(Func<bool> condition, string what, CliProcess process)
+    {
+        try
+        {
+            await Eventually.UntilAsync(condition, what, ProcessTimeout);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}{Environment.NewLine}{process.Transcript()}", ex);
+        }
+    }
+
     public static bool IsRunning(int processId)
     {
         try

@@ -9,7 +9,8 @@
 #
 # usage:
 #   evil_seed_server.py CASE MARKER [HOST] [PORT]   serve CASE to every client (port 0: the kernel picks one); prints
-#                                                   "LISTENING AT: ('HOST', PORT)" and "connection N" per client
+#                                                   "LISTENING AT: ('HOST', PORT)" and "connection N" per client;
+#                                                   CASE "valid_then:NAME" sends a valid 64x48 frame first, then NAME
 #   evil_seed_server.py --dump DIR MARKER           write DIR/CASE.stream (the bytes sent) for every case and
 #                                                   DIR/CASE.pickle (the payload alone) for the one-pickle cases;
 #                                                   prints "CASE KIND" per case
@@ -128,7 +129,12 @@ def cases(marker):
 
 def serve(case, marker, host, port):
     _, streams = cases(marker)
-    data, close = streams[case]
+    if case.startswith("valid_then:"):
+        valid = dumps(frame())
+        data, close = streams[case[len("valid_then:"):]]
+        data = struct.pack("Q", len(valid)) + valid + data
+    else:
+        data, close = streams[case]
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((host, port))
