@@ -20,7 +20,6 @@ internal sealed class SeedTcpSource : IFrameSource
     private readonly ILogger _logger;
     private Socket? _socket;
     private SeedStreamReader? _reader;
-    private VideoFrame? _first;
     private long _sequence;
 
     private SeedTcpSource(StreamEndpoint endpoint, int maxFrameBytes, TimeSpan timeout, ILogger logger)
@@ -31,54 +30,43 @@ internal sealed class SeedTcpSource : IFrameSource
         _logger = logger;
     }
 
-    public string Description => $"seed server {_endpoint} ({Width}x{Height})";
+    public string Description => Width == 0 ? $"seed server {_endpoint}" : $"seed server {_endpoint} ({Width}x{Height})";
 
+    /// <summary>The last frame's width; 0 until the first frame (the seed format announces nothing).</summary>
     public int Width { get; private set; }
 
     public int Height { get; private set; }
 
     public double Fps => 0;
 
-    /// <summary>Connects and reads the first frame, so a wrong address or a server that is not a seed server is reported at once.</summary>
+    /// <summary>
+    /// Connects, so a wrong address or a server that is not running is reported at once. Frames are only read later:
+    /// a first frame that is rejected fails the source like any later one (NO SIGNAL with the reason, retried), so a
+    /// hostile or broken server never ends the hub or the publisher.
+    /// </summary>
     public static async Task<SeedTcpSource> OpenAsync(StreamEndpoint endpoint, int maxFrameBytes, ILogger logger, CancellationToken cancellationToken)
     {
         var source = new SeedTcpSource(endpoint, maxFrameBytes, TimeSpan.FromSeconds(10), logger);
         try
         {
-            source._first = await source.ReceiveAsync(cancellationToken)
-                ?? throw new UserFacingException($"{endpoint} closed the connection before sending a frame.");
-            source.Width = source._first.Width;
-            source.Height = source._first.Height;
+            await source.ConnectAsync(cancellationToken);
             return source;
         }
-        catch (Exception ex) when (ex is SourceFailedException)
+        catch (SourceFailedException ex)
         {
             await source.DisposeAsync();
             throw new UserFacingException(ex.Message, ex);
-        }
-        catch
-        {
-            await source.DisposeAsync();
-            throw;
         }
     }
 
     public async ValueTask<VideoFrame?> ReadFrameAsync(CancellationToken cancellationToken)
     {
-        if (_first is { } first)
-        {
-            _first = null;
-            return first;
-        }
-
         // A seed server that closes is a live source going away (its camera loop ended): retried, not "ended".
         return await ReceiveAsync(cancellationToken) ?? throw Fail($"{_endpoint} closed the connection");
     }
 
     public ValueTask DisposeAsync()
     {
-        _first?.Dispose();
-        _first = null;
         Disconnect();
         return ValueTask.CompletedTask;
     }
@@ -89,12 +77,10 @@ internal sealed class SeedTcpSource : IFrameSource
         {
             if (_reader is null)
             {
-                _socket = await SeedClient.ConnectAsync(_endpoint, _timeout, cancellationToken);
-                _reader = new SeedStreamReader(_socket, _maxFrameBytes, _timeout);
-                SeedLog.Connected(_logger, _endpoint.ToString());
+                await ConnectAsync(cancellationToken);
             }
 
-            if (!await _reader.ReadAsync(cancellationToken))
+            if (!await _reader!.ReadAsync(cancellationToken))
             {
                 Disconnect();
                 return null;
@@ -120,6 +106,27 @@ internal sealed class SeedTcpSource : IFrameSource
             // A rejected frame (SeedFormatException) closes the connection like a lost one; the messages name the server.
             throw Fail($"{_endpoint}: {ex.Message}");
         }
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _socket = await SeedClient.ConnectAsync(_endpoint, _timeout, cancellationToken);
+        }
+        catch (SocketException ex)
+        {
+            throw Fail(ex.SocketErrorCode == SocketError.ConnectionRefused
+                ? $"{_endpoint}: connection refused (is the seed server running?)"
+                : $"{_endpoint}: {ex.Message}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw Fail(ex.Message);
+        }
+
+        _reader = new SeedStreamReader(_socket, _maxFrameBytes, _timeout);
+        SeedLog.Connected(_logger, _endpoint.ToString());
     }
 
     private static void CopyRows(SeedPicture picture, VideoFrame frame)
