@@ -130,6 +130,7 @@ internal sealed class Room : IDisposable
         }
 
         _viewersChanged.Set();
+        _taken.Set(); // a new viewer is ready for a frame: an unpaced stream waiting on the others may go on
     }
 
     public void RemoveViewer(IRoomViewer viewer)
@@ -214,8 +215,10 @@ internal sealed class Room : IDisposable
     }
 
     /// <summary>
-    /// Waits until every viewer's sender has taken the last frame, or <paramref name="limit"/> passed
-    /// (so one stalled viewer cannot stop an unpaced stream for the others).
+    /// Waits until every viewer's sender has taken the last frame, or <paramref name="limit"/> passed and some viewer is
+    /// ready for another (so one stalled viewer cannot stop an unpaced stream for the others). While every viewer still
+    /// has a frame waiting, a new one would only replace it: the wait goes on, so an unpaced source produces no faster
+    /// than its fastest viewer takes frames (no work thrown away, no CPU taken from a slow viewer on the same machine).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WaitUntilTakenAsync(TimeSpan limit, CancellationToken cancellationToken)
@@ -227,12 +230,12 @@ internal sealed class Room : IDisposable
             while (AnyWaiting())
             {
                 long remaining = deadline - Environment.TickCount64;
-                if (remaining <= 0)
+                if (remaining <= 0 && AnyReady())
                 {
                     return;
                 }
 
-                if (!armed)
+                if (!armed && remaining > 0)
                 {
                     _takenTimeout.Change(remaining, Timeout.Infinite);
                     armed = true;
@@ -258,6 +261,20 @@ internal sealed class Room : IDisposable
         {
             await recorder.OfferAsync(frame, cancellationToken);
         }
+    }
+
+    /// <summary>Some viewer has taken its frame (or never had one): it can use a new one.</summary>
+    private bool AnyReady()
+    {
+        foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+        {
+            if (!viewer.Slot.IsFull)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private bool AnyWaiting()
