@@ -50,13 +50,19 @@ internal static class ServeCommand
         var recordMaxSize = CommonOptions.ByteSize("--record-max-size", "Start a new --record file before one grows past SIZE (e.g. 500M, 2G; 0 = no limit; default 1G)");
         var recordMaxDuration = CommonOptions.Duration("--record-max-duration", "Start a new --record file once one spans DURATION of video (e.g. 90s, 10m, 1h; 0 = no limit; default 1h)");
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
+        var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, quiet, logLevel,
+            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
+            if (r.GetValue(preview))
+            {
+                CommandWindow.RequireDisplay("serve --preview", "leave out --preview (watch with `socketcam view` elsewhere)");
+            }
+
             var options = new HubOptions
             {
                 TcpEndPoint = await ParseListenAsync(r.GetValue(listen)!, token2),
@@ -91,7 +97,7 @@ internal static class ServeCommand
                     recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
                 }
 
-                return await RunAsync(options, r.GetValue(room)!, frameSource, encoder, codecId, recording, r.GetValue(quiet), loggers, token2);
+                return await RunAsync(options, r.GetValue(room)!, frameSource, encoder, codecId, recording, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
             }
             finally
             {
@@ -112,8 +118,11 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HubOptions options, string roomName, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
+        // The preview window stops the server when it is closed, like Ctrl+C.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cancellationToken = stop.Token;
         await using var hub = new HubServer(options, loggers);
         if (recording is not null)
         {
@@ -122,6 +131,7 @@ internal static class ServeCommand
 
         hub.Start();
         PrintBanner(hub, roomName, source, codec, options.Token is not null, recording);
+        using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
         Task capture = Task.CompletedTask;
         if (source is not null && encoder is not null)
         {
@@ -160,7 +170,7 @@ internal static class ServeCommand
 
         await capture;
         await status;
-        return 0;
+        return window?.ExitCode(0) ?? 0;
     }
 
     private static async Task<IPEndPoint> ParseListenAsync(string text, CancellationToken cancellationToken)
