@@ -47,6 +47,7 @@ internal static unsafe partial class SdlNative
     public const string HintNoSignalHandlers = "SDL_NO_SIGNAL_HANDLERS";
     public const string HintRenderScaleQuality = "SDL_RENDER_SCALE_QUALITY";
     public const string HintBypassCompositor = "SDL_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR";
+    public const string HintVideoDriver = "SDL_VIDEODRIVER";
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_SetHint", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int SetHint(string name, string value);

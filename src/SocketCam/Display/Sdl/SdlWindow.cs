@@ -44,6 +44,9 @@ internal sealed unsafe class SdlWindow : IDisposable
         SdlNative.SetHint(SdlNative.HintNoSignalHandlers, "1");
         SdlNative.SetHint(SdlNative.HintBypassCompositor, "0");
         SdlNative.SetHint(SdlNative.HintRenderScaleQuality, "linear");
+        // Only the desktop drivers whose display is set: otherwise SDL falls back to its invisible "offscreen" driver (a
+        // window nobody sees), or tries Wayland and prints its own complaints. SDL_VIDEODRIVER in the environment still wins.
+        SdlNative.SetHint(SdlNative.HintVideoDriver, DesktopDrivers(Environment.GetEnvironmentVariable));
         var window = new SdlWindow();
         try
         {
@@ -209,6 +212,14 @@ internal sealed unsafe class SdlWindow : IDisposable
             _texture = 0;
             _textureWidth = _textureHeight = 0;
         }
+    }
+
+    /// <summary>"x11", "wayland" or "x11,wayland" (SDL2's own preference order), from DISPLAY and WAYLAND_DISPLAY.</summary>
+    internal static string DesktopDrivers(Func<string, string?> getVariable)
+    {
+        bool x11 = !string.IsNullOrWhiteSpace(getVariable("DISPLAY"));
+        bool wayland = !string.IsNullOrWhiteSpace(getVariable("WAYLAND_DISPLAY"));
+        return x11 && wayland ? "x11,wayland" : wayland ? "wayland" : "x11";
     }
 
     private static UserFacingException Failure(string what, string alternative)
