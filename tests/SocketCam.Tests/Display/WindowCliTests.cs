@@ -80,6 +80,21 @@ public sealed class WindowCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_C_still_reaches_the_program_while_the_window_is_open()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        // SDL's own SIGINT handler is off (SDL_NO_SIGNAL_HANDLERS): .NET gets it and the viewer stops as usual.
+        await view.InterruptAsync();
+        Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
+        await hub.Logs.WaitForAsync(e => e.Message.Contains("left room 'main': said goodbye", StringComparison.Ordinal), TestHub.Timeout, "the viewer's goodbye");
+    }
+
+    [Fact]
     public async Task A_resized_window_rescales_the_picture_and_keeps_its_aspect_ratio()
     {
         await using XvfbDisplay x = await XvfbDisplay.StartAsync();
