@@ -162,7 +162,7 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
         return stdout.ToArray();
     }
 
-    /// <summary>The id of the first window whose title contains <paramref name="name"/>, waiting for it to appear.</summary>
+    /// <summary>The id of the first mapped window whose title contains <paramref name="name"/>, waiting for it to appear.</summary>
     public async Task<string> FindWindowAsync(string name, CliProcess? owner = null)
     {
         string? id = null;
@@ -235,6 +235,7 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
         var info = new ProcessStartInfo("xdotool") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["DISPLAY"] = Name;
         info.ArgumentList.Add("search");
+        info.ArgumentList.Add("--onlyvisible");
         info.ArgumentList.Add("--name");
         info.ArgumentList.Add(name);
         using Process process = Process.Start(info)!;

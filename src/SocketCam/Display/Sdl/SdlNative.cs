@@ -13,7 +13,6 @@ internal static unsafe partial class SdlNative
 
     public const uint InitVideo = 0x20;
 
-    public const uint WindowShown = 0x4;
     public const uint WindowHidden = 0x8;
     public const uint WindowResizable = 0x20;
     public const uint WindowMinimized = 0x40;
@@ -63,6 +62,12 @@ internal static unsafe partial class SdlNative
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_CreateWindow", StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint CreateWindow(string title, int x, int y, int width, int height, uint flags);
+
+    [LibraryImport(LibraryName, EntryPoint = "SDL_SetWindowTitle", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial void SetWindowTitle(nint window, string title);
+
+    [LibraryImport(LibraryName, EntryPoint = "SDL_ShowWindow")]
+    public static partial void ShowWindow(nint window);
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_DestroyWindow")]
     public static partial void DestroyWindow(nint window);
@@ -203,7 +208,7 @@ internal static class SdlLibrary
 
     private static readonly string[] RequiredExports =
     [
-        "SDL_SetHint", "SDL_Init", "SDL_Quit", "SDL_GetError", "SDL_CreateWindow", "SDL_DestroyWindow", "SDL_SetWindowSize",
+        "SDL_SetHint", "SDL_Init", "SDL_Quit", "SDL_GetError", "SDL_CreateWindow", "SDL_SetWindowTitle", "SDL_ShowWindow", "SDL_DestroyWindow", "SDL_SetWindowSize",
         "SDL_GetWindowFlags", "SDL_GetWindowDisplayIndex", "SDL_GetDisplayUsableBounds", "SDL_CreateRenderer", "SDL_DestroyRenderer",
         "SDL_GetRendererInfo", "SDL_GetRendererOutputSize", "SDL_CreateTexture", "SDL_DestroyTexture", "SDL_UpdateTexture",
         "SDL_SetRenderDrawColor", "SDL_SetRenderDrawBlendMode", "SDL_RenderClear", "SDL_RenderCopy", "SDL_RenderFillRect",

@@ -56,8 +56,10 @@ internal sealed unsafe class SdlWindow : IDisposable
             }
 
             window._initialized = true;
+            // Hidden and untitled until the renderer exists: an OpenGL renderer makes SDL destroy and recreate the X window,
+            // so the window that appears (and that tools find by its title) is the one that stays.
             window._window = SdlNative.CreateWindow(
-                title, SdlNative.WindowPositionUndefined, SdlNative.WindowPositionUndefined, width, height, SdlNative.WindowResizable | SdlNative.WindowShown);
+                "", SdlNative.WindowPositionUndefined, SdlNative.WindowPositionUndefined, width, height, SdlNative.WindowResizable | SdlNative.WindowHidden);
             if (window._window == 0)
             {
                 throw Failure("cannot open a window", alternative);
@@ -71,6 +73,8 @@ internal sealed unsafe class SdlWindow : IDisposable
                 throw Failure("cannot draw in the window", alternative);
             }
 
+            SdlNative.SetWindowTitle(window._window, title);
+            SdlNative.ShowWindow(window._window);
             SdlRendererInfo info;
             window.RendererName = SdlNative.GetRendererInfo(window._renderer, &info) == 0 && info.Name != 0
                 ? Marshal.PtrToStringUTF8(info.Name) ?? "unknown"
