@@ -60,7 +60,7 @@ internal sealed class VideoWindow : IDisposable
 
     public DisplayStats Stats { get; }
 
-    /// <summary>Cancelled when the user closed the window (a key or the close button), or when drawing failed for good.</summary>
+    /// <summary>Cancelled when the user closed the window (a key or the close button), or when the render thread failed (<see cref="Failure"/>).</summary>
     public CancellationToken Closed => _closed.Token;
 
     /// <summary>How the user closed the window ("q", "Esc", "Enter", "the close button"), or null.</summary>
@@ -110,7 +110,7 @@ internal sealed class VideoWindow : IDisposable
             return;
         }
 
-        if (Stats.FramesShown > 0)
+        if (Stats.FramesShown > 0 && _logger.IsEnabled(LogLevel.Debug))
         {
             LatencySummary latency = Stats.Latency;
             DisplayLog.Summary(_logger, Stats.FramesShown, Stats.Fps, Stats.Dropped, latency.P50, latency.P99);

@@ -22,10 +22,12 @@ public sealed class WindowCliTests : IDisposable
     public async Task View_window_shows_the_live_test_pattern_at_its_size()
     {
         await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--source", "pattern", "--size", "320x240", "--quiet");
+        string banner = await serve.WaitForStdoutLineAsync(l => l.Contains("hub listening on tcp://", StringComparison.Ordinal), ProcessTimeout);
+        string url = banner[banner.IndexOf("tcp://", StringComparison.Ordinal)..].Trim();
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", url, "--window", "--quiet");
         string id = await x.FindWindowAsync("SocketCam", view);
-        Assert.Equal($"SocketCam — main @ 127.0.0.1:{hub.EndPoint.Port}", await x.WindowNameAsync(id));
+        Assert.Equal($"SocketCam — main @ {url["tcp://".Length..]}", await x.WindowNameAsync(id));
 
         // The first picture sizes the window like cv2.imshow: 320x240, the picture filling it exactly.
         RgbImage first = await ShowingPatternAsync(x, id, 320, 240);
