@@ -24,33 +24,51 @@ internal static class DemoCommand
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
+        var window = CommandWindow.WindowOption();
+        window.Description += "; with --window the demo runs until the window is closed unless --seconds is given, and the overlay is on";
         var command = new Command("demo", "Hub, publisher and viewer in one process over loopback, with the built-in test pattern (no camera needed)")
         {
-            seconds, size, fps, codec, quality, snapshot, json, logLevel,
+            seconds, size, fps, codec, quality, snapshot, json, window, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
             string snapshotPath = r.GetValue(snapshot)!;
             ViewCommand.ValidateSnapshotPath(snapshotPath);
+            bool showWindow = r.GetValue(window);
+            if (showWindow)
+            {
+                CommandWindow.RequireDisplay("demo --window", "leave out --window (the demo prints its figures and writes a snapshot)");
+            }
+
+            // In a window the demo runs until it is closed, unless a duration was asked for.
+            double duration = showWindow && r.GetResult(seconds) is null or { Implicit: true } ? 0 : r.GetValue(seconds);
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(quality), "420"));
             FrameSize frameSize = r.GetValue(size);
             await using IFrameSource source = new TestPatternSource(new TestPatternOptions { Width = frameSize.Width, Height = frameSize.Height, Fps = r.GetValue(fps) });
-            return await RunAsync(source, encoder, r.GetValue(seconds), snapshotPath, r.GetValue(json), loggers, token);
+            return await RunAsync(source, encoder, duration, snapshotPath, r.GetValue(json), showWindow, loggers, token);
         }));
         return command;
     }
 
-    private static async Task<int> RunAsync(IFrameSource source, IFrameEncoder encoder, double seconds, string snapshot, bool json, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(IFrameSource source, IFrameEncoder encoder, double seconds, string snapshot, bool json, bool showWindow, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         await using var hub = new HubServer(new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, loggers);
         hub.Start();
         var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
-        await Console.Error.WriteLineAsync($"SocketCam demo: hub at {endpoint}, publisher sending {source.Description} ({CommonOptions.CodecName(encoder.Codec)}), viewer decoding; {seconds:0.#} s (Ctrl+C stops).");
+        string duration = seconds > 0 ? $"{seconds:0.#} s" : "until the window is closed";
+        await Console.Error.WriteLineAsync($"SocketCam demo: hub at {endpoint}, publisher sending {source.Description} ({CommonOptions.CodecName(encoder.Codec)}), viewer decoding; {duration} (Ctrl+C stops).");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        if (seconds > 0)
+        {
+            stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        }
+
         var publisher = new PublisherClient(endpoint, new ClientOptions { Agent = "socketcam demo publisher" }, source, encoder, loggers);
         using var viewer = new ViewerClient(endpoint, new ViewerOptions { Agent = "socketcam demo viewer" }, loggers);
+        using CommandWindow? window = showWindow
+            ? await CommandWindow.ForViewerAsync(viewer, endpoint, "demo", stats: true, "demo --window", stop, loggers)
+            : null;
         Task publishing = publisher.RunAsync(stop.Token);
         Task viewing = viewer.RunAsync(stop.Token);
         Task status = new LiveStats(ViewCommand.ViewerLine(viewer.Stats), quiet: false).RunAsync(stop.Token);
@@ -62,9 +80,10 @@ internal static class DemoCommand
         {
             await stop.CancelAsync();
             await Task.WhenAll(publishing, viewing, status).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            ViewCommand.Finish(viewer, snapshot, json);
+            ViewCommand.Finish(viewer, snapshot, json, window: window);
         }
 
-        return viewer.Stats.Frames > 0 ? 0 : 1;
+        int code = viewer.Stats.Frames > 0 ? 0 : 1;
+        return window?.ExitCode(code) ?? code;
     }
 }

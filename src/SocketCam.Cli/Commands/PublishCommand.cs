@@ -21,13 +21,19 @@ internal static class PublishCommand
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
+        var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("publish", "Feed a room of a hub from a local source (the hub need not own the camera)")
         {
-            url, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, logLevel,
+            url, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
+            if (r.GetValue(preview))
+            {
+                CommandWindow.RequireDisplay("publish --preview", "leave out --preview");
+            }
+
             var options = new ClientOptions
             {
                 Room = r.GetValue(room)!,
@@ -45,6 +51,7 @@ internal static class PublishCommand
                 stop.CancelAfter(TimeSpan.FromSeconds(s));
             }
 
+            using CommandWindow? window = r.GetValue(preview) ? await CommandWindow.ForPublisherAsync(publisher, options.Room, stop, loggers) : null;
             await Console.Error.WriteLineAsync($"Publishing {frames.Description} to room '{options.Room}' at {r.GetValue(url)}");
             Task status = new LiveStats(PublisherLine(publisher), r.GetValue(quiet)).RunAsync(stop.Token);
             try
@@ -62,7 +69,7 @@ internal static class PublishCommand
             }
 
             await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB).");
-            return 0;
+            return window?.ExitCode(0) ?? 0;
         }));
         return command;
     }

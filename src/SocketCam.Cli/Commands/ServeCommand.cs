@@ -58,13 +58,19 @@ internal static class ServeCommand
         };
         var seedRoom = new Option<string?>("--seed-room") { HelpName = "ROOM", Description = "The room --seed-tcp clients watch (default: --room)" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
+        var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, quiet, logLevel,
+            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
+            if (r.GetValue(preview))
+            {
+                CommandWindow.RequireDisplay("serve --preview", "leave out --preview (watch with `socketcam view` elsewhere)");
+            }
+
             var options = new HubOptions
             {
                 TcpEndPoint = await ParseListenAsync(r.GetValue(listen)!, token2),
@@ -108,7 +114,7 @@ internal static class ServeCommand
                     recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
                 }
 
-                return await RunAsync(options, roomName, seedOptions, frameSource, encoder, codecId, recording, r.GetValue(quiet), loggers, token2);
+                return await RunAsync(options, roomName, seedOptions, frameSource, encoder, codecId, recording, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
             }
             finally
             {
@@ -129,8 +135,11 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
+        // The preview window stops the server when it is closed, like Ctrl+C.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cancellationToken = stop.Token;
         await using var hub = new HubServer(options, loggers);
         if (recording is not null)
         {
@@ -142,6 +151,7 @@ internal static class ServeCommand
         await using SeedServer? seed = seedOptions is null ? null : new SeedServer(hub, seedOptions, loggers);
         seed?.Start();
         PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed);
+        using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
         Task capture = Task.CompletedTask;
         if (source is not null && encoder is not null)
         {
@@ -180,7 +190,7 @@ internal static class ServeCommand
 
         await capture;
         await status;
-        return 0;
+        return window?.ExitCode(0) ?? 0;
     }
 
     private static async Task<IPEndPoint> ParseListenAsync(string text, CancellationToken cancellationToken)

@@ -34,9 +34,11 @@ internal static class ViewCommand
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
+        var window = CommandWindow.WindowOption();
+        var windowStats = CommandWindow.StatsOption();
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, logLevel,
+            url, room, token, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, window, windowStats, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
@@ -52,7 +54,21 @@ internal static class ViewCommand
             ValidateSnapshotPath(snapshotPath);
             string? recordPath = r.GetValue(record);
             RecordingFormat? recordFormat = recordPath is null ? null : RecordingFormats.FromPath(recordPath);
-            var output = new ViewOutput(snapshotPath, recordPath, recordFormat, r.GetValue(json), r.GetValue(quiet));
+            if (r.GetValue(windowStats) && !r.GetValue(window))
+            {
+                throw new ArgumentException("--stats draws over the video window: use it with --window.");
+            }
+
+            if (r.GetValue(window))
+            {
+                CommandWindow.RequireDisplay("view --window", "use --snapshot FILE.jpg to save a frame instead");
+            }
+
+            var output = new ViewOutput(snapshotPath, recordPath, recordFormat, r.GetValue(json), r.GetValue(quiet))
+            {
+                Window = r.GetValue(window),
+                WindowStats = r.GetValue(windowStats),
+            };
             return RunAsync(ParseUrl(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
         }));
         return command;
@@ -90,6 +106,9 @@ internal static class ViewCommand
             };
         }
 
+        using CommandWindow? window = output.Window
+            ? await CommandWindow.ForViewerAsync(viewer, endpoint, options.Room, output.WindowStats, "view --window", stop, loggers)
+            : null;
         RecordingSink? recording = output.RecordPath is { } recordPath ? StartRecording(recordPath, output.RecordFormat!.Value, loggers) : null;
         try
         {
@@ -125,7 +144,7 @@ internal static class ViewCommand
                     await recording.CompleteAsync();
                 }
 
-                Finish(viewer, output.Snapshot, output.Json, recording);
+                Finish(viewer, output.Snapshot, output.Json, recording, window);
             }
 
             if (recording?.Failure is { } failure)
@@ -141,7 +160,8 @@ internal static class ViewCommand
             }
         }
 
-        return viewer.Stats.Frames > 0 ? 0 : 1;
+        int code = viewer.Stats.Frames > 0 ? 0 : 1;
+        return window?.ExitCode(code) ?? code;
     }
 
     private static RecordingSink StartRecording(string path, RecordingFormat format, ILoggerFactory loggers)
@@ -162,7 +182,7 @@ internal static class ViewCommand
     }
 
     /// <summary>Writes the snapshot, the recording line and the JSON summary; shared by view and demo.</summary>
-    public static void Finish(ViewerClient viewer, string? snapshot, bool json, RecordingSink? recording = null)
+    public static void Finish(ViewerClient viewer, string? snapshot, bool json, RecordingSink? recording = null, CommandWindow? window = null)
     {
         ViewerStats s = viewer.Stats;
         if (snapshot is not null)
@@ -184,9 +204,14 @@ internal static class ViewCommand
             Console.Error.WriteLine(RecordingLine(recording));
         }
 
+        if (window is not null)
+        {
+            Console.Error.WriteLine(window.SummaryLine());
+        }
+
         if (json)
         {
-            Console.Out.WriteLine(JsonSummary.Viewer(s, recording));
+            Console.Out.WriteLine(JsonSummary.Viewer(s, recording, window?.Stats));
             Console.Out.Flush();
         }
     }
@@ -239,4 +264,11 @@ internal static class ViewCommand
 }
 
 /// <summary>What view writes besides its status line.</summary>
-internal sealed record ViewOutput(string? Snapshot, string? RecordPath, RecordingFormat? RecordFormat, bool Json, bool Quiet);
+internal sealed record ViewOutput(string? Snapshot, string? RecordPath, RecordingFormat? RecordFormat, bool Json, bool Quiet)
+{
+    /// <summary>--window: show the video in a desktop window.</summary>
+    public bool Window { get; init; }
+
+    /// <summary>--stats: the window's overlay.</summary>
+    public bool WindowStats { get; init; }
+}

@@ -3,6 +3,7 @@ using System.Text.Json;
 using SocketCam.Cli.Commands;
 using SocketCam.Client;
 using SocketCam.Diagnostics;
+using SocketCam.Display;
 using SocketCam.Recording;
 
 namespace SocketCam.Cli.Output;
@@ -10,14 +11,34 @@ namespace SocketCam.Cli.Output;
 /// <summary>The one-line JSON summaries of view, demo and bench (written with Utf8JsonWriter: no reflection).</summary>
 internal static class JsonSummary
 {
-    public static string Viewer(ViewerStats stats, RecordingSink? recording = null) => Write(w =>
+    public static string Viewer(ViewerStats stats, RecordingSink? recording = null, DisplayStats? display = null) => Write(w =>
     {
         WriteViewer(w, stats);
         if (recording is not null)
         {
             WriteRecording(w, recording);
         }
+
+        if (display is not null)
+        {
+            WriteDisplay(w, display);
+        }
     });
+
+    /// <summary>
+    /// "display": {"renderer", "frames" (shown), "fps", "dropped" (never shown), "latency_ms" (presented time minus capture
+    /// time on the hub's clock)}.
+    /// </summary>
+    public static void WriteDisplay(Utf8JsonWriter w, DisplayStats display)
+    {
+        w.WriteStartObject("display");
+        w.WriteString("renderer", display.Renderer);
+        w.WriteNumber("frames", display.FramesShown);
+        w.WriteNumber("fps", Math.Round(display.Fps, 2));
+        w.WriteNumber("dropped", display.Dropped);
+        WriteLatency(w, display.Latency);
+        w.WriteEndObject();
+    }
 
     /// <summary>"recorded": {"file", "frames", "bytes", "skipped" (not valid JPEGs), "stalled_ms" (input held back), "error"}.</summary>
     public static void WriteRecording(Utf8JsonWriter w, RecordingSink recording)

@@ -52,6 +52,12 @@ internal sealed class PublisherClient
 
     public double RttMilliseconds { get; private set; }
 
+    /// <summary>
+    /// Called on the send loop with each encoded frame just before it is sent (capture time still on this process's clock),
+    /// e.g. a local preview. The frame is valid only during the call: take a reference to keep it. Must not block.
+    /// </summary>
+    internal Action<SharedFrame>? FrameEncoded { get; set; }
+
     public Task RunAsync(CancellationToken cancellationToken) =>
         Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
 
@@ -168,6 +174,7 @@ internal sealed class PublisherClient
                     throw new UserFacingException($"A {message.DataLength}-byte frame exceeds the hub's {maxFrame}-byte limit: lower --size or --quality.");
                 }
 
+                FrameEncoded?.Invoke(message);
                 MessageWriter.PatchCaptureMicros(MemoryMarshalExtensions.AsWritable(message.Message), message.Header.CaptureMicros + session.ClockOffsetMicros);
                 await session.SendAsync(message.Message, cancellationToken);
                 if (_noSignalReason is not null)

@@ -52,6 +52,12 @@ public sealed class ViewerClient : IDisposable
     /// <summary>Called on the receive loop when the signal state changes: (live, reason); the reason is null when live.</summary>
     internal Action<bool, string?>? SignalChanged { get; set; }
 
+    /// <summary>
+    /// The hub's clock minus this process's clock (µs) for the frame being handled: read it in <see cref="FrameDecoded"/> to
+    /// move a capture time onto this process's clock.
+    /// </summary>
+    internal long ClockOffsetMicros { get; private set; }
+
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
@@ -186,6 +192,8 @@ public sealed class ViewerClient : IDisposable
         }
 
         // Receive-and-decode time minus capture time, both on the hub's clock.
+        // (seed+tcp:// frames carry no capture time: their "capture" is when they arrived, with no offset and no latency.)
+        ClockOffsetMicros = clockOffsetMicros ?? 0;
         double? latencyMs = clockOffsetMicros is { } offset ? (Clock.NowMicros() + offset - header.CaptureMicros) / 1000.0 : null;
         Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
         if (_options.Decode && _picture is not null)

@@ -6,15 +6,21 @@ namespace SocketCam.Hub;
 /// </summary>
 internal sealed class LatestFrameSlot
 {
-    private readonly AsyncSignal _signal;
+    private readonly Action _wake;
     private SharedFrame? _frame;
     private long _dropped;
     private long _offered;
     private bool _closed;
 
     public LatestFrameSlot(AsyncSignal signal)
+        : this(signal.Set)
     {
-        _signal = signal;
+    }
+
+    /// <summary>A slot whose taker is not an async sender (a window's render thread): <paramref name="wake"/> runs after each offer and must not block.</summary>
+    public LatestFrameSlot(Action wake)
+    {
+        _wake = wake;
     }
 
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -42,7 +48,7 @@ internal sealed class LatestFrameSlot
             return;
         }
 
-        _signal.Set();
+        _wake();
     }
 
     /// <summary>Takes the waiting frame (the caller now owns its reference), or null.</summary>

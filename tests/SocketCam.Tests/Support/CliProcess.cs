@@ -23,6 +23,8 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public IReadOnlyList<string> Stdout
     {
         get
@@ -50,7 +52,14 @@ internal sealed class CliProcess : IAsyncDisposable
     public static CliProcess Start(string? workingDirectory, params string[] args) => StartWithEnvironment(workingDirectory, null, args);
 
     /// <summary>Starts the CLI with extra environment variables (e.g. a PATH without ffmpeg).</summary>
-    public static CliProcess StartWithEnvironment(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static CliProcess StartWithEnvironment(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        Launch(workingDirectory, environment, [], args);
+
+    /// <summary>Starts the CLI without some environment variables (e.g. no DISPLAY), whatever this process has.</summary>
+    public static CliProcess StartWithoutVariables(string? workingDirectory, IReadOnlyList<string> unset, params string[] args) =>
+        Launch(workingDirectory, null, unset, args);
+
+    private static CliProcess Launch(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string> unset, string[] args)
     {
         Assert.True(File.Exists(DllPath), $"{DllPath} is missing: the test project must reference the CLI.");
         var info = new ProcessStartInfo("dotnet")
@@ -72,6 +81,12 @@ internal sealed class CliProcess : IAsyncDisposable
         {
             info.Environment[name] = value;
         }
+
+        foreach (string name in unset)
+        {
+            info.Environment.Remove(name);
+        }
+
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var cli = new CliProcess(process);
         process.OutputDataReceived += (_, e) => cli.OnStdout(e.Data);

@@ -20,4 +20,20 @@ internal static class Eventually
             await Task.Delay(20);
         }
     }
+
+    /// <summary>The same for a condition that must be awaited (a screenshot, another process's answer); checks every 100 ms.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        TimeSpan limit = timeout ?? TestHub.Timeout;
+        long deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
+        while (!await condition())
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                throw new TimeoutException($"Not true within {limit.TotalSeconds:0.#} s: {what}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
 }

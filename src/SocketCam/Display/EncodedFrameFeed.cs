@@ -1,0 +1,106 @@
+using SocketCam.Codecs;
+using SocketCam.Hub;
+using SocketCam.Media;
+using SocketCam.Protocol;
+
+namespace SocketCam.Display;
+
+/// <summary>
+/// A local preview of encoded frames (what a hub serves, what a publisher sends): a viewer of the room with its own
+/// one-frame slot, so the fan-out hands it a reference to each frame exactly as it does to network viewers (no copy, never
+/// waits) and the window decodes only the newest frame, on its own thread, at the rate it draws. Works the same for
+/// frames encoded here and for a camera's JPEGs passed through, which have no raw picture before encoding.
+/// </summary>
+internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
+{
+    private readonly Dictionary<CodecId, IFrameDecoder> _decoders = [];
+    private readonly long _clockOffsetMicros;
+    private volatile Action? _wake;
+    private volatile string? _signalReason;
+    private VideoFrame? _picture;
+    private long _corrupt;
+
+    /// <param name="clockOffsetMicros">
+    /// The frames' clock minus this process's clock (0 when the frames' capture times were taken here).
+    /// </param>
+    public EncodedFrameFeed(long clockOffsetMicros = 0)
+    {
+        _clockOffsetMicros = clockOffsetMicros;
+        Slot = new LatestFrameSlot(() => _wake?.Invoke());
+    }
+
+    public LatestFrameSlot Slot { get; }
+
+    public long Replaced => Slot.Dropped;
+
+    public string? SignalReason => _signalReason;
+
+    /// <summary>Frames that failed to decode (not shown).</summary>
+    public long Corrupt => Interlocked.Read(ref _corrupt);
+
+    public void SetWake(Action wake) => _wake = wake;
+
+    /// <summary>Offers a frame that is not fanned out by a room (a publisher's): takes its own reference, never waits.</summary>
+    public void Offer(SharedFrame frame) => Slot.Offer(frame);
+
+    void IRoomViewer.OnSignal(SignalMessage message)
+    {
+        // Called under the room's lock: record and wake, nothing more.
+        _signalReason = message.Live ? null : message.Text;
+        _wake?.Invoke();
+    }
+
+    public VideoFrame? TakeNewest()
+    {
+        SharedFrame? frame = Slot.Take();
+        if (frame is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            VideoFrameHeader header = frame.Header;
+            if (_picture is null || _picture.Width != header.Width || _picture.Height != header.Height)
+            {
+                _picture?.Dispose();
+                _picture = VideoFrame.Rent(header.Width, header.Height);
+            }
+
+            if (!_decoders.TryGetValue(header.Codec, out IFrameDecoder? decoder))
+            {
+                decoder = CodecFactory.CreateDecoder(header.Codec);
+                _decoders[header.Codec] = decoder;
+            }
+
+            decoder.Decode(frame.Data, header.Width, header.Height, _picture);
+            _picture.Sequence = header.Sequence;
+            _picture.CaptureMicros = header.CaptureMicros - _clockOffsetMicros;
+            return _picture;
+        }
+        catch (InvalidDataException)
+        {
+            // A publisher's broken JPEG: the hub passes it on, viewers count it; the window keeps the last good picture.
+            Interlocked.Increment(ref _corrupt);
+            return null;
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+
+    /// <summary>Only after the window has stopped and the feed left its room (or its publisher stopped).</summary>
+    public void Dispose()
+    {
+        Slot.Close();
+        foreach (IFrameDecoder decoder in _decoders.Values)
+        {
+            decoder.Dispose();
+        }
+
+        _decoders.Clear();
+        _picture?.Dispose();
+        _picture = null;
+    }
+}

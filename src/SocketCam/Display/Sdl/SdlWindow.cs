@@ -1,0 +1,236 @@
+using System.Runtime.InteropServices;
+using SocketCam.Diagnostics;
+using SocketCam.Media;
+
+namespace SocketCam.Display.Sdl;
+
+/// <summary>
+/// One SDL window with its renderer and a streaming texture of the picture's size. Not thread-safe: created, used and
+/// disposed on the render thread (SDL's rule).
+/// </summary>
+internal sealed unsafe class SdlWindow : IDisposable
+{
+    private nint _window;
+    private nint _renderer;
+    private nint _texture;
+    private int _textureWidth;
+    private int _textureHeight;
+    private bool _initialized;
+
+    private SdlWindow()
+    {
+    }
+
+    /// <summary>The renderer SDL chose: "opengl" with a GPU or Mesa, "software" otherwise, ...</summary>
+    public string RendererName { get; private set; } = "";
+
+    /// <summary>Event type this window uses to be woken from another thread.</summary>
+    public uint WakeEventType { get; private set; }
+
+    public bool HasPicture => _texture != 0;
+
+    public int PictureWidth => _textureWidth;
+
+    public int PictureHeight => _textureHeight;
+
+    /// <summary>Minimized or hidden: nothing drawn is seen.</summary>
+    public bool IsHidden => (SdlNative.GetWindowFlags(_window) & (SdlNative.WindowHidden | SdlNative.WindowMinimized)) != 0;
+
+    /// <summary>Initializes SDL's video subsystem and opens a resizable window; throws <see cref="UserFacingException"/> on failure.</summary>
+    public static SdlWindow Open(string title, int width, int height, string alternative)
+    {
+        // Set before SDL_Init: Ctrl+C must reach .NET (SDL would turn SIGINT into a quit event), a video window must not
+        // switch off the desktop's compositor like a game, and scaled video looks better filtered.
+        SdlNative.SetHint(SdlNative.HintNoSignalHandlers, "1");
+        SdlNative.SetHint(SdlNative.HintBypassCompositor, "0");
+        SdlNative.SetHint(SdlNative.HintRenderScaleQuality, "linear");
+        // Only the desktop drivers whose display is set: otherwise SDL falls back to its invisible "offscreen" driver (a
+        // window nobody sees), or tries Wayland and prints its own complaints. SDL_VIDEODRIVER in the environment still wins.
+        SdlNative.SetHint(SdlNative.HintVideoDriver, DesktopDrivers(Environment.GetEnvironmentVariable));
+        var window = new SdlWindow();
+        try
+        {
+            if (SdlNative.Init(SdlNative.InitVideo) != 0)
+            {
+                throw Failure("cannot use the display", alternative);
+            }
+
+            window._initialized = true;
+            // Hidden and untitled until the renderer exists: an OpenGL renderer makes SDL destroy and recreate the X window,
+            // so the window that appears (and that tools find by its title) is the one that stays.
+            window._window = SdlNative.CreateWindow(
+                "", SdlNative.WindowPositionUndefined, SdlNative.WindowPositionUndefined, width, height, SdlNative.WindowResizable | SdlNative.WindowHidden);
+            if (window._window == 0)
+            {
+                throw Failure("cannot open a window", alternative);
+            }
+
+            // Index -1, no flags: SDL picks the best renderer it has (a GPU, Mesa's llvmpipe, or its software renderer);
+            // no vsync, so presenting never waits for the screen and a frame is shown as soon as it is drawn.
+            window._renderer = SdlNative.CreateRenderer(window._window, -1, 0);
+            if (window._renderer == 0)
+            {
+                throw Failure("cannot draw in the window", alternative);
+            }
+
+            SdlNative.SetWindowTitle(window._window, title);
+            SdlNative.ShowWindow(window._window);
+            SdlRendererInfo info;
+            window.RendererName = SdlNative.GetRendererInfo(window._renderer, &info) == 0 && info.Name != 0
+                ? Marshal.PtrToStringUTF8(info.Name) ?? "unknown"
+                : "unknown";
+            window.WakeEventType = SdlNative.RegisterEvents(1);
+            return window;
+        }
+        catch
+        {
+            window.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sets the window to the picture's size, scaled down (keeping its shape) to 90% of the usable screen if larger.</summary>
+    public void SizeToPicture(int width, int height)
+    {
+        SdlRect bounds;
+        int display = SdlNative.GetWindowDisplayIndex(_window);
+        if (display >= 0 && SdlNative.GetDisplayUsableBounds(display, &bounds) == 0 && bounds.W > 0 && bounds.H > 0
+            && (width > bounds.W * 9 / 10 || height > bounds.H * 9 / 10))
+        {
+            PixelRect fit = Letterbox.Fit(width, height, bounds.W * 9 / 10, bounds.H * 9 / 10);
+            (width, height) = (fit.Width, fit.Height);
+        }
+
+        SdlNative.SetWindowSize(_window, width, height);
+    }
+
+    /// <summary>Copies a BGR24 picture into the streaming texture (made anew when the size changes); false with SDL's error.</summary>
+    public bool Upload(VideoFrame picture, out bool textureCreated, out string? error)
+    {
+        textureCreated = false;
+        error = null;
+        if (_texture == 0 || _textureWidth != picture.Width || _textureHeight != picture.Height)
+        {
+            DestroyTexture();
+            // BGR24 is what the decoders produce: the picture goes in as it is, and SDL converts it, if its renderer needs
+            // another layout, inside the same copy.
+            _texture = SdlNative.CreateTexture(_renderer, SdlNative.PixelFormatBgr24, SdlNative.TextureAccessStreaming, picture.Width, picture.Height);
+            if (_texture == 0)
+            {
+                error = SdlNative.GetError();
+                return false;
+            }
+
+            _textureWidth = picture.Width;
+            _textureHeight = picture.Height;
+            textureCreated = true;
+        }
+
+        fixed (byte* pixels = picture.Buffer)
+        {
+            if (SdlNative.UpdateTexture(_texture, null, pixels + picture.Offset, picture.Stride) != 0)
+            {
+                error = SdlNative.GetError();
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Output size in pixels (may differ from the window size on high-DPI screens).</summary>
+    public (int Width, int Height) OutputSize()
+    {
+        int width, height;
+        return SdlNative.GetRendererOutputSize(_renderer, &width, &height) == 0 ? (width, height) : (0, 0);
+    }
+
+    /// <summary>
+    /// Clears to black, draws the picture into <paramref name="pictureRect"/>, then the overlay: translucent dark boxes and
+    /// white text rectangles. Returns SDL's error, or null. Does not present.
+    /// </summary>
+    public string? Draw(PixelRect pictureRect, List<SdlRect> boxes, List<SdlRect> text)
+    {
+        bool ok = SdlNative.SetRenderDrawBlendMode(_renderer, 0) == 0
+            && SdlNative.SetRenderDrawColor(_renderer, 0, 0, 0, 255) == 0
+            && SdlNative.RenderClear(_renderer) == 0;
+        if (ok && _texture != 0 && !pictureRect.IsEmpty)
+        {
+            var destination = new SdlRect(pictureRect.X, pictureRect.Y, pictureRect.Width, pictureRect.Height);
+            ok = SdlNative.RenderCopy(_renderer, _texture, null, &destination) == 0;
+        }
+
+        if (ok && boxes.Count > 0)
+        {
+            ok = SdlNative.SetRenderDrawBlendMode(_renderer, SdlNative.BlendModeBlend) == 0
+                && SdlNative.SetRenderDrawColor(_renderer, 0, 0, 0, 170) == 0
+                && FillRects(boxes);
+        }
+
+        if (ok && text.Count > 0)
+        {
+            ok = SdlNative.SetRenderDrawColor(_renderer, 255, 255, 255, 255) == 0 && FillRects(text);
+        }
+
+        return ok ? null : SdlNative.GetError();
+    }
+
+    public void Present() => SdlNative.RenderPresent(_renderer);
+
+    public void Dispose()
+    {
+        DestroyTexture();
+        if (_renderer != 0)
+        {
+            SdlNative.DestroyRenderer(_renderer);
+            _renderer = 0;
+        }
+
+        if (_window != 0)
+        {
+            SdlNative.DestroyWindow(_window);
+            _window = 0;
+        }
+
+        if (_initialized)
+        {
+            SdlNative.Quit();
+            _initialized = false;
+        }
+    }
+
+    private bool FillRects(List<SdlRect> rects)
+    {
+        Span<SdlRect> span = CollectionsMarshal.AsSpan(rects);
+        fixed (SdlRect* first = span)
+        {
+            return SdlNative.RenderFillRects(_renderer, first, span.Length) == 0;
+        }
+    }
+
+    private void DestroyTexture()
+    {
+        if (_texture != 0)
+        {
+            SdlNative.DestroyTexture(_texture);
+            _texture = 0;
+            _textureWidth = _textureHeight = 0;
+        }
+    }
+
+    /// <summary>"x11", "wayland" or "x11,wayland" (SDL2's own preference order), from DISPLAY and WAYLAND_DISPLAY.</summary>
+    internal static string DesktopDrivers(Func<string, string?> getVariable)
+    {
+        bool x11 = !string.IsNullOrWhiteSpace(getVariable("DISPLAY"));
+        bool wayland = !string.IsNullOrWhiteSpace(getVariable("WAYLAND_DISPLAY"));
+        return x11 && wayland ? "x11,wayland" : wayland ? "wayland" : "x11";
+    }
+
+    private static UserFacingException Failure(string what, string alternative)
+    {
+        string display = Environment.GetEnvironmentVariable("DISPLAY") is { Length: > 0 } x ? $"DISPLAY={x}"
+            : Environment.GetEnvironmentVariable("WAYLAND_DISPLAY") is { Length: > 0 } w ? $"WAYLAND_DISPLAY={w}"
+            : "no display";
+        return new UserFacingException($"{what} ({display}): {SdlNative.GetError()}; check that the display is running and that this user may use it, or {alternative}.");
+    }
+}

@@ -1,0 +1,406 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Diagnostics;
+using SocketCam.Display.Sdl;
+using SocketCam.Media;
+
+namespace SocketCam.Display;
+
+/// <summary>
+/// A desktop window showing the newest picture of an <see cref="IDisplayFeed"/>, scaled to fit with its aspect ratio kept.
+/// Everything SDL does happens on one render thread of its own, which waits for events with a timeout (so the window keeps
+/// responding while the stream stalls) and is woken by the feed when a picture arrives. Producers never wait for it: a slow
+/// or minimized window only makes the feed drop pictures. 'q', Esc, Enter and the close button close the window and
+/// cancel <see cref="Closed"/>; the owner then stops and disposes it, which joins the render thread.
+/// </summary>
+internal sealed class VideoWindow : IDisposable
+{
+    private static readonly TimeSpan JoinLimit = TimeSpan.FromSeconds(10);
+
+    private readonly IDisplayFeed _feed;
+    private readonly VideoWindowOptions _options;
+    private readonly ILogger _logger;
+    private readonly Thread _thread;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _sdlLock = new();
+    private readonly List<SdlRect> _boxes = [];
+    private readonly List<SdlRect> _text = [];
+    private volatile bool _stopRequested;
+    private bool _sdlAlive;        // under _sdlLock: PushEvent is allowed
+    private uint _wakeEventType;   // under _sdlLock
+    private int _wakePending;
+    private volatile string? _closedBy;
+    private Exception? _failure;
+    private Task? _closing;
+    private bool _disposed;
+
+    // Render thread only.
+    private bool _sizedToPicture;
+    private bool _drawFailed;
+    private long _shownCaptureMicros;
+    private long _nextOverlayTicks;
+    private long _overlayStartTicks;
+    private string[] _overlayLines = [];
+    private long _overlayShown;
+    private double _overlayLatencySum;
+    private long _overlayLatencyCount;
+    private string? _signalShown;
+
+    private VideoWindow(IDisplayFeed feed, VideoWindowOptions options, ILogger logger)
+    {
+        _feed = feed;
+        _options = options;
+        _logger = logger;
+        Stats = new DisplayStats(() => feed.Replaced);
+        _thread = new Thread(Run) { IsBackground = true, Name = "SocketCam window" };
+    }
+
+    public DisplayStats Stats { get; }
+
+    /// <summary>Cancelled when the user closed the window (a key or the close button), or when the render thread failed (<see cref="Failure"/>).</summary>
+    public CancellationToken Closed => _closed.Token;
+
+    /// <summary>How the user closed the window ("q", "Esc", "Enter", "the close button"), or null.</summary>
+    public string? ClosedBy => _closedBy;
+
+    /// <summary>
+    /// Checks that there is a display and SDL2, then opens the window on its own thread and returns once it is up.
+    /// Throws <see cref="UserFacingException"/> (no display, SDL cannot open a window) or <see cref="NativeDependencyException"/>
+    /// (SDL2 is not installed): one line for the user.
+    /// </summary>
+    public static async Task<VideoWindow> OpenAsync(IDisplayFeed feed, VideoWindowOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(feed);
+        ArgumentNullException.ThrowIfNull(options);
+        DisplayEnvironment.Require(options.Feature, options.Alternative);
+        var window = new VideoWindow(feed, options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Display"));
+        feed.SetWake(window.Wake);
+        window._thread.Start();
+        try
+        {
+            await window._ready.Task;
+        }
+        catch
+        {
+            window.Dispose();
+            throw;
+        }
+
+        return window;
+    }
+
+    /// <summary>Stops the render thread (closing the window if still open) and waits for it. Rethrows nothing: see <see cref="Failure"/>.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stopRequested = true;
+        Wake();
+        if (_thread.IsAlive && !_thread.Join(JoinLimit))
+        {
+            // An X server that stopped answering must not hang the program's exit (the thread is a background thread).
+            DisplayLog.RenderThreadStuck(_logger, JoinLimit.TotalSeconds);
+            return;
+        }
+
+        if (Stats.FramesShown > 0 && _logger.IsEnabled(LogLevel.Debug))
+        {
+            LatencySummary latency = Stats.Latency;
+            DisplayLog.Summary(_logger, Stats.FramesShown, Stats.Fps, Stats.Dropped, latency.P50, latency.P99);
+        }
+
+        // Not while the close callbacks still run (Dispose is often called from inside them); a CTS without a timer or a
+        // wait handle holds nothing that needs freeing then.
+        if (_closing is null || _closing.IsCompleted)
+        {
+            _closed.Dispose();
+        }
+    }
+
+    /// <summary>The render thread's unexpected failure (a bug), once it has stopped; null when it ended normally.</summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>Any thread: makes the render loop look at the feed now. Never blocks for long (one SDL queue insert).</summary>
+    private unsafe void Wake()
+    {
+        // Coalesced: one wake event in SDL's queue at a time, however fast pictures arrive.
+        if (Interlocked.Exchange(ref _wakePending, 1) == 1)
+        {
+            return;
+        }
+
+        lock (_sdlLock)
+        {
+            if (_sdlAlive)
+            {
+                SdlEvent wake = default;
+                wake.Type = _wakeEventType;
+                SdlNative.PushEvent(&wake);
+            }
+        }
+    }
+
+    private void Run()
+    {
+        SdlWindow? window = null;
+        bool closedByUser = false;
+        try
+        {
+            window = SdlWindow.Open(_options.Title, _options.InitialWidth, _options.InitialHeight, _options.Alternative);
+            Stats.Renderer = window.RendererName;
+            lock (_sdlLock)
+            {
+                _wakeEventType = window.WakeEventType;
+                _sdlAlive = true;
+            }
+
+            DisplayLog.Opened(_logger, _options.Title, window.RendererName);
+            _ready.TrySetResult();
+            Loop(window);
+            closedByUser = _closedBy is not null;
+        }
+        catch (Exception ex) when (!_ready.Task.IsCompleted)
+        {
+            _ready.TrySetException(ex);
+        }
+        catch (Exception ex)
+        {
+            Volatile.Write(ref _failure, ex);
+            DisplayLog.RenderThreadFailed(_logger, ex);
+            closedByUser = true; // the window is gone: let the owner stop, then it reports the failure
+        }
+        finally
+        {
+            lock (_sdlLock)
+            {
+                _sdlAlive = false;
+            }
+
+            window?.Dispose();
+        }
+
+        if (closedByUser)
+        {
+            if (_closedBy is { } how)
+            {
+                DisplayLog.ClosedByUser(_logger, how);
+            }
+
+            // After the window is gone, so it disappears at once. CancelAsync runs the owner's callbacks (stopping the
+            // command, which ends by disposing this window and joining this thread) on the thread pool, never here.
+            _closing = _closed.CancelAsync();
+        }
+    }
+
+    private unsafe void Loop(SdlWindow window)
+    {
+        int timeoutMs = Math.Max(1, (int)_options.EventTimeout.TotalMilliseconds);
+        bool redraw = true;
+        bool hidden = false;
+        while (!_stopRequested)
+        {
+            SdlEvent e;
+            if (SdlNative.WaitEventTimeout(&e, timeoutMs) == 1)
+            {
+                do
+                {
+                    Handle(e, ref redraw, ref hidden);
+                }
+                while (SdlNative.PollEvent(&e) == 1);
+            }
+
+            if (_closedBy is not null || _stopRequested)
+            {
+                return;
+            }
+
+            // Cleared before taking: a picture published from now on wakes the loop again.
+            Volatile.Write(ref _wakePending, 0);
+            bool newPicture = false;
+            if (_feed.TakeNewest() is { } picture)
+            {
+                if (hidden)
+                {
+                    Stats.OnNotShown();
+                }
+                else if (Upload(window, picture))
+                {
+                    newPicture = true;
+                    redraw = true;
+                }
+            }
+
+            if (!ReferenceEquals(_feed.SignalReason, _signalShown))
+            {
+                _signalShown = _feed.SignalReason;
+                redraw = true;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            if (_options.ShowStats && now >= _nextOverlayTicks)
+            {
+                UpdateOverlayFigures(now, window);
+                redraw = true;
+            }
+
+            if (!redraw || hidden)
+            {
+                continue;
+            }
+
+            Draw(window);
+            window.Present();
+            redraw = false;
+            if (newPicture)
+            {
+                // Presented time minus capture time (both on this process's clock: the feed moved the capture time here).
+                double latencyMs = (Clock.NowMicros() - _shownCaptureMicros) / 1000.0;
+                Stats.OnShown(latencyMs);
+                _overlayShown++;
+                _overlayLatencySum += latencyMs;
+                _overlayLatencyCount++;
+            }
+        }
+    }
+
+    private void Handle(in SdlEvent e, ref bool redraw, ref bool hidden)
+    {
+        switch (e.Type)
+        {
+            case SdlNative.EventQuit:
+                _closedBy ??= "the close button";
+                break;
+            case SdlNative.EventKeyDown:
+                _closedBy ??= e.KeyCode switch
+                {
+                    SdlNative.KeyQ => "q",
+                    SdlNative.KeyEscape => "Esc",
+                    SdlNative.KeyReturn or SdlNative.KeyKeypadEnter => "Enter",
+                    _ => null,
+                };
+                break;
+            case SdlNative.EventWindow:
+                switch (e.WindowEvent)
+                {
+                    case SdlNative.WindowEventClose:
+                        _closedBy ??= "the close button";
+                        break;
+                    case SdlNative.WindowEventMinimized or SdlNative.WindowEventHidden:
+                        hidden = true;
+                        break;
+                    case SdlNative.WindowEventRestored or SdlNative.WindowEventShown or SdlNative.WindowEventMaximized:
+                        hidden = false;
+                        redraw = true;
+                        break;
+                    case SdlNative.WindowEventExposed or SdlNative.WindowEventSizeChanged or SdlNative.WindowEventResized:
+                        redraw = true;
+                        break;
+                }
+
+                break;
+        }
+    }
+
+    private bool Upload(SdlWindow window, VideoFrame picture)
+    {
+        if (!window.Upload(picture, out bool created, out string? error))
+        {
+            ReportDrawFailure(error!);
+            return false;
+        }
+
+        if (created)
+        {
+            DisplayLog.TextureCreated(_logger, picture.Width, picture.Height);
+        }
+
+        if (!_sizedToPicture)
+        {
+            // Like cv2.imshow: the first picture sets the window's size; after that the user's size is kept.
+            _sizedToPicture = true;
+            window.SizeToPicture(picture.Width, picture.Height);
+        }
+
+        _shownCaptureMicros = picture.CaptureMicros;
+        return true;
+    }
+
+    private void Draw(SdlWindow window)
+    {
+        (int width, int height) = window.OutputSize();
+        PixelRect picture = window.HasPicture ? Letterbox.Fit(window.PictureWidth, window.PictureHeight, width, height) : default;
+        _boxes.Clear();
+        _text.Clear();
+        int scale = height >= 400 ? 2 : 1;
+        if (_options.ShowStats && _overlayLines.Length > 0 && window.HasPicture)
+        {
+            AddTextBlock(_overlayLines, picture.X + (4 * scale), picture.Y + (4 * scale), scale);
+        }
+
+        string? message = _signalShown is { } reason ? (reason.Length == 0 ? "NO SIGNAL" : "NO SIGNAL: " + reason)
+            : window.HasPicture ? null
+            : "WAITING FOR VIDEO...";
+        if (message is not null)
+        {
+            int maxChars = Math.Max(1, (width - (8 * scale)) / (OverlayFont.Advance * scale));
+            string line = message.Length > maxChars ? message[..maxChars] : message;
+            int x = Math.Max(0, (width - OverlayFont.TextWidth(line.Length, scale)) / 2);
+            AddTextBlock([line], x, Math.Max(0, (height / 2) - (OverlayFont.GlyphHeight * scale)), scale);
+        }
+
+        if (window.Draw(picture, _boxes, _text) is { } error)
+        {
+            ReportDrawFailure(error);
+        }
+    }
+
+    private void AddTextBlock(string[] lines, int x, int y, int scale)
+    {
+        int lineHeight = (OverlayFont.GlyphHeight + 3) * scale;
+        int longest = lines.Max(l => l.Length);
+        int pad = 3 * scale;
+        _boxes.Add(new SdlRect(x, y, OverlayFont.TextWidth(longest, scale) + (2 * pad), (lines.Length * lineHeight) + (2 * pad) - (3 * scale)));
+        for (int i = 0; i < lines.Length; i++)
+        {
+            OverlayFont.AppendText(_text, lines[i], x + pad, y + pad + (i * lineHeight), scale);
+        }
+    }
+
+    private void UpdateOverlayFigures(long now, SdlWindow window)
+    {
+        double seconds = _overlayStartTicks == 0 ? 0 : Stopwatch.GetElapsedTime(_overlayStartTicks, now).TotalSeconds;
+        string size = window.HasPicture ? string.Create(CultureInfo.InvariantCulture, $"{window.PictureWidth}X{window.PictureHeight}  ") : "";
+        string fps = seconds > 0 ? string.Create(CultureInfo.InvariantCulture, $"{_overlayShown / seconds:0.0} FPS") : "- FPS";
+        string latency = _overlayLatencyCount > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"LATENCY {_overlayLatencySum / _overlayLatencyCount:0} MS")
+            : "LATENCY -";
+        string drops = string.Create(CultureInfo.InvariantCulture, $"DROPPED {Stats.Dropped} WINDOW");
+        if (_options.UpstreamDropped is { } upstream)
+        {
+            drops += string.Create(CultureInfo.InvariantCulture, $" {upstream()} NETWORK");
+        }
+
+        _overlayLines = [size + fps, latency, drops];
+        _overlayShown = 0;
+        _overlayLatencySum = 0;
+        _overlayLatencyCount = 0;
+        _overlayStartTicks = now;
+        _nextOverlayTicks = now + (long)(_options.OverlayInterval.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    private void ReportDrawFailure(string error)
+    {
+        if (!_drawFailed)
+        {
+            _drawFailed = true;
+            DisplayLog.DrawFailed(_logger, error);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using SocketCam.Client;
+
+namespace SocketCam.Display;
+
+/// <summary>Feeds a viewer's decoded pictures to a window.</summary>
+internal static class ViewerDisplay
+{
+    /// <summary>
+    /// Copies every picture <paramref name="viewer"/> decodes into <paramref name="mailbox"/> (on the receive loop: one copy,
+    /// then a reference swap; it never waits for the window) with its capture time moved to this process's clock, and passes
+    /// on the signal state. Runs after any <see cref="ViewerClient.FrameDecoded"/> callback already set.
+    /// </summary>
+    public static void Connect(ViewerClient viewer, PictureMailbox mailbox)
+    {
+        ArgumentNullException.ThrowIfNull(viewer);
+        ArgumentNullException.ThrowIfNull(mailbox);
+        var previousFrame = viewer.FrameDecoded;
+        viewer.FrameDecoded = picture =>
+        {
+            mailbox.Publish(picture, picture.CaptureMicros - viewer.ClockOffsetMicros);
+            previousFrame?.Invoke(picture);
+        };
+        var previousSignal = viewer.SignalChanged;
+        viewer.SignalChanged = (live, reason) =>
+        {
+            mailbox.SetSignal(live ? null : reason ?? "");
+            previousSignal?.Invoke(live, reason);
+        };
+    }
+}

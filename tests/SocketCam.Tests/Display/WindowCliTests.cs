@@ -1,0 +1,376 @@
+using System.Text.Json;
+using SocketCam.Tests.Support;
+
+namespace SocketCam.Tests.Display;
+
+/// <summary>
+/// `view --window`, `serve --preview`, `publish --preview` and `demo --window` as a user runs them: the real CLI opens a real
+/// SDL2 window on a real X server (Xvfb); xdotool types and resizes, ImageMagick's import takes the screenshots.
+/// </summary>
+[Collection(NetworkCollection.Name)]
+public sealed class WindowCliTests : IDisposable
+{
+    /// <summary>Closing the window must end the program within a few seconds; generous for a busy 2-core machine.</summary>
+    private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan ProcessTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-window-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task View_window_shows_the_live_test_pattern_at_its_size()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--source", "pattern", "--size", "320x240", "--quiet");
+        string banner = await serve.WaitForStdoutLineAsync(l => l.Contains("hub listening on tcp://", StringComparison.Ordinal), ProcessTimeout);
+        string url = banner[banner.IndexOf("tcp://", StringComparison.Ordinal)..].Trim();
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", url, "--window", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        Assert.Equal($"SocketCam — main @ {url["tcp://".Length..]}", await x.WindowNameAsync(id));
+
+        // The first picture sizes the window like cv2.imshow: 320x240, the picture filling it exactly.
+        RgbImage first = await ShowingPatternAsync(x, id, 320, 240);
+
+        // Live: a later screenshot shows another frame (the clock, the moving square, the scroll).
+        await Eventually.UntilAsync(
+            async () => WindowTestPattern.DifferentPixels(first, await x.ScreenshotAsync(id)) > 320 * 240 / 100,
+            "a later screenshot differs from the first");
+        WindowTestPattern.AssertShown(await x.ScreenshotAsync(id), (0, 0, 320, 240), 320, 240);
+
+        await x.KeyAsync(id, "q");
+        Assert.Equal(0, await view.WaitForExitAsync(ExitTimeout));
+    }
+
+    [Theory]
+    [InlineData("q", "q")]
+    [InlineData("Escape", "Esc")]
+    [InlineData("Return", "Enter")]
+    [InlineData("KP_Enter", "Enter")]
+    public async Task A_key_closes_the_window_and_the_viewer_exits_0_saying_goodbye(string key, string logged)
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--json", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        await x.KeyAsync(id, key);
+        Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
+        Assert.Contains(view.Stderr, l => l.Contains($"Window closed ({logged})", StringComparison.Ordinal));
+        JsonElement summary = view.LastJsonLine();
+        Assert.True(summary.GetProperty("frames").GetInt64() > 0);
+        Assert.True(summary.GetProperty("display").GetProperty("frames").GetInt64() > 0);
+
+        // The socket was closed properly: the hub heard GOODBYE, not a reset.
+        await hub.Logs.WaitForAsync(e => e.Message.Contains("left room 'main': said goodbye", StringComparison.Ordinal), TestHub.Timeout, "the viewer's goodbye");
+    }
+
+    [Fact]
+    public async Task The_close_button_closes_the_window_and_the_viewer_exits_0()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        x.RequestClose(id); // WM_DELETE_WINDOW, what a window manager sends for the close button
+        Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
+        Assert.Contains(view.Stderr, l => l.Contains("Window closed (the close button)", StringComparison.Ordinal));
+        await hub.Logs.WaitForAsync(e => e.Message.Contains("left room 'main': said goodbye", StringComparison.Ordinal), TestHub.Timeout, "the viewer's goodbye");
+    }
+
+    [Fact]
+    public async Task Ctrl_C_still_reaches_the_program_while_the_window_is_open()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        // SDL's own SIGINT handler is off (SDL_NO_SIGNAL_HANDLERS): .NET gets it and the viewer stops as usual.
+        await view.InterruptAsync();
+        Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
+        await hub.Logs.WaitForAsync(e => e.Message.Contains("left room 'main': said goodbye", StringComparison.Ordinal), TestHub.Timeout, "the viewer's goodbye");
+    }
+
+    [Fact]
+    public async Task A_resized_window_rescales_the_picture_and_keeps_its_aspect_ratio()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        // Wider than 4:3: the picture is as tall as the window (200), 267 wide, centred between black bars.
+        await x.ResizeAsync(id, 640, 200);
+        await AssertLetterboxedAsync(x, id, 640, 200, expected: (186, 0, 267, 200));
+
+        // Taller than 4:3: as wide as the window (300), 225 tall, centred between black bars above and below.
+        await x.ResizeAsync(id, 300, 500);
+        await AssertLetterboxedAsync(x, id, 300, 500, expected: (0, 137, 300, 225));
+
+        await x.KeyAsync(id, "q");
+        Assert.Equal(0, await view.WaitForExitAsync(ExitTimeout));
+    }
+
+    [Fact]
+    public async Task The_window_answers_while_no_frame_comes_and_closes_with_exit_code_0()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(captureRoom: null); // nobody publishes: the stream never starts
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--json", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await hub.Logs.WaitForAsync(e => e.Message.Contains("joined room 'main' as viewer", StringComparison.Ordinal), TestHub.Timeout, "the viewer joined");
+
+        // "WAITING FOR VIDEO..." in white on black: the render loop draws while nothing arrives.
+        await Eventually.UntilAsync(async () => (await x.ScreenshotAsync(id)).NonBlackBounds(threshold: 200) is not null, "the waiting message");
+
+        await x.KeyAsync(id, "Escape");
+        Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
+        Assert.Equal(0, view.LastJsonLine().GetProperty("frames").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_hidden_window_drops_frames_while_the_viewer_keeps_receiving()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--stats", "--json", "--quiet", "--seconds", "8");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        await x.HideAsync(id); // unmapped, as when minimized: nothing is drawn
+        Assert.True(await view.WaitForExitAsync(ProcessTimeout) == 0, view.Transcript());
+
+        JsonElement summary = view.LastJsonLine();
+        long received = summary.GetProperty("frames").GetInt64();
+        JsonElement display = summary.GetProperty("display");
+        long shown = display.GetProperty("frames").GetInt64();
+        long dropped = display.GetProperty("dropped").GetInt64();
+        Assert.True(dropped > 0, $"no frame was dropped while hidden: {summary}");
+        Assert.True(received > shown, $"the viewer received no more than the window showed: {summary}");
+
+        // Every frame received was shown or dropped by the window (give or take the one in flight at each end).
+        Assert.InRange(received - shown - dropped, -2, 2);
+    }
+
+    [Fact]
+    public async Task Stats_overlay_draws_text_over_the_video()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(width: 320, height: 240);
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--stats", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", view);
+        await ShowingVideoAsync(x, id, 320, 240);
+
+        // The overlay's translucent box over the top-left corner: the grey bar behind it (191) is darkened, with white text.
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                RgbImage shot = await x.ScreenshotAsync(id);
+                int white = 0;
+                for (int y = 4; y < 30; y++)
+                {
+                    for (int px = 4; px < 120; px++)
+                    {
+                        (int r, int g, int b) = shot[px, y];
+                        white += Math.Min(r, Math.Min(g, b)) > 230 ? 1 : 0;
+                    }
+                }
+
+                return white > 100;
+            },
+            "white overlay text in the top-left corner");
+
+        await x.KeyAsync(id, "q");
+        Assert.Equal(0, await view.WaitForExitAsync(ExitTimeout));
+    }
+
+    [Fact]
+    public async Task Serve_preview_shows_what_is_sent_and_q_stops_the_server()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using CliProcess serve = CliProcess.StartWithEnvironment(_directory, x.Environment, "serve", "--listen", "127.0.0.1:0", "--source", "pattern", "--size", "320x240", "--preview", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", serve);
+        Assert.Equal("SocketCam — transmitting 'main' (preview)", await x.WindowNameAsync(id));
+        await ShowingPatternAsync(x, id, 320, 240);
+
+        // Viewers still get the stream while the preview shows it.
+        string banner = await serve.WaitForStdoutLineAsync(l => l.Contains("hub listening on tcp://", StringComparison.Ordinal), ProcessTimeout);
+        string url = banner[banner.IndexOf("tcp://", StringComparison.Ordinal)..].Trim();
+        (int code, CliProcess viewer) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", url, "--frames", "10", "--json", "--quiet");
+        await using (viewer)
+        {
+            Assert.True(code == 0, viewer.Transcript());
+        }
+
+        await x.KeyAsync(id, "q");
+        Assert.True(await serve.WaitForExitAsync(ExitTimeout) == 0, serve.Transcript());
+    }
+
+    [Fact]
+    public async Task Serve_preview_of_a_passed_through_jpeg_source_shows_it()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        // ffmpeg's JPEGs go out as they are: the preview decodes them itself (there is no raw frame before encoding).
+        await using CliProcess serve = CliProcess.StartWithEnvironment(_directory, x.Environment, "serve", "--listen", "127.0.0.1:0", "--source", "lavfi:testsrc2=size=320x240:rate=30", "--preview", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", serve);
+        await ShowingVideoAsync(x, id, 320, 240);
+        Assert.Contains(serve.Stdout, l => l.Contains("passed through", StringComparison.Ordinal));
+
+        x.RequestClose(id);
+        Assert.True(await serve.WaitForExitAsync(ExitTimeout) == 0, serve.Transcript());
+    }
+
+    [Fact]
+    public async Task Publish_preview_shows_what_is_sent_and_closing_it_stops_publishing()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using TestHub hub = TestHub.Start(captureRoom: null);
+        await using TestViewer viewer = TestViewer.Start(hub.Endpoint, room: "cam", reconnect: true);
+        await using CliProcess publish = CliProcess.StartWithEnvironment(_directory, x.Environment, "publish", hub.Url, "--room", "cam", "--source", "pattern", "--size", "320x240", "--preview", "--quiet");
+        string id = await x.FindWindowAsync("SocketCam", publish);
+        Assert.Equal("SocketCam — publishing 'cam' (preview)", await x.WindowNameAsync(id));
+        await ShowingPatternAsync(x, id, 320, 240);
+        await viewer.WaitForMoreFramesAsync(5);
+
+        await x.KeyAsync(id, "Return");
+        Assert.True(await publish.WaitForExitAsync(ExitTimeout) == 0, publish.Transcript());
+        Assert.Contains(publish.Stderr, l => l.StartsWith("Sent ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Demo_window_runs_until_closed()
+    {
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
+        await using CliProcess demo = CliProcess.StartWithEnvironment(_directory, x.Environment, "demo", "--window", "--size", "320x240", "--json");
+        string id = await x.FindWindowAsync("SocketCam", demo);
+        RgbImage shot = await ShowingVideoAsync(x, id, 320, 240);
+        Assert.True(shot.NonBlackBounds() is not null);
+
+        await x.KeyAsync(id, "q");
+        Assert.True(await demo.WaitForExitAsync(ExitTimeout) == 0, demo.Transcript());
+        Assert.True(demo.LastJsonLine().GetProperty("display").GetProperty("frames").GetInt64() > 0);
+        Assert.True(File.Exists(Path.Combine(_directory, "socketcam-demo.jpg")));
+    }
+
+    [Theory]
+    [InlineData("view", "view --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or use --snapshot FILE.jpg to save a frame instead.")]
+    [InlineData("serve", "serve --preview needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --preview (watch with `socketcam view` elsewhere).")]
+    [InlineData("publish", "publish --preview needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --preview.")]
+    [InlineData("demo", "demo --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --window (the demo prints its figures and writes a snapshot).")]
+    public async Task Without_a_display_it_is_one_line_and_a_non_zero_exit(string command, string message)
+    {
+        string[] args = command switch
+        {
+            "view" => ["view", "tcp://127.0.0.1:9", "--window"],
+            "serve" => ["serve", "--listen", "127.0.0.1:0", "--source", "pattern", "--preview"],
+            "publish" => ["publish", "tcp://127.0.0.1:9", "--source", "pattern", "--preview"],
+            _ => ["demo", "--window"],
+        };
+        await using CliProcess cli = CliProcess.StartWithoutVariables(_directory, ["DISPLAY", "WAYLAND_DISPLAY"], args);
+        Assert.Equal(1, await cli.WaitForExitAsync(ProcessTimeout));
+        string[] errors = [.. cli.Stderr.Where(l => l.Length > 0)];
+        Assert.Equal(["socketcam: " + message], errors);
+    }
+
+    [Fact]
+    public async Task A_display_that_is_not_there_is_one_line_and_a_non_zero_exit()
+    {
+        // DISPLAY names a server that does not run: SDL cannot connect (and must not fall back to an invisible window).
+        var environment = new Dictionary<string, string> { ["DISPLAY"] = ":987", ["WAYLAND_DISPLAY"] = "" };
+        await using CliProcess cli = CliProcess.StartWithEnvironment(_directory, environment, "view", "tcp://127.0.0.1:9", "--window");
+        Assert.Equal(1, await cli.WaitForExitAsync(ProcessTimeout));
+        string error = Assert.Single(cli.Stderr, l => l.Length > 0);
+        Assert.StartsWith("socketcam: cannot use the display (DISPLAY=:987): ", error, StringComparison.Ordinal);
+        Assert.EndsWith("or use --snapshot FILE.jpg to save a frame instead.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stats_without_window_is_a_usage_error()
+    {
+        (int code, CliProcess cli) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", "tcp://127.0.0.1:9", "--stats");
+        await using (cli)
+        {
+            Assert.Equal(2, code);
+            Assert.Equal(["socketcam: --stats draws over the video window: use it with --window."], cli.Stderr.Where(l => l.Length > 0));
+        }
+    }
+
+    /// <summary>Waits until the window has the given size and shows video (not only black), and returns that screenshot.</summary>
+    private static async Task<RgbImage> ShowingVideoAsync(XvfbDisplay x, string id, int width, int height)
+    {
+        RgbImage? shot = null;
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                if (await x.WindowSizeAsync(id) != (width, height))
+                {
+                    return false;
+                }
+
+                shot = await x.ScreenshotAsync(id);
+                return shot.Width == width && shot.Height == height && shot.NonBlackBounds() is { Width: > 100 };
+            },
+            $"the window at {width}x{height} showing video");
+        return shot!;
+    }
+
+    /// <summary>
+    /// Waits until the window, at the pattern's own size, shows the test pattern filling it, and returns that screenshot.
+    /// (Waiting, not one look: the frame drawn just as the window takes the picture's size may still be laid out for the old size.)
+    /// </summary>
+    private static async Task<RgbImage> ShowingPatternAsync(XvfbDisplay x, string id, int width, int height)
+    {
+        RgbImage shot = await ShowingVideoAsync(x, id, width, height);
+        string? mismatch = null;
+        try
+        {
+            await Eventually.UntilAsync(
+                async () =>
+                {
+                    mismatch = WindowTestPattern.Mismatch(shot, (0, 0, width, height), width, height);
+                    if (mismatch is null)
+                    {
+                        return true;
+                    }
+
+                    shot = await x.ScreenshotAsync(id);
+                    return false;
+                },
+                "the window showing the test pattern");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}: {mismatch}", ex);
+        }
+
+        return shot;
+    }
+
+    /// <summary>Waits for the picture to sit at <paramref name="expected"/> (±2 pixels: scaling edges) and checks it is the pattern.</summary>
+    private static async Task AssertLetterboxedAsync(XvfbDisplay x, string id, int width, int height, (int X, int Y, int Width, int Height) expected)
+    {
+        RgbImage? shot = null;
+        (int X, int Y, int Width, int Height)? bounds = null;
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                shot = await x.ScreenshotAsync(id);
+                bounds = shot.Width == width && shot.Height == height ? shot.NonBlackBounds() : null;
+                return bounds is { } b && Math.Abs(b.X - expected.X) <= 2 && Math.Abs(b.Y - expected.Y) <= 2
+                    && Math.Abs(b.Width - expected.Width) <= 2 && Math.Abs(b.Height - expected.Height) <= 2;
+            },
+            $"the picture letterboxed at {expected} in {width}x{height}");
+
+        // The aspect ratio is the stream's 4:3, and what is there is the pattern, scaled.
+        (int bx, int by, int bw, int bh) = bounds!.Value;
+        Assert.InRange(bw / (double)bh, 4 / 3.0 * 0.98, 4 / 3.0 * 1.02);
+        WindowTestPattern.AssertShown(shot!, expected, 320, 240);
+        Assert.True(bx >= 0 && by >= 0);
+    }
+}
