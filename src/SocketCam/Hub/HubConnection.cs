@@ -417,11 +417,7 @@ internal sealed class HubConnection : IRoomViewer
                 await _wake.WaitAsync();
                 // Take the frame before flushing: whatever was queued before it was offered (the SIGNAL live that a
                 // frame after a no-signal brings) then goes out ahead of it.
-                SharedFrame? frame = Slot.Take();
-                if (frame is not null)
-                {
-                    room.NotifyTaken();
-                }
+                SharedFrame? frame = Slot.Take(); // tells the room (unpaced capture waits for takers)
 
                 try
                 {

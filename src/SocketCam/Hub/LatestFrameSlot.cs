@@ -23,6 +23,12 @@ internal sealed class LatestFrameSlot
         _wake = wake;
     }
 
+    /// <summary>
+    /// Called whenever a frame is taken out (set by <see cref="Room.AddViewer"/>, so no kind of viewer can forget to tell
+    /// an unpaced capture that it is ready for the next frame). Must not block.
+    /// </summary>
+    public Action? Taken { get; set; }
+
     public long Dropped => Interlocked.Read(ref _dropped);
 
     public long Offered => Interlocked.Read(ref _offered);
@@ -52,7 +58,16 @@ internal sealed class LatestFrameSlot
     }
 
     /// <summary>Takes the waiting frame (the caller now owns its reference), or null.</summary>
-    public SharedFrame? Take() => Interlocked.Exchange(ref _frame, null);
+    public SharedFrame? Take()
+    {
+        SharedFrame? frame = Interlocked.Exchange(ref _frame, null);
+        if (frame is not null)
+        {
+            Taken?.Invoke();
+        }
+
+        return frame;
+    }
 
     /// <summary>Drops whatever is waiting (the viewer is leaving).</summary>
     public void Clear() => Take()?.Release();

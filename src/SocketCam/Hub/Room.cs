@@ -120,6 +120,7 @@ internal sealed class Room : IDisposable
     {
         lock (_lock)
         {
+            viewer.Slot.Taken = NotifyTaken;
             // Told before it is in the list, so no frame can be offered to it ahead of this message.
             if (_noSignalReason is { } reason)
             {
@@ -202,7 +203,7 @@ internal sealed class Room : IDisposable
         };
     }
 
-    /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next).</summary>
+    /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next); every slot of the room calls it.</summary>
     public void NotifyTaken() => _taken.Set();
 
     /// <summary>Returns once the room has a viewer or a recorder: capture and encoding pause while nobody needs frames.</summary>

@@ -30,8 +30,9 @@ internal ref struct PickleMachine
     private int _pos;
     private int _depth;
     private int _markCount;
-    private int _memoCount;
     private int _scratchUsed;
+    private int _encodeCalls;
+    private int _memoEntries;
 
     public PickleMachine(ReadOnlySpan<byte> input, byte[]? scratch, int maxPixelBytes)
     {
@@ -192,20 +193,20 @@ internal ref struct PickleMachine
                     break;
                 }
 
-                case 0x94: // MEMOIZE
-                    Memo(_memoCount);
+                case 0x94: // MEMOIZE: stores at len(memo), as CPython does
+                    Memo((uint)_memoEntries);
                     break;
                 case (byte)'q': // BINPUT
                     Memo(Byte());
                     break;
                 case (byte)'r': // LONG_BINPUT
-                    Memo(Length(4));
+                    Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
                     break;
                 case (byte)'h': // BINGET
                     Push(Recall(Byte()));
                     break;
                 case (byte)'j': // LONG_BINGET
-                    Push(Recall(Length(4)));
+                    Push(Recall(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
                     break;
                 default:
                     throw Reject($"pickle opcode {OpcodeName(op)} at byte {_pos - 1} is not allowed: only numpy image pickles are accepted.");
@@ -401,9 +402,22 @@ internal ref struct PickleMachine
 
     private Value Latin1(Value text)
     {
+        // Only two encode calls exist in a real pickle (b'b' and the pixels); the cap also stops a memoized text being
+        // decoded again and again (BINGET) from making the scratch buffer grow past what one image can need.
+        if (++_encodeCalls > 2)
+        {
+            throw Reject("_codecs.encode called more than twice: not a numpy image pickle.");
+        }
+
         ReadOnlySpan<byte> utf8 = Bytes(text);
         int start = _scratchUsed;
-        EnsureScratch(start + utf8.Length);
+        long needed = (long)start + utf8.Length;
+        if (needed > (long)_maxPixelBytes + 16)
+        {
+            throw Reject($"_codecs.encode text of {utf8.Length} bytes is larger than an image may be ({_maxPixelBytes} bytes).");
+        }
+
+        EnsureScratch((int)needed);
         Span<byte> destination = Scratch.AsSpan(start);
         int written = 0;
         for (int i = 0; i < utf8.Length; i++)
@@ -506,7 +520,7 @@ internal ref struct PickleMachine
         return _stack[--_depth];
     }
 
-    private void Memo(int index)
+    private void Memo(uint index)
     {
         if (_depth == 0)
         {
@@ -518,12 +532,16 @@ internal ref struct PickleMachine
             throw Reject($"memo index {index} is beyond {MaxMemo}.");
         }
 
+        if (!_memoSet[index])
+        {
+            _memoSet[index] = true;
+            _memoEntries++;
+        }
+
         _memo[index] = _stack[_depth - 1];
-        _memoSet[index] = true;
-        _memoCount = Math.Max(_memoCount, index + 1);
     }
 
-    private Value Recall(int index)
+    private Value Recall(uint index)
     {
         if (index >= MaxMemo || !_memoSet[index])
         {

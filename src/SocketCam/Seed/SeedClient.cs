@@ -16,10 +16,11 @@ internal static class SeedClient
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout);
-        IPEndPoint address = await endpoint.ResolveAsync(limit.Token);
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket? socket = null;
         try
         {
+            IPEndPoint address = await endpoint.ResolveAsync(limit.Token);
+            socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             // Bounded before connecting, so the window is negotiated with it: a viewer slower than the server makes
             // TCP push back on it (the tutorial server blocks in sendall) instead of queueing seconds of frames here.
             socket.ConfigureForVideo(boundBuffers: true);
@@ -28,12 +29,12 @@ internal static class SeedClient
         }
         catch (OperationCanceledException) when (limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
-            throw new TimeoutException($"{endpoint} did not accept the connection within {timeout.TotalSeconds:0.#} s.");
+            socket?.Dispose();
+            throw new TimeoutException($"{endpoint} did not answer (name lookup and connection) within {timeout.TotalSeconds:0.#} s.");
         }
         catch
         {
-            socket.Dispose();
+            socket?.Dispose();
             throw;
         }
     }

@@ -50,33 +50,48 @@ internal sealed class SeedConnection : IRoomViewer
     public async Task RunAsync(CancellationToken serverToken)
     {
         using var done = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
-        _socket.ConfigureForVideo(boundBuffers: true);
-        _room.AddViewer(this);
-        SeedLog.Joined(_logger, Remote, _room.Name);
-        Task<string> receiving = WatchReceiveAsync(done.Token);
-        Task<string> sending = SendLoopAsync(done.Token);
-        string reason;
+        Task<string>? receiving = null;
+        Task<string>? sending = null;
+        string reason = "closed";
+        bool joined = false;
         try
         {
+            _socket.ConfigureForVideo(boundBuffers: true);
+            _room.AddViewer(this);
+            joined = true;
+            SeedLog.Joined(_logger, Remote, _room.Name);
+            receiving = WatchReceiveAsync(done.Token);
+            sending = SendLoopAsync(done.Token);
             Task<string> first = await Task.WhenAny(receiving, sending);
             reason = await first;
         }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+            reason = "disconnected"; // reset before it could be set up
+        }
         finally
         {
-            _room.RemoveViewer(this);
+            if (joined)
+            {
+                _room.RemoveViewer(this);
+            }
+
             Slot.Close();
             await done.CancelAsync();
             try
             {
                 _socket.Shutdown(SocketShutdown.Both);
             }
-            catch (SocketException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 // Already gone.
             }
 
             _socket.Dispose();
-            await ((Task)Task.WhenAll(receiving, sending)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (receiving is not null && sending is not null)
+            {
+                await ((Task)Task.WhenAll(receiving, sending)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
 
         SeedLog.Left(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
@@ -84,6 +99,8 @@ internal sealed class SeedConnection : IRoomViewer
 
     private async Task<string> SendLoopAsync(CancellationToken cancellationToken)
     {
+        // One timer for every send, armed only while a frame is going out (an idle gap, e.g. while the source is down,
+        // is not a stall).
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
@@ -96,11 +113,10 @@ internal sealed class SeedConnection : IRoomViewer
                     continue;
                 }
 
-                _room.NotifyTaken();
-                PickledFrame pickled;
+                PickledFrame? pickled;
                 try
                 {
-                    pickled = _cache.Get(frame);
+                    pickled = await _cache.GetAsync(frame, cancellationToken);
                 }
                 catch (InvalidDataException ex)
                 {
@@ -113,16 +129,17 @@ internal sealed class SeedConnection : IRoomViewer
                     frame.Release();
                 }
 
+                if (pickled is null)
+                {
+                    continue; // a newer frame replaced it while it was being converted: take that one
+                }
+
                 try
                 {
-                    if (!stall.TryReset())
-                    {
-                        return "server shutting down";
-                    }
-
-                    stall.CancelAfter(_options.SendTimeout);
                     SizeSendBuffer(pickled.Length);
+                    stall.CancelAfter(_options.SendTimeout);
                     await _socket.SendAllAsync(pickled.Message, stall.Token);
+                    stall.CancelAfter(Timeout.InfiniteTimeSpan);
                     Interlocked.Increment(ref _framesSent);
                     Interlocked.Add(ref _bytesSent, pickled.Length);
                 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using SocketCam.Codecs;
 using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Hub;
@@ -7,39 +8,57 @@ namespace SocketCam.Seed;
 
 /// <summary>
 /// Turns the room's frames into seed-format frames once each, however many seed clients there are: the first client to
-/// need a frame converts it (a JPEG is decoded straight into the pickle's pixel bytes, raw BGR is copied), the others
-/// reuse it. Only frames some seed client actually takes are converted, so a slow client costs no extra work.
+/// need a frame converts it (a JPEG is decoded straight into the pickle's pixel bytes, raw BGR is copied) on its own send
+/// loop, outside any lock; the others await that conversion without blocking a thread, and reuse it. A frame that fails
+/// to convert fails once for all of them. Only frames some seed client actually takes are converted.
 /// </summary>
 internal sealed class SeedFrameCache : IDisposable
 {
     private readonly Lock _lock = new();
-    private JpegDecoder? _decoder;
-    private PickledFrame? _current;
-    private long _sequence = -1;
-    private long _captureMicros;
+    private readonly ConcurrentBag<JpegDecoder> _decoders = [];
+    private Entry? _current;
+    private long _converted;
+    private bool _disposed;
 
     /// <summary>Frames converted so far.</summary>
-    public long Converted { get; private set; }
+    public long Converted => Interlocked.Read(ref _converted);
 
-    /// <summary>The seed-format version of <paramref name="frame"/> with a reference for the caller.</summary>
+    /// <summary>
+    /// The seed-format version of <paramref name="frame"/> with a reference for the caller, or null when a newer frame
+    /// replaced it while it was being converted (take the newer one).
+    /// </summary>
     /// <exception cref="InvalidDataException">The frame's JPEG does not decode.</exception>
-    public PickledFrame Get(SharedFrame frame)
+    public async ValueTask<PickledFrame?> GetAsync(SharedFrame frame, CancellationToken cancellationToken)
     {
+        Entry entry;
+        bool convert = false;
         lock (_lock)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             // Sequence and capture time together: a publisher that reconnects starts its sequence over.
-            if (_current is null || frame.Header.Sequence != _sequence || frame.Header.CaptureMicros != _captureMicros)
+            if (_current is { } current && current.Sequence == frame.Header.Sequence && current.CaptureMicros == frame.Header.CaptureMicros)
             {
-                PickledFrame converted = Convert(frame);
-                _current?.Release();
-                _current = converted;
-                _sequence = frame.Header.Sequence;
-                _captureMicros = frame.Header.CaptureMicros;
-                Converted++;
+                entry = current;
             }
+            else
+            {
+                DropCacheReference(_current);
+                entry = new Entry(frame.Header.Sequence, frame.Header.CaptureMicros);
+                _current = entry;
+                convert = true;
+            }
+        }
 
-            _current.AddRef();
-            return _current;
+        if (convert)
+        {
+            Convert(frame, entry);
+        }
+
+        await entry.Done.Task.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            entry.Frame?.AddRef();
+            return entry.Frame;
         }
     }
 
@@ -47,14 +66,63 @@ internal sealed class SeedFrameCache : IDisposable
     {
         lock (_lock)
         {
-            _current?.Release();
+            _disposed = true;
+            DropCacheReference(_current);
             _current = null;
-            _decoder?.Dispose();
-            _decoder = null;
+        }
+
+        while (_decoders.TryTake(out JpegDecoder? decoder))
+        {
+            decoder.Dispose();
         }
     }
 
-    private PickledFrame Convert(SharedFrame frame)
+    /// <summary>Under the lock: the cache's own reference goes once an entry is no longer current.</summary>
+    private static void DropCacheReference(Entry? entry)
+    {
+        if (entry is not null)
+        {
+            entry.Replaced = true;
+            entry.Frame?.Release();
+            entry.Frame = null;
+        }
+    }
+
+    private void Convert(SharedFrame frame, Entry entry)
+    {
+        PickledFrame? result = null;
+        try
+        {
+            result = Pickle(frame);
+            Interlocked.Increment(ref _converted);
+        }
+        catch (InvalidDataException ex)
+        {
+            entry.Done.SetException(ex);
+            return;
+        }
+        catch (Exception ex)
+        {
+            entry.Done.SetException(ex);
+            throw;
+        }
+
+        lock (_lock)
+        {
+            if (entry.Replaced)
+            {
+                result.Release(); // nobody can ask for it any more
+            }
+            else
+            {
+                entry.Frame = result;
+            }
+        }
+
+        entry.Done.SetResult();
+    }
+
+    private PickledFrame Pickle(SharedFrame frame)
     {
         var header = frame.Header;
         switch (header.Codec)
@@ -62,21 +130,45 @@ internal sealed class SeedFrameCache : IDisposable
             case CodecId.RawBgr24:
                 return PickledFrame.Create(header.Width, header.Height, frame, static (pixels, f) => f.Data.CopyTo(pixels.Span));
             case CodecId.Jpeg:
-                // Fancy upsampling, as OpenCV's own JPEG decoding does: a seed client sees the pixels it would get from imdecode.
-                _decoder ??= new JpegDecoder(fastUpsample: false);
-                return PickledFrame.Create(header.Width, header.Height, (frame, _decoder), static (pixels, s) =>
+                // Two clients may convert different frames at once: each conversion borrows its own decoder.
+                JpegDecoder decoder = _decoders.TryTake(out JpegDecoder? pooled) ? pooled : new JpegDecoder(fastUpsample: false);
+                try
                 {
-                    if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(pixels, out ArraySegment<byte> segment))
+                    // Fancy upsampling, as OpenCV's own JPEG decoding does: a seed client sees the pixels imdecode would give.
+                    return PickledFrame.Create(header.Width, header.Height, (frame, decoder), static (pixels, s) =>
                     {
-                        throw new InvalidOperationException("Pooled frames are arrays.");
-                    }
+                        if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(pixels, out ArraySegment<byte> segment))
+                        {
+                            throw new InvalidOperationException("Pooled frames are arrays.");
+                        }
 
-                    var header = s.frame.Header;
-                    using VideoFrame target = VideoFrame.Wrap(segment.Array!, segment.Offset, header.Width, header.Height, header.Width * VideoFrame.BytesPerPixel);
-                    s._decoder.Decode(s.frame.Data, header.Width, header.Height, target);
-                });
+                        var header = s.frame.Header;
+                        using VideoFrame target = VideoFrame.Wrap(segment.Array!, segment.Offset, header.Width, header.Height, header.Width * VideoFrame.BytesPerPixel);
+                        s.decoder.Decode(s.frame.Data, header.Width, header.Height, target);
+                    });
+                }
+                finally
+                {
+                    _decoders.Add(decoder);
+                }
+
             default:
                 throw new InvalidDataException($"codec {header.Codec} cannot be sent in the seed format.");
         }
+    }
+
+    private sealed class Entry(long sequence, long captureMicros)
+    {
+        public long Sequence { get; } = sequence;
+
+        public long CaptureMicros { get; } = captureMicros;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The converted frame while this entry is current (the cache's reference); under the cache's lock.</summary>
+        public PickledFrame? Frame { get; set; }
+
+        /// <summary>A newer frame took its place; under the cache's lock.</summary>
+        public bool Replaced { get; set; }
     }
 }

@@ -19,7 +19,7 @@ internal sealed class SeedStreamReader : IDisposable
     private readonly long _maxPickleBytes;
     private readonly TimeSpan _idleTimeout;
     private readonly byte[] _prefix = new byte[SeedFraming.LengthBytes];
-    private readonly CancellationTokenSource _idle = new();
+    private CancellationTokenSource _idle = new();
     private byte[] _buffer = [];
     private byte[]? _scratch;
     private byte[] _gray = [];
@@ -158,7 +158,14 @@ internal sealed class SeedStreamReader : IDisposable
         while (received < total)
         {
             int n;
-            _idle.TryReset();
+            // Armed only while waiting for bytes: time the caller spends between reads (a paused capture, a recorder
+            // holding the loop) is not the server's silence.
+            if (!_idle.TryReset())
+            {
+                _idle.Dispose();
+                _idle = new CancellationTokenSource();
+            }
+
             _idle.CancelAfter(_idleTimeout);
             using (CancellationTokenRegistration link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _idle))
             {
@@ -169,6 +176,10 @@ internal sealed class SeedStreamReader : IDisposable
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
                     throw new TimeoutException($"the seed server sent nothing for {_idleTimeout.TotalSeconds:0.#} s.");
+                }
+                finally
+                {
+                    _idle.CancelAfter(Timeout.InfiniteTimeSpan);
                 }
             }
 
