@@ -14,13 +14,15 @@ internal sealed class CommandWindow : IDisposable
     private readonly VideoWindow _window;
     private readonly IDisposable _feed;
     private readonly Action? _detach;
+    private readonly ILogger _logger;
     private readonly CancellationTokenRegistration _onClose;
 
-    private CommandWindow(VideoWindow window, IDisposable feed, Action? detach, CancellationTokenSource stop)
+    private CommandWindow(VideoWindow window, IDisposable feed, Action? detach, CancellationTokenSource stop, ILoggerFactory loggers)
     {
         _window = window;
         _feed = feed;
         _detach = detach;
+        _logger = loggers.CreateLogger("SocketCam.Display");
         // Closing the window ends the command like Ctrl+C would, so it exits cleanly with code 0.
         _onClose = window.Closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), stop);
     }
@@ -62,9 +64,9 @@ internal sealed class CommandWindow : IDisposable
                 Feature = feature,
                 Alternative = "use --snapshot FILE.jpg to save a frame instead",
             };
-            VideoWindow window = await VideoWindow.OpenAsync(mailbox, options, loggers);
+            VideoWindow window = await VideoWindow.OpenAsync(mailbox, options, loggers, stop.Token);
             ViewerDisplay.Connect(viewer, mailbox);
-            return new CommandWindow(window, mailbox, null, stop);
+            return new CommandWindow(window, mailbox, null, stop, loggers);
         }
         catch
         {
@@ -76,21 +78,38 @@ internal sealed class CommandWindow : IDisposable
     /// <summary>serve --preview: a viewer of the room inside the hub, decoding only the newest frame at the window's rate.</summary>
     public static async Task<CommandWindow> ForRoomAsync(HubServer hub, string roomName, CancellationTokenSource stop, ILoggerFactory loggers)
     {
-        var feed = new EncodedFrameFeed();
+        Room room = hub.GetOrCreateRoom(roomName);
+        // Like a network viewer's sender, the preview tells the room when it took a frame: unpaced capture waits for that
+        // once every viewer has one pending (Room.WaitUntilTakenAsync), and the preview may be the only viewer.
+        var feed = new EncodedFrameFeed(onTaken: room.NotifyTaken);
+        VideoWindow? window = null;
+        bool watching = false;
         try
         {
-            VideoWindow window = await VideoWindow.OpenAsync(feed, PreviewOptions($"SocketCam — transmitting '{roomName}' (preview)", "serve --preview"), loggers);
-            Room room = hub.GetOrCreateRoom(roomName);
+            window = await VideoWindow.OpenAsync(feed, PreviewOptions($"SocketCam — transmitting '{roomName}' (preview)", "serve --preview"), loggers, stop.Token);
             room.AddViewer(feed);
+            watching = true;
             return new CommandWindow(window, feed, () =>
             {
                 room.RemoveViewer(feed);
                 hub.LeaveRoom(room);
-            }, stop);
+            }, stop, loggers);
         }
         catch
         {
-            feed.Dispose();
+            // The window first: its thread uses the feed until it has stopped.
+            bool stopped = window?.Stop() ?? true;
+            if (watching)
+            {
+                room.RemoveViewer(feed);
+            }
+
+            hub.LeaveRoom(room);
+            if (stopped)
+            {
+                feed.Dispose();
+            }
+
             throw;
         }
     }
@@ -101,9 +120,9 @@ internal sealed class CommandWindow : IDisposable
         var feed = new EncodedFrameFeed();
         try
         {
-            VideoWindow window = await VideoWindow.OpenAsync(feed, PreviewOptions($"SocketCam — publishing '{roomName}' (preview)", "publish --preview"), loggers);
+            VideoWindow window = await VideoWindow.OpenAsync(feed, PreviewOptions($"SocketCam — publishing '{roomName}' (preview)", "publish --preview"), loggers, stop.Token);
             publisher.FrameEncoded = feed.Offer;
-            return new CommandWindow(window, feed, () => publisher.FrameEncoded = null, stop);
+            return new CommandWindow(window, feed, () => publisher.FrameEncoded = null, stop, loggers);
         }
         catch
         {
@@ -112,13 +131,24 @@ internal sealed class CommandWindow : IDisposable
         }
     }
 
-    /// <summary>Closes the window (joining its thread) and detaches its feed; call once the producer has stopped.</summary>
+    /// <summary>
+    /// Closes the window (joining its thread) and detaches its feed; call once the producer has stopped. When the render
+    /// thread does not stop (an X server that stopped answering), the feed is detached but deliberately not freed: the
+    /// thread may still be decoding into its buffers or reading them. The process is about to exit anyway.
+    /// </summary>
     public void Dispose()
     {
         _onClose.Dispose();
-        _window.Dispose();
-        _detach?.Invoke();
-        _feed.Dispose();
+        bool stopped = _window.Stop();
+        _detach?.Invoke(); // thread-safe either way: it only unhooks the feed from its producer
+        if (stopped)
+        {
+            _feed.Dispose();
+        }
+        else
+        {
+            DisplayLog.FeedLeftBehind(_logger);
+        }
     }
 
     /// <summary>

@@ -167,7 +167,7 @@ internal static class ServeCommand
                 long frames = hub.FramesPublished;
                 long bytes = hub.Connections.Sum(c => c.BytesSent) + (seed?.BytesSent ?? 0);
                 int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer) + (seed?.ClientCount ?? 0);
-                string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in, {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
+                string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
                 if (recording is not null)
                 {
                     line += string.Create(CultureInfo.InvariantCulture, $", recorded {recording.FramesRecorded} frames ({LiveStats.Size(recording.BytesRecorded)})");

@@ -23,6 +23,9 @@ internal static partial class DisplayLog
     [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "The window's render thread did not stop within {Seconds} s; leaving it behind")]
     public static partial void RenderThreadStuck(ILogger logger, double seconds);
 
+    [LoggerMessage(EventId = 508, Level = LogLevel.Warning, Message = "The window's feed is left allocated (its decoders and picture buffers): the stuck render thread may still use it")]
+    public static partial void FeedLeftBehind(ILogger logger);
+
     [LoggerMessage(EventId = 507, Level = LogLevel.Debug, Message = "Window: {Shown} frames shown ({Fps:0.0} fps), {Dropped} dropped, latency p50 {P50:0.0} ms p99 {P99:0.0} ms")]
     public static partial void Summary(ILogger logger, long shown, double fps, long dropped, double p50, double p99);
 }

@@ -15,6 +15,7 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
 {
     private readonly Dictionary<CodecId, IFrameDecoder> _decoders = [];
     private readonly long _clockOffsetMicros;
+    private readonly Action? _onTaken;
     private volatile Action? _wake;
     private volatile string? _signalReason;
     private VideoFrame? _picture;
@@ -23,9 +24,15 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
     /// <param name="clockOffsetMicros">
     /// The frames' clock minus this process's clock (0 when the frames' capture times were taken here).
     /// </param>
-    public EncodedFrameFeed(long clockOffsetMicros = 0)
+    /// <param name="onTaken">
+    /// Called on the render thread each time it takes a frame from <see cref="Slot"/> (shown or skipped), like a network
+    /// viewer's sender does: a room's <see cref="Room.NotifyTaken"/>, which unpaced capture waits for once every viewer
+    /// has a frame pending. Must not block.
+    /// </param>
+    public EncodedFrameFeed(long clockOffsetMicros = 0, Action? onTaken = null)
     {
         _clockOffsetMicros = clockOffsetMicros;
+        _onTaken = onTaken;
         Slot = new LatestFrameSlot(() => _wake?.Invoke());
     }
 
@@ -58,6 +65,7 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
             return null;
         }
 
+        _onTaken?.Invoke();
         try
         {
             VideoFrameHeader header = frame.Header;
@@ -88,6 +96,20 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
         {
             frame.Release();
         }
+    }
+
+    public bool Skip()
+    {
+        SharedFrame? frame = Slot.Take();
+        if (frame is null)
+        {
+            return false;
+        }
+
+        // Not decoded: nobody would see it.
+        frame.Release();
+        _onTaken?.Invoke();
+        return true;
     }
 
     /// <summary>Only after the window has stopped and the feed left its room (or its publisher stopped).</summary>

@@ -28,4 +28,11 @@ internal interface IDisplayFeed
     /// process's clock), or null. It stays valid, and unchanged, until the next call.
     /// </summary>
     VideoFrame? TakeNewest();
+
+    /// <summary>
+    /// Render thread only, while the window is hidden or minimized: takes the newest picture like <see cref="TakeNewest"/>
+    /// but does nothing with it (an encoded feed does not decode it). True when there was one (the window counts it as
+    /// dropped).
+    /// </summary>
+    bool Skip();
 }

@@ -81,6 +81,16 @@ internal sealed class PictureMailbox : IDisplayFeed, IDisposable
         }
     }
 
+    public bool Skip()
+    {
+        lock (_lock)
+        {
+            bool fresh = _pendingFresh;
+            _pendingFresh = false;
+            return fresh;
+        }
+    }
+
     /// <summary>Returns the buffers to the pool; only once the producer and the window have both stopped.</summary>
     public void Dispose()
     {

@@ -11,18 +11,23 @@ namespace SocketCam.Display;
 /// <summary>
 /// A desktop window showing the newest picture of an <see cref="IDisplayFeed"/>, scaled to fit with its aspect ratio kept.
 /// Everything SDL does happens on one render thread of its own, which waits for events with a timeout (so the window keeps
-/// responding while the stream stalls) and is woken by the feed when a picture arrives. Producers never wait for it: a slow
-/// or minimized window only makes the feed drop pictures. 'q', Esc, Enter and the close button close the window and
-/// cancel <see cref="Closed"/>; the owner then stops and disposes it, which joins the render thread.
+/// responding while the stream stalls) and is woken, through a <see cref="WindowWaker"/>, when a picture arrives. Producers
+/// never wait for it, not even for the X server: a slow or minimized window only makes the feed drop pictures. 'q', Esc,
+/// Enter and the close button close the window and cancel <see cref="Closed"/>; the owner then stops it (<see cref="Stop"/>
+/// or <see cref="Dispose"/>), which joins the render thread.
 /// </summary>
 internal sealed class VideoWindow : IDisposable
 {
     private static readonly TimeSpan JoinLimit = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a cancelled <see cref="OpenAsync"/> waits for the thread (stuck in SDL_Init, it has used nothing yet).</summary>
+    private static readonly TimeSpan CancelledOpenJoinLimit = TimeSpan.FromSeconds(1);
+
     private readonly IDisplayFeed _feed;
     private readonly VideoWindowOptions _options;
     private readonly ILogger _logger;
     private readonly Thread _thread;
+    private readonly WindowWaker _waker;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closed = new();
     private readonly Lock _sdlLock = new();
@@ -31,11 +36,10 @@ internal sealed class VideoWindow : IDisposable
     private volatile bool _stopRequested;
     private bool _sdlAlive;        // under _sdlLock: PushEvent is allowed
     private uint _wakeEventType;   // under _sdlLock
-    private int _wakePending;
     private volatile string? _closedBy;
     private Exception? _failure;
     private Task? _closing;
-    private bool _disposed;
+    private bool _stopped;
 
     // Render thread only.
     private bool _sizedToPicture;
@@ -56,6 +60,7 @@ internal sealed class VideoWindow : IDisposable
         _logger = logger;
         Stats = new DisplayStats(() => feed.Replaced);
         _thread = new Thread(Run) { IsBackground = true, Name = "SocketCam window" };
+        _waker = new WindowWaker(PushWake, "SocketCam window waker");
     }
 
     public DisplayStats Stats { get; }
@@ -69,19 +74,29 @@ internal sealed class VideoWindow : IDisposable
     /// <summary>
     /// Checks that there is a display and SDL2, then opens the window on its own thread and returns once it is up.
     /// Throws <see cref="UserFacingException"/> (no display, SDL cannot open a window) or <see cref="NativeDependencyException"/>
-    /// (SDL2 is not installed): one line for the user.
+    /// (SDL2 is not installed): one line for the user. <paramref name="cancellationToken"/> abandons the wait (SDL_Init can
+    /// block on a display that accepts the connection but never answers): the thread is then told to stop and left behind
+    /// if it does not, having used nothing of the feed.
     /// </summary>
-    public static async Task<VideoWindow> OpenAsync(IDisplayFeed feed, VideoWindowOptions options, ILoggerFactory? loggerFactory = null)
+    public static async Task<VideoWindow> OpenAsync(IDisplayFeed feed, VideoWindowOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(feed);
         ArgumentNullException.ThrowIfNull(options);
         DisplayEnvironment.Require(options.Feature, options.Alternative);
+        cancellationToken.ThrowIfCancellationRequested();
         var window = new VideoWindow(feed, options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Display"));
-        feed.SetWake(window.Wake);
+        feed.SetWake(window._waker.Wake);
+        window._waker.Start();
         window._thread.Start();
         try
         {
-            await window._ready.Task;
+            await window._ready.Task.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // The render thread looks at the stop request before it takes anything from the feed.
+            window.Stop(CancelledOpenJoinLimit);
+            throw;
         }
         catch
         {
@@ -93,23 +108,42 @@ internal sealed class VideoWindow : IDisposable
     }
 
     /// <summary>Stops the render thread (closing the window if still open) and waits for it. Rethrows nothing: see <see cref="Failure"/>.</summary>
-    public void Dispose()
+    public void Dispose() => Stop();
+
+    /// <summary>
+    /// Stops the render thread (closing the window if still open) and waits for it, at most 10 s. False when it did not stop
+    /// in time (an X server that stopped answering): it is left behind (a background thread: it does not hold up the
+    /// program's exit) and may still use the feed, which the owner must then not free. Calling it again waits again.
+    /// Rethrows nothing: see <see cref="Failure"/>.
+    /// </summary>
+    public bool Stop() => Stop(JoinLimit);
+
+    /// <summary>The render thread's unexpected failure (a bug), once it has stopped; null when it ended normally.</summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
+
+    private bool Stop(TimeSpan limit)
     {
-        if (_disposed)
+        if (_stopped)
         {
-            return;
+            return true;
         }
 
-        _disposed = true;
         _stopRequested = true;
-        Wake();
-        if (_thread.IsAlive && !_thread.Join(JoinLimit))
+        _waker.Wake();
+        if (_thread.IsAlive && !_thread.Join(limit))
         {
-            // An X server that stopped answering must not hang the program's exit (the thread is a background thread).
-            DisplayLog.RenderThreadStuck(_logger, JoinLimit.TotalSeconds);
-            return;
+            // An X server that stopped answering must not hang the program's exit: the waker is told to end but not
+            // waited for (it may be stuck in SDL_PushEvent on the same server).
+            _waker.Stop(TimeSpan.Zero);
+            DisplayLog.RenderThreadStuck(_logger, limit.TotalSeconds);
+            return false;
         }
 
+        // The render thread has let go of SDL (_sdlAlive is false): the waker cannot be inside SDL_PushEvent any more, and it
+        // uses nothing of the feed either way.
+        bool wakerEnded = _waker.Stop(limit);
+        Debug.Assert(wakerEnded, "the window's waker did not end after the render thread");
+        _stopped = true;
         if (Stats.FramesShown > 0 && _logger.IsEnabled(LogLevel.Debug))
         {
             LatencySummary latency = Stats.Latency;
@@ -122,20 +156,13 @@ internal sealed class VideoWindow : IDisposable
         {
             _closed.Dispose();
         }
+
+        return true;
     }
 
-    /// <summary>The render thread's unexpected failure (a bug), once it has stopped; null when it ended normally.</summary>
-    public Exception? Failure => Volatile.Read(ref _failure);
-
-    /// <summary>Any thread: makes the render loop look at the feed now. Never blocks for long (one SDL queue insert).</summary>
-    private unsafe void Wake()
+    /// <summary>The waker's thread only: puts a wake event in SDL's queue (SDL_PushEvent may write to the X server).</summary>
+    private unsafe void PushWake()
     {
-        // Coalesced: one wake event in SDL's queue at a time, however fast pictures arrive.
-        if (Interlocked.Exchange(ref _wakePending, 1) == 1)
-        {
-            return;
-        }
-
         lock (_sdlLock)
         {
             if (_sdlAlive)
@@ -221,20 +248,22 @@ internal sealed class VideoWindow : IDisposable
                 return;
             }
 
-            // Cleared before taking: a picture published from now on wakes the loop again.
-            Volatile.Write(ref _wakePending, 0);
+            // Rearmed before taking: a picture published from now on wakes the loop again.
+            _waker.Rearm();
             bool newPicture = false;
-            if (_feed.TakeNewest() is { } picture)
+            if (hidden)
             {
-                if (hidden)
+                // Nothing drawn is seen: take the picture without decoding or uploading it (an encoded feed's room still
+                // hears that it was taken), and count it as dropped.
+                if (_feed.Skip())
                 {
                     Stats.OnNotShown();
                 }
-                else if (Upload(window, picture))
-                {
-                    newPicture = true;
-                    redraw = true;
-                }
+            }
+            else if (_feed.TakeNewest() is { } picture && Upload(window, picture))
+            {
+                newPicture = true;
+                redraw = true;
             }
 
             if (!ReferenceEquals(_feed.SignalReason, _signalShown))

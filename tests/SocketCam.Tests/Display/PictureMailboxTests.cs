@@ -4,6 +4,7 @@ using SocketCam.Hub;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Tests.Codecs;
+using SocketCam.Tests.Support;
 
 namespace SocketCam.Tests.Display;
 
@@ -65,7 +66,8 @@ public sealed class PictureMailboxTests
             mailbox.Publish(small, 0);
         }
 
-        Assert.Equal((16, 8), (mailbox.TakeNewest()!.Width, 8));
+        VideoFrame first = mailbox.TakeNewest()!;
+        Assert.Equal((16, 8), (first.Width, first.Height));
         using (VideoFrame large = Solid(40, 30, 2, 2))
         {
             mailbox.Publish(large, 0);
@@ -74,6 +76,83 @@ public sealed class PictureMailboxTests
         VideoFrame taken = mailbox.TakeNewest()!;
         Assert.Equal((40, 30), (taken.Width, taken.Height));
         Assert.True(taken.Pixels.ToArray().All(b => b == 2));
+    }
+
+    [Fact]
+    public async Task Pictures_taken_while_the_producer_runs_are_never_torn_and_never_go_back()
+    {
+        // Two threads, no timing: the producer publishes pictures filled with their sequence's low byte as fast as it can;
+        // the window's side takes whatever is newest. Every picture taken must be one whole picture (all bytes equal to
+        // its sequence's) and sequences must only go forward; every picture is either taken or counted as replaced.
+        const int Count = 3000;
+        using var mailbox = new PictureMailbox();
+        Task producer = Task.Run(() =>
+        {
+            using VideoFrame source = VideoFrame.Rent(64, 48);
+            for (int i = 1; i <= Count; i++)
+            {
+                source.Pixels.Fill((byte)i);
+                source.Sequence = i;
+                mailbox.Publish(source, localCaptureMicros: i);
+            }
+        });
+        Task<(long Taken, string? Problem)> consumer = Task.Run(() =>
+        {
+            long taken = 0;
+            long last = 0;
+            while (last < Count)
+            {
+                if (mailbox.TakeNewest() is not { } picture)
+                {
+                    Thread.Yield();
+                    continue;
+                }
+
+                taken++;
+                if (picture.Sequence <= last)
+                {
+                    return (taken, $"sequence {picture.Sequence} taken after {last}");
+                }
+
+                last = picture.Sequence;
+                byte expected = (byte)last;
+                int torn = picture.Pixels.IndexOfAnyExcept(expected);
+                if (torn >= 0)
+                {
+                    return (taken, $"picture {last} has byte {picture.Pixels[torn]} at {torn}, not {expected}");
+                }
+
+                if (picture.CaptureMicros != last)
+                {
+                    return (taken, $"picture {last} has capture time {picture.CaptureMicros}");
+                }
+            }
+
+            return (taken, (string?)null);
+        });
+
+        await producer.WaitAsync(TestHub.Timeout);
+        (long taken, string? problem) = await consumer.WaitAsync(TestHub.Timeout);
+        Assert.Null(problem);
+        Assert.Equal(Count, taken + mailbox.Replaced);
+        Assert.Null(mailbox.TakeNewest());
+    }
+
+    [Fact]
+    public void Skip_takes_the_newest_picture_without_handing_it_over()
+    {
+        using var mailbox = new PictureMailbox();
+        Assert.False(mailbox.Skip());
+        for (int i = 0; i < 3; i++)
+        {
+            using VideoFrame picture = Solid(16, 8, (byte)i, sequence: i);
+            mailbox.Publish(picture, 0);
+        }
+
+        Assert.True(mailbox.Skip());
+        Assert.Equal(2, mailbox.Replaced);
+        Assert.False(mailbox.Skip());
+        Assert.Null(mailbox.TakeNewest());
     }
 
     [Fact]
@@ -116,17 +195,94 @@ public sealed class PictureMailboxTests
     }
 
     [Fact]
+    public void Encoded_feed_tells_its_owner_each_time_it_takes_a_frame()
+    {
+        int taken = 0;
+        using var feed = new EncodedFrameFeed(onTaken: () => taken++);
+        Assert.Null(feed.TakeNewest());
+        Assert.False(feed.Skip());
+        Assert.Equal(0, taken);
+
+        using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
+        Offer(feed, encoder, 1);
+        Offer(feed, encoder, 2); // replaces 1, which was never taken
+        Assert.NotNull(feed.TakeNewest());
+        Assert.Equal(1, taken);
+        Assert.Null(feed.TakeNewest());
+        Assert.Equal(1, taken);
+        Offer(feed, encoder, 3);
+        Assert.True(feed.Skip());
+        Assert.Equal(2, taken);
+    }
+
+    [Fact]
+    public void Encoded_feed_skip_does_not_decode()
+    {
+        int taken = 0;
+        using var feed = new EncodedFrameFeed(onTaken: () => taken++);
+        SharedFrame broken = Corrupt();
+        feed.Offer(broken);
+
+        // TakeNewest would count it as corrupt (it decodes); Skip only takes it and lets its reference go.
+        Assert.True(feed.Skip());
+        Assert.Equal(0, feed.Corrupt);
+        Assert.Equal(1, taken);
+        broken.Release();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_unpaced_room_whose_only_viewer_is_a_preview_goes_on_once_the_preview_takes_its_frame(bool hidden)
+    {
+        // serve --fps 0 --preview: once the preview's frame has waited past the limit, capture waits for a viewer to take
+        // one (Room.NotifyTaken). The preview is that viewer: its take must wake the room, shown or skipped.
+        using var room = new Room("main");
+        using var feed = new EncodedFrameFeed(onTaken: room.NotifyTaken);
+        room.AddViewer(feed);
+        using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
+        using (VideoFrame frame = TestFrames.Pattern(64, 48, 1))
+        {
+            SharedFrame shared = FrameEncoding.Encode(encoder, frame);
+            room.Publish(shared);
+            shared.Release();
+        }
+
+        // A zero limit: past it at once, with the only viewer's frame still pending, so the wait needs a take.
+        Task wait = room.WaitUntilTakenAsync(TimeSpan.Zero, CancellationToken.None).AsTask();
+        Assert.False(wait.IsCompleted);
+
+        Assert.True(hidden ? feed.Skip() : feed.TakeNewest() is not null);
+        await wait.WaitAsync(TestHub.Timeout);
+        room.RemoveViewer(feed);
+    }
+
+    [Fact]
     public void Encoded_feed_skips_a_corrupt_frame_and_counts_it()
     {
         using var feed = new EncodedFrameFeed();
-        SharedFrame broken = SharedFrame.Rent(4);
-        new byte[] { 0xFF, 0xD8, 0x00, 0x01 }.CopyTo(broken.WritableData);
-        broken.Complete(new VideoFrameHeader(CodecId.Jpeg, 16, 16, 7, 0), 4);
+        SharedFrame broken = Corrupt();
         feed.Offer(broken);
         broken.Release();
 
         Assert.Null(feed.TakeNewest());
         Assert.Equal(1, feed.Corrupt);
+    }
+
+    private static SharedFrame Corrupt()
+    {
+        SharedFrame broken = SharedFrame.Rent(4);
+        new byte[] { 0xFF, 0xD8, 0x00, 0x01 }.CopyTo(broken.WritableData);
+        broken.Complete(new VideoFrameHeader(CodecId.Jpeg, 16, 16, 7, 0), 4);
+        return broken;
+    }
+
+    private static void Offer(EncodedFrameFeed feed, IFrameEncoder encoder, int sequence)
+    {
+        using VideoFrame frame = TestFrames.Pattern(64, 48, sequence);
+        SharedFrame shared = FrameEncoding.Encode(encoder, frame);
+        feed.Offer(shared);
+        shared.Release();
     }
 
     private static VideoFrame Solid(int width, int height, byte value, long sequence)

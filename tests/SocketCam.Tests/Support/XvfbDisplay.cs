@@ -212,6 +212,15 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
     /// </summary>
     public void RequestClose(string id) => X11.SendDeleteWindow(Name, ulong.Parse(id, CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// Stops the X server (SIGSTOP) as if it hung: clients' requests that wait for an answer, or that fill the socket,
+    /// block until <see cref="Resume"/>. Nothing run on this display (xdotool, import) can work meanwhile.
+    /// </summary>
+    public void Suspend() => Signal(SigStop);
+
+    /// <summary>Lets a <see cref="Suspend"/>ed X server go on (SIGCONT).</summary>
+    public void Resume() => Signal(SigCont);
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -229,6 +238,15 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
 
         _server.Dispose();
     }
+
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    private void Signal(int signal) =>
+        Assert.True(Kill(_server.Id, signal) == 0, $"kill({_server.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     private string? TrySearch(string name)
     {

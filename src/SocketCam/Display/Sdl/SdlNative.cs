@@ -215,9 +215,30 @@ internal static class SdlLibrary
         "SDL_RenderFillRects", "SDL_RenderPresent", "SDL_WaitEventTimeout", "SDL_PollEvent", "SDL_PushEvent", "SDL_RegisterEvents",
     ];
 
-    private static readonly Lazy<bool> Available = new(() => IsLoadable(SdlNative.LibraryName));
+    /// <summary>
+    /// For tests only: the environment variable that replaces <see cref="SdlNative.LibraryName"/> (a file name or path), so a
+    /// test can run the real CLI as if SDL2 were missing (the package cannot be removed under a running test suite).
+    /// </summary>
+    public const string OverrideVariable = "SOCKETCAM_SDL_LIBRARY";
 
-    /// <summary>Throws <see cref="NativeDependencyException"/> when libSDL2-2.0.so.0 cannot be loaded.</summary>
+    private static readonly Lazy<bool> Available = new(() =>
+    {
+        string name = LibraryName;
+        if (name != SdlNative.LibraryName)
+        {
+            // The P/Invoke stubs load the same library as the check.
+            NativeLibrary.SetDllImportResolver(typeof(SdlNative).Assembly, (requested, assembly, searchPath) =>
+                requested == SdlNative.LibraryName ? NativeLibrary.Load(name, assembly, searchPath) : 0);
+        }
+
+        return IsLoadable(name);
+    });
+
+    /// <summary><see cref="SdlNative.LibraryName"/>, or what <see cref="OverrideVariable"/> says (tests only).</summary>
+    public static string LibraryName =>
+        Environment.GetEnvironmentVariable(OverrideVariable) is { Length: > 0 } name ? name : SdlNative.LibraryName;
+
+    /// <summary>Throws <see cref="NativeDependencyException"/> when libSDL2-2.0.so.0 cannot be loaded. Call it before any SDL call.</summary>
     public static void EnsureAvailable()
     {
         if (!Available.Value)
