@@ -47,23 +47,7 @@ public sealed class HubServer : IAsyncDisposable
     /// <summary>Binds the listener (throws <see cref="SocketException"/> if the address is taken) and starts accepting.</summary>
     public void Start()
     {
-        var listener = new Socket(_options.TcpEndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (_options.TcpEndPoint.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                listener.DualMode = true;
-            }
-
-            listener.Bind(_options.TcpEndPoint);
-            listener.Listen(512);
-        }
-        catch
-        {
-            listener.Dispose();
-            throw;
-        }
-
+        Socket listener = TcpListening.Listen(_options.TcpEndPoint, 512);
         _listener = listener;
         HubLog.Listening(_logger, TcpEndPoint.ToString());
         _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
@@ -145,41 +129,8 @@ public sealed class HubServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
         {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(cancellationToken);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException || (ex is SocketException && cancellationToken.IsCancellationRequested))
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
-            {
-                // A client that reset before accept completed; keep accepting.
-                continue;
-            }
-            catch (SocketException)
-            {
-                // Out of file descriptors or similar: back off instead of spinning on an error that will repeat.
-                try
-                {
-                    await Task.Delay(100, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
             if (_connections.Count >= _options.MaxConnections)
             {
                 HubLog.TooManyConnections(_logger, client.Describe(), _options.MaxConnections);

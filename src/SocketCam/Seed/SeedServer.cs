@@ -46,23 +46,7 @@ public sealed class SeedServer : IAsyncDisposable
     /// <summary>Binds (throws <see cref="SocketException"/> when the address is taken) and starts accepting.</summary>
     public void Start()
     {
-        var listener = new Socket(_options.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (_options.EndPoint.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                listener.DualMode = true;
-            }
-
-            listener.Bind(_options.EndPoint);
-            listener.Listen(64);
-        }
-        catch
-        {
-            listener.Dispose();
-            throw;
-        }
-
+        Socket listener = TcpListening.Listen(_options.EndPoint, 64);
         _listener = listener;
         SeedLog.Listening(_logger, EndPoint.ToString(), _options.Room);
         _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
@@ -89,32 +73,8 @@ public sealed class SeedServer : IAsyncDisposable
 
     private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
         {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(cancellationToken);
-            }
-            catch (Exception ex) when (cancellationToken.IsCancellationRequested || ex is ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                // A client that reset before accept completed, or out of descriptors: back off briefly and go on.
-                try
-                {
-                    await Task.Delay(50, cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
             if (_connections.Count >= _options.MaxConnections)
             {
                 SeedLog.TooMany(_logger, client.Describe(), _options.MaxConnections);
