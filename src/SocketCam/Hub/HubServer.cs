@@ -18,7 +18,7 @@ public sealed class HubServer : IAsyncDisposable
     private readonly HubOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Room> _rooms = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<HubConnection, Task> _connections = new();
+    private readonly ConnectionSet<HubConnection> _connections = new();
     private readonly Lock _roomsLock = new();
     private readonly CancellationTokenSource _shutdown = new();
     private IRoomObserver[] _roomObservers = [];
@@ -42,7 +42,7 @@ public sealed class HubServer : IAsyncDisposable
 
     internal IEnumerable<Room> Rooms => _rooms.Values;
 
-    internal IEnumerable<HubConnection> Connections => _connections.Keys;
+    internal IEnumerable<HubConnection> Connections => _connections.Items;
 
     /// <summary>Binds the listener (throws <see cref="SocketException"/> if the address is taken) and starts accepting.</summary>
     public void Start()
@@ -138,25 +138,7 @@ public sealed class HubServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new HubConnection(client, this, _options, _logger, cancellationToken);
-            // The connection is registered before it can start (and so before it can finish and unregister itself).
-            var startGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[connection] = RunConnectionAsync(connection, startGate.Task, cancellationToken);
-            startGate.SetResult();
-        }
-    }
-
-    private async Task RunConnectionAsync(HubConnection connection, Task startGate, CancellationToken cancellationToken)
-    {
-        // Runs on the thread pool once registered, so the accept loop is never blocked by a connection's synchronous start.
-        await startGate;
-        try
-        {
-            await connection.RunAsync(cancellationToken);
-        }
-        finally
-        {
-            _connections.TryRemove(connection, out _);
+            _connections.Start(new HubConnection(client, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken));
         }
     }
 
@@ -174,7 +156,7 @@ public sealed class HubServer : IAsyncDisposable
             await _acceptLoop;
         }
 
-        await Task.WhenAll(_connections.Values);
+        await _connections.WhenAllAsync();
         foreach (Room room in _rooms.Values)
         {
             room.Dispose();

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -19,7 +18,7 @@ public sealed class SeedServer : IAsyncDisposable
     private readonly SeedServerOptions _options;
     private readonly ILogger _logger;
     private readonly SeedFrameCache _cache = new();
-    private readonly ConcurrentDictionary<SeedConnection, Task> _connections = new();
+    private readonly ConnectionSet<SeedConnection> _connections = new();
     private readonly CancellationTokenSource _shutdown = new();
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -41,7 +40,7 @@ public sealed class SeedServer : IAsyncDisposable
     public int ClientCount => _connections.Count;
 
     /// <summary>Bytes sent to seed clients still connected.</summary>
-    public long BytesSent => _connections.Keys.Sum(c => c.BytesSent);
+    public long BytesSent => _connections.Items.Sum(c => c.BytesSent);
 
     /// <summary>Binds (throws <see cref="SocketException"/> when the address is taken) and starts accepting.</summary>
     public void Start()
@@ -66,7 +65,7 @@ public sealed class SeedServer : IAsyncDisposable
             await _acceptLoop;
         }
 
-        await Task.WhenAll(_connections.Values);
+        await _connections.WhenAllAsync();
         _cache.Dispose();
         _shutdown.Dispose();
     }
@@ -83,24 +82,7 @@ public sealed class SeedServer : IAsyncDisposable
             }
 
             Room room = _hub.GetOrCreateRoom(_options.Room);
-            var connection = new SeedConnection(client, room, _cache, _options, _logger);
-            var startGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _connections[connection] = RunConnectionAsync(connection, room, startGate.Task, cancellationToken);
-            startGate.SetResult();
-        }
-    }
-
-    private async Task RunConnectionAsync(SeedConnection connection, Room room, Task startGate, CancellationToken cancellationToken)
-    {
-        await startGate;
-        try
-        {
-            await connection.RunAsync(cancellationToken);
-        }
-        finally
-        {
-            _hub.LeaveRoom(room);
-            _connections.TryRemove(connection, out _);
+            _connections.Start(new SeedConnection(client, room, _cache, _options, _logger), c => c.RunAsync(cancellationToken), _ => _hub.LeaveRoom(room));
         }
     }
 }

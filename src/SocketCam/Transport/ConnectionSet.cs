@@ -1,0 +1,42 @@
+using System.Collections.Concurrent;
+
+namespace SocketCam.Transport;
+
+/// <summary>
+/// The running connections of a server, each a tracked task: a connection is registered before it starts (so it cannot
+/// finish and unregister first), runs on the thread pool (the accept loop never waits for its synchronous start), and
+/// shutdown awaits every one (<see cref="WhenAllAsync"/>): nothing is fire-and-forget.
+/// </summary>
+internal sealed class ConnectionSet<T>
+    where T : notnull
+{
+    private readonly ConcurrentDictionary<T, Task> _running = new();
+
+    public int Count => _running.Count;
+
+    public IEnumerable<T> Items => _running.Keys;
+
+    /// <summary>Starts <paramref name="run"/> for the connection; <paramref name="finished"/> runs after it, whatever happened.</summary>
+    public void Start(T connection, Func<T, Task> run, Action<T>? finished = null)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _running[connection] = RunAsync(connection, gate.Task, run, finished);
+        gate.SetResult();
+    }
+
+    public Task WhenAllAsync() => Task.WhenAll(_running.Values);
+
+    private async Task RunAsync(T connection, Task gate, Func<T, Task> run, Action<T>? finished)
+    {
+        await gate;
+        try
+        {
+            await run(connection);
+        }
+        finally
+        {
+            finished?.Invoke(connection);
+            _running.TryRemove(connection, out _);
+        }
+    }
+}
