@@ -72,7 +72,7 @@ public sealed class HttpServer : IAsyncDisposable
         });
         // No appsettings, no environment variables, no console lifetime: the CLI owns configuration, logging and Ctrl+C.
         builder.Configuration.Sources.Clear();
-        builder.Services.AddSingleton(_loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new QuietFrameworkLoggers(_loggerFactory));
         builder.Services.AddSingleton<IHostLifetime, HostedByCaller>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.WebHost.ConfigureKestrel(kestrel =>

@@ -86,6 +86,14 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
 
         string reason = "closed";
         _room.AddViewer(this);
+        // Start with the newest frame there is (a browser shows a picture at once, even from a slow or stalled source);
+        // a frame published meanwhile is the same or newer, and is kept.
+        if (!Slot.IsFull && _room.AcquireLatestFrame() is { } latest)
+        {
+            Slot.Offer(latest);
+            latest.Release();
+        }
+
         WebLog.MjpegJoined(_logger, Remote, _room.Name);
         try
         {
