@@ -61,7 +61,12 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
     public long FramesSent => Interlocked.Read(ref _framesSent);
 
-    public string Kind => Role == PeerRole.Publisher ? "publisher" : "viewer";
+    public string Kind => Role switch
+    {
+        PeerRole.Publisher => "publisher",
+        PeerRole.Viewer => "viewer",
+        _ => "connecting",
+    };
 
     public long FramesDropped => Slot.Dropped;
 

@@ -3,7 +3,7 @@ namespace SocketCam.Hub;
 /// <summary>What every kind of client reports for `/api/stats` (native TCP, seed-format, MJPEG over HTTP).</summary>
 internal interface IClientStats
 {
-    /// <summary>"viewer" or "publisher" (native protocol), "seed", "mjpeg".</summary>
+    /// <summary>"viewer", "publisher" or "connecting" (native protocol, before its handshake), "seed", "mjpeg".</summary>
     string Kind { get; }
 
     string Remote { get; }
