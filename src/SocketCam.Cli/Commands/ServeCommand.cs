@@ -6,12 +6,14 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Cli.Output;
 using SocketCam.Codecs;
+using SocketCam.Diagnostics;
 using SocketCam.Hub;
 using SocketCam.Media;
 using SocketCam.Recording;
 using SocketCam.Seed;
 using SocketCam.Sources;
 using SocketCam.Transport;
+using SocketCam.Web;
 
 namespace SocketCam.Cli.Commands;
 
@@ -57,12 +59,19 @@ internal static class ServeCommand
                 + "so their Python client program can watch unchanged (see docs/SEED-COMPAT.md)",
         };
         var seedRoom = new Option<string?>("--seed-room") { HelpName = "ROOM", Description = "The room --seed-tcp clients watch (default: --room)" };
+        var http = new Option<string>("--http")
+        {
+            HelpName = "HOST:PORT|off",
+            Description = "Also serve HTTP here: MJPEG for browsers, VLC, ffmpeg and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /healthz "
+                + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
+            DefaultValueFactory = _ => DefaultHttp,
+        };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, quiet, preview, logLevel,
+            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -84,6 +93,14 @@ internal static class ServeCommand
                 string seedRoomName = r.GetValue(seedRoom) ?? roomName;
                 Protocol.RoomName.Validate(seedRoomName);
                 seedOptions = new SeedServerOptions { EndPoint = await ParseListenAsync(seedAddress, token2), Room = seedRoomName };
+            }
+
+            WebOptions? webOptions = null;
+            bool httpIsDefault = r.GetResult(http) is null or { Implicit: true };
+            string httpAddress = r.GetValue(http)!;
+            if (!string.Equals(httpAddress, "off", StringComparison.OrdinalIgnoreCase))
+            {
+                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token };
             }
 
             string sourceSpec = r.GetValue(sources.Source)!;
@@ -114,7 +131,7 @@ internal static class ServeCommand
                     recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
                 }
 
-                return await RunAsync(options, roomName, seedOptions, frameSource, encoder, codecId, recording, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
+                return await RunAsync(options, roomName, seedOptions, webOptions, httpIsDefault, frameSource, encoder, codecId, recording, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
             }
             finally
             {
@@ -135,7 +152,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, WebOptions? webOptions, bool httpIsDefault, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         // The preview window stops the server when it is closed, like Ctrl+C.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -150,7 +167,9 @@ internal static class ServeCommand
         // Disposed before the hub (declared after it): seed clients leave their room while the hub still has it.
         await using SeedServer? seed = seedOptions is null ? null : new SeedServer(hub, seedOptions, loggers);
         seed?.Start();
-        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed);
+        // Disposed before the hub too: MJPEG clients leave their room while the hub still has it.
+        await using HttpServer? web = await StartHttpAsync(hub, webOptions, httpIsDefault, loggers, cancellationToken);
+        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed, web);
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
         Task capture = Task.CompletedTask;
         if (source is not null && encoder is not null)
@@ -165,8 +184,8 @@ internal static class ServeCommand
             interval =>
             {
                 long frames = hub.FramesPublished;
-                long bytes = hub.Connections.Sum(c => c.BytesSent) + (seed?.BytesSent ?? 0);
-                int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer) + (seed?.ClientCount ?? 0);
+                long bytes = hub.Connections.Sum(c => c.BytesSent) + (seed?.BytesSent ?? 0) + (web?.BytesSent ?? 0);
+                int viewers = hub.Connections.Count(c => c.Role == Protocol.PeerRole.Viewer) + (seed?.ClientCount ?? 0) + (web?.MjpegClientCount ?? 0);
                 string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
                 if (recording is not null)
                 {
@@ -193,6 +212,56 @@ internal static class ServeCommand
         return window?.ExitCode(0) ?? 0;
     }
 
+    private const string DefaultHttp = "0.0.0.0:8080";
+
+    /// <summary>
+    /// Starts the HTTP listener. The default port being taken (another serve, another program) only costs the HTTP side:
+    /// a warning, and serve runs without it. An address the user chose that cannot be bound is an error.
+    /// </summary>
+    private static async Task<HttpServer?> StartHttpAsync(HubServer hub, WebOptions? options, bool isDefault, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        var web = new HttpServer(hub, options, loggers);
+        try
+        {
+            await web.StartAsync(cancellationToken);
+            return web;
+        }
+        catch (IOException ex) when (IsAddressInUse(ex))
+        {
+            await web.DisposeAsync();
+            if (isDefault)
+            {
+                await Console.Error.WriteLineAsync($"socketcam: warning: HTTP port {options.EndPoint.Port} is already in use: running without HTTP (pick a free one with --http HOST:PORT, or --http off).");
+                return null;
+            }
+
+            throw new UserFacingException($"--http {options.EndPoint}: the address is already in use: stop the other server or pick another with --http HOST:PORT (or --http off).");
+        }
+        catch
+        {
+            await web.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static bool IsAddressInUse(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is Microsoft.AspNetCore.Connections.AddressInUseException or SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static async Task<IPEndPoint> ParseListenAsync(string text, CancellationToken cancellationToken)
     {
         StreamEndpoint endpoint = StreamEndpoint.Parse(text.Contains("://", StringComparison.Ordinal) ? text : "tcp://" + text, minPort: 0);
@@ -214,7 +283,7 @@ internal static class ServeCommand
         }
     }
 
-    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording, SeedServer? seed)
+    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording, SeedServer? seed, HttpServer? web)
     {
         IPEndPoint bound = hub.TcpEndPoint;
         string roomArg = room == Protocol.RoomName.Default ? "" : $" --room {room}";
@@ -237,6 +306,18 @@ internal static class ServeCommand
             Console.WriteLine($"  the seed tutorials' Python client can watch it: set host_ip = '{PreferLan(ReachableAddresses(seedBound))}' and port = {seedBound.Port}"
                 + (needsToken ? " (note: the seed format has no token; anyone who can reach this port can watch)" : ""));
         }
+        if (web is not null)
+        {
+            IPEndPoint webBound = web.EndPoint;
+            string loopback = webBound.Address.Equals(IPAddress.Any) || webBound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : FormatHost(webBound.Address);
+            string query = needsToken ? "?token=SECRET" : "";
+            string lan = $"http://{FormatHost(PreferLan(ReachableAddresses(webBound)))}:{webBound.Port}";
+            Console.WriteLine($"SocketCam HTTP listening on http://{loopback}:{webBound.Port}");
+            Console.WriteLine($"  in a browser or VLC: {lan}/stream.mjpg{query}");
+            Console.WriteLine($"  newest frame: {lan}/snapshot.jpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");
+            Console.WriteLine($"  state as JSON: {lan}/api/rooms{query}  {lan}/api/stats{query}");
+        }
+
         if (recording is not null)
         {
             Console.WriteLine($"  recording every room to {recording.FullPath} ({RecordingFormats.Name(recording.Format)}, {RotationText(recording.Options)})");

@@ -16,7 +16,7 @@ namespace SocketCam.Hub;
 /// loop is the only writer of the socket, sending control messages first and then the newest frame from the
 /// viewer's <see cref="LatestFrameSlot"/>.
 /// </summary>
-internal sealed class HubConnection : IRoomViewer
+internal sealed class HubConnection : IRoomViewer, IClientStats
 {
     private const int MaxQueuedControlMessages = 32;
 
@@ -34,6 +34,7 @@ internal sealed class HubConnection : IRoomViewer
     private bool _farewellQueued; // under _control's lock: ERROR or GOODBYE is queued, nothing may follow it
     private volatile bool _closing;
     private volatile bool _sendFailed;
+    private readonly Diagnostics.RateMeter _sendRate = new();
     private long _framesSent;
     private long _bytesSent;
 
@@ -59,6 +60,17 @@ internal sealed class HubConnection : IRoomViewer
     public string Agent { get; private set; } = "";
 
     public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public string Kind => Role switch
+    {
+        PeerRole.Publisher => "publisher",
+        PeerRole.Viewer => "viewer",
+        _ => "connecting",
+    };
+
+    public long FramesDropped => Slot.Dropped;
+
+    public double SendFps => _sendRate.PerSecond();
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
@@ -434,6 +446,7 @@ internal sealed class HubConnection : IRoomViewer
 
                     await _socket.SendAllAsync(frame.Message, CancellationToken.None);
                     Interlocked.Increment(ref _framesSent);
+                    _sendRate.Mark();
                     Interlocked.Add(ref _bytesSent, frame.Message.Length);
                 }
                 finally

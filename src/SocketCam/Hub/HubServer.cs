@@ -77,6 +77,24 @@ public sealed class HubServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Takes a reference to an existing room (give it back with <see cref="LeaveRoom"/>), or returns null when no room
+    /// of that name exists: HTTP clients watch rooms that publishers or capture created, they never create one.
+    /// </summary>
+    internal Room? TryJoinExistingRoom(string name)
+    {
+        lock (_roomsLock)
+        {
+            if (!_rooms.TryGetValue(name, out Room? room))
+            {
+                return null;
+            }
+
+            room.References++;
+            return room;
+        }
+    }
+
+    /// <summary>
     /// Tells <paramref name="observer"/> about every room that exists now and every room created or removed from now on
     /// (a recorder of all rooms). Its callbacks run under the hub's rooms lock: they must be quick and must not block.
     /// </summary>

@@ -41,8 +41,11 @@ internal sealed class Room : IDisposable
     private readonly ILogger _logger;
     private IRoomViewer[] _viewers = [];
     private IRoomRecorder[] _recorders = [];
+    private readonly Lock _latestLock = new();
     private object? _publisher;
     private long _framesPublished;
+    private SharedFrame? _latest;
+    private bool _disposed;
 
     // Null while live; written under _lock, read without it (one reference: state and reason always agree).
     private volatile string? _noSignalReason;
@@ -72,6 +75,31 @@ internal sealed class Room : IDisposable
     public bool HasPublisher => Volatile.Read(ref _publisher) is not null;
 
     public long FramesPublished => Interlocked.Read(ref _framesPublished);
+
+    /// <summary>
+    /// The newest published frame with a reference for the caller (who releases it), or null before the first frame.
+    /// The room keeps its own reference to the last frame until a newer one replaces it or the room is disposed.
+    /// </summary>
+    public SharedFrame? AcquireLatestFrame()
+    {
+        lock (_latestLock)
+        {
+            _latest?.AddRef();
+            return _latest;
+        }
+    }
+
+    /// <summary>The header of the newest published frame (size, codec), if there was one.</summary>
+    public VideoFrameHeader? LatestHeader
+    {
+        get
+        {
+            lock (_latestLock)
+            {
+                return _latest?.Header;
+            }
+        }
+    }
 
     /// <summary>False while the source is down (docs/PROTOCOL.md, SIGNAL); a new room starts live.</summary>
     public bool SignalLive => _noSignalReason is null;
@@ -180,6 +208,7 @@ internal sealed class Room : IDisposable
         }
 
         Interlocked.Increment(ref _framesPublished);
+        KeepLatest(frame);
         foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
         {
             viewer.Slot.Offer(frame);
@@ -254,7 +283,37 @@ internal sealed class Room : IDisposable
         }
     }
 
-    public void Dispose() => _takenTimeout.Dispose();
+    public void Dispose()
+    {
+        _takenTimeout.Dispose();
+        SharedFrame? latest;
+        lock (_latestLock)
+        {
+            _disposed = true;
+            latest = _latest;
+            _latest = null;
+        }
+
+        latest?.Release();
+    }
+
+    private void KeepLatest(SharedFrame frame)
+    {
+        SharedFrame? previous;
+        lock (_latestLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            frame.AddRef();
+            previous = _latest;
+            _latest = frame;
+        }
+
+        previous?.Release();
+    }
 
     private static async ValueTask OfferToAllAsync(IRoomRecorder[] recorders, SharedFrame frame, CancellationToken cancellationToken)
     {

@@ -11,7 +11,7 @@ namespace SocketCam.Seed;
 /// send loop writes each frame as the seed server would. The client never talks, so the receive side only notices
 /// that it left (or that it is not a seed client: it sends too much).
 /// </summary>
-internal sealed class SeedConnection : IRoomViewer
+internal sealed class SeedConnection : IRoomViewer, IClientStats
 {
     private readonly Socket _socket;
     private readonly Room _room;
@@ -20,6 +20,7 @@ internal sealed class SeedConnection : IRoomViewer
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private int _sendBufferBytes;
+    private readonly Diagnostics.RateMeter _sendRate = new();
     private long _framesSent;
     private long _bytesSent;
 
@@ -39,6 +40,14 @@ internal sealed class SeedConnection : IRoomViewer
     public string Remote { get; }
 
     public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public string Kind => "seed";
+
+    public string? RoomName => _room.Name;
+
+    public long FramesDropped => Slot.Dropped;
+
+    public double SendFps => _sendRate.PerSecond();
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
@@ -141,6 +150,7 @@ internal sealed class SeedConnection : IRoomViewer
                     await _socket.SendAllAsync(pickled.Message, stall.Token);
                     stall.CancelAfter(Timeout.InfiniteTimeSpan);
                     Interlocked.Increment(ref _framesSent);
+                    _sendRate.Mark();
                     Interlocked.Add(ref _bytesSent, pickled.Length);
                 }
                 finally

@@ -1,0 +1,418 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Hub;
+using SocketCam.Protocol;
+
+namespace SocketCam.Web;
+
+/// <summary>
+/// `serve --http`: Kestrel beside the hub's own listener. Serves a room as MJPEG (`/rooms/{room}/stream.mjpg`), its
+/// newest frame (`snapshot.jpg`), JSON state (`/api/rooms`, `/api/stats`) and `/healthz` (docs/HTTP.md). MJPEG clients
+/// are room viewers like any other; every one runs inside its request and is awaited on <see cref="DisposeAsync"/>.
+/// </summary>
+public sealed class HttpServer : IAsyncDisposable
+{
+    private const string TextPlain = "text/plain; charset=utf-8";
+
+    private readonly HubServer _hub;
+    private readonly WebOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<MjpegClient, Task> _clients = new();
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly byte[]? _token;
+    private WebApplication? _app;
+    private IPEndPoint? _endPoint;
+    private int _disposed;
+
+    public HttpServer(HubServer hub, WebOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        _hub = hub;
+        _options = options;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("SocketCam.Web");
+        _token = options.Token is null ? null : Encoding.UTF8.GetBytes(options.Token);
+    }
+
+    /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
+    public IPEndPoint EndPoint => _endPoint ?? throw new InvalidOperationException("The HTTP listener is not started.");
+
+    public WebOptions Options => _options;
+
+    /// <summary>MJPEG clients connected now.</summary>
+    public int MjpegClientCount => _clients.Count;
+
+    /// <summary>Bytes sent to MJPEG clients still connected.</summary>
+    public long BytesSent => _clients.Keys.Sum(c => c.BytesSent);
+
+    /// <summary>Starts Kestrel; throws <see cref="IOException"/> (Kestrel's "address already in use") when it cannot bind.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = Environments.Production,
+        });
+        // No appsettings, no environment variables, no console lifetime: the CLI owns configuration, logging and Ctrl+C.
+        builder.Configuration.Sources.Clear();
+        builder.Services.AddSingleton<ILoggerFactory>(new QuietFrameworkLoggers(_loggerFactory));
+        builder.Services.AddSingleton<IHostLifetime, HostedByCaller>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(_options.EndPoint);
+            // A live stream decides itself when a client is too slow (WebOptions.SendTimeout); a client that skips frames
+            // may legitimately read slowly.
+            kestrel.Limits.MinResponseDataRate = null;
+            kestrel.Limits.MaxConcurrentConnections = _options.MaxMjpegClients + 64;
+        });
+
+        WebApplication app = builder.Build();
+        app.Use(RequireTokenAsync);
+        app.MapGet("/healthz", new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status200OK, "ok")));
+        app.MapGet("/stream.mjpg", new RequestDelegate(c => StreamAsync(c, _options.DefaultRoom)));
+        app.MapGet("/rooms/{room}/stream.mjpg", new RequestDelegate(c => StreamAsync(c, RouteRoom(c))));
+        app.MapGet("/snapshot.jpg", new RequestDelegate(c => SnapshotAsync(c, _options.DefaultRoom)));
+        app.MapGet("/rooms/{room}/snapshot.jpg", new RequestDelegate(c => SnapshotAsync(c, RouteRoom(c))));
+        app.MapGet("/api/rooms", new RequestDelegate(RoomsAsync));
+        app.MapGet("/api/stats", new RequestDelegate(StatsAsync));
+        app.MapFallback(new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status404NotFound,
+            "not found: try /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats or /healthz")));
+
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        _app = app;
+        _endPoint = BoundEndPoint(app);
+        WebLog.Listening(_logger, _endPoint.ToString());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // MJPEG responses never end by themselves: end them first, then let Kestrel stop with nothing in flight.
+        await _shutdown.CancelAsync();
+        await Task.WhenAll(_clients.Values);
+        if (_app is not null)
+        {
+            await _app.StopAsync(CancellationToken.None);
+            await _app.DisposeAsync();
+        }
+
+        _shutdown.Dispose();
+    }
+
+    private static IPEndPoint BoundEndPoint(WebApplication app)
+    {
+        IServerAddressesFeature? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
+        string address = addresses?.Addresses.FirstOrDefault() ?? throw new InvalidOperationException("Kestrel reported no address.");
+        var uri = new Uri(address);
+        string host = uri.Host.Trim('[', ']');
+        return new IPEndPoint(IPAddress.TryParse(host, out IPAddress? ip) ? ip : IPAddress.Any, uri.Port);
+    }
+
+    private static string RouteRoom(HttpContext context) => context.Request.RouteValues["room"] as string ?? "";
+
+    private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
+    {
+        if (_token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal) || IsAuthorized(context.Request))
+        {
+            await next(context);
+            return;
+        }
+
+        WebLog.Unauthorized(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "");
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        await WriteTextAsync(context, StatusCodes.Status401Unauthorized,
+            "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL or send the header 'Authorization: Bearer SECRET'");
+    }
+
+    private bool IsAuthorized(HttpRequest request)
+    {
+        string? presented = request.Query["token"].FirstOrDefault();
+        if (presented is null)
+        {
+            string? header = request.Headers.Authorization.FirstOrDefault();
+            const string Bearer = "Bearer ";
+            if (header is not null && header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase))
+            {
+                presented = header[Bearer.Length..].Trim();
+            }
+        }
+
+        return presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token);
+    }
+
+    /// <summary>Takes a reference to the room, or answers 400/404 (the caller gives the reference back with LeaveRoom).</summary>
+    private async Task<Room?> JoinAsync(HttpContext context, string name)
+    {
+        if (!RoomName.IsValid(name))
+        {
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest, $"invalid room name '{MessageWriter.Printable(name)}': use 1-{ProtocolConstants.MaxRoomLength} characters from A-Z a-z 0-9 . _ -");
+            return null;
+        }
+
+        Room? room = _hub.TryJoinExistingRoom(name);
+        if (room is null)
+        {
+            string known = string.Join(", ", _hub.Rooms.Select(r => $"'{r.Name}'").Order(StringComparer.Ordinal));
+            await WriteTextAsync(context, StatusCodes.Status404NotFound, $"unknown room '{name}'" + (known.Length > 0 ? $" (rooms: {known})" : " (no rooms yet)"));
+        }
+
+        return room;
+    }
+
+    private async Task StreamAsync(HttpContext context, string roomName)
+    {
+        Room? room = await JoinAsync(context, roomName);
+        if (room is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (room.LatestHeader is { Codec: not CodecId.Jpeg } header)
+            {
+                await WriteTextAsync(context, StatusCodes.Status409Conflict, NotJpegText(room.Name, header.Codec));
+                return;
+            }
+
+            if (_clients.Count >= _options.MaxMjpegClients || _shutdown.IsCancellationRequested)
+            {
+                WebLog.TooMany(_logger, MjpegClient.Describe(context), _options.MaxMjpegClients);
+                await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable, $"too many MJPEG clients ({_options.MaxMjpegClients}): try again later");
+                return;
+            }
+
+            var client = new MjpegClient(context, room, _options, _logger);
+            // Registered before it can start (and so before it can finish and unregister itself).
+            var startGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Task run = RunClientAsync(client, startGate.Task);
+            _clients[client] = run;
+            startGate.SetResult();
+            await run;
+        }
+        finally
+        {
+            _hub.LeaveRoom(room);
+        }
+    }
+
+    private async Task RunClientAsync(MjpegClient client, Task startGate)
+    {
+        await startGate;
+        try
+        {
+            await client.RunAsync(_shutdown.Token);
+        }
+        finally
+        {
+            _clients.TryRemove(client, out _);
+        }
+    }
+
+    private async Task SnapshotAsync(HttpContext context, string roomName)
+    {
+        Room? room = await JoinAsync(context, roomName);
+        if (room is null)
+        {
+            return;
+        }
+
+        try
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _shutdown.Token);
+            SharedFrame? frame = await SnapshotWaiter.GetAsync(room, _options.SnapshotWait, wait.Token);
+            if (frame is null)
+            {
+                string why = room.SignalLive ? "the source has not produced one yet" : $"no signal ({room.SignalReason})";
+                await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    $"room '{room.Name}' has no frame after {_options.SnapshotWait.TotalSeconds:0.#} s: {why}");
+                return;
+            }
+
+            try
+            {
+                if (frame.Header.Codec != CodecId.Jpeg)
+                {
+                    await WriteTextAsync(context, StatusCodes.Status409Conflict, NotJpegText(room.Name, frame.Header.Codec));
+                    return;
+                }
+
+                context.Response.ContentType = "image/jpeg";
+                context.Response.ContentLength = frame.DataLength;
+                context.Response.Headers.CacheControl = "no-store";
+                long micros = frame.Header.CaptureMicros;
+                context.Response.Headers["X-Timestamp"] = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{micros / 1_000_000}.{micros % 1_000_000:D6}");
+                context.Response.BodyWriter.Write(frame.Data);
+            }
+            finally
+            {
+                frame.Release();
+            }
+
+            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested || _shutdown.IsCancellationRequested)
+        {
+            // The client or the server left while waiting for a frame.
+        }
+        finally
+        {
+            _hub.LeaveRoom(room);
+        }
+    }
+
+    private static string NotJpegText(string room, CodecId codec) =>
+        $"room '{room}' is sent as {codec}, not JPEG: MJPEG and snapshots need a JPEG room (serve --codec jpeg, publish --codec jpeg)";
+
+    private async Task RoomsAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteStartArray("rooms");
+        foreach (Room room in _hub.Rooms.OrderBy(r => r.Name, StringComparer.Ordinal))
+        {
+            json.WriteStartObject();
+            json.WriteString("name", room.Name);
+            json.WriteBoolean("publisher", room.HasPublisher);
+            json.WriteBoolean("signal", room.SignalLive);
+            if (room.SignalReason is { } reason)
+            {
+                json.WriteString("reason", reason);
+            }
+
+            json.WriteNumber("framesPublished", room.FramesPublished);
+            if (room.LatestHeader is { } header)
+            {
+                json.WriteNumber("width", header.Width);
+                json.WriteNumber("height", header.Height);
+                json.WriteString("codec", CodecName(header.Codec));
+            }
+
+            json.WriteStartObject("viewers");
+            foreach (IGrouping<string, string> kind in room.Viewers.Select(ViewerKind).GroupBy(k => k).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                json.WriteNumber(kind.Key, kind.Count());
+            }
+
+            json.WriteEndObject();
+            json.WriteNumber("recorders", room.RecorderCount);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
+    }
+
+    private async Task StatsAsync(HttpContext context)
+    {
+        var clients = new List<IClientStats>(_hub.Connections);
+        var seen = new HashSet<IClientStats>(clients, ReferenceEqualityComparer.Instance);
+        foreach (Room room in _hub.Rooms)
+        {
+            foreach (IClientStats viewer in room.Viewers.OfType<IClientStats>())
+            {
+                if (seen.Add(viewer))
+                {
+                    clients.Add(viewer);
+                }
+            }
+        }
+
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteNumber("framesPublished", _hub.FramesPublished);
+        json.WriteNumber("rooms", _hub.Rooms.Count());
+        json.WriteNumber("fpsWindowSeconds", RateMeter.Window.TotalSeconds);
+        json.WriteStartArray("clients");
+        foreach (IClientStats client in clients.OrderBy(c => c.Kind, StringComparer.Ordinal).ThenBy(c => c.Remote, StringComparer.Ordinal))
+        {
+            json.WriteStartObject();
+            json.WriteString("kind", client.Kind);
+            json.WriteString("remote", client.Remote);
+            if (client.RoomName is { } room)
+            {
+                json.WriteString("room", room);
+            }
+
+            json.WriteNumber("framesSent", client.FramesSent);
+            json.WriteNumber("framesDropped", client.FramesDropped);
+            json.WriteNumber("bytesSent", client.BytesSent);
+            json.WriteNumber("fps", Math.Round(client.SendFps, 1));
+            if (client is MjpegClient { LastLatencyMicros: >= 0 } mjpeg)
+            {
+                json.WriteNumber("latencyMs", Math.Round(mjpeg.LastLatencyMicros / 1000.0, 1));
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
+    }
+
+    private static string ViewerKind(IRoomViewer viewer) => viewer switch
+    {
+        IClientStats { Kind: "viewer" } => "native",
+        IClientStats stats => stats.Kind,
+        _ => "other",
+    };
+
+    private static string CodecName(CodecId codec) => codec switch
+    {
+        CodecId.Jpeg => "jpeg",
+        CodecId.RawBgr24 => "raw",
+        _ => codec.ToString(),
+    };
+
+    private static Task WriteTextAsync(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = TextPlain;
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsync(text + "\n", context.RequestAborted);
+    }
+
+    /// <summary>The process (the CLI, a test) decides when to stop: no Ctrl+C handling, no "Application started" lines.</summary>
+    private sealed class HostedByCaller : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,213 @@
+using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Hub;
+using SocketCam.Protocol;
+
+namespace SocketCam.Web;
+
+/// <summary>
+/// One `stream.mjpg` client: a viewer of the room like any other (one-frame slot, newest wins, skips counted) whose send
+/// loop writes each frame as a multipart part straight from the room's <see cref="SharedFrame"/> into the response's
+/// <see cref="PipeWriter"/> (Kestrel copies it into its socket buffer; nothing else copies the picture). Each part
+/// ends with the next part's boundary, so a browser, which paints a part only once the next boundary arrives, shows
+/// every frame as soon as it is sent instead of one frame late.
+/// </summary>
+internal sealed class MjpegClient : IRoomViewer, IClientStats
+{
+    /// <summary>Room for the part headers: three header lines with numbers of at most 20 digits.</summary>
+    private const int MaxPartHeaderBytes = 256;
+
+    private readonly HttpContext _context;
+    private readonly Room _room;
+    private readonly WebOptions _options;
+    private readonly ILogger _logger;
+    private readonly AsyncSignal _wake = new();
+    private readonly RateMeter _sendRate = new();
+    private readonly byte[] _partEnd;
+    private long _framesSent;
+    private long _bytesSent;
+    private long _latencyMicros = -1;
+    private bool _warnedCodec;
+
+    public MjpegClient(HttpContext context, Room room, WebOptions options, ILogger logger)
+    {
+        _context = context;
+        _room = room;
+        _options = options;
+        _logger = logger;
+        Remote = Describe(context);
+        Slot = new LatestFrameSlot(_wake);
+        _partEnd = Encoding.ASCII.GetBytes($"\r\n--{options.Boundary}\r\n");
+    }
+
+    public LatestFrameSlot Slot { get; }
+
+    public string Kind => "mjpeg";
+
+    public string Remote { get; }
+
+    public string? RoomName => _room.Name;
+
+    public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public long FramesDropped => Slot.Dropped;
+
+    public double SendFps => _sendRate.PerSecond();
+
+    /// <summary>Capture to send of the last frame on the server's clock (µs; for remote publishers their clock), or -1.</summary>
+    public long LastLatencyMicros => Interlocked.Read(ref _latencyMicros);
+
+    /// <summary>MJPEG has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
+    public void OnSignal(SignalMessage message)
+    {
+    }
+
+    public static string Describe(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? $"{address}:{context.Connection.RemotePort}" : "?";
+
+    /// <summary>Streams until the client leaves, the server stops or one frame takes longer than the send timeout.</summary>
+    public async Task RunAsync(CancellationToken serverToken)
+    {
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(serverToken, _context.RequestAborted);
+        HttpResponse response = _context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = $"multipart/x-mixed-replace;boundary={_options.Boundary}";
+        response.Headers.CacheControl = "no-store, no-cache, must-revalidate, max-age=0";
+        response.Headers.Pragma = "no-cache";
+        _context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        string reason = "closed";
+        _room.AddViewer(this);
+        // Start with the newest frame there is (a browser shows a picture at once, even from a slow or stalled source);
+        // a frame published meanwhile is the same or newer, and is kept.
+        if (!Slot.IsFull && _room.AcquireLatestFrame() is { } latest)
+        {
+            Slot.Offer(latest);
+            latest.Release();
+        }
+
+        WebLog.MjpegJoined(_logger, Remote, _room.Name);
+        try
+        {
+            reason = await SendLoopAsync(response.BodyWriter, done.Token);
+        }
+        finally
+        {
+            _room.RemoveViewer(this);
+            Slot.Close();
+        }
+
+        WebLog.MjpegLeft(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
+    }
+
+    private async Task<string> SendLoopAsync(PipeWriter writer, CancellationToken cancellationToken)
+    {
+        // One timer for every flush, armed only while a frame is going out (an idle gap while the source is down is no stall).
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            // The first boundary; every part then ends with the next one.
+            WriteAscii(writer, $"--{_options.Boundary}\r\n");
+            stall.CancelAfter(_options.SendTimeout);
+            await writer.FlushAsync(stall.Token);
+            stall.CancelAfter(Timeout.InfiniteTimeSpan);
+            while (true)
+            {
+                await _wake.WaitAsync(cancellationToken);
+                SharedFrame? frame = Slot.Take();
+                if (frame is null)
+                {
+                    continue;
+                }
+
+                int written;
+                try
+                {
+                    if (frame.Header.Codec != CodecId.Jpeg)
+                    {
+                        if (!_warnedCodec)
+                        {
+                            _warnedCodec = true;
+                            WebLog.NotJpeg(_logger, Remote, _room.Name, frame.Header.Codec.ToString());
+                        }
+
+                        continue;
+                    }
+
+                    written = WritePart(writer, frame);
+                    Interlocked.Exchange(ref _latencyMicros, Clock.NowMicros() - frame.Header.CaptureMicros);
+                }
+                finally
+                {
+                    // The pipe copied the picture: the frame can go back to the pool before the bytes reach the client.
+                    frame.Release();
+                }
+
+                stall.CancelAfter(_options.SendTimeout);
+                FlushResult result = await writer.FlushAsync(stall.Token);
+                stall.CancelAfter(Timeout.InfiniteTimeSpan);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return "disconnected";
+                }
+
+                Interlocked.Increment(ref _framesSent);
+                Interlocked.Add(ref _bytesSent, written);
+                _sendRate.Mark();
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return $"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame";
+        }
+        catch (OperationCanceledException)
+        {
+            return _context.RequestAborted.IsCancellationRequested ? "disconnected" : "closed";
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            return "disconnected";
+        }
+        catch (Exception ex)
+        {
+            WebLog.MjpegFailed(_logger, Remote, ex);
+            return "failed";
+        }
+    }
+
+    /// <summary>Headers, the JPEG as it sits in the shared frame, and the next boundary; returns the bytes written.</summary>
+    private int WritePart(PipeWriter writer, SharedFrame frame)
+    {
+        ReadOnlySpan<byte> jpeg = frame.Data;
+        long micros = frame.Header.CaptureMicros;
+        Span<byte> header = writer.GetSpan(MaxPartHeaderBytes);
+        bool ok = System.Text.Unicode.Utf8.TryWrite(
+            header,
+            CultureInfo.InvariantCulture,
+            $"Content-Type: image/jpeg\r\nContent-Length: {jpeg.Length}\r\nX-Timestamp: {micros / 1_000_000}.{micros % 1_000_000:D6}\r\n\r\n",
+            out int headerLength);
+        if (!ok)
+        {
+            throw new InvalidOperationException("Part header longer than expected.");
+        }
+
+        writer.Advance(headerLength);
+        writer.Write(jpeg);
+        writer.Write(_partEnd);
+        return headerLength + jpeg.Length + _partEnd.Length;
+    }
+
+    private static void WriteAscii(PipeWriter writer, string text)
+    {
+        int length = Encoding.ASCII.GetBytes(text, writer.GetSpan(text.Length));
+        writer.Advance(length);
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace SocketCam.Web;
+
+/// <summary>Log lines of the HTTP listener; stable event ids 701-719.</summary>
+internal static partial class WebLog
+{
+    [LoggerMessage(EventId = 701, Level = LogLevel.Information, Message = "HTTP listening on http://{EndPoint}")]
+    public static partial void Listening(ILogger logger, string endPoint);
+
+    [LoggerMessage(EventId = 702, Level = LogLevel.Information, Message = "MJPEG client {Remote} watching room '{Room}'")]
+    public static partial void MjpegJoined(ILogger logger, string remote, string room);
+
+    [LoggerMessage(EventId = 703, Level = LogLevel.Information, Message = "MJPEG client {Remote} left: {Reason} (sent {Frames} frames, skipped {Dropped})")]
+    public static partial void MjpegLeft(ILogger logger, string remote, string reason, long frames, long dropped);
+
+    [LoggerMessage(EventId = 704, Level = LogLevel.Warning, Message = "Refused MJPEG client {Remote}: {Count} MJPEG clients is the limit")]
+    public static partial void TooMany(ILogger logger, string remote, int count);
+
+    [LoggerMessage(EventId = 705, Level = LogLevel.Warning, Message = "HTTP {Remote}: {Path} refused: missing or wrong token")]
+    public static partial void Unauthorized(ILogger logger, string remote, string path);
+
+    [LoggerMessage(EventId = 706, Level = LogLevel.Error, Message = "MJPEG client {Remote}: unexpected failure")]
+    public static partial void MjpegFailed(ILogger logger, string remote, Exception exception);
+
+    [LoggerMessage(EventId = 707, Level = LogLevel.Warning, Message = "MJPEG client {Remote}: room '{Room}' sends {Codec} frames, which MJPEG cannot carry; skipped")]
+    public static partial void NotJpeg(ILogger logger, string remote, string room, string codec);
+}

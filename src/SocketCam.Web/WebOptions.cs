@@ -1,0 +1,32 @@
+using System.Net;
+using SocketCam.Protocol;
+
+namespace SocketCam.Web;
+
+/// <summary>Settings of the HTTP listener (`serve --http`).</summary>
+public sealed record WebOptions
+{
+    /// <summary>Where Kestrel listens; default 0.0.0.0:8080. Port 0 picks a free port.</summary>
+    public IPEndPoint EndPoint { get; init; } = new(IPAddress.Any, 8080);
+
+    /// <summary>The room `/stream.mjpg` and `/snapshot.jpg` show; default "main".</summary>
+    public string DefaultRoom { get; init; } = RoomName.Default;
+
+    /// <summary>When set, every endpoint but `/healthz` needs it (`?token=` or `Authorization: Bearer`); default none.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>MJPEG clients beyond this get 503; default 1000.</summary>
+    public int MaxMjpegClients { get; init; } = 1000;
+
+    /// <summary>How long `snapshot.jpg` waits for a room's first frame before answering 503; default 5 s.</summary>
+    public TimeSpan SnapshotWait { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// An MJPEG client that takes longer than this to accept one frame is disconnected; default 30 s. (A slow client
+    /// only skips frames; this is for one that stopped reading for good.)
+    /// </summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The multipart boundary of the MJPEG stream; default "socketcamframe".</summary>
+    public string Boundary { get; init; } = "socketcamframe";
+}
