@@ -56,11 +56,8 @@ public sealed partial class WindowCliTests : IDisposable
     [InlineData("KP_Enter", "Enter")]
     public async Task A_key_closes_the_window_and_the_viewer_exits_0_saying_goodbye(string key, string logged)
     {
-        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--json", "--quiet");
-        string id = await x.FindWindowAsync("SocketCam", view);
-        await ShowingVideoAsync(x, id, 320, 240);
+        await using ViewerWindow window = await OpenViewerWindowAsync("--json");
+        (XvfbDisplay x, TestHub hub, CliProcess view, string id) = window;
 
         await x.KeyAsync(id, key);
         Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
@@ -76,11 +73,8 @@ public sealed partial class WindowCliTests : IDisposable
     [Fact]
     public async Task The_close_button_closes_the_window_and_the_viewer_exits_0()
     {
-        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
-        string id = await x.FindWindowAsync("SocketCam", view);
-        await ShowingVideoAsync(x, id, 320, 240);
+        await using ViewerWindow window = await OpenViewerWindowAsync();
+        (XvfbDisplay x, TestHub hub, CliProcess view, string id) = window;
 
         x.RequestClose(id); // WM_DELETE_WINDOW, what a window manager sends for the close button
         Assert.True(await view.WaitForExitAsync(ExitTimeout) == 0, view.Transcript());
@@ -91,11 +85,8 @@ public sealed partial class WindowCliTests : IDisposable
     [Fact]
     public async Task Ctrl_C_still_reaches_the_program_while_the_window_is_open()
     {
-        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
-        string id = await x.FindWindowAsync("SocketCam", view);
-        await ShowingVideoAsync(x, id, 320, 240);
+        await using ViewerWindow window = await OpenViewerWindowAsync();
+        (XvfbDisplay x, TestHub hub, CliProcess view, string id) = window;
 
         // SDL's own SIGINT handler is off (SDL_NO_SIGNAL_HANDLERS): .NET gets it and the viewer stops as usual.
         await view.InterruptAsync();
@@ -106,11 +97,8 @@ public sealed partial class WindowCliTests : IDisposable
     [Fact]
     public async Task A_resized_window_rescales_the_picture_and_keeps_its_aspect_ratio()
     {
-        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--quiet");
-        string id = await x.FindWindowAsync("SocketCam", view);
-        await ShowingVideoAsync(x, id, 320, 240);
+        await using ViewerWindow window = await OpenViewerWindowAsync();
+        (XvfbDisplay x, _, CliProcess view, string id) = window;
 
         // Wider than 4:3: the picture is as tall as the window (200), 267 wide, centred between black bars.
         await x.ResizeAsync(id, 640, 200);
@@ -145,11 +133,8 @@ public sealed partial class WindowCliTests : IDisposable
     public async Task A_hidden_window_drops_frames_while_the_viewer_keeps_receiving()
     {
         const int HiddenFrames = 60;
-        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--stats", "--json", "--quiet");
-        string id = await x.FindWindowAsync("SocketCam", view);
-        await ShowingVideoAsync(x, id, 320, 240);
+        await using ViewerWindow window = await OpenViewerWindowAsync("--stats", "--json");
+        (XvfbDisplay x, TestHub hub, CliProcess view, string id) = window;
         HubConnection connection = Assert.Single(hub.Server.Connections, c => c.Role == PeerRole.Viewer);
 
         await x.HideAsync(id); // unmapped, as when minimized: nothing is drawn (xdotool returns once the server did it)
@@ -184,11 +169,8 @@ public sealed partial class WindowCliTests : IDisposable
     [Fact]
     public async Task Stats_overlay_draws_text_over_the_video()
     {
-        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using TestHub hub = TestHub.Start(width: 320, height: 240);
-        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", hub.Url, "--window", "--stats", "--quiet");
-        string id = await x.FindWindowAsync("SocketCam", view);
-        await ShowingVideoAsync(x, id, 320, 240);
+        await using ViewerWindow window = await OpenViewerWindowAsync("--stats");
+        (XvfbDisplay x, _, CliProcess view, string id) = window;
 
         // The overlay's translucent box over the top-left corner: the grey bar behind it (191) is darkened, with white text.
         await Eventually.UntilAsync(
@@ -468,6 +450,30 @@ public sealed partial class WindowCliTests : IDisposable
         throw new InvalidOperationException("no free port for a fake X display in 6100-6199");
     }
 
+    /// <summary>
+    /// Xvfb, a 320x240 <see cref="TestHub"/> and `socketcam view HUB --window OPTIONS --quiet` on it, once its window
+    /// shows the video at 320x240.
+    /// </summary>
+    private async Task<ViewerWindow> OpenViewerWindowAsync(params string[] options)
+    {
+        XvfbDisplay x = await XvfbDisplay.StartAsync();
+        TestHub? hub = null;
+        CliProcess? view = null;
+        try
+        {
+            hub = TestHub.Start(width: 320, height: 240);
+            view = CliProcess.StartWithEnvironment(_directory, x.Environment, ["view", hub.Url, "--window", .. options, "--quiet"]);
+            string id = await x.FindWindowAsync("SocketCam", view);
+            await ShowingVideoAsync(x, id, 320, 240);
+            return new ViewerWindow(x, hub, view, id);
+        }
+        catch
+        {
+            await ViewerWindow.StopAsync(x, hub, view);
+            throw;
+        }
+    }
+
     /// <summary>Waits until the window has the given size and shows video (not only black), and returns that screenshot.</summary>
     private static async Task<RgbImage> ShowingVideoAsync(XvfbDisplay x, string id, int width, int height)
     {
@@ -539,5 +545,20 @@ public sealed partial class WindowCliTests : IDisposable
         Assert.InRange(bw / (double)bh, 4 / 3.0 * 0.98, 4 / 3.0 * 1.02);
         WindowTestPattern.AssertShown(shot!, expected, 320, 240);
         Assert.True(bx >= 0 && by >= 0);
+    }
+
+    /// <summary>What <see cref="OpenViewerWindowAsync"/> started; disposing stops the viewer, then the hub, then Xvfb.</summary>
+    private sealed record ViewerWindow(XvfbDisplay X, TestHub Hub, CliProcess View, string Id) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await StopAsync(X, Hub, View);
+
+        public static async Task StopAsync(XvfbDisplay x, TestHub? hub, CliProcess? view)
+        {
+            await using (x)
+            await using (hub)
+            await using (view)
+            {
+            }
+        }
     }
 }

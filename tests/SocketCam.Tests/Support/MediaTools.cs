@@ -6,7 +6,15 @@ namespace SocketCam.Tests.Support;
 /// <summary>Runs the real ffmpeg / ffprobe for tests (making input files, reading results back).</summary>
 internal static class MediaTools
 {
-    public static async Task<(int ExitCode, byte[] Stdout, string Stderr)> RunAsync(string tool, params string[] args)
+    public static Task<(int ExitCode, byte[] Stdout, string Stderr)> RunAsync(string tool, params string[] args) =>
+        RunWithEnvironmentAsync(tool, new Dictionary<string, string>(), args);
+
+    /// <summary>
+    /// Runs <paramref name="tool"/> to completion (standard input closed) with <paramref name="environment"/> set over
+    /// this process's variables; returns its exit code, standard output and standard error.
+    /// </summary>
+    public static async Task<(int ExitCode, byte[] Stdout, string Stderr)> RunWithEnvironmentAsync(
+        string tool, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo(tool)
         {
@@ -15,6 +23,11 @@ internal static class MediaTools
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);

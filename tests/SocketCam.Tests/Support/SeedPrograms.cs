@@ -13,17 +13,11 @@ namespace SocketCam.Tests.Support;
 /// </summary>
 internal sealed class PythonProgram : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly string _name;
-    private readonly Lock _lock = new();
-    private readonly List<string> _stdout = [];
-    private readonly List<string> _stderr = [];
-    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Done)> _waiters = [];
+    private readonly ChildProcess _child;
 
-    private PythonProgram(Process process, string name)
+    private PythonProgram(ChildProcess child)
     {
-        _process = process;
-        _name = name;
+        _child = child;
     }
 
     /// <summary>
@@ -34,20 +28,11 @@ internal sealed class PythonProgram : IAsyncDisposable
         Environment.GetEnvironmentVariable("SOCKETCAM_TEST_PYTHON") is { Length: > 0 } python ? python
         : File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
-    public int Id => _process.Id;
+    public int Id => _child.Id;
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _child.HasExited;
 
-    public IReadOnlyList<string> Stdout
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return [.. _stdout];
-            }
-        }
-    }
+    public IReadOnlyList<string> Stdout => _child.Stdout;
 
     public static string ScriptPath(string script) => Path.Combine(AppContext.BaseDirectory, "Seed", "Programs", script);
 
@@ -55,29 +40,13 @@ internal sealed class PythonProgram : IAsyncDisposable
     {
         string path = ScriptPath(script);
         Assert.True(File.Exists(path), $"{path} is missing: the test project copies Seed/Programs/*.py to its output.");
-        var info = new ProcessStartInfo(Interpreter)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(path);
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var program = new PythonProgram(process, $"{script} {string.Join(' ', args)}");
-        process.OutputDataReceived += (_, e) => program.OnLine(e.Data, stdout: true);
-        process.ErrorDataReceived += (_, e) => program.OnLine(e.Data, stdout: false);
-        Assert.True(process.Start(), $"{Interpreter} did not start");
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return program;
+        return new PythonProgram(ChildProcess.Start(
+            $"{script} {string.Join(' ', args)}",
+            Interpreter,
+            [path, .. args],
+            AppContext.BaseDirectory,
+            new Dictionary<string, string?> { ["PYTHONDONTWRITEBYTECODE"] = "1" },
+            transcriptLines: 60));
     }
 
     /// <summary>Runs to completion (killed after <paramref name="timeout"/>, which fails the test); fails the test on a non-zero exit.</summary>
@@ -87,7 +56,7 @@ internal sealed class PythonProgram : IAsyncDisposable
         try
         {
             int code = await program.WaitForExitAsync(timeout);
-            Assert.True(code == 0, $"{program._name} exited with {code}{Environment.NewLine}{program.Transcript()}");
+            Assert.True(code == 0, $"{program._child.Name} exited with {code}{Environment.NewLine}{program.Transcript()}");
             return program;
         }
         finally
@@ -96,114 +65,14 @@ internal sealed class PythonProgram : IAsyncDisposable
         }
     }
 
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
-    {
-        try
-        {
-            await _process.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"{_name} did not exit within {timeout.TotalSeconds:0} s.{Environment.NewLine}{Transcript()}");
-        }
-
-        return _process.ExitCode;
-    }
+    public Task<int> WaitForExitAsync(TimeSpan timeout) => _child.WaitForExitAsync(timeout);
 
     /// <summary>Completes with the first standard output line that matches (already printed or still to come).</summary>
-    public async Task<string> WaitForStdoutLineAsync(Func<string, bool> match, TimeSpan timeout)
-    {
-        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_lock)
-        {
-            if (_stdout.FirstOrDefault(match) is { } existing)
-            {
-                return existing;
-            }
+    public Task<string> WaitForStdoutLineAsync(Func<string, bool> match, TimeSpan timeout) => _child.WaitForStdoutLineAsync(match, timeout);
 
-            _waiters.Add((match, done));
-        }
+    public string Transcript() => _child.Transcript();
 
-        using var exited = new CancellationTokenSource();
-        Task whenExited = _process.WaitForExitAsync(exited.Token);
-        try
-        {
-            Task first = await Task.WhenAny(done.Task, whenExited).WaitAsync(timeout);
-            if (first != done.Task && !done.Task.IsCompleted)
-            {
-                throw new InvalidOperationException($"{_name} exited ({_process.ExitCode}) before printing the expected line.{Environment.NewLine}{Transcript()}");
-            }
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"{_name} did not print the expected line within {timeout.TotalSeconds:0} s.{Environment.NewLine}{Transcript()}");
-        }
-        finally
-        {
-            await exited.CancelAsync();
-        }
-
-        return await done.Task;
-    }
-
-    public string Transcript()
-    {
-        lock (_lock)
-        {
-            return $"--- {_name}: stdout ---{Environment.NewLine}{string.Join(Environment.NewLine, _stdout.TakeLast(60))}{Environment.NewLine}--- stderr ---{Environment.NewLine}{string.Join(Environment.NewLine, _stderr.TakeLast(60))}";
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync().WaitAsync(TestHub.Timeout);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-
-        _process.Dispose();
-    }
-
-    private void OnLine(string? line, bool stdout)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        List<TaskCompletionSource<string>> ready = [];
-        lock (_lock)
-        {
-            if (!stdout)
-            {
-                _stderr.Add(line);
-                return;
-            }
-
-            _stdout.Add(line);
-            for (int i = _waiters.Count - 1; i >= 0; i--)
-            {
-                if (_waiters[i].Match(line))
-                {
-                    ready.Add(_waiters[i].Done);
-                    _waiters.RemoveAt(i);
-                }
-            }
-        }
-
-        foreach (TaskCompletionSource<string> done in ready)
-        {
-            done.TrySetResult(line);
-        }
-    }
+    public ValueTask DisposeAsync() => _child.DisposeAsync();
 }
 
 /// <summary>What seed_client_002.py printed as its last line.</summary>
@@ -223,36 +92,12 @@ internal static partial class SeedPrograms
     public static readonly TimeSpan ProgramTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Starts seed_server_002.py (or _003) on 127.0.0.1 port 0 sending <paramref name="video"/>; returns it with the port it printed.</summary>
-    public static async Task<(PythonProgram Server, int Port)> StartServerAsync(string script, string video, params string[] options)
-    {
-        PythonProgram server = PythonProgram.Start(script, [video, "127.0.0.1", "0", .. options]);
-        try
-        {
-            int port = await ListeningPortAsync(server);
-            return (server, port);
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<(PythonProgram Server, int Port)> StartServerAsync(string script, string video, params string[] options) =>
+        WithListeningPortAsync(PythonProgram.Start(script, [video, "127.0.0.1", "0", .. options]));
 
     /// <summary>Starts evil_seed_server.py serving <paramref name="scenario"/> to every client; returns it with its port.</summary>
-    public static async Task<(PythonProgram Server, int Port)> StartEvilServerAsync(string scenario, string marker)
-    {
-        PythonProgram server = PythonProgram.Start("evil_seed_server.py", scenario, marker, "127.0.0.1", "0");
-        try
-        {
-            int port = await ListeningPortAsync(server);
-            return (server, port);
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<(PythonProgram Server, int Port)> StartEvilServerAsync(string scenario, string marker) =>
+        WithListeningPortAsync(PythonProgram.Start("evil_seed_server.py", scenario, marker, "127.0.0.1", "0"));
 
     /// <summary>Connections the evil server has accepted so far (it prints "connection N from ...").</summary>
     public static int Connections(PythonProgram evilServer) => evilServer.Stdout.Count(l => l.StartsWith("connection ", StringComparison.Ordinal) && l.Contains(" from ", StringComparison.Ordinal));
@@ -337,6 +182,21 @@ internal static partial class SeedPrograms
         }
 
         throw new InvalidOperationException($"no VmHWM in /proc/{processId}/status");
+    }
+
+    /// <summary>The server with the port it printed; disposed (killed) if it prints none.</summary>
+    private static async Task<(PythonProgram Server, int Port)> WithListeningPortAsync(PythonProgram server)
+    {
+        try
+        {
+            int port = await ListeningPortAsync(server);
+            return (server, port);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     [GeneratedRegex(@"(?:LISTENING AT: \('127\.0\.0\.1', |Server listening on 127\.0\.0\.1:)(?<port>\d+)")]

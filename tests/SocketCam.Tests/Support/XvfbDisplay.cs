@@ -138,28 +138,9 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
     /// <summary>Runs an X client (xdotool, import, ...) on this display; fails the test if it fails.</summary>
     public async Task<byte[]> RunAsync(string tool, params string[] args)
     {
-        var info = new ProcessStartInfo(tool)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.Environment["DISPLAY"] = Name;
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using Process process = Process.Start(info)!;
-        process.StandardInput.Close();
-        using var stdout = new MemoryStream();
-        Task copy = process.StandardOutput.BaseStream.CopyToAsync(stdout);
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TestHub.Timeout);
-        await copy;
-        Assert.True(process.ExitCode == 0, $"{tool} {string.Join(' ', args)} failed ({process.ExitCode}): {await stderr}");
-        return stdout.ToArray();
+        (int code, byte[] stdout, string stderr) = await MediaTools.RunWithEnvironmentAsync(tool, new Dictionary<string, string> { ["DISPLAY"] = Name }, args);
+        Assert.True(code == 0, $"{tool} {string.Join(' ', args)} failed ({code}): {stderr}");
+        return stdout;
     }
 
     /// <summary>The id of the first mapped window whose title contains <paramref name="name"/>, waiting for it to appear.</summary>
