@@ -79,9 +79,9 @@ internal sealed class CommandWindow : IDisposable
     public static async Task<CommandWindow> ForRoomAsync(HubServer hub, string roomName, CancellationTokenSource stop, ILoggerFactory loggers)
     {
         Room room = hub.GetOrCreateRoom(roomName);
-        // Like a network viewer's sender, the preview tells the room when it took a frame: unpaced capture waits for that
-        // once every viewer has one pending (Room.WaitUntilTakenAsync), and the preview may be the only viewer.
-        var feed = new EncodedFrameFeed(onTaken: room.NotifyTaken);
+        // Joining the room hooks the feed's slot, so its takes tell the room like any viewer's (unpaced capture waits for
+        // them once every viewer has a frame pending, and the preview may be the only viewer).
+        var feed = new EncodedFrameFeed();
         VideoWindow? window = null;
         bool watching = false;
         try

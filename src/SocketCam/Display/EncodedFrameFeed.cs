@@ -15,7 +15,6 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
 {
     private readonly Dictionary<CodecId, IFrameDecoder> _decoders = [];
     private readonly long _clockOffsetMicros;
-    private readonly Action? _onTaken;
     private volatile Action? _wake;
     private volatile string? _signalReason;
     private VideoFrame? _picture;
@@ -24,15 +23,13 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
     /// <param name="clockOffsetMicros">
     /// The frames' clock minus this process's clock (0 when the frames' capture times were taken here).
     /// </param>
-    /// <param name="onTaken">
-    /// Called on the render thread each time it takes a frame from <see cref="Slot"/> (shown or skipped), like a network
-    /// viewer's sender does: a room's <see cref="Room.NotifyTaken"/>, which unpaced capture waits for once every viewer
-    /// has a frame pending. Must not block.
-    /// </param>
-    public EncodedFrameFeed(long clockOffsetMicros = 0, Action? onTaken = null)
+    /// <remarks>
+    /// Every take from <see cref="Slot"/> (shown or skipped) tells a room the feed watches that it is ready for the next
+    /// frame: the room sets the slot's <see cref="LatestFrameSlot.Taken"/> when the feed joins it.
+    /// </remarks>
+    public EncodedFrameFeed(long clockOffsetMicros = 0)
     {
         _clockOffsetMicros = clockOffsetMicros;
-        _onTaken = onTaken;
         Slot = new LatestFrameSlot(() => _wake?.Invoke());
     }
 
@@ -65,7 +62,6 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
             return null;
         }
 
-        _onTaken?.Invoke();
         try
         {
             VideoFrameHeader header = frame.Header;
@@ -108,7 +104,6 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
 
         // Not decoded: nobody would see it.
         frame.Release();
-        _onTaken?.Invoke();
         return true;
     }
 

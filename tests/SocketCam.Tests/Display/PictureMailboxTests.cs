@@ -198,7 +198,8 @@ public sealed class PictureMailboxTests
     public void Encoded_feed_tells_its_owner_each_time_it_takes_a_frame()
     {
         int taken = 0;
-        using var feed = new EncodedFrameFeed(onTaken: () => taken++);
+        using var feed = new EncodedFrameFeed();
+        feed.Slot.Taken = () => taken++;
         Assert.Null(feed.TakeNewest());
         Assert.False(feed.Skip());
         Assert.Equal(0, taken);
@@ -219,7 +220,8 @@ public sealed class PictureMailboxTests
     public void Encoded_feed_skip_does_not_decode()
     {
         int taken = 0;
-        using var feed = new EncodedFrameFeed(onTaken: () => taken++);
+        using var feed = new EncodedFrameFeed();
+        feed.Slot.Taken = () => taken++;
         SharedFrame broken = Corrupt();
         feed.Offer(broken);
 
@@ -238,8 +240,8 @@ public sealed class PictureMailboxTests
         // serve --fps 0 --preview: once the preview's frame has waited past the limit, capture waits for a viewer to take
         // one (Room.NotifyTaken). The preview is that viewer: its take must wake the room, shown or skipped.
         using var room = new Room("main");
-        using var feed = new EncodedFrameFeed(onTaken: room.NotifyTaken);
-        room.AddViewer(feed);
+        using var feed = new EncodedFrameFeed();
+        room.AddViewer(feed); // the room hooks the feed's slot: every take tells it
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
         using (VideoFrame frame = TestFrames.Pattern(64, 48, 1))
         {
