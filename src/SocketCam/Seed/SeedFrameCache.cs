@@ -17,11 +17,7 @@ internal sealed class SeedFrameCache : IDisposable
     private readonly Lock _lock = new();
     private readonly ConcurrentBag<JpegDecoder> _decoders = [];
     private Entry? _current;
-    private long _converted;
     private bool _disposed;
-
-    /// <summary>Frames converted so far.</summary>
-    public long Converted => Interlocked.Read(ref _converted);
 
     /// <summary>
     /// The seed-format version of <paramref name="frame"/> with a reference for the caller, or null when a newer frame
@@ -94,7 +90,6 @@ internal sealed class SeedFrameCache : IDisposable
         try
         {
             result = Pickle(frame);
-            Interlocked.Increment(ref _converted);
         }
         catch (InvalidDataException ex)
         {

@@ -33,9 +33,6 @@ internal sealed class SeedStreamReader : IDisposable
         _idleTimeout = idleTimeout;
     }
 
-    /// <summary>Bytes received so far (length prefixes included).</summary>
-    public long BytesReceived { get; private set; }
-
     /// <summary>Frames read and accepted so far.</summary>
     public long Frames { get; private set; }
 
@@ -194,7 +191,6 @@ internal sealed class SeedStreamReader : IDisposable
             }
 
             received += n;
-            BytesReceived += n;
         }
 
         return true;

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
 using SocketCam.Sources;
@@ -18,6 +19,7 @@ internal sealed class SeedTcpSource : IFrameSource
     private readonly int _maxFrameBytes;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
+    private readonly RawDecoder _raw = new();
     private Socket? _socket;
     private SeedStreamReader? _reader;
     private long _sequence;
@@ -68,6 +70,7 @@ internal sealed class SeedTcpSource : IFrameSource
     public ValueTask DisposeAsync()
     {
         Disconnect();
+        _raw.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -88,7 +91,7 @@ internal sealed class SeedTcpSource : IFrameSource
 
             SeedPicture picture = _reader.Decode();
             VideoFrame frame = VideoFrame.Rent(picture.Width, picture.Height);
-            CopyRows(picture, frame);
+            _raw.Decode(picture.Bgr.Span, picture.Width, picture.Height, frame); // packed rows into the frame's stride
             frame.Sequence = _sequence++;
             frame.CaptureMicros = Clock.NowMicros();
             Width = picture.Width;
@@ -127,22 +130,6 @@ internal sealed class SeedTcpSource : IFrameSource
 
         _reader = new SeedStreamReader(_socket, _maxFrameBytes, _timeout);
         SeedLog.Connected(_logger, _endpoint.ToString());
-    }
-
-    private static void CopyRows(SeedPicture picture, VideoFrame frame)
-    {
-        int row = picture.Width * VideoFrame.BytesPerPixel;
-        ReadOnlySpan<byte> source = picture.Bgr.Span;
-        if (frame.Stride == row)
-        {
-            source.CopyTo(frame.Pixels);
-            return;
-        }
-
-        for (int y = 0; y < picture.Height; y++)
-        {
-            source.Slice(y * row, row).CopyTo(frame.Buffer.AsSpan(frame.Offset + (y * frame.Stride), row));
-        }
     }
 
     private SourceFailedException Fail(string reason)
