@@ -17,6 +17,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Transport;
 using SocketCam.Protocol;
 
 namespace SocketCam.Web;
@@ -34,7 +35,7 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly WebOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<MjpegClient, Task> _clients = new();
+    private readonly ConnectionSet<MjpegClient> _clients = new();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly byte[]? _token;
     private WebApplication? _app;
@@ -59,7 +60,7 @@ public sealed class HttpServer : IAsyncDisposable
     public int MjpegClientCount => _clients.Count;
 
     /// <summary>Bytes sent to MJPEG clients still connected.</summary>
-    public long BytesSent => _clients.Keys.Sum(c => c.BytesSent);
+    public long BytesSent => _clients.Items.Sum(c => c.BytesSent);
 
     /// <summary>Starts Kestrel; throws <see cref="IOException"/> (Kestrel's "address already in use") when it cannot bind.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -121,7 +122,7 @@ public sealed class HttpServer : IAsyncDisposable
 
         // MJPEG responses never end by themselves: end them first, then let Kestrel stop with nothing in flight.
         await _shutdown.CancelAsync();
-        await Task.WhenAll(_clients.Values);
+        await _clients.WhenAllAsync();
         if (_app is not null)
         {
             await _app.StopAsync(CancellationToken.None);
@@ -214,30 +215,12 @@ public sealed class HttpServer : IAsyncDisposable
                 return;
             }
 
-            var client = new MjpegClient(context, room, _options, _logger);
-            // Registered before it can start (and so before it can finish and unregister itself).
-            var startGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Task run = RunClientAsync(client, startGate.Task);
-            _clients[client] = run;
-            startGate.SetResult();
-            await run;
+            // Tracked (shutdown awaits it) and served by this request.
+            await _clients.Start(new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
         }
         finally
         {
             _hub.LeaveRoom(room);
-        }
-    }
-
-    private async Task RunClientAsync(MjpegClient client, Task startGate)
-    {
-        await startGate;
-        try
-        {
-            await client.RunAsync(_shutdown.Token);
-        }
-        finally
-        {
-            _clients.TryRemove(client, out _);
         }
     }
 

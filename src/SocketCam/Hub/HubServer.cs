@@ -156,7 +156,8 @@ public sealed class HubServer : IAsyncDisposable
                 continue;
             }
 
-            _connections.Start(new HubConnection(client, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken));
+            // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync).
+            _ = _connections.Start(new HubConnection(client, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken));
         }
     }
 

@@ -82,7 +82,8 @@ public sealed class SeedServer : IAsyncDisposable
             }
 
             Room room = _hub.GetOrCreateRoom(_options.Room);
-            _connections.Start(new SeedConnection(client, room, _cache, _options, _logger), c => c.RunAsync(cancellationToken), _ => _hub.LeaveRoom(room));
+            // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync).
+            _ = _connections.Start(new SeedConnection(client, room, _cache, _options, _logger), c => c.RunAsync(cancellationToken), _ => _hub.LeaveRoom(room));
         }
     }
 }

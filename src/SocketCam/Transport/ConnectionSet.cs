@@ -16,12 +16,17 @@ internal sealed class ConnectionSet<T>
 
     public IEnumerable<T> Items => _running.Keys;
 
-    /// <summary>Starts <paramref name="run"/> for the connection; <paramref name="finished"/> runs after it, whatever happened.</summary>
-    public void Start(T connection, Func<T, Task> run, Action<T>? finished = null)
+    /// <summary>
+    /// Starts <paramref name="run"/> for the connection; <paramref name="finished"/> runs after it, whatever happened.
+    /// Returns the tracked task (a caller that serves the connection itself, like an HTTP request, may await it).
+    /// </summary>
+    public Task Start(T connection, Func<T, Task> run, Action<T>? finished = null)
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _running[connection] = RunAsync(connection, gate.Task, run, finished);
+        Task running = RunAsync(connection, gate.Task, run, finished);
+        _running[connection] = running;
         gate.SetResult();
+        return running;
     }
 
     public Task WhenAllAsync() => Task.WhenAll(_running.Values);
