@@ -81,8 +81,6 @@ function onText(text) {
     else setState('nosignal', msg.reason || 'no signal');
   } else if (msg.type === 'pong') {
     onPong(msg);
-  } else if (msg.type === 'hello' && sc.state === 'connecting') {
-    render();
   }
 }
 
@@ -188,7 +186,7 @@ function render() {
   const text = overlayText();
   $('overlay').textContent = text;
   $('overlay').hidden = !text;
-  $('state').textContent = text || 'live';
+  $('state').textContent = { nosignal: 'no signal', disconnected: 'disconnected' }[sc.state] ?? sc.state;
   $('state').className = { live: 'ok', nosignal: 'bad', disconnected: 'bad' }[sc.state] ?? 'warn';
   $('fps-text').textContent = `${sc.fps.toFixed(1)} fps`;
   $('latency-text').textContent = sc.latencyMs === null ? 'latency –' : `latency ${Math.round(sc.latencyMs)} ms`;
