@@ -196,7 +196,7 @@ function render() {
 
 function toggleFullscreen() {
   if (document.fullscreenElement) document.exitFullscreen();
-  else $('stage').requestFullscreen?.().catch(() => {});
+  else $('player').requestFullscreen?.().catch(() => {});
 }
 
 function init() {
