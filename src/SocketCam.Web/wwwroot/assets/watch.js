@@ -31,7 +31,7 @@ let reconnectAt = 0;
 let decoding = false;
 let pending = null;
 let recent = [];               // { t, ms } of frames drawn in the last WINDOW_MS
-let clockSamples = [];         // { rtt, offset } of the last CLOCK_SAMPLES pongs
+const clockSamples = [];       // { rtt, offset } of the last CLOCK_SAMPLES pongs
 
 function withToken(path) {
   return token ? `${path}?token=${encodeURIComponent(token)}` : path;
