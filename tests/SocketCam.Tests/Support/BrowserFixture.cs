@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.Playwright;
 
 namespace SocketCam.Tests.Support;
@@ -155,7 +156,67 @@ public sealed class BrowserPage : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What an element shows now (a canvas of any context type, an img, a video), scaled down to 32x24 and turned into
+    /// luma values 0..255 row after row; null while it has no size. Reading pixels needs same-origin content.
+    /// </summary>
+    public async Task<int[]?> SampleAsync(string selector)
+    {
+        int[]? pixels = await Page.EvaluateAsync<int[]?>(
+            """
+            (selector) => {
+              const source = document.querySelector(selector);
+              if (!source) throw new Error(`no element ${selector}`);
+              const w = source.naturalWidth ?? source.videoWidth ?? source.width;
+              const h = source.naturalHeight ?? source.videoHeight ?? source.height;
+              if (!w || !h) return null;
+              const small = document.createElement('canvas');
+              small.width = 32; small.height = 24;
+              const context = small.getContext('2d', { willReadFrequently: true });
+              context.drawImage(source, 0, 0, 32, 24);
+              const rgba = context.getImageData(0, 0, 32, 24).data;
+              const luma = [];
+              for (let i = 0; i < rgba.length; i += 4) luma.push(Math.round(0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2]));
+              return luma;
+            }
+            """,
+            selector);
+        return pixels;
+    }
+
+    /// <summary>
+    /// Call before the first navigation: records every WebSocket the page opens and how each one closed (code and reason:
+    /// what a page script sees) in window.__sockets, read back by <see cref="WebSocketLogAsync"/>.
+    /// </summary>
+    public Task RecordWebSocketsAsync() => Page.AddInitScriptAsync(
+        """
+        (() => {
+          const Native = window.WebSocket;
+          const log = window.__sockets = [];
+          window.WebSocket = class extends Native {
+            constructor(url, protocols) {
+              super(url, protocols);
+              log.push({ event: 'new', url: String(url) });
+              this.addEventListener('open', () => log.push({ event: 'open', url: String(url) }));
+              this.addEventListener('close', e => log.push({ event: 'close', url: String(url), code: e.code, reason: e.reason }));
+            }
+          };
+        })();
+        """);
+
+    /// <summary>The WebSocket events recorded since <see cref="RecordWebSocketsAsync"/>.</summary>
+    public async Task<IReadOnlyList<WebSocketEvent>> WebSocketLogAsync() =>
+        JsonSerializer.Deserialize<WebSocketEvent[]>(
+            await Page.EvaluateAsync<string>("() => JSON.stringify(window.__sockets ?? [])"),
+            new JsonSerializerOptions(JsonSerializerDefaults.Web)) ?? [];
+
     public string Transcript() => _log.IsEmpty ? "(the page logged nothing)" : string.Join(Environment.NewLine, _log);
 
     public async ValueTask DisposeAsync() => await Context.CloseAsync();
+}
+
+/// <summary>One WebSocket event as a page script saw it (<see cref="BrowserPage.RecordWebSocketsAsync"/>).</summary>
+public sealed record WebSocketEvent(string Event, string Url, int? Code, string? Reason)
+{
+    public override string ToString() => Code is null ? $"{Event} {Url}" : $"{Event} {Url} {Code} '{Reason}'";
 }
