@@ -103,6 +103,13 @@ public sealed class BrowserPage : IAsyncDisposable
         page.Console += (_, message) => _log.Enqueue($"console.{message.Type}: {message.Text}");
         page.PageError += (_, error) => _log.Enqueue($"page error: {error}");
         page.RequestFailed += (_, request) => _log.Enqueue($"request failed: {request.Method} {request.Url} {request.Failure}");
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                _log.Enqueue($"HTTP {response.Status}: {response.Request.Method} {response.Url}");
+            }
+        };
     }
 
     public IBrowserContext Context { get; }

@@ -27,7 +27,7 @@ public sealed class PagesBrowserTests(BrowserFixture browser) : IClassFixture<Br
         Assert.Equal(200, response.Status);
         await ChooseSizeAsync(publisher, "320x240");
         await publisher.Page.ClickAsync("#start");
-        await publisher.UntilAsync("window.socketcam.framesSent > 5", "the publish page sent frames");
+        await publisher.UntilAsync("window.socketcam.state === 'live' && window.socketcam.framesSent > 5", "the publish page is live and sent frames");
         Assert.Equal(320, await publisher.EvalAsync<int>("() => window.socketcam.width"));
         Assert.Equal(240, await publisher.EvalAsync<int>("() => window.socketcam.height"));
 
