@@ -93,13 +93,9 @@ function openSocket(mine) {
   socket.binaryType = 'arraybuffer';
   ws = socket;
   const pinger = setInterval(() => ping(socket), PING_MS);
-  socket.onopen = () => {
-    setState('live');
-    ping(socket);
-    startLoop();
-  };
+  socket.onopen = () => ping(socket);
   socket.onmessage = (event) => {
-    if (typeof event.data === 'string') onText(event.data);
+    if (ws === socket && typeof event.data === 'string') onText(event.data);
   };
   socket.onclose = (event) => {
     clearInterval(pinger);
@@ -127,11 +123,18 @@ function ping(socket) {
 function onText(text) {
   let msg;
   try { msg = JSON.parse(text); } catch { return; }
-  if (msg.type === 'hello' && msg.maxFrameBytes > 0) maxFrameBytes = msg.maxFrameBytes;
+  if (msg.type === 'hello') onHello(msg);
   else if (msg.type === 'stats') {
     viewers = msg.viewers;
     backoffMs = BACKOFF_MIN_MS;
   } else if (msg.type === 'pong' && typeof msg.t === 'number') rttMs = epochMs() - msg.t;
+}
+
+// A refused socket is accepted and closed at once, without a hello: only the hello means the seat is ours.
+function onHello(msg) {
+  if (msg.maxFrameBytes > 0) maxFrameBytes = msg.maxFrameBytes;
+  setState('live');
+  startLoop();
 }
 
 function makeSurface(width, height) {

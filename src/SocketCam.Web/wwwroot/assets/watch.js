@@ -31,7 +31,7 @@ let reconnectAt = 0;
 let decoding = false;
 let pending = null;
 let recent = [];               // { t, ms } of frames drawn in the last WINDOW_MS
-let clockSamples = [];         // { rtt, offset } of the last CLOCK_SAMPLES pongs
+const clockSamples = [];       // { rtt, offset } of the last CLOCK_SAMPLES pongs
 
 function withToken(path) {
   return token ? `${path}?token=${encodeURIComponent(token)}` : path;
@@ -81,8 +81,6 @@ function onText(text) {
     else setState('nosignal', msg.reason || 'no signal');
   } else if (msg.type === 'pong') {
     onPong(msg);
-  } else if (msg.type === 'hello' && sc.state === 'connecting') {
-    render();
   }
 }
 
@@ -188,7 +186,7 @@ function render() {
   const text = overlayText();
   $('overlay').textContent = text;
   $('overlay').hidden = !text;
-  $('state').textContent = text || 'live';
+  $('state').textContent = { nosignal: 'no signal', disconnected: 'disconnected' }[sc.state] ?? sc.state;
   $('state').className = { live: 'ok', nosignal: 'bad', disconnected: 'bad' }[sc.state] ?? 'warn';
   $('fps-text').textContent = `${sc.fps.toFixed(1)} fps`;
   $('latency-text').textContent = sc.latencyMs === null ? 'latency –' : `latency ${Math.round(sc.latencyMs)} ms`;
@@ -198,7 +196,7 @@ function render() {
 
 function toggleFullscreen() {
   if (document.fullscreenElement) document.exitFullscreen();
-  else $('stage').requestFullscreen?.().catch(() => {});
+  else $('player').requestFullscreen?.().catch(() => {});
 }
 
 function init() {
