@@ -111,7 +111,8 @@ async function refreshList() {
 
 // Loads the next snapshot off-screen and swaps it in only once it is decoded, so the thumbnail never flickers.
 function refreshThumb(entry) {
-  if (entry.loading || entry.room.codec !== 'jpeg') return;
+  // A room with no frame yet has no codec in /api/rooms; asking for its snapshot is what wakes a paused capture.
+  if (entry.loading || entry.room.codec === 'raw') return;
   entry.loading = true;
   const img = new Image();
   img.className = 'thumb';
