@@ -24,6 +24,7 @@ public sealed class HubServer : IAsyncDisposable
     private IRoomObserver[] _roomObservers = [];
     private long _framesOfRemovedRooms;
     private Socket? _listener;
+    private Udp.UdpHubListener? _udp;
     private Task? _acceptLoop;
     private int _disposed;
 
@@ -38,6 +39,11 @@ public sealed class HubServer : IAsyncDisposable
 
     public HubOptions Options => _options;
 
+    /// <summary>The bound UDP endpoint, or null when the hub has no UDP listener.</summary>
+    public IPEndPoint? UdpEndPoint => _udp?.EndPoint;
+
+    internal Udp.UdpHubListener? Udp => _udp;
+
     internal ILogger Logger => _logger;
 
     internal IEnumerable<Room> Rooms => _rooms.Values;
@@ -49,7 +55,22 @@ public sealed class HubServer : IAsyncDisposable
     {
         Socket listener = TcpListening.Listen(_options.TcpEndPoint, 512);
         _listener = listener;
+        if (_options.UdpEndPoint is { } udp)
+        {
+            try
+            {
+                _udp = new Udp.UdpHubListener(this, udp, _options, _logger);
+            }
+            catch
+            {
+                listener.Dispose();
+                _listener = null;
+                throw;
+            }
+        }
+
         HubLog.Listening(_logger, TcpEndPoint.ToString());
+        _udp?.Start();
         _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
     }
 
@@ -176,6 +197,11 @@ public sealed class HubServer : IAsyncDisposable
         }
 
         await _connections.WhenAllAsync();
+        if (_udp is not null)
+        {
+            await _udp.DisposeAsync();
+        }
+
         foreach (Room room in _rooms.Values)
         {
             room.Dispose();

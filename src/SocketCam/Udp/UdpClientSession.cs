@@ -154,6 +154,12 @@ internal sealed class UdpClientSession : IDisposable
         SendControl(ping);
     }
 
+    public void SendSignal(in SignalMessage signal)
+    {
+        byte[] datagram = new byte[UdpWire.MaxDatagram];
+        SendControl(datagram.AsSpan(0, UdpWire.WriteSignal(datagram, SessionId, signal)));
+    }
+
     public void SendBye(ErrorCode code, string text)
     {
         byte[] bye = new byte[UdpWire.MaxDatagram];
