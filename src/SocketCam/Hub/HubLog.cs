@@ -36,4 +36,7 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Room '{Room}': signal back")]
     public static partial void SignalBack(ILogger logger, string room);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Listening on unix://{Path}")]
+    public static partial void ListeningUnix(ILogger logger, string path);
 }
