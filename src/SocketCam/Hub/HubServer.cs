@@ -74,6 +74,11 @@ public sealed class HubServer : IAsyncDisposable
             if (_options.UnixSocketPath is { } path)
             {
                 _unixListener = UnixSocketListener.Listen(path, 512);
+                if (_unixListener.ReplacedStale)
+                {
+                    HubLog.ReplacedStaleSocket(_logger, _unixListener.Path);
+                }
+
                 HubLog.ListeningUnix(_logger, _unixListener.Path);
             }
         }

@@ -113,7 +113,7 @@ public sealed record StreamEndpoint(string Scheme, string Host, int Port)
         if (rest.StartsWith("//", StringComparison.Ordinal))
         {
             rest = rest[2..];
-            if (!rest.StartsWith('/'))
+            if (rest.Length > 0 && !rest.StartsWith('/'))
             {
                 throw new FormatException($"'{text}': a Unix socket address is unix:///ABSOLUTE/PATH (three slashes) or unix:RELATIVE/PATH.");
             }

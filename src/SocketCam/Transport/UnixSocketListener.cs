@@ -20,12 +20,16 @@ internal sealed partial class UnixSocketListener : IDisposable
     private readonly FileIdentity _identity;
     private int _disposed;
 
-    private UnixSocketListener(Socket socket, string path, FileIdentity identity)
+    private UnixSocketListener(Socket socket, string path, FileIdentity identity, bool replacedStale)
     {
         Socket = socket;
         Path = path;
         _identity = identity;
+        ReplacedStale = replacedStale;
     }
+
+    /// <summary>True when a stale socket file (nobody listening) was removed to make way: worth a line in the log.</summary>
+    public bool ReplacedStale { get; }
 
     public Socket Socket { get; }
 
@@ -48,21 +52,22 @@ internal sealed partial class UnixSocketListener : IDisposable
         // fresh socket): the check-delete-bind below runs under an exclusive lock on the directory. Other programs do
         // not take it; for them the connect probe is the guard.
         using DirectoryLock directoryLock = DirectoryLock.Take(System.IO.Path.GetDirectoryName(path)!);
+        bool replaced = false;
         for (int attempt = 0; ; attempt++)
         {
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                socket.Bind(new UnixDomainSocketEndPoint(path));
+                Bind(socket, path);
                 socket.Listen(backlog);
                 FileIdentity identity = FileStatus.Get(path) is { IsSocket: true } status ? status.Identity
                     : throw new UserFacingException($"--unix {path}: the socket file vanished right after it was created.");
-                return new UnixSocketListener(socket, path, identity);
+                return new UnixSocketListener(socket, path, identity, replaced);
             }
             catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt == 0)
             {
                 socket.Dispose();
-                RemoveIfStale(path);
+                replaced = RemoveIfStale(path);
             }
             catch (SocketException ex)
             {
@@ -83,13 +88,23 @@ internal sealed partial class UnixSocketListener : IDisposable
         }
     }
 
-    /// <summary>Deletes the file at <paramref name="path"/> if it is a socket nobody listens on; otherwise throws.</summary>
-    private static void RemoveIfStale(string path)
+    /// <summary>
+    /// Binds <paramref name="socket"/> to <paramref name="path"/> so that disposing it leaves the file alone. Bound with a
+    /// <see cref="UnixDomainSocketEndPoint"/>, .NET deletes the path when the socket is disposed, whoever's file it is
+    /// by then; the listener removes its file itself, and only if it is still its own.
+    /// </summary>
+    internal static void Bind(Socket socket, string path) => socket.Bind(new KeptFileEndPoint(new UnixDomainSocketEndPoint(path)));
+
+    /// <summary>
+    /// Deletes the file at <paramref name="path"/> if it is a socket nobody listens on (true), otherwise throws; false when
+    /// there was nothing to delete after all.
+    /// </summary>
+    private static bool RemoveIfStale(string path)
     {
         FileStatus? before = FileStatus.Get(path);
         if (before is null)
         {
-            return; // gone meanwhile: bind again
+            return false; // gone meanwhile: bind again
         }
 
         if (!before.Value.IsSocket)
@@ -108,12 +123,15 @@ internal sealed partial class UnixSocketListener : IDisposable
             try
             {
                 File.Delete(path);
+                return true;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 throw new UserFacingException($"--unix {path}: a stale socket file is in the way and cannot be removed: {ex.Message}", ex);
             }
         }
+
+        return false;
     }
 
     /// <summary>
@@ -164,6 +182,21 @@ internal sealed partial class UnixSocketListener : IDisposable
         }
 
         Socket.Dispose();
+    }
+
+    /// <summary>
+    /// A Unix socket address .NET does not recognise as one when binding (so it records no file to delete on dispose);
+    /// what it creates from addresses the kernel reports (local and peer) are ordinary <see cref="UnixDomainSocketEndPoint"/>s.
+    /// </summary>
+    private sealed class KeptFileEndPoint(UnixDomainSocketEndPoint inner) : System.Net.EndPoint
+    {
+        public override AddressFamily AddressFamily => AddressFamily.Unix;
+
+        public override System.Net.SocketAddress Serialize() => inner.Serialize();
+
+        public override System.Net.EndPoint Create(System.Net.SocketAddress socketAddress) => inner.Create(socketAddress);
+
+        public override string ToString() => inner.ToString();
     }
 
     /// <summary>A file's device and inode: equal means the same file, whatever its path or contents.</summary>
