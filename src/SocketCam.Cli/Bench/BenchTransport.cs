@@ -7,7 +7,7 @@ namespace SocketCam.Cli.Bench;
 /// <summary>What `bench --transport` carries the stream over. A new transport is one more member and one more case in each switch below.</summary>
 internal enum BenchTransport
 {
-    Tcp,
+    Tcp, // first: the default when --transport is not given
     Unix,
 }
 

@@ -24,7 +24,7 @@ internal static class BenchCommand
         {
             HelpName = BenchTransports.Names,
             Description = "What the stream travels over: tcp (loopback, the default) or unix (a Unix domain socket in the temp directory)",
-            DefaultValueFactory = _ => BenchTransport.Tcp,
+            // No default value factory: help would print the enum's name ("Tcp"); unset is default(BenchTransport), tcp.
             CustomParser = r =>
             {
                 if (!BenchTransports.TryParse(r.Tokens[0].Value, out BenchTransport parsed))
