@@ -13,6 +13,11 @@ namespace SocketCam.Cli.Commands;
 /// <summary>Options shared by several commands, so each is spelled and documented once.</summary>
 internal static class CommonOptions
 {
+    public static Option<bool> NoRecovery() => new("--no-recovery")
+    {
+        Description = "udp:// only: no parity and no resends, so lost datagrams lose their frames (to compare; see docs/PROTOCOL.md §2.0)",
+    };
+
     public static Option<string> Room() => new("--room", "-r")
     {
         Description = "Room (stream) name: letters, digits, . _ -",

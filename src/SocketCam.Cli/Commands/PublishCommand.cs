@@ -12,7 +12,7 @@ internal static class PublishCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 or unix:///run/user/1000/socketcam.sock" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
         var sources = new SourceOptionSet();
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
@@ -21,11 +21,12 @@ internal static class PublishCommand
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
+        var noRecovery = CommonOptions.NoRecovery();
         var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("publish", "Feed a room of a hub from a local source (the hub need not own the camera)")
         {
-            url, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, preview, logLevel,
+            url, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, noRecovery, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -40,11 +41,12 @@ internal static class PublishCommand
                 Token = r.GetValue(token),
                 Reconnect = !r.GetValue(noReconnect),
                 Agent = "socketcam publish",
+                UdpRecovery = !r.GetValue(noRecovery),
             };
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
             (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
             await using IFrameSource frames = opened;
-            var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!), options, frames, encoder, loggers);
+            var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes), options, frames, encoder, loggers);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);
             if (r.GetValue(seconds) is > 0 and var s)
             {
@@ -68,7 +70,8 @@ internal static class PublishCommand
                 await status;
             }
 
-            await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB).");
+            await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB)."
+                + (publisher.UdpBytes is (> 0, var recoveryBytes) and (var dataBytes, _) ? $" Loss recovery sent {recoveryBytes / 1e6:0.0} MB more ({100.0 * recoveryBytes / dataBytes:0.#}%)." : ""));
             return window?.ExitCode(0) ?? 0;
         }));
         return command;

@@ -79,12 +79,19 @@ internal static class ServeCommand
                 + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
             DefaultValueFactory = _ => DefaultHttp,
         };
+        var udp = new Option<string>("--udp")
+        {
+            HelpName = "HOST:PORT|off",
+            Description = "Also serve live video over UDP here (view/publish udp://HOST:PORT): frames in datagrams of at most 1200 bytes, "
+                + "with parity and resends that recover lost packets (see docs/PROTOCOL.md §2.0); off disables it. When the default port is taken, serve runs without UDP",
+            DefaultValueFactory = _ => DefaultUdp,
+        };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -104,6 +111,7 @@ internal static class ServeCommand
             {
                 TcpEndPoint = tcpOff ? null : await ParseListenAsync(r.GetValue(listen)!, token2),
                 UnixSocketPath = unixPath,
+                UdpEndPoint = await UdpEndPointAsync(r.GetValue(udp)!, r.GetResult(udp) is null or { Implicit: true }, token2),
                 Token = r.GetValue(token),
                 MaxFrameBytes = r.GetValue(maxFrame),
             };
@@ -310,6 +318,38 @@ internal static class ServeCommand
         }
     }
 
+    private const string DefaultUdp = "0.0.0.0:9999";
+
+    /// <summary>
+    /// The UDP address to serve on, or null: off, or the default port already taken (several servers on one machine keep
+    /// working, as with --http). An explicit address that is taken is an error here, before anything else has started.
+    /// </summary>
+    private static async Task<IPEndPoint?> UdpEndPointAsync(string text, bool isDefault, CancellationToken cancellationToken)
+    {
+        if (string.Equals(text, "off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        IPEndPoint endPoint = await ParseListenAsync(text, cancellationToken);
+        using var probe = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            probe.Bind(endPoint);
+            return endPoint;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            if (isDefault)
+            {
+                await Console.Error.WriteLineAsync($"socketcam: warning: UDP port {endPoint.Port} is already in use: running without UDP (pick a free one with --udp HOST:PORT, or --udp off).");
+                return null;
+            }
+
+            throw new UserFacingException($"--udp {endPoint}: the address is already in use: stop the other server or pick another with --udp HOST:PORT (or --udp off).");
+        }
+    }
+
     private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording, SeedServer? seed, HttpServer? web)
     {
         string roomArg = room == Protocol.RoomName.Default ? "" : $" --room {room}";
@@ -338,6 +378,15 @@ internal static class ServeCommand
         if (unixUrl is not null)
         {
             Console.WriteLine($"    socketcam view {unixUrl}{roomArg}{tokenArg}");
+        }
+
+        if (hub.UdpEndPoint is { } udpBound)
+        {
+            Console.WriteLine($"SocketCam UDP listening on udp://{udpBound}");
+            foreach (IPAddress address in ReachableAddresses(udpBound))
+            {
+                Console.WriteLine($"    socketcam view udp://{FormatHost(address)}:{udpBound.Port}{roomArg}{tokenArg}");
+            }
         }
 
         string feedUrl = bound is not null ? $"tcp://HOST:{bound.Port}" : unixUrl!;

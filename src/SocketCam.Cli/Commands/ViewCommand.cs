@@ -16,7 +16,7 @@ internal static class ViewCommand
     {
         var url = new Argument<string>("url")
         {
-            Description = "The hub, e.g. tcp://192.168.1.5:9999 or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
+            Description = "The hub, e.g. tcp://192.168.1.5:9999, udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
         };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -33,12 +33,13 @@ internal static class ViewCommand
         var json = CommonOptions.Json();
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
+        var noRecovery = CommonOptions.NoRecovery();
         var logLevel = CommonOptions.LogLevel();
         var window = CommandWindow.WindowOption();
         var windowStats = CommandWindow.StatsOption();
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, window, windowStats, logLevel,
+            url, room, token, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, windowStats, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
@@ -49,6 +50,7 @@ internal static class ViewCommand
                 Reconnect = !r.GetValue(noReconnect),
                 MaxFrameBytes = r.GetValue(maxFrame),
                 Agent = "socketcam view",
+                UdpRecovery = !r.GetValue(noRecovery),
             };
             string? snapshotPath = r.GetValue(snapshot);
             ValidateSnapshotPath(snapshotPath);
@@ -76,7 +78,7 @@ internal static class ViewCommand
 
     /// <summary>tcp://HOST:PORT (the default scheme), unix:///PATH or seed+tcp://HOST:PORT.</summary>
     private static StreamEndpoint ParseUrl(string text) =>
-        StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, [.. StreamEndpoint.HubSchemes, Seed.SeedClient.Scheme]);
+        StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, [.. StreamEndpoint.LiveSchemes, Seed.SeedClient.Scheme]);
 
     public static void ValidateSnapshotPath(string? path)
     {

@@ -72,6 +72,25 @@ internal static class JsonSummary
         }
 
         w.WriteNumber("no_signal_events", stats.NoSignalEvents);
+        if (stats.Link is { } link)
+        {
+            WriteLink(w, link);
+        }
+    }
+
+    /// <summary>UDP: "loss_pct" (fragments lost before recovery), "recovered" (rebuilt or resent), "frames_lost" (dropped incomplete), and details.</summary>
+    public static void WriteLink(Utf8JsonWriter w, Udp.UdpLinkStats link)
+    {
+        w.WriteNumber("loss_pct", Math.Round(link.LossPercent, 3));
+        w.WriteNumber("recovered", link.Recovered);
+        w.WriteNumber("frames_lost", link.FramesLost);
+        w.WriteStartObject("udp");
+        w.WriteNumber("fragments_expected", link.FragmentsExpected);
+        w.WriteNumber("fragments_lost", link.FragmentsLost);
+        w.WriteNumber("rebuilt_from_parity", link.RebuiltFromParity);
+        w.WriteNumber("frames_completed", link.FramesCompleted);
+        w.WriteNumber("datagrams_dropped", link.DatagramsDropped);
+        w.WriteEndObject();
     }
 
     public static void WriteLatency(Utf8JsonWriter w, LatencySummary latency)

@@ -24,6 +24,9 @@ public sealed record StreamEndpoint(string Scheme, string Host, int Port)
     /// <summary>What hub clients (view, publish, snapshot) connect to.</summary>
     public static readonly IReadOnlyList<string> HubSchemes = ["tcp", UnixScheme];
 
+    /// <summary>What `view` and `publish` connect to: the stream transports and UDP live video (docs/PROTOCOL.md §2.0).</summary>
+    public static readonly IReadOnlyList<string> LiveSchemes = ["tcp", UnixScheme, "udp"];
+
     /// <param name="text">The address.</param>
     /// <param name="minPort">1 for addresses to connect to; 0 for addresses to listen on (0 = any free port).</param>
     public static StreamEndpoint Parse(string text, int minPort = 1) => Parse(text, minPort, "tcp", DefaultPort, HubSchemes);
