@@ -41,6 +41,9 @@ internal sealed class TestHub : IAsyncDisposable
 
     public string Url => $"tcp://127.0.0.1:{Server.TcpEndPoint.Port}";
 
+    /// <summary>The hub's UDP endpoint (only when started with <see cref="HubOptions.UdpEndPoint"/>).</summary>
+    public StreamEndpoint UdpEndpoint => new("udp", "127.0.0.1", (Server.UdpEndPoint ?? throw new InvalidOperationException("The hub has no UDP listener.")).Port);
+
     /// <summary>The hub's Unix socket (only when started with one).</summary>
     public StreamEndpoint UnixEndpoint => StreamEndpoint.Unix(Server.UnixSocketPath ?? throw new InvalidOperationException("The hub has no Unix socket."));
 
