@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Logging;
 using SocketCam.Client;
 using SocketCam.Codecs;
@@ -17,6 +16,9 @@ internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions 
 {
     /// <summary>False: no viewer decodes (every viewer only checks framing), so CPU figures are the sending side's.</summary>
     public bool Decode { get; init; } = true;
+
+    /// <summary>What the viewers connect over; default TCP on loopback.</summary>
+    public BenchTransport Transport { get; init; } = BenchTransport.Tcp;
 
     /// <summary>Frames each viewer must receive before measuring starts (JIT, socket buffers, pools warm up).</summary>
     public long WarmupFrames => Fps > 0 ? Math.Max(10, (long)Fps) : Math.Max(20, Math.Min(200, Frames / 10));
@@ -49,15 +51,16 @@ internal sealed record BenchResult(
 
 /// <summary>
 /// encode → send → receive → decode over loopback, all real: the hub's capture pipeline with the test pattern,
-/// real TCP sockets, and N viewers (the first decodes; the rest check framing only, like a load generator).
+/// real sockets (TCP on loopback, or a Unix socket: <see cref="BenchSettings.Transport"/>), and N viewers (the first decodes; the rest check framing only, like a load generator).
 /// </summary>
 internal static class BenchRunner
 {
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ILoggerFactory loggers, Action<string>? progress, CancellationToken cancellationToken)
     {
-        await using var hub = new HubServer(new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0), IdleTimeout = TimeSpan.FromMinutes(5) }, loggers);
+        HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with { IdleTimeout = TimeSpan.FromMinutes(5) };
+        await using var hub = new HubServer(hubOptions, loggers);
         hub.Start();
-        var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
+        StreamEndpoint endpoint = BenchTransports.Endpoint(settings.Transport, hub);
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(settings.Codec, settings.Jpeg);
         await using IFrameSource source = settings.Source;
         Room room = hub.GetOrCreateRoom("bench");

@@ -20,12 +20,28 @@ internal static class BenchCommand
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
         var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network): e.g. a file: source against `ffmpeg -i FILE -f null -`" };
         var noDecode = new Option<bool>("--no-decode") { Description = "No viewer decodes (CPU figures are then the capture and sending side's)" };
+        var transport = new Option<BenchTransport>("--transport")
+        {
+            HelpName = BenchTransports.Names,
+            Description = "What the stream travels over: tcp (loopback, the default) or unix (a Unix domain socket in the temp directory)",
+            // No default value factory: help would print the enum's name ("Tcp"); unset is default(BenchTransport), tcp.
+            CustomParser = r =>
+            {
+                if (!BenchTransports.TryParse(r.Tokens[0].Value, out BenchTransport parsed))
+                {
+                    r.AddError($"Unknown --transport '{r.Tokens[0].Value}': use tcp or unix.");
+                    return default;
+                }
+
+                return parsed;
+            },
+        };
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, sourceOnly, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
@@ -45,10 +61,11 @@ internal static class BenchCommand
                 r.GetValue(frames), r.GetValue(viewers), r.GetValue(sources.Fps), opened)
             {
                 Decode = !r.GetValue(noDecode),
+                Transport = r.GetValue(transport),
             };
 
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Codecs.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s), {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
+                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Codecs.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
             BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
             PrintHuman(result);
             if (r.GetValue(json))
@@ -66,6 +83,7 @@ internal static class BenchCommand
         var l = r.Latency;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
             source               {r.SourceDescription}
+            transport            {BenchTransports.Name(r.Settings.Transport)}
             fps (slowest viewer) {r.SlowestFps:0.0}   fastest {r.FastestFps:0.0}
             cpu                  {r.CpuMillisecondsPerFrame:0.000} ms per frame in this process, {r.ChildCpuMillisecondsPerFrame:0.000} ms in ffmpeg
             throughput           {r.SlowestMegabytesPerSecond:0.0} MB/s per viewer, {r.TotalMegabytesPerSecond:0.0} MB/s total
@@ -80,6 +98,8 @@ internal static class BenchCommand
     {
         w.WriteString("size", r.Settings.Size.ToString());
         w.WriteString("codec", CommonOptions.CodecName(r.Settings.Codec));
+        // A lossy transport adds its loss figures next to this; stream transports lose nothing.
+        w.WriteString("transport", BenchTransports.Name(r.Settings.Transport));
         w.WriteNumber("quality", r.Settings.Jpeg.Quality);
         w.WriteNumber("viewers", r.Settings.Viewers);
         w.WriteNumber("fps_target", r.Settings.Fps);

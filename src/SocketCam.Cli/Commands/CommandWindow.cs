@@ -58,7 +58,7 @@ internal sealed class CommandWindow : IDisposable
         {
             var options = new VideoWindowOptions
             {
-                Title = $"SocketCam — {room} @ {endpoint.Host}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}",
+                Title = endpoint.IsUnix ? $"SocketCam — {room} @ {endpoint}" : $"SocketCam — {room} @ {endpoint.Host}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}",
                 ShowStats = stats,
                 UpstreamDropped = () => viewer.Stats.Dropped,
                 Feature = feature,

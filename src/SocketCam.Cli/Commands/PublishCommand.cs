@@ -12,7 +12,7 @@ internal static class PublishCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 or unix:///run/user/1000/socketcam.sock" };
         var sources = new SourceOptionSet();
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();

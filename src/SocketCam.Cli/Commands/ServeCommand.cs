@@ -21,7 +21,19 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var listen = new Option<string>("--listen", "-l") { Description = "TCP address to listen on (HOST:PORT)", DefaultValueFactory = _ => "0.0.0.0:9999" };
+        var listen = new Option<string>("--listen", "-l")
+        {
+            HelpName = "HOST:PORT|off",
+            Description = "TCP address to listen on; off: no TCP listener (with --unix: serve on the Unix socket only)",
+            DefaultValueFactory = _ => "0.0.0.0:9999",
+        };
+        var unix = new Option<string?>("--unix")
+        {
+            HelpName = "PATH",
+            Description = "Also listen on a Unix domain socket at PATH (same protocol; watch with `socketcam view unix:///PATH`). "
+                + "A stale socket file from a crash is replaced, a live one or a non-socket file is not; the file is removed on exit. "
+                + "Who can connect is up to the file's permissions (your umask) and its directory's",
+        };
         var sources = new SourceOptionSet(SourceFactory.AutoSpec);
         sources.Source.Description += "; none: no local source, publishers feed every room";
         var codec = CommonOptions.Codec();
@@ -72,7 +84,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -81,9 +93,17 @@ internal static class ServeCommand
                 CommandWindow.RequireDisplay("serve --preview", "leave out --preview (watch with `socketcam view` elsewhere)");
             }
 
+            string? unixPath = r.GetValue(unix) is { } unixText ? ParseUnixPath(unixText) : null;
+            bool tcpOff = string.Equals(r.GetValue(listen), "off", StringComparison.OrdinalIgnoreCase);
+            if (tcpOff && unixPath is null)
+            {
+                throw new ArgumentException("--listen off leaves no way in: add --unix PATH, or give --listen HOST:PORT.");
+            }
+
             var options = new HubOptions
             {
-                TcpEndPoint = await ParseListenAsync(r.GetValue(listen)!, token2),
+                TcpEndPoint = tcpOff ? null : await ParseListenAsync(r.GetValue(listen)!, token2),
+                UnixSocketPath = unixPath,
                 Token = r.GetValue(token),
                 MaxFrameBytes = r.GetValue(maxFrame),
             };
@@ -263,9 +283,15 @@ internal static class ServeCommand
         return false;
     }
 
+    /// <summary>--unix takes a path (absolute or relative) or, as view and publish write it, unix:///PATH.</summary>
+    private static string ParseUnixPath(string text) =>
+        (text.StartsWith(StreamEndpoint.UnixScheme + ":", StringComparison.OrdinalIgnoreCase)
+            ? StreamEndpoint.Parse(text, 1, null, null, [StreamEndpoint.UnixScheme])
+            : StreamEndpoint.Unix(text)).Host;
+
     private static async Task<IPEndPoint> ParseListenAsync(string text, CancellationToken cancellationToken)
     {
-        StreamEndpoint endpoint = StreamEndpoint.Parse(text.Contains("://", StringComparison.Ordinal) ? text : "tcp://" + text, minPort: 0);
+        StreamEndpoint endpoint = StreamEndpoint.Parse(text.Contains("://", StringComparison.Ordinal) ? text : "tcp://" + text, 0, "tcp", StreamEndpoint.DefaultPort, ["tcp"]);
         if (endpoint.Host is "*" or "0.0.0.0")
         {
             return new IPEndPoint(IPAddress.Any, endpoint.Port);
@@ -286,20 +312,36 @@ internal static class ServeCommand
 
     private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording, SeedServer? seed, HttpServer? web)
     {
-        IPEndPoint bound = hub.TcpEndPoint;
         string roomArg = room == Protocol.RoomName.Default ? "" : $" --room {room}";
         string tokenArg = needsToken ? " --token SECRET" : "";
-        Console.WriteLine($"SocketCam hub listening on tcp://{bound}");
+        IPEndPoint? bound = hub.HasTcpListener ? hub.TcpEndPoint : null;
+        string? unixUrl = hub.UnixSocketPath is { } unixPath ? StreamEndpoint.Unix(unixPath).ToString() : null;
+        if (bound is not null)
+        {
+            Console.WriteLine($"SocketCam hub listening on tcp://{bound}");
+        }
+
+        if (unixUrl is not null)
+        {
+            Console.WriteLine($"SocketCam hub listening on {unixUrl}");
+        }
+
         Console.WriteLine(source is null
             ? "  no local source: rooms are fed by `socketcam publish`"
             : $"  room '{room}': {source.Description}, sent as {CommonOptions.CodecName(codec)}");
         Console.WriteLine("  watch it with:");
-        foreach (IPAddress address in ReachableAddresses(bound))
+        foreach (IPAddress address in bound is null ? [] : ReachableAddresses(bound))
         {
-            Console.WriteLine($"    socketcam view tcp://{FormatHost(address)}:{bound.Port}{roomArg}{tokenArg}");
+            Console.WriteLine($"    socketcam view tcp://{FormatHost(address)}:{bound!.Port}{roomArg}{tokenArg}");
         }
 
-        Console.WriteLine($"  feed another room with:  socketcam publish tcp://HOST:{bound.Port} --room NAME{tokenArg}");
+        if (unixUrl is not null)
+        {
+            Console.WriteLine($"    socketcam view {unixUrl}{roomArg}{tokenArg}");
+        }
+
+        string feedUrl = bound is not null ? $"tcp://HOST:{bound.Port}" : unixUrl!;
+        Console.WriteLine($"  feed another room with:  socketcam publish {feedUrl} --room NAME{tokenArg}");
         if (seed is not null)
         {
             IPEndPoint seedBound = seed.EndPoint;

@@ -16,7 +16,7 @@ internal static class ViewCommand
     {
         var url = new Argument<string>("url")
         {
-            Description = "The hub, e.g. tcp://192.168.1.5:9999, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
+            Description = "The hub, e.g. tcp://192.168.1.5:9999 or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
         };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -74,9 +74,9 @@ internal static class ViewCommand
         return command;
     }
 
-    /// <summary>tcp://HOST:PORT (the default scheme) or seed+tcp://HOST:PORT.</summary>
+    /// <summary>tcp://HOST:PORT (the default scheme), unix:///PATH or seed+tcp://HOST:PORT.</summary>
     private static StreamEndpoint ParseUrl(string text) =>
-        StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, ["tcp", Seed.SeedClient.Scheme]);
+        StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, [.. StreamEndpoint.HubSchemes, Seed.SeedClient.Scheme]);
 
     public static void ValidateSnapshotPath(string? path)
     {

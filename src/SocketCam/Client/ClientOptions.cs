@@ -33,6 +33,12 @@ public record ClientOptions
     /// <summary>Longest pause between reconnect attempts; default 5 s (starts at 250 ms, doubling).</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>UDP only: parity and NACK-driven resends (docs/PROTOCOL.md §2.0); default true. False is for comparisons.</summary>
+    public bool UdpRecovery { get; init; } = true;
+
+    /// <summary>UDP only: the byte rate a publisher paces its datagrams to; default 100 MB/s.</summary>
+    public double UdpPacingBytesPerSecond { get; init; } = 100e6;
+
     /// <summary>Free text sent in HELLO for the hub's logs.</summary>
     public string Agent { get; init; } = "socketcam";
 }

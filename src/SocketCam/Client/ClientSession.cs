@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.Sockets;
 using SocketCam.Diagnostics;
 using SocketCam.Protocol;
@@ -67,15 +68,16 @@ internal sealed class ClientSession : IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        var address = await endpoint.ResolveAsync(timeout.Token);
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        EndPoint address = await endpoint.ToEndPointAsync(timeout.Token);
+        Socket socket = endpoint.CreateSocket(address);
         NetworkStream? stream = null;
         PipeReader? reader = null;
         try
         {
-            // Bounded before connecting, so the TCP window is negotiated with it.
+            // Bounded before connecting, so the TCP window is negotiated with it (on a Unix socket the send buffer bounds
+            // what is in flight the same way).
             socket.ConfigureForVideo(boundBuffers: role == PeerRole.Viewer);
-            await socket.ConnectAsync(address, timeout.Token);
+            await ConnectSocketAsync(socket, endpoint, address, timeout.Token);
             byte[] hello = new byte[ProtocolConstants.PrefaceSize + MessageWriter.MaxControlMessageSize];
             int length = MessageWriter.WritePreface(hello);
             length += MessageWriter.WriteHello(hello.AsSpan(length), new HelloMessage(role, options.Room, options.Token ?? "", options.Agent));
@@ -95,6 +97,29 @@ internal sealed class ClientSession : IAsyncDisposable
         {
             await DisposeAllAsync(socket, stream, reader);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Connects; a Unix socket's failures are reworded to name the file (the socket errors' own texts, "Connection
+    /// refused" or "No such file or directory", do not say which). They stay IOExceptions, which the reconnector retries.
+    /// </summary>
+    private static async Task ConnectSocketAsync(Socket socket, StreamEndpoint endpoint, EndPoint address, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await socket.ConnectAsync(address, cancellationToken);
+        }
+        catch (SocketException ex) when (endpoint.IsUnix)
+        {
+            throw new IOException(ex.SocketErrorCode switch
+            {
+                SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported when !File.Exists(endpoint.Host)
+                    => $"{endpoint}: no such socket file: is `socketcam serve --unix {endpoint.Host}` running?",
+                SocketError.ConnectionRefused => $"{endpoint}: connection refused: nothing listens on that socket file (is `socketcam serve --unix {endpoint.Host}` running?).",
+                SocketError.AccessDenied => $"{endpoint}: permission denied: the socket file's permissions do not let this user connect.",
+                _ => $"{endpoint}: {ex.Message}",
+            }, ex);
         }
     }
 

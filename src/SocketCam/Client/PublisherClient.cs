@@ -9,6 +9,7 @@ using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Sources;
 using SocketCam.Transport;
+using SocketCam.Udp;
 
 namespace SocketCam.Client;
 
@@ -28,6 +29,7 @@ internal sealed class PublisherClient
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _signalLock = new(1, 1);
     private volatile ClientSession? _session;
+    private volatile UdpClientSession? _udpSession;
 
     // Null while the source is live. Kept across sessions, so a hub we reconnect to hears that the source is still down.
     private volatile string? _noSignalReason;
@@ -59,7 +61,13 @@ internal sealed class PublisherClient
     internal Action<SharedFrame>? FrameEncoded { get; set; }
 
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+
+    /// <summary>UDP only: what loss recovery cost so far (parity and resent bytes) against the picture bytes, all sessions.</summary>
+    public (long DataBytes, long RecoveryBytes) UdpBytes => (Interlocked.Read(ref _udpDataBytes), Interlocked.Read(ref _udpRecoveryBytes));
+
+    private long _udpDataBytes;
+    private long _udpRecoveryBytes;
 
     /// <summary>
     /// Tells the hub (SIGNAL) whether this publisher's source is live, so the room's viewers see "no signal" and why.
@@ -76,6 +84,7 @@ internal sealed class PublisherClient
         try
         {
             _noSignalReason = live ? null : text;
+            _udpSession?.SendSignal(new SignalMessage(live, text));
             if (_session is { } session)
             {
                 await TrySendSignalAsync(session, new SignalMessage(live, text), cancellationToken);
@@ -109,6 +118,158 @@ internal sealed class PublisherClient
             await stop.CancelAsync();
             await Task.WhenAll(pings, receive, send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await session.CloseAsync();
+        }
+    }
+
+    /// <summary>
+    /// Publishes over UDP (docs/PROTOCOL.md §2.0): frames are fragmented with parity by a <see cref="UdpFrameSender"/>,
+    /// paced, and resent where the hub NACKs; the hub's REPORTs adapt the parity. One lock keeps the frame loop and the
+    /// NACK answers from interleaving their use of the sender.
+    /// </summary>
+    private async Task RunUdpSessionAsync(CancellationToken cancellationToken)
+    {
+        using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Publisher, _options, _options.UdpRecovery, cancellationToken);
+        UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
+        UdpFrameSender? counter = null;
+        using var sender = new UdpFrameSender((d, ct) => session.SendAsync(d, counter, ct), session.SessionId, _options.UdpRecovery, _options.UdpPacingBytesPerSecond);
+        counter = sender;
+        using var sending = new SemaphoreSlim(1, 1);
+        var nacked = new AsyncSignal();
+        await _signalLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_noSignalReason is { } reason)
+            {
+                session.SendSignal(new SignalMessage(false, reason));
+            }
+
+            _udpSession = session;
+        }
+        finally
+        {
+            _signalLock.Release();
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task pings = session.PingLoopAsync(stop.Token);
+        Task receive = session.ReceiveAsync(
+            (type, datagram) =>
+            {
+                if (type == DatagramType.Nack && UdpWire.TryReadNack(datagram.Span, out UdpNack nack) && sender.OnNack(nack))
+                {
+                    nacked.Set();
+                }
+                else if (type == DatagramType.Report && UdpWire.TryReadReport(datagram.Span, out UdpReport report))
+                {
+                    sender.OnReport(report);
+                    RttMilliseconds = session.LastRttMicros / 1000.0;
+                }
+
+                return ValueTask.CompletedTask;
+            },
+            stop.Token);
+        Task resend = ResendLoopAsync(sender, sending, nacked, stop.Token);
+        Task send = UdpSendLoopAsync(session, sender, sending, (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes), stop.Token);
+        try
+        {
+            Task first = await Task.WhenAny(receive, send);
+            await first;
+        }
+        finally
+        {
+            _udpSession = null;
+            await stop.CancelAsync();
+            await Task.WhenAll(pings, receive, send, resend).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            Interlocked.Add(ref _udpDataBytes, sender.DataBytes);
+            Interlocked.Add(ref _udpRecoveryBytes, sender.RecoveryBytes);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                session.SendBye(ErrorCode.Normal, "bye");
+            }
+        }
+    }
+
+    private static async Task ResendLoopAsync(UdpFrameSender sender, SemaphoreSlim sending, AsyncSignal nacked, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await nacked.WaitAsync(cancellationToken);
+                await sending.WaitAsync(cancellationToken);
+                try
+                {
+                    await sender.ResendRequestedAsync(cancellationToken);
+                }
+                finally
+                {
+                    sending.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task UdpSendLoopAsync(UdpClientSession session, UdpFrameSender sender, SemaphoreSlim sending, int maxFrame, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SharedFrame? message = await ReadFrameAsync(cancellationToken);
+            if (message is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                CheckSize(message, maxFrame);
+                FrameEncoded?.Invoke(message);
+                VideoFrameHeader header = message.Header with { CaptureMicros = message.Header.CaptureMicros + session.ClockOffsetMicros };
+                await sending.WaitAsync(cancellationToken);
+                try
+                {
+                    await sender.SendFrameAsync(header, message.Message[ProtocolConstants.FrameMessageOverhead..], cancellationToken);
+                }
+                finally
+                {
+                    sending.Release();
+                }
+
+                _noSignalReason = null;
+                Interlocked.Increment(ref _framesSent);
+                Interlocked.Add(ref _bytesSent, message.DataLength);
+            }
+            finally
+            {
+                message.Release();
+            }
+        }
+    }
+
+    /// <summary>The next encoded frame; null after a source failure was reported (the caller simply asks again).</summary>
+    private async ValueTask<SharedFrame?> ReadFrameAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await FrameEncoding.ReadAsync(_source, _encoder, cancellationToken) ?? throw new SourceEndedException();
+        }
+        catch (SourceFailedException ex)
+        {
+            // A live source (camera, screen) failed: keep the session, retry the source with a pause.
+            ClientLog.SourceFailed(_logger, ex.Message, SourceRetryDelay.TotalSeconds);
+            await SendSignalAsync(false, ex.Message, cancellationToken); // viewers see NO SIGNAL with the reason
+            await Task.Delay(SourceRetryDelay, cancellationToken);
+            return null;
+        }
+    }
+
+    private static void CheckSize(SharedFrame message, int maxFrame)
+    {
+        if (message.DataLength > maxFrame)
+        {
+            throw new UserFacingException($"A {message.DataLength}-byte frame exceeds the hub's {maxFrame}-byte limit: lower --size or --quality.");
         }
     }
 
@@ -148,32 +309,15 @@ internal sealed class PublisherClient
         int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         while (true)
         {
-            SharedFrame? message;
-            try
+            SharedFrame? message = await ReadFrameAsync(cancellationToken);
+            if (message is null)
             {
-                message = await FrameEncoding.ReadAsync(_source, _encoder, cancellationToken);
-            }
-            catch (SourceFailedException ex)
-            {
-                // A live source (camera, screen) failed: keep the session, retry the source with a pause.
-                ClientLog.SourceFailed(_logger, ex.Message, SourceRetryDelay.TotalSeconds);
-                await SendSignalAsync(false, ex.Message, cancellationToken); // viewers see NO SIGNAL with the reason
-                await Task.Delay(SourceRetryDelay, cancellationToken);
                 continue;
             }
 
-            if (message is null)
-            {
-                throw new SourceEndedException();
-            }
-
             try
             {
-                if (message.DataLength > maxFrame)
-                {
-                    throw new UserFacingException($"A {message.DataLength}-byte frame exceeds the hub's {maxFrame}-byte limit: lower --size or --quality.");
-                }
-
+                CheckSize(message, maxFrame);
                 FrameEncoded?.Invoke(message);
                 MessageWriter.PatchCaptureMicros(MemoryMarshalExtensions.AsWritable(message.Message), message.Header.CaptureMicros + session.ClockOffsetMicros);
                 await session.SendAsync(message.Message, cancellationToken);

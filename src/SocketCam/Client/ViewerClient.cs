@@ -9,6 +9,7 @@ using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Seed;
 using SocketCam.Transport;
+using SocketCam.Udp;
 
 namespace SocketCam.Client;
 
@@ -63,7 +64,102 @@ public sealed class ViewerClient : IDisposable
 
     /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync : RunSessionAsync, Stats.OnReconnect, cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnReconnect, cancellationToken);
+
+    private Func<CancellationToken, Task> SessionRunner() =>
+        SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync
+        : UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync
+        : RunSessionAsync;
+
+    /// <summary>
+    /// Watches over UDP (docs/PROTOCOL.md §2.0): fragments are reassembled (parity rebuilds, NACKs ask for the rest) and
+    /// only whole frames go down the same path as TCP frames; a frame that cannot be completed in time is never decoded.
+    /// </summary>
+    private async Task RunUdpSessionAsync(CancellationToken cancellationToken)
+    {
+        using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, _options.UdpRecovery, cancellationToken);
+        UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
+        _lastSequence = -1;
+        int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
+        using var receiver = new UdpFrameReceiver(session.SessionId, maxFrame, _options.UdpRecovery, session.SendControl);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task pings = session.PingLoopAsync(stop.Token);
+        Task ticks = UdpTicksAsync(session, receiver, stop.Token);
+        try
+        {
+            await session.ReceiveAsync((type, datagram) => OnUdpDatagramAsync(session, receiver, type, datagram, cancellationToken), stop.Token);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(pings, ticks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            Stats.OnLink(UdpLinkStats.From(receiver.Stats, session.DroppedDatagrams));
+            Stats.EndLinkSession();
+            if (cancellationToken.IsCancellationRequested)
+            {
+                session.SendBye(ErrorCode.Normal, "bye");
+            }
+        }
+    }
+
+    private ValueTask OnUdpDatagramAsync(UdpClientSession session, UdpFrameReceiver receiver, DatagramType type, ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken)
+    {
+        switch (type)
+        {
+            case DatagramType.Fragment:
+                receiver.Accept(datagram.Span, out CompletedFrame? frame);
+                return frame is null ? ValueTask.CompletedTask : DeliverUdpFrameAsync(session, frame, cancellationToken);
+            case DatagramType.Signal when UdpWire.TryReadSignal(datagram.Span, out SignalMessage signal):
+                // The hub repeats a no-signal every second: only changes reach the stats and the log.
+                if (signal.Live != Stats.SignalLive || (!signal.Live && signal.Text != Stats.SignalReason))
+                {
+                    OnSignal(signal.Live, signal.Text);
+                }
+
+                return ValueTask.CompletedTask;
+            default:
+                return ValueTask.CompletedTask;
+        }
+    }
+
+    private async ValueTask DeliverUdpFrameAsync(UdpClientSession session, CompletedFrame frame, CancellationToken cancellationToken)
+    {
+        using (frame)
+        {
+            VideoFrameHeader header = frame.Header;
+            if (!Stats.SignalLive)
+            {
+                OnSignal(true, "");
+            }
+
+            long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
+            _lastSequence = header.Sequence;
+            await DeliverAsync(header, new ReadOnlySequence<byte>(frame.Data), skipped, session.ClockOffsetMicros, cancellationToken);
+        }
+    }
+
+    /// <summary>The receiver's timer (deadlines, NACKs, REPORTs) and the stats' view of the link.</summary>
+    private async Task UdpTicksAsync(UdpClientSession session, UdpFrameReceiver receiver, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(UdpFrameReceiver.TickInterval);
+        int turn = 0;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                receiver.RttMicros = session.LastRttMicros;
+                receiver.Tick();
+                if (++turn % 20 == 0)
+                {
+                    Stats.RttMilliseconds = session.LastRttMicros / 1000.0;
+                    Stats.OnLink(UdpLinkStats.From(receiver.Stats, session.DroppedDatagrams));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
 
     /// <summary>
     /// Watches a seed tutorial server (`seed+tcp://`): its pickled frames are read through the allow-list and go down the

@@ -51,6 +51,25 @@ public sealed class ViewerStats
 
     public double RttMilliseconds { get; internal set; }
 
+    /// <summary>UDP only: loss and recovery on the link, all sessions so far (null over TCP).</summary>
+    public Udp.UdpLinkStats? Link => _link is null ? null : (_linkPast ?? new Udp.UdpLinkStats()).Add(_link);
+
+    private volatile Udp.UdpLinkStats? _link;
+    private Udp.UdpLinkStats? _linkPast;
+
+    /// <summary>The current UDP session's link figures (cumulative for that session).</summary>
+    internal void OnLink(Udp.UdpLinkStats session) => _link = session;
+
+    /// <summary>A UDP session ended: its figures move to the totals of past sessions.</summary>
+    internal void EndLinkSession()
+    {
+        if (_link is { } last)
+        {
+            _linkPast = (_linkPast ?? new Udp.UdpLinkStats()).Add(last);
+            _link = new Udp.UdpLinkStats();
+        }
+    }
+
     /// <summary>Average frames per second from the first frame to the last.</summary>
     public double Fps
     {

@@ -36,4 +36,10 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Room '{Room}': signal back")]
     public static partial void SignalBack(ILogger logger, string room);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Listening on unix://{Path}")]
+    public static partial void ListeningUnix(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Replaced the stale socket file {Path} (nothing listened on it: left by a process that ended without removing it)")]
+    public static partial void ReplacedStaleSocket(ILogger logger, string path);
 }

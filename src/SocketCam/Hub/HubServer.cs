@@ -24,7 +24,9 @@ public sealed class HubServer : IAsyncDisposable
     private IRoomObserver[] _roomObservers = [];
     private long _framesOfRemovedRooms;
     private Socket? _listener;
-    private Task? _acceptLoop;
+    private Udp.UdpHubListener? _udp;
+    private UnixSocketListener? _unixListener;
+    private readonly List<Task> _acceptLoops = [];
     private int _disposed;
 
     public HubServer(HubOptions options, ILoggerFactory? loggerFactory = null)
@@ -34,9 +36,20 @@ public sealed class HubServer : IAsyncDisposable
     }
 
     /// <summary>The bound TCP endpoint (with the real port when port 0 was asked for).</summary>
-    public IPEndPoint TcpEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The hub is not started.");
+    public IPEndPoint TcpEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The hub has no TCP listener (not started, or Unix socket only).");
+
+    /// <summary>True when the hub listens on TCP (<see cref="HubOptions.TcpEndPoint"/> was set).</summary>
+    public bool HasTcpListener => _listener is not null;
+
+    /// <summary>The Unix socket file the hub listens on, or null.</summary>
+    public string? UnixSocketPath => _unixListener?.Path;
 
     public HubOptions Options => _options;
+
+    /// <summary>The bound UDP endpoint, or null when the hub has no UDP listener.</summary>
+    public IPEndPoint? UdpEndPoint => _udp?.EndPoint;
+
+    internal Udp.UdpHubListener? Udp => _udp;
 
     internal ILogger Logger => _logger;
 
@@ -44,13 +57,63 @@ public sealed class HubServer : IAsyncDisposable
 
     internal IEnumerable<HubConnection> Connections => _connections.Items;
 
-    /// <summary>Binds the listener (throws <see cref="SocketException"/> if the address is taken) and starts accepting.</summary>
+    /// <summary>
+    /// Binds the listeners (throws <see cref="SocketException"/> if the TCP address is taken, <see cref="Diagnostics.UserFacingException"/>
+    /// if the Unix socket path is in use or not a socket) and starts accepting. Both transports feed the same accept
+    /// loop code, connection set and rooms.
+    /// </summary>
     public void Start()
     {
-        Socket listener = TcpListening.Listen(_options.TcpEndPoint, 512);
-        _listener = listener;
-        HubLog.Listening(_logger, TcpEndPoint.ToString());
-        _acceptLoop = AcceptLoopAsync(listener, _shutdown.Token);
+        if (_options.TcpEndPoint is null && _options.UnixSocketPath is null)
+        {
+            throw new InvalidOperationException("The hub needs a TCP endpoint, a Unix socket path, or both.");
+        }
+
+        try
+        {
+            if (_options.TcpEndPoint is { } tcp)
+            {
+                _listener = TcpListening.Listen(tcp, 512);
+                HubLog.Listening(_logger, TcpEndPoint.ToString());
+            }
+
+            if (_options.UnixSocketPath is { } path)
+            {
+                _unixListener = UnixSocketListener.Listen(path, 512);
+                if (_unixListener.ReplacedStale)
+                {
+                    HubLog.ReplacedStaleSocket(_logger, _unixListener.Path);
+                }
+
+                HubLog.ListeningUnix(_logger, _unixListener.Path);
+            }
+
+            if (_options.UdpEndPoint is { } udp)
+            {
+                _udp = new Udp.UdpHubListener(this, udp, _options, _logger);
+            }
+        }
+        catch
+        {
+            // Nothing half-started: listeners bound before a later one failed are closed again.
+            _listener?.Dispose();
+            _listener = null;
+            _unixListener?.Dispose();
+            _unixListener = null;
+            throw;
+        }
+
+        _udp?.Start();
+
+        if (_listener is not null)
+        {
+            _acceptLoops.Add(AcceptLoopAsync(_listener, _shutdown.Token));
+        }
+
+        if (_unixListener is not null)
+        {
+            _acceptLoops.Add(AcceptLoopAsync(_unixListener.Socket, _shutdown.Token));
+        }
     }
 
     /// <summary>
@@ -170,12 +233,15 @@ public sealed class HubServer : IAsyncDisposable
 
         await _shutdown.CancelAsync();
         _listener?.Dispose();
-        if (_acceptLoop is not null)
-        {
-            await _acceptLoop;
-        }
+        _unixListener?.Dispose(); // removes the socket file: nobody new can connect during the goodbyes
+        await Task.WhenAll(_acceptLoops);
 
         await _connections.WhenAllAsync();
+        if (_udp is not null)
+        {
+            await _udp.DisposeAsync();
+        }
+
         foreach (Room room in _rooms.Values)
         {
             room.Dispose();

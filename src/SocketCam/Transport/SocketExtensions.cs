@@ -41,10 +41,13 @@ internal static class SocketExtensions
     /// </summary>
     public const int LiveVideoBufferBytes = 256 * 1024;
 
-    /// <summary>No Nagle delay, and bounded kernel buffers on the paths that carry live video.</summary>
+    /// <summary>
+    /// No Nagle delay (TCP only: a Unix socket has no Nagle), and bounded kernel buffers on the paths that carry live
+    /// video (on a Unix stream socket the send buffer alone bounds what is in flight; the receive size is harmless).
+    /// </summary>
     public static void ConfigureForVideo(this Socket socket, bool boundBuffers = false)
     {
-        if (socket.ProtocolType == ProtocolType.Tcp)
+        if (socket.ProtocolType == ProtocolType.Tcp && socket.AddressFamily != AddressFamily.Unix)
         {
             socket.NoDelay = true;
         }
@@ -60,6 +63,11 @@ internal static class SocketExtensions
     {
         try
         {
+            if (socket.AddressFamily == AddressFamily.Unix)
+            {
+                return DescribeUnix(socket);
+            }
+
             return socket.RemoteEndPoint?.ToString() ?? "?";
         }
         catch (ObjectDisposedException)
@@ -67,4 +75,34 @@ internal static class SocketExtensions
             return "?";
         }
     }
+
+    /// <summary>
+    /// A Unix socket's client has no address (it never binds a path), so it is named by the socket file and, on Linux,
+    /// the client's process id (SO_PEERCRED), which tells two clients apart in the hub's log.
+    /// </summary>
+    private static string DescribeUnix(Socket socket)
+    {
+        string path = (socket.LocalEndPoint as UnixDomainSocketEndPoint)?.ToString() is { Length: > 0 } local ? local : "?";
+        if (OperatingSystem.IsLinux())
+        {
+            // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+            Span<byte> credentials = stackalloc byte[12];
+            try
+            {
+                if (socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials) >= 4)
+                {
+                    return $"unix:{path} (pid {BitConverter.ToInt32(credentials)})";
+                }
+            }
+            catch (SocketException)
+            {
+                // Only a nicety for the log.
+            }
+        }
+
+        return $"unix:{path}";
+    }
+
+    private const int SolSocket = 1; // SOL_SOCKET on Linux
+    private const int SoPeerCred = 17; // SO_PEERCRED on Linux
 }

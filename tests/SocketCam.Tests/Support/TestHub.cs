@@ -41,8 +41,12 @@ internal sealed class TestHub : IAsyncDisposable
 
     public string Url => $"tcp://127.0.0.1:{Server.TcpEndPoint.Port}";
 
+    /// <summary>The hub's Unix socket (only when started with one).</summary>
+    public StreamEndpoint UnixEndpoint => StreamEndpoint.Unix(Server.UnixSocketPath ?? throw new InvalidOperationException("The hub has no Unix socket."));
+
     /// <summary>
-    /// Starts a hub. <paramref name="options"/>' endpoint is replaced by <paramref name="endPoint"/> (default 127.0.0.1:0).
+    /// Starts a hub. <paramref name="options"/>' endpoint is replaced by <paramref name="endPoint"/> (default 127.0.0.1:0);
+    /// with <paramref name="unixSocketPath"/> it also listens on that Unix socket.
     /// With <paramref name="captureRoom"/> set, the hub captures a <paramref name="width"/>x<paramref name="height"/>
     /// test pattern at <paramref name="fps"/> (0 = unpaced) into that room.
     /// </summary>
@@ -54,11 +58,12 @@ internal sealed class TestHub : IAsyncDisposable
         int height = 240,
         double fps = 30,
         IPEndPoint? endPoint = null,
-        IFrameSource? source = null)
+        IFrameSource? source = null,
+        string? unixSocketPath = null)
     {
         var logs = new CapturingLoggerProvider();
         ILoggerFactory factory = logs.CreateFactory();
-        options = (options ?? new HubOptions()) with { TcpEndPoint = endPoint ?? new IPEndPoint(IPAddress.Loopback, 0) };
+        options = (options ?? new HubOptions()) with { TcpEndPoint = endPoint ?? new IPEndPoint(IPAddress.Loopback, 0), UnixSocketPath = unixSocketPath };
         var server = new HubServer(options, factory);
         var hub = new TestHub(server, logs, factory);
         try

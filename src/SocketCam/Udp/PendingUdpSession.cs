@@ -1,0 +1,9 @@
+using System.Net;
+
+namespace SocketCam.Udp;
+
+/// <summary>
+/// A HELLO the hub answered with WELCOME but whose sender has not yet proved it receives at its address (by sending a
+/// datagram with the new session id). Until then the hub sends it nothing but that WELCOME again, once per HELLO.
+/// </summary>
+internal sealed record PendingUdpSession(ulong Id, SocketAddress Address, UdpHello Hello, long CreatedMicros, byte[] Welcome);

@@ -1,0 +1,255 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using SocketCam.Client;
+using SocketCam.Diagnostics;
+using SocketCam.Protocol;
+using SocketCam.Transport;
+
+namespace SocketCam.Udp;
+
+/// <summary>
+/// The client end of a UDP session (`view udp://`, `publish udp://`): a connected UDP socket (so the kernel delivers only
+/// the server's datagrams and "port unreachable" surfaces as an error), the HELLO/WELCOME handshake repeated every 250 ms,
+/// PINGs every 500 ms (round trip, clock offset, and the keep-alive the hub's idle timeout watches), and a receive loop
+/// that checks every datagram's session id and ends with the server's BYE or 3 s of silence.
+/// </summary>
+internal sealed class UdpClientSession : IDisposable
+{
+    private static readonly TimeSpan HelloRepeat = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan PingInterval = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan ServerSilence = TimeSpan.FromSeconds(3);
+
+    private readonly Socket _socket;
+    private readonly Lock _clockLock = new();
+    private long _clockOffsetMicros;
+    private double _bestRttMicros = double.MaxValue;
+    private long _lastRttMicros;
+    private uint _nextPingId;
+    private long _droppedDatagrams;
+
+    private UdpClientSession(Socket socket, ulong sessionId, UdpWelcome welcome, string server)
+    {
+        _socket = socket;
+        SessionId = sessionId;
+        Welcome = welcome;
+        Server = server;
+    }
+
+    public const string Scheme = "udp";
+
+    public ulong SessionId { get; }
+
+    public static bool IsUdp(StreamEndpoint endpoint) => string.Equals(endpoint.Scheme, Scheme, StringComparison.Ordinal);
+
+    public UdpWelcome Welcome { get; }
+
+    public string Server { get; }
+
+    /// <summary>Datagrams that were not the server's for this session (wrong id, malformed): dropped.</summary>
+    public long DroppedDatagrams => Interlocked.Read(ref _droppedDatagrams);
+
+    /// <summary>Hub clock minus local clock, µs, from the PONG with the shortest round trip so far.</summary>
+    public long ClockOffsetMicros
+    {
+        get
+        {
+            lock (_clockLock)
+            {
+                return _clockOffsetMicros;
+            }
+        }
+    }
+
+    public long LastRttMicros => Interlocked.Read(ref _lastRttMicros);
+
+    /// <summary>Handshakes with the hub; throws <see cref="RemoteErrorException"/> for a REFUSE and <see cref="TimeoutException"/> when nobody answers.</summary>
+    public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        IPEndPoint server = await endpoint.ResolveAsync(timeout.Token);
+        Socket socket = UdpSockets.Create(server.AddressFamily);
+        try
+        {
+            await socket.ConnectAsync(server, timeout.Token);
+            ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+            byte[] hello = new byte[UdpWire.MaxDatagram];
+            int helloLength = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, recovery ? (byte)0 : UdpWire.HelloFlagNoRecovery, role, options.Room, options.Token, options.Agent));
+            byte[] buffer = new byte[UdpWire.MaxDatagram + 1];
+            while (true)
+            {
+                await socket.SendAsync(hello.AsMemory(0, helloLength), SocketFlags.None, timeout.Token);
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+                wait.CancelAfter(HelloRepeat);
+                try
+                {
+                    while (true)
+                    {
+                        int received = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, wait.Token);
+                        ReadOnlySpan<byte> datagram = buffer.AsSpan(0, received);
+                        if (UdpWire.TryReadWelcome(datagram, out UdpWelcome welcome) && welcome.Nonce == nonce && UdpWire.TryReadPrefix(datagram, out _, out ulong sessionId))
+                        {
+                            var session = new UdpClientSession(socket, sessionId, welcome, server.ToString());
+                            session.SendPing(); // proves our address: the hub activates the session with it
+                            return session;
+                        }
+
+                        if (UdpWire.TryReadRefuse(datagram, out UdpRefuse refuse) && refuse.Nonce == nonce)
+                        {
+                            throw new RemoteErrorException(refuse.Code, refuse.Text);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (wait.IsCancellationRequested && !timeout.IsCancellationRequested)
+                {
+                    // No answer yet: say HELLO again (same nonce).
+                }
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"udp://{endpoint.Host}:{endpoint.Port} did not answer within {options.ConnectTimeout.TotalSeconds:0.#} s (is `socketcam serve --udp` running there, and is UDP port {endpoint.Port} reachable?).");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends one datagram now; a transient error loses only that datagram (recovery and keep-alives cope).</summary>
+    public void SendControl(ReadOnlySpan<byte> datagram)
+    {
+        try
+        {
+            _socket.Send(datagram, SocketFlags.None);
+        }
+        catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> datagram, UdpFrameSender? counter, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _socket.SendAsync(datagram, SocketFlags.None, cancellationToken);
+        }
+        catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
+        {
+            counter?.OnSendError();
+        }
+    }
+
+    public void SendPing()
+    {
+        Span<byte> ping = stackalloc byte[UdpWire.PingSize];
+        uint rtt = (uint)Math.Clamp(LastRttMicros, 0, uint.MaxValue);
+        PingRoundTrip.Write(ping, SessionId, new PingMessage(++_nextPingId, Clock.NowMicros()), rtt);
+        SendControl(ping);
+    }
+
+    public void SendSignal(in SignalMessage signal)
+    {
+        byte[] datagram = new byte[UdpWire.MaxDatagram];
+        SendControl(datagram.AsSpan(0, UdpWire.WriteSignal(datagram, SessionId, signal)));
+    }
+
+    public void SendBye(ErrorCode code, string text)
+    {
+        byte[] bye = new byte[UdpWire.MaxDatagram];
+        SendControl(bye.AsSpan(0, UdpWire.WriteBye(bye, SessionId, new CloseMessage(code, text))));
+    }
+
+    /// <summary>Pings until cancelled.</summary>
+    public async Task PingLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(PingInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                SendPing();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Receives until cancelled: PONGs are handled here, BYE ends it with <see cref="RemoteErrorException"/> (or quietly for
+    /// a normal close), 3 s of silence with an <see cref="IOException"/>; every other datagram of this session goes to
+    /// <paramref name="onDatagram"/>, whose data is valid only during the call.
+    /// </summary>
+    public async Task ReceiveAsync(Func<DatagramType, ReadOnlyMemory<byte>, ValueTask> onDatagram, CancellationToken cancellationToken)
+    {
+        byte[] buffer = GC.AllocateArray<byte>(UdpWire.MaxDatagram + 1, pinned: true);
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        while (true)
+        {
+            silence.CancelAfter(ServerSilence);
+            int received;
+            try
+            {
+                received = await _socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, silence.Token);
+            }
+            catch (OperationCanceledException) when (silence.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new IOException($"no datagrams from the server for {ServerSilence.TotalSeconds:0.#} s (it stopped, or the path is down)");
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
+            {
+                throw new IOException("the server's UDP port is closed (it stopped)", ex);
+            }
+
+            ReadOnlyMemory<byte> datagram = buffer.AsMemory(0, received);
+            if (received > UdpWire.MaxDatagram || !UdpWire.TryReadPrefix(datagram.Span, out DatagramType type, out ulong sessionId) || sessionId != SessionId)
+            {
+                Interlocked.Increment(ref _droppedDatagrams);
+                continue;
+            }
+
+            switch (type)
+            {
+                case DatagramType.Pong when UdpWire.TryReadPong(datagram.Span, out PongMessage pong):
+                    OnPong(pong);
+                    break;
+                case DatagramType.Bye when UdpWire.TryReadBye(datagram.Span, out CloseMessage bye):
+                    throw new RemoteErrorException(bye.Code, bye.Text);
+                default:
+                    await onDatagram(type, datagram);
+                    break;
+            }
+        }
+    }
+
+    private void OnPong(in PongMessage pong)
+    {
+        long now = Clock.NowMicros();
+        long rtt = now - pong.EchoSentMicros;
+        if (rtt < 0)
+        {
+            return;
+        }
+
+        long offset = pong.PeerTimeMicros - ((pong.EchoSentMicros + now) / 2);
+        Interlocked.Exchange(ref _lastRttMicros, rtt);
+        lock (_clockLock)
+        {
+            // The sample with the shortest round trip bounds the offset error best (as NTP does).
+            if (rtt <= _bestRttMicros * 1.5)
+            {
+                _bestRttMicros = Math.Min(_bestRttMicros, rtt);
+                _clockOffsetMicros = offset;
+            }
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+}

@@ -1,0 +1,106 @@
+using SocketCam.Diagnostics;
+
+namespace SocketCam.Udp;
+
+/// <summary>
+/// The receiving half of a UDP video session (the hub for a publisher, the client for a viewer): a
+/// <see cref="FrameReassembler"/> behind a lock (datagrams arrive on the receive loop, the timer runs beside it) that
+/// sends its NACKs and, every 250 ms, a REPORT through <c>sendControl</c>, a synchronous send of one small datagram.
+/// </summary>
+internal sealed class UdpFrameReceiver : IDisposable
+{
+    public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(5);
+    private const long ReportIntervalMicros = 250_000;
+
+    private readonly ulong _sessionId;
+    private readonly Action<ReadOnlySpan<byte>> _sendControl;
+    private readonly FrameReassembler _reassembler;
+    private readonly Lock _lock = new();
+    private readonly List<UdpNack> _nacks = [];
+    private readonly byte[] _scratch = new byte[UdpWire.MaxDatagram];
+    private long _lastReportMicros = Clock.NowMicros();
+    private bool _disposed;
+
+    public UdpFrameReceiver(ulong sessionId, int maxFrameBytes, bool recovery, Action<ReadOnlySpan<byte>> sendControl)
+    {
+        _sessionId = sessionId;
+        _sendControl = sendControl;
+        _reassembler = new FrameReassembler(maxFrameBytes, new ReassemblyOptions { RecoveryEnabled = recovery });
+    }
+
+    /// <summary>The round trip the NACK timing uses (µs); the session updates it from its PING/PONG.</summary>
+    public long RttMicros { get; set; }
+
+    public ReassemblyStats Stats
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _reassembler.Stats;
+            }
+        }
+    }
+
+    /// <summary>Takes one FRAGMENT datagram; a completed frame is handed out (the caller disposes it).</summary>
+    public ReassemblyResult Accept(ReadOnlySpan<byte> datagram, out CompletedFrame? frame)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                // The session ended while a datagram was on its way to it.
+                frame = null;
+                return ReassemblyResult.Late;
+            }
+
+            long now = Clock.NowMicros();
+            ReassemblyResult result = _reassembler.Accept(datagram, now, out frame);
+            SendNacks(now);
+            return result;
+        }
+    }
+
+    /// <summary>The timer: deadlines, due NACKs, and the periodic REPORT.</summary>
+    public void Tick()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            long now = Clock.NowMicros();
+            _reassembler.Expire(now);
+            SendNacks(now);
+            if (now - _lastReportMicros >= ReportIntervalMicros)
+            {
+                _lastReportMicros = now;
+                UdpReport report = _reassembler.TakeReport((uint)Math.Clamp(RttMicros, 0, uint.MaxValue));
+                int length = UdpWire.WriteReport(_scratch, _sessionId, report);
+                _sendControl(_scratch.AsSpan(0, length));
+            }
+        }
+    }
+
+    private void SendNacks(long now)
+    {
+        _nacks.Clear();
+        _reassembler.CollectNacks(now, RttMicros, _nacks);
+        foreach (UdpNack nack in _nacks)
+        {
+            int length = UdpWire.WriteNack(_scratch, _sessionId, nack);
+            _sendControl(_scratch.AsSpan(0, length));
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            _reassembler.Dispose();
+        }
+    }
+}

@@ -1,0 +1,249 @@
+using System.Net;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Hub;
+using SocketCam.Protocol;
+
+namespace SocketCam.Udp;
+
+/// <summary>
+/// A publisher over UDP, on the hub: its fragments are reassembled on the listener's receive loop
+/// (<see cref="UdpFrameReceiver"/>, which NACKs and REPORTs back), each complete frame is checked like a TCP publisher's
+/// (JPEG structure and size) and handed to a publish loop through a small newest-wins queue, so a recorder that holds the
+/// room back never stalls the receive loop every UDP session shares.
+/// </summary>
+internal sealed class UdpPublisherSession : IUdpSession, IClientStats
+{
+    private const int QueuedFrames = 4;
+
+    private readonly UdpHubListener _listener;
+    private readonly Room _room;
+    private readonly HubOptions _options;
+    private readonly ILogger _logger;
+    private readonly UdpHello _hello;
+    private readonly UdpFrameReceiver _receiver;
+    private readonly Channel<SharedFrame> _frames;
+    private readonly CancellationTokenSource _end = new();
+    private readonly RateMeter _rate = new();
+    private readonly Lock _endLock = new();
+    private CloseMessage? _ending;
+    private volatile bool _quiet;
+    private long _lastHeardMicros = Clock.NowMicros();
+    private long _framesPublished;
+    private long _bytesReceived;
+    private long _framesDropped;
+
+    public UdpPublisherSession(UdpHubListener listener, PendingUdpSession pending, Room room, HubOptions options, ILogger logger)
+    {
+        _listener = listener;
+        _room = room;
+        _options = options;
+        _logger = logger;
+        _hello = pending.Hello;
+        Id = pending.Id;
+        Address = pending.Address;
+        Remote = UdpHubListener.Describe(pending.Address);
+        bool recovery = !pending.Hello.NoLossRecovery;
+        _receiver = new UdpFrameReceiver(Id, options.MaxFrameBytes, recovery, d => _listener.SendTo(d, Address));
+        _frames = Channel.CreateBounded<SharedFrame>(
+            new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
+            dropped =>
+            {
+                Interlocked.Increment(ref _framesDropped);
+                dropped.Release();
+            });
+    }
+
+    public ulong Id { get; }
+
+    public SocketAddress Address { get; }
+
+    public string Kind => "udp-publisher";
+
+    public string Remote { get; }
+
+    public string? RoomName => _room.Name;
+
+    /// <summary>For a publisher: frames it sent us that we published.</summary>
+    public long FramesSent => Interlocked.Read(ref _framesPublished);
+
+    public long BytesSent => Interlocked.Read(ref _bytesReceived);
+
+    public long FramesDropped => Interlocked.Read(ref _framesDropped);
+
+    public double SendFps => _rate.PerSecond();
+
+    public ReassemblyStats Reception => _receiver.Stats;
+
+    public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
+    {
+        Interlocked.Exchange(ref _lastHeardMicros, Clock.NowMicros());
+        switch (type)
+        {
+            case DatagramType.Fragment:
+                OnFragment(datagram);
+                break;
+            case DatagramType.Ping when UdpWire.TryReadPing(datagram, out PingMessage ping):
+                _receiver.RttMicros = PingRoundTrip.Read(datagram);
+                Span<byte> pong = stackalloc byte[UdpWire.PongSize];
+                UdpWire.WritePong(pong, Id, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros()));
+                _listener.SendTo(pong, Address);
+                break;
+            case DatagramType.Signal when UdpWire.TryReadSignal(datagram, out SignalMessage signal):
+                _room.SetSignal(signal.Live, signal.Text);
+                break;
+            case DatagramType.Report:
+                break; // a publisher's keep-alive carries nothing the hub needs
+            case DatagramType.Bye when UdpWire.TryReadBye(datagram, out CloseMessage bye):
+                lock (_endLock)
+                {
+                    _ending ??= new CloseMessage(ErrorCode.Normal, bye.Text.Length > 0 ? $"publisher left: {bye.Text}" : "publisher left");
+                }
+
+                _quiet = true;
+                _end.Cancel();
+                break;
+            default:
+                _listener.Drops.OnNotAllowed();
+                break;
+        }
+    }
+
+    public void Tick(long nowMicros)
+    {
+        if (nowMicros - Interlocked.Read(ref _lastHeardMicros) > _options.UdpIdleTimeout.TotalMicroseconds)
+        {
+            End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.UdpIdleTimeout.TotalSeconds:0.#} s.");
+        }
+    }
+
+    public void End(ErrorCode code, string reason)
+    {
+        lock (_endLock)
+        {
+            _ending ??= new CloseMessage(code, reason);
+        }
+
+        _end.Cancel();
+    }
+
+    public async Task RunAsync(CancellationToken serverToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(serverToken, _end.Token);
+        string recovery = _hello.NoLossRecovery ? " without loss recovery" : "";
+        UdpLog.Joined(_logger, Remote, _room.Name, "publisher", _hello.Agent, recovery);
+        Task ticks = TickLoopAsync(stop.Token);
+        string reason = "closed";
+        try
+        {
+            await foreach (SharedFrame frame in _frames.Reader.ReadAllAsync(stop.Token))
+            {
+                try
+                {
+                    await _room.PublishAsync(frame, stop.Token);
+                    Interlocked.Increment(ref _framesPublished);
+                    _rate.Mark();
+                }
+                finally
+                {
+                    frame.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            reason = serverToken.IsCancellationRequested ? "server shutting down" : _ending?.Text ?? "ended";
+        }
+        finally
+        {
+            await ticks;
+            _frames.Writer.TryComplete();
+            while (_frames.Reader.TryRead(out SharedFrame? left))
+            {
+                left.Release();
+            }
+
+            // Told before the seat is free, so it cannot land after a new publisher's first frame.
+            if (!serverToken.IsCancellationRequested)
+            {
+                _room.SetSignal(false, HubConnection.PublisherLeftReason);
+            }
+
+            _room.ReleasePublisher(this);
+        }
+
+        if (!_quiet)
+        {
+            CloseMessage bye = serverToken.IsCancellationRequested
+                ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
+                : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
+            byte[] datagram = new byte[UdpWire.MaxDatagram];
+            _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+        }
+
+        ReassemblyStats stats = _receiver.Stats;
+        _receiver.Dispose();
+        UdpLog.Left(_logger, Remote, _room.Name, reason, FramesSent, stats.FramesLost, stats.Recovered);
+    }
+
+    private void OnFragment(ReadOnlySpan<byte> datagram)
+    {
+        _receiver.Accept(datagram, out CompletedFrame? completed);
+        if (completed is null)
+        {
+            return;
+        }
+
+        using (completed)
+        {
+            Interlocked.Add(ref _bytesReceived, completed.Data.Length);
+            VideoFrameHeader header = completed.Header;
+            ReadOnlySpan<byte> picture = completed.Data.Span;
+            if (header.Codec == CodecId.Jpeg)
+            {
+                if (!JpegStructure.TryValidate(picture, out int width, out int height, out string? error))
+                {
+                    Reject($"Corrupt JPEG in frame {header.Sequence}: {error}");
+                    return;
+                }
+
+                if (width != header.Width || height != header.Height)
+                {
+                    Reject($"Frame {header.Sequence} says {header.Width}x{header.Height} but its JPEG is {width}x{height}.");
+                    return;
+                }
+            }
+
+            SharedFrame frame = SharedFrame.Rent(picture.Length);
+            picture.CopyTo(frame.WritableData);
+            frame.Complete(header, picture.Length);
+            if (!_frames.Writer.TryWrite(frame))
+            {
+                frame.Release();
+            }
+        }
+    }
+
+    private void Reject(string reason)
+    {
+        UdpLog.BadFrame(_logger, Remote, reason);
+        End(ErrorCode.BadFrame, reason);
+    }
+
+    private async Task TickLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(UdpFrameReceiver.TickInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                _receiver.Tick();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

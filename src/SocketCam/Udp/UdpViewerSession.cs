@@ -1,0 +1,255 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using SocketCam.Diagnostics;
+using SocketCam.Hub;
+using SocketCam.Protocol;
+
+namespace SocketCam.Udp;
+
+/// <summary>
+/// A viewer over UDP, on the hub: a room viewer like any other (one-frame slot, newest wins, skips counted) whose send
+/// loop fragments each frame through a <see cref="UdpFrameSender"/> and answers the viewer's NACKs between frames. PINGs
+/// are answered at once from the receive loop (a PONG is one small datagram; no ordering with frames matters).
+/// </summary>
+internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
+{
+    private static readonly long SignalRepeatMicros = 1_000_000;
+
+    private readonly UdpHubListener _listener;
+    private readonly Room _room;
+    private readonly HubOptions _options;
+    private readonly ILogger _logger;
+    private readonly UdpHello _hello;
+    private readonly AsyncSignal _wake = new();
+    private readonly RateMeter _sendRate = new();
+    private readonly UdpFrameSender _sender;
+    private readonly CancellationTokenSource _end = new();
+    private readonly Lock _control = new();
+    private SignalMessage? _pendingSignal;
+    private SignalMessage? _noSignal;
+    private long _signalSentMicros;
+    private CloseMessage? _ending;
+    private volatile bool _quiet;
+    private long _lastHeardMicros = Clock.NowMicros();
+    private long _framesLostReported;
+    private long _fragmentsLostReported;
+    private long _fragmentsExpectedReported;
+
+    public UdpViewerSession(UdpHubListener listener, PendingUdpSession pending, Room room, HubOptions options, ILogger logger)
+    {
+        _listener = listener;
+        _room = room;
+        _options = options;
+        _logger = logger;
+        _hello = pending.Hello;
+        Id = pending.Id;
+        Address = pending.Address;
+        Remote = UdpHubListener.Describe(pending.Address);
+        Slot = new LatestFrameSlot(_wake);
+        bool recovery = !pending.Hello.NoLossRecovery;
+        _sender = new UdpFrameSender((d, ct) => _listener.SendToAsync(d, Address, _sender, ct), Id, recovery, options.UdpPacingBytesPerSecond);
+    }
+
+    public ulong Id { get; }
+
+    public SocketAddress Address { get; }
+
+    public LatestFrameSlot Slot { get; }
+
+    public string Kind => "udp-viewer";
+
+    public string Remote { get; }
+
+    public string? RoomName => _room.Name;
+
+    public long FramesSent => _sender.FramesSent;
+
+    public long BytesSent => _sender.DataBytes + _sender.RecoveryBytes;
+
+    public long FramesDropped => Slot.Dropped;
+
+    public double SendFps => _sendRate.PerSecond();
+
+    /// <summary>Loss the viewer reported (all reports so far): fragments lost before recovery / expected, in percent.</summary>
+    public double LossPercent
+    {
+        get
+        {
+            long expected = Interlocked.Read(ref _fragmentsExpectedReported);
+            return expected == 0 ? 0 : 100.0 * Interlocked.Read(ref _fragmentsLostReported) / expected;
+        }
+    }
+
+    public long FramesLostReported => Interlocked.Read(ref _framesLostReported);
+
+    public UdpFrameSender Sender => _sender;
+
+    public void OnSignal(SignalMessage message)
+    {
+        lock (_control)
+        {
+            _pendingSignal = message;
+            _noSignal = message.Live ? null : message;
+        }
+
+        _wake.Set();
+    }
+
+    public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
+    {
+        Interlocked.Exchange(ref _lastHeardMicros, Clock.NowMicros());
+        switch (type)
+        {
+            case DatagramType.Ping when UdpWire.TryReadPing(datagram, out PingMessage ping):
+                Span<byte> pong = stackalloc byte[UdpWire.PongSize];
+                UdpWire.WritePong(pong, Id, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros()));
+                _listener.SendTo(pong, Address);
+                break;
+            case DatagramType.Nack when UdpWire.TryReadNack(datagram, out UdpNack nack):
+                if (_sender.OnNack(nack))
+                {
+                    _wake.Set();
+                }
+
+                break;
+            case DatagramType.Report when UdpWire.TryReadReport(datagram, out UdpReport report):
+                _sender.OnReport(report);
+                Interlocked.Add(ref _fragmentsExpectedReported, report.FragmentsExpected);
+                Interlocked.Add(ref _fragmentsLostReported, report.FragmentsLost);
+                Interlocked.Add(ref _framesLostReported, report.FramesLost);
+                break;
+            case DatagramType.Bye when UdpWire.TryReadBye(datagram, out CloseMessage bye):
+                EndQuietly(bye.Text.Length > 0 ? $"viewer left: {bye.Text}" : "viewer left");
+                break;
+            default:
+                _listener.Drops.OnNotAllowed();
+                break;
+        }
+    }
+
+    public void Tick(long nowMicros)
+    {
+        if (nowMicros - Interlocked.Read(ref _lastHeardMicros) > _options.UdpIdleTimeout.TotalMicroseconds)
+        {
+            End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.UdpIdleTimeout.TotalSeconds:0.#} s.");
+            return;
+        }
+
+        // Datagrams get lost: a no-signal state is said again every second while it lasts.
+        lock (_control)
+        {
+            if (_noSignal is { } down && _pendingSignal is null && nowMicros - _signalSentMicros > SignalRepeatMicros)
+            {
+                _pendingSignal = down;
+                _wake.Set();
+            }
+        }
+    }
+
+    public void End(ErrorCode code, string reason)
+    {
+        lock (_control)
+        {
+            _ending ??= new CloseMessage(code, reason);
+        }
+
+        _end.Cancel();
+    }
+
+    private void EndQuietly(string reason)
+    {
+        lock (_control)
+        {
+            _ending ??= new CloseMessage(ErrorCode.Normal, reason);
+        }
+
+        // The viewer said BYE: nothing to answer.
+        _quiet = true;
+        _end.Cancel();
+    }
+
+    public async Task RunAsync(CancellationToken serverToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(serverToken, _end.Token);
+        string recovery = _hello.NoLossRecovery ? " without loss recovery" : "";
+        UdpLog.Joined(_logger, Remote, _room.Name, "viewer", _hello.Agent, recovery);
+        _room.AddViewer(this);
+        if (!Slot.IsFull && _room.AcquireLatestFrame() is { } latest)
+        {
+            Slot.Offer(latest);
+            latest.Release();
+        }
+
+        string reason = "closed";
+        try
+        {
+            await SendLoopAsync(stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            reason = serverToken.IsCancellationRequested ? "server shutting down" : _ending?.Text ?? "ended";
+        }
+        finally
+        {
+            _room.RemoveViewer(this);
+            Slot.Close();
+        }
+
+        if (!_quiet)
+        {
+            CloseMessage bye = serverToken.IsCancellationRequested
+                ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
+                : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
+            byte[] datagram = new byte[UdpWire.MaxDatagram];
+            _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+        }
+
+        _sender.Dispose();
+        UdpLog.Left(_logger, Remote, _room.Name, reason, FramesSent, FramesLostReported, 0);
+    }
+
+    private async Task SendLoopAsync(CancellationToken cancellationToken)
+    {
+        byte[] control = new byte[UdpWire.MaxDatagram];
+        while (true)
+        {
+            await _wake.WaitAsync(cancellationToken);
+            await _sender.ResendRequestedAsync(cancellationToken);
+            SignalMessage? signal;
+            lock (_control)
+            {
+                (signal, _pendingSignal) = (_pendingSignal, null);
+                if (signal is not null)
+                {
+                    _signalSentMicros = Clock.NowMicros();
+                }
+            }
+
+            if (signal is { } s)
+            {
+                _listener.SendTo(control.AsSpan(0, UdpWire.WriteSignal(control, Id, s)), Address);
+            }
+
+            SharedFrame? frame = Slot.Take();
+            if (frame is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                await _sender.SendFrameAsync(frame.Header, frame.Message[ProtocolConstants.FrameMessageOverhead..], cancellationToken);
+                _sendRate.Mark();
+            }
+            finally
+            {
+                frame.Release();
+            }
+
+            if (_sender.HasNacks)
+            {
+                _wake.Set();
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using SocketCam.Tests.Support;
+using SocketCam.Web;
+
+namespace SocketCam.Tests.Web.Browser;
+
+/// <summary>
+/// The watch page (/rooms/{room}) in real headless Chromium against a real hub and Kestrel: frames over the watch WebSocket
+/// drawn on the canvas, the numbers it exposes as window.socketcam, the token, reconnecting, and a room that appears later.
+/// </summary>
+[Collection(NetworkCollection.Name)]
+public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    private const double SourceFps = 15;
+
+    [Fact]
+    public async Task Watch_page_draws_live_frames_of_the_source_size_with_plausible_fps_and_latency()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(width: 320, height: 240, fps: SourceFps);
+        await using BrowserPage page = await browser.NewPageAsync();
+
+        IResponse response = await page.GotoAsync($"{server.Url}/rooms/main");
+        Assert.Equal(200, response.Status);
+        await page.UntilAsync("window.socketcam.framesDrawn > 10", "the watch page drew more than 10 frames");
+
+        // The canvas shows a picture (the test pattern has bars, ramps and text: far from one colour) ...
+        int[] first = await CanvasAsync(page);
+        Assert.True(first.Max() - first.Min() > 50, $"the canvas is (nearly) one colour: {Describe(first)}");
+        // ... and it moves: a later read differs (the pattern scrolls every frame).
+        await Eventually.UntilAsync(
+            async () => Difference(first, await CanvasAsync(page)) > 0.5,
+            "the canvas changes between two reads");
+
+        Assert.Equal(320, await page.EvalAsync<int>("() => window.socketcam.width"));
+        Assert.Equal(240, await page.EvalAsync<int>("() => window.socketcam.height"));
+        Assert.Equal("live", await page.EvalAsync<string>("() => window.socketcam.state"));
+
+        // fps is measured over a window: once it has a value it is above 0 and not more than the source sends.
+        await page.UntilAsync("window.socketcam.fps > 0", "the page shows an fps above 0");
+        double fps = await page.EvalAsync<double>("() => window.socketcam.fps");
+        Assert.True(fps <= 1.5 * SourceFps, $"the page shows {fps} fps for a {SourceFps} fps source. {await page.StateJsonAsync()}");
+
+        // Capture → canvas latency: a finite number, not negative (no upper bound asserted: the machine is shared).
+        await page.UntilAsync("typeof window.socketcam.latencyMs === 'number'", "the page measured a latency");
+        double latency = await page.EvalAsync<double>("() => window.socketcam.latencyMs");
+        Assert.True(double.IsFinite(latency) && latency >= 0, $"latencyMs = {latency}. {await page.StateJsonAsync()}");
+        Assert.True(await page.EvalAsync<bool>("() => Array.isArray(window.socketcam.latencies) && window.socketcam.latencies.length > 0"),
+            await page.StateJsonAsync());
+    }
+
+    [Fact]
+    public async Task With_a_token_the_page_needs_it_and_passes_it_on_to_its_WebSocket()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(fps: SourceFps, token: "s3cret");
+        await using BrowserPage page = await browser.NewPageAsync();
+        await page.RecordWebSocketsAsync();
+
+        IResponse refused = await page.GotoAsync($"{server.Url}/rooms/main");
+        Assert.Equal(401, refused.Status);
+        Assert.StartsWith("text/plain", refused.Headers["content-type"], StringComparison.Ordinal);
+        Assert.StartsWith("unauthorized", await refused.TextAsync(), StringComparison.Ordinal);
+
+        IResponse wrong = await page.GotoAsync($"{server.Url}/rooms/main?token=s3creT");
+        Assert.Equal(401, wrong.Status);
+
+        IResponse allowed = await page.GotoAsync($"{server.Url}/rooms/main?token=s3cret");
+        Assert.Equal(200, allowed.Status);
+        await page.UntilAsync("window.socketcam.framesDrawn > 5 && window.socketcam.state === 'live'", "the page with the token drew frames");
+        IReadOnlyList<WebSocketEvent> sockets = await page.WebSocketLogAsync();
+        Assert.Contains(sockets, e => e.Event == "open" && e.Url.Contains("/rooms/main/ws", StringComparison.Ordinal) && e.Url.Contains("token=s3cret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_page_reconnects_by_itself_when_the_HTTP_server_comes_back_on_the_same_port()
+    {
+        await using TestHub hub = TestHub.Start(fps: SourceFps);
+        using ILoggerFactory loggers = hub.Logs.CreateFactory();
+        HttpServer web = await StartWebAsync(hub, loggers, port: 0);
+        int port = web.EndPoint.Port;
+        try
+        {
+            await using BrowserPage page = await browser.NewPageAsync();
+            Assert.Equal(200, (await page.GotoAsync($"http://127.0.0.1:{port}/rooms/main")).Status);
+            await page.UntilAsync("window.socketcam.framesDrawn > 10 && window.socketcam.state === 'live'", "the page is live");
+            await page.EvalAsync<int>("() => window.__sameDocument = 42");
+
+            await web.DisposeAsync().AsTask().WaitAsync(TestHub.Timeout);
+            await page.UntilAsync("window.socketcam.state !== 'live'", "the page noticed the server went away");
+            long drawnWhileDown = await page.EvalAsync<long>("() => window.socketcam.framesDrawn");
+
+            web = await StartWebAsync(hub, loggers, port);
+            await page.UntilAsync(
+                $"window.socketcam.state === 'live' && window.socketcam.framesDrawn > {drawnWhileDown.ToString(CultureInfo.InvariantCulture)} + 10",
+                "the page is live again and draws new frames");
+            // Without a reload: the same document is still there.
+            Assert.Equal(42, await page.EvalAsync<int>("() => window.__sameDocument"));
+        }
+        finally
+        {
+            await web.DisposeAsync().AsTask().WaitAsync(TestHub.Timeout);
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_room_shows_why_and_starts_drawing_when_the_room_appears()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
+        await using BrowserPage page = await browser.NewPageAsync();
+        await page.RecordWebSocketsAsync();
+
+        IResponse response = await page.GotoAsync($"{server.Url}/rooms/nosuch");
+        Assert.Equal(200, response.Status); // the page itself is served: it waits for the room
+        await page.UntilAsync(
+            "window.socketcam.state === 'disconnected' && /unknown room/i.test(window.socketcam.reason)",
+            "the page says the room is unknown");
+        IReadOnlyList<WebSocketEvent> sockets = await page.WebSocketLogAsync();
+        Assert.Contains(sockets, e => e.Event == "close" && e.Code == 4404 && e.Url.Contains("/rooms/nosuch/ws", StringComparison.Ordinal));
+        Assert.Equal(0, await page.EvalAsync<int>("() => window.socketcam.framesDrawn"));
+
+        server.Hub.StartCapture("nosuch", width: 320, height: 240, fps: SourceFps);
+        await page.UntilAsync(
+            "window.socketcam.state === 'live' && window.socketcam.framesDrawn > 5 && window.socketcam.width === 320",
+            "the page draws the room once it exists (no reload)");
+    }
+
+    private static async Task<HttpServer> StartWebAsync(TestHub hub, ILoggerFactory loggers, int port)
+    {
+        // The old listener's port may take a moment to be free again: retry the bind, never sleep a fixed time.
+        HttpServer? started = null;
+        IOException? last = null;
+        try
+        {
+            await Eventually.UntilAsync(
+                async () =>
+                {
+                    var web = new HttpServer(hub.Server, new WebOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, port) }, loggers);
+                    try
+                    {
+                        await web.StartAsync(CancellationToken.None);
+                        started = web;
+                        return true;
+                    }
+                    catch (IOException ex)
+                    {
+                        last = ex;
+                        await web.DisposeAsync();
+                        return false;
+                    }
+                },
+                $"the HTTP server binds 127.0.0.1:{port}");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}: {last?.Message}", ex);
+        }
+
+        return started!;
+    }
+
+    private static async Task<int[]> CanvasAsync(BrowserPage page) =>
+        await page.SampleAsync("#video") ?? throw new InvalidOperationException($"#video has no size. {await page.StateJsonAsync()}");
+
+    /// <summary>Mean absolute luma difference of two samples.</summary>
+    internal static double Difference(int[] a, int[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Average();
+
+    internal static string Describe(int[] luma) => JsonSerializer.Serialize(luma);
+}
