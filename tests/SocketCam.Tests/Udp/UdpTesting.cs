@@ -66,7 +66,7 @@ internal static class UdpTesting
                 n = UdpWire.WriteReport(buffer, session, report);
                 break;
             case DatagramType.Ping when UdpWire.TryReadPing(d, out PingMessage ping):
-                n = UdpWire.WritePing(buffer, session, ping);
+                n = PingRoundTrip.Write(buffer, session, ping, PingRoundTrip.Read(d));
                 break;
             case DatagramType.Pong when UdpWire.TryReadPong(d, out PongMessage pong):
                 n = UdpWire.WritePong(buffer, session, pong);
@@ -98,7 +98,7 @@ internal static class UdpTesting
         DatagramType.Welcome => [6, 7, 38, 39],
         DatagramType.Nack => [6, 7, 22, 23],
         DatagramType.Report => [6, 7, 36, 37, 38, 39],
-        DatagramType.Ping or DatagramType.Pong => [6, 7, 20, 21, 22, 23],
+        DatagramType.Pong => [6, 7, 20, 21, 22, 23],
         DatagramType.Signal => [6, 7, 17],
         _ => [6, 7],
     };
@@ -116,7 +116,7 @@ internal static class UdpTesting
         yield return ("raw fragment", Datagrams(3, Bytes(4 * 2 * 3), 0, new VideoFrameHeader(CodecId.RawBgr24, 4, 2, 1, 2))[0], prefix);
         yield return ("nack", b[..UdpWire.WriteNack(b, Session, 77, [1, 5, 600])], [.. prefix, 22, 23]);
         yield return ("report", b[..UdpWire.WriteReport(b, Session, new UdpReport(1000, 50, 30, 2, 12_345))], [.. prefix, 36, 37, 38, 39]);
-        yield return ("ping", b[..UdpWire.WritePing(b, Session, new PingMessage(3, -5))], [.. prefix, 20, 21, 22, 23]);
+        yield return ("ping", b[..PingRoundTrip.Write(b, Session, new PingMessage(3, -5), 12_345)], prefix);
         yield return ("pong", b[..UdpWire.WritePong(b, Session, new PongMessage(3, -5, 99))], [.. prefix, 20, 21, 22, 23]);
         yield return ("signal", b[..UdpWire.WriteSignal(b, Session, new SignalMessage(false, "ffmpeg exited: déjà vu"))], [.. prefix, 17]);
         yield return ("bye", b[..UdpWire.WriteBye(b, Session, new CloseMessage(ErrorCode.IdleTimeout, "nothing heard for 5 s"))], prefix);

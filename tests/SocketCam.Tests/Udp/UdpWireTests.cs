@@ -67,6 +67,10 @@ public sealed class UdpWireTests
         Assert.Equal(32, UdpWire.WritePing(b, Session, ping));
         Assert.True(UdpWire.TryReadPing(b.AsSpan(0, 32), out PingMessage pingBack));
         Assert.Equal(ping, pingBack);
+        Assert.Equal(0u, PingRoundTrip.Read(b.AsSpan(0, 32)));
+        Assert.Equal(32, PingRoundTrip.Write(b, Session, ping, 4321));
+        Assert.True(UdpWire.TryReadPing(b.AsSpan(0, 32), out pingBack));
+        Assert.Equal((ping, 4321u), (pingBack, PingRoundTrip.Read(b.AsSpan(0, 32))));
 
         var pong = new PongMessage(7, 1, long.MaxValue);
         Assert.Equal(40, UdpWire.WritePong(b, Session, pong));
