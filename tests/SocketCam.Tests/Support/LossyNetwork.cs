@@ -262,7 +262,7 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
         if (result.ExitCode != 0)
         {
             string why = FirstLine(result.Stderr);
-            string who = Environment.IsPrivilegedProcess ? "" : $"; this process runs as uid {Environment.UserName}, not root";
+            string who = Environment.IsPrivilegedProcess ? "" : $"; this process runs as {Environment.UserName}, not root";
             throw new InvalidOperationException(
                 $"the lossy-network tests need root to create network namespaces (ip netns add {name} failed: {why}{who}): run the tests as root, as CI does.");
         }
