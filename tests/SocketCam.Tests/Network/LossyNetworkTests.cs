@@ -94,6 +94,15 @@ public sealed partial class LossyNetworkTests : IDisposable
         LinkCounters counters = await net.CountersAsync();
         Assert.Equal(new DirectionCounters(1, 0), counters.ServerToClient);
         Assert.Equal(new DirectionCounters(0, 0), counters.ClientToServer);
+
+        Assert.Equal(1500, net.Mtu);
+        await net.SetMtuAsync(1280);
+        foreach ((Side side, string device) in new[] { (Side.Server, net.ServerInterface), (Side.Client, net.ClientInterface) })
+        {
+            CommandResult link = await net.RunAsync(side, "ip", "-j", "link", "show", "dev", device);
+            using JsonDocument json = JsonDocument.Parse(link.Stdout);
+            Assert.Equal(1280, json.RootElement[0].GetProperty("mtu").GetInt32());
+        }
     }
 
     [Fact]
@@ -123,6 +132,23 @@ public sealed partial class LossyNetworkTests : IDisposable
         LinkCounters end = await net.CountersAsync();
         Assert.Equal(afterLoss.ServerToClient.Dropped, end.ServerToClient.Dropped);
         Assert.Equal(new DirectionCounters(Count, Count - back), end.ClientToServer);
+    }
+
+    [Fact]
+    public async Task Disposing_kills_what_still_runs_inside_and_deletes_both_namespaces()
+    {
+        LossyNetwork net = await LossyNetwork.CreateAsync(lossPercent: 10);
+        string[] names = [net.ServerNamespace, net.ClientNamespace];
+        Assert.All(names, name => Assert.True(File.Exists($"/run/netns/{name}"), name));
+        await using ChildProcess sleeper = net.StartPython(Side.Server, "import time; print('ready', flush=True); time.sleep(60)");
+        await sleeper.WaitForStdoutLineAsync(l => l == "ready", ProcessTimeout);
+
+        net.Dispose(); // the synchronous one; DisposeAsync does the same
+        await sleeper.WaitForExitAsync(ProcessTimeout);
+        Assert.All(names, name => Assert.False(File.Exists($"/run/netns/{name}"), name));
+        net.Dispose();
+        await net.DisposeAsync(); // again: nothing to do
+        Assert.Throws<ObjectDisposedException>(() => net.StartCli(Side.Client, "--help"));
     }
 
     [Fact]

@@ -40,7 +40,7 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(20);
     private static readonly Lock StaticLock = new();
     private static int s_next;
-    private static bool s_sweptLeftovers;
+    private static Task? s_sweep;
 
     private readonly int _subnet;
     private int _disposed;
@@ -94,7 +94,7 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
     public static async Task<LossyNetwork> CreateAsync(int lossPercent = 0, int? mtu = null)
     {
         ValidatePercent(lossPercent, nameof(lossPercent));
-        SweepLeftovers();
+        await SweepLeftoversOnceAsync();
         int n = Interlocked.Increment(ref s_next);
         // N is unique within this test run; namespaces have their own addresses and routes, so another run's 10.199.N.x
         // (or the host's) could never clash with ours anyway. 1..250, wrapping for very long runs.
@@ -230,8 +230,8 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
             return;
         }
 
-        DeleteNamespaceAsync(ServerNamespace).GetAwaiter().GetResult();
-        DeleteNamespaceAsync(ClientNamespace).GetAwaiter().GetResult();
+        // On the thread pool: blocking a test framework's synchronization context on its own continuations could deadlock.
+        Task.Run(() => Task.WhenAll(DeleteNamespaceAsync(ServerNamespace), DeleteNamespaceAsync(ClientNamespace))).GetAwaiter().GetResult();
     }
 
     public override string ToString() =>
@@ -400,18 +400,16 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
     /// Deletes namespaces named by this class whose test run is gone (its pid no longer exists): a run killed before it
     /// could dispose leaves them behind. Another live run's namespaces (or anything not named like ours) are left alone.
     /// </summary>
-    private static void SweepLeftovers()
+    private static Task SweepLeftoversOnceAsync()
     {
         lock (StaticLock)
         {
-            if (s_sweptLeftovers)
-            {
-                return;
-            }
-
-            s_sweptLeftovers = true;
+            return s_sweep ??= SweepLeftoversAsync();
         }
+    }
 
+    private static async Task SweepLeftoversAsync()
+    {
         if (!Directory.Exists("/run/netns"))
         {
             return;
@@ -423,7 +421,7 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
             if (match.Success && int.TryParse(match.Groups[1].Value, CultureInfo.InvariantCulture, out int pid)
                 && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}"))
             {
-                DeleteNamespaceAsync(Path.GetFileName(path)).GetAwaiter().GetResult();
+                await DeleteNamespaceAsync(Path.GetFileName(path));
             }
         }
     }
