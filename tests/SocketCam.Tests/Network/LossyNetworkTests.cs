@@ -195,9 +195,10 @@ public sealed partial class LossyNetworkTests : IDisposable
 
         (int sendCode, CliProcess send) = await net.RunCliAsync(Side.Server, ProcessTimeout, "send-image", $"udp://{net.ClientAddress}:{port}", input, "--json");
         LinkCounters counters = await net.CountersAsync();
+        string statistics = await net.StatisticsAsync();
         await using (send)
         {
-            Assert.True(sendCode == 0, $"send-image exit code {sendCode} ({net}; {counters}){Environment.NewLine}{send.Transcript()}{Environment.NewLine}{receive.Transcript()}");
+            Assert.True(sendCode == 0, $"send-image exit code {sendCode} ({net}){Environment.NewLine}{statistics}{Environment.NewLine}{send.Transcript()}{Environment.NewLine}{receive.Transcript()}");
             JsonElement sent = send.LastJsonLine();
             Assert.Equal(Length, sent.GetProperty("bytes").GetInt64());
             Assert.Equal(crc, sent.GetProperty("crc32").GetString());
@@ -206,15 +207,17 @@ public sealed partial class LossyNetworkTests : IDisposable
             long retransmitted = sent.GetProperty("retransmitted").GetInt64();
             if (lossPercent == 0)
             {
-                Assert.Equal(0, counters.Dropped);
-                Assert.True(retransmitted == 0, $"{retransmitted} retransmitted on a lossless link{Environment.NewLine}{send.Transcript()}");
+                // Nothing dropped by the link. (Not "nothing retransmitted": on a busy machine the sender's probe, DATA
+                // count-1 again when the ACK is late, or a NACK sent while the sender was descheduled mid-burst, resends
+                // parts that were never lost; the protocol allows both.)
+                Assert.True(counters.Dropped == 0, statistics);
             }
             else
             {
                 // ~5% of ~1725 DATA datagrams: dozens dropped, every one of them sent again (the rare drops of the
                 // client's few NACKs and its ACK are in the counters too but need not happen).
-                Assert.True(counters.ServerToClient.Dropped >= 20, counters.ToString());
-                Assert.True(retransmitted >= counters.ServerToClient.Dropped - 2, $"{retransmitted} retransmitted; {counters}");
+                Assert.True(counters.ServerToClient.Dropped >= 20, statistics);
+                Assert.True(retransmitted >= counters.ServerToClient.Dropped - 2, $"{retransmitted} retransmitted{Environment.NewLine}{statistics}");
             }
         }
 

@@ -154,6 +154,36 @@ internal sealed partial class LossyNetwork : IAsyncDisposable, IDisposable
         return new LinkCounters(await toClient, await toServer);
     }
 
+    /// <summary>
+    /// For failure messages: nftables' counters, and where else packets were lost on each side, which the loss rule
+    /// does not count: a receiving socket's full buffer (UDP RcvbufErrors, as with a program too slow to read a burst),
+    /// or the veth's receive queue (its rx dropped; the per-CPU backlog holds netdev_max_backlog = 1000 packets).
+    /// </summary>
+    public async Task<string> StatisticsAsync()
+    {
+        var text = new StringBuilder((await CountersAsync()).ToString());
+        foreach (Side side in new[] { Side.Server, Side.Client })
+        {
+            CommandResult snmp = await RunAsync(side, "cat", "/proc/net/snmp");
+            string[] udp = [.. snmp.Stdout.Split('\n').Where(l => l.StartsWith("Udp:", StringComparison.Ordinal))];
+            string counters = udp.Length == 2
+                ? string.Join(", ", udp[0].Split(' ').Skip(1).Zip(udp[1].Split(' ').Skip(1)).Where(p => p.First is "InDatagrams" or "OutDatagrams" or "RcvbufErrors" or "SndbufErrors" or "InErrors" or "NoPorts").Select(p => $"{p.First} {p.Second}"))
+                : snmp.Stderr.Trim();
+            CommandResult link = await RunCommandAsync("ip", ["-n", Namespace(side), "-j", "-s", "link", "show", "dev", side == Side.Server ? ServerInterface : ClientInterface], null);
+            string rx = "";
+            if (link.ExitCode == 0)
+            {
+                using JsonDocument json = JsonDocument.Parse(link.Stdout);
+                JsonElement stats = json.RootElement[0].GetProperty("stats64").GetProperty("rx");
+                rx = $"; veth rx {stats.GetProperty("packets").GetInt64()} packets, {stats.GetProperty("dropped").GetInt64()} dropped";
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"{Environment.NewLine}{Label(side)}: UDP {counters}{rx}");
+        }
+
+        return text.ToString();
+    }
+
     /// <summary>Starts the real `socketcam` CLI inside <paramref name="side"/>'s namespace (output captured, Ctrl+C reaches it).</summary>
     public CliProcess StartCli(Side side, params string[] args) => StartCliWithEnvironment(side, null, args);
 
