@@ -35,7 +35,22 @@ internal sealed class CliProcess : IAsyncDisposable
     public static CliProcess StartWithoutVariables(string? workingDirectory, IReadOnlyList<string> unset, params string[] args) =>
         Launch(workingDirectory, null, unset, args);
 
-    private static CliProcess Launch(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string> unset, string[] args)
+    /// <summary>
+    /// Starts the CLI through a launcher that execs its command (e.g. `ip netns exec NS`, see <see cref="LossyNetwork"/>):
+    /// the child is then `dotnet socketcam.dll` itself, so <see cref="Id"/>, <see cref="InterruptAsync"/> and the output
+    /// are the CLI's own. <paramref name="name"/> heads failure messages (e.g. "[client] socketcam view ...").
+    /// </summary>
+    public static CliProcess StartThrough(
+        IReadOnlyList<string> launcher, string name, string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        Launch(workingDirectory, environment, [], args, launcher, name);
+
+    private static CliProcess Launch(
+        string? workingDirectory,
+        IReadOnlyDictionary<string, string>? environment,
+        IReadOnlyList<string> unset,
+        string[] args,
+        IReadOnlyList<string>? launcher = null,
+        string? transcriptName = null)
     {
         Assert.True(File.Exists(DllPath), $"{DllPath} is missing: the test project must reference the CLI.");
         var variables = new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1" };
@@ -49,8 +64,14 @@ internal sealed class CliProcess : IAsyncDisposable
             variables[name] = null;
         }
 
+        string[] command = [.. launcher ?? [], "dotnet", DllPath, .. args];
         return new CliProcess(ChildProcess.Start(
-            $"socketcam {string.Join(' ', args)}", "dotnet", [DllPath, .. args], workingDirectory ?? AppContext.BaseDirectory, variables, nameInTranscript: false));
+            transcriptName ?? $"socketcam {string.Join(' ', args)}",
+            command[0],
+            command[1..],
+            workingDirectory ?? AppContext.BaseDirectory,
+            variables,
+            nameInTranscript: transcriptName is not null));
     }
 
     /// <summary>Runs to completion (killed after <paramref name="timeout"/>, which fails the test) and returns the exit code.</summary>
