@@ -62,6 +62,7 @@ internal static class JsonSummary
         w.WriteNumber("height", stats.Height);
         w.WriteString("codec", stats.Codec is { } c ? CommonOptions.CodecName(c) : null);
         w.WriteNumber("dropped", stats.Dropped);
+        w.WriteNumber("corrupt", stats.Corrupt);
         if (stats.MeasuresLatency || stats.Frames == 0)
         {
             WriteLatency(w, stats.Latency);

@@ -11,8 +11,8 @@ internal static partial class UdpLog
     [LoggerMessage(EventId = 802, Level = LogLevel.Information, Message = "UDP {Remote} joined room '{Room}' as {Role} ({Agent}){Recovery}")]
     public static partial void Joined(ILogger logger, string remote, string room, string role, string agent, string recovery);
 
-    [LoggerMessage(EventId = 803, Level = LogLevel.Information, Message = "UDP {Remote} left room '{Room}': {Reason} (frames {Frames}, lost {Lost}, recovered fragments {Recovered})")]
-    public static partial void Left(ILogger logger, string remote, string room, string reason, long frames, long lost, long recovered);
+    [LoggerMessage(EventId = 803, Level = LogLevel.Information, Message = "UDP {Remote} left room '{Room}': {Reason} ({Detail})")]
+    public static partial void Left(ILogger logger, string remote, string room, string reason, string detail);
 
     [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "UDP {Remote} refused: {Code} {Reason}")]
     public static partial void Refused(ILogger logger, string remote, string code, string reason);

@@ -185,7 +185,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
         ReassemblyStats stats = _receiver.Stats;
         _receiver.Dispose();
-        UdpLog.Left(_logger, Remote, _room.Name, reason, FramesSent, stats.FramesLost, stats.Recovered);
+        UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
+            $"published {FramesSent} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent"));
     }
 
     private void OnFragment(ReadOnlySpan<byte> datagram)

@@ -84,6 +84,9 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     public UdpFrameSender Sender => _sender;
 
+    /// <summary>Parity and resent bytes as a share of the picture bytes sent.</summary>
+    public double RecoveryPercent => _sender.DataBytes == 0 ? 0 : 100.0 * _sender.RecoveryBytes / _sender.DataBytes;
+
     public void OnSignal(SignalMessage message)
     {
         lock (_control)
@@ -205,7 +208,8 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         }
 
         _sender.Dispose();
-        UdpLog.Left(_logger, Remote, _room.Name, reason, FramesSent, FramesLostReported, 0);
+        UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
+            $"sent {FramesSent} frames, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
     }
 
     private async Task SendLoopAsync(CancellationToken cancellationToken)
