@@ -47,7 +47,14 @@ internal sealed record BenchResult(
     int Gen2,
     double CpuMillisecondsPerFrame,
     double ChildCpuMillisecondsPerFrame,
-    string SourceDescription);
+    string SourceDescription)
+{
+    /// <summary>UDP: the viewers' link figures (loss, recovery), summed; null for stream transports.</summary>
+    public Udp.UdpLinkStats? Link { get; init; }
+
+    /// <summary>UDP: parity and resent bytes the hub sent, as a share of the picture bytes.</summary>
+    public double RecoveryPercent { get; init; }
+}
 
 /// <summary>
 /// encode → send → receive → decode over loopback, all real: the hub's capture pipeline with the test pattern,
@@ -148,7 +155,11 @@ internal static class BenchRunner
                 GC.CollectionCount(2) - gen2,
                 published > 0 ? cpuMs / published : 0,
                 published > 0 ? childMs / published : 0,
-                source.Description);
+                source.Description)
+            {
+                Link = viewers.Select(v => v.Stats.Link).OfType<Udp.UdpLinkStats>().Aggregate((Udp.UdpLinkStats?)null, (sum, l) => sum?.Add(l) ?? l),
+                RecoveryPercent = RecoveryPercent(hub),
+            };
         }
         finally
         {
@@ -159,6 +170,13 @@ internal static class BenchRunner
                 v?.Dispose();
             }
         }
+    }
+
+    private static double RecoveryPercent(HubServer hub)
+    {
+        Udp.UdpViewerSession[] sessions = hub.Udp?.Sessions.OfType<Udp.UdpViewerSession>().ToArray() ?? [];
+        long data = sessions.Sum(s => s.Sender.DataBytes);
+        return data == 0 ? 0 : 100.0 * sessions.Sum(s => s.Sender.RecoveryBytes) / data;
     }
 
     /// <summary>CPU time of the ffmpeg child behind an ffmpeg source (zero for in-process sources).</summary>

@@ -9,11 +9,12 @@ internal enum BenchTransport
 {
     Tcp, // first: the default when --transport is not given
     Unix,
+    Udp,
 }
 
 internal static class BenchTransports
 {
-    public const string Names = "tcp|unix";
+    public const string Names = "tcp|udp|unix";
 
     public static bool TryParse(string text, out BenchTransport transport)
     {
@@ -25,6 +26,9 @@ internal static class BenchTransports
             case "unix":
                 transport = BenchTransport.Unix;
                 return true;
+            case "udp":
+                transport = BenchTransport.Udp;
+                return true;
             default:
                 transport = default;
                 return false;
@@ -35,6 +39,7 @@ internal static class BenchTransports
     {
         BenchTransport.Tcp => "tcp",
         BenchTransport.Unix => "unix",
+        BenchTransport.Udp => "udp",
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
@@ -43,6 +48,7 @@ internal static class BenchTransports
     {
         BenchTransport.Tcp => new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
         BenchTransport.Unix => new HubOptions { TcpEndPoint = null, UnixSocketPath = unixPath },
+        BenchTransport.Udp => new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0), UdpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
@@ -51,6 +57,7 @@ internal static class BenchTransports
     {
         BenchTransport.Tcp => new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port),
         BenchTransport.Unix => StreamEndpoint.Unix(hub.UnixSocketPath!),
+        BenchTransport.Udp => new StreamEndpoint("udp", "127.0.0.1", hub.UdpEndPoint!.Port),
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 

@@ -23,13 +23,13 @@ internal static class BenchCommand
         var transport = new Option<BenchTransport>("--transport")
         {
             HelpName = BenchTransports.Names,
-            Description = "What the stream travels over: tcp (loopback, the default) or unix (a Unix domain socket in the temp directory)",
+            Description = "What the stream travels over: tcp (loopback, the default), udp (datagrams with loss recovery, on loopback) or unix (a Unix domain socket in the temp directory)",
             // No default value factory: help would print the enum's name ("Tcp"); unset is default(BenchTransport), tcp.
             CustomParser = r =>
             {
                 if (!BenchTransports.TryParse(r.Tokens[0].Value, out BenchTransport parsed))
                 {
-                    r.AddError($"Unknown --transport '{r.Tokens[0].Value}': use tcp or unix.");
+                    r.AddError($"Unknown --transport '{r.Tokens[0].Value}': use tcp, udp or unix.");
                     return default;
                 }
 
@@ -88,18 +88,27 @@ internal static class BenchCommand
             cpu                  {r.CpuMillisecondsPerFrame:0.000} ms per frame in this process, {r.ChildCpuMillisecondsPerFrame:0.000} ms in ffmpeg
             throughput           {r.SlowestMegabytesPerSecond:0.0} MB/s per viewer, {r.TotalMegabytesPerSecond:0.0} MB/s total
             latency (viewer 1)   p50 {l.P50:0.00} ms  p99 {l.P99:0.00} ms  max {l.Max:0.00} ms   worst viewer p99 {r.WorstViewerP99:0.00} ms
-            skipped frames       {r.Dropped} (sum over viewers), corrupt {r.Corrupt}
+            skipped frames       {r.Dropped} (sum over viewers), corrupt {r.Corrupt}{LinkLine(r)}
             allocated            {r.AllocatedBytesPerFrame:0} bytes per frame (whole process: capture, hub and viewers)
             memory               heap {r.HeapStartMegabytes:0.0} → {r.HeapEndMegabytes:0.0} MB, working set {r.WorkingSetStartMegabytes:0} → {r.WorkingSetEndMegabytes:0} MB, GCs {r.Gen0}/{r.Gen1}/{r.Gen2}
             """));
     }
 
+    private static string LinkLine(BenchResult r) => r.Link is { } link
+        ? string.Create(CultureInfo.InvariantCulture, $"\nudp link             loss {link.LossPercent:0.00}%, recovered {link.Recovered} fragments, {link.FramesLost} frames lost, recovery overhead {r.RecoveryPercent:0.0}%")
+        : "";
+
     public static string ToJson(BenchResult r) => JsonSummary.Write(w =>
     {
         w.WriteString("size", r.Settings.Size.ToString());
         w.WriteString("codec", CommonOptions.CodecName(r.Settings.Codec));
-        // A lossy transport adds its loss figures next to this; stream transports lose nothing.
         w.WriteString("transport", BenchTransports.Name(r.Settings.Transport));
+        if (r.Link is { } link)
+        {
+            // UDP: "loss_pct", "recovered", "frames_lost" as in view --json, and what recovery cost. Stream transports lose nothing.
+            JsonSummary.WriteLink(w, link);
+            w.WriteNumber("recovery_overhead_pct", Math.Round(r.RecoveryPercent, 2));
+        }
         w.WriteNumber("quality", r.Settings.Jpeg.Quality);
         w.WriteNumber("viewers", r.Settings.Viewers);
         w.WriteNumber("fps_target", r.Settings.Fps);

@@ -79,12 +79,12 @@ internal static class ServeCommand
                 + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
             DefaultValueFactory = _ => DefaultHttp,
         };
-        var udp = new Option<string>("--udp")
+        var udp = new Option<string?>("--udp")
         {
             HelpName = "HOST:PORT|off",
             Description = "Also serve live video over UDP here (view/publish udp://HOST:PORT): frames in datagrams of at most 1200 bytes, "
-                + "with parity and resends that recover lost packets (see docs/PROTOCOL.md §2.0); off disables it. When the default port is taken, serve runs without UDP",
-            DefaultValueFactory = _ => DefaultUdp,
+                + "with parity and resends that recover lost packets (see docs/PROTOCOL.md §2.0); off disables it. Default: the --listen address "
+                + "(0.0.0.0:9999) as UDP; none with --listen off. When the default port is taken, serve runs without UDP",
         };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var preview = CommandWindow.PreviewOption();
@@ -111,7 +111,8 @@ internal static class ServeCommand
             {
                 TcpEndPoint = tcpOff ? null : await ParseListenAsync(r.GetValue(listen)!, token2),
                 UnixSocketPath = unixPath,
-                UdpEndPoint = await UdpEndPointAsync(r.GetValue(udp)!, r.GetResult(udp) is null or { Implicit: true }, token2),
+                // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
+                UdpEndPoint = await UdpEndPointAsync(r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!), r.GetValue(udp) is null, token2),
                 Token = r.GetValue(token),
                 MaxFrameBytes = r.GetValue(maxFrame),
             };
@@ -317,8 +318,6 @@ internal static class ServeCommand
             Console.Error.WriteLine($"socketcam: a recording stopped early: {failure.Message}");
         }
     }
-
-    private const string DefaultUdp = "0.0.0.0:9999";
 
     /// <summary>
     /// The UDP address to serve on, or null: off, or the default port already taken (several servers on one machine keep

@@ -130,10 +130,9 @@ internal sealed class PublisherClient
     {
         using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Publisher, _options, _options.UdpRecovery, cancellationToken);
         UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
-        UdpFrameSender? counter = null;
-        using var sender = new UdpFrameSender((d, ct) => session.SendAsync(d, counter, ct), session.SessionId, _options.UdpRecovery, _options.UdpPacingBytesPerSecond);
-        counter = sender;
+        using var sender = new UdpFrameSender(session.SendControl, session.SessionId, _options.UdpRecovery, _options.UdpPacingBytesPerSecond);
         using var sending = new SemaphoreSlim(1, 1);
+        using var done = new SemaphoreSlim(0);
         var nacked = new AsyncSignal();
         await _signalLock.WaitAsync(cancellationToken);
         try
@@ -159,6 +158,11 @@ internal sealed class PublisherClient
                 {
                     nacked.Set();
                 }
+                else if (type == DatagramType.Done && UdpWire.TryReadDone(datagram.Span, out uint doneId))
+                {
+                    sender.OnDone(doneId);
+                    done.Release();
+                }
                 else if (type == DatagramType.Report && UdpWire.TryReadReport(datagram.Span, out UdpReport report))
                 {
                     sender.OnReport(report);
@@ -169,7 +173,7 @@ internal sealed class PublisherClient
             },
             stop.Token);
         Task resend = ResendLoopAsync(sender, sending, nacked, stop.Token);
-        Task send = UdpSendLoopAsync(session, sender, sending, (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes), stop.Token);
+        Task send = UdpSendLoopAsync(session, sender, sending, done, (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes), stop.Token);
         try
         {
             Task first = await Task.WhenAny(receive, send);
@@ -212,7 +216,7 @@ internal sealed class PublisherClient
         }
     }
 
-    private async Task UdpSendLoopAsync(UdpClientSession session, UdpFrameSender sender, SemaphoreSlim sending, int maxFrame, CancellationToken cancellationToken)
+    private async Task UdpSendLoopAsync(UdpClientSession session, UdpFrameSender sender, SemaphoreSlim sending, SemaphoreSlim done, int maxFrame, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -227,6 +231,12 @@ internal sealed class PublisherClient
                 CheckSize(message, maxFrame);
                 FrameEncoded?.Invoke(message);
                 VideoFrameHeader header = message.Header with { CaptureMicros = message.Header.CaptureMicros + session.ClockOffsetMicros };
+                // Flow control: at most two frames the hub is not done with.
+                while (!sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
+                {
+                    await done.WaitAsync(wait, cancellationToken);
+                }
+
                 await sending.WaitAsync(cancellationToken);
                 try
                 {

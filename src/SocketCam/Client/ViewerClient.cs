@@ -136,6 +136,11 @@ public sealed class ViewerClient : IDisposable
             _lastSequence = header.Sequence;
             await DeliverAsync(header, new ReadOnlySequence<byte>(frame.Data), skipped, session.ClockOffsetMicros, cancellationToken);
         }
+
+        // Flow control: the hub sends the next frame once we are done with this one (or 200 ms pass).
+        byte[] done = new byte[UdpWire.DoneSize];
+        UdpWire.WriteDone(done, session.SessionId, frame.FrameId);
+        session.SendControl(done);
     }
 
     /// <summary>The receiver's timer (deadlines, NACKs, REPORTs) and the stats' view of the link.</summary>

@@ -9,6 +9,7 @@ internal enum DatagramType : byte
     Fragment = 0x10,
     Nack = 0x11,
     Report = 0x12,
+    Done = 0x13,
     Ping = 0x20,
     Pong = 0x21,
     Signal = 0x30,

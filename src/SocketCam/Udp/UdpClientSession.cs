@@ -72,6 +72,7 @@ internal sealed class UdpClientSession : IDisposable
         Socket socket = UdpSockets.Create(server.AddressFamily);
         try
         {
+            socket.Blocking = false;
             await socket.ConnectAsync(server, timeout.Token);
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
             byte[] hello = new byte[UdpWire.MaxDatagram];
@@ -134,18 +135,6 @@ internal sealed class UdpClientSession : IDisposable
         }
     }
 
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> datagram, UdpFrameSender? counter, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _socket.SendAsync(datagram, SocketFlags.None, cancellationToken);
-        }
-        catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
-        {
-            counter?.OnSendError();
-        }
-    }
-
     public void SendPing()
     {
         Span<byte> ping = stackalloc byte[UdpWire.PingSize];
@@ -193,11 +182,21 @@ internal sealed class UdpClientSession : IDisposable
         using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         while (true)
         {
-            silence.CancelAfter(ServerSilence);
             int received;
             try
             {
-                received = await _socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, silence.Token);
+                // A datagram already queued (the usual case inside a frame's train) is taken with one syscall; only an empty
+                // queue costs an asynchronous receive.
+                received = _socket.Receive(buffer, SocketFlags.None, out SocketError error);
+                if (error == SocketError.WouldBlock)
+                {
+                    silence.CancelAfter(ServerSilence);
+                    received = await _socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, silence.Token);
+                }
+                else if (error != SocketError.Success)
+                {
+                    throw new SocketException((int)error);
+                }
             }
             catch (OperationCanceledException) when (silence.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {

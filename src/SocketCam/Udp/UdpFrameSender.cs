@@ -13,26 +13,36 @@ namespace SocketCam.Udp;
 /// </summary>
 internal sealed class UdpFrameSender : IDisposable
 {
+    /// <summary>Frames not yet DONE that may be in flight (docs/PROTOCOL.md §2.0, "Flow control").</summary>
+    public const int Window = 4;
+
+    /// <summary>A frame counts as done this long after it was sent even without a DONE (it or its DONE was lost).</summary>
+    private const long DoneTimeoutMicros = 200_000;
+
     /// <summary>NACKs waiting for the send loop; beyond this a receiver is asking faster than we can answer, and new ones are dropped.</summary>
     private const int MaxQueuedNacks = 64;
 
-    private readonly Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> _send;
+    private readonly DatagramSend _send;
     private readonly ulong _sessionId;
     private readonly LossAdaptation _adaptation;
     private readonly RetransmitBuffer _retransmit = new();
     private readonly SendPacer _pacer;
     private readonly ConcurrentQueue<UdpNack> _nacks = new();
     private readonly Lock _adaptationLock = new();
+    private readonly Queue<(uint FrameId, long SentMicros)> _inFlight = new();
+    private uint _lastDone = uint.MaxValue; // "frame -1": nothing in flight yet
     private uint _nextFrameId;
     private long _dataBytes;
     private long _parityBytes;
     private long _resentBytes;
     private long _framesSent;
     private long _datagramsSent;
-    private long _sendErrors;
 
-    /// <param name="send">Sends one datagram; a transient send error must be swallowed by it (counted with <see cref="OnSendError"/>).</param>
-    public UdpFrameSender(Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> send, ulong sessionId, bool recovery, double pacingBytesPerSecond)
+    /// <summary>Sends one datagram now, synchronously (a UDP send does not wait for the peer; a syscall is far cheaper than an async operation per datagram), swallowing transient errors.</summary>
+    public delegate void DatagramSend(ReadOnlySpan<byte> datagram);
+
+    /// <param name="send">Sends one datagram; a transient send error must be swallowed by it.</param>
+    public UdpFrameSender(DatagramSend send, ulong sessionId, bool recovery, double pacingBytesPerSecond)
     {
         _send = send;
         _sessionId = sessionId;
@@ -52,8 +62,6 @@ internal sealed class UdpFrameSender : IDisposable
 
     public long DatagramsSent => Interlocked.Read(ref _datagramsSent);
 
-    public long SendErrors => Interlocked.Read(ref _sendErrors);
-
     /// <summary>The parity group size in use (0 = no parity).</summary>
     public int Group
     {
@@ -68,8 +76,6 @@ internal sealed class UdpFrameSender : IDisposable
 
     public bool HasNacks => !_nacks.IsEmpty;
 
-    public void OnSendError() => Interlocked.Increment(ref _sendErrors);
-
     /// <summary>From the receive side: a NACK to answer on the next send-loop turn.</summary>
     public bool OnNack(UdpNack nack)
     {
@@ -80,6 +86,37 @@ internal sealed class UdpFrameSender : IDisposable
 
         _nacks.Enqueue(nack);
         return true;
+    }
+
+    /// <summary>From the receive side: the receiver is done with every frame up to <paramref name="frameId"/>.</summary>
+    public void OnDone(uint frameId)
+    {
+        lock (_adaptationLock)
+        {
+            if ((int)(frameId - _lastDone) > 0 && (int)(frameId - _nextFrameId) < 0)
+            {
+                _lastDone = frameId;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether another frame may go out now (fewer than <see cref="Window"/> not yet done); otherwise how long until the
+    /// oldest one in flight counts as done anyway.
+    /// </summary>
+    public bool CanSendFrame(long nowMicros, out TimeSpan wait)
+    {
+        lock (_adaptationLock)
+        {
+            while (_inFlight.TryPeek(out (uint FrameId, long SentMicros) oldest)
+                && ((int)(oldest.FrameId - _lastDone) <= 0 || nowMicros - oldest.SentMicros >= DoneTimeoutMicros))
+            {
+                _inFlight.Dequeue();
+            }
+
+            wait = _inFlight.Count < Window ? TimeSpan.Zero : TimeSpan.FromMicroseconds(DoneTimeoutMicros - (nowMicros - _inFlight.Peek().SentMicros));
+            return _inFlight.Count < Window;
+        }
     }
 
     public void OnReport(in UdpReport report)
@@ -93,14 +130,21 @@ internal sealed class UdpFrameSender : IDisposable
     /// <summary>Fragments, paces and sends one frame, answering NACKs between bursts; keeps it for resending.</summary>
     public async ValueTask SendFrameAsync(VideoFrameHeader header, ReadOnlyMemory<byte> picture, CancellationToken cancellationToken)
     {
-        FragmentedFrame fragments = FrameFragmenter.Fragment(_sessionId, _nextFrameId++, header, picture.Span, Group);
+        uint frameId;
+        lock (_adaptationLock)
+        {
+            frameId = _nextFrameId++;
+            _inFlight.Enqueue((frameId, Clock.NowMicros()));
+        }
+
+        FragmentedFrame fragments = FrameFragmenter.Fragment(_sessionId, frameId, header, picture.Span, Group);
         try
         {
             for (int i = 0; i < fragments.Count; i++)
             {
                 ReadOnlyMemory<byte> datagram = fragments[i];
                 await _pacer.WaitAsync(datagram.Length, cancellationToken);
-                await _send(datagram, cancellationToken);
+                _send(datagram.Span);
                 Interlocked.Increment(ref _datagramsSent);
                 if (fragments.IndexAt(i) >= fragments.DataCount)
                 {
@@ -130,7 +174,7 @@ internal sealed class UdpFrameSender : IDisposable
                 if (_retransmit.TryGetForResend(nack.FrameId, index, out ReadOnlyMemory<byte> datagram))
                 {
                     await _pacer.WaitAsync(datagram.Length, cancellationToken);
-                    await _send(datagram, cancellationToken);
+                    _send(datagram.Span);
                     Interlocked.Increment(ref _datagramsSent);
                     Interlocked.Add(ref _resentBytes, datagram.Length - UdpWire.FragmentHeaderSize);
                 }

@@ -35,6 +35,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private Task _receiveLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
     private int _disposed;
+    private long _sendErrors;
 
     public UdpHubListener(HubServer hub, IPEndPoint endPoint, HubOptions options, ILogger logger)
     {
@@ -45,6 +46,8 @@ internal sealed class UdpHubListener : IAsyncDisposable
         _socket = UdpSockets.Create(endPoint.AddressFamily);
         try
         {
+            _socket.Blocking = false;
+
             _socket.Bind(endPoint);
         }
         catch
@@ -81,7 +84,13 @@ internal sealed class UdpHubListener : IAsyncDisposable
         _housekeeping = HousekeepingAsync(_shutdown.Token);
     }
 
-    /// <summary>Sends one small control datagram now (PONG, NACK, REPORT, BYE); a transient error loses only that datagram.</summary>
+    /// <summary>Datagrams the kernel would not take (a full send buffer, a firewall): lost, as far as the peer can tell.</summary>
+    public long SendErrors => Interlocked.Read(ref _sendErrors);
+
+    /// <summary>
+    /// Sends one datagram now (fragments, PONG, NACK, REPORT, BYE). The socket is non-blocking, so this never waits: a
+    /// datagram the kernel cannot take is lost, and recovery and keep-alives deal with it.
+    /// </summary>
     public void SendTo(ReadOnlySpan<byte> datagram, SocketAddress address)
     {
         try
@@ -90,22 +99,10 @@ internal sealed class UdpHubListener : IAsyncDisposable
         }
         catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
         {
-            // Loss, as far as the peer can tell; recovery and keep-alives deal with it.
+            Interlocked.Increment(ref _sendErrors);
         }
         catch (ObjectDisposedException)
         {
-        }
-    }
-
-    public async ValueTask SendToAsync(ReadOnlyMemory<byte> datagram, SocketAddress address, UdpFrameSender? counter, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _socket.SendToAsync(datagram, SocketFlags.None, address, cancellationToken);
-        }
-        catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
-        {
-            counter?.OnSendError();
         }
     }
 

@@ -24,6 +24,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
     private readonly RateMeter _sendRate = new();
     private readonly UdpFrameSender _sender;
     private readonly CancellationTokenSource _end = new();
+    private readonly Timer _windowTimer;
     private readonly Lock _control = new();
     private SignalMessage? _pendingSignal;
     private SignalMessage? _noSignal;
@@ -46,8 +47,9 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         Address = pending.Address;
         Remote = UdpHubListener.Describe(pending.Address);
         Slot = new LatestFrameSlot(_wake);
+        _windowTimer = new Timer(static state => ((AsyncSignal)state!).Set(), _wake, Timeout.Infinite, Timeout.Infinite);
         bool recovery = !pending.Hello.NoLossRecovery;
-        _sender = new UdpFrameSender((d, ct) => _listener.SendToAsync(d, Address, _sender, ct), Id, recovery, options.UdpPacingBytesPerSecond);
+        _sender = new UdpFrameSender(d => _listener.SendTo(d, Address), Id, recovery, options.UdpPacingBytesPerSecond);
     }
 
     public ulong Id { get; }
@@ -114,6 +116,10 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
                     _wake.Set();
                 }
 
+                break;
+            case DatagramType.Done when UdpWire.TryReadDone(datagram, out uint doneId):
+                _sender.OnDone(doneId);
+                _wake.Set();
                 break;
             case DatagramType.Report when UdpWire.TryReadReport(datagram, out UdpReport report):
                 _sender.OnReport(report);
@@ -207,6 +213,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
             _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
         }
 
+        await _windowTimer.DisposeAsync();
         _sender.Dispose();
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
             $"sent {FramesSent} frames, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
@@ -232,6 +239,13 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
             if (signal is { } s)
             {
                 _listener.SendTo(control.AsSpan(0, UdpWire.WriteSignal(control, Id, s)), Address);
+            }
+
+            // Flow control: while the viewer is not done with 2 frames, the newest waits in the slot (and replaces older ones).
+            if (Slot.IsFull && !_sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
+            {
+                _windowTimer.Change(wait + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+                continue;
             }
 
             SharedFrame? frame = Slot.Take();

@@ -40,6 +40,7 @@ internal static class UdpWire
     public const int NackFixedSize = 24;
 
     public const int ReportSize = 40;
+    public const int DoneSize = 24;
 
     public const int PingSize = 32;
 
@@ -76,7 +77,7 @@ internal static class UdpWire
     }
 
     public static bool IsKnownType(byte type) => (DatagramType)type is DatagramType.Hello or DatagramType.Welcome or DatagramType.Refuse
-        or DatagramType.Fragment or DatagramType.Nack or DatagramType.Report or DatagramType.Ping or DatagramType.Pong
+        or DatagramType.Fragment or DatagramType.Nack or DatagramType.Report or DatagramType.Done or DatagramType.Ping or DatagramType.Pong
         or DatagramType.Signal or DatagramType.Bye;
 
     // ---- Frame arithmetic (§2.0 "Frames: FRAGMENT") ----
@@ -439,6 +440,28 @@ internal static class UdpWire
             BinaryPrimitives.ReadUInt32BigEndian(datagram[24..]),
             BinaryPrimitives.ReadUInt32BigEndian(datagram[28..]),
             BinaryPrimitives.ReadUInt32BigEndian(datagram[32..]));
+        return true;
+    }
+
+    // ---- DONE ----
+
+    public static int WriteDone(Span<byte> destination, ulong sessionId, uint frameId)
+    {
+        WritePrefix(destination, DatagramType.Done, sessionId);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[16..], frameId);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[20..], 0);
+        return DoneSize;
+    }
+
+    public static bool TryReadDone(ReadOnlySpan<byte> datagram, out uint frameId)
+    {
+        frameId = 0;
+        if (!HasPrefix(datagram, DatagramType.Done, DoneSize, DoneSize))
+        {
+            return false;
+        }
+
+        frameId = BinaryPrimitives.ReadUInt32BigEndian(datagram[16..]);
         return true;
     }
 
