@@ -65,8 +65,8 @@ public sealed class HttpServer : IAsyncDisposable
     /// <summary>MJPEG clients connected now.</summary>
     public int MjpegClientCount => _clients.Count;
 
-    /// <summary>Bytes sent to MJPEG clients still connected.</summary>
-    public long BytesSent => _clients.Items.Sum(c => c.BytesSent);
+    /// <summary>Bytes sent to MJPEG clients and watch WebSockets still connected.</summary>
+    public long BytesSent => _clients.Items.Sum(c => c.BytesSent) + _sockets.Items.OfType<WebSocketWatcher>().Sum(c => c.BytesSent);
 
     /// <summary>Starts Kestrel; throws <see cref="IOException"/> (Kestrel's "address already in use") when it cannot bind.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
