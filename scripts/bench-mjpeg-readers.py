@@ -33,6 +33,7 @@ while True:
         measuring = True
         for st in state:
             st["start"] = st["frames"]
+            st["bytes_start"] = st["bytes"]
         tm = now
     if now >= end:
         break
@@ -52,4 +53,4 @@ while True:
 elapsed = time.monotonic() - tm
 fps = sorted((st["frames"] - st["start"]) / elapsed for st in state)
 print(json.dumps({"clients": clients, "seconds": round(elapsed, 1), "fps": [round(f, 1) for f in fps],
-                  "mbytes": round(sum(st["bytes"] for st in state) / 1e6, 1)}))
+                  "mbytes": round(sum(st["bytes"] - st["bytes_start"] for st in state) / 1e6, 1)}))
