@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Net;
+using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -19,13 +19,15 @@ using SocketCam.Diagnostics;
 using SocketCam.Hub;
 using SocketCam.Transport;
 using SocketCam.Protocol;
+using SocketCam.Web.WebSockets;
 
 namespace SocketCam.Web;
 
 /// <summary>
-/// `serve --http`: Kestrel beside the hub's own listener. Serves a room as MJPEG (`/rooms/{room}/stream.mjpg`), its
-/// newest frame (`snapshot.jpg`), JSON state (`/api/rooms`, `/api/stats`) and `/healthz` (docs/HTTP.md). MJPEG clients
-/// are room viewers like any other; every one runs inside its request and is awaited on <see cref="DisposeAsync"/>.
+/// `serve --http`: Kestrel beside the hub's own listener. Serves the pages (`/`, `/rooms/{room}`, `/rooms/{room}/publish`),
+/// the watch and publish WebSockets, a room as MJPEG (`/rooms/{room}/stream.mjpg`), its newest frame (`snapshot.jpg`),
+/// JSON state (`/api/rooms`, `/api/stats`) and `/healthz` (docs/HTTP.md). MJPEG clients and watch sockets are room
+/// viewers like any other; every client runs inside its request and is awaited on <see cref="DisposeAsync"/>.
 /// </summary>
 public sealed class HttpServer : IAsyncDisposable
 {
@@ -35,7 +37,11 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly WebOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
+    private static readonly TimeSpan RefuseWait = TimeSpan.FromSeconds(2);
+
     private readonly ConnectionSet<MjpegClient> _clients = new();
+    private readonly ConnectionSet<IClientStats> _sockets = new();
+    private readonly PageAssets _assets = PageAssets.Load();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly byte[]? _token;
     private WebApplication? _app;
@@ -83,11 +89,18 @@ public sealed class HttpServer : IAsyncDisposable
             // A live stream decides itself when a client is too slow (WebOptions.SendTimeout); a client that skips frames
             // may legitimately read slowly.
             kestrel.Limits.MinResponseDataRate = null;
-            kestrel.Limits.MaxConcurrentConnections = _options.MaxMjpegClients + 64;
+            kestrel.Limits.MaxConcurrentConnections = _options.MaxMjpegClients + _options.MaxWebSocketClients + 64;
         });
 
         WebApplication app = builder.Build();
+        app.UseWebSockets();
         app.Use(RequireTokenAsync);
+        app.MapGet("/", new RequestDelegate(c => _assets.ServeAsync(c, "index.html")));
+        app.MapGet("/rooms/{room}", new RequestDelegate(c => PageAsync(c, "watch.html")));
+        app.MapGet("/rooms/{room}/publish", new RequestDelegate(c => PageAsync(c, "publish.html")));
+        app.MapGet("/assets/{*file}", new RequestDelegate(c => _assets.ServeAsync(c, "assets/" + (c.Request.RouteValues["file"] as string ?? ""))));
+        app.MapGet("/rooms/{room}/ws", new RequestDelegate(WatchSocketAsync));
+        app.MapGet("/rooms/{room}/publish/ws", new RequestDelegate(PublishSocketAsync));
         app.MapGet("/healthz", new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status200OK, "ok")));
         app.MapGet("/stream.mjpg", new RequestDelegate(c => StreamAsync(c, _options.DefaultRoom)));
         app.MapGet("/rooms/{room}/stream.mjpg", new RequestDelegate(c => StreamAsync(c, RouteRoom(c))));
@@ -96,7 +109,7 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/api/rooms", new RequestDelegate(RoomsAsync));
         app.MapGet("/api/stats", new RequestDelegate(StatsAsync));
         app.MapFallback(new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status404NotFound,
-            "not found: try /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats or /healthz")));
+            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats or /healthz")));
 
         try
         {
@@ -123,6 +136,7 @@ public sealed class HttpServer : IAsyncDisposable
         // MJPEG responses never end by themselves: end them first, then let Kestrel stop with nothing in flight.
         await _shutdown.CancelAsync();
         await _clients.WhenAllAsync();
+        await _sockets.WhenAllAsync();
         if (_app is not null)
         {
             await _app.StopAsync(CancellationToken.None);
@@ -145,9 +159,17 @@ public sealed class HttpServer : IAsyncDisposable
 
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
     {
-        if (_token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal) || IsAuthorized(context.Request))
+        // The scripts and styles hold no secret; the pages that use them do need the token.
+        if (_token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal)
+            || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal) || IsAuthorized(context.Request))
         {
             await next(context);
+            return;
+        }
+
+        if (context.WebSockets.IsWebSocketRequest)
+        {
+            await RefuseSocketAsync(context, WebSocketCloseCodes.Unauthorized, "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL");
             return;
         }
 
@@ -178,15 +200,14 @@ public sealed class HttpServer : IAsyncDisposable
     {
         if (!RoomName.IsValid(name))
         {
-            await WriteTextAsync(context, StatusCodes.Status400BadRequest, $"invalid room name '{MessageWriter.Printable(name)}': use 1-{ProtocolConstants.MaxRoomLength} characters from A-Z a-z 0-9 . _ -");
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest, InvalidRoomText(name));
             return null;
         }
 
         Room? room = _hub.TryJoinExistingRoom(name);
         if (room is null)
         {
-            string known = string.Join(", ", _hub.Rooms.Select(r => $"'{r.Name}'").Order(StringComparer.Ordinal));
-            await WriteTextAsync(context, StatusCodes.Status404NotFound, $"unknown room '{name}'" + (known.Length > 0 ? $" (rooms: {known})" : " (no rooms yet)"));
+            await WriteTextAsync(context, StatusCodes.Status404NotFound, UnknownRoomText(name));
         }
 
         return room;
@@ -222,6 +243,148 @@ public sealed class HttpServer : IAsyncDisposable
         {
             _hub.LeaveRoom(room);
         }
+    }
+
+    /// <summary>A room's page; it is served for rooms that do not exist (yet): the page says so and waits for the room.</summary>
+    private Task PageAsync(HttpContext context, string page)
+    {
+        string name = RouteRoom(context);
+        return RoomName.IsValid(name)
+            ? _assets.ServeAsync(context, page)
+            : WriteTextAsync(context, StatusCodes.Status400BadRequest, InvalidRoomText(name));
+    }
+
+    private async Task WatchSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest, "this is the watch WebSocket: open /rooms/ROOM in a browser to watch");
+            return;
+        }
+
+        string name = RouteRoom(context);
+        if (!RoomName.IsValid(name))
+        {
+            await RefuseSocketAsync(context, WebSocketCloseCodes.BadRoomName, InvalidRoomText(name));
+            return;
+        }
+
+        Room? room = _hub.TryJoinExistingRoom(name);
+        if (room is null)
+        {
+            await RefuseSocketAsync(context, WebSocketCloseCodes.UnknownRoom, UnknownRoomText(name));
+            return;
+        }
+
+        try
+        {
+            if (room.LatestHeader is { Codec: not CodecId.Jpeg } header)
+            {
+                await RefuseSocketAsync(context, WebSocketCloseCodes.NotJpegRoom, $"room '{room.Name}' is sent as {header.Codec}; browsers need JPEG (serve --codec jpeg)");
+                return;
+            }
+
+            if (!await RoomForSocketAsync(context))
+            {
+                return;
+            }
+
+            WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+            await _sockets.Start(new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+        }
+        finally
+        {
+            _hub.LeaveRoom(room);
+        }
+    }
+
+    private async Task PublishSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest, "this is the publish WebSocket: open /rooms/ROOM/publish in a browser to publish");
+            return;
+        }
+
+        string name = RouteRoom(context);
+        if (!RoomName.IsValid(name))
+        {
+            await RefuseSocketAsync(context, WebSocketCloseCodes.BadRoomName, InvalidRoomText(name));
+            return;
+        }
+
+        if (!await RoomForSocketAsync(context))
+        {
+            return;
+        }
+
+        // Publishing creates the room, as a native publisher does.
+        Room room = _hub.GetOrCreateRoom(name);
+        object seat = new();
+        try
+        {
+            if (!room.TryClaimPublisher(seat))
+            {
+                await RefuseSocketAsync(context, WebSocketCloseCodes.RoomBusy, $"room '{room.Name}' already has a publisher");
+                return;
+            }
+
+            try
+            {
+                WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+                var publisher = new WebSocketPublisher(socket, room, MjpegClient.Describe(context), _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _logger);
+                await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
+            }
+            finally
+            {
+                // Told before the seat is free, so it cannot land after a new publisher's first frame; on shutdown viewers get GOODBYE instead.
+                if (!_shutdown.IsCancellationRequested)
+                {
+                    room.SetSignal(false, HubConnection.PublisherLeftReason);
+                }
+
+                room.ReleasePublisher(seat);
+            }
+        }
+        finally
+        {
+            _hub.LeaveRoom(room);
+        }
+    }
+
+    /// <summary>Whether one more WebSocket may join; otherwise refuses it (4503, or 1001 while shutting down).</summary>
+    private async Task<bool> RoomForSocketAsync(HttpContext context)
+    {
+        if (_shutdown.IsCancellationRequested)
+        {
+            await RefuseSocketAsync(context, WebSocketCloseStatus.EndpointUnavailable, "the server is shutting down");
+            return false;
+        }
+
+        if (_sockets.Count >= _options.MaxWebSocketClients)
+        {
+            await RefuseSocketAsync(context, WebSocketCloseCodes.TooMany, $"too many WebSocket clients ({_options.MaxWebSocketClients}): try again later");
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Accepts the upgrade only to close it with a code and reason a browser can read (it cannot read an HTTP status).</summary>
+    private async Task RefuseSocketAsync(HttpContext context, WebSocketCloseStatus code, string reason)
+    {
+        WebLog.SocketRefused(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", (int)code, reason);
+        using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+        await WebSocketCloseCodes.RefuseAsync(socket, code, reason, RefuseWait);
+    }
+
+    private static string InvalidRoomText(string name) =>
+        $"invalid room name '{MessageWriter.Printable(name)}': use 1-{ProtocolConstants.MaxRoomLength} characters from A-Z a-z 0-9 . _ -";
+
+    private string UnknownRoomText(string name)
+    {
+        string known = string.Join(", ", _hub.Rooms.Select(r => $"'{r.Name}'").Order(StringComparer.Ordinal));
+        return $"unknown room '{name}'" + (known.Length > 0 ? $" (rooms: {known})" : " (no rooms yet)");
     }
 
     private async Task SnapshotAsync(HttpContext context, string roomName)
@@ -323,6 +486,7 @@ public sealed class HttpServer : IAsyncDisposable
     private async Task StatsAsync(HttpContext context)
     {
         var clients = new List<IClientStats>(_hub.Connections);
+        clients.AddRange(_sockets.Items);
         var seen = new HashSet<IClientStats>(clients, ReferenceEqualityComparer.Instance);
         foreach (Room room in _hub.Rooms)
         {
@@ -356,10 +520,18 @@ public sealed class HttpServer : IAsyncDisposable
             json.WriteNumber("framesDropped", client.FramesDropped);
             json.WriteNumber("bytesSent", client.BytesSent);
             json.WriteNumber("fps", Math.Round(client.SendFps, 1));
-            if (client is MjpegClient { LastLatencyMicros: >= 0 } mjpeg)
+            long latency = client switch
             {
-                json.WriteNumber("latencyMs", Math.Round(mjpeg.LastLatencyMicros / 1000.0, 1));
+                MjpegClient mjpeg => mjpeg.LastLatencyMicros,
+                WebSocketWatcher watcher => watcher.LastLatencyMicros,
+                _ => -1,
+            };
+            if (latency >= 0)
+            {
+                json.WriteNumber("latencyMs", Math.Round(latency / 1000.0, 1));
             }
+
+            (client as WebSocketWatcher)?.Page?.Write(json);
 
             json.WriteEndObject();
         }

@@ -25,4 +25,13 @@ internal static partial class WebLog
 
     [LoggerMessage(EventId = 707, Level = LogLevel.Warning, Message = "MJPEG client {Remote}: room '{Room}' sends {Codec} frames, which MJPEG cannot carry; skipped")]
     public static partial void NotJpeg(ILogger logger, string remote, string room, string codec);
+
+    [LoggerMessage(EventId = 708, Level = LogLevel.Information, Message = "WebSocket {Remote} {Verb} room '{Room}'")]
+    public static partial void SocketJoined(ILogger logger, string remote, string verb, string room);
+
+    [LoggerMessage(EventId = 709, Level = LogLevel.Information, Message = "WebSocket {Remote} left room '{Room}': {Reason} ({Frames} frames, skipped {Dropped})")]
+    public static partial void SocketLeft(ILogger logger, string remote, string room, string reason, long frames, long dropped);
+
+    [LoggerMessage(EventId = 710, Level = LogLevel.Warning, Message = "WebSocket {Remote}: {Path} refused ({Code}): {Reason}")]
+    public static partial void SocketRefused(ILogger logger, string remote, string path, int code, string reason);
 }

@@ -18,11 +18,14 @@ public sealed record WebOptions
     /// <summary>MJPEG clients beyond this get 503; default 1000.</summary>
     public int MaxMjpegClients { get; init; } = 1000;
 
+    /// <summary>Watch and publish WebSockets beyond this are closed with 4503; default 1000.</summary>
+    public int MaxWebSocketClients { get; init; } = 1000;
+
     /// <summary>How long `snapshot.jpg` waits for a room's first frame before answering 503; default 5 s.</summary>
     public TimeSpan SnapshotWait { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// An MJPEG client that takes longer than this to accept one frame is disconnected; default 30 s. (A slow client
+    /// An MJPEG client or watch WebSocket that takes longer than this to accept one frame is disconnected; default 30 s. (A slow client
     /// only skips frames; this is for one that stopped reading for good.)
     /// </summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -62,7 +62,8 @@ internal static class ServeCommand
         var http = new Option<string>("--http")
         {
             HelpName = "HOST:PORT|off",
-            Description = "Also serve HTTP here: MJPEG for browsers, VLC, ffmpeg and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /healthz "
+            Description = "Also serve HTTP here: watch and publish pages for browsers (/, /rooms/ROOM, /rooms/ROOM/publish), MJPEG for VLC, ffmpeg "
+                + "and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /healthz "
                 + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
             DefaultValueFactory = _ => DefaultHttp,
         };
@@ -313,8 +314,10 @@ internal static class ServeCommand
             string query = needsToken ? "?token=SECRET" : "";
             string lan = $"http://{FormatHost(PreferLan(ReachableAddresses(webBound)))}:{webBound.Port}";
             Console.WriteLine($"SocketCam HTTP listening on http://{loopback}:{webBound.Port}");
-            Console.WriteLine($"  in a browser or VLC: {lan}/stream.mjpg{query}");
-            Console.WriteLine($"  newest frame: {lan}/snapshot.jpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");
+            Console.WriteLine($"  watch in a browser: {lan}/rooms/{room}{query}   all rooms: {lan}/{query}");
+            Console.WriteLine($"  publish a browser's camera: http://{loopback}:{webBound.Port}/rooms/NAME/publish{query} (browsers allow cameras on localhost or https only)");
+            Console.WriteLine($"  MJPEG for VLC, ffmpeg, OpenCV or an <img>: {lan}/stream.mjpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");
+            Console.WriteLine($"  newest frame: {lan}/snapshot.jpg{query}");
             Console.WriteLine($"  state as JSON: {lan}/api/rooms{query}  {lan}/api/stats{query}");
         }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using SocketCam.Codecs;
+using SocketCam.Hub;
 using SocketCam.Tests.Support;
 using SocketCam.Web;
 
@@ -28,9 +29,12 @@ internal sealed class WebTestServer : IAsyncDisposable
 
     public string Url => $"http://127.0.0.1:{Web.EndPoint.Port}";
 
-    public static async Task<WebTestServer> StartAsync(int width = 320, int height = 240, double fps = 30, string? token = null, string? captureRoom = "main")
+    public Uri WebSocketUri(string path) => new($"ws://127.0.0.1:{Web.EndPoint.Port}{path}");
+
+    public static async Task<WebTestServer> StartAsync(
+        int width = 320, int height = 240, double fps = 30, string? token = null, string? captureRoom = "main", HubOptions? hubOptions = null, CodecId codec = CodecId.Jpeg)
     {
-        TestHub hub = TestHub.Start(captureRoom: captureRoom, codec: CodecId.Jpeg, width: width, height: height, fps: fps);
+        TestHub hub = TestHub.Start(options: hubOptions, captureRoom: captureRoom, codec: codec, width: width, height: height, fps: fps);
         Microsoft.Extensions.Logging.ILoggerFactory loggers = hub.Logs.CreateFactory();
         var web = new HttpServer(hub.Server, new WebOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Token = token }, loggers);
         try

@@ -1,0 +1,262 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Hub;
+using SocketCam.Protocol;
+
+namespace SocketCam.Web.WebSockets;
+
+/// <summary>
+/// One publish WebSocket (`/rooms/{room}/publish/ws`), holding the room's publisher seat: every binary message is one
+/// JPEG, checked (size cap before it is buffered, structure and dimensions after) and published into the room stamped
+/// with its arrival time. A control loop, the socket's only writer, answers pings, sends stats every second and closes
+/// an idle publisher.
+/// </summary>
+internal sealed class WebSocketPublisher : IClientStats
+{
+    private const int InitialBufferBytes = 64 * 1024;
+    private static readonly TimeSpan StatsInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
+
+    private readonly WebSocket _socket;
+    private readonly Room _room;
+    private readonly int _maxFrameBytes;
+    private readonly TimeSpan _idleTimeout;
+    private readonly ILogger _logger;
+    private readonly AsyncSignal _wake = new();
+    private readonly RateMeter _receiveRate = new();
+    private readonly Lock _control = new();
+    private byte[]? _pendingPong;
+    private long _framesReceived;
+    private long _bytesReceived;
+    private long _lastReceivedMicros = Clock.NowMicros();
+
+    public WebSocketPublisher(WebSocket socket, Room room, string remote, int maxFrameBytes, TimeSpan idleTimeout, ILogger logger)
+    {
+        _socket = socket;
+        _room = room;
+        _maxFrameBytes = maxFrameBytes;
+        _idleTimeout = idleTimeout;
+        _logger = logger;
+        Remote = remote;
+    }
+
+    public string Kind => "websocket-publisher";
+
+    public string Remote { get; }
+
+    public string? RoomName => _room.Name;
+
+    /// <summary>For a publisher: frames it sent us and we published.</summary>
+    public long FramesSent => Interlocked.Read(ref _framesReceived);
+
+    public long BytesSent => Interlocked.Read(ref _bytesReceived);
+
+    public long FramesDropped => 0;
+
+    public double SendFps => _receiveRate.PerSecond();
+
+    /// <summary>Publishes until the browser leaves, sends a bad frame, idles, or the server stops; the caller holds the seat.</summary>
+    public async Task<WebSocketEnding> RunAsync(CancellationToken serverToken)
+    {
+        WebLog.SocketJoined(_logger, Remote, "publishing into", _room.Name);
+        using var stopControl = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
+        Task<WebSocketEnding> receiving = ReceiveLoopAsync(serverToken);
+        Task<WebSocketEnding> control = ControlLoopAsync(stopControl.Token, serverToken);
+        WebSocketEnding ending;
+        if (await Task.WhenAny(receiving, control) == receiving)
+        {
+            await stopControl.CancelAsync();
+            ending = await receiving;
+            await control;
+        }
+        else
+        {
+            ending = await control;
+        }
+
+        await WebSocketCloseCodes.FinishAsync(_socket, ending, receiving, CloseWait);
+        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, 0);
+        return ending;
+    }
+
+    private async Task<WebSocketEnding> ControlLoopAsync(CancellationToken stop, CancellationToken serverToken)
+    {
+        try
+        {
+            await SendTextAsync(ClientMessages.Write(json =>
+            {
+                json.WriteString("type", "hello");
+                json.WriteString("room", _room.Name);
+                json.WriteNumber("maxFrameBytes", _maxFrameBytes);
+            }), serverToken);
+            using var tick = new PeriodicTimer(StatsInterval);
+            Task<bool> nextTick = tick.WaitForNextTickAsync(stop).AsTask();
+            Task woken = _wake.WaitAsync(stop).AsTask();
+            while (true)
+            {
+                await Task.WhenAny(woken, nextTick);
+                if (stop.IsCancellationRequested)
+                {
+                    return serverToken.IsCancellationRequested ? WebSocketEnding.ServerShutdown : WebSocketEnding.Stopped;
+                }
+
+                if (woken.IsCompleted)
+                {
+                    byte[]? pong;
+                    lock (_control)
+                    {
+                        (pong, _pendingPong) = (_pendingPong, null);
+                    }
+
+                    if (pong is not null)
+                    {
+                        await SendTextAsync(pong, serverToken);
+                    }
+
+                    woken = _wake.WaitAsync(stop).AsTask();
+                }
+
+                if (nextTick.IsCompleted)
+                {
+                    long idleMicros = Clock.NowMicros() - Interlocked.Read(ref _lastReceivedMicros);
+                    if (idleMicros > _idleTimeout.TotalMicroseconds)
+                    {
+                        return new WebSocketEnding($"sent nothing for {_idleTimeout.TotalSeconds:0.#} s", WebSocketCloseStatus.PolicyViolation);
+                    }
+
+                    await SendTextAsync(ClientMessages.Write(json =>
+                    {
+                        json.WriteString("type", "stats");
+                        json.WriteNumber("framesReceived", FramesSent);
+                        json.WriteNumber("viewers", _room.ViewerCount);
+                    }), serverToken);
+                    nextTick = tick.WaitForNextTickAsync(stop).AsTask();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (serverToken.IsCancellationRequested)
+        {
+            return WebSocketEnding.ServerShutdown;
+        }
+        catch (OperationCanceledException)
+        {
+            return WebSocketEnding.Stopped;
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            return WebSocketEnding.Disconnected;
+        }
+    }
+
+    private ValueTask SendTextAsync(byte[] text, CancellationToken cancellationToken) =>
+        _socket.SendAsync(text.AsMemory(), WebSocketMessageType.Text, WebSocketMessageFlags.EndOfMessage, cancellationToken);
+
+    /// <summary>Reads frames until the browser closes, breaks the rules or vanishes; never throws.</summary>
+    private async Task<WebSocketEnding> ReceiveLoopAsync(CancellationToken serverToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
+        long sequence = 0;
+        try
+        {
+            while (true)
+            {
+                int filled = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (filled == buffer.Length)
+                    {
+                        // Grown only while the message is still within the cap: a lying or endless message is refused before it is buffered.
+                        if (buffer.Length >= _maxFrameBytes)
+                        {
+                            return new WebSocketEnding($"frame of more than {_maxFrameBytes} bytes (serve --max-frame-bytes)", WebSocketCloseStatus.MessageTooBig);
+                        }
+
+                        byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes));
+                        buffer.AsSpan(0, filled).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    // Room up to the cap only: the read that would cross it returns a full buffer and is refused above.
+                    int room = Math.Min(buffer.Length, _maxFrameBytes) - filled;
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(filled, room), CancellationToken.None);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return new WebSocketEnding("closed", WebSocketCloseStatus.NormalClosure);
+                    }
+
+                    filled += result.Count;
+                    if (result.MessageType == WebSocketMessageType.Text && filled > ClientMessages.MaxTextBytes)
+                    {
+                        return new WebSocketEnding($"sent a text message of more than {ClientMessages.MaxTextBytes} bytes", WebSocketCloseStatus.MessageTooBig);
+                    }
+                }
+                while (!result.EndOfMessage);
+
+                Interlocked.Exchange(ref _lastReceivedMicros, Clock.NowMicros());
+                if (result.MessageType == WebSocketMessageType.Text)
+                {
+                    OnText(buffer.AsSpan(0, filled));
+                    continue;
+                }
+
+                if (!JpegStructure.TryValidate(buffer.AsSpan(0, filled), out int width, out int height, out string? error))
+                {
+                    return new WebSocketEnding($"not a JPEG: {error}", WebSocketCloseStatus.InvalidMessageType);
+                }
+
+                SharedFrame frame = ToFrame(buffer.AsSpan(0, filled), new VideoFrameHeader(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));
+                try
+                {
+                    // Awaiting the room's recorders is the back-pressure, as for native publishers: this loop stops reading meanwhile.
+                    await _room.PublishAsync(frame, serverToken);
+                }
+                finally
+                {
+                    frame.Release();
+                }
+
+                Interlocked.Exchange(ref _lastReceivedMicros, Clock.NowMicros());
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            return serverToken.IsCancellationRequested ? WebSocketEnding.ServerShutdown : WebSocketEnding.Disconnected;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Copies the JPEG into a shared frame (the caller holds its one reference).</summary>
+    private SharedFrame ToFrame(ReadOnlySpan<byte> jpeg, VideoFrameHeader header)
+    {
+        SharedFrame frame = SharedFrame.Rent(jpeg.Length);
+        jpeg.CopyTo(frame.WritableData);
+        frame.Complete(header, jpeg.Length);
+        Interlocked.Increment(ref _framesReceived);
+        Interlocked.Add(ref _bytesReceived, jpeg.Length);
+        _receiveRate.Mark();
+        return frame;
+    }
+
+    private void OnText(ReadOnlySpan<byte> text)
+    {
+        if (ClientMessages.Parse(text, out JsonElement message) == ClientMessages.Kind.Ping)
+        {
+            byte[] pong = ClientMessages.Pong(message);
+            lock (_control)
+            {
+                _pendingPong = pong;
+            }
+
+            _wake.Set();
+        }
+    }
+}
