@@ -1,0 +1,215 @@
+// Watch page: JPEG frames over the room's watch WebSocket, drawn on a canvas (docs/HTTP.md, "WebSockets").
+const HEADER_BYTES = 24;
+const TICK_MS = 1000;          // ping + stats
+const UI_MS = 250;
+const WINDOW_MS = 2000;        // fps and latency p50 window
+const MAX_LATENCIES = 300;
+const CLOCK_SAMPLES = 10;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 5000;
+
+const CLOSE_TEXT = {
+  1000: 'closed', 1001: 'server shutting down', 1006: 'connection lost', 1008: 'policy violation',
+  1011: 'server error', 4400: 'invalid room name', 4401: 'missing or wrong token', 4404: 'unknown room',
+  4409: 'room already has a publisher', 4415: 'room is raw, not JPEG', 4503: 'too many WebSocket clients',
+};
+
+const token = new URLSearchParams(location.search).get('token');
+const room = decodeURIComponent(location.pathname.match(/^\/rooms\/([^/]+)/)?.[1] ?? 'main');
+const canvas = document.getElementById('video');
+const ctx = canvas.getContext('2d');
+const $ = (id) => document.getElementById(id);
+
+const sc = window.socketcam = {
+  state: 'connecting', framesDrawn: 0, framesDropped: 0, fps: 0, width: 0, height: 0,
+  latencyMs: null, latencies: [], clockOffsetMs: 0, reason: '',
+};
+
+let ws = null;
+let backoffMs = BACKOFF_MIN_MS;
+let reconnectAt = 0;
+let decoding = false;
+let pending = null;
+let recent = [];               // { t, ms } of frames drawn in the last WINDOW_MS
+const clockSamples = [];       // { rtt, offset } of the last CLOCK_SAMPLES pongs
+
+function withToken(path) {
+  return token ? `${path}?token=${encodeURIComponent(token)}` : path;
+}
+
+const roomPath = '/rooms/' + encodeURIComponent(room);
+const epochMs = () => performance.timeOrigin + performance.now();
+
+function setState(state, reason = '') {
+  sc.state = state;
+  sc.reason = reason;
+  render();
+}
+
+function connect() {
+  setState('connecting');
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const socket = new WebSocket(`${scheme}//${location.host}${withToken(roomPath + '/ws')}`);
+  socket.binaryType = 'arraybuffer';
+  ws = socket;
+  const timer = setInterval(() => tick(socket), TICK_MS);
+  socket.onopen = () => sendPing(socket);
+  socket.onmessage = (event) => {
+    if (typeof event.data === 'string') onText(event.data);
+    else onFrame(event.data);
+  };
+  socket.onclose = (event) => {
+    clearInterval(timer);
+    if (ws === socket) scheduleReconnect(event);
+  };
+}
+
+function scheduleReconnect(event) {
+  ws = null;
+  const why = event.reason || CLOSE_TEXT[event.code] || 'closed';
+  reconnectAt = performance.now() + backoffMs;
+  setTimeout(connect, backoffMs);
+  backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+  setState('disconnected', `${why} (code ${event.code})`);
+}
+
+function onText(text) {
+  let msg;
+  try { msg = JSON.parse(text); } catch { return; }
+  if (msg.type === 'signal') {
+    if (msg.live) setState('live');
+    else setState('nosignal', msg.reason || 'no signal');
+  } else if (msg.type === 'pong') {
+    onPong(msg);
+  }
+}
+
+// NTP style: the sample with the shortest round trip has the smallest error.
+function onPong({ t, serverTime }) {
+  if (typeof t !== 'number' || typeof serverTime !== 'number') return;
+  const now = epochMs();
+  clockSamples.push({ rtt: now - t, offset: serverTime / 1000 - (t + now) / 2 });
+  if (clockSamples.length > CLOCK_SAMPLES) clockSamples.shift();
+  sc.clockOffsetMs = clockSamples.reduce((best, s) => (s.rtt < best.rtt ? s : best)).offset;
+}
+
+// Newest wins: while a decode runs only the newest message waits; a replaced one is dropped.
+function onFrame(buffer) {
+  if (decoding) {
+    if (pending) sc.framesDropped++;
+    pending = buffer;
+    return;
+  }
+  decodeLoop(buffer);
+}
+
+async function decodeLoop(buffer) {
+  decoding = true;
+  while (buffer) {
+    try {
+      await drawFrame(buffer);
+    } catch {
+      sc.framesDropped++; // an undecodable JPEG: skip it, keep the last picture
+    }
+    buffer = pending;
+    pending = null;
+  }
+  decoding = false;
+}
+
+async function drawFrame(buffer) {
+  if (buffer.byteLength <= HEADER_BYTES) return;
+  const captureUs = Number(new DataView(buffer).getBigInt64(0, true));
+  const blob = new Blob([new Uint8Array(buffer, HEADER_BYTES)], { type: 'image/jpeg' });
+  const bitmap = await createImageBitmap(blob);
+  if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+  }
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  recordFrame(captureUs, canvas.width, canvas.height);
+}
+
+function recordFrame(captureUs, width, height) {
+  const latency = epochMs() + sc.clockOffsetMs - captureUs / 1000;
+  sc.latencies.push(latency);
+  if (sc.latencies.length > MAX_LATENCIES) sc.latencies.shift();
+  recent.push({ t: performance.now(), ms: latency });
+  sc.framesDrawn++;
+  sc.width = width;
+  sc.height = height;
+  backoffMs = BACKOFF_MIN_MS;
+  if (sc.state === 'connecting') setState('live');
+}
+
+function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null;
+}
+
+function measure() {
+  const since = performance.now() - WINDOW_MS;
+  recent = recent.filter((s) => s.t >= since);
+  const sorted = recent.map((s) => s.ms).sort((a, b) => a - b);
+  sc.fps = recent.length / (WINDOW_MS / 1000);
+  sc.latencyMs = percentile(sorted, 0.5) ?? sc.latencyMs;
+  return percentile(sorted, 0.99);
+}
+
+function sendPing(socket) {
+  socket.send(JSON.stringify({ type: 'ping', t: epochMs() }));
+}
+
+function tick(socket) {
+  if (socket.readyState !== WebSocket.OPEN) return;
+  sendPing(socket);
+  const p99 = measure();
+  socket.send(JSON.stringify({
+    type: 'stats', fps: sc.fps, latencyMs: sc.latencyMs ?? 0, latencyP99Ms: p99 ?? 0,
+    framesDrawn: sc.framesDrawn, framesDropped: sc.framesDropped, width: sc.width, height: sc.height,
+  }));
+}
+
+function overlayText() {
+  switch (sc.state) {
+    case 'connecting': return 'connecting…';
+    case 'nosignal': return `NO SIGNAL: ${sc.reason}`;
+    case 'disconnected': {
+      const seconds = Math.max(0, (reconnectAt - performance.now()) / 1000);
+      return `disconnected: ${sc.reason} — retrying in ${seconds.toFixed(1)} s`;
+    }
+    default: return '';
+  }
+}
+
+function render() {
+  const text = overlayText();
+  $('overlay').textContent = text;
+  $('overlay').hidden = !text;
+  $('state').textContent = { nosignal: 'no signal', disconnected: 'disconnected' }[sc.state] ?? sc.state;
+  $('state').className = { live: 'ok', nosignal: 'bad', disconnected: 'bad' }[sc.state] ?? 'warn';
+  $('fps-text').textContent = `${sc.fps.toFixed(1)} fps`;
+  $('latency-text').textContent = sc.latencyMs === null ? 'latency –' : `latency ${Math.round(sc.latencyMs)} ms`;
+  $('size-text').textContent = sc.width ? `${sc.width}×${sc.height}` : '–';
+  $('dropped-text').textContent = `dropped ${sc.framesDropped}`;
+}
+
+function toggleFullscreen() {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else $('player').requestFullscreen?.().catch(() => {});
+}
+
+function init() {
+  document.title = `${room} — SocketCam`;
+  $('room').textContent = room;
+  $('home').href = withToken('/');
+  $('publish-link').href = withToken(roomPath + '/publish');
+  $('fullscreen').addEventListener('click', toggleFullscreen);
+  document.addEventListener('fullscreenchange', () => {
+    $('fullscreen').textContent = document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen';
+  });
+  setInterval(() => { measure(); render(); }, UI_MS);
+  connect();
+}
+
+init();
