@@ -256,6 +256,7 @@ while True:
             c.start = c.frames
             c.bytes_start = c.bytes
         tm = now
+        cpu0 = time.process_time()
     if now >= end:
         break
     if ws and now >= next_ping:
@@ -294,6 +295,7 @@ while True:
         st["frames"] += chunk.count(boundary)
         st["tail"] = chunk[-keep:]
 elapsed = time.monotonic() - tm
+cpu = time.process_time() - cpu0
 fps = sorted((st["frames"] - st["start"]) / elapsed for st in state)
 result = {"clients": clients, "seconds": round(elapsed, 1), "fps": [round(f, 1) for f in fps],
           "mbytes": round(sum(st["bytes"] - st["bytes_start"] for st in state) / 1e6, 1)}
@@ -302,6 +304,7 @@ if ws_clients:
         return round(xs[min(len(xs) - 1, int(p / 100 * len(xs)))] / 1000, 1) if xs else None
     total = sorted(a for a, _ in lat)
     server = sorted(b for _, b in lat)
+    result["cpu_s"] = round(cpu, 1)  # this process's CPU time over the measured window
     result["ws"] = {
         "clients": ws_clients,
         "fps": sorted(round((c.frames - c.start) / elapsed, 1) for c in ws),
