@@ -287,7 +287,11 @@ while True:
             data = key.fileobj.recv(1 << 20)
         except BlockingIOError:
             continue
+        except OSError as e:  # reset: reported, the reader stops
+            st["error"] = f"{type(e).__name__}: {e}"
+            data = b""
         if not data:
+            st.setdefault("error", "closed by the server")
             sel.unregister(key.fileobj)
             continue
         st["bytes"] += len(data)
@@ -299,6 +303,9 @@ cpu = time.process_time() - cpu0
 fps = sorted((st["frames"] - st["start"]) / elapsed for st in state)
 result = {"clients": clients, "seconds": round(elapsed, 1), "fps": [round(f, 1) for f in fps],
           "mbytes": round(sum(st["bytes"] - st["bytes_start"] for st in state) / 1e6, 1)}
+ended = sorted({st["error"] for st in state if "error" in st})
+if ended:  # only when some MJPEG stream ended early: the JSON of a normal MJPEG-only run is as before
+    result["ended"] = {"count": sum(1 for st in state if "error" in st), "why": ended}
 if ws_clients:
     def pct(xs, p):
         return round(xs[min(len(xs) - 1, int(p / 100 * len(xs)))] / 1000, 1) if xs else None
