@@ -332,7 +332,7 @@ public sealed class HttpServer : IAsyncDisposable
             try
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-                var publisher = new WebSocketPublisher(socket, room, MjpegClient.Describe(context), _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _logger);
+                var publisher = new WebSocketPublisher(socket, room, MjpegClient.Describe(context), _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _logger);
                 await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
             }
             finally

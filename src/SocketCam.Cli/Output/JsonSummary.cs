@@ -62,7 +62,6 @@ internal static class JsonSummary
         w.WriteNumber("height", stats.Height);
         w.WriteString("codec", stats.Codec is { } c ? CommonOptions.CodecName(c) : null);
         w.WriteNumber("dropped", stats.Dropped);
-        w.WriteNumber("corrupt", stats.Corrupt);
         if (stats.MeasuresLatency || stats.Frames == 0)
         {
             WriteLatency(w, stats.Latency);
@@ -73,6 +72,7 @@ internal static class JsonSummary
         }
 
         w.WriteNumber("no_signal_events", stats.NoSignalEvents);
+        w.WriteNumber("corrupt", stats.Corrupt); // added after the first keys: scripts reading them by position keep working
         if (stats.Link is { } link)
         {
             WriteLink(w, link);

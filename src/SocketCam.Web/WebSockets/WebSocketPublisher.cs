@@ -33,9 +33,12 @@ internal sealed class WebSocketPublisher : IClientStats
     private long _framesReceived;
     private long _bytesReceived;
     private long _lastReceivedMicros = Clock.NowMicros();
+    private readonly TimeSpan _sendTimeout;
+    private volatile bool _closing;
 
-    public WebSocketPublisher(WebSocket socket, Room room, string remote, int maxFrameBytes, TimeSpan idleTimeout, ILogger logger)
+    public WebSocketPublisher(WebSocket socket, Room room, string remote, int maxFrameBytes, TimeSpan idleTimeout, TimeSpan sendTimeout, ILogger logger)
     {
+        _sendTimeout = sendTimeout;
         _socket = socket;
         _room = room;
         _maxFrameBytes = maxFrameBytes;
@@ -78,6 +81,7 @@ internal sealed class WebSocketPublisher : IClientStats
             ending = await control;
         }
 
+        _closing = true;
         await WebSocketCloseCodes.FinishAsync(_socket, ending, receiving, CloseWait);
         WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, 0);
         return ending;
@@ -142,6 +146,10 @@ internal sealed class WebSocketPublisher : IClientStats
         {
             return WebSocketEnding.ServerShutdown;
         }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            return new WebSocketEnding($"took more than {_sendTimeout.TotalSeconds:0.#} s to accept a message", null);
+        }
         catch (OperationCanceledException)
         {
             return WebSocketEnding.Stopped;
@@ -152,8 +160,16 @@ internal sealed class WebSocketPublisher : IClientStats
         }
     }
 
-    private ValueTask SendTextAsync(byte[] text, CancellationToken cancellationToken) =>
-        _socket.SendAsync(text.AsMemory(), WebSocketMessageType.Text, WebSocketMessageFlags.EndOfMessage, cancellationToken);
+    /// <summary>
+    /// A send with the stall timer armed: a browser that stops reading (while flooding pings, say) cannot hold the loop,
+    /// and with it the idle check and the room's publisher seat. A cancelled send aborts the socket.
+    /// </summary>
+    private async ValueTask SendTextAsync(byte[] text, CancellationToken serverToken)
+    {
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
+        stall.CancelAfter(_sendTimeout);
+        await _socket.SendAsync(text.AsMemory(), WebSocketMessageType.Text, WebSocketMessageFlags.EndOfMessage, stall.Token);
+    }
 
     /// <summary>Reads frames until the browser closes, breaks the rules or vanishes; never throws.</summary>
     private async Task<WebSocketEnding> ReceiveLoopAsync(CancellationToken serverToken)
@@ -168,10 +184,11 @@ internal sealed class WebSocketPublisher : IClientStats
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    if (filled == buffer.Length)
+                    // Room up to the cap only (pooled arrays come in powers of two, so the cap may end inside one): a message
+                    // that reaches the cap without ending is refused before anything past it is buffered.
+                    if (filled >= Math.Min(buffer.Length, _maxFrameBytes))
                     {
-                        // Grown only while the message is still within the cap: a lying or endless message is refused before it is buffered.
-                        if (buffer.Length >= _maxFrameBytes)
+                        if (filled >= _maxFrameBytes)
                         {
                             return new WebSocketEnding($"frame of more than {_maxFrameBytes} bytes (serve --max-frame-bytes)", WebSocketCloseStatus.MessageTooBig);
                         }
@@ -182,9 +199,10 @@ internal sealed class WebSocketPublisher : IClientStats
                         buffer = larger;
                     }
 
-                    // Room up to the cap only: the read that would cross it returns a full buffer and is refused above.
                     int room = Math.Min(buffer.Length, _maxFrameBytes) - filled;
                     result = await _socket.ReceiveAsync(buffer.AsMemory(filled, room), CancellationToken.None);
+                    // Bytes are flowing, even if the message is long in coming: not idle.
+                    Interlocked.Exchange(ref _lastReceivedMicros, Clock.NowMicros());
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         return new WebSocketEnding("closed", WebSocketCloseStatus.NormalClosure);
@@ -208,6 +226,11 @@ internal sealed class WebSocketPublisher : IClientStats
                 if (!JpegStructure.TryValidate(buffer.AsSpan(0, filled), out int width, out int height, out string? error))
                 {
                     return new WebSocketEnding($"not a JPEG: {error}", WebSocketCloseStatus.InvalidMessageType);
+                }
+
+                if (_closing)
+                {
+                    continue; // the close is on its way: nothing more is published
                 }
 
                 SharedFrame frame = ToFrame(buffer.AsSpan(0, filled), new VideoFrameHeader(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));

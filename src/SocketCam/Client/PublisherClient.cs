@@ -186,9 +186,11 @@ internal sealed class PublisherClient
             await Task.WhenAll(pings, receive, send, resend).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             Interlocked.Add(ref _udpDataBytes, sender.DataBytes);
             Interlocked.Add(ref _udpRecoveryBytes, sender.RecoveryBytes);
-            if (cancellationToken.IsCancellationRequested)
+            // However the session ended (Ctrl+C, the source ended, an error), unless the hub ended it: free the seat now
+            // rather than at the hub's idle timeout.
+            if (!session.ServerSaidBye)
             {
-                session.SendBye(ErrorCode.Normal, "bye");
+                session.SendBye(ErrorCode.Normal, cancellationToken.IsCancellationRequested ? "bye" : "publisher stopped");
             }
         }
     }
@@ -231,7 +233,7 @@ internal sealed class PublisherClient
                 CheckSize(message, maxFrame);
                 FrameEncoded?.Invoke(message);
                 VideoFrameHeader header = message.Header with { CaptureMicros = message.Header.CaptureMicros + session.ClockOffsetMicros };
-                // Flow control: at most two frames the hub is not done with.
+                // Flow control: at most four frames the hub is not done with.
                 while (!sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
                 {
                     await done.WaitAsync(wait, cancellationToken);

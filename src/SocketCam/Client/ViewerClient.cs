@@ -95,9 +95,9 @@ public sealed class ViewerClient : IDisposable
             await Task.WhenAll(pings, ticks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             Stats.OnLink(UdpLinkStats.From(receiver.Stats, session.DroppedDatagrams));
             Stats.EndLinkSession();
-            if (cancellationToken.IsCancellationRequested)
+            if (!session.ServerSaidBye)
             {
-                session.SendBye(ErrorCode.Normal, "bye");
+                session.SendBye(ErrorCode.Normal, cancellationToken.IsCancellationRequested ? "bye" : "viewer stopped");
             }
         }
     }

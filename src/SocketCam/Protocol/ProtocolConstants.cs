@@ -77,6 +77,7 @@ public enum ErrorCode : ushort
     BadFrame = 8,
     ServerShutdown = 9,
     IdleTimeout = 10,
+    TooManyClients = 11,
 }
 
 internal static class ErrorCodeNames
@@ -94,6 +95,7 @@ internal static class ErrorCodeNames
         ErrorCode.BadFrame => "bad-frame",
         ErrorCode.ServerShutdown => "server-shutdown",
         ErrorCode.IdleTimeout => "idle-timeout",
+        ErrorCode.TooManyClients => "too-many-clients",
         _ => $"error-{(ushort)code}",
     };
 }

@@ -46,6 +46,9 @@ internal sealed class UdpClientSession : IDisposable
 
     public string Server { get; }
 
+    /// <summary>The session ended with the server's BYE (nothing to answer).</summary>
+    public bool ServerSaidBye { get; private set; }
+
     /// <summary>Datagrams that were not the server's for this session (wrong id, malformed): dropped.</summary>
     public long DroppedDatagrams => Interlocked.Read(ref _droppedDatagrams);
 
@@ -179,52 +182,81 @@ internal sealed class UdpClientSession : IDisposable
     public async Task ReceiveAsync(Func<DatagramType, ReadOnlyMemory<byte>, ValueTask> onDatagram, CancellationToken cancellationToken)
     {
         byte[] buffer = GC.AllocateArray<byte>(UdpWire.MaxDatagram + 1, pinned: true);
-        using var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        while (true)
+        var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        long lastArrival = Environment.TickCount64;
+        try
         {
-            int received;
-            try
+            while (true)
             {
-                // A datagram already queued (the usual case inside a frame's train) is taken with one syscall; only an empty
-                // queue costs an asynchronous receive.
-                received = _socket.Receive(buffer, SocketFlags.None, out SocketError error);
-                if (error == SocketError.WouldBlock)
+                int received = await ReceiveOneAsync(buffer, silence, cancellationToken, lastArrival);
+                if (received < 0)
                 {
-                    silence.CancelAfter(ServerSilence);
-                    received = await _socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, silence.Token);
+                    // The silence timer fired while the handler was busy, not because the server went quiet: re-arm.
+                    silence.Dispose();
+                    silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    continue;
                 }
-                else if (error != SocketError.Success)
+
+                lastArrival = Environment.TickCount64;
+                ReadOnlyMemory<byte> datagram = buffer.AsMemory(0, received);
+                if (received > UdpWire.MaxDatagram || !UdpWire.TryReadPrefix(datagram.Span, out DatagramType type, out ulong sessionId) || sessionId != SessionId)
                 {
-                    throw new SocketException((int)error);
+                    Interlocked.Increment(ref _droppedDatagrams);
+                    continue;
+                }
+
+                switch (type)
+                {
+                    case DatagramType.Pong when UdpWire.TryReadPong(datagram.Span, out PongMessage pong):
+                        OnPong(pong);
+                        break;
+                    case DatagramType.Bye when UdpWire.TryReadBye(datagram.Span, out CloseMessage bye):
+                        ServerSaidBye = true;
+                        throw new RemoteErrorException(bye.Code, bye.Text);
+                    default:
+                        await onDatagram(type, datagram);
+                        break;
                 }
             }
-            catch (OperationCanceledException) when (silence.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        }
+        finally
+        {
+            silence.Dispose();
+        }
+    }
+
+    /// <summary>One datagram's length; -1 when the silence timer fired although something arrived less than 3 s ago.</summary>
+    private async ValueTask<int> ReceiveOneAsync(byte[] buffer, CancellationTokenSource silence, CancellationToken cancellationToken, long lastArrival)
+    {
+        try
+        {
+            // A datagram already queued (the usual case inside a frame's train) is taken with one syscall; only an empty
+            // queue costs an asynchronous receive.
+            int received = _socket.Receive(buffer, SocketFlags.None, out SocketError error);
+            if (error == SocketError.WouldBlock)
             {
-                throw new IOException($"no datagrams from the server for {ServerSilence.TotalSeconds:0.#} s (it stopped, or the path is down)");
+                silence.CancelAfter(ServerSilence);
+                received = await _socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, silence.Token);
             }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
+            else if (error != SocketError.Success)
             {
-                throw new IOException("the server's UDP port is closed (it stopped)", ex);
+                throw new SocketException((int)error);
             }
 
-            ReadOnlyMemory<byte> datagram = buffer.AsMemory(0, received);
-            if (received > UdpWire.MaxDatagram || !UdpWire.TryReadPrefix(datagram.Span, out DatagramType type, out ulong sessionId) || sessionId != SessionId)
+            return received;
+        }
+        catch (OperationCanceledException) when (silence.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            if (Environment.TickCount64 - lastArrival < (long)ServerSilence.TotalMilliseconds)
             {
-                Interlocked.Increment(ref _droppedDatagrams);
-                continue;
+                return -1;
             }
 
-            switch (type)
-            {
-                case DatagramType.Pong when UdpWire.TryReadPong(datagram.Span, out PongMessage pong):
-                    OnPong(pong);
-                    break;
-                case DatagramType.Bye when UdpWire.TryReadBye(datagram.Span, out CloseMessage bye):
-                    throw new RemoteErrorException(bye.Code, bye.Text);
-                default:
-                    await onDatagram(type, datagram);
-                    break;
-            }
+            throw new IOException($"no datagrams from the server for {ServerSilence.TotalSeconds:0.#} s (it stopped, or the path is down)");
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
+        {
+            throw new IOException("the server's UDP port is closed (it stopped)", ex);
         }
     }
 

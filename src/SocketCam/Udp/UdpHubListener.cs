@@ -19,6 +19,7 @@ namespace SocketCam.Udp;
 internal sealed class UdpHubListener : IAsyncDisposable
 {
     private const int MaxPending = 1024;
+    private const int MaxSessionsPerAddress = 64;
     private const long PendingLifetimeMicros = 5_000_000;
     private static readonly TimeSpan HousekeepingInterval = TimeSpan.FromMilliseconds(250);
 
@@ -114,11 +115,13 @@ internal sealed class UdpHubListener : IAsyncDisposable
         }
 
         // Sessions say BYE (server-shutdown) on their way out; then the socket can go.
+        // No new session can start once the receive loop has stopped; then every session says BYE (server-shutdown) on
+        // its way out, through the socket, which goes last.
         await _shutdown.CancelAsync();
-        await _running.WhenAllAsync();
-        await _housekeeping;
-        _socket.Dispose();
         await _receiveLoop;
+        await _housekeeping;
+        await _running.WhenAllAsync();
+        _socket.Dispose();
         _shutdown.Dispose();
     }
 
@@ -148,6 +151,21 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 if (ex.SocketErrorCode == SocketError.MessageSize)
                 {
                     Drops.OnOversized();
+                }
+
+                continue;
+            }
+            catch (SocketException ex)
+            {
+                // Anything else (out of memory for buffers, say) must not end every UDP session: say so, pause, go on.
+                UdpLog.ReceiveFailed(_logger, ex);
+                try
+                {
+                    await Task.Delay(100, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
                 }
 
                 continue;
@@ -224,16 +242,21 @@ internal sealed class UdpHubListener : IAsyncDisposable
             return;
         }
 
+        string? refusal;
+        ErrorCode code;
         lock (_lock)
         {
-            // A repeated HELLO (its WELCOME was lost) gets the same WELCOME again.
-            foreach (PendingUdpSession pending in _pending.Values)
+            PendingUdpSession? previous = _pending.Values.FirstOrDefault(p => p.Address.Equals(from));
+            if (previous is not null)
             {
-                if (pending.Hello.Nonce == hello.Nonce && pending.Address.Equals(from))
+                // A repeated HELLO (its WELCOME was lost) gets the same WELCOME again; a new nonce replaces the old attempt.
+                if (previous.Hello.Nonce == hello.Nonce)
                 {
-                    SendTo(pending.Welcome, from);
+                    SendTo(previous.Welcome, from);
                     return;
                 }
+
+                _pending.Remove(previous.Id);
             }
 
             if (_pending.Count >= MaxPending)
@@ -241,9 +264,10 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 Drops.OnPendingFull();
                 return;
             }
+
+            refusal = Refusal(hello, from, out code);
         }
 
-        string? refusal = Refusal(hello, out ErrorCode code);
         if (refusal is not null)
         {
             UdpLog.Refused(_logger, Describe(from), code.ToWireName(), refusal);
@@ -255,7 +279,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
 
         ulong id = _hub.NextSessionId();
         byte[] welcome = new byte[UdpWire.WelcomeSize];
-        UdpWire.WriteWelcome(welcome, id, new UdpWelcome(hello.Nonce, Clock.NowMicros(), (uint)_options.MaxFrameBytes, UdpWire.FragmentPayload));
+        UdpWire.WriteWelcome(welcome, id, new UdpWelcome(hello.Nonce, Clock.NowMicros(), (uint)Math.Min(_options.MaxFrameBytes, UdpWire.MaxFrameBytes), UdpWire.FragmentPayload));
         var address = new SocketAddress(from.Family, from.Size);
         from.Buffer.CopyTo(address.Buffer);
         lock (_lock)
@@ -266,7 +290,8 @@ internal sealed class UdpHubListener : IAsyncDisposable
         SendTo(welcome, from);
     }
 
-    private string? Refusal(UdpHello hello, out ErrorCode code)
+    /// <summary>Under the lock: why this HELLO is refused, or null.</summary>
+    private string? Refusal(UdpHello hello, SocketAddress from, out ErrorCode code)
     {
         code = ErrorCode.Unauthorized;
         if (_hash.Length > 0 && !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(hello.Token ?? "")), _hash))
@@ -274,8 +299,20 @@ internal sealed class UdpHubListener : IAsyncDisposable
             return hello.Token is null ? "This hub needs a token." : "Wrong token.";
         }
 
+        code = ErrorCode.TooManyClients;
+        if (_sessions.Count >= _options.MaxConnections)
+        {
+            return $"The server has {_options.MaxConnections} UDP sessions, its limit.";
+        }
+
+        if (_sessions.Keys.Count(a => SameHost(a, from)) + _pending.Values.Count(p => SameHost(p.Address, from)) >= MaxSessionsPerAddress)
+        {
+            return $"{MaxSessionsPerAddress} UDP sessions from one address is the limit.";
+        }
+
         code = ErrorCode.RoomBusy;
-        if (hello.Role == PeerRole.Publisher && _hub.Rooms.FirstOrDefault(r => r.Name == hello.Room) is { HasPublisher: true })
+        if (hello.Role == PeerRole.Publisher && _hub.Rooms.FirstOrDefault(r => r.Name == hello.Room) is { HasPublisher: true } room
+            && !IsOwnPreviousSession(room, from))
         {
             return $"Room '{hello.Room}' already has a publisher.";
         }
@@ -283,14 +320,43 @@ internal sealed class UdpHubListener : IAsyncDisposable
         return null;
     }
 
+    /// <summary>The room's seat is held by a UDP publisher session from the same IP address: the same publisher, reconnecting from a new port.</summary>
+    private bool IsOwnPreviousSession(Room room, SocketAddress from) =>
+        _sessions.Values.OfType<UdpPublisherSession>().Any(s => s.HoldsSeatOf(room) && SameHost(s.Address, from));
+
+    /// <summary>Same IP address (any port): the address bytes of the two socket addresses, ports aside.</summary>
+    private static bool SameHost(SocketAddress a, SocketAddress b)
+    {
+        if (a.Family != b.Family || a.Size != b.Size)
+        {
+            return false;
+        }
+
+        // sockaddr_in: family (2), port (2), address (4); sockaddr_in6: family (2), port (2), flow info (4), address (16), scope.
+        ReadOnlySpan<byte> x = a.Buffer.Span[..a.Size];
+        ReadOnlySpan<byte> y = b.Buffer.Span[..b.Size];
+        return x[..2].SequenceEqual(y[..2]) && x[4..].SequenceEqual(y[4..]);
+    }
+
     /// <summary>Under the lock: the new session replaces any older one at the same address.</summary>
     private IUdpSession? Activate(PendingUdpSession pending)
     {
+        if (_shutdown.IsCancellationRequested)
+        {
+            return null;
+        }
+
         Room room = _hub.GetOrCreateRoom(pending.Hello.Room);
         IUdpSession session;
         if (pending.Hello.Role == PeerRole.Publisher)
         {
             var publisher = new UdpPublisherSession(this, pending, room, _options, _logger);
+            // The same publisher reconnecting from a new port takes the seat over from its previous session.
+            foreach (UdpPublisherSession previous in _sessions.Values.OfType<UdpPublisherSession>().Where(s => s.HoldsSeatOf(room) && SameHost(s.Address, pending.Address)).ToList())
+            {
+                previous.HandOverSeat();
+            }
+
             if (!room.TryClaimPublisher(publisher))
             {
                 _hub.LeaveRoom(room);

@@ -30,6 +30,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly Lock _endLock = new();
     private CloseMessage? _ending;
     private volatile bool _quiet;
+    private volatile bool _seatHandedOver;
     private long _lastHeardMicros = Clock.NowMicros();
     private long _framesPublished;
     private long _bytesReceived;
@@ -77,6 +78,19 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     public ReassemblyStats Reception => _receiver.Stats;
 
+    public bool HoldsSeatOf(Room room) => ReferenceEquals(room, _room) && !_seatHandedOver;
+
+    /// <summary>
+    /// Under the listener's lock: a new session of the same publisher (same IP, new port) takes the room's seat; this one
+    /// gives it up at once, ends without telling viewers "publisher left", and publishes nothing more.
+    /// </summary>
+    public void HandOverSeat()
+    {
+        _seatHandedOver = true;
+        _room.ReleasePublisher(this);
+        End(ErrorCode.Normal, "replaced by the same publisher's new session");
+    }
+
     public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
     {
         Interlocked.Exchange(ref _lastHeardMicros, Clock.NowMicros());
@@ -92,7 +106,11 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 _listener.SendTo(pong, Address);
                 break;
             case DatagramType.Signal when UdpWire.TryReadSignal(datagram, out SignalMessage signal):
-                _room.SetSignal(signal.Live, signal.Text);
+                if (!_end.IsCancellationRequested && !_seatHandedOver)
+                {
+                    _room.SetSignal(signal.Live, signal.Text);
+                }
+
                 break;
             case DatagramType.Report:
                 break; // a publisher's keep-alive carries nothing the hub needs
@@ -142,6 +160,11 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             {
                 try
                 {
+                    if (_seatHandedOver)
+                    {
+                        continue;
+                    }
+
                     await _room.PublishAsync(frame, stop.Token);
                     Interlocked.Increment(ref _framesPublished);
                     _rate.Mark();
@@ -158,6 +181,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         }
         finally
         {
+            await stop.CancelAsync(); // also when publishing failed: the tick loop must end
             await ticks;
             _frames.Writer.TryComplete();
             while (_frames.Reader.TryRead(out SharedFrame? left))
@@ -166,25 +190,25 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             }
 
             // Told before the seat is free, so it cannot land after a new publisher's first frame.
-            if (!serverToken.IsCancellationRequested)
+            if (!serverToken.IsCancellationRequested && !_seatHandedOver)
             {
                 _room.SetSignal(false, HubConnection.PublisherLeftReason);
             }
 
             _room.ReleasePublisher(this);
-        }
+            if (!_quiet)
+            {
+                CloseMessage bye = serverToken.IsCancellationRequested
+                    ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
+                    : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
+                byte[] datagram = new byte[UdpWire.MaxDatagram];
+                _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+            }
 
-        if (!_quiet)
-        {
-            CloseMessage bye = serverToken.IsCancellationRequested
-                ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
-                : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
-            byte[] datagram = new byte[UdpWire.MaxDatagram];
-            _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+            _receiver.Dispose();
         }
 
         ReassemblyStats stats = _receiver.Stats;
-        _receiver.Dispose();
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
             $"published {FramesSent} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent"));
     }

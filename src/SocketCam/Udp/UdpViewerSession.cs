@@ -200,21 +200,22 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         }
         finally
         {
+            // Whatever ended the loop (even a bug): the viewer hears BYE and every pooled buffer goes back.
             _room.RemoveViewer(this);
             Slot.Close();
+            if (!_quiet)
+            {
+                CloseMessage bye = serverToken.IsCancellationRequested
+                    ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
+                    : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
+                byte[] datagram = new byte[UdpWire.MaxDatagram];
+                _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+            }
+
+            await _windowTimer.DisposeAsync();
+            _sender.Dispose();
         }
 
-        if (!_quiet)
-        {
-            CloseMessage bye = serverToken.IsCancellationRequested
-                ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
-                : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
-            byte[] datagram = new byte[UdpWire.MaxDatagram];
-            _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
-        }
-
-        await _windowTimer.DisposeAsync();
-        _sender.Dispose();
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
             $"sent {FramesSent} frames, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
     }
@@ -241,7 +242,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
                 _listener.SendTo(control.AsSpan(0, UdpWire.WriteSignal(control, Id, s)), Address);
             }
 
-            // Flow control: while the viewer is not done with 2 frames, the newest waits in the slot (and replaces older ones).
+            // Flow control: while the viewer is not done with 4 frames, the newest waits in the slot (and replaces older ones).
             if (Slot.IsFull && !_sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
             {
                 _windowTimer.Change(wait + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
@@ -256,6 +257,11 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
             try
             {
+                if (frame.DataLength > UdpWire.MaxFrameBytes)
+                {
+                    continue; // more than 65536 fragments: UDP cannot carry it (WELCOME said so); TCP can
+                }
+
                 await _sender.SendFrameAsync(frame.Header, frame.Message[ProtocolConstants.FrameMessageOverhead..], cancellationToken);
                 _sendRate.Mark();
             }

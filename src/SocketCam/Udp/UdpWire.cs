@@ -58,6 +58,9 @@ internal static class UdpWire
     /// <summary>Fragment indexes are 16-bit: data plus parity fragments of one frame never exceed this.</summary>
     public const int MaxFragmentsPerFrame = 65536;
 
+    /// <summary>The largest frame UDP carries: 36,535 data fragments plus parity at the smallest group (2) fit in 65536.</summary>
+    public const int MaxFrameBytes = 40 * 1024 * 1024;
+
     private const int HelloFixedSize = 26;
 
     public static bool TryReadPrefix(ReadOnlySpan<byte> datagram, out DatagramType type, out ulong sessionId)

@@ -39,7 +39,7 @@ public sealed class ViewOutputTests
         using JsonDocument json = JsonDocument.Parse(JsonSummary.Viewer(stats));
 
         Assert.Equal(
-            ["frames", "fps", "bytes", "width", "height", "codec", "dropped", "latency_ms", "no_signal_events"],
+            ["frames", "fps", "bytes", "width", "height", "codec", "dropped", "latency_ms", "no_signal_events", "corrupt"],
             json.RootElement.EnumerateObject().Select(p => p.Name));
         Assert.Equal(2, json.RootElement.GetProperty("no_signal_events").GetInt64());
     }

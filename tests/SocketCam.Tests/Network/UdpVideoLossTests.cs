@@ -28,8 +28,10 @@ public sealed class UdpVideoLossTests : IDisposable
         Assert.Equal(0, await serve.WaitForExitAsync(ProcessTimeout));
 
         Assert.Equal(150, view.GetProperty("frames").GetInt64());
-        Assert.Equal(0, view.GetProperty("dropped").GetInt64());
+        // Nothing lost on the way. ("dropped" also counts frames the hub skipped on purpose for a viewer 4 frames behind,
+        // which a decoding hiccup on a loaded machine may cause: allowed, but only a few.)
         Assert.Equal(0, view.GetProperty("frames_lost").GetInt64());
+        Assert.True(view.GetProperty("dropped").GetInt64() <= 3, view.ToString());
         Assert.Equal(0.0, view.GetProperty("loss_pct").GetDouble());
 
         // Identical bytes, hence identical pixels: every JPEG the viewer got is one the server recorded as it sent it.

@@ -261,6 +261,85 @@ public sealed class UdpHubTests
         Assert.True(viewer.Stats.Reconnects >= 1);
     }
 
+    [Fact]
+    public async Task The_same_publisher_reconnecting_from_a_new_port_takes_the_seat_over()
+    {
+        await using TestHub hub = TestHub.Start(options: WithUdp, captureRoom: null);
+        using var first = new RawUdp(hub);
+        first.SendHello(1, PeerRole.Publisher, room: "cam");
+        UdpWire.TryReadPrefix(await first.ReceiveAsync(), out _, out ulong firstSession);
+        first.SendPing(firstSession);
+        await Eventually.UntilAsync(() => hub.Server.Udp!.Sessions.OfType<UdpPublisherSession>().Any(), "the first publisher is active");
+
+        // Same IP, new port (a client that reconnects opens a new socket): welcomed, not refused as room-busy.
+        using var second = new RawUdp(hub);
+        second.SendHello(2, PeerRole.Publisher, room: "cam");
+        byte[] answer = await second.ReceiveAsync();
+        Assert.True(UdpWire.TryReadWelcome(answer, out _), "a WELCOME, not a REFUSE");
+        UdpWire.TryReadPrefix(answer, out _, out ulong secondSession);
+        second.SendPing(secondSession);
+
+        CloseMessage bye = await first.ReceiveByeAsync();
+        Assert.Equal(ErrorCode.Normal, bye.Code);
+        Assert.Contains("replaced", bye.Text, StringComparison.Ordinal);
+        await using TestViewer viewer = TestViewer.Start(hub.Endpoint, room: "cam");
+        byte[] jpeg = EncodeJpeg(160, 120);
+        uint frameId = 0;
+        await Eventually.UntilAsync(
+            () =>
+            {
+                second.SendFrame(secondSession, frameId++, jpeg, 160, 120);
+                return viewer.Decoded >= 2;
+            },
+            "the new session publishes");
+    }
+
+    [Fact]
+    public async Task Stopping_the_hub_says_BYE_server_shutdown_to_every_session()
+    {
+        TestHub hub = TestHub.Start(options: WithUdp);
+        using var raw = new RawUdp(hub);
+        try
+        {
+            raw.SendHello(1, PeerRole.Viewer);
+            UdpWire.TryReadPrefix(await raw.ReceiveAsync(), out _, out ulong session);
+            raw.SendPing(session);
+            await Eventually.UntilAsync(() => hub.Server.Udp!.Sessions.Any(), "the session is active");
+        }
+        finally
+        {
+            await hub.DisposeAsync();
+        }
+
+        Assert.Equal(ErrorCode.ServerShutdown, (await raw.ReceiveByeAsync()).Code);
+    }
+
+    [Fact]
+    public async Task One_address_gets_at_most_64_sessions_then_REFUSE_too_many_clients()
+    {
+        await using TestHub hub = TestHub.Start(options: WithUdp);
+        var sockets = new List<RawUdp>();
+        try
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                var raw = new RawUdp(hub);
+                sockets.Add(raw);
+                raw.SendHello((ulong)i + 1, PeerRole.Viewer);
+                Assert.True(UdpWire.TryReadWelcome(await raw.ReceiveAsync(), out _));
+            }
+
+            using var extra = new RawUdp(hub);
+            extra.SendHello(1000, PeerRole.Viewer);
+            Assert.True(UdpWire.TryReadRefuse(await extra.ReceiveAsync(), out UdpRefuse refuse));
+            Assert.Equal(ErrorCode.TooManyClients, refuse.Code);
+        }
+        finally
+        {
+            sockets.ForEach(s => s.Dispose());
+        }
+    }
+
     private static byte[] Nack(ulong session, uint frameId, params ushort[] indexes)
     {
         byte[] d = new byte[UdpWire.MaxDatagram];
@@ -322,6 +401,19 @@ public sealed class UdpHubTests
             byte[] buffer = new byte[2048];
             int n = await _socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
             return buffer[..n];
+        }
+
+        /// <summary>Reads (skipping frames and the rest) until the hub's BYE.</summary>
+        public async Task<CloseMessage> ReceiveByeAsync()
+        {
+            using var timeout = new CancellationTokenSource(TestHub.Timeout);
+            while (true)
+            {
+                if (UdpWire.TryReadBye(await ReceiveAsync(timeout.Token), out CloseMessage bye))
+                {
+                    return bye;
+                }
+            }
         }
 
         public async Task<byte[]?> TryReceiveAsync(TimeSpan wait)
