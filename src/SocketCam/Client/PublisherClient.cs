@@ -218,7 +218,35 @@ internal sealed class PublisherClient
         }
     }
 
-    private async Task UdpSendLoopAsync(UdpClientSession session, UdpFrameSender sender, SemaphoreSlim sending, SemaphoreSlim done, int maxFrame, CancellationToken cancellationToken)
+    private Task UdpSendLoopAsync(UdpClientSession session, UdpFrameSender sender, SemaphoreSlim sending, SemaphoreSlim done, int maxFrame, CancellationToken cancellationToken) =>
+        SendFramesAsync(
+            maxFrame,
+            async (message, ct) =>
+            {
+                VideoFrameHeader header = message.Header with { CaptureMicros = message.Header.CaptureMicros + session.ClockOffsetMicros };
+                // Flow control: at most four frames the hub is not done with.
+                while (!sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
+                {
+                    await done.WaitAsync(wait, ct);
+                }
+
+                await sending.WaitAsync(ct);
+                try
+                {
+                    await sender.SendFrameAsync(header, message.Message[ProtocolConstants.FrameMessageOverhead..], ct);
+                }
+                finally
+                {
+                    sending.Release();
+                }
+            },
+            cancellationToken);
+
+    /// <summary>
+    /// The frame loop both transports share: the next encoded frame, checked against the hub's cap, shown to the local
+    /// preview, handed to <paramref name="send"/> (which moves its capture time to the hub's clock), counted.
+    /// </summary>
+    private async Task SendFramesAsync(int maxFrame, Func<SharedFrame, CancellationToken, ValueTask> send, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -232,26 +260,15 @@ internal sealed class PublisherClient
             {
                 CheckSize(message, maxFrame);
                 FrameEncoded?.Invoke(message);
-                VideoFrameHeader header = message.Header with { CaptureMicros = message.Header.CaptureMicros + session.ClockOffsetMicros };
-                // Flow control: at most four frames the hub is not done with.
-                while (!sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
+                await send(message, cancellationToken);
+                if (_noSignalReason is not null)
                 {
-                    await done.WaitAsync(wait, cancellationToken);
+                    // The hub took the frame as "live again"; a reconnect must not repeat the old no-signal.
+                    _noSignalReason = null;
                 }
 
-                await sending.WaitAsync(cancellationToken);
-                try
-                {
-                    await sender.SendFrameAsync(header, message.Message[ProtocolConstants.FrameMessageOverhead..], cancellationToken);
-                }
-                finally
-                {
-                    sending.Release();
-                }
-
-                _noSignalReason = null;
                 Interlocked.Increment(ref _framesSent);
-                Interlocked.Add(ref _bytesSent, message.DataLength);
+                Interlocked.Add(ref _bytesSent, message.Message.Length);
             }
             finally
             {
@@ -316,38 +333,15 @@ internal sealed class PublisherClient
         }
     }
 
-    private async Task SendLoopAsync(ClientSession session, CancellationToken cancellationToken)
-    {
-        int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
-        while (true)
-        {
-            SharedFrame? message = await ReadFrameAsync(cancellationToken);
-            if (message is null)
+    private Task SendLoopAsync(ClientSession session, CancellationToken cancellationToken) =>
+        SendFramesAsync(
+            (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes),
+            (message, ct) =>
             {
-                continue;
-            }
-
-            try
-            {
-                CheckSize(message, maxFrame);
-                FrameEncoded?.Invoke(message);
                 MessageWriter.PatchCaptureMicros(MemoryMarshalExtensions.AsWritable(message.Message), message.Header.CaptureMicros + session.ClockOffsetMicros);
-                await session.SendAsync(message.Message, cancellationToken);
-                if (_noSignalReason is not null)
-                {
-                    // The hub took the frame as "live again"; a reconnect must not repeat the old no-signal.
-                    _noSignalReason = null;
-                }
-
-                Interlocked.Increment(ref _framesSent);
-                Interlocked.Add(ref _bytesSent, message.Message.Length);
-            }
-            finally
-            {
-                message.Release();
-            }
-        }
-    }
+                return session.SendAsync(message.Message, ct);
+            },
+            cancellationToken);
 }
 
 internal static class MemoryMarshalExtensions

@@ -188,6 +188,8 @@ internal sealed class UdpClientSession : IDisposable
         {
             while (true)
             {
+                // The synchronous receive below never looks at the token: a viewer that has had its frames stops here.
+                cancellationToken.ThrowIfCancellationRequested();
                 int received = await ReceiveOneAsync(buffer, silence, cancellationToken, lastArrival);
                 if (received < 0)
                 {

@@ -25,13 +25,9 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly UdpHello _hello;
     private readonly UdpFrameReceiver _receiver;
     private readonly Channel<SharedFrame> _frames;
-    private readonly CancellationTokenSource _end = new();
+    private readonly UdpSessionEnd _end = new();
     private readonly RateMeter _rate = new();
-    private readonly Lock _endLock = new();
-    private CloseMessage? _ending;
-    private volatile bool _quiet;
     private volatile bool _seatHandedOver;
-    private long _lastHeardMicros = Clock.NowMicros();
     private long _framesPublished;
     private long _bytesReceived;
     private long _framesDropped;
@@ -93,7 +89,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
     {
-        Interlocked.Exchange(ref _lastHeardMicros, Clock.NowMicros());
+        _end.Heard();
         switch (type)
         {
             case DatagramType.Fragment:
@@ -106,7 +102,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 _listener.SendTo(pong, Address);
                 break;
             case DatagramType.Signal when UdpWire.TryReadSignal(datagram, out SignalMessage signal):
-                if (!_end.IsCancellationRequested && !_seatHandedOver)
+                if (!_end.IsEnding && !_seatHandedOver)
                 {
                     _room.SetSignal(signal.Live, signal.Text);
                 }
@@ -115,13 +111,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             case DatagramType.Report:
                 break; // a publisher's keep-alive carries nothing the hub needs
             case DatagramType.Bye when UdpWire.TryReadBye(datagram, out CloseMessage bye):
-                lock (_endLock)
-                {
-                    _ending ??= new CloseMessage(ErrorCode.Normal, bye.Text.Length > 0 ? $"publisher left: {bye.Text}" : "publisher left");
-                }
-
-                _quiet = true;
-                _end.Cancel();
+                _end.PeerLeft("publisher", bye.Text);
                 break;
             default:
                 _listener.Drops.OnNotAllowed();
@@ -131,21 +121,13 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     public void Tick(long nowMicros)
     {
-        if (nowMicros - Interlocked.Read(ref _lastHeardMicros) > _options.UdpIdleTimeout.TotalMicroseconds)
+        if (_end.IsIdle(nowMicros, _options.UdpIdleTimeout))
         {
             End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.UdpIdleTimeout.TotalSeconds:0.#} s.");
         }
     }
 
-    public void End(ErrorCode code, string reason)
-    {
-        lock (_endLock)
-        {
-            _ending ??= new CloseMessage(code, reason);
-        }
-
-        _end.Cancel();
-    }
+    public void End(ErrorCode code, string reason) => _end.End(code, reason);
 
     public async Task RunAsync(CancellationToken serverToken)
     {
@@ -177,7 +159,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            reason = serverToken.IsCancellationRequested ? "server shutting down" : _ending?.Text ?? "ended";
+            reason = _end.Reason(serverToken);
         }
         finally
         {
@@ -196,11 +178,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             }
 
             _room.ReleasePublisher(this);
-            if (!_quiet)
+            if (_end.Bye(serverToken, reason) is { } bye)
             {
-                CloseMessage bye = serverToken.IsCancellationRequested
-                    ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
-                    : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
                 byte[] datagram = new byte[UdpWire.MaxDatagram];
                 _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
             }

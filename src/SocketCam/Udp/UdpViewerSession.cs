@@ -23,15 +23,12 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
     private readonly AsyncSignal _wake = new();
     private readonly RateMeter _sendRate = new();
     private readonly UdpFrameSender _sender;
-    private readonly CancellationTokenSource _end = new();
+    private readonly UdpSessionEnd _end = new();
     private readonly Timer _windowTimer;
     private readonly Lock _control = new();
     private SignalMessage? _pendingSignal;
     private SignalMessage? _noSignal;
     private long _signalSentMicros;
-    private CloseMessage? _ending;
-    private volatile bool _quiet;
-    private long _lastHeardMicros = Clock.NowMicros();
     private long _framesLostReported;
     private long _fragmentsLostReported;
     private long _fragmentsExpectedReported;
@@ -102,7 +99,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
     {
-        Interlocked.Exchange(ref _lastHeardMicros, Clock.NowMicros());
+        _end.Heard();
         switch (type)
         {
             case DatagramType.Ping when UdpWire.TryReadPing(datagram, out PingMessage ping):
@@ -128,7 +125,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
                 Interlocked.Add(ref _framesLostReported, report.FramesLost);
                 break;
             case DatagramType.Bye when UdpWire.TryReadBye(datagram, out CloseMessage bye):
-                EndQuietly(bye.Text.Length > 0 ? $"viewer left: {bye.Text}" : "viewer left");
+                _end.PeerLeft("viewer", bye.Text);
                 break;
             default:
                 _listener.Drops.OnNotAllowed();
@@ -138,7 +135,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     public void Tick(long nowMicros)
     {
-        if (nowMicros - Interlocked.Read(ref _lastHeardMicros) > _options.UdpIdleTimeout.TotalMicroseconds)
+        if (_end.IsIdle(nowMicros, _options.UdpIdleTimeout))
         {
             End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.UdpIdleTimeout.TotalSeconds:0.#} s.");
             return;
@@ -155,27 +152,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         }
     }
 
-    public void End(ErrorCode code, string reason)
-    {
-        lock (_control)
-        {
-            _ending ??= new CloseMessage(code, reason);
-        }
-
-        _end.Cancel();
-    }
-
-    private void EndQuietly(string reason)
-    {
-        lock (_control)
-        {
-            _ending ??= new CloseMessage(ErrorCode.Normal, reason);
-        }
-
-        // The viewer said BYE: nothing to answer.
-        _quiet = true;
-        _end.Cancel();
-    }
+    public void End(ErrorCode code, string reason) => _end.End(code, reason);
 
     public async Task RunAsync(CancellationToken serverToken)
     {
@@ -196,18 +173,15 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            reason = serverToken.IsCancellationRequested ? "server shutting down" : _ending?.Text ?? "ended";
+            reason = _end.Reason(serverToken);
         }
         finally
         {
             // Whatever ended the loop (even a bug): the viewer hears BYE and every pooled buffer goes back.
             _room.RemoveViewer(this);
             Slot.Close();
-            if (!_quiet)
+            if (_end.Bye(serverToken, reason) is { } bye)
             {
-                CloseMessage bye = serverToken.IsCancellationRequested
-                    ? new CloseMessage(ErrorCode.ServerShutdown, "The server is shutting down.")
-                    : _ending ?? new CloseMessage(ErrorCode.Normal, reason);
                 byte[] datagram = new byte[UdpWire.MaxDatagram];
                 _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
             }

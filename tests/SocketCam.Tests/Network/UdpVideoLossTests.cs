@@ -32,7 +32,9 @@ public sealed class UdpVideoLossTests : IDisposable
         // which a decoding hiccup on a loaded machine may cause: allowed, but only a few.)
         Assert.Equal(0, view.GetProperty("frames_lost").GetInt64());
         Assert.True(view.GetProperty("dropped").GetInt64() <= 3, view.ToString());
-        Assert.Equal(0.0, view.GetProperty("loss_pct").GetDouble());
+        // The link dropped nothing. (loss_pct may still be above 0 on a loaded machine: the receiving host can drop a
+        // datagram itself when the viewer is descheduled, and recovery makes up for it like any other loss.)
+        Assert.Equal(0, (await net.CountersAsync()).Dropped);
 
         // Identical bytes, hence identical pixels: every JPEG the viewer got is one the server recorded as it sent it.
         HashSet<string> sent = Hashes(Directory.GetFiles(serverRecording, "*.mjpeg").Single());
@@ -100,11 +102,14 @@ public sealed class UdpVideoLossTests : IDisposable
         }
     }
 
-    /// <summary>Frames delivered whole out of every frame the server sent in that time (sequence gaps are frames lost).</summary>
+    /// <summary>
+    /// Frames that arrived complete out of the frames that went onto the link: completed / (completed + lost on the way).
+    /// (Not "dropped", which also counts frames the hub skipped on purpose while a busy viewer was still decoding.)
+    /// </summary>
     private static double CompleteShare(JsonElement view)
     {
-        double frames = view.GetProperty("frames").GetInt64();
-        return frames / (frames + view.GetProperty("dropped").GetInt64());
+        double completed = view.GetProperty("udp").GetProperty("frames_completed").GetInt64();
+        return completed / (completed + view.GetProperty("frames_lost").GetInt64());
     }
 
     private static long ResidentKilobytes(int pid)
