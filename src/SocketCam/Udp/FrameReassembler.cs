@@ -85,6 +85,13 @@ internal sealed class FrameReassembler : IDisposable
 
     public int FramesInFlight => _slots.Count(s => s.InUse);
 
+    /// <summary>The newest frame id everything up to which is finished (delivered or dropped), if any.</summary>
+    public bool TryGetFinished(out uint frameId)
+    {
+        frameId = _floor;
+        return _haveFloor;
+    }
+
     public ReassemblyStats Stats => new()
     {
         FragmentsReceived = _fragmentsReceived,

@@ -20,6 +20,8 @@ internal sealed class UdpFrameReceiver : IDisposable
     private readonly byte[] _scratch = new byte[UdpWire.MaxDatagram];
     private long _lastReportMicros = Clock.NowMicros();
     private bool _disposed;
+    private uint? _lastCompleted;
+    private uint? _doneSent;
 
     public UdpFrameReceiver(ulong sessionId, int maxFrameBytes, bool recovery, Action<ReadOnlySpan<byte>> sendControl)
     {
@@ -56,6 +58,11 @@ internal sealed class UdpFrameReceiver : IDisposable
 
             long now = Clock.NowMicros();
             ReassemblyResult result = _reassembler.Accept(datagram, now, out frame);
+            if (frame is not null)
+            {
+                _lastCompleted = frame.FrameId;
+            }
+
             SendNacks(now);
             return result;
         }
@@ -74,6 +81,7 @@ internal sealed class UdpFrameReceiver : IDisposable
             long now = Clock.NowMicros();
             _reassembler.Expire(now);
             SendNacks(now);
+            SendDoneForDropped();
             if (now - _lastReportMicros >= ReportIntervalMicros)
             {
                 _lastReportMicros = now;
@@ -81,6 +89,21 @@ internal sealed class UdpFrameReceiver : IDisposable
                 int length = UdpWire.WriteReport(_scratch, _sessionId, report);
                 _sendControl(_scratch.AsSpan(0, length));
             }
+        }
+    }
+
+    /// <summary>
+    /// Flow control: a frame dropped incomplete is finished too, and the sender must not wait out its timeout for it. (A
+    /// delivered frame is DONE'd by whoever consumes it, once it has.)
+    /// </summary>
+    private void SendDoneForDropped()
+    {
+        if (_reassembler.TryGetFinished(out uint finished) && finished != _lastCompleted
+            && (_doneSent is not { } sent || (int)(finished - sent) > 0))
+        {
+            _doneSent = finished;
+            int length = UdpWire.WriteDone(_scratch, _sessionId, finished);
+            _sendControl(_scratch.AsSpan(0, length));
         }
     }
 

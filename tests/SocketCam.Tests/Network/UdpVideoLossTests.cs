@@ -92,13 +92,17 @@ public sealed class UdpVideoLossTests : IDisposable
         return serve;
     }
 
+    /// <param name="mayGetNothing">Without recovery a 720p frame (~80 datagrams) rarely survives 5% loss: view may then
+    /// end without a single frame, which it reports with exit code 1 (and its JSON summary all the same).</param>
     private static async Task<JsonElement> ViewAsync(LossyNetwork net, params string[] args)
     {
+        bool mayGetNothing = args.Contains("--no-recovery");
         (int code, CliProcess view) = await net.RunCliAsync(Side.Client, ProcessTimeout, ["view", $"udp://{net.ServerAddress}:9999", "--json", "--quiet", "--no-reconnect", .. args]);
         await using (view)
         {
-            Assert.True(code == 0, view.Transcript());
-            return view.LastJsonLine();
+            JsonElement json = view.LastJsonLine();
+            Assert.True(code == 0 || (mayGetNothing && json.GetProperty("frames").GetInt64() == 0), view.Transcript());
+            return json;
         }
     }
 
