@@ -32,6 +32,8 @@ let decoding = false;
 let pending = null;
 let recent = [];               // { t, ms } of frames drawn in the last WINDOW_MS
 const clockSamples = [];       // { rtt, offset } of the last CLOCK_SAMPLES pongs
+let pingOffsetMs = null;       // from the pong with the shortest round trip
+let offsetFloorMs = -Infinity; // the highest lower bound frames' send times gave
 
 function withToken(path) {
   return token ? `${path}?token=${encodeURIComponent(token)}` : path;
@@ -90,11 +92,27 @@ function onPong({ t, serverTime }) {
   const now = epochMs();
   clockSamples.push({ rtt: now - t, offset: serverTime / 1000 - (t + now) / 2 });
   if (clockSamples.length > CLOCK_SAMPLES) clockSamples.shift();
-  sc.clockOffsetMs = clockSamples.reduce((best, s) => (s.rtt < best.rtt ? s : best)).offset;
+  pingOffsetMs = clockSamples.reduce((best, s) => (s.rtt < best.rtt ? s : best)).offset;
+  updateOffset();
+}
+
+// Causality: a frame cannot arrive before the server sent it, so its send time bounds the offset from below. This keeps
+// a pong answered late (behind a frame, on a busy machine) from making latencies look negative.
+function noteSendTime(buffer) {
+  if (buffer.byteLength <= HEADER_BYTES) return;
+  const sendMs = Number(new DataView(buffer).getBigInt64(8, true)) / 1000;
+  offsetFloorMs = Math.max(offsetFloorMs, sendMs - epochMs());
+  updateOffset();
+}
+
+function updateOffset() {
+  const estimate = pingOffsetMs ?? offsetFloorMs;
+  if (Number.isFinite(estimate)) sc.clockOffsetMs = Math.max(estimate, offsetFloorMs);
 }
 
 // Newest wins: while a decode runs only the newest message waits; a replaced one is dropped.
 function onFrame(buffer) {
+  noteSendTime(buffer);
   if (decoding) {
     if (pending) sc.framesDropped++;
     pending = buffer;
