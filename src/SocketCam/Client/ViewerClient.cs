@@ -108,39 +108,25 @@ public sealed class ViewerClient : IDisposable
         {
             case DatagramType.Fragment:
                 receiver.Accept(datagram.Span, out CompletedFrame? frame);
-                return frame is null ? ValueTask.CompletedTask : DeliverUdpFrameAsync(session, frame, cancellationToken);
+                return frame is null ? ValueTask.CompletedTask : DeliverUdpFrameAsync(session, receiver, frame, cancellationToken);
             case DatagramType.Signal when UdpWire.TryReadSignal(datagram.Span, out SignalMessage signal):
-                // The hub repeats a no-signal every second: only changes reach the stats and the log.
-                if (signal.Live != Stats.SignalLive || (!signal.Live && signal.Text != Stats.SignalReason))
-                {
-                    OnSignal(signal.Live, signal.Text);
-                }
-
+                // The hub repeats a no-signal every second; OnSignal lets only changes through.
+                OnSignal(signal.Live, signal.Text);
                 return ValueTask.CompletedTask;
             default:
                 return ValueTask.CompletedTask;
         }
     }
 
-    private async ValueTask DeliverUdpFrameAsync(UdpClientSession session, CompletedFrame frame, CancellationToken cancellationToken)
+    private async ValueTask DeliverUdpFrameAsync(UdpClientSession session, UdpFrameReceiver receiver, CompletedFrame frame, CancellationToken cancellationToken)
     {
         using (frame)
         {
-            VideoFrameHeader header = frame.Header;
-            if (!Stats.SignalLive)
-            {
-                OnSignal(true, "");
-            }
-
-            long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
-            _lastSequence = header.Sequence;
-            await DeliverAsync(header, new ReadOnlySequence<byte>(frame.Data), skipped, session.ClockOffsetMicros, cancellationToken);
+            await DeliverHubFrameAsync(frame.Header, new ReadOnlySequence<byte>(frame.Data), session.ClockOffsetMicros, cancellationToken);
         }
 
         // Flow control: the hub sends the next frame once we are done with this one (or 200 ms pass).
-        byte[] done = new byte[UdpWire.DoneSize];
-        UdpWire.WriteDone(done, session.SessionId, frame.FrameId);
-        session.SendControl(done);
+        receiver.Done(frame.FrameId);
     }
 
     /// <summary>The receiver's timer (deadlines, NACKs, REPORTs) and the stats' view of the link.</summary>
@@ -236,6 +222,12 @@ public sealed class ViewerClient : IDisposable
     private ValueTask OnFrameAsync(ClientSession session, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
     {
         VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
+        return DeliverHubFrameAsync(header, data, session.ClockOffsetMicros, cancellationToken);
+    }
+
+    /// <summary>A frame from a hub over any transport: back to live if needed, skips from the sequence gap, then delivery.</summary>
+    private ValueTask DeliverHubFrameAsync(VideoFrameHeader header, ReadOnlySequence<byte> data, long clockOffsetMicros, CancellationToken cancellationToken)
+    {
         if (!Stats.SignalLive)
         {
             // A frame means the source is back (the hub sends SIGNAL live first, but the spec does not require it).
@@ -244,7 +236,7 @@ public sealed class ViewerClient : IDisposable
 
         long skipped = _lastSequence >= 0 && header.Sequence > _lastSequence + 1 ? header.Sequence - _lastSequence - 1 : 0;
         _lastSequence = header.Sequence;
-        return DeliverAsync(header, data, skipped, session.ClockOffsetMicros, cancellationToken);
+        return DeliverAsync(header, data, skipped, clockOffsetMicros, cancellationToken);
     }
 
     /// <summary>Recording hook, then decode and stats; <paramref name="clockOffsetMicros"/> is null when latency is unknown.</summary>

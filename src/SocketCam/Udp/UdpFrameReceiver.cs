@@ -92,6 +92,18 @@ internal sealed class UdpFrameReceiver : IDisposable
         }
     }
 
+    /// <summary>Flow control: the consumer is done with <paramref name="frameId"/> (and so with every older frame).</summary>
+    public void Done(uint frameId)
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                SendDone(frameId);
+            }
+        }
+    }
+
     /// <summary>
     /// Flow control: a frame dropped incomplete is finished too, and the sender must not wait out its timeout for it. (A
     /// delivered frame is DONE'd by whoever consumes it, once it has.)
@@ -101,10 +113,19 @@ internal sealed class UdpFrameReceiver : IDisposable
         if (_reassembler.TryGetFinished(out uint finished) && finished != _lastCompleted
             && (_doneSent is not { } sent || (int)(finished - sent) > 0))
         {
-            _doneSent = finished;
-            int length = UdpWire.WriteDone(_scratch, _sessionId, finished);
-            _sendControl(_scratch.AsSpan(0, length));
+            SendDone(finished);
         }
+    }
+
+    private void SendDone(uint frameId)
+    {
+        if (_doneSent is not { } sent || (int)(frameId - sent) > 0)
+        {
+            _doneSent = frameId;
+        }
+
+        int length = UdpWire.WriteDone(_scratch, _sessionId, frameId);
+        _sendControl(_scratch.AsSpan(0, length));
     }
 
     private void SendNacks(long now)

@@ -228,9 +228,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 frame.Release();
             }
 
-            Span<byte> done = stackalloc byte[UdpWire.DoneSize];
-            UdpWire.WriteDone(done, Id, completed.FrameId);
-            _listener.SendTo(done, Address);
+            _receiver.Done(completed.FrameId);
         }
     }
 
