@@ -35,7 +35,6 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
     private long _framesSent;
     private long _bytesSent;
     private long _latencyMicros = -1;
-    private long _ignoredMessages;
     private PageStats? _page;
     private bool _warnedCodec;
 
@@ -70,9 +69,6 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
 
     /// <summary>What the page last reported about itself, or null (not a page, or none yet).</summary>
     public PageStats? Page => Volatile.Read(ref _page);
-
-    /// <summary>Text messages that were not a known JSON message (ignored).</summary>
-    public long IgnoredMessages => Interlocked.Read(ref _ignoredMessages);
 
     public void OnSignal(SignalMessage message)
     {
@@ -295,8 +291,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
                 Volatile.Write(ref _page, PageStats.From(message));
                 break;
             default:
-                Interlocked.Increment(ref _ignoredMessages);
-                break;
+                break; // not a message this endpoint knows: ignored
         }
     }
 }

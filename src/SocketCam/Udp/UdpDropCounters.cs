@@ -28,8 +28,6 @@ internal sealed class UdpDropCounters
     /// <summary>A HELLO while the table of unanswered handshakes was full.</summary>
     public long PendingFull => Interlocked.Read(ref _pendingFull);
 
-    public long Total => Malformed + Oversized + UnknownAddress + WrongSession + NotAllowed + PendingFull;
-
     public void OnMalformed() => Interlocked.Increment(ref _malformed);
 
     public void OnOversized() => Interlocked.Increment(ref _oversized);

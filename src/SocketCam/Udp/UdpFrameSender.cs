@@ -36,7 +36,6 @@ internal sealed class UdpFrameSender : IDisposable
     private long _parityBytes;
     private long _resentBytes;
     private long _framesSent;
-    private long _datagramsSent;
 
     /// <summary>Sends one datagram now, synchronously (a UDP send does not wait for the peer; a syscall is far cheaper than an async operation per datagram), swallowing transient errors.</summary>
     public delegate void DatagramSend(ReadOnlySpan<byte> datagram);
@@ -59,8 +58,6 @@ internal sealed class UdpFrameSender : IDisposable
     public long RecoveryBytes => Interlocked.Read(ref _parityBytes) + Interlocked.Read(ref _resentBytes);
 
     public long ResentBytes => Interlocked.Read(ref _resentBytes);
-
-    public long DatagramsSent => Interlocked.Read(ref _datagramsSent);
 
     /// <summary>The parity group size in use (0 = no parity).</summary>
     public int Group
@@ -127,7 +124,7 @@ internal sealed class UdpFrameSender : IDisposable
         }
     }
 
-    /// <summary>Fragments, paces and sends one frame, answering NACKs between bursts; keeps it for resending.</summary>
+    /// <summary>Fragments, paces and sends one frame; keeps it for resending (NACKs are answered by <see cref="ResendRequestedAsync"/>).</summary>
     public async ValueTask SendFrameAsync(VideoFrameHeader header, ReadOnlyMemory<byte> picture, CancellationToken cancellationToken)
     {
         uint frameId;
@@ -145,7 +142,6 @@ internal sealed class UdpFrameSender : IDisposable
                 ReadOnlyMemory<byte> datagram = fragments[i];
                 await _pacer.WaitAsync(datagram.Length, cancellationToken);
                 _send(datagram.Span);
-                Interlocked.Increment(ref _datagramsSent);
                 if (fragments.IndexAt(i) >= fragments.DataCount)
                 {
                     Interlocked.Add(ref _parityBytes, datagram.Length - UdpWire.FragmentHeaderSize);
@@ -175,7 +171,6 @@ internal sealed class UdpFrameSender : IDisposable
                 {
                     await _pacer.WaitAsync(datagram.Length, cancellationToken);
                     _send(datagram.Span);
-                    Interlocked.Increment(ref _datagramsSent);
                     Interlocked.Add(ref _resentBytes, datagram.Length - UdpWire.FragmentHeaderSize);
                 }
             }
