@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -43,7 +41,6 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly ConnectionSet<IClientStats> _sockets = new();
     private readonly PageAssets _assets = PageAssets.Load();
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly byte[]? _token;
     private WebApplication? _app;
     private IPEndPoint? _endPoint;
     private int _disposed;
@@ -54,7 +51,6 @@ public sealed class HttpServer : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("SocketCam.Web");
-        _token = options.Token is null ? null : Encoding.UTF8.GetBytes(options.Token);
     }
 
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
@@ -160,7 +156,7 @@ public sealed class HttpServer : IAsyncDisposable
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
     {
         // The scripts and styles hold no secret; the pages that use them do need the token.
-        if (_token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal)
+        if (_options.Token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal)
             || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal) || IsAuthorized(context.Request))
         {
             await next(context);
@@ -192,7 +188,7 @@ public sealed class HttpServer : IAsyncDisposable
             }
         }
 
-        return presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token);
+        return presented is not null && TokenCheck.Matches(_options.Token, presented);
     }
 
     /// <summary>Takes a reference to the room, or answers 400/404 (the caller gives the reference back with LeaveRoom).</summary>

@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
@@ -227,13 +225,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
     private void Authorize(string token)
     {
-        string? expected = _options.Token;
-        if (string.IsNullOrEmpty(expected))
-        {
-            return;
-        }
-
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(expected)))
+        if (!TokenCheck.Matches(_options.Token, token))
         {
             throw new ProtocolException(ErrorCode.Unauthorized, token.Length == 0 ? "This server needs a token (--token)." : "Wrong token.");
         }

@@ -1,7 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
@@ -32,18 +30,15 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private readonly Dictionary<SocketAddress, IUdpSession> _sessions = [];
     private readonly Dictionary<ulong, PendingUdpSession> _pending = [];
     private readonly ConnectionSet<IUdpSession> _running = new();
-    private readonly byte[] _hash;
     private Task _receiveLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
     private int _disposed;
-    private long _sendErrors;
 
     public UdpHubListener(HubServer hub, IPEndPoint endPoint, HubOptions options, ILogger logger)
     {
         _hub = hub;
         _options = options;
         _logger = logger;
-        _hash = options.Token is null ? [] : SHA256.HashData(Encoding.UTF8.GetBytes(options.Token));
         _socket = UdpSockets.Create(endPoint.AddressFamily);
         try
         {
@@ -67,26 +62,12 @@ internal sealed class UdpHubListener : IAsyncDisposable
     /// <summary>Active sessions (for /api/stats and tests).</summary>
     public IEnumerable<IUdpSession> Sessions => _running.Items;
 
-    public int PendingCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _pending.Count;
-            }
-        }
-    }
-
     public void Start()
     {
         UdpLog.Listening(_logger, EndPoint.ToString());
         _receiveLoop = ReceiveLoopAsync(_shutdown.Token);
         _housekeeping = HousekeepingAsync(_shutdown.Token);
     }
-
-    /// <summary>Datagrams the kernel would not take (a full send buffer, a firewall): lost, as far as the peer can tell.</summary>
-    public long SendErrors => Interlocked.Read(ref _sendErrors);
 
     /// <summary>
     /// Sends one datagram now (fragments, PONG, NACK, REPORT, BYE). The socket is non-blocking, so this never waits: a
@@ -100,7 +81,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
         }
         catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
         {
-            Interlocked.Increment(ref _sendErrors);
+            // Lost, as far as the peer can tell: recovery and keep-alives deal with it.
         }
         catch (ObjectDisposedException)
         {
@@ -294,7 +275,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private string? Refusal(UdpHello hello, SocketAddress from, out ErrorCode code)
     {
         code = ErrorCode.Unauthorized;
-        if (_hash.Length > 0 && !CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(hello.Token ?? "")), _hash))
+        if (!TokenCheck.Matches(_options.Token, hello.Token))
         {
             return hello.Token is null ? "This hub needs a token." : "Wrong token.";
         }
