@@ -19,11 +19,8 @@ internal sealed class ClientSession : IAsyncDisposable
     private readonly NetworkStream _stream;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _controlBuffer = new byte[MessageWriter.MaxControlMessageSize];
-    private readonly Lock _clockLock = new();
+    private readonly ClockSync _clock;
     private uint _nextPingId;
-    private double _bestRttMicros = double.MaxValue;
-    private long _clockOffsetMicros;
-    private double _lastRttMicros;
     private volatile bool _torn;
 
     private ClientSession(Socket socket, NetworkStream stream, PipeReader reader, WelcomeMessage welcome)
@@ -32,8 +29,7 @@ internal sealed class ClientSession : IAsyncDisposable
         _stream = stream;
         Reader = reader;
         Welcome = welcome;
-        // Until the first PONG, estimate the offset from WELCOME (ignores the one-way delay).
-        _clockOffsetMicros = welcome.ServerTimeMicros - Clock.NowMicros();
+        _clock = new ClockSync(welcome.ServerTimeMicros - Clock.NowMicros());
     }
 
     public PipeReader Reader { get; }
@@ -41,27 +37,9 @@ internal sealed class ClientSession : IAsyncDisposable
     public WelcomeMessage Welcome { get; }
 
     /// <summary>Hub clock minus local clock, µs, from the PONG with the smallest round trip so far.</summary>
-    public long ClockOffsetMicros
-    {
-        get
-        {
-            lock (_clockLock)
-            {
-                return _clockOffsetMicros;
-            }
-        }
-    }
+    public long ClockOffsetMicros => _clock.OffsetMicros;
 
-    public double LastRttMilliseconds
-    {
-        get
-        {
-            lock (_clockLock)
-            {
-                return _lastRttMicros / 1000.0;
-            }
-        }
-    }
+    public double LastRttMilliseconds => _clock.LastRttMicros / 1000.0;
 
     /// <summary>Connects, sends preface + HELLO, and waits for the hub's preface + WELCOME (or its ERROR).</summary>
     public static async Task<ClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, CancellationToken cancellationToken)
@@ -328,27 +306,7 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
-    public void OnPong(in PongMessage pong)
-    {
-        long now = Clock.NowMicros();
-        double rtt = now - pong.EchoSentMicros;
-        if (rtt < 0)
-        {
-            return;
-        }
-
-        long offset = pong.PeerTimeMicros - ((pong.EchoSentMicros + now) / 2);
-        lock (_clockLock)
-        {
-            _lastRttMicros = rtt;
-            // The sample with the shortest round trip bounds the offset error best (as NTP does).
-            if (rtt <= _bestRttMicros * 1.5)
-            {
-                _bestRttMicros = Math.Min(_bestRttMicros, rtt);
-                _clockOffsetMicros = offset;
-            }
-        }
-    }
+    public void OnPong(in PongMessage pong) => _clock.OnPong(pong);
 
     /// <summary>Tries to say goodbye (best effort), then closes.</summary>
     public async Task CloseAsync()

@@ -21,10 +21,7 @@ internal sealed class UdpClientSession : IDisposable
     public static readonly TimeSpan ServerSilence = TimeSpan.FromSeconds(3);
 
     private readonly Socket _socket;
-    private readonly Lock _clockLock = new();
-    private long _clockOffsetMicros;
-    private double _bestRttMicros = double.MaxValue;
-    private long _lastRttMicros;
+    private readonly ClockSync _clock;
     private uint _nextPingId;
     private long _droppedDatagrams;
 
@@ -34,6 +31,7 @@ internal sealed class UdpClientSession : IDisposable
         SessionId = sessionId;
         Welcome = welcome;
         Server = server;
+        _clock = new ClockSync(welcome.ServerTimeMicros - Clock.NowMicros());
     }
 
     public const string Scheme = "udp";
@@ -53,18 +51,9 @@ internal sealed class UdpClientSession : IDisposable
     public long DroppedDatagrams => Interlocked.Read(ref _droppedDatagrams);
 
     /// <summary>Hub clock minus local clock, µs, from the PONG with the shortest round trip so far.</summary>
-    public long ClockOffsetMicros
-    {
-        get
-        {
-            lock (_clockLock)
-            {
-                return _clockOffsetMicros;
-            }
-        }
-    }
+    public long ClockOffsetMicros => _clock.OffsetMicros;
 
-    public long LastRttMicros => Interlocked.Read(ref _lastRttMicros);
+    public long LastRttMicros => _clock.LastRttMicros;
 
     /// <summary>Handshakes with the hub; throws <see cref="RemoteErrorException"/> for a REFUSE and <see cref="TimeoutException"/> when nobody answers.</summary>
     public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken)
@@ -210,7 +199,7 @@ internal sealed class UdpClientSession : IDisposable
                 switch (type)
                 {
                     case DatagramType.Pong when UdpWire.TryReadPong(datagram.Span, out PongMessage pong):
-                        OnPong(pong);
+                        _clock.OnPong(pong);
                         break;
                     case DatagramType.Bye when UdpWire.TryReadBye(datagram.Span, out CloseMessage bye):
                         ServerSaidBye = true;
@@ -259,28 +248,6 @@ internal sealed class UdpClientSession : IDisposable
         catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
         {
             throw new IOException("the server's UDP port is closed (it stopped)", ex);
-        }
-    }
-
-    private void OnPong(in PongMessage pong)
-    {
-        long now = Clock.NowMicros();
-        long rtt = now - pong.EchoSentMicros;
-        if (rtt < 0)
-        {
-            return;
-        }
-
-        long offset = pong.PeerTimeMicros - ((pong.EchoSentMicros + now) / 2);
-        Interlocked.Exchange(ref _lastRttMicros, rtt);
-        lock (_clockLock)
-        {
-            // The sample with the shortest round trip bounds the offset error best (as NTP does).
-            if (rtt <= _bestRttMicros * 1.5)
-            {
-                _bestRttMicros = Math.Min(_bestRttMicros, rtt);
-                _clockOffsetMicros = offset;
-            }
         }
     }
 
