@@ -28,11 +28,8 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
     private readonly WebOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
-    private readonly RateMeter _sendRate = new();
+    private readonly SendCounters _sent = new();
     private readonly byte[] _partEnd;
-    private long _framesSent;
-    private long _bytesSent;
-    private long _latencyMicros = -1;
     private bool _warnedCodec;
 
     public MjpegClient(HttpContext context, Room room, WebOptions options, ILogger logger)
@@ -54,16 +51,16 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => Interlocked.Read(ref _framesSent);
+    public long FramesSent => _sent.FramesSent;
 
-    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesSent => _sent.BytesSent;
 
     public long FramesDropped => Slot.Dropped;
 
-    public double SendFps => _sendRate.PerSecond();
+    public double SendFps => _sent.PerSecond;
 
     /// <summary>Capture to send of the last frame on the server's clock (µs; for remote publishers their clock), or -1.</summary>
-    public long LastLatencyMicros => Interlocked.Read(ref _latencyMicros);
+    public long LastLatencyMicros => _sent.LastLatencyMicros;
 
     /// <summary>MJPEG has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
     public void OnSignal(SignalMessage message)
@@ -129,6 +126,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
                 }
 
                 int written;
+                long latencyMicros;
                 try
                 {
                     if (frame.Header.Codec != CodecId.Jpeg)
@@ -143,7 +141,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
                     }
 
                     written = WritePart(writer, frame);
-                    Interlocked.Exchange(ref _latencyMicros, Clock.NowMicros() - frame.Header.CaptureMicros);
+                    latencyMicros = Clock.NowMicros() - frame.Header.CaptureMicros;
                 }
                 finally
                 {
@@ -159,9 +157,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
                     return "disconnected";
                 }
 
-                Interlocked.Increment(ref _framesSent);
-                Interlocked.Add(ref _bytesSent, written);
-                _sendRate.Mark();
+                _sent.OnSent(written, latencyMicros);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

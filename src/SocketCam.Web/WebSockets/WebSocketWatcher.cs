@@ -27,14 +27,11 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
     private readonly WebOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
-    private readonly RateMeter _sendRate = new();
+    private readonly SendCounters _sent = new();
     private readonly byte[] _header = new byte[FrameHeaderSize];
     private readonly Lock _control = new();
     private byte[]? _pendingSignal;
     private byte[]? _pendingPong;
-    private long _framesSent;
-    private long _bytesSent;
-    private long _latencyMicros = -1;
     private PageStats? _page;
     private bool _warnedCodec;
 
@@ -56,16 +53,16 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => Interlocked.Read(ref _framesSent);
+    public long FramesSent => _sent.FramesSent;
 
-    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesSent => _sent.BytesSent;
 
     public long FramesDropped => Slot.Dropped;
 
-    public double SendFps => _sendRate.PerSecond();
+    public double SendFps => _sent.PerSecond;
 
     /// <summary>Capture to handed-to-Kestrel of the last frame (µs), or -1.</summary>
-    public long LastLatencyMicros => Interlocked.Read(ref _latencyMicros);
+    public long LastLatencyMicros => _sent.LastLatencyMicros;
 
     /// <summary>What the page last reported about itself, or null (not a page, or none yet).</summary>
     public PageStats? Page => Volatile.Read(ref _page);
@@ -221,10 +218,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         await _socket.SendAsync(jpeg, WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, stall.Token);
         stall.CancelAfter(Timeout.InfiniteTimeSpan);
 
-        Interlocked.Exchange(ref _latencyMicros, now - header.CaptureMicros);
-        Interlocked.Increment(ref _framesSent);
-        Interlocked.Add(ref _bytesSent, FrameHeaderSize + jpeg.Length);
-        _sendRate.Mark();
+        _sent.OnSent(FrameHeaderSize + jpeg.Length, now - header.CaptureMicros);
     }
 
     private async ValueTask SendTextAsync(byte[] text, CancellationTokenSource stall)

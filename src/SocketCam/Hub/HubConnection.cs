@@ -32,9 +32,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     private bool _farewellQueued; // under _control's lock: ERROR or GOODBYE is queued, nothing may follow it
     private volatile bool _closing;
     private volatile bool _sendFailed;
-    private readonly Diagnostics.RateMeter _sendRate = new();
-    private long _framesSent;
-    private long _bytesSent;
+    private readonly SendCounters _sent = new();
 
     public HubConnection(Socket socket, HubServer hub, HubOptions options, ILogger logger, CancellationToken serverToken)
     {
@@ -57,7 +55,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
     public string Agent { get; private set; } = "";
 
-    public long FramesSent => Interlocked.Read(ref _framesSent);
+    public long FramesSent => _sent.FramesSent;
 
     public string Kind => Role switch
     {
@@ -68,9 +66,9 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
     public long FramesDropped => Slot.Dropped;
 
-    public double SendFps => _sendRate.PerSecond();
+    public double SendFps => _sent.PerSecond;
 
-    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesSent => _sent.BytesSent;
 
     public async Task RunAsync(CancellationToken serverToken)
     {
@@ -437,9 +435,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
                     }
 
                     await _socket.SendAllAsync(frame.Message, CancellationToken.None);
-                    Interlocked.Increment(ref _framesSent);
-                    _sendRate.Mark();
-                    Interlocked.Add(ref _bytesSent, frame.Message.Length);
+                    _sent.OnSent(frame.Message.Length);
                 }
                 finally
                 {

@@ -20,9 +20,7 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private int _sendBufferBytes;
-    private readonly Diagnostics.RateMeter _sendRate = new();
-    private long _framesSent;
-    private long _bytesSent;
+    private readonly SendCounters _sent = new();
 
     public SeedConnection(Socket socket, Room room, SeedFrameCache cache, SeedServerOptions options, ILogger logger)
     {
@@ -39,7 +37,7 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
 
     public string Remote { get; }
 
-    public long FramesSent => Interlocked.Read(ref _framesSent);
+    public long FramesSent => _sent.FramesSent;
 
     public string Kind => "seed";
 
@@ -47,9 +45,9 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
 
     public long FramesDropped => Slot.Dropped;
 
-    public double SendFps => _sendRate.PerSecond();
+    public double SendFps => _sent.PerSecond;
 
-    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesSent => _sent.BytesSent;
 
     /// <summary>The seed format has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
     public void OnSignal(SignalMessage message)
@@ -149,9 +147,7 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
                     stall.CancelAfter(_options.SendTimeout);
                     await _socket.SendAllAsync(pickled.Message, stall.Token);
                     stall.CancelAfter(Timeout.InfiniteTimeSpan);
-                    Interlocked.Increment(ref _framesSent);
-                    _sendRate.Mark();
-                    Interlocked.Add(ref _bytesSent, pickled.Length);
+                    _sent.OnSent(pickled.Length);
                 }
                 finally
                 {
