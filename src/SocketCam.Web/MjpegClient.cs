@@ -82,14 +82,8 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
         _context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
 
         string reason = "closed";
-        _room.AddViewer(this);
-        // Start with the newest frame there is (a browser shows a picture at once, even from a slow or stalled source);
-        // a frame published meanwhile is the same or newer, and is kept.
-        if (!Slot.IsFull && _room.AcquireLatestFrame() is { } latest)
-        {
-            Slot.Offer(latest);
-            latest.Release();
-        }
+        // A browser shows a picture at once, even from a slow or stalled source.
+        _room.AddViewerWithLatestFrame(this);
 
         WebLog.MjpegJoined(_logger, Remote, _room.Name);
         try

@@ -34,8 +34,6 @@ internal sealed class PageAssets
         return new PageAssets(assets.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
-    public bool Contains(string path) => _assets.ContainsKey(path);
-
     /// <summary>Writes the asset at <paramref name="path"/> (e.g. "watch.html", "assets/watch.js"), or 404.</summary>
     public Task ServeAsync(HttpContext context, string path)
     {

@@ -81,13 +81,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
     /// <summary>Streams until the page leaves, breaks the protocol, stalls, or the server stops; then closes with a code.</summary>
     public async Task<WebSocketEnding> RunAsync(CancellationToken serverToken)
     {
-        _room.AddViewer(this);
-        // Start with the newest frame there is, so a picture shows at once even from a stalled source.
-        if (!Slot.IsFull && _room.AcquireLatestFrame() is { } latest)
-        {
-            Slot.Offer(latest);
-            latest.Release();
-        }
+        _room.AddViewerWithLatestFrame(this);
 
         WebLog.SocketJoined(_logger, Remote, "watching", _room.Name);
         using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(serverToken);

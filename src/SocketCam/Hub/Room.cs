@@ -162,6 +162,20 @@ internal sealed class Room : IDisposable
         _taken.Set(); // a new viewer is ready for a frame: an unpaced stream waiting on the others may go on
     }
 
+    /// <summary>
+    /// Adds a viewer that starts with the newest frame there is (a picture at once, even from a slow or stalled source;
+    /// a frame published meanwhile is the same or newer, and is kept): MJPEG, WebSocket and UDP viewers.
+    /// </summary>
+    public void AddViewerWithLatestFrame(IRoomViewer viewer)
+    {
+        AddViewer(viewer);
+        if (!viewer.Slot.IsFull && AcquireLatestFrame() is { } latest)
+        {
+            viewer.Slot.Offer(latest);
+            latest.Release();
+        }
+    }
+
     public void RemoveViewer(IRoomViewer viewer)
     {
         lock (_lock)

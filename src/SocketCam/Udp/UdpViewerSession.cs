@@ -159,12 +159,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(serverToken, _end.Token);
         string recovery = _hello.NoLossRecovery ? " without loss recovery" : "";
         UdpLog.Joined(_logger, Remote, _room.Name, "viewer", _hello.Agent, recovery);
-        _room.AddViewer(this);
-        if (!Slot.IsFull && _room.AcquireLatestFrame() is { } latest)
-        {
-            Slot.Offer(latest);
-            latest.Release();
-        }
+        _room.AddViewerWithLatestFrame(this);
 
         string reason = "closed";
         try
