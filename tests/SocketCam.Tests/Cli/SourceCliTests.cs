@@ -129,6 +129,8 @@ public sealed class SourceCliTests : IDisposable
         await MediaTools.FfmpegAsync("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-frames:v", "20", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", file);
         await using TestHub hub = TestHub.Start(captureRoom: null);
         await using TestViewer viewer = TestViewer.Start(hub.Endpoint, room: "clip", reconnect: true);
+        // An unpaced 20-frame file is sent in a blink: the viewer must be in the room before the publisher starts.
+        await Eventually.UntilAsync(() => hub.Server.Rooms.Any(r => r.Name == "clip" && r.ViewerCount > 0), "the viewer has joined room 'clip'");
         (int code, CliProcess publish) = await CliProcess.RunAsync(_directory, ProcessTimeout, "publish", hub.Url, "--room", "clip", "--source", "file:" + file, "--fps", "0", "--quiet");
         await using (publish)
         {
