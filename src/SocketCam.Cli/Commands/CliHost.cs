@@ -20,7 +20,8 @@ internal static class CliHost
             return 2;
         }
 
-        using ILoggerFactory loggerFactory = LoggerFactory.Create(b => b
+        // Repeated lines (a connect storm's refusals) are rate-limited: one summary line instead of thousands.
+        using ILoggerFactory loggerFactory = new ThrottledLoggerFactory(LoggerFactory.Create(b => b
             .SetMinimumLevel(level)
             .AddSimpleConsole(o =>
             {
@@ -28,7 +29,7 @@ internal static class CliHost
                 o.TimestampFormat = "HH:mm:ss ";
                 o.ColorBehavior = Console.IsErrorRedirected ? LoggerColorBehavior.Disabled : LoggerColorBehavior.Default;
             })
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)); // stdout is kept for --json
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace))); // stdout is kept for --json
         try
         {
             return await body(loggerFactory, cancellationToken);

@@ -42,6 +42,9 @@ public sealed record HubOptions
     /// <summary>Connections beyond this are refused; default 4096.</summary>
     public int MaxConnections { get; init; } = 4096;
 
+    /// <summary>Per-address caps, byte budgets, data rates and throttles shared by every transport (docs/LIMITS.md).</summary>
+    public Limits.LimitOptions Limits { get; init; } = new();
+
     /// <summary>How long shutdown waits for clients to take their GOODBYE; default 2 s.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(2);
 }

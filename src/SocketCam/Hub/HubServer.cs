@@ -33,7 +33,11 @@ public sealed class HubServer : IAsyncDisposable
     {
         _options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Hub");
+        Guards = new Limits.ServerGuards(options.Limits);
     }
+
+    /// <summary>The limits' shared state (refusal counts, budgets, the failed-attempt throttle) for every transport, HTTP included.</summary>
+    public Limits.ServerGuards Guards { get; }
 
     /// <summary>The bound TCP endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint TcpEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The hub has no TCP listener (not started, or Unix socket only).");
