@@ -276,6 +276,38 @@ internal static class CommonOptions
         return true;
     }
 
+    /// <summary>A bit rate such as 8M, 500k or 2.5G (SI: k, M, G = 1000^n bits per second); a plain number is bits per second.</summary>
+    public static bool TryParseBitrate(string text, out double bitsPerSecond)
+    {
+        bitsPerSecond = 0;
+        string t = text.Trim();
+        if (t.EndsWith("bps", StringComparison.OrdinalIgnoreCase) || t.EndsWith("b/s", StringComparison.OrdinalIgnoreCase))
+        {
+            t = t[..^3];
+        }
+
+        double multiplier = 1;
+        if (t.Length > 0 && char.IsLetter(t[^1]))
+        {
+            multiplier = char.ToUpperInvariant(t[^1]) switch
+            {
+                'K' => 1e3,
+                'M' => 1e6,
+                'G' => 1e9,
+                _ => 0,
+            };
+            t = t[..^1];
+        }
+
+        if (multiplier == 0 || !double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0 || !double.IsFinite(value))
+        {
+            return false;
+        }
+
+        bitsPerSecond = value * multiplier;
+        return true;
+    }
+
     public static string FormatByteSize(long bytes)
     {
         foreach ((long size, string unit) in new[] { (1L << 40, "TiB"), (1L << 30, "GiB"), (1L << 20, "MiB"), (1L << 10, "KiB") })

@@ -64,6 +64,33 @@ internal static class ServeCommand
         };
         var recordMaxSize = CommonOptions.ByteSize("--record-max-size", "Start a new --record file before one grows past SIZE (e.g. 500M, 2G; 0 = no limit; default 1G)");
         var recordMaxDuration = CommonOptions.Duration("--record-max-duration", "Start a new --record file once one spans DURATION of video (e.g. 90s, 10m, 1h; 0 = no limit; default 1h)");
+        var recordMaxTotal = CommonOptions.ByteSize("--record-max-total", "Stop recording once the --record directory's files (earlier runs' too) would pass SIZE; resumes when files are deleted (e.g. 50G; default 0 = no cap)");
+        var recordMinFree = CommonOptions.ByteSize("--record-min-free", "Stop recording while the disk has less than SIZE free; resumes when space is freed (default 1G; 0 = no margin)");
+        var maxPerAddress = new Option<int?>("--max-connections-per-address")
+        {
+            HelpName = "N",
+            Description = "Connections one IP address (an IPv6 /64) may hold on each listener: TCP, seed, HTTP, MJPEG, WebSocket (default 64; 0 = no cap; see docs/LIMITS.md)",
+        };
+        var maxPublishFps = new Option<double?>("--max-publish-fps")
+        {
+            HelpName = "FPS",
+            Description = "Frames per second one remote publisher may send; frames beyond it are dropped, not recorded or sent (default: no cap)",
+        };
+        var maxPublishBitrate = new Option<double?>("--max-publish-bitrate")
+        {
+            HelpName = "BITS/S",
+            Description = "Bits per second one remote publisher may send, e.g. 20M (k, M, G = 1000^n); frames beyond it are dropped (default: no cap)",
+            CustomParser = r =>
+            {
+                if (!CommonOptions.TryParseBitrate(r.Tokens[0].Value, out double bits))
+                {
+                    r.AddError($"--max-publish-bitrate '{r.Tokens[0].Value}' is invalid: use a rate such as 8M or 500k (bits per second), or 0 for no cap.");
+                    return default;
+                }
+
+                return bits;
+            },
+        };
         var seedTcp = new Option<string?>("--seed-tcp")
         {
             HelpName = "HOST:PORT",
@@ -91,7 +118,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, seedTcp, seedRoom, http, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -115,6 +142,7 @@ internal static class ServeCommand
                 UdpEndPoint = await UdpEndPointAsync(r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!), r.GetValue(udp) is null, token2),
                 Token = r.GetValue(token),
                 MaxFrameBytes = r.GetValue(maxFrame),
+                Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
             };
             string roomName = r.GetValue(room)!;
             SeedServerOptions? seedOptions = null;
@@ -157,6 +185,8 @@ internal static class ServeCommand
                     {
                         MaxFileBytes = r.GetValue(recordMaxSize) ?? defaults.MaxFileBytes,
                         MaxFileDuration = r.GetValue(recordMaxDuration) ?? defaults.MaxFileDuration,
+                        MaxDirectoryBytes = r.GetValue(recordMaxTotal) ?? defaults.MaxDirectoryBytes,
+                        MinFreeBytes = r.GetValue(recordMinFree) ?? defaults.MinFreeBytes,
                     };
                     recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
                 }
@@ -190,7 +220,7 @@ internal static class ServeCommand
         await using var hub = new HubServer(options, loggers);
         if (recording is not null)
         {
-            hub.AddRoomObserver(recording);
+            recording.AttachTo(hub);
         }
 
         hub.Start();
@@ -245,6 +275,22 @@ internal static class ServeCommand
     }
 
     private const string DefaultHttp = "0.0.0.0:8080";
+
+    private static Limits.LimitOptions LimitsFrom(int? maxPerAddress, double? maxPublishFps, double? maxPublishBitrate)
+    {
+        var defaults = new Limits.LimitOptions();
+        if (maxPerAddress < 0 || maxPublishFps < 0 || maxPublishBitrate < 0)
+        {
+            throw new ArgumentException("--max-connections-per-address, --max-publish-fps and --max-publish-bitrate take 0 (no cap) or more.");
+        }
+
+        return defaults with
+        {
+            MaxConnectionsPerAddress = maxPerAddress ?? defaults.MaxConnectionsPerAddress,
+            MaxPublishFps = maxPublishFps ?? defaults.MaxPublishFps,
+            MaxPublishBitrate = maxPublishBitrate ?? defaults.MaxPublishBitrate,
+        };
+    }
 
     /// <summary>
     /// Starts the HTTP listener. The default port being taken (another serve, another program) only costs the HTTP side:

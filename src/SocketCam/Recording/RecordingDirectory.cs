@@ -25,6 +25,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     private long _finishedFrames;
     private long _finishedBytes;
     private bool _disposed;
+    private RecordingQuota? _quota;
 
     public RecordingDirectory(string directory, RecordingFormat format, RecordingOptions options, ILoggerFactory loggers)
     {
@@ -41,7 +42,22 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         {
             throw new UserFacingException($"--record '{directory}': cannot create the directory: {ex.Message}", ex);
         }
+
+        _quota = new RecordingQuota(FullPath, options, _logger);
     }
+
+    /// <summary>
+    /// Records every room of <paramref name="hub"/> from now on; stops for the directory's size cap or the disk's free-space
+    /// margin are counted in the hub's refusals (/metrics).
+    /// </summary>
+    public void AttachTo(HubServer hub)
+    {
+        _quota = new RecordingQuota(FullPath, _options, _logger, hub.Guards.Refusals);
+        hub.AddRoomObserver(this);
+    }
+
+    /// <summary>The directory's size cap and free-space margin (bytes used, frames not recorded, why stopped).</summary>
+    public RecordingQuota Quota => _quota!;
 
     public string FullPath { get; }
 
@@ -106,7 +122,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
             }
 
             string name = $"room '{room.Name}'";
-            var recorder = new RotatingRecorder(name, first => OpenFile(room.Name, first), _options, _logger);
+            var recorder = new RotatingRecorder(name, first => OpenFile(room.Name, first), _options, _logger, _quota);
             var sink = RecordingSink.Start(name, recorder, _options, _logger);
             _active[room] = sink;
             room.AddRecorder(sink);

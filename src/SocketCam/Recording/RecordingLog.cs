@@ -34,4 +34,10 @@ internal static partial class RecordingLog
 
     [LoggerMessage(EventId = 308, Level = LogLevel.Warning, Message = "{Name}: finishing took longer than {Seconds} s: recording cut short")]
     public static partial void CutShort(ILogger logger, string name, double seconds);
+
+    [LoggerMessage(EventId = 310, Level = LogLevel.Error, Message = "Recording to {Directory} stopped: {Reason}; frames are not recorded until there is room again (checked every 5 s)")]
+    public static partial void QuotaStopped(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Recording to {Directory} resumed ({Frames} frames were not recorded meanwhile)")]
+    public static partial void QuotaResumed(ILogger logger, string directory, long frames);
 }

@@ -31,6 +31,18 @@ internal sealed record RecordingOptions
     /// </summary>
     public TimeSpan MaxFileDuration { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// A directory recording stops once the directory's files (earlier runs' included) would pass this many bytes; default
+    /// 0 = no cap (<see cref="MinFreeBytes"/> still protects the disk). Resumes when files are deleted.
+    /// </summary>
+    public long MaxDirectoryBytes { get; init; }
+
+    /// <summary>
+    /// A directory recording stops while the disk it writes to has less than this free; default 1 GiB, 0 = no margin.
+    /// Resumes when space is freed.
+    /// </summary>
+    public long MinFreeBytes { get; init; } = 1L << 30;
+
     /// <summary>libx264 preset for .mp4; default veryfast (a 720p stream costs a fraction of a core).</summary>
     public string X264Preset { get; init; } = "veryfast";
 

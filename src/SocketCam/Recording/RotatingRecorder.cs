@@ -15,14 +15,17 @@ internal sealed class RotatingRecorder : IFrameRecorder
     private readonly RecordingOptions _options;
     private readonly ILogger _logger;
     private readonly List<string> _files = [];
+    private readonly RecordingQuota? _quota;
     private IFrameRecorder? _current;
     private long _currentStartMicros;
     private long _closedFrames;
     private long _closedBytes;
 
     /// <param name="open">Creates the next file for the frame that will be its first.</param>
-    public RotatingRecorder(string name, Func<JpegFrame, IFrameRecorder> open, RecordingOptions options, ILogger logger)
+    /// <param name="quota">The directory's size cap and free-space margin; over it, the open file is finished and frames are skipped.</param>
+    public RotatingRecorder(string name, Func<JpegFrame, IFrameRecorder> open, RecordingOptions options, ILogger logger, RecordingQuota? quota = null)
     {
+        _quota = quota;
         _name = name;
         _open = open;
         _options = options;
@@ -63,6 +66,17 @@ internal sealed class RotatingRecorder : IFrameRecorder
 
     public async ValueTask WriteAsync(JpegFrame frame, CancellationToken cancellationToken)
     {
+        if (_quota is not null && !_quota.TryAdmit(frame.Data.Length))
+        {
+            // Out of room: finish the file (so it plays) and skip frames until the quota lets them in again.
+            if (_current is not null)
+            {
+                await CloseCurrentAsync(cancellationToken);
+            }
+
+            return;
+        }
+
         if (_current is not null && IsFull(_current, frame))
         {
             await CloseCurrentAsync(cancellationToken);
