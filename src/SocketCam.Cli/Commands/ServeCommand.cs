@@ -252,6 +252,10 @@ internal static class ServeCommand
                 if (recording is not null)
                 {
                     line += string.Create(CultureInfo.InvariantCulture, $", recorded {recording.FramesRecorded} frames ({LiveStats.Size(recording.BytesRecorded)})");
+                    if (recording.Quota.StoppedReason is not null)
+                    {
+                        line += ", recording stopped (see the log)";
+                    }
                 }
 
                 lastFrames = frames;
@@ -361,6 +365,11 @@ internal static class ServeCommand
     {
         IReadOnlyList<string> files = recording.Files;
         Console.Error.WriteLine($"recorded {recording.FramesRecorded} frames in {files.Count} file(s) ({LiveStats.Size(recording.BytesRecorded)}) to {recording.FullPath}");
+        if (recording.Quota.FramesNotRecorded > 0)
+        {
+            Console.Error.WriteLine($"socketcam: {recording.Quota.FramesNotRecorded} frames were not recorded: --record-max-total or --record-min-free was reached");
+        }
+
         foreach (Exception failure in recording.Failures)
         {
             Console.Error.WriteLine($"socketcam: a recording stopped early: {failure.Message}");
