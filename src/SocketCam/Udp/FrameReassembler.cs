@@ -220,7 +220,9 @@ internal sealed class FrameReassembler : IDisposable
     /// frame's fragment has arrived or 5 ms after its last fragment, and again every 1.5 round trips, while a
     /// retransmission can still arrive before its deadline. Only data fragments that parity cannot rebuild are
     /// listed: in a group with its parity, all missing but the last; without it, all missing. Nothing when recovery
-    /// is off. <paramref name="rttMicros"/> is the measured round trip, 0 if unknown.
+    /// is off. Per frame and round at most one NACK's worth (574) or twice the fragments that arrived, lowest first: a
+    /// header that claims thousands of fragments must not buy a flood of NACKs with one datagram.
+    /// <paramref name="rttMicros"/> is the measured round trip, 0 if unknown.
     /// </summary>
     public int CollectNacks(long nowMicros, long rttMicros, List<UdpNack> into)
     {
@@ -426,6 +428,7 @@ internal sealed class FrameReassembler : IDisposable
         free.Header = header;
         free.MissingData = dataCount;
         free.OriginalData = 0;
+        free.Arrived = 0;
         free.FirstMicros = nowMicros;
         free.LastMicros = nowMicros;
         free.EverNacked = false;
@@ -451,6 +454,7 @@ internal sealed class FrameReassembler : IDisposable
         }
 
         _fragmentsReceived++;
+        slot.Arrived++;
         slot.LastMicros = nowMicros;
         slot.Flags[index] = (byte)(flags | Received);
         payload.CopyTo(FragmentSpan(slot, index, payload.Length));
@@ -653,9 +657,10 @@ internal sealed class FrameReassembler : IDisposable
     {
         _nackScratch.Clear();
         int dataCount = slot.DataCount;
+        int limit = Math.Max(UdpWire.MaxNackCount, 2 * slot.Arrived);
         if (slot.Group == 0)
         {
-            for (int i = 0; i < dataCount; i++)
+            for (int i = 0; i < dataCount && _nackScratch.Count < limit; i++)
             {
                 if ((slot.Flags[i] & Received) == 0)
                 {
@@ -666,7 +671,7 @@ internal sealed class FrameReassembler : IDisposable
             return;
         }
 
-        for (int g = 0; g < slot.ParityCount; g++)
+        for (int g = 0; g < slot.ParityCount && _nackScratch.Count < limit; g++)
         {
             int missing = slot.GroupMissing[g];
             if (missing == 0)
@@ -677,7 +682,7 @@ internal sealed class FrameReassembler : IDisposable
             // With the parity here, the last missing one will be rebuilt once the others are back.
             int wanted = (slot.Flags[dataCount + g] & Received) != 0 ? missing - 1 : missing;
             int end = Math.Min((g * slot.Group) + slot.Group, dataCount);
-            for (int i = g * slot.Group; i < end && wanted > 0; i++)
+            for (int i = g * slot.Group; i < end && wanted > 0 && _nackScratch.Count < limit; i++)
             {
                 if ((slot.Flags[i] & Received) == 0)
                 {
@@ -787,6 +792,9 @@ internal sealed class FrameReassembler : IDisposable
         public int[] GroupMissing { get; set; } = [];
 
         public int MissingData { get; set; }
+
+        /// <summary>Fragments stored (data and parity, not rebuilt ones): what bounds the NACKs for this frame.</summary>
+        public int Arrived { get; set; }
 
         /// <summary>Data fragments that arrived before any NACK for them: the first transmission.</summary>
         public int OriginalData { get; set; }
