@@ -412,7 +412,7 @@ internal sealed class FrameReassembler : IDisposable
         }
 
         free.Reserved = bookkeeping;
-        free.Chunks = new byte[]?[chunks];
+        free.Chunks = ArrayPool<byte[]?>.Shared.Rent(chunks); // entries are nulled on release
         free.Flags = ArrayPool<byte>.Shared.Rent(dataCount + parityCount);
         Array.Clear(free.Flags, 0, dataCount + parityCount);
         if (parityCount > 0)
@@ -764,6 +764,11 @@ internal sealed class FrameReassembler : IDisposable
         if (slot.GroupMissing.Length > 0)
         {
             ArrayPool<int>.Shared.Return(slot.GroupMissing);
+        }
+
+        if (slot.Chunks.Length > 0)
+        {
+            ArrayPool<byte[]?>.Shared.Return(slot.Chunks);
         }
 
         slot.Chunks = [];
