@@ -1,4 +1,5 @@
 using System.Runtime;
+using System.Runtime.InteropServices;
 
 namespace SocketCam.Udp;
 
@@ -7,9 +8,10 @@ namespace SocketCam.Udp;
 /// beyond the free list, bookkeeping, NACKs) and the GC grows its heap to match; a viewer-only hub then allocates almost
 /// nothing, so no collection comes to shrink it again and the process keeps that size. So when reassembly was busy,
 /// the process allocated a lot meanwhile, and reassembly has held next to nothing for a few seconds, one compacting
-/// full collection returns the memory: at most once a minute, and never while frames are being reassembled.
+/// full collection returns the memory: at most once a minute, and never while frames are being reassembled. On glibc
+/// it also asks malloc to give back what the runtime's native side (JIT, thread arenas) freed meanwhile.
 /// </summary>
-internal sealed class ReassemblyMemoryTrim
+internal sealed partial class ReassemblyMemoryTrim
 {
     /// <summary>Bytes allocated by the process since the last trim that make one worth it.</summary>
     private const long Threshold = 64L << 20;
@@ -58,6 +60,30 @@ internal sealed class ReassemblyMemoryTrim
         _busySinceTrim = false;
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        TrimNativeHeap();
         return true;
     }
+
+    private static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        try
+        {
+            _ = MallocTrim(0);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // Not glibc (musl has no malloc_trim): the managed side was given back all the same.
+        }
+        catch (DllNotFoundException)
+        {
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 }
