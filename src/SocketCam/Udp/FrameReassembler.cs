@@ -8,9 +8,11 @@ namespace SocketCam.Udp;
 /// order, duplicates dropped, one lost data fragment per parity group rebuilt as soon as the rest of the group is
 /// there, NACKs for what parity cannot rebuild, and the live-video rules: at most a few frames in reassembly, a
 /// deadline, only frames newer than the last one delivered, and a window of frame ids a stray datagram cannot move.
-/// Times are the caller's clock in µs. Not thread-safe: one receive loop drives it. Memory is bounded by the in-flight
-/// cap × (the frame cap + its parity): a frame's buffer is rented when its first fragment arrives, after the cap check,
-/// and returned when the frame is dropped or when the caller disposes the <see cref="CompletedFrame"/>.
+/// Times are the caller's clock in µs. Not thread-safe: one receive loop drives it. Memory follows what has arrived, not
+/// what a header claims: a frame's storage is taken in chunks (<see cref="ReassemblyChunks"/>) as its fragments arrive,
+/// each chunk and the frame's bookkeeping reserved from the <see cref="ReassemblyBudget"/> first (a fragment the budget
+/// cannot take is dropped and counted as over budget), and all of it is released when the frame is delivered, dropped
+/// or the reassembler is disposed.
 /// </summary>
 internal sealed class FrameReassembler : IDisposable
 {
@@ -20,6 +22,7 @@ internal sealed class FrameReassembler : IDisposable
     private const int Stride = UdpWire.FragmentPayload;
 
     private readonly ReassemblyOptions _options;
+    private readonly ReassemblyBudget _budget;
     private readonly int _maxFrameBytes;
     private readonly Slot[] _slots;
     private readonly Slot[] _ordered;
@@ -47,6 +50,7 @@ internal sealed class FrameReassembler : IDisposable
     private long _malformed;
     private long _inconsistent;
     private long _tooLarge;
+    private long _overBudget;
     private long _late;
     private long _farFuture;
     private long _resyncs;
@@ -57,10 +61,11 @@ internal sealed class FrameReassembler : IDisposable
     private long _reportedCompleted;
     private long _reportedFramesLost;
 
-    public FrameReassembler(int maxFrameBytes, ReassemblyOptions? options = null)
+    public FrameReassembler(int maxFrameBytes, ReassemblyOptions? options = null, ReassemblyBudget? budget = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxFrameBytes);
         _options = options ?? ReassemblyOptions.Default;
+        _budget = budget ?? ReassemblyBudget.Unlimited;
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxFramesInFlight, 1, nameof(options));
         _maxFrameBytes = maxFrameBytes;
         _slots = new Slot[_options.MaxFramesInFlight];
@@ -84,6 +89,21 @@ internal sealed class FrameReassembler : IDisposable
     public int MaxFrameBytes => _maxFrameBytes;
 
     public int FramesInFlight => _slots.Count(s => s.InUse);
+
+    /// <summary>What this reassembler holds now and may hold.</summary>
+    public ReassemblyBudget Budget => _budget;
+
+    /// <summary>
+    /// A session's default cap: what one frame of <paramref name="maxFrameBytes"/> needs with parity at the smallest group
+    /// (2), so a session can always complete the largest frame but not hold several frames that only claim to be large.
+    /// </summary>
+    public static long SessionCapFor(int maxFrameBytes)
+    {
+        int dataCount = UdpWire.DataCount(maxFrameBytes);
+        int parityCount = UdpWire.ParityCount(dataCount, 2);
+        int chunks = ReassemblyChunks.CountFor(dataCount + parityCount);
+        return ((long)chunks * ReassemblyChunks.Bytes) + Bookkeeping(dataCount + parityCount, parityCount, chunks);
+    }
 
     /// <summary>The newest frame id everything up to which is finished (delivered or dropped), if any.</summary>
     public bool TryGetFinished(out uint frameId)
@@ -110,6 +130,7 @@ internal sealed class FrameReassembler : IDisposable
         Malformed = _malformed,
         Inconsistent = _inconsistent,
         TooLarge = _tooLarge,
+        OverBudget = _overBudget,
         Late = _late,
         FarFuture = _farFuture,
         Resyncs = _resyncs,
@@ -144,11 +165,19 @@ internal sealed class FrameReassembler : IDisposable
                 return result;
             }
 
-            slot = Open(header, nowMicros);
+            slot = Open(header, nowMicros, out ReassemblyResult refusal);
             if (slot is null)
             {
-                _late++;
-                return ReassemblyResult.Late;
+                if (refusal == ReassemblyResult.Late)
+                {
+                    _late++;
+                }
+                else
+                {
+                    _overBudget++;
+                }
+
+                return refusal;
             }
         }
         else if (!slot.Matches(header))
@@ -191,7 +220,9 @@ internal sealed class FrameReassembler : IDisposable
     /// frame's fragment has arrived or 5 ms after its last fragment, and again every 1.5 round trips, while a
     /// retransmission can still arrive before its deadline. Only data fragments that parity cannot rebuild are
     /// listed: in a group with its parity, all missing but the last; without it, all missing. Nothing when recovery
-    /// is off. <paramref name="rttMicros"/> is the measured round trip, 0 if unknown.
+    /// is off. Per frame and round at most one NACK's worth (574) or twice the fragments that arrived, lowest first: a
+    /// header that claims thousands of fragments must not buy a flood of NACKs with one datagram.
+    /// <paramref name="rttMicros"/> is the measured round trip, 0 if unknown.
     /// </summary>
     public int CollectNacks(long nowMicros, long rttMicros, List<UdpNack> into)
     {
@@ -271,6 +302,9 @@ internal sealed class FrameReassembler : IDisposable
                 Release(slot);
             }
         }
+
+        // Every reservation is paired with a release above; this only makes sure the shared budget can never leak.
+        _budget.ReleaseAll();
     }
 
     /// <summary>Serial-number arithmetic (frame ids wrap): positive when <paramref name="a"/> is newer than <paramref name="b"/>.</summary>
@@ -333,9 +367,13 @@ internal sealed class FrameReassembler : IDisposable
         return null;
     }
 
-    /// <summary>Starts a frame in a free slot, dropping the oldest incomplete one if all are taken; null if the new one is the oldest.</summary>
-    private Slot? Open(in FragmentHeader header, long nowMicros)
+    /// <summary>
+    /// Starts a frame in a free slot, dropping the oldest incomplete one if all are taken; null (with the reason) if the
+    /// new one is the oldest or the budget cannot take the frame's bookkeeping.
+    /// </summary>
+    private Slot? Open(in FragmentHeader header, long nowMicros, out ReassemblyResult refusal)
     {
+        refusal = ReassemblyResult.Late;
         Slot? free = null;
         Slot? oldest = null;
         foreach (Slot slot in _slots)
@@ -363,9 +401,18 @@ internal sealed class FrameReassembler : IDisposable
 
         int dataCount = header.DataCount;
         int parityCount = header.ParityCount;
+        int chunks = ReassemblyChunks.CountFor(dataCount + parityCount);
 
-        // The total was checked against the cap by the reader; this is the only allocation for the frame.
-        free.Buffer = FrameBufferPool.Shared.Rent((dataCount + parityCount) * Stride);
+        // The total was checked against the cap by the reader; the bookkeeping is all that is allocated before data arrives.
+        long bookkeeping = Bookkeeping(dataCount + parityCount, parityCount, chunks);
+        if (!_budget.TryReserve(bookkeeping))
+        {
+            refusal = ReassemblyResult.OverBudget;
+            return null;
+        }
+
+        free.Reserved = bookkeeping;
+        free.Chunks = ArrayPool<byte[]?>.Shared.Rent(chunks); // entries are nulled on release
         free.Flags = ArrayPool<byte>.Shared.Rent(dataCount + parityCount);
         Array.Clear(free.Flags, 0, dataCount + parityCount);
         if (parityCount > 0)
@@ -381,6 +428,7 @@ internal sealed class FrameReassembler : IDisposable
         free.Header = header;
         free.MissingData = dataCount;
         free.OriginalData = 0;
+        free.Arrived = 0;
         free.FirstMicros = nowMicros;
         free.LastMicros = nowMicros;
         free.EverNacked = false;
@@ -399,10 +447,17 @@ internal sealed class FrameReassembler : IDisposable
             return ReassemblyResult.Duplicate;
         }
 
+        if (!TryTakeChunk(slot, index))
+        {
+            _overBudget++;
+            return ReassemblyResult.OverBudget;
+        }
+
         _fragmentsReceived++;
+        slot.Arrived++;
         slot.LastMicros = nowMicros;
         slot.Flags[index] = (byte)(flags | Received);
-        payload.CopyTo(slot.Buffer.AsSpan(index * Stride));
+        payload.CopyTo(FragmentSpan(slot, index, payload.Length));
         int dataCount = slot.DataCount;
         int group;
         if (index < dataCount)
@@ -462,14 +517,21 @@ internal sealed class FrameReassembler : IDisposable
         long total = slot.Header.TotalLength;
         int length = UdpWire.ParityPayloadLength(total, slot.Group, group);
 
+        // The missing one's chunk may not exist yet; without room for it the frame waits (and expires if it must).
+        if (!TryTakeChunk(slot, missing))
+        {
+            _overBudget++;
+            return;
+        }
+
         // Every slot has room for a full payload, so the parity's length fits even where the missing one is shorter.
-        Span<byte> target = slot.Buffer.AsSpan(missing * Stride, length);
-        slot.Buffer.AsSpan((dataCount + group) * Stride, length).CopyTo(target);
+        Span<byte> target = FragmentSpan(slot, missing, length);
+        FragmentSpan(slot, dataCount + group, length).CopyTo(target);
         for (int i = first; i < end; i++)
         {
             if (i != missing)
             {
-                XorParity.XorInto(target, slot.Buffer.AsSpan(i * Stride, UdpWire.DataPayloadLength(total, i)));
+                XorParity.XorInto(target, FragmentSpan(slot, i, UdpWire.DataPayloadLength(total, i)));
             }
         }
 
@@ -481,8 +543,15 @@ internal sealed class FrameReassembler : IDisposable
 
     private CompletedFrame Deliver(Slot slot, long nowMicros)
     {
-        var frame = new CompletedFrame(slot.Buffer, slot.FrameId, slot.Header.ToVideoFrameHeader(), (int)slot.Header.TotalLength);
-        slot.Buffer = [];
+        // Data chunks hold the picture contiguously (stride = payload); each exists, as every data fragment is there.
+        int total = (int)slot.Header.TotalLength;
+        byte[] picture = FrameBufferPool.Shared.Rent(total);
+        for (int offset = 0, c = 0; offset < total; offset += ReassemblyChunks.Bytes, c++)
+        {
+            slot.Chunks[c]!.AsSpan(0, Math.Min(ReassemblyChunks.Bytes, total - offset)).CopyTo(picture.AsSpan(offset));
+        }
+
+        var frame = new CompletedFrame(picture, slot.FrameId, slot.Header.ToVideoFrameHeader(), total);
         uint frameId = slot.FrameId;
         CountFragments(slot);
         _framesCompleted++;
@@ -588,9 +657,10 @@ internal sealed class FrameReassembler : IDisposable
     {
         _nackScratch.Clear();
         int dataCount = slot.DataCount;
+        int limit = Math.Max(UdpWire.MaxNackCount, 2 * slot.Arrived);
         if (slot.Group == 0)
         {
-            for (int i = 0; i < dataCount; i++)
+            for (int i = 0; i < dataCount && _nackScratch.Count < limit; i++)
             {
                 if ((slot.Flags[i] & Received) == 0)
                 {
@@ -601,7 +671,7 @@ internal sealed class FrameReassembler : IDisposable
             return;
         }
 
-        for (int g = 0; g < slot.ParityCount; g++)
+        for (int g = 0; g < slot.ParityCount && _nackScratch.Count < limit; g++)
         {
             int missing = slot.GroupMissing[g];
             if (missing == 0)
@@ -612,7 +682,7 @@ internal sealed class FrameReassembler : IDisposable
             // With the parity here, the last missing one will be rebuilt once the others are back.
             int wanted = (slot.Flags[dataCount + g] & Received) != 0 ? missing - 1 : missing;
             int end = Math.Min((g * slot.Group) + slot.Group, dataCount);
-            for (int i = g * slot.Group; i < end && wanted > 0; i++)
+            for (int i = g * slot.Group; i < end && wanted > 0 && _nackScratch.Count < limit; i++)
             {
                 if ((slot.Flags[i] & Received) == 0)
                 {
@@ -647,12 +717,44 @@ internal sealed class FrameReassembler : IDisposable
         return count;
     }
 
-    private static void Release(Slot slot)
+    /// <summary>Flags, per-group counts and the chunk table: what a frame costs before any data is stored.</summary>
+    private static long Bookkeeping(int fragments, int parityCount, int chunks) => fragments + (4L * parityCount) + (8L * chunks);
+
+    private static Span<byte> FragmentSpan(Slot slot, int index, int length) =>
+        slot.Chunks[index / ReassemblyChunks.Fragments].AsSpan(index % ReassemblyChunks.Fragments * Stride, length);
+
+    /// <summary>Makes sure the chunk of fragment <paramref name="index"/> exists; false when the budget cannot take it.</summary>
+    private bool TryTakeChunk(Slot slot, int index)
     {
-        if (slot.Buffer.Length > 0)
+        int c = index / ReassemblyChunks.Fragments;
+        if (slot.Chunks[c] is not null)
         {
-            FrameBufferPool.Shared.Return(slot.Buffer);
+            return true;
         }
+
+        if (!_budget.TryReserve(ReassemblyChunks.Bytes))
+        {
+            return false;
+        }
+
+        slot.Reserved += ReassemblyChunks.Bytes;
+        slot.Chunks[c] = ReassemblyChunks.Rent();
+        return true;
+    }
+
+    private void Release(Slot slot)
+    {
+        for (int c = 0; c < slot.Chunks.Length; c++)
+        {
+            if (slot.Chunks[c] is { } chunk)
+            {
+                ReassemblyChunks.Return(chunk);
+                slot.Chunks[c] = null;
+            }
+        }
+
+        _budget.Release(slot.Reserved);
+        slot.Reserved = 0;
 
         if (slot.Flags.Length > 0)
         {
@@ -664,7 +766,12 @@ internal sealed class FrameReassembler : IDisposable
             ArrayPool<int>.Shared.Return(slot.GroupMissing);
         }
 
-        slot.Buffer = [];
+        if (slot.Chunks.Length > 0)
+        {
+            ArrayPool<byte[]?>.Shared.Return(slot.Chunks);
+        }
+
+        slot.Chunks = [];
         slot.Flags = [];
         slot.GroupMissing = [];
         slot.InUse = false;
@@ -677,7 +784,11 @@ internal sealed class FrameReassembler : IDisposable
 
         public FragmentHeader Header { get; set; }
 
-        public byte[] Buffer { get; set; } = [];
+        /// <summary>The fragments' payloads, <see cref="ReassemblyChunks.Fragments"/> per chunk; a chunk exists once one of its fragments arrived.</summary>
+        public byte[]?[] Chunks { get; set; } = [];
+
+        /// <summary>Bytes reserved from the budget for this frame (bookkeeping and chunks).</summary>
+        public long Reserved { get; set; }
 
         /// <summary>Per fragment index: <see cref="Received"/>, <see cref="Nacked"/>, <see cref="Rebuilt"/>.</summary>
         public byte[] Flags { get; set; } = [];
@@ -686,6 +797,9 @@ internal sealed class FrameReassembler : IDisposable
         public int[] GroupMissing { get; set; } = [];
 
         public int MissingData { get; set; }
+
+        /// <summary>Fragments stored (data and parity, not rebuilt ones): what bounds the NACKs for this frame.</summary>
+        public int Arrived { get; set; }
 
         /// <summary>Data fragments that arrived before any NACK for them: the first transmission.</summary>
         public int OriginalData { get; set; }

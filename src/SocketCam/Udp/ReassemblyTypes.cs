@@ -62,6 +62,9 @@ internal enum ReassemblyResult
 
     /// <summary>The frame id is too far from the newest seen; the window did not move.</summary>
     FarFuture,
+
+    /// <summary>The reassembly budget (the session's or the hub's, per address or in total) cannot take it: dropped.</summary>
+    OverBudget,
 }
 
 /// <summary>A frame receiver's cumulative counters.</summary>
@@ -108,6 +111,9 @@ internal readonly record struct ReassemblyStats
     public long Inconsistent { get; init; }
 
     public long TooLarge { get; init; }
+
+    /// <summary>Fragments (or new frames) dropped because the reassembly budget was spent.</summary>
+    public long OverBudget { get; init; }
 
     public long Late { get; init; }
 

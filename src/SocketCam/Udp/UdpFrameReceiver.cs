@@ -23,11 +23,13 @@ internal sealed class UdpFrameReceiver : IDisposable
     private uint? _lastCompleted;
     private uint? _doneSent;
 
-    public UdpFrameReceiver(ulong sessionId, int maxFrameBytes, bool recovery, Action<ReadOnlySpan<byte>> sendControl)
+    /// <param name="budget">What reassembly may hold; null: one largest frame's worth (<see cref="FrameReassembler.SessionCapFor"/>).</param>
+    public UdpFrameReceiver(ulong sessionId, int maxFrameBytes, bool recovery, Action<ReadOnlySpan<byte>> sendControl, ReassemblyBudget? budget = null)
     {
         _sessionId = sessionId;
         _sendControl = sendControl;
-        _reassembler = new FrameReassembler(maxFrameBytes, new ReassemblyOptions { RecoveryEnabled = recovery });
+        _reassembler = new FrameReassembler(
+            maxFrameBytes, new ReassemblyOptions { RecoveryEnabled = recovery }, budget ?? new ReassemblyBudget(FrameReassembler.SessionCapFor(maxFrameBytes)));
     }
 
     /// <summary>The round trip the NACK timing uses (µs); the session updates it from its PING/PONG.</summary>
@@ -40,6 +42,18 @@ internal sealed class UdpFrameReceiver : IDisposable
             lock (_lock)
             {
                 return _reassembler.Stats;
+            }
+        }
+    }
+
+    /// <summary>Bytes reassembly holds now.</summary>
+    public long BytesHeld
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _reassembler.Budget.InUse;
             }
         }
     }

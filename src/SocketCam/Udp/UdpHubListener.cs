@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
@@ -30,6 +31,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private readonly Dictionary<SocketAddress, IUdpSession> _sessions = [];
     private readonly Dictionary<ulong, PendingUdpSession> _pending = [];
     private readonly ConnectionSet<IUdpSession> _running = new();
+    private readonly ReassemblyMemoryTrim _trim = new();
     private Task _receiveLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
     private int _disposed;
@@ -275,9 +277,24 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private string? Refusal(UdpHello hello, SocketAddress from, out ErrorCode code)
     {
         code = ErrorCode.Unauthorized;
-        if (!TokenCheck.Matches(_options.Token, hello.Token))
+        if (!string.IsNullOrEmpty(_options.Token))
         {
-            return hello.Token is null ? "This hub needs a token." : "Wrong token.";
+            // A guesser is refused before its token is even looked at, on every transport alike (the throttle is the hub's).
+            AddressKey? key = KeyOf(from);
+            if (_hub.Guards.FailedAttempts.IsBlocked(key, out TimeSpan retryAfter))
+            {
+                _hub.Guards.Refusals.Count(Limits.Refusal.Throttled);
+                return $"too many failed attempts; retry in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s";
+            }
+
+            if (!TokenCheck.Matches(_options.Token, hello.Token))
+            {
+                _hub.Guards.FailedAttempts.RecordFailure(key);
+                _hub.Guards.Refusals.Count(Limits.Refusal.Unauthorized);
+                return hello.Token is null ? "This hub needs a token." : "Wrong token.";
+            }
+
+            _hub.Guards.FailedAttempts.RecordSuccess(key);
         }
 
         code = ErrorCode.TooManyClients;
@@ -331,7 +348,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
         IUdpSession session;
         if (pending.Hello.Role == PeerRole.Publisher)
         {
-            var publisher = new UdpPublisherSession(this, pending, room, _options, _logger);
+            var publisher = new UdpPublisherSession(this, pending, room, _options, _hub.Guards, _logger);
             // The same publisher reconnecting from a new port takes the seat over from its previous session.
             foreach (UdpPublisherSession previous in _sessions.Values.OfType<UdpPublisherSession>().Where(s => s.HoldsSeatOf(room) && SameHost(s.Address, pending.Address)).ToList())
             {
@@ -411,10 +428,29 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 {
                     session.Tick(now);
                 }
+
+                if (_trim.Tick(now, _hub.Guards.Reassembly.InUse))
+                {
+                    UdpLog.Trimmed(_logger, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20);
+                }
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>Who "one address" is for the hub's per-address limits; null if the address cannot be read.</summary>
+    public static AddressKey? KeyOf(SocketAddress address)
+    {
+        try
+        {
+            var any = new IPEndPoint(address.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+            return AddressKey.Of(any.Create(address));
+        }
+        catch (ArgumentException)
+        {
+            return null;
         }
     }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Limits;
 using SocketCam.Protocol;
 
 namespace SocketCam.Udp;
@@ -12,7 +13,9 @@ namespace SocketCam.Udp;
 /// A publisher over UDP, on the hub: its fragments are reassembled on the listener's receive loop
 /// (<see cref="UdpFrameReceiver"/>, which NACKs and REPORTs back), each complete frame is checked like a TCP publisher's
 /// (JPEG structure and size) and handed to a publish loop through a small newest-wins queue, so a recorder that holds the
-/// room back never stalls the receive loop every UDP session shares.
+/// room back never stalls the receive loop every UDP session shares. Reassembly holds only what has arrived, within this
+/// session's cap and the hub's shared budget (<see cref="ServerGuards.Reassembly"/>, per address and in total); frames
+/// above --max-publish-fps / --max-publish-bitrate are dropped before they reach the room.
 /// </summary>
 internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 {
@@ -23,7 +26,9 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly HubOptions _options;
     private readonly ILogger _logger;
     private readonly UdpHello _hello;
+    private readonly ServerGuards _guards;
     private readonly UdpFrameReceiver _receiver;
+    private readonly PublishRateLimit _rateLimit;
     private readonly Channel<SharedFrame> _frames;
     private readonly UdpSessionEnd _end = new();
     private readonly RateMeter _rate = new();
@@ -31,9 +36,13 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private long _framesPublished;
     private long _bytesReceived;
     private long _framesDropped;
+    private long _framesOverRateLimit;
+    private bool _budgetLogged;
 
-    public UdpPublisherSession(UdpHubListener listener, PendingUdpSession pending, Room room, HubOptions options, ILogger logger)
+    public UdpPublisherSession(UdpHubListener listener, PendingUdpSession pending, Room room, HubOptions options, ServerGuards guards, ILogger logger)
     {
+        _guards = guards;
+        _rateLimit = new PublishRateLimit(guards.Options);
         _listener = listener;
         _room = room;
         _options = options;
@@ -43,7 +52,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         Address = pending.Address;
         Remote = UdpHubListener.Describe(pending.Address);
         bool recovery = !pending.Hello.NoLossRecovery;
-        _receiver = new UdpFrameReceiver(Id, options.MaxFrameBytes, recovery, d => _listener.SendTo(d, Address));
+        var budget = new ReassemblyBudget(FrameReassembler.SessionCapFor(options.MaxFrameBytes), guards.Reassembly, UdpHubListener.KeyOf(Address));
+        _receiver = new UdpFrameReceiver(Id, options.MaxFrameBytes, recovery, d => _listener.SendTo(d, Address), budget);
         _frames = Channel.CreateBounded<SharedFrame>(
             new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
             dropped =>
@@ -68,7 +78,14 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     public long BytesSent => Interlocked.Read(ref _bytesReceived);
 
+    /// <summary>Frames not published: pushed out of the queue by newer ones, or over the publish rate limit.</summary>
     public long FramesDropped => Interlocked.Read(ref _framesDropped);
+
+    /// <summary>Of <see cref="FramesDropped"/>, the frames above --max-publish-fps / --max-publish-bitrate.</summary>
+    public long FramesOverRateLimit => Interlocked.Read(ref _framesOverRateLimit);
+
+    /// <summary>Bytes this session's reassembly holds now.</summary>
+    public long ReassemblyBytes => _receiver.BytesHeld;
 
     public double SendFps => _rate.PerSecond();
 
@@ -163,28 +180,34 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         }
         finally
         {
-            await stop.CancelAsync(); // also when publishing failed: the tick loop must end
-            await ticks;
-            _frames.Writer.TryComplete();
-            while (_frames.Reader.TryRead(out SharedFrame? left))
+            try
             {
-                left.Release();
-            }
+                await stop.CancelAsync(); // also when publishing failed: the tick loop must end
+                await ticks;
+                _frames.Writer.TryComplete();
+                while (_frames.Reader.TryRead(out SharedFrame? left))
+                {
+                    left.Release();
+                }
 
-            // Told before the seat is free, so it cannot land after a new publisher's first frame.
-            if (!serverToken.IsCancellationRequested && !_seatHandedOver)
+                // Told before the seat is free, so it cannot land after a new publisher's first frame.
+                if (!serverToken.IsCancellationRequested && !_seatHandedOver)
+                {
+                    _room.SetSignal(false, HubConnection.PublisherLeftReason);
+                }
+
+                _room.ReleasePublisher(this);
+                if (_end.Bye(serverToken, reason) is { } bye)
+                {
+                    byte[] datagram = new byte[UdpWire.MaxDatagram];
+                    _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+                }
+            }
+            finally
             {
-                _room.SetSignal(false, HubConnection.PublisherLeftReason);
+                // Whatever failed above, the frames in reassembly go back to the hub's budget.
+                _receiver.Dispose();
             }
-
-            _room.ReleasePublisher(this);
-            if (_end.Bye(serverToken, reason) is { } bye)
-            {
-                byte[] datagram = new byte[UdpWire.MaxDatagram];
-                _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
-            }
-
-            _receiver.Dispose();
         }
 
         ReassemblyStats stats = _receiver.Stats;
@@ -194,7 +217,16 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     private void OnFragment(ReadOnlySpan<byte> datagram)
     {
-        _receiver.Accept(datagram, out CompletedFrame? completed);
+        if (_receiver.Accept(datagram, out CompletedFrame? completed) == ReassemblyResult.OverBudget)
+        {
+            _guards.Refusals.Count(Refusal.ReassemblyBudget);
+            if (!_budgetLogged)
+            {
+                _budgetLogged = true; // once per session: a flood must not become a flood of log lines
+                UdpLog.OverBudget(_logger, Remote, _guards.Reassembly.InUse >> 20, _guards.Reassembly.PerAddress >> 20, _guards.Reassembly.Total >> 20);
+            }
+        }
+
         if (completed is null)
         {
             return;
@@ -205,6 +237,17 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             Interlocked.Add(ref _bytesReceived, completed.Data.Length);
             VideoFrameHeader header = completed.Header;
             ReadOnlySpan<byte> picture = completed.Data.Span;
+
+            // Before any work on the picture: a flooding publisher costs as little as possible.
+            if (!_rateLimit.TryAdmit(picture.Length))
+            {
+                _guards.Refusals.Count(Refusal.PublishRateLimit);
+                Interlocked.Increment(ref _framesOverRateLimit);
+                Interlocked.Increment(ref _framesDropped);
+                _receiver.Done(completed.FrameId);
+                return;
+            }
+
             if (header.Codec == CodecId.Jpeg)
             {
                 if (!JpegStructure.TryValidate(picture, out int width, out int height, out string? error))

@@ -203,13 +203,39 @@ public sealed class FrameReassemblerTests
     [Fact]
     public void Nacks_are_split_at_574_indexes()
     {
-        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(1148 * 700), 0);
+        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(1148 * 1100), 0);
         using var reassembler = new FrameReassembler(Cap);
-        reassembler.Accept(datagrams[699], T0, out _);
+        foreach (byte[] d in datagrams[700..])
+        {
+            reassembler.Accept(d, T0, out _);
+        }
+
         var nacks = new List<UdpNack>();
         Assert.Equal(2, reassembler.CollectNacks(T0 + 5_000, 0, nacks));
         Assert.Equal(574, nacks[0].Indexes.Length);
-        Assert.Equal(125, nacks[1].Indexes.Length);
+        Assert.Equal(126, nacks[1].Indexes.Length);
+        Assert.Equal(Enumerable.Range(0, 700).Select(i => (ushort)i), nacks.SelectMany(x => x.Indexes));
+    }
+
+    [Fact]
+    public void A_frame_with_few_fragments_arrived_is_nacked_at_most_one_datagram_or_twice_what_arrived_per_round()
+    {
+        // One fragment of 1100 arrived: one NACK of the 574 lowest missing, not the 1099 the header implies.
+        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(1148 * 1100), 0);
+        using var reassembler = new FrameReassembler(Cap);
+        reassembler.Accept(datagrams[1099], T0, out _);
+        var nacks = new List<UdpNack>();
+        Assert.Equal(1, reassembler.CollectNacks(T0 + 5_000, 0, nacks));
+        Assert.Equal(Enumerable.Range(0, 574).Select(i => (ushort)i), nacks[0].Indexes);
+
+        // With 400 arrived, up to 800 are asked for in a round.
+        foreach (byte[] d in datagrams[699..1099])
+        {
+            reassembler.Accept(d, T0 + 6_000, out _);
+        }
+
+        nacks.Clear();
+        reassembler.CollectNacks(T0 + 50_000, 0, nacks);
         Assert.Equal(Enumerable.Range(0, 699).Select(i => (ushort)i), nacks.SelectMany(x => x.Indexes));
     }
 
