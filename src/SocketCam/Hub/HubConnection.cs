@@ -78,7 +78,9 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     public async Task RunAsync(CancellationToken serverToken)
     {
         await using var stream = new NetworkStream(_socket, ownsSocket: false);
-        PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
+        // Segments of IncomingFrameGuard.ReadSize (the most one read adds, which the frames-in-flight budget counts on), from
+        // a pool that keeps few spares, so a burst's memory does not stay parked after it.
+        PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(pool: ReceiveSegmentPool.Instance, bufferSize: IncomingFrameGuard.ReadSize, minimumReadSize: 32 * 1024, leaveOpen: true));
         Task? sendLoop = null;
         Room? room = null;
         string leaveReason = "closed";
