@@ -112,9 +112,9 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task A_large_frame_that_arrives_slowly_but_above_the_minimum_rate_is_accepted()
     {
-        // 512x512 raw = 768 KiB, sent at ~640 KiB/s in 32 KiB steps: over a second, across windows of 500 ms that each
-        // need 32 KiB (64 KiB/s): ten times the minimum, so the rate check must not cut it.
-        var limits = new LimitOptions { MinFrameDataRate = 64 * 1024, MinDataRateGrace = TimeSpan.FromMilliseconds(500) };
+        // 640x640 raw = 1.2 MB, sent at ~640 KiB/s in 32 KiB steps: about two seconds, across windows of 1 s that each
+        // need 64 KiB (two steps): ten times the minimum, so the rate check must not cut it.
+        var limits = new LimitOptions { MinFrameDataRate = 64 * 1024, MinDataRateGrace = TimeSpan.FromSeconds(1) };
         await using TestHub hub = TestHub.Start(new HubOptions { Limits = limits }, captureRoom: null);
         var received = new TaskCompletionSource<VideoFrameHeader>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using TestViewer viewer = TestViewer.Start(hub.Endpoint, room: "big", onReceived: (h, _) => received.TrySetResult(h));
@@ -122,11 +122,15 @@ public sealed class HostilePeerTests
         await using RawPeer publisher = await RawPeer.ConnectAsync(hub.EndPoint);
         await publisher.HandshakeAsync(PeerRole.Publisher, "big");
 
-        byte[] message = RawPeer.FrameMessage(CodecId.RawBgr24, 512, 512, 7, new byte[512 * 512 * 3]);
+        byte[] message = RawPeer.FrameMessage(CodecId.RawBgr24, 640, 640, 7, new byte[640 * 640 * 3]);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int offset = 0; offset < message.Length; offset += 32 * 1024)
         {
-            await publisher.SendAsync(message.AsMemory(offset, Math.Min(32 * 1024, message.Length - offset)));
+            if (!await SendIgnoringCloseAsync(publisher, message.AsMemory(offset, Math.Min(32 * 1024, message.Length - offset))))
+            {
+                Assert.Fail($"The hub closed the connection of a publisher sending at ten times the minimum rate:{Environment.NewLine}{hub.Logs.Dump()}");
+            }
+
             await Task.Delay(50);
         }
 
@@ -277,6 +281,67 @@ public sealed class HostilePeerTests
         Assert.True(welcomed, "the right token was never let in after the block");
         CloseMessage afterSuccess = await AttemptAsync(hub, Attacker, "wrong again");
         Assert.Equal(ErrorCode.Unauthorized, afterSuccess.Code);
+    }
+
+    [Fact]
+    public async Task Handshake_timeouts_and_garbage_count_as_failed_attempts_too()
+    {
+        await using TestHub hub = TestHub.Start(new HubOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(200) }, captureRoom: null);
+        int failures = hub.Server.Guards.Options.FreeFailedAttempts + 1;
+        for (int i = 0; i < failures; i++)
+        {
+            await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint, from: Attacker);
+            if (i % 2 == 0)
+            {
+                Assert.Equal(ErrorCode.HandshakeTimeout, (await peer.ReadErrorAsync()).Code); // says nothing
+            }
+            else
+            {
+                await peer.SendAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray());
+                Assert.Equal(ErrorCode.BadMagic, (await peer.ReadErrorAsync()).Code);
+            }
+        }
+
+        // Blocked now (for 1 s): a valid HELLO is refused without being looked at.
+        await using RawPeer next = await RawPeer.ConnectAsync(hub.EndPoint, from: Attacker);
+        await next.SendAsync((byte[])[.. RawPeer.Preface(), .. RawPeer.Hello(PeerRole.Viewer, "quiet")]);
+        CloseMessage error = await next.ReadErrorAsync();
+        Assert.True(error.Code == ErrorCode.Throttled, $"expected throttled, got {error.Code.ToWireName()}: {error.Text}");
+        Assert.True(hub.Server.Guards.Refusals[Refusal.HandshakeTimeout] >= 1);
+
+        // Another address is not blocked.
+        await using RawPeer other = await RawPeer.ConnectAsync(hub.EndPoint);
+        await other.HandshakeAsync(PeerRole.Viewer, "quiet");
+    }
+
+    [Fact]
+    public async Task Connections_beyond_the_hubs_total_limit_get_too_many_clients_with_the_reason()
+    {
+        await using TestHub hub = TestHub.Start(new HubOptions { MaxConnections = 3 }, captureRoom: null);
+        var held = new List<RawPeer>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
+                held.Add(peer);
+                await peer.HandshakeAsync(PeerRole.Viewer, "quiet");
+            }
+
+            await using RawPeer refused = await RawPeer.ConnectAsync(hub.EndPoint);
+            CloseMessage error = await refused.ReadErrorAsync();
+            Assert.Equal(ErrorCode.TooManyClients, error.Code);
+            Assert.Equal("The hub has 3 connections, its limit; try again later.", error.Text);
+            await refused.AssertClosedAsync();
+            Assert.Equal(1, hub.Server.Guards.Refusals[Refusal.ConnectionLimit]);
+        }
+        finally
+        {
+            foreach (RawPeer peer in held)
+            {
+                await peer.DisposeAsync();
+            }
+        }
     }
 
     [Fact]
