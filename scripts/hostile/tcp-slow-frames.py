@@ -6,7 +6,10 @@ last 100 bytes, then one byte every 5 s. Before the fix the hub buffered every o
 100 connected and kept the memory after they left. Prints one JSON line (scripts/hostile/common.py): hub RSS before /
 peak / 30 s after, the steady viewer's fps, and what happened to the attackers (how far they got, which ERROR they read).
 
-    scripts/hostile/tcp-slow-frames.py [--publishers 100] [--seconds 30]
+    scripts/hostile/tcp-slow-frames.py [--publishers 100] [--seconds 30] [--rounds 1]
+
+With --rounds 2 or more the same hub is attacked again after each 30 s pause (one JSON line per round, each round's
+"before" is the previous round's "after"): memory the attack kept would show up as growth from round to round.
 """
 import argparse
 import collections
@@ -148,9 +151,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishers", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=1)
     args, extra = parser.parse_known_args()
     with Hub(extra) as hub:
-        hub.measure(attack=lambda: attack(hub, args.publishers, args.seconds), name="tcp-slow-frames", attack_seconds=args.seconds)
+        for round_ in range(args.rounds):
+            name = "tcp-slow-frames" if args.rounds == 1 else f"tcp-slow-frames round {round_ + 1}"
+            hub.measure(attack=lambda: attack(hub, args.publishers, args.seconds), name=name, attack_seconds=args.seconds)
 
 
 if __name__ == "__main__":
