@@ -108,6 +108,7 @@ internal sealed class ClientSession : IAsyncDisposable
         {
             ReadResult result = await reader.ReadAsync(cancellationToken);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            bool done = false;
             try
             {
                 if (!prefaceDone)
@@ -117,6 +118,7 @@ internal sealed class ClientSession : IAsyncDisposable
 
                 if (prefaceDone && MessageParser.TryReadMessage(ref buffer, maxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
+                    done = true;
                     return type switch
                     {
                         MessageType.Welcome => MessageParser.ParseWelcome(payload),
@@ -132,7 +134,16 @@ internal sealed class ClientSession : IAsyncDisposable
             }
             finally
             {
-                reader.AdvanceTo(buffer.Start, buffer.End);
+                // What came with the WELCOME (a SIGNAL, a PING, a frame) is not "examined": the receive loop's first read
+                // must hand it over at once instead of waiting for more bytes.
+                if (done)
+                {
+                    reader.AdvanceTo(buffer.Start);
+                }
+                else
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
             }
         }
     }

@@ -59,7 +59,12 @@ internal static class Reconnector
         }
     }
 
-    /// <summary>Errors that will not go away by trying again (wrong token, not a SocketCam server...).</summary>
+    /// <summary>
+    /// Errors that may go away by trying again (the others will not: wrong token, not a SocketCam server...). A frame the
+    /// hub found too slow or had no budget for is a passing state of the link or the hub; a throttled or over-the-cap
+    /// client is not retried: it would only keep its address blocked.
+    /// </summary>
     private static bool IsRetryable(ErrorCode code) =>
-        code is ErrorCode.ServerShutdown or ErrorCode.IdleTimeout or ErrorCode.HandshakeTimeout or ErrorCode.RoomBusy or ErrorCode.Normal;
+        code is ErrorCode.ServerShutdown or ErrorCode.IdleTimeout or ErrorCode.HandshakeTimeout or ErrorCode.RoomBusy or ErrorCode.Normal
+            or ErrorCode.TooSlow or ErrorCode.OverBudget;
 }

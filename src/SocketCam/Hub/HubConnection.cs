@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
+using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
@@ -33,10 +34,14 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     private volatile bool _closing;
     private volatile bool _sendFailed;
     private readonly SendCounters _sent = new();
+    private readonly AddressKey? _address;
+    private PublishRateLimit? _publishLimit;
 
-    public HubConnection(Socket socket, HubServer hub, HubOptions options, ILogger logger, CancellationToken serverToken)
+    /// <param name="address">The peer's address for the per-address limits; null for a Unix socket peer.</param>
+    public HubConnection(Socket socket, AddressKey? address, HubServer hub, HubOptions options, ILogger logger, CancellationToken serverToken)
     {
         _socket = socket;
+        _address = address;
         _hub = hub;
         _options = options;
         _logger = logger;
@@ -73,7 +78,9 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     public async Task RunAsync(CancellationToken serverToken)
     {
         await using var stream = new NetworkStream(_socket, ownsSocket: false);
-        PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
+        // Segments of IncomingFrameGuard.ReadSize (the most one read adds, which the frames-in-flight budget counts on), from
+        // a pool that keeps few spares, so a burst's memory does not stay parked after it.
+        PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(pool: ReceiveSegmentPool.Instance, bufferSize: IncomingFrameGuard.ReadSize, minimumReadSize: 32 * 1024, leaveOpen: true));
         Task? sendLoop = null;
         Room? room = null;
         string leaveReason = "closed";
@@ -86,6 +93,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             _receiveTimeout.CancelAfter(_options.HandshakeTimeout);
             HelloMessage hello = await ReadHelloAsync(reader, serverToken);
             Authorize(hello.Token);
+            _hub.Guards.FailedAttempts.RecordSuccess(_address);
             Role = hello.Role;
             RoomName = hello.Room;
             Agent = hello.Agent;
@@ -114,6 +122,12 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         catch (ProtocolException ex)
         {
             rejected = true;
+            if (Role is null && ex.Code != ErrorCode.Throttled)
+            {
+                // A failed handshake (garbage, a malformed HELLO, a wrong token) counts toward this address's throttle.
+                _hub.Guards.FailedAttempts.RecordFailure(_address);
+            }
+
             HubLog.Rejected(_logger, Remote, ex.Code.ToWireName(), ex.Message);
             Enqueue(b => MessageWriter.WriteClose(b, MessageType.Error, ex.Code, ex.Message), farewell: true);
         }
@@ -136,6 +150,8 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             rejected = handshake;
             if (handshake)
             {
+                _hub.Guards.Refusals.Count(Refusal.HandshakeTimeout);
+                _hub.Guards.FailedAttempts.RecordFailure(_address);
                 HubLog.Rejected(_logger, Remote, code.ToWireName(), text);
             }
 
@@ -188,6 +204,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         {
             ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            bool done = false;
             try
             {
                 if (!prefaceDone)
@@ -199,6 +216,16 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
                 // message; a VIDEO_FRAME header fails at once as too large.
                 if (prefaceDone && MessageParser.TryReadMessage(ref buffer, maxFrameBytes: 0, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
+                    done = true;
+                    if (_hub.Guards.FailedAttempts.IsBlocked(_address, out TimeSpan retryAfter))
+                    {
+                        // A guesser is refused before its HELLO (and token) is even looked at.
+                        _hub.Guards.Refusals.Count(Refusal.Throttled);
+                        throw new ProtocolException(ErrorCode.Throttled, string.Create(
+                            System.Globalization.CultureInfo.InvariantCulture,
+                            $"too many failed attempts from {_address}; retry in {Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)):0} s"));
+                    }
+
                     if (type != MessageType.Hello)
                     {
                         throw new ProtocolException(ErrorCode.Malformed, $"Expected HELLO first, got {type}.");
@@ -214,7 +241,16 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             }
             finally
             {
-                reader.AdvanceTo(buffer.Start, buffer.End);
+                // After the HELLO, what followed it in the same read (a pipelined PING, a first frame) is not "examined":
+                // the receive loop's first read must hand it over at once instead of waiting for more bytes.
+                if (done)
+                {
+                    reader.AdvanceTo(buffer.Start);
+                }
+                else
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
             }
 
             serverToken.ThrowIfCancellationRequested();
@@ -225,27 +261,39 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     {
         if (!TokenCheck.Matches(_options.Token, token))
         {
+            _hub.Guards.Refusals.Count(Refusal.Unauthorized);
             throw new ProtocolException(ErrorCode.Unauthorized, token.Length == 0 ? "This server needs a token (--token)." : "Wrong token.");
         }
     }
 
-    /// <summary>Reads messages until the client says goodbye or closes; returns why it ended.</summary>
+    /// <summary>
+    /// Reads messages until the client says goodbye or closes; returns why it ended. The idle timeout is re-armed by a
+    /// whole message and by a frame in progress that gained bytes (which the minimum data rate then polices), never by
+    /// a few bytes of a control message: a byte now and then does not keep a connection open.
+    /// </summary>
     private async Task<string> ReceiveLoopAsync(PipeReader reader, Room room, CancellationToken serverToken)
     {
         // Only a publisher may send frames: a viewer's VIDEO_FRAME header fails at once as too large.
         int maxFrameBytes = Role == PeerRole.Publisher ? _options.MaxFrameBytes : 0;
+        using IncomingFrameGuard? frames = Role == PeerRole.Publisher ? new IncomingFrameGuard(_hub.Guards, _address, reader, _hub.Reclaimer) : null;
+        long partialBytes = 0;
+        _receiveTimeout.CancelAfter(_options.IdleTimeout);
         while (true)
         {
-            _receiveTimeout.CancelAfter(_options.IdleTimeout);
             ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
             ReadOnlySequence<byte> buffer = result.Buffer;
             try
             {
+                bool heard = false;
                 while (MessageParser.TryReadMessage(ref buffer, maxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
+                    heard = true;
+                    partialBytes = 0;
                     switch (type)
                     {
                         case MessageType.VideoFrame when Role == PeerRole.Publisher:
+                            // Complete: from here on it is the room's (copied into a SharedFrame), not in flight.
+                            frames!.FrameDone();
                             await PublishFrameAsync(payload, room, serverToken);
                             break;
                         case MessageType.VideoFrame:
@@ -282,6 +330,26 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
                     return "disconnected";
                 }
+
+                if (frames is not null && PartialFrameLength(buffer) is { } announced)
+                {
+                    heard |= buffer.Length > partialBytes;
+                    partialBytes = buffer.Length;
+                    ValueTask ready = frames.BeforeReadAsync(announced, buffer.Length, _receiveTimeout.Token);
+                    if (!ready.IsCompletedSuccessfully)
+                    {
+                        // Waiting for the hub-wide budget is the hub's doing: no idle timeout meanwhile (re-armed below).
+                        _receiveTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                        heard = true;
+                    }
+
+                    await ready;
+                }
+
+                if (heard)
+                {
+                    _receiveTimeout.CancelAfter(_options.IdleTimeout);
+                }
             }
             finally
             {
@@ -292,6 +360,25 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         }
     }
 
+    /// <summary>The announced length (message header included) when <paramref name="buffer"/> starts with an incomplete VIDEO_FRAME.</summary>
+    private static long? PartialFrameLength(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.Length < ProtocolConstants.MessageHeaderSize)
+        {
+            return null;
+        }
+
+        // The header was checked against its cap already (TryReadMessage throws for a too-large one, complete or not).
+        Span<byte> header = stackalloc byte[ProtocolConstants.MessageHeaderSize];
+        buffer.Slice(0, ProtocolConstants.MessageHeaderSize).CopyTo(header);
+        if ((MessageType)header[0] != MessageType.VideoFrame)
+        {
+            return null;
+        }
+
+        return ProtocolConstants.MessageHeaderSize + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+    }
+
     /// <summary>
     /// Copies a publisher's frame, checks it and hands it to the room. Awaiting the room's recorders is the back-pressure:
     /// while a recorder's queue is full this receive loop stops reading, so TCP holds the publisher back. That wait is
@@ -299,6 +386,19 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     /// </summary>
     private async ValueTask PublishFrameAsync(ReadOnlySequence<byte> payload, Room room, CancellationToken serverToken)
     {
+        _publishLimit ??= new PublishRateLimit(_hub.Guards.Options);
+        if (!_publishLimit.TryAdmit((int)payload.Length))
+        {
+            // Dropped before it is copied or checked: a flooding publisher costs the hub as little as possible.
+            _hub.Guards.Refusals.Count(Refusal.PublishRateLimit);
+            if (_publishLimit.Dropped == 1)
+            {
+                HubLog.PublishRateLimited(_logger, Remote, room.Name, _hub.Guards.Options.MaxPublishFps, _hub.Guards.Options.MaxPublishBitrate);
+            }
+
+            return;
+        }
+
         SharedFrame shared = CopyFrame(payload);
         try
         {

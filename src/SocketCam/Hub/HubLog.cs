@@ -42,4 +42,13 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Replaced the stale socket file {Path} (nothing listened on it: left by a process that ended without removing it)")]
     public static partial void ReplacedStaleSocket(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "Refused {Remote}: {Count} connections from {Address} is the limit per address")]
+    public static partial void TooManyFromAddress(ILogger logger, string remote, int count, string address);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "{Remote}: publishing into room '{Room}' above --max-publish-fps {Fps} / --max-publish-bitrate {Bitrate}: frames over the limit are dropped")]
+    public static partial void PublishRateLimited(ILogger logger, string remote, string room, double fps, double bitrate);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Frames in flight drained after a burst (peak {PeakMiB} MiB): collected, managed heap {BeforeMiB} -> {AfterMiB} MiB, process {RssMiB} MiB")]
+    public static partial void Reclaimed(ILogger logger, long peakMiB, long beforeMiB, long afterMiB, long rssMiB);
 }

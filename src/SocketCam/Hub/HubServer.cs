@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
@@ -19,6 +21,11 @@ public sealed class HubServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Room> _rooms = new(StringComparer.Ordinal);
     private readonly ConnectionSet<HubConnection> _connections = new();
+
+    /// <summary>Refused connections still being told why (a few hundred bytes each, at most <see cref="MaxRefusalsInProgress"/>).</summary>
+    private readonly ConnectionSet<Socket> _refusals = new();
+    private const int MaxRefusalsInProgress = 64;
+    private static readonly TimeSpan RefusalLinger = TimeSpan.FromSeconds(1);
     private readonly Lock _roomsLock = new();
     private readonly CancellationTokenSource _shutdown = new();
     private IRoomObserver[] _roomObservers = [];
@@ -34,6 +41,8 @@ public sealed class HubServer : IAsyncDisposable
         _options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Hub");
         Guards = new Limits.ServerGuards(options.Limits);
+        // A burst is half an address's share: more than a few legitimate frames hold, and reachable with small test limits.
+        Reclaimer = new BurstMemoryReclaimer(Guards.FramesInFlight, _logger, _shutdown.Token) { BurstBytes = Math.Min(32L << 20, Math.Max(1, Guards.FramesInFlight.PerAddress / 2)) };
     }
 
     /// <summary>The limits' shared state (refusal counts, budgets, the failed-attempt throttle) for every transport, HTTP included.</summary>
@@ -54,6 +63,9 @@ public sealed class HubServer : IAsyncDisposable
     public IPEndPoint? UdpEndPoint => _udp?.EndPoint;
 
     internal Udp.UdpHubListener? Udp => _udp;
+
+    /// <summary>Gives memory back after a burst of frames in flight (the WebSocket publishers may use it too).</summary>
+    internal BurstMemoryReclaimer Reclaimer { get; }
 
     internal ILogger Logger => _logger;
 
@@ -212,19 +224,97 @@ public sealed class HubServer : IAsyncDisposable
 
     internal ulong NextSessionId() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
 
+    /// <summary>
+    /// Accepts for one listener, with its own per-address cap (Unix socket peers have no address and are not counted).
+    /// Refusals are counted, logged (the CLI's logger rate-limits repeated lines) and told why where the peer can hear it.
+    /// </summary>
     private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
     {
+        AddressSlots slots = Guards.NewAddressSlots();
         await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
         {
+            AddressKey? address = RemoteAddress(client);
             if (_connections.Count >= _options.MaxConnections)
             {
+                Guards.Refusals.Count(Refusal.ConnectionLimit);
                 HubLog.TooManyConnections(_logger, client.Describe(), _options.MaxConnections);
-                client.Dispose();
+                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"The hub has {_options.MaxConnections} connections, its limit; try again later."), cancellationToken);
                 continue;
             }
 
-            // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync).
-            _ = _connections.Start(new HubConnection(client, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken));
+            if (!slots.TryAcquire(address))
+            {
+                Guards.Refusals.Count(Refusal.AddressLimit);
+                HubLog.TooManyFromAddress(_logger, client.Describe(), slots.MaxPerAddress, address.ToString()!);
+                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"{slots.MaxPerAddress} connections from {address} is the limit per address"), cancellationToken);
+                continue;
+            }
+
+            // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
+            _ = _connections.Start(new HubConnection(client, address, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken), _ => slots.Release(address));
+        }
+    }
+
+    private static AddressKey? RemoteAddress(Socket client)
+    {
+        try
+        {
+            return AddressKey.Of(client.RemoteEndPoint);
+        }
+        catch (SocketException)
+        {
+            return null; // already reset: it fails at its first read
+        }
+    }
+
+    /// <summary>
+    /// Sends the hub's preface and ERROR `too-many-clients` to a connection it will not serve, then closes it. Tracked and
+    /// bounded: beyond <see cref="MaxRefusalsInProgress"/> at once (a connect storm) a refused connection is just closed.
+    /// </summary>
+    private void Refuse(Socket client, string text, CancellationToken cancellationToken)
+    {
+        if (_refusals.Count >= MaxRefusalsInProgress)
+        {
+            client.Dispose();
+            return;
+        }
+
+        _ = _refusals.Start(client, c => RefuseAsync(c, text, cancellationToken));
+    }
+
+    private static async Task RefuseAsync(Socket client, string text, CancellationToken cancellationToken)
+    {
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        linger.CancelAfter(RefusalLinger);
+        try
+        {
+            byte[] message = new byte[ProtocolConstants.PrefaceSize + MessageWriter.MaxControlMessageSize];
+            MessageWriter.WritePreface(message);
+            int length = ProtocolConstants.PrefaceSize + MessageWriter.WriteClose(message.AsSpan(ProtocolConstants.PrefaceSize), MessageType.Error, ErrorCode.TooManyClients, text);
+            await client.SendAllAsync(message.AsMemory(0, length), linger.Token);
+            client.Shutdown(SocketShutdown.Send);
+
+            // Read what the peer sent (its HELLO) until it closes: closing with unread bytes would reset the connection,
+            // and a reset can destroy the ERROR before the peer reads it.
+            byte[] sink = new byte[4096];
+            for (int total = 0; total < 64 * 1024;)
+            {
+                int read = await client.ReceiveAsync(sink, SocketFlags.None, linger.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
+        {
+            // It did not listen; it was told as well as it can be.
+        }
+        finally
+        {
+            client.Dispose();
         }
     }
 
@@ -241,6 +331,8 @@ public sealed class HubServer : IAsyncDisposable
         await Task.WhenAll(_acceptLoops);
 
         await _connections.WhenAllAsync();
+        await _refusals.WhenAllAsync();
+        await Reclaimer.WhenIdleAsync();
         if (_udp is not null)
         {
             await _udp.DisposeAsync();

@@ -78,6 +78,9 @@ public enum ErrorCode : ushort
     ServerShutdown = 9,
     IdleTimeout = 10,
     TooManyClients = 11,
+    Throttled = 12,
+    TooSlow = 13,
+    OverBudget = 14,
 }
 
 internal static class ErrorCodeNames
@@ -96,6 +99,9 @@ internal static class ErrorCodeNames
         ErrorCode.ServerShutdown => "server-shutdown",
         ErrorCode.IdleTimeout => "idle-timeout",
         ErrorCode.TooManyClients => "too-many-clients",
+        ErrorCode.Throttled => "throttled",
+        ErrorCode.TooSlow => "too-slow",
+        ErrorCode.OverBudget => "over-budget",
         _ => $"error-{(ushort)code}",
     };
 }

@@ -25,4 +25,7 @@ internal static partial class SeedLog
 
     [LoggerMessage(EventId = 607, Level = LogLevel.Information, Message = "Connected to seed server {Endpoint}")]
     public static partial void Connected(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 608, Level = LogLevel.Warning, Message = "Refused seed client {Remote}: {Count} seed connections from {Address} is the limit per address")]
+    public static partial void TooManyFromAddress(ILogger logger, string remote, int count, string address);
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Hub;
+using SocketCam.Limits;
 using SocketCam.Transport;
 
 namespace SocketCam.Seed;
@@ -70,20 +71,49 @@ public sealed class SeedServer : IAsyncDisposable
         _shutdown.Dispose();
     }
 
+    /// <summary>
+    /// Accepts with the listener's own per-address cap (the hub's limits), so one address cannot take every seed slot.
+    /// The seed format has no way to say why: a refused client is just closed (counted and logged, rate-limited by the CLI).
+    /// </summary>
     private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
     {
+        ServerGuards guards = _hub.Guards;
+        AddressSlots slots = guards.NewAddressSlots();
         await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
         {
             if (_connections.Count >= _options.MaxConnections)
             {
+                guards.Refusals.Count(Refusal.ConnectionLimit);
                 SeedLog.TooMany(_logger, client.Describe(), _options.MaxConnections);
                 client.Dispose();
                 continue;
             }
 
+            AddressKey? address = null;
+            try
+            {
+                address = AddressKey.Of(client.RemoteEndPoint);
+            }
+            catch (SocketException)
+            {
+                // Reset before it was looked at: it fails at its first send.
+            }
+
+            if (!slots.TryAcquire(address))
+            {
+                guards.Refusals.Count(Refusal.AddressLimit);
+                SeedLog.TooManyFromAddress(_logger, client.Describe(), slots.MaxPerAddress, address.ToString()!);
+                client.Dispose();
+                continue;
+            }
+
             Room room = _hub.GetOrCreateRoom(_options.Room);
-            // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync).
-            _ = _connections.Start(new SeedConnection(client, room, _cache, _options, _logger), c => c.RunAsync(cancellationToken), _ => _hub.LeaveRoom(room));
+            // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
+            _ = _connections.Start(new SeedConnection(client, room, _cache, _options, _logger), c => c.RunAsync(cancellationToken), _ =>
+            {
+                _hub.LeaveRoom(room);
+                slots.Release(address);
+            });
         }
     }
 }

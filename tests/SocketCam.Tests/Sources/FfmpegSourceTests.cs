@@ -159,11 +159,11 @@ public sealed class FfmpegSourceTests : IDisposable
     [Fact]
     public async Task A_bad_source_is_one_clear_error_at_open()
     {
-        var error = await Assert.ThrowsAsync<Diagnostics.UserFacingException>(() => OpenAsync("lavfi:nosuchfilter=1", new SourceOptions()));
+        var error = await Assert.ThrowsAsync<SocketCam.Diagnostics.UserFacingException>(() => OpenAsync("lavfi:nosuchfilter=1", new SourceOptions()));
         Assert.StartsWith("cannot capture from lavfi:nosuchfilter=1: ffmpeg exited with code", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
 
-        error = await Assert.ThrowsAsync<Diagnostics.UserFacingException>(() => OpenAsync("camera:/dev/video-none", new SourceOptions()));
+        error = await Assert.ThrowsAsync<SocketCam.Diagnostics.UserFacingException>(() => OpenAsync("camera:/dev/video-none", new SourceOptions()));
         Assert.Contains("socketcam devices", error.Message, StringComparison.Ordinal);
     }
 

@@ -30,12 +30,18 @@ internal sealed class RawPeer : IAsyncDisposable
     public Socket Socket => _socket;
 
     /// <param name="receiveBufferSize">Set a small SO_RCVBUF to make a peer that never reads stall the hub quickly.</param>
-    public static async Task<RawPeer> ConnectAsync(IPEndPoint hub, int? receiveBufferSize = null)
+    /// <param name="from">Connect from this loopback address (127.0.0.0/8 is all loopback on Linux), e.g. 127.0.0.2 to be another host.</param>
+    public static async Task<RawPeer> ConnectAsync(IPEndPoint hub, int? receiveBufferSize = null, IPAddress? from = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBufferSize is { } size)
         {
             socket.ReceiveBufferSize = size;
+        }
+
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
         }
 
         try
