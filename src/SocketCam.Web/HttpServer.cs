@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -15,6 +16,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Limits;
 using SocketCam.Transport;
 using SocketCam.Protocol;
 using SocketCam.Web.WebSockets;
@@ -41,9 +43,14 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly ConnectionSet<IClientStats> _sockets = new();
     private readonly PageAssets _assets = PageAssets.Load();
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly AddressSlots _connectionSlots;
+    private readonly AddressSlots _mjpegSlots;
+    private readonly AddressSlots _socketSlots;
+    private readonly OriginPolicy _origins;
     private WebApplication? _app;
     private IPEndPoint? _endPoint;
     private int _disposed;
+    private int _connections;
 
     public HttpServer(HubServer hub, WebOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -51,7 +58,21 @@ public sealed class HttpServer : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("SocketCam.Web");
+        _origins = new OriginPolicy(options.AllowedOrigins);
+        // MJPEG streams and WebSockets are capped per address like every listener's connections. The HTTP connections of
+        // one address may be twice that plus a few, so a stream over its share still gets its clear 503 / 4503 instead of
+        // a connection closed unanswered; slow or idle connections (slowloris) are held to that same number.
+        _mjpegSlots = hub.Guards.NewAddressSlots();
+        _socketSlots = hub.Guards.NewAddressSlots();
+        int perAddress = hub.Guards.Options.MaxConnectionsPerAddress;
+        _connectionSlots = new AddressSlots(perAddress <= 0 ? int.MaxValue : (2 * perAddress) + 16);
     }
+
+    /// <summary>HTTP connections open now (whatever they carry).</summary>
+    public int ConnectionCount => Volatile.Read(ref _connections);
+
+    /// <summary>HTTP connections one address may hold at once.</summary>
+    public int MaxConnectionsPerAddress => _connectionSlots.MaxPerAddress;
 
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint EndPoint => _endPoint ?? throw new InvalidOperationException("The HTTP listener is not started.");
@@ -81,15 +102,25 @@ public sealed class HttpServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(_options.EndPoint);
+            kestrel.Listen(_options.EndPoint, listen => listen.Use(AdmitConnection));
             // A live stream decides itself when a client is too slow (WebOptions.SendTimeout); a client that skips frames
             // may legitimately read slowly.
             kestrel.Limits.MinResponseDataRate = null;
-            kestrel.Limits.MaxConcurrentConnections = _options.MaxMjpegClients + _options.MaxWebSocketClients + 64;
+            // AdmitConnection enforces the total (and counts refusals); Kestrel's own limit is only a backstop.
+            kestrel.Limits.MaxConcurrentConnections = _options.MaxConnections + 16;
+            kestrel.Limits.RequestHeadersTimeout = _options.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = _options.KeepAliveTimeout;
         });
 
         WebApplication app = builder.Build();
+        // Error pages echo the path: a browser must never sniff them into HTML. Simplest and right: on every response.
+        app.Use(static (context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(context);
+        });
         app.UseWebSockets();
+        app.Use(CheckOriginAsync);
         app.Use(RequireTokenAsync);
         app.MapGet("/", new RequestDelegate(c => _assets.ServeAsync(c, "index.html")));
         app.MapGet("/rooms/{room}", new RequestDelegate(c => PageAsync(c, "watch.html")));
@@ -104,8 +135,9 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/rooms/{room}/snapshot.jpg", new RequestDelegate(c => SnapshotAsync(c, RouteRoom(c))));
         app.MapGet("/api/rooms", new RequestDelegate(RoomsAsync));
         app.MapGet("/api/stats", new RequestDelegate(StatsAsync));
+        app.MapGet("/metrics", new RequestDelegate(c => MetricsText.WriteAsync(c, this, _hub)));
         app.MapFallback(new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status404NotFound,
-            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats or /healthz")));
+            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats, /metrics or /healthz")));
 
         try
         {
@@ -153,14 +185,106 @@ public sealed class HttpServer : IAsyncDisposable
 
     private static string RouteRoom(HttpContext context) => context.Request.RouteValues["room"] as string ?? "";
 
+    private static AddressKey? AddressOf(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? AddressKey.From(address) : null;
+
+    /// <summary>
+    /// Kestrel connection middleware: the total and per-address caps, before a byte of HTTP is parsed. A connection over
+    /// either is closed at once (a slowloris wave from one address holds its share, no more).
+    /// </summary>
+    private ConnectionDelegate AdmitConnection(ConnectionDelegate next) => async connection =>
+    {
+        AddressKey? key = AddressKey.Of(connection.RemoteEndPoint);
+        if (Interlocked.Increment(ref _connections) > _options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
+            WebLog.ConnectionRefused(_logger, key?.ToString() ?? "?", $"{_options.MaxConnections} HTTP connections is the limit");
+            return;
+        }
+
+        if (!_connectionSlots.TryAcquire(key))
+        {
+            Interlocked.Decrement(ref _connections);
+            _hub.Guards.Refusals.Count(Refusal.AddressLimit);
+            WebLog.ConnectionRefused(_logger, key?.ToString() ?? "?", $"the address holds {_connectionSlots.MaxPerAddress} HTTP connections already");
+            return;
+        }
+
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            _connectionSlots.Release(key);
+            Interlocked.Decrement(ref _connections);
+        }
+    };
+
+    /// <summary>
+    /// A WebSocket from a page of another site is refused before the upgrade (a browser sends the page's Origin; any site
+    /// could otherwise watch, read the pixels and publish). 403 with a line saying why, for people reading the console.
+    /// </summary>
+    private async Task CheckOriginAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!context.WebSockets.IsWebSocketRequest || _origins.Allows(context.Request, out string origin, out string self))
+        {
+            await next(context);
+            return;
+        }
+
+        _hub.Guards.Refusals.Count(Refusal.ForbiddenOrigin);
+        WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", MessageWriter.Printable(origin), self);
+        await WriteTextAsync(context, StatusCodes.Status403Forbidden,
+            $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {MessageWriter.Printable(origin)}; "
+            + "the server's owner can allow that site with serve --allow-origin ORIGIN");
+    }
+
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
     {
         // The scripts and styles hold no secret; the pages that use them do need the token.
         if (_options.Token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal)
-            || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal) || IsAuthorized(context.Request))
+            || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal))
         {
             await next(context);
             return;
+        }
+
+        // Guessing is slowed down per address, with the throttle every transport shares: a blocked address is refused
+        // before its token is even looked at.
+        AddressKey? key = AddressOf(context);
+        FailedAttemptThrottle throttle = _hub.Guards.FailedAttempts;
+        if (throttle.IsBlocked(key, out TimeSpan retryAfter))
+        {
+            _hub.Guards.Refusals.Count(Refusal.Throttled);
+            int seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+            WebLog.Throttled(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", seconds);
+            string text = $"too many wrong tokens from your address: try again in {seconds} s";
+            if (context.WebSockets.IsWebSocketRequest)
+            {
+                await RefuseSocketAsync(context, WebSocketCloseCodes.Throttled, text);
+                return;
+            }
+
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await WriteTextAsync(context, StatusCodes.Status429TooManyRequests, text);
+            return;
+        }
+
+        string? presented = PresentedToken(context.Request);
+        if (presented is not null && TokenCheck.Matches(_options.Token, presented))
+        {
+            throttle.RecordSuccess(key);
+            await next(context);
+            return;
+        }
+
+        _hub.Guards.Refusals.Count(Refusal.Unauthorized);
+        if (presented is not null)
+        {
+            // Only a wrong token is a guess; a page opened without one (a bookmark) is not.
+            throttle.RecordFailure(key);
         }
 
         if (context.WebSockets.IsWebSocketRequest)
@@ -175,7 +299,7 @@ public sealed class HttpServer : IAsyncDisposable
             "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL or send the header 'Authorization: Bearer SECRET'");
     }
 
-    private bool IsAuthorized(HttpRequest request)
+    private static string? PresentedToken(HttpRequest request)
     {
         string? presented = request.Query["token"].FirstOrDefault();
         if (presented is null)
@@ -188,7 +312,7 @@ public sealed class HttpServer : IAsyncDisposable
             }
         }
 
-        return presented is not null && TokenCheck.Matches(_options.Token, presented);
+        return presented;
     }
 
     /// <summary>Takes a reference to the room, or answers 400/404 (the caller gives the reference back with LeaveRoom).</summary>
@@ -227,13 +351,31 @@ public sealed class HttpServer : IAsyncDisposable
 
             if (_clients.Count >= _options.MaxMjpegClients || _shutdown.IsCancellationRequested)
             {
+                _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
                 WebLog.TooMany(_logger, MjpegClient.Describe(context), _options.MaxMjpegClients);
                 await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable, $"too many MJPEG clients ({_options.MaxMjpegClients}): try again later");
                 return;
             }
 
-            // Tracked (shutdown awaits it) and served by this request.
-            await _clients.Start(new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
+            AddressKey? key = AddressOf(context);
+            if (!_mjpegSlots.TryAcquire(key))
+            {
+                _hub.Guards.Refusals.Count(Refusal.AddressLimit);
+                WebLog.TooManyFromAddress(_logger, MjpegClient.Describe(context), _mjpegSlots.MaxPerAddress);
+                await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    $"too many MJPEG streams from your address ({_mjpegSlots.MaxPerAddress}): close one and try again");
+                return;
+            }
+
+            try
+            {
+                // Tracked (shutdown awaits it) and served by this request.
+                await _clients.Start(new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
+            }
+            finally
+            {
+                _mjpegSlots.Release(key);
+            }
         }
         finally
         {
@@ -280,13 +422,21 @@ public sealed class HttpServer : IAsyncDisposable
                 return;
             }
 
-            if (!await RoomForSocketAsync(context))
+            AddressKey? key = AddressOf(context);
+            if (!await RoomForSocketAsync(context, key))
             {
                 return;
             }
 
-            WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-            await _sockets.Start(new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+            try
+            {
+                WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+                await _sockets.Start(new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+            }
+            finally
+            {
+                _socketSlots.Release(key);
+            }
         }
         finally
         {
@@ -309,11 +459,24 @@ public sealed class HttpServer : IAsyncDisposable
             return;
         }
 
-        if (!await RoomForSocketAsync(context))
+        AddressKey? key = AddressOf(context);
+        if (!await RoomForSocketAsync(context, key))
         {
             return;
         }
 
+        try
+        {
+            await PublishAsync(context, name, key);
+        }
+        finally
+        {
+            _socketSlots.Release(key);
+        }
+    }
+
+    private async Task PublishAsync(HttpContext context, string name, AddressKey? key)
+    {
         // Publishing creates the room, as a native publisher does.
         Room room = _hub.GetOrCreateRoom(name);
         object seat = new();
@@ -328,7 +491,8 @@ public sealed class HttpServer : IAsyncDisposable
             try
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-                var publisher = new WebSocketPublisher(socket, room, MjpegClient.Describe(context), _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _logger);
+                var publisher = new WebSocketPublisher(
+                    socket, room, MjpegClient.Describe(context), key, _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
                 await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
             }
             finally
@@ -348,8 +512,11 @@ public sealed class HttpServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether one more WebSocket may join; otherwise refuses it (4503, or 1001 while shutting down).</summary>
-    private async Task<bool> RoomForSocketAsync(HttpContext context)
+    /// <summary>
+    /// Whether one more WebSocket may join, taking its address's slot (the caller releases it); otherwise refuses it (4503,
+    /// or 1001 while shutting down).
+    /// </summary>
+    private async Task<bool> RoomForSocketAsync(HttpContext context, AddressKey? key)
     {
         if (_shutdown.IsCancellationRequested)
         {
@@ -359,7 +526,15 @@ public sealed class HttpServer : IAsyncDisposable
 
         if (_sockets.Count >= _options.MaxWebSocketClients)
         {
+            _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
             await RefuseSocketAsync(context, WebSocketCloseCodes.TooMany, $"too many WebSocket clients ({_options.MaxWebSocketClients}): try again later");
+            return false;
+        }
+
+        if (!_socketSlots.TryAcquire(key))
+        {
+            _hub.Guards.Refusals.Count(Refusal.AddressLimit);
+            await RefuseSocketAsync(context, WebSocketCloseCodes.TooMany, $"too many WebSockets from your address ({_socketSlots.MaxPerAddress}): close one and try again");
             return false;
         }
 
@@ -479,7 +654,8 @@ public sealed class HttpServer : IAsyncDisposable
         await json.FlushAsync(context.RequestAborted);
     }
 
-    private async Task StatsAsync(HttpContext context)
+    /// <summary>Every client of the hub and of this server once: native connections, WebSockets and room viewers (MJPEG, seed, UDP).</summary>
+    internal List<IClientStats> AllClients()
     {
         var clients = new List<IClientStats>(_hub.Connections);
         clients.AddRange(_sockets.Items);
@@ -495,6 +671,12 @@ public sealed class HttpServer : IAsyncDisposable
             }
         }
 
+        return clients;
+    }
+
+    private async Task StatsAsync(HttpContext context)
+    {
+        List<IClientStats> clients = AllClients();
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
@@ -533,6 +715,37 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         json.WriteEndArray();
+
+        ServerGuards guards = _hub.Guards;
+        MemoryFigures memory = MemoryFigures.Now(guards);
+        json.WriteStartObject("memory");
+        json.WriteNumber("workingSetBytes", memory.WorkingSetBytes);
+        json.WriteNumber("gcHeapBytes", memory.GcHeapBytes);
+        json.WriteNumber("gcCommittedBytes", memory.GcCommittedBytes);
+        json.WriteNumber("framesInFlightBytes", memory.FramesInFlightBytes);
+        json.WriteNumber("reassemblyBytes", memory.ReassemblyBytes);
+        if (_options.RecordingBytes is { } recording)
+        {
+            json.WriteNumber("recordingBytes", recording());
+        }
+
+        json.WriteEndObject();
+        json.WriteStartObject("refusals");
+        foreach (Refusal reason in Enum.GetValues<Refusal>())
+        {
+            json.WriteNumber(RefusalCounters.Label(reason), guards.Refusals[reason]);
+        }
+
+        json.WriteEndObject();
+        json.WriteStartObject("limits");
+        json.WriteNumber("httpConnections", ConnectionCount);
+        json.WriteNumber("maxHttpConnections", _options.MaxConnections);
+        json.WriteNumber("maxHttpConnectionsPerAddress", _connectionSlots.MaxPerAddress);
+        json.WriteNumber("maxStreamsPerAddress", _mjpegSlots.MaxPerAddress);
+        json.WriteNumber("framesInFlightBudgetBytes", guards.FramesInFlight.Total);
+        json.WriteNumber("framesInFlightPeakBytes", guards.FramesInFlight.Peak);
+        json.WriteNumber("reassemblyBudgetBytes", guards.Reassembly.Total);
+        json.WriteEndObject();
         json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted);
     }

@@ -30,6 +30,27 @@ public sealed record WebOptions
     /// </summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Origins (`scheme://host:port`) besides the server's own whose pages may open the WebSockets (`serve --allow-origin`);
+    /// "*" allows any. Default none: only the server's own pages, and programs that send no Origin header.
+    /// </summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>HTTP connections open at once; a new one beyond this is closed at once. Default 2064 (every MJPEG client and WebSocket, plus 64).</summary>
+    public int MaxConnections { get; init; } = 2064;
+
+    /// <summary>A client must send its whole request headers within this; default 10 s (Kestrel's own default is 30 s: slowloris).</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An idle keep-alive connection is closed after this; default 30 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Bytes the room recorders (`serve --record`) hold on disk now, for `/metrics` (`socketcam_recording_bytes`); null: not
+    /// recording, the metric is left out. Set by whoever owns the recorder (the CLI).
+    /// </summary>
+    public Func<long>? RecordingBytes { get; init; }
+
     /// <summary>The multipart boundary of the MJPEG stream; default "socketcamframe".</summary>
     public string Boundary { get; init; } = "socketcamframe";
 }

@@ -79,6 +79,12 @@ internal static class ServeCommand
                 + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
             DefaultValueFactory = _ => DefaultHttp,
         };
+        var allowOrigin = new Option<string[]>("--allow-origin")
+        {
+            HelpName = "ORIGIN",
+            Description = "Let pages of this other site (scheme://host:port, e.g. http://localhost:3000) use the watch and publish WebSockets; "
+                + "repeatable, * for any site. By default only this server's own pages may (and programs that send no Origin header)",
+        };
         var udp = new Option<string?>("--udp")
         {
             HelpName = "HOST:PORT|off",
@@ -91,7 +97,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -130,7 +136,7 @@ internal static class ServeCommand
             string httpAddress = r.GetValue(http)!;
             if (!string.Equals(httpAddress, "off", StringComparison.OrdinalIgnoreCase))
             {
-                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token };
+                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
             }
 
             string sourceSpec = r.GetValue(sources.Source)!;
