@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Issue 13 finding 6 (HTTP part): slot hogging. From 127.0.0.2, 1000 MJPEG readers that never read past their status
 line and 1000 WebSocket watchers that never read past their first message, all kept open for 30 s; from 127.0.0.1 a real
-MJPEG reader and a real WebSocket watcher count the frames they get meanwhile. Prints the harness's JSON line (hub RSS
+MJPEG reader and a real WebSocket watcher count the frames they get meanwhile. An attacker told 503 or 4503 closes its
+connection (http-slowloris.py is the attack that holds every connection it gets). Prints the harness's JSON line (hub RSS
 before / peak / 30 s after, the steady TCP viewer's fps) with, in attack_result, what each attacker got (stream / 503 /
 4503 / closed unanswered) and the real clients' fps.
 
@@ -93,7 +94,8 @@ def mjpeg_attacker(port):
     if head.startswith(b"HTTP/1.1 200"):
         return s, "stream"
     if head.startswith(b"HTTP/1.1 503"):
-        return s, "503"  # kept open too: the stronger attack holds every connection it gets
+        s.close()  # told to go away, it goes (scripts/hostile/http-slowloris.py is the attack that holds every connection)
+        return None, "503"
     s.close()
     return None, "closed unanswered" if not head else head[:12].decode(errors="replace")
 
@@ -110,10 +112,10 @@ def ws_attacker(port):
         return None, "closed unanswered"
     if opcode == 1:
         return s, "hello"  # then never reads again
+    s.close()
     if opcode == 8 and len(payload) >= 2:
-        code = struct.unpack(">H", payload[:2])[0]
-        return s, f"close {code}"
-    return s, f"opcode {opcode}"
+        return None, f"close {struct.unpack('>H', payload[:2])[0]}"
+    return None, f"opcode {opcode}"
 
 
 def real_mjpeg(port, seconds, out):
@@ -123,13 +125,15 @@ def real_mjpeg(port, seconds, out):
         s.sendall(f"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
         head = read_head(s)
         out["status"] = head[:12].decode(errors="replace")
+        boundary = b"\r\n--socketcamframe\r\n"
         tail = b""
         while time.time() - started < seconds:
             data = s.recv(1 << 20)
             if not data:
                 break
-            frames += (tail + data).count(b"\r\n--socketcamframe\r\n")
-            tail = data[-24:]
+            buf = tail + data
+            frames += buf.count(boundary)
+            tail = buf[-(len(boundary) - 1):]  # a boundary split between reads, never one already counted
         s.close()
     except OSError as e:
         out["error"] = str(e)

@@ -28,6 +28,13 @@ internal sealed class OriginPolicy
         }
     }
 
+    /// <summary>Checks each of <paramref name="origins"/> (an origin or "*"); throws the one-line ArgumentException for the first that is neither.</summary>
+    public static IReadOnlyList<string> Validate(IReadOnlyList<string> origins)
+    {
+        _ = new OriginPolicy(origins);
+        return origins;
+    }
+
     /// <summary>Whether the request's page may use the WebSocket; otherwise the origin seen and the server's own, for the refusal.</summary>
     public bool Allows(HttpRequest request, out string origin, out string self)
     {

@@ -6,6 +6,8 @@ namespace SocketCam.Web;
 /// <summary>Settings of the HTTP listener (`serve --http`).</summary>
 public sealed record WebOptions
 {
+    private readonly IReadOnlyList<string> _allowedOrigins = [];
+
     /// <summary>Where Kestrel listens; default 0.0.0.0:8080. Port 0 picks a free port.</summary>
     public IPEndPoint EndPoint { get; init; } = new(IPAddress.Any, 8080);
 
@@ -34,7 +36,11 @@ public sealed record WebOptions
     /// Origins (`scheme://host:port`) besides the server's own whose pages may open the WebSockets (`serve --allow-origin`);
     /// "*" allows any. Default none: only the server's own pages, and programs that send no Origin header.
     /// </summary>
-    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+    public IReadOnlyList<string> AllowedOrigins
+    {
+        get => _allowedOrigins;
+        init => _allowedOrigins = OriginPolicy.Validate(value); // a bad one is an error where the options are made, before anything starts
+    }
 
     /// <summary>HTTP connections open at once; a new one beyond this is closed at once. Default 2064 (every MJPEG client and WebSocket, plus 64).</summary>
     public int MaxConnections { get; init; } = 2064;
