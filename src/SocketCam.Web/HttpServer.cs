@@ -39,6 +39,14 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly ILogger _logger;
     private static readonly TimeSpan RefuseWait = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often <see cref="TrimAfterWavesAsync"/> looks; a wave is over once fewer than <see cref="WaveQuiet"/> connections end in one look.</summary>
+    private static readonly TimeSpan WaveCheck = TimeSpan.FromSeconds(5);
+    private const int WaveQuiet = 50;
+
+    /// <summary>Connections that must have ended (or <see cref="WaveOpen"/> fewer be open) for a wave to be worth a full compacting collection.</summary>
+    private const int WaveConnections = 1000;
+    private const int WaveOpen = 100;
+
     private readonly ConnectionSet<MjpegClient> _clients = new();
     private readonly ConnectionSet<IClientStats> _sockets = new();
     private readonly PageAssets _assets = PageAssets.Load();
@@ -51,6 +59,8 @@ public sealed class HttpServer : IAsyncDisposable
     private IPEndPoint? _endPoint;
     private int _disposed;
     private int _connections;
+    private long _connectionsEnded;
+    private Task _trimming = Task.CompletedTask;
 
     public HttpServer(HubServer hub, WebOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -152,6 +162,7 @@ public sealed class HttpServer : IAsyncDisposable
         _app = app;
         _endPoint = BoundEndPoint(app);
         WebLog.Listening(_logger, _endPoint.ToString());
+        _trimming = TrimAfterWavesAsync(_shutdown.Token);
     }
 
     public async ValueTask DisposeAsync()
@@ -163,6 +174,7 @@ public sealed class HttpServer : IAsyncDisposable
 
         // MJPEG responses never end by themselves: end them first, then let Kestrel stop with nothing in flight.
         await _shutdown.CancelAsync();
+        await _trimming;
         await _clients.WhenAllAsync();
         await _sockets.WhenAllAsync();
         if (_app is not null)
@@ -198,6 +210,7 @@ public sealed class HttpServer : IAsyncDisposable
         if (Interlocked.Increment(ref _connections) > _options.MaxConnections)
         {
             Interlocked.Decrement(ref _connections);
+            Interlocked.Increment(ref _connectionsEnded);
             _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
             WebLog.ConnectionRefused(_logger, key?.ToString() ?? "?", $"{_options.MaxConnections} HTTP connections is the limit");
             return;
@@ -206,6 +219,7 @@ public sealed class HttpServer : IAsyncDisposable
         if (!_connectionSlots.TryAcquire(key))
         {
             Interlocked.Decrement(ref _connections);
+            Interlocked.Increment(ref _connectionsEnded);
             _hub.Guards.Refusals.Count(Refusal.AddressLimit);
             WebLog.ConnectionRefused(_logger, key?.ToString() ?? "?", $"the address holds {_connectionSlots.MaxPerAddress} HTTP connections already");
             return;
@@ -219,8 +233,54 @@ public sealed class HttpServer : IAsyncDisposable
         {
             _connectionSlots.Release(key);
             Interlocked.Decrement(ref _connections);
+            Interlocked.Increment(ref _connectionsEnded);
         }
     };
+
+    /// <summary>
+    /// After a wave of connections has come and gone (a slowloris or slot-hogging attack, a crowd leaving), compacts the
+    /// heap once and gives its free memory back to the system. The garbage collector runs only when something allocates,
+    /// so an idle hub would otherwise keep the wave's memory for a long time. A wave: at least <see cref="WaveConnections"/>
+    /// connections ended, or <see cref="WaveOpen"/> fewer open than at the peak, since the last trim; over once fewer than
+    /// <see cref="WaveQuiet"/> end in one look. At most once per three looks.
+    /// </summary>
+    private async Task TrimAfterWavesAsync(CancellationToken stop)
+    {
+        using var tick = new PeriodicTimer(WaveCheck);
+        long seen = Interlocked.Read(ref _connectionsEnded);
+        long sinceTrim = 0;
+        int peakOpen = 0;
+        long lastTrim = Environment.TickCount64;
+        try
+        {
+            while (await tick.WaitForNextTickAsync(stop))
+            {
+                long ended = Interlocked.Read(ref _connectionsEnded);
+                long recent = ended - seen;
+                seen = ended;
+                sinceTrim += recent;
+                int open = ConnectionCount;
+                peakOpen = Math.Max(peakOpen, open);
+                bool wave = sinceTrim >= WaveConnections || peakOpen - open >= WaveOpen;
+                if (!wave || recent >= WaveQuiet || Environment.TickCount64 - lastTrim < 3 * WaveCheck.TotalMilliseconds)
+                {
+                    continue; // no wave, still going, or trimmed a moment ago
+                }
+
+                long size = sinceTrim;
+                sinceTrim = 0;
+                peakOpen = open;
+                lastTrim = Environment.TickCount64;
+                long before = Environment.WorkingSet;
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                WebLog.Trimmed(_logger, size, before >> 20, Environment.WorkingSet >> 20);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down.
+        }
+    }
 
     /// <summary>
     /// A WebSocket from a page of another site is refused before the upgrade (a browser sends the page's Origin; any site

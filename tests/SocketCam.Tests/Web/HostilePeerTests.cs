@@ -116,6 +116,37 @@ public sealed partial class HostilePeerTests
     }
 
     [Fact]
+    public async Task After_a_wave_of_refused_connections_the_server_compacts_its_heap_once()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(hubOptions: PerAddress(1));
+        int port = server.Web.EndPoint.Port;
+        // 1100 connections from 127.0.0.2, all held, then dropped: nearly all refused by the per-address cap (18 connections).
+        var wave = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 1100; i++)
+            {
+                wave.Add(await LoopbackPeer.ConnectAsync(LoopbackPeer.Attacker, port));
+            }
+
+            await Eventually.UntilAsync(() => server.Hub.Server.Guards.Refusals[Refusal.AddressLimit] >= 1100 - 18, "the wave beyond 127.0.0.2's share is refused");
+        }
+        finally
+        {
+            foreach (Socket socket in wave)
+            {
+                socket.Dispose();
+            }
+        }
+
+        await Eventually.UntilAsync(() => server.Web.ConnectionCount == 0, "the wave's connections are gone");
+        // Once a look (every 5 s) sees the wave is over, one compacting collection, logged with the working set.
+        await Eventually.UntilAsync(() => server.Hub.Logs.Entries.Any(e => e.EventId.Id == 716), "the server logs that it compacted its heap after the wave", TimeSpan.FromSeconds(30));
+        LogEntry trimmed = Assert.Single(server.Hub.Logs.Entries, e => e.EventId.Id == 716);
+        Assert.Matches(@"^A wave of \d{4,} HTTP connections is over: heap compacted, working set \d+ MB -> \d+ MB$", trimmed.Message);
+    }
+
+    [Fact]
     public async Task MJPEG_readers_that_never_read_from_one_address_get_their_share_and_a_clear_503_and_another_address_still_gets_in()
     {
         const int Attackers = 10;
