@@ -55,6 +55,9 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly AddressSlots _mjpegSlots;
     private readonly AddressSlots _socketSlots;
     private readonly OriginPolicy _origins;
+
+    /// <summary>Connections (by id) that have not brought a complete request yet, with when they were admitted.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _noRequestYet = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private IPEndPoint? _endPoint;
     private int _disposed;
@@ -124,9 +127,10 @@ public sealed class HttpServer : IAsyncDisposable
 
         WebApplication app = builder.Build();
         // Error pages echo the path: a browser must never sniff them into HTML. Simplest and right: on every response.
-        app.Use(static (context, next) =>
+        app.Use((context, next) =>
         {
             context.Response.Headers.XContentTypeOptions = "nosniff";
+            _noRequestYet.TryRemove(context.Connection.Id, out _);
             return next(context);
         });
         app.UseWebSockets();
@@ -225,12 +229,21 @@ public sealed class HttpServer : IAsyncDisposable
             return;
         }
 
+        _noRequestYet[connection.ConnectionId] = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await next(connection);
         }
         finally
         {
+            // Ended without one complete request after the header timeout: slow or silent headers (Kestrel closed it, or the
+            // peer gave up as late), counted as a handshake timeout.
+            if (_noRequestYet.TryRemove(connection.ConnectionId, out long admitted)
+                && System.Diagnostics.Stopwatch.GetElapsedTime(admitted) >= _options.RequestHeadersTimeout)
+            {
+                _hub.Guards.Refusals.Count(Refusal.HandshakeTimeout);
+            }
+
             _connectionSlots.Release(key);
             Interlocked.Decrement(ref _connections);
             Interlocked.Increment(ref _connectionsEnded);

@@ -100,10 +100,14 @@ public sealed partial class HostilePeerTests
                 $"the server closed the {Attackers - perAddress} connections beyond 127.0.0.2's share of {perAddress}");
             Assert.True(server.Hub.Server.Guards.Refusals[Refusal.AddressLimit] >= Attackers - perAddress);
 
-            // The held ones never finish their headers: the header timeout (4 s here) cuts them off although they keep sending.
+            // The held ones never finish their headers: the header timeout (4 s here) cuts them off although they keep sending,
+            // and each is counted.
             await Task.WhenAll(closedByServer).WaitAsync(TestHub.Timeout);
             await stop.CancelAsync();
             await trickle;
+            long addressLimit = server.Hub.Server.Guards.Refusals[Refusal.AddressLimit];
+            await Eventually.UntilAsync(() => server.Hub.Server.Guards.Refusals[Refusal.HandshakeTimeout] == Attackers - addressLimit,
+                $"the {Attackers - addressLimit} held connections are counted as handshake timeouts");
         }
         finally
         {
