@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -12,9 +11,8 @@ namespace SocketCam.Web.WebSockets;
 
 /// <summary>
 /// One watch WebSocket (`/rooms/{room}/ws`): a room viewer like any other (one-frame slot, newest wins, skips counted)
-/// whose send loop writes each frame as one binary message, a 24-byte header then the JPEG, copied from the room's
-/// <see cref="SharedFrame"/> into a JPEG-sized pooled array (the frame is released before the send, so a watcher that stops
-/// reading holds no frame buffer). Its receive loop takes the page's pings and stats; replies go through the send loop, the
+/// whose send loop writes each frame as one binary message, a 24-byte header then the JPEG straight from the room's
+/// <see cref="SharedFrame"/>. Its receive loop takes the page's pings and stats; replies go through the send loop, the
 /// socket's only writer, as "newest wins" control state, so a page that floods pings cannot grow anything.
 /// </summary>
 internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
@@ -30,6 +28,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private readonly SendCounters _sent = new();
+    private readonly byte[] _header = new byte[FrameHeaderSize];
     private readonly Lock _control = new();
     private byte[]? _pendingSignal;
     private byte[]? _pendingPong;
@@ -160,34 +159,13 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
                     continue;
                 }
 
-                // The message is copied out and the frame released before sending: a watcher that stops reading then
-                // pins its message (the JPEG's size) for up to SendTimeout, not the frame's pooled buffer (sized for
-                // the worst case: 1-4 MiB), so 1000 stalled watchers cannot hold a frame buffer each.
-                byte[]? message;
-                int length;
-                long latency;
                 try
                 {
-                    message = Prepare(frame, out length, out latency);
+                    await SendFrameAsync(frame, stall);
                 }
                 finally
                 {
                     frame.Release();
-                }
-
-                if (message is not null)
-                {
-                    try
-                    {
-                        stall.CancelAfter(_options.SendTimeout);
-                        await _socket.SendAsync(message.AsMemory(0, length), WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, stall.Token);
-                        stall.CancelAfter(Timeout.InfiniteTimeSpan);
-                        _sent.OnSent(length, latency);
-                    }
-                    finally
-                    {
-                        ArrayPool<byte>.Shared.Return(message);
-                    }
                 }
             }
         }
@@ -206,11 +184,8 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         }
     }
 
-    /// <summary>The frame's message (24-byte header, then the JPEG) in a pooled array the caller returns; null for a non-JPEG frame.</summary>
-    private byte[]? Prepare(SharedFrame frame, out int length, out long latencyMicros)
+    private async ValueTask SendFrameAsync(SharedFrame frame, CancellationTokenSource stall)
     {
-        length = 0;
-        latencyMicros = 0;
         if (frame.Header.Codec != CodecId.Jpeg)
         {
             if (!_warnedCodec)
@@ -219,22 +194,25 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
                 WebLog.NotJpeg(_logger, Remote, _room.Name, frame.Header.Codec.ToString());
             }
 
-            return null;
+            return;
         }
 
         long now = Clock.NowMicros();
         VideoFrameHeader header = frame.Header;
-        length = FrameHeaderSize + frame.DataLength;
-        byte[] message = ArrayPool<byte>.Shared.Rent(length);
-        Span<byte> span = message.AsSpan(0, length);
-        BinaryPrimitives.WriteInt64LittleEndian(span, header.CaptureMicros);
-        BinaryPrimitives.WriteInt64LittleEndian(span[8..], now);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[16..], unchecked((uint)header.Sequence));
-        BinaryPrimitives.WriteUInt16LittleEndian(span[20..], (ushort)Math.Min(header.Width, ushort.MaxValue));
-        BinaryPrimitives.WriteUInt16LittleEndian(span[22..], (ushort)Math.Min(header.Height, ushort.MaxValue));
-        frame.Data.CopyTo(span[FrameHeaderSize..]);
-        latencyMicros = now - header.CaptureMicros;
-        return message;
+        BinaryPrimitives.WriteInt64LittleEndian(_header, header.CaptureMicros);
+        BinaryPrimitives.WriteInt64LittleEndian(_header.AsSpan(8), now);
+        BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(16), unchecked((uint)header.Sequence));
+        BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(20), (ushort)Math.Min(header.Width, ushort.MaxValue));
+        BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(22), (ushort)Math.Min(header.Height, ushort.MaxValue));
+        ReadOnlyMemory<byte> jpeg = frame.Message[ProtocolConstants.FrameMessageOverhead..];
+
+        // Two fragments of one message: the header, then the JPEG from the shared frame as it is.
+        stall.CancelAfter(_options.SendTimeout);
+        await _socket.SendAsync(_header.AsMemory(), WebSocketMessageType.Binary, WebSocketMessageFlags.None, stall.Token);
+        await _socket.SendAsync(jpeg, WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, stall.Token);
+        stall.CancelAfter(Timeout.InfiniteTimeSpan);
+
+        _sent.OnSent(FrameHeaderSize + jpeg.Length, now - header.CaptureMicros);
     }
 
     private async ValueTask SendTextAsync(byte[] text, CancellationTokenSource stall)
