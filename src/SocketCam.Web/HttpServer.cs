@@ -120,7 +120,7 @@ public sealed class HttpServer : IAsyncDisposable
             // may legitimately read slowly.
             kestrel.Limits.MinResponseDataRate = null;
             // AdmitConnection enforces the total (and counts refusals); Kestrel's own limit is only a backstop.
-            kestrel.Limits.MaxConcurrentConnections = _options.MaxConnections + 16;
+            kestrel.Limits.MaxConcurrentConnections = _options.MaxConnections + 16L;
             kestrel.Limits.RequestHeadersTimeout = _options.RequestHeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = _options.KeepAliveTimeout;
         });
