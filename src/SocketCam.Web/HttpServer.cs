@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -15,6 +16,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Limits;
 using SocketCam.Transport;
 using SocketCam.Protocol;
 using SocketCam.Web.WebSockets;
@@ -37,13 +39,31 @@ public sealed class HttpServer : IAsyncDisposable
     private readonly ILogger _logger;
     private static readonly TimeSpan RefuseWait = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often <see cref="TrimAfterWavesAsync"/> looks; a wave is over once fewer than <see cref="WaveQuiet"/> connections end in one look.</summary>
+    private static readonly TimeSpan WaveCheck = TimeSpan.FromSeconds(5);
+    private const int WaveQuiet = 50;
+
+    /// <summary>Connections that must have ended (or <see cref="WaveOpen"/> fewer be open) for a wave to be worth a full compacting collection.</summary>
+    private const int WaveConnections = 1000;
+    private const int WaveOpen = 100;
+
     private readonly ConnectionSet<MjpegClient> _clients = new();
     private readonly ConnectionSet<IClientStats> _sockets = new();
     private readonly PageAssets _assets = PageAssets.Load();
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly AddressSlots _connectionSlots;
+    private readonly AddressSlots _mjpegSlots;
+    private readonly AddressSlots _socketSlots;
+    private readonly OriginPolicy _origins;
+
+    /// <summary>Connections (by id) that have not brought a complete request yet, with when they were admitted.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _noRequestYet = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private IPEndPoint? _endPoint;
     private int _disposed;
+    private int _connections;
+    private long _connectionsEnded;
+    private Task _trimming = Task.CompletedTask;
 
     public HttpServer(HubServer hub, WebOptions options, ILoggerFactory? loggerFactory = null)
     {
@@ -51,7 +71,21 @@ public sealed class HttpServer : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("SocketCam.Web");
+        _origins = new OriginPolicy(options.AllowedOrigins);
+        // MJPEG streams and WebSockets are capped per address like every listener's connections. The HTTP connections of
+        // one address may be twice that plus a few, so a stream over its share still gets its clear 503 / 4503 instead of
+        // a connection closed unanswered; slow or idle connections (slowloris) are held to that same number.
+        _mjpegSlots = hub.Guards.NewAddressSlots();
+        _socketSlots = hub.Guards.NewAddressSlots();
+        int perAddress = hub.Guards.Options.MaxConnectionsPerAddress;
+        _connectionSlots = new AddressSlots(perAddress <= 0 ? int.MaxValue : (2 * perAddress) + 16);
     }
+
+    /// <summary>HTTP connections open now (whatever they carry).</summary>
+    public int ConnectionCount => Volatile.Read(ref _connections);
+
+    /// <summary>HTTP connections one address may hold at once.</summary>
+    public int MaxConnectionsPerAddress => _connectionSlots.MaxPerAddress;
 
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint EndPoint => _endPoint ?? throw new InvalidOperationException("The HTTP listener is not started.");
@@ -81,15 +115,26 @@ public sealed class HttpServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(_options.EndPoint);
+            kestrel.Listen(_options.EndPoint, listen => listen.Use(AdmitConnection));
             // A live stream decides itself when a client is too slow (WebOptions.SendTimeout); a client that skips frames
             // may legitimately read slowly.
             kestrel.Limits.MinResponseDataRate = null;
-            kestrel.Limits.MaxConcurrentConnections = _options.MaxMjpegClients + _options.MaxWebSocketClients + 64;
+            // AdmitConnection enforces the total (and counts refusals); Kestrel's own limit is only a backstop.
+            kestrel.Limits.MaxConcurrentConnections = _options.MaxConnections + 16L;
+            kestrel.Limits.RequestHeadersTimeout = _options.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = _options.KeepAliveTimeout;
         });
 
         WebApplication app = builder.Build();
+        // Error pages echo the path: a browser must never sniff them into HTML. Simplest and right: on every response.
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            _noRequestYet.TryRemove(context.Connection.Id, out _);
+            return next(context);
+        });
         app.UseWebSockets();
+        app.Use(CheckOriginAsync);
         app.Use(RequireTokenAsync);
         app.MapGet("/", new RequestDelegate(c => _assets.ServeAsync(c, "index.html")));
         app.MapGet("/rooms/{room}", new RequestDelegate(c => PageAsync(c, "watch.html")));
@@ -104,8 +149,9 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/rooms/{room}/snapshot.jpg", new RequestDelegate(c => SnapshotAsync(c, RouteRoom(c))));
         app.MapGet("/api/rooms", new RequestDelegate(RoomsAsync));
         app.MapGet("/api/stats", new RequestDelegate(StatsAsync));
+        app.MapGet("/metrics", new RequestDelegate(c => MetricsText.WriteAsync(c, this, _hub)));
         app.MapFallback(new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status404NotFound,
-            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats or /healthz")));
+            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats, /metrics or /healthz")));
 
         try
         {
@@ -120,6 +166,7 @@ public sealed class HttpServer : IAsyncDisposable
         _app = app;
         _endPoint = BoundEndPoint(app);
         WebLog.Listening(_logger, _endPoint.ToString());
+        _trimming = TrimAfterWavesAsync(_shutdown.Token);
     }
 
     public async ValueTask DisposeAsync()
@@ -131,6 +178,7 @@ public sealed class HttpServer : IAsyncDisposable
 
         // MJPEG responses never end by themselves: end them first, then let Kestrel stop with nothing in flight.
         await _shutdown.CancelAsync();
+        await _trimming;
         await _clients.WhenAllAsync();
         await _sockets.WhenAllAsync();
         if (_app is not null)
@@ -153,14 +201,163 @@ public sealed class HttpServer : IAsyncDisposable
 
     private static string RouteRoom(HttpContext context) => context.Request.RouteValues["room"] as string ?? "";
 
+    private static AddressKey? AddressOf(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? AddressKey.From(address) : null;
+
+    /// <summary>
+    /// Kestrel connection middleware: the total and per-address caps, before a byte of HTTP is parsed. A connection over
+    /// either is closed at once (a slowloris wave from one address holds its share, no more).
+    /// </summary>
+    private ConnectionDelegate AdmitConnection(ConnectionDelegate next) => async connection =>
+    {
+        AddressKey? key = AddressKey.Of(connection.RemoteEndPoint);
+        if (Interlocked.Increment(ref _connections) > _options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            Interlocked.Increment(ref _connectionsEnded);
+            _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
+            WebLog.ConnectionRefused(_logger, key?.ToString() ?? "?", $"{_options.MaxConnections} HTTP connections is the limit");
+            return;
+        }
+
+        if (!_connectionSlots.TryAcquire(key))
+        {
+            Interlocked.Decrement(ref _connections);
+            Interlocked.Increment(ref _connectionsEnded);
+            _hub.Guards.Refusals.Count(Refusal.AddressLimit);
+            WebLog.ConnectionRefused(_logger, key?.ToString() ?? "?", $"the address holds {_connectionSlots.MaxPerAddress} HTTP connections already");
+            return;
+        }
+
+        _noRequestYet[connection.ConnectionId] = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            // Ended without one complete request after the header timeout: slow or silent headers (Kestrel closed it, or the
+            // peer gave up as late), counted as a handshake timeout.
+            if (_noRequestYet.TryRemove(connection.ConnectionId, out long admitted)
+                && System.Diagnostics.Stopwatch.GetElapsedTime(admitted) >= _options.RequestHeadersTimeout)
+            {
+                _hub.Guards.Refusals.Count(Refusal.HandshakeTimeout);
+            }
+
+            _connectionSlots.Release(key);
+            Interlocked.Decrement(ref _connections);
+            Interlocked.Increment(ref _connectionsEnded);
+        }
+    };
+
+    /// <summary>
+    /// After a wave of connections has come and gone (a slowloris or slot-hogging attack, a crowd leaving), compacts the
+    /// heap once and gives its free memory back to the system. The garbage collector runs only when something allocates,
+    /// so an idle hub would otherwise keep the wave's memory for a long time. A wave: at least <see cref="WaveConnections"/>
+    /// connections ended, or <see cref="WaveOpen"/> fewer open than at the peak, since the last trim; over once fewer than
+    /// <see cref="WaveQuiet"/> end in one look. At most once per three looks.
+    /// </summary>
+    private async Task TrimAfterWavesAsync(CancellationToken stop)
+    {
+        using var tick = new PeriodicTimer(WaveCheck);
+        long seen = Interlocked.Read(ref _connectionsEnded);
+        long sinceTrim = 0;
+        int peakOpen = 0;
+        long lastTrim = Environment.TickCount64;
+        try
+        {
+            while (await tick.WaitForNextTickAsync(stop))
+            {
+                long ended = Interlocked.Read(ref _connectionsEnded);
+                long recent = ended - seen;
+                seen = ended;
+                sinceTrim += recent;
+                int open = ConnectionCount;
+                peakOpen = Math.Max(peakOpen, open);
+                bool wave = sinceTrim >= WaveConnections || peakOpen - open >= WaveOpen;
+                if (!wave || recent >= WaveQuiet || Environment.TickCount64 - lastTrim < 3 * WaveCheck.TotalMilliseconds)
+                {
+                    continue; // no wave, still going, or trimmed a moment ago
+                }
+
+                long size = sinceTrim;
+                sinceTrim = 0;
+                peakOpen = open;
+                lastTrim = Environment.TickCount64;
+                long before = Environment.WorkingSet;
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                WebLog.Trimmed(_logger, size, before >> 20, Environment.WorkingSet >> 20);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>
+    /// A WebSocket from a page of another site is refused before the upgrade (a browser sends the page's Origin; any site
+    /// could otherwise watch, read the pixels and publish). 403 with a line saying why, for people reading the console.
+    /// </summary>
+    private async Task CheckOriginAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!context.WebSockets.IsWebSocketRequest || _origins.Allows(context.Request, out string origin, out string self))
+        {
+            await next(context);
+            return;
+        }
+
+        _hub.Guards.Refusals.Count(Refusal.ForbiddenOrigin);
+        WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", MessageWriter.Printable(origin), self);
+        await WriteTextAsync(context, StatusCodes.Status403Forbidden,
+            $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {MessageWriter.Printable(origin)}; "
+            + "the server's owner can allow that site with serve --allow-origin ORIGIN");
+    }
+
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
     {
         // The scripts and styles hold no secret; the pages that use them do need the token.
         if (_options.Token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal)
-            || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal) || IsAuthorized(context.Request))
+            || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal))
         {
             await next(context);
             return;
+        }
+
+        // Guessing is slowed down per address, with the throttle every transport shares: a blocked address is refused
+        // before its token is even looked at.
+        AddressKey? key = AddressOf(context);
+        FailedAttemptThrottle throttle = _hub.Guards.FailedAttempts;
+        if (throttle.IsBlocked(key, out TimeSpan retryAfter))
+        {
+            _hub.Guards.Refusals.Count(Refusal.Throttled);
+            int seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+            WebLog.Throttled(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", seconds);
+            string text = $"too many wrong tokens from your address: try again in {seconds} s";
+            if (context.WebSockets.IsWebSocketRequest)
+            {
+                await RefuseSocketAsync(context, WebSocketCloseCodes.Throttled, text);
+                return;
+            }
+
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await WriteTextAsync(context, StatusCodes.Status429TooManyRequests, text);
+            return;
+        }
+
+        string? presented = PresentedToken(context.Request);
+        if (presented is not null && TokenCheck.Matches(_options.Token, presented))
+        {
+            throttle.RecordSuccess(key);
+            await next(context);
+            return;
+        }
+
+        _hub.Guards.Refusals.Count(Refusal.Unauthorized);
+        if (presented is not null)
+        {
+            // Only a wrong token is a guess; a page opened without one (a bookmark) is not.
+            throttle.RecordFailure(key);
         }
 
         if (context.WebSockets.IsWebSocketRequest)
@@ -175,7 +372,7 @@ public sealed class HttpServer : IAsyncDisposable
             "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL or send the header 'Authorization: Bearer SECRET'");
     }
 
-    private bool IsAuthorized(HttpRequest request)
+    private static string? PresentedToken(HttpRequest request)
     {
         string? presented = request.Query["token"].FirstOrDefault();
         if (presented is null)
@@ -188,7 +385,7 @@ public sealed class HttpServer : IAsyncDisposable
             }
         }
 
-        return presented is not null && TokenCheck.Matches(_options.Token, presented);
+        return presented;
     }
 
     /// <summary>Takes a reference to the room, or answers 400/404 (the caller gives the reference back with LeaveRoom).</summary>
@@ -227,13 +424,31 @@ public sealed class HttpServer : IAsyncDisposable
 
             if (_clients.Count >= _options.MaxMjpegClients || _shutdown.IsCancellationRequested)
             {
+                _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
                 WebLog.TooMany(_logger, MjpegClient.Describe(context), _options.MaxMjpegClients);
                 await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable, $"too many MJPEG clients ({_options.MaxMjpegClients}): try again later");
                 return;
             }
 
-            // Tracked (shutdown awaits it) and served by this request.
-            await _clients.Start(new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
+            AddressKey? key = AddressOf(context);
+            if (!_mjpegSlots.TryAcquire(key))
+            {
+                _hub.Guards.Refusals.Count(Refusal.AddressLimit);
+                WebLog.TooManyFromAddress(_logger, MjpegClient.Describe(context), _mjpegSlots.MaxPerAddress);
+                await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    $"too many MJPEG streams from your address ({_mjpegSlots.MaxPerAddress}): close one and try again");
+                return;
+            }
+
+            try
+            {
+                // Tracked (shutdown awaits it) and served by this request.
+                await _clients.Start(new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
+            }
+            finally
+            {
+                _mjpegSlots.Release(key);
+            }
         }
         finally
         {
@@ -280,13 +495,21 @@ public sealed class HttpServer : IAsyncDisposable
                 return;
             }
 
-            if (!await RoomForSocketAsync(context))
+            AddressKey? key = AddressOf(context);
+            if (!await RoomForSocketAsync(context, key))
             {
                 return;
             }
 
-            WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-            await _sockets.Start(new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+            try
+            {
+                WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+                await _sockets.Start(new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+            }
+            finally
+            {
+                _socketSlots.Release(key);
+            }
         }
         finally
         {
@@ -309,11 +532,24 @@ public sealed class HttpServer : IAsyncDisposable
             return;
         }
 
-        if (!await RoomForSocketAsync(context))
+        AddressKey? key = AddressOf(context);
+        if (!await RoomForSocketAsync(context, key))
         {
             return;
         }
 
+        try
+        {
+            await PublishAsync(context, name, key);
+        }
+        finally
+        {
+            _socketSlots.Release(key);
+        }
+    }
+
+    private async Task PublishAsync(HttpContext context, string name, AddressKey? key)
+    {
         // Publishing creates the room, as a native publisher does.
         Room room = _hub.GetOrCreateRoom(name);
         object seat = new();
@@ -328,7 +564,8 @@ public sealed class HttpServer : IAsyncDisposable
             try
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-                var publisher = new WebSocketPublisher(socket, room, MjpegClient.Describe(context), _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _logger);
+                var publisher = new WebSocketPublisher(
+                    socket, room, MjpegClient.Describe(context), key, _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
                 await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
             }
             finally
@@ -348,8 +585,11 @@ public sealed class HttpServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether one more WebSocket may join; otherwise refuses it (4503, or 1001 while shutting down).</summary>
-    private async Task<bool> RoomForSocketAsync(HttpContext context)
+    /// <summary>
+    /// Whether one more WebSocket may join, taking its address's slot (the caller releases it); otherwise refuses it (4503,
+    /// or 1001 while shutting down).
+    /// </summary>
+    private async Task<bool> RoomForSocketAsync(HttpContext context, AddressKey? key)
     {
         if (_shutdown.IsCancellationRequested)
         {
@@ -359,7 +599,15 @@ public sealed class HttpServer : IAsyncDisposable
 
         if (_sockets.Count >= _options.MaxWebSocketClients)
         {
+            _hub.Guards.Refusals.Count(Refusal.ConnectionLimit);
             await RefuseSocketAsync(context, WebSocketCloseCodes.TooMany, $"too many WebSocket clients ({_options.MaxWebSocketClients}): try again later");
+            return false;
+        }
+
+        if (!_socketSlots.TryAcquire(key))
+        {
+            _hub.Guards.Refusals.Count(Refusal.AddressLimit);
+            await RefuseSocketAsync(context, WebSocketCloseCodes.TooMany, $"too many WebSockets from your address ({_socketSlots.MaxPerAddress}): close one and try again");
             return false;
         }
 
@@ -479,7 +727,8 @@ public sealed class HttpServer : IAsyncDisposable
         await json.FlushAsync(context.RequestAborted);
     }
 
-    private async Task StatsAsync(HttpContext context)
+    /// <summary>Every client of the hub and of this server once: native connections, WebSockets and room viewers (MJPEG, seed, UDP).</summary>
+    internal List<IClientStats> AllClients()
     {
         var clients = new List<IClientStats>(_hub.Connections);
         clients.AddRange(_sockets.Items);
@@ -495,6 +744,12 @@ public sealed class HttpServer : IAsyncDisposable
             }
         }
 
+        return clients;
+    }
+
+    private async Task StatsAsync(HttpContext context)
+    {
+        List<IClientStats> clients = AllClients();
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
@@ -533,6 +788,37 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         json.WriteEndArray();
+
+        ServerGuards guards = _hub.Guards;
+        MemoryFigures memory = MemoryFigures.Now(guards);
+        json.WriteStartObject("memory");
+        json.WriteNumber("workingSetBytes", memory.WorkingSetBytes);
+        json.WriteNumber("gcHeapBytes", memory.GcHeapBytes);
+        json.WriteNumber("gcCommittedBytes", memory.GcCommittedBytes);
+        json.WriteNumber("framesInFlightBytes", memory.FramesInFlightBytes);
+        json.WriteNumber("reassemblyBytes", memory.ReassemblyBytes);
+        if (_options.RecordingBytes is { } recording)
+        {
+            json.WriteNumber("recordingBytes", recording());
+        }
+
+        json.WriteEndObject();
+        json.WriteStartObject("refusals");
+        foreach (Refusal reason in Enum.GetValues<Refusal>())
+        {
+            json.WriteNumber(RefusalCounters.Label(reason), guards.Refusals[reason]);
+        }
+
+        json.WriteEndObject();
+        json.WriteStartObject("limits");
+        json.WriteNumber("httpConnections", ConnectionCount);
+        json.WriteNumber("maxHttpConnections", _options.MaxConnections);
+        json.WriteNumber("maxHttpConnectionsPerAddress", _connectionSlots.MaxPerAddress);
+        json.WriteNumber("maxStreamsPerAddress", _mjpegSlots.MaxPerAddress);
+        json.WriteNumber("framesInFlightBudgetBytes", guards.FramesInFlight.Total);
+        json.WriteNumber("framesInFlightPeakBytes", guards.FramesInFlight.Peak);
+        json.WriteNumber("reassemblyBudgetBytes", guards.Reassembly.Total);
+        json.WriteEndObject();
         json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted);
     }

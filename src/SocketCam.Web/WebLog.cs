@@ -34,4 +34,22 @@ internal static partial class WebLog
 
     [LoggerMessage(EventId = 710, Level = LogLevel.Warning, Message = "WebSocket {Remote}: {Path} refused ({Code}): {Reason}")]
     public static partial void SocketRefused(ILogger logger, string remote, string path, int code, string reason);
+
+    [LoggerMessage(EventId = 711, Level = LogLevel.Warning, Message = "HTTP connection from {Address} refused: {Reason}")]
+    public static partial void ConnectionRefused(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 712, Level = LogLevel.Warning, Message = "WebSocket {Remote}: {Path} refused (403): Origin '{Origin}' is not this server's ({Self}) nor allowed by --allow-origin")]
+    public static partial void ForbiddenOrigin(ILogger logger, string remote, string path, string origin, string self);
+
+    [LoggerMessage(EventId = 713, Level = LogLevel.Warning, Message = "HTTP {Remote}: {Path} refused (429): too many wrong tokens from this address, blocked for {Seconds} s")]
+    public static partial void Throttled(ILogger logger, string remote, string path, int seconds);
+
+    [LoggerMessage(EventId = 714, Level = LogLevel.Warning, Message = "Refused MJPEG client {Remote}: its address holds {Count} MJPEG streams already")]
+    public static partial void TooManyFromAddress(ILogger logger, string remote, int count);
+
+    [LoggerMessage(EventId = 715, Level = LogLevel.Warning, Message = "WebSocket publisher {Remote} in room '{Room}': frames above --max-publish-fps/--max-publish-bitrate are dropped")]
+    public static partial void PublishRateLimited(ILogger logger, string remote, string room);
+
+    [LoggerMessage(EventId = 716, Level = LogLevel.Information, Message = "A wave of {Connections} HTTP connections is over: heap compacted, working set {BeforeMb} MB -> {AfterMb} MB")]
+    public static partial void Trimmed(ILogger logger, long connections, long beforeMb, long afterMb);
 }

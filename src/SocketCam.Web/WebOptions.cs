@@ -6,6 +6,8 @@ namespace SocketCam.Web;
 /// <summary>Settings of the HTTP listener (`serve --http`).</summary>
 public sealed record WebOptions
 {
+    private readonly IReadOnlyList<string> _allowedOrigins = [];
+
     /// <summary>Where Kestrel listens; default 0.0.0.0:8080. Port 0 picks a free port.</summary>
     public IPEndPoint EndPoint { get; init; } = new(IPAddress.Any, 8080);
 
@@ -29,6 +31,31 @@ public sealed record WebOptions
     /// only skips frames; this is for one that stopped reading for good.)
     /// </summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Origins (`scheme://host:port`) besides the server's own whose pages may open the WebSockets (`serve --allow-origin`);
+    /// "*" allows any. Default none: only the server's own pages, and programs that send no Origin header.
+    /// </summary>
+    public IReadOnlyList<string> AllowedOrigins
+    {
+        get => _allowedOrigins;
+        init => _allowedOrigins = OriginPolicy.Validate(value); // a bad one is an error where the options are made, before anything starts
+    }
+
+    /// <summary>HTTP connections open at once; a new one beyond this is closed at once. Default 2064 (every MJPEG client and WebSocket, plus 64).</summary>
+    public int MaxConnections { get; init; } = 2064;
+
+    /// <summary>A client must send its whole request headers within this; default 10 s (Kestrel's own default is 30 s: slowloris).</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An idle keep-alive connection is closed after this; default 30 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Bytes the room recorders (`serve --record`) hold on disk now, for `/metrics` (`socketcam_recording_bytes`); null: not
+    /// recording, the metric is left out. Set by whoever owns the recorder (the CLI).
+    /// </summary>
+    public Func<long>? RecordingBytes { get; init; }
 
     /// <summary>The multipart boundary of the MJPEG stream; default "socketcamframe".</summary>
     public string Boundary { get; init; } = "socketcamframe";

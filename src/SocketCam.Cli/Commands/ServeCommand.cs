@@ -102,9 +102,15 @@ internal static class ServeCommand
         {
             HelpName = "HOST:PORT|off",
             Description = "Also serve HTTP here: watch and publish pages for browsers (/, /rooms/ROOM, /rooms/ROOM/publish), MJPEG for VLC, ffmpeg "
-                + "and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /healthz "
+                + "and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /metrics (Prometheus), /healthz "
                 + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
             DefaultValueFactory = _ => DefaultHttp,
+        };
+        var allowOrigin = new Option<string[]>("--allow-origin")
+        {
+            HelpName = "ORIGIN",
+            Description = "Let pages of this other site (scheme://host:port, e.g. http://localhost:3000) use the watch and publish WebSockets; "
+                + "repeatable, * for any site. By default only this server's own pages may (and programs that send no Origin header)",
         };
         var udp = new Option<string?>("--udp")
         {
@@ -118,7 +124,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, seedTcp, seedRoom, http, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -158,7 +164,7 @@ internal static class ServeCommand
             string httpAddress = r.GetValue(http)!;
             if (!string.Equals(httpAddress, "off", StringComparison.OrdinalIgnoreCase))
             {
-                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token };
+                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
             }
 
             string sourceSpec = r.GetValue(sources.Source)!;
@@ -228,6 +234,12 @@ internal static class ServeCommand
         await using SeedServer? seed = seedOptions is null ? null : new SeedServer(hub, seedOptions, loggers);
         seed?.Start();
         // Disposed before the hub too: MJPEG clients leave their room while the hub still has it.
+        if (webOptions is not null && recording is not null)
+        {
+            // /metrics' socketcam_recording_bytes: what this run recorded.
+            webOptions = webOptions with { RecordingBytes = () => recording.BytesRecorded };
+        }
+
         await using HttpServer? web = await StartHttpAsync(hub, webOptions, httpIsDefault, loggers, cancellationToken);
         PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed, web);
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;

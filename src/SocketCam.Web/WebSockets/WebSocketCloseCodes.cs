@@ -16,6 +16,12 @@ internal static class WebSocketCloseCodes
     public const WebSocketCloseStatus NotJpegRoom = (WebSocketCloseStatus)4415;
     public const WebSocketCloseStatus TooMany = (WebSocketCloseStatus)4503;
 
+    /// <summary>Too many wrong tokens from this address: refused before looking (HTTP answers 429).</summary>
+    public const WebSocketCloseStatus Throttled = (WebSocketCloseStatus)4429;
+
+    /// <summary>RFC 6455's "Try Again Later": the server's memory for frames being received is spent (a publish page retries).</summary>
+    public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
+
     /// <summary>RFC 6455 allows 123 bytes of reason in a close frame.</summary>
     private const int MaxReasonBytes = 123;
 

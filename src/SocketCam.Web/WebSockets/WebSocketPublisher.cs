@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Limits;
 using SocketCam.Protocol;
 
 namespace SocketCam.Web.WebSockets;
@@ -34,11 +35,18 @@ internal sealed class WebSocketPublisher : IClientStats
     private long _bytesReceived;
     private long _lastReceivedMicros = Clock.NowMicros();
     private readonly TimeSpan _sendTimeout;
+    private readonly ServerGuards _guards;
+    private readonly AddressKey? _address;
+    private readonly PublishRateLimit _rate;
     private volatile bool _closing;
 
-    public WebSocketPublisher(WebSocket socket, Room room, string remote, int maxFrameBytes, TimeSpan idleTimeout, TimeSpan sendTimeout, ILogger logger)
+    public WebSocketPublisher(
+        WebSocket socket, Room room, string remote, AddressKey? address, int maxFrameBytes, TimeSpan idleTimeout, TimeSpan sendTimeout, ServerGuards guards, ILogger logger)
     {
         _sendTimeout = sendTimeout;
+        _guards = guards;
+        _address = address;
+        _rate = new PublishRateLimit(guards.Options);
         _socket = socket;
         _room = room;
         _maxFrameBytes = maxFrameBytes;
@@ -58,7 +66,8 @@ internal sealed class WebSocketPublisher : IClientStats
 
     public long BytesSent => Interlocked.Read(ref _bytesReceived);
 
-    public long FramesDropped => 0;
+    /// <summary>Frames dropped for going over --max-publish-fps / --max-publish-bitrate.</summary>
+    public long FramesDropped => _rate.Dropped;
 
     public double SendFps => _receiveRate.PerSecond();
 
@@ -83,7 +92,7 @@ internal sealed class WebSocketPublisher : IClientStats
 
         _closing = true;
         await WebSocketCloseCodes.FinishAsync(_socket, ending, receiving, CloseWait);
-        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, 0);
+        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, FramesDropped);
         return ending;
     }
 
@@ -176,8 +185,17 @@ internal sealed class WebSocketPublisher : IClientStats
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(InitialBufferBytes);
         long sequence = 0;
+        // The receive buffer is what this publisher's frame in progress holds: it counts against the hub's bytes-in-flight
+        // budget (shared with TCP publishers, capped per address), so many publishers cannot take the memory together.
+        long reserved = 0;
         try
         {
+            if (!_guards.FramesInFlight.TryReserve(_address, buffer.Length))
+            {
+                return BudgetSpent();
+            }
+
+            reserved = buffer.Length;
             while (true)
             {
                 int filled = 0;
@@ -194,6 +212,13 @@ internal sealed class WebSocketPublisher : IClientStats
                         }
 
                         byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes));
+                        if (!_guards.FramesInFlight.TryReserve(_address, larger.Length - buffer.Length))
+                        {
+                            ArrayPool<byte>.Shared.Return(larger);
+                            return BudgetSpent();
+                        }
+
+                        reserved += larger.Length - buffer.Length;
                         buffer.AsSpan(0, filled).CopyTo(larger);
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = larger;
@@ -233,6 +258,18 @@ internal sealed class WebSocketPublisher : IClientStats
                     continue; // the close is on its way: nothing more is published
                 }
 
+                if (!_rate.TryAdmit(filled))
+                {
+                    // Over --max-publish-fps / --max-publish-bitrate: dropped and counted, not queued (live video).
+                    _guards.Refusals.Count(Refusal.PublishRateLimit);
+                    if (_rate.Dropped == 1)
+                    {
+                        WebLog.PublishRateLimited(_logger, Remote, _room.Name);
+                    }
+
+                    continue;
+                }
+
                 SharedFrame frame = ToFrame(buffer.AsSpan(0, filled), new VideoFrameHeader(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));
                 try
                 {
@@ -254,7 +291,14 @@ internal sealed class WebSocketPublisher : IClientStats
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            _guards.FramesInFlight.Release(_address, reserved);
         }
+    }
+
+    private WebSocketEnding BudgetSpent()
+    {
+        _guards.Refusals.Count(Refusal.FrameBudget);
+        return new WebSocketEnding("the server's memory for frames being received is spent: try again later", WebSocketCloseCodes.TryAgainLater);
     }
 
     /// <summary>Copies the JPEG into a shared frame (the caller holds its one reference).</summary>

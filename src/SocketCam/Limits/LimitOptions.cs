@@ -33,10 +33,10 @@ public sealed record LimitOptions
     /// <summary>Failed handshakes (wrong token, garbage) an address may make before it is slowed down; default 5.</summary>
     public int FreeFailedAttempts { get; init; } = 5;
 
-    /// <summary>Frames per second one publisher may send; more are refused (the publisher is disconnected); default 0 = no cap.</summary>
+    /// <summary>Frames per second one publisher may send; frames beyond it are dropped and counted (the publisher stays); default 0 = no cap.</summary>
     public double MaxPublishFps { get; init; }
 
-    /// <summary>Bits per second one publisher may send, averaged over 2 s; default 0 = no cap.</summary>
+    /// <summary>Bits per second one publisher may send (a 2-second burst allowed); frames beyond it are dropped; default 0 = no cap.</summary>
     public double MaxPublishBitrate { get; init; }
 }
 

@@ -80,6 +80,33 @@ public sealed partial class HttpServeCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Allow_origin_lets_that_site_use_the_WebSockets_and_others_get_403_and_a_bad_origin_is_a_one_line_error()
+    {
+        (CliProcess serve, string url) = await StartServeAsync("--size", "160x120", "--allow-origin", "http://localhost:3000", "--allow-origin", "https://cam.example");
+        await using (serve)
+        {
+            int port = new Uri(url).Port;
+            foreach ((string origin, string status) in new[] { ("http://localhost:3000", "101"), ("https://cam.example", "101"), ("http://localhost:3001", "403") })
+            {
+                string response = await LoopbackPeer.RawRequestAsync(IPAddress.Loopback, port, LoopbackPeer.UpgradeRequest(port, "/rooms/main/ws", origin),
+                    text => text.Contains("\r\n\r\n", StringComparison.Ordinal));
+                Assert.StartsWith($"HTTP/1.1 {status}", response, StringComparison.Ordinal);
+            }
+        }
+
+        (int code, CliProcess bad) = await CliProcess.RunAsync(_directory, SeedCli.ProcessTimeout,
+            "serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--source", "pattern", "--allow-origin", "localhost:3000/page", "--quiet");
+        await using (bad)
+        {
+            Assert.Equal(2, code);
+            string error = Assert.Single(bad.Stderr, l => l.StartsWith("socketcam: ", StringComparison.Ordinal));
+            Assert.Contains("--allow-origin 'localhost:3000/page'", error, StringComparison.Ordinal);
+            Assert.DoesNotContain(bad.Stdout, l => l.Contains("listening", StringComparison.Ordinal)); // refused before anything started
+            SeedCli.AssertNoStackTrace(bad);
+        }
+    }
+
+    [Fact]
     public async Task An_explicit_http_address_in_use_is_a_one_line_error()
     {
         using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -332,7 +332,7 @@ public sealed class WebSocketTests
     }
 
     /// <summary>Reads (and drops) messages until the server's close frame; returns its code and reason.</summary>
-    private static async Task<(WebSocketCloseStatus? Status, string? Reason)> ReceiveCloseAsync(ClientWebSocket socket)
+    internal static async Task<(WebSocketCloseStatus? Status, string? Reason)> ReceiveCloseAsync(ClientWebSocket socket)
     {
         using CancellationTokenSource timeout = new(TestHub.Timeout);
         byte[] buffer = new byte[64 * 1024];
@@ -362,7 +362,7 @@ public sealed class WebSocketTests
         }
     }
 
-    private static async Task<string> ReceiveTextAsync(ClientWebSocket socket)
+    internal static async Task<string> ReceiveTextAsync(ClientWebSocket socket)
     {
         using CancellationTokenSource timeout = new(TestHub.Timeout);
         while (true)
@@ -408,7 +408,7 @@ public sealed class WebSocketTests
         }
     }
 
-    private static async Task<byte[][]> EncodePatternAsync(int width, int height, int count)
+    internal static async Task<byte[][]> EncodePatternAsync(int width, int height, int count)
     {
         await using var source = new TestPatternSource(new TestPatternOptions { Width = width, Height = height, Fps = 1000 });
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);

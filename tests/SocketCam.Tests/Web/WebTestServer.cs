@@ -32,24 +32,26 @@ internal sealed class WebTestServer : IAsyncDisposable
     public Uri WebSocketUri(string path) => new($"ws://127.0.0.1:{Web.EndPoint.Port}{path}");
 
     public static async Task<WebTestServer> StartAsync(
-        int width = 320, int height = 240, double fps = 30, string? token = null, string? captureRoom = "main", HubOptions? hubOptions = null, CodecId codec = CodecId.Jpeg)
+        int width = 320, int height = 240, double fps = 30, string? token = null, string? captureRoom = "main", HubOptions? hubOptions = null, CodecId codec = CodecId.Jpeg,
+        Func<WebOptions, WebOptions>? web = null)
     {
         TestHub hub = TestHub.Start(options: hubOptions, captureRoom: captureRoom, codec: codec, width: width, height: height, fps: fps);
         Microsoft.Extensions.Logging.ILoggerFactory loggers = hub.Logs.CreateFactory();
-        var web = new HttpServer(hub.Server, new WebOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Token = token }, loggers);
+        var options = new WebOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Token = token };
+        var server = new HttpServer(hub.Server, web is null ? options : web(options), loggers);
         try
         {
-            await web.StartAsync(CancellationToken.None);
+            await server.StartAsync(CancellationToken.None);
         }
         catch
         {
-            await web.DisposeAsync();
+            await server.DisposeAsync();
             await hub.DisposeAsync();
             loggers.Dispose();
             throw;
         }
 
-        return new WebTestServer(hub, web, loggers);
+        return new WebTestServer(hub, server, loggers);
     }
 
     /// <summary>Opens a stream and returns the response with its body (headers read, body streaming).</summary>
