@@ -251,8 +251,8 @@ public sealed class HttpServer : IAsyncDisposable
     };
 
     /// <summary>
-    /// After a wave of connections has come and gone (a slowloris or slot-hogging attack, a crowd leaving), compacts the
-    /// heap once and gives its free memory back to the system. The garbage collector runs only when something allocates,
+    /// After a wave of connections has come and gone (a slowloris or slot-hogging attack, a crowd leaving), asks the hub's
+    /// <see cref="MemoryReclaimer"/> to give the wave's memory back. The garbage collector runs only when something allocates,
     /// so an idle hub would otherwise keep the wave's memory for a long time. A wave: at least <see cref="WaveConnections"/>
     /// connections ended, or <see cref="WaveOpen"/> fewer open than at the peak, since the last trim; over once fewer than
     /// <see cref="WaveQuiet"/> end in one look. At most once per three looks.
@@ -284,9 +284,7 @@ public sealed class HttpServer : IAsyncDisposable
                 sinceTrim = 0;
                 peakOpen = open;
                 lastTrim = Environment.TickCount64;
-                long before = Environment.WorkingSet;
-                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                WebLog.Trimmed(_logger, size, before >> 20, Environment.WorkingSet >> 20);
+                _hub.Guards.Memory.RequestCollection($"A wave of {size} HTTP connections");
             }
         }
         catch (OperationCanceledException)

@@ -50,6 +50,4 @@ internal static partial class WebLog
     [LoggerMessage(EventId = 715, Level = LogLevel.Warning, Message = "WebSocket publisher {Remote} in room '{Room}': frames above --max-publish-fps/--max-publish-bitrate are dropped")]
     public static partial void PublishRateLimited(ILogger logger, string remote, string room);
 
-    [LoggerMessage(EventId = 716, Level = LogLevel.Information, Message = "A wave of {Connections} HTTP connections is over: heap compacted, working set {BeforeMb} MB -> {AfterMb} MB")]
-    public static partial void Trimmed(ILogger logger, long connections, long beforeMb, long afterMb);
 }

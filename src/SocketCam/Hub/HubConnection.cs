@@ -275,7 +275,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     {
         // Only a publisher may send frames: a viewer's VIDEO_FRAME header fails at once as too large.
         int maxFrameBytes = Role == PeerRole.Publisher ? _options.MaxFrameBytes : 0;
-        using IncomingFrameGuard? frames = Role == PeerRole.Publisher ? new IncomingFrameGuard(_hub.Guards, _address, reader, _hub.Reclaimer) : null;
+        using IncomingFrameGuard? frames = Role == PeerRole.Publisher ? new IncomingFrameGuard(_hub.Guards, _address, reader) : null;
         long partialBytes = 0;
         _receiveTimeout.CancelAfter(_options.IdleTimeout);
         while (true)

@@ -49,6 +49,5 @@ internal static partial class HubLog
     [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "{Remote}: publishing into room '{Room}' above --max-publish-fps {Fps} / --max-publish-bitrate {Bitrate}: frames over the limit are dropped")]
     public static partial void PublishRateLimited(ILogger logger, string remote, string room, double fps, double bitrate);
 
-    [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Frames in flight drained after a burst (peak {PeakMiB} MiB): collected, managed heap {BeforeMiB} -> {AfterMiB} MiB, process {RssMiB} MiB")]
-    public static partial void Reclaimed(ILogger logger, long peakMiB, long beforeMiB, long afterMiB, long rssMiB);
+    // EventId 16 (memory given back after a burst) is logged by Limits.MemoryReclaimer with the hub's logger.
 }

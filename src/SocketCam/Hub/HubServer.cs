@@ -40,9 +40,7 @@ public sealed class HubServer : IAsyncDisposable
     {
         _options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Hub");
-        Guards = new Limits.ServerGuards(options.Limits);
-        // A burst is half an address's share: more than a few legitimate frames hold, and reachable with small test limits.
-        Reclaimer = new BurstMemoryReclaimer(Guards.FramesInFlight, _logger, _shutdown.Token) { BurstBytes = Math.Min(32L << 20, Math.Max(1, Guards.FramesInFlight.PerAddress / 2)) };
+        Guards = new Limits.ServerGuards(options.Limits, _logger);
     }
 
     /// <summary>The limits' shared state (refusal counts, budgets, the failed-attempt throttle) for every transport, HTTP included.</summary>
@@ -64,8 +62,6 @@ public sealed class HubServer : IAsyncDisposable
 
     internal Udp.UdpHubListener? Udp => _udp;
 
-    /// <summary>Gives memory back after a burst of frames in flight (the WebSocket publishers may use it too).</summary>
-    internal BurstMemoryReclaimer Reclaimer { get; }
 
     internal ILogger Logger => _logger;
 
@@ -332,7 +328,7 @@ public sealed class HubServer : IAsyncDisposable
 
         await _connections.WhenAllAsync();
         await _refusals.WhenAllAsync();
-        await Reclaimer.WhenIdleAsync();
+        await Guards.Memory.DisposeAsync();
         if (_udp is not null)
         {
             await _udp.DisposeAsync();

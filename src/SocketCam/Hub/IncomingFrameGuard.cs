@@ -31,7 +31,6 @@ internal sealed class IncomingFrameGuard : IDisposable
 
     private readonly ServerGuards _guards;
     private readonly AddressKey? _address;
-    private readonly BurstMemoryReclaimer? _reclaimer;
     private readonly PipeReader _reader;
     private readonly double _minRate;
     private readonly TimeSpan _window;
@@ -41,12 +40,11 @@ internal sealed class IncomingFrameGuard : IDisposable
     private long _windowStart;
     private long _windowStartBytes;
 
-    public IncomingFrameGuard(ServerGuards guards, AddressKey? address, PipeReader reader, BurstMemoryReclaimer? reclaimer)
+    public IncomingFrameGuard(ServerGuards guards, AddressKey? address, PipeReader reader)
     {
         _guards = guards;
         _address = address;
         _reader = reader;
-        _reclaimer = reclaimer;
         _minRate = guards.Options.MinFrameDataRate;
         _window = guards.Options.MinDataRateGrace > TimeSpan.Zero ? guards.Options.MinDataRateGrace : TimeSpan.FromSeconds(5);
     }
@@ -181,7 +179,6 @@ internal sealed class IncomingFrameGuard : IDisposable
         }
 
         _reserved += bytes;
-        _reclaimer?.OnReserved();
         return waitUntil != 0;
     }
 
@@ -194,7 +191,6 @@ internal sealed class IncomingFrameGuard : IDisposable
 
         _guards.FramesInFlight.Release(_address, _reserved);
         _reserved = 0;
-        _reclaimer?.OnReleased();
     }
 
     private static string Mib(long bytes) => bytes % (1 << 20) == 0

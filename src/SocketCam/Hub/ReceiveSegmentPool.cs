@@ -7,7 +7,7 @@ namespace SocketCam.Hub;
 /// <see cref="IncomingFrameGuard.ReadSize"/> from a pool of the hub's own that keeps only a few spare ones. With the shared
 /// pool, a burst of frames in flight left its segments parked in ArrayPool&lt;byte&gt;.Shared (up to 32 per core, trimmed only
 /// a minute later and only at a gen-2 collection), so the memory stayed after the peers left; here whatever is not kept is
-/// garbage that the collection after the burst (<see cref="BurstMemoryReclaimer"/>) gives back. Thread-safe.
+/// garbage that the collection after the burst (<see cref="Limits.MemoryReclaimer"/>) gives back. Thread-safe.
 /// </summary>
 internal sealed class ReceiveSegmentPool : MemoryPool<byte>
 {

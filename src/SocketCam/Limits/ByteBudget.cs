@@ -13,6 +13,7 @@ public sealed class ByteBudget(long total, long perAddress)
     private readonly Lock _lock = new();
     private long _inUse;
     private long _peak;
+    private long _highWater;
 
     /// <summary>The cap for everybody together.</summary>
     public long Total { get; } = total;
@@ -24,6 +25,15 @@ public sealed class ByteBudget(long total, long perAddress)
 
     /// <summary>The most ever in use at once since the server started.</summary>
     public long Peak => Volatile.Read(ref _peak);
+
+    /// <summary>
+    /// In use at once that makes a burst; when the budget drains to an eighth of it afterwards, <see cref="AfterBurst"/>
+    /// runs (to give the burst's memory back). Default: no burst detection.
+    /// </summary>
+    public long BurstBytes { get; init; } = long.MaxValue;
+
+    /// <summary>Called (outside the lock) when a burst of at least <see cref="BurstBytes"/> has drained.</summary>
+    public Action? AfterBurst { get; init; }
 
     /// <summary>Reserves <paramref name="bytes"/> for <paramref name="key"/>; false (nothing reserved) when either cap would be passed.</summary>
     public bool TryReserve(AddressKey? key, long bytes)
@@ -49,6 +59,7 @@ public sealed class ByteBudget(long total, long perAddress)
 
             _inUse += bytes;
             _peak = Math.Max(_peak, _inUse);
+            _highWater = Math.Max(_highWater, _inUse);
             return true;
         }
     }
@@ -62,9 +73,16 @@ public sealed class ByteBudget(long total, long perAddress)
             return;
         }
 
+        bool drained;
         lock (_lock)
         {
             _inUse -= bytes;
+            drained = _highWater >= BurstBytes && _inUse <= BurstBytes / 8;
+            if (drained)
+            {
+                _highWater = _inUse;
+            }
+
             if (key is { } k && _byAddress.TryGetValue(k, out long mine))
             {
                 if (mine <= bytes)
@@ -76,6 +94,11 @@ public sealed class ByteBudget(long total, long perAddress)
                     _byAddress[k] = mine - bytes;
                 }
             }
+        }
+
+        if (drained)
+        {
+            AfterBurst?.Invoke();
         }
     }
 

@@ -41,21 +41,44 @@ public sealed record LimitOptions
 }
 
 /// <summary>The shared state behind <see cref="LimitOptions"/>: one per server, used by every transport.</summary>
-public sealed class ServerGuards(LimitOptions options)
+public sealed class ServerGuards
 {
-    public LimitOptions Options { get; } = options;
+    public ServerGuards(LimitOptions options, Microsoft.Extensions.Logging.ILogger? logger = null)
+    {
+        Options = options;
+        FailedAttempts = new(options.FreeFailedAttempts);
+        Memory = new MemoryReclaimer(logger);
+        // A burst is half an address's share: more than a few legitimate frames hold, and reachable with small test limits.
+        FramesInFlight = new(options.FramesInFlightBytes, options.FramesInFlightBytesPerAddress)
+        {
+            BurstBytes = BurstOf(options.FramesInFlightBytesPerAddress),
+            AfterBurst = () => Memory.RequestCollection("A burst of frames in flight"),
+        };
+        Reassembly = new(options.ReassemblyBytes, options.ReassemblyBytesPerAddress)
+        {
+            BurstBytes = BurstOf(options.ReassemblyBytesPerAddress),
+            AfterBurst = () => Memory.RequestCollection("A burst of UDP reassembly"),
+        };
+    }
+
+    public LimitOptions Options { get; }
 
     public RefusalCounters Refusals { get; } = new();
 
     /// <summary>Failed handshakes per address, for every transport: a guesser is slowed down wherever it guesses.</summary>
-    public FailedAttemptThrottle FailedAttempts { get; } = new(options.FreeFailedAttempts);
+    public FailedAttemptThrottle FailedAttempts { get; }
 
     /// <summary>Frames being received over TCP, Unix sockets and WebSockets.</summary>
-    public ByteBudget FramesInFlight { get; } = new(options.FramesInFlightBytes, options.FramesInFlightBytesPerAddress);
+    public ByteBudget FramesInFlight { get; }
 
     /// <summary>UDP frames being reassembled.</summary>
-    public ByteBudget Reassembly { get; } = new(options.ReassemblyBytes, options.ReassemblyBytesPerAddress);
+    public ByteBudget Reassembly { get; }
+
+    /// <summary>Gives memory back once a burst (of either budget, or a wave of HTTP connections) is over.</summary>
+    public MemoryReclaimer Memory { get; }
 
     /// <summary>A new per-address connection cap for one listener (each listener counts its own).</summary>
     public AddressSlots NewAddressSlots() => new(Options.MaxConnectionsPerAddress <= 0 ? int.MaxValue : Options.MaxConnectionsPerAddress);
+
+    private static long BurstOf(long perAddress) => Math.Min(32L << 20, Math.Max(1, perAddress / 2));
 }

@@ -31,7 +31,6 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private readonly Dictionary<SocketAddress, IUdpSession> _sessions = [];
     private readonly Dictionary<ulong, PendingUdpSession> _pending = [];
     private readonly ConnectionSet<IUdpSession> _running = new();
-    private readonly ReassemblyMemoryTrim _trim = new();
     private Task _receiveLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
     private int _disposed;
@@ -427,11 +426,6 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 foreach (IUdpSession session in _running.Items)
                 {
                     session.Tick(now);
-                }
-
-                if (_trim.Tick(now, _hub.Guards.Reassembly.InUse))
-                {
-                    UdpLog.Trimmed(_logger, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20);
                 }
             }
         }

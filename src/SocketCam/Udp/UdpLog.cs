@@ -32,6 +32,4 @@ internal static partial class UdpLog
     [LoggerMessage(EventId = 809, Level = LogLevel.Warning, Message = "UDP {Remote}: reassembly budget spent ({InUse} MiB held; caps {PerAddress} MiB per address, {Total} MiB in all, and one frame's worth per session); its fragments are dropped")]
     public static partial void OverBudget(ILogger logger, string remote, long inUse, long perAddress, long total);
 
-    [LoggerMessage(EventId = 810, Level = LogLevel.Information, Message = "UDP reassembly quiet again after a burst: heap compacted, {Committed} MiB committed now")]
-    public static partial void Trimmed(ILogger logger, long committed);
 }

@@ -106,7 +106,7 @@ public sealed class HostilePeerTests
         Assert.False(legitViewer.Run.IsCompleted, "the legitimate viewer was disconnected");
 
         // The burst drained: the hub collected once to give the memory back.
-        await Eventually.UntilAsync(() => hub.Server.Reclaimer.Collections >= 1, "the hub collects after the burst drains");
+        await Eventually.UntilAsync(() => hub.Server.Guards.Memory.Collections >= 1, "the hub collects after the burst drains");
     }
 
     [Fact]

@@ -53,6 +53,48 @@ public sealed class LimitPrimitivesTests
     }
 
     [Fact]
+    public void A_budget_says_once_when_a_burst_has_drained_and_not_for_small_ups_and_downs()
+    {
+        int drained = 0;
+        var budget = new ByteBudget(total: 1000, perAddress: 1000) { BurstBytes = 400, AfterBurst = () => drained++ };
+        Assert.True(budget.TryReserve(A, 300));
+        budget.Release(A, 300);
+        Assert.Equal(0, drained); // never reached a burst
+        Assert.True(budget.TryReserve(A, 250));
+        Assert.True(budget.TryReserve(B, 250));
+        budget.Release(A, 250);
+        Assert.Equal(0, drained); // 250 still held: more than an eighth of the burst
+        budget.Release(B, 200);
+        Assert.Equal(1, drained);
+        budget.Release(B, 50);
+        Assert.Equal(1, drained); // the same burst is reported once
+    }
+
+    [Fact]
+    public async Task The_reclaimer_coalesces_requests_into_one_full_collection()
+    {
+        await using var reclaimer = new MemoryReclaimer { Settle = TimeSpan.FromMilliseconds(50), MinInterval = TimeSpan.FromSeconds(30) };
+        int fullCollections = GC.CollectionCount(2);
+        // 200 MB of garbage the collector has not looked at yet.
+        for (int i = 0; i < 200; i++)
+        {
+            GC.KeepAlive(new byte[1 << 20]);
+        }
+
+        for (int i = 0; i < 10; i++)
+        {
+            reclaimer.RequestCollection("a test burst");
+        }
+
+        await Support.Eventually.UntilAsync(() => reclaimer.Collections == 1, "one collection");
+        reclaimer.RequestCollection("a second burst"); // within MinInterval: waits, not run now
+        await Task.Delay(200);
+        Assert.Equal(1, reclaimer.Collections);
+        // A real full collection ran (other tests in this process may run more; the reclaimer ran exactly one).
+        Assert.True(GC.CollectionCount(2) > fullCollections);
+    }
+
+    [Fact]
     public void Failed_attempts_block_an_address_after_its_free_ones_doubling_and_a_success_forgets()
     {
         var throttle = new FailedAttemptThrottle(freeFailures: 3);
