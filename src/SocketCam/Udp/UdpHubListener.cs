@@ -18,10 +18,10 @@ namespace SocketCam.Udp;
 internal sealed class UdpHubListener : IAsyncDisposable
 {
     private const int MaxPending = 1024;
-    private const int MaxSessionsPerAddress = 64;
     private const long PendingLifetimeMicros = 5_000_000;
     private static readonly TimeSpan HousekeepingInterval = TimeSpan.FromMilliseconds(250);
 
+    private readonly ReassemblyFloodWatch _flood = new();
     private readonly HubServer _hub;
     private readonly HubOptions _options;
     private readonly ILogger _logger;
@@ -299,12 +299,16 @@ internal sealed class UdpHubListener : IAsyncDisposable
         code = ErrorCode.TooManyClients;
         if (_sessions.Count >= _options.MaxConnections)
         {
+            _hub.Guards.Refusals.Count(Limits.Refusal.ConnectionLimit);
             return $"The server has {_options.MaxConnections} UDP sessions, its limit.";
         }
 
-        if (_sessions.Keys.Count(a => SameHost(a, from)) + _pending.Values.Count(p => SameHost(p.Address, from)) >= MaxSessionsPerAddress)
+        // The same per-address cap as every other listener (LimitOptions.MaxConnectionsPerAddress; 0 = none).
+        int perAddress = _hub.Guards.Options.MaxConnectionsPerAddress;
+        if (perAddress > 0 && _sessions.Keys.Count(a => SameHost(a, from)) + _pending.Values.Count(p => SameHost(p.Address, from)) >= perAddress)
         {
-            return $"{MaxSessionsPerAddress} UDP sessions from one address is the limit.";
+            _hub.Guards.Refusals.Count(Limits.Refusal.AddressLimit);
+            return $"{perAddress} UDP sessions from one address is the limit.";
         }
 
         code = ErrorCode.RoomBusy;
@@ -426,6 +430,11 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 foreach (IUdpSession session in _running.Items)
                 {
                     session.Tick(now);
+                }
+
+                if (_flood.Tick(now, _hub.Guards.Reassembly.InUse))
+                {
+                    _hub.Guards.Memory.RequestCollection("A UDP reassembly flood");
                 }
             }
         }
