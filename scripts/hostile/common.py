@@ -99,9 +99,16 @@ class Hub:
         lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
         return json.loads(lines[-1]) if lines else {"error": p.stderr.strip()[-300:]}
 
-    def measure(self, attack, name, attack_seconds=30, after_seconds=30):
-        """Runs `attack()` (which must end by itself within attack_seconds + 10) beside a steady viewer; prints one JSON line."""
+    def measure(self, attack, name, attack_seconds=30, after_seconds=30, warmup_seconds=10):
+        """Runs `attack()` (which must end by itself within attack_seconds + 10) beside a steady viewer; prints one JSON line.
+
+        "before" is the hub after a warm-up viewer has watched for warmup_seconds and left: a hub that has served somebody
+        (code compiled, buffers sized), as "after" (30 s after the attack, its steady viewer gone) is too. Measured 2 s
+        after start instead, a control run without any attack already ends 20% above it."""
         time.sleep(2)
+        if warmup_seconds > 0:
+            self.steady_viewer(warmup_seconds)
+            time.sleep(1)
         before = self.rss()
         peak = [before]
         stop = threading.Event()
