@@ -153,6 +153,20 @@ class Hub:
         return result
 
 
+def parse_opts(defaults, argv=None):
+    """`--name N` integer options over `defaults` (a dict); returns (opts, the other arguments)."""
+    a = list(sys.argv[1:] if argv is None else argv)
+    opts = dict(defaults)
+    rest = []
+    while a:
+        if a[0] in opts and len(a) > 1:
+            opts[a[0]] = int(a[1])
+            a = a[2:]
+        else:
+            rest.append(a.pop(0))
+    return opts, rest
+
+
 def bounded(seconds):
     """Deadline helper for attack loops: `for _ in bounded(30): ...` stops after `seconds`."""
     end = time.time() + seconds

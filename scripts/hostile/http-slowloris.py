@@ -15,21 +15,13 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Hub, bounded  # noqa: E402
+from common import Hub, bounded, parse_opts  # noqa: E402
 
 ATTACKER = "127.0.0.2"
 
 
 def args():
-    a = sys.argv[1:]
-    opts = {"--connections": 2100, "--seconds": 30}
-    rest = []
-    while a:
-        if a[0] in opts and len(a) > 1:
-            opts[a[0]] = int(a[1])
-            a = a[2:]
-        else:
-            rest.append(a.pop(0))
+    opts, rest = parse_opts({"--connections": 2100, "--seconds": 30})
     return opts["--connections"], opts["--seconds"], rest
 
 

@@ -43,56 +43,29 @@ public sealed class RecordingLimitTests : IDisposable
         const long cap = 4L << 20;
         var options = new RecordingOptions { MaxDirectoryBytes = cap, MinFreeBytes = 0, MaxFileBytes = 0, MaxFileDuration = TimeSpan.Zero };
 
-        await using TestHub hub = TestHub.Start(captureRoom: "main", width: 160, height: 120, fps: 30);
-        using ILoggerFactory loggers = hub.Logs.CreateFactory();
-        var directory = new RecordingDirectory(_directory, RecordingFormat.Mjpeg, options, loggers);
-        directory.AttachTo(hub.Server);
-        try
+        RecordingDirectory directory = await FloodAsync(options, async (hub, recording) =>
         {
-            await using var source = new TestPatternSource(new TestPatternOptions { Width = 640, Height = 480, Fps = 0 });
-            using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
-            var publisher = new PublisherClient(hub.Endpoint, new ClientOptions { Room = "flood", Reconnect = false, Agent = "unpaced publisher" }, source, encoder);
-            using var stop = new CancellationTokenSource();
-            Task publishing = publisher.RunAsync(stop.Token);
-            await using TestViewer viewer = TestViewer.Start(hub.Endpoint, room: "main");
-            try
+            Assert.Contains("--record-max-total", recording.Quota.StoppedReason, StringComparison.Ordinal);
+
+            // The cap held (by at most one frame per room).
+            long onDisk = Directory.GetFiles(_directory).Sum(f => new FileInfo(f).Length);
+            Assert.InRange(onDisk, cap - (512 << 10), cap + (512 << 10));
+            Assert.Equal(1, hub.Server.Guards.Refusals[Refusal.RecordingLimit]);
+
+            // The stopped room's file was finished: every JPEG in it is whole.
+            string flood = Assert.Single(Directory.GetFiles(_directory, "flood-*.mjpeg"));
+            Assert.Equal(recording.FramesRecorded, (await MediaProbe.ProbeAsync(flood, "mjpeg")).Frames
+                + (await MediaProbe.ProbeAsync(Assert.Single(Directory.GetFiles(_directory, "main-*.mjpeg")), "mjpeg")).Frames);
+
+            // Room again: recording resumes by itself into new files.
+            foreach (string file in Directory.GetFiles(_directory))
             {
-                await hub.Logs.WaitForAsync(e => e.EventId.Id == QuotaStoppedEventId, TestHub.Timeout, "'recording stopped'");
-                Assert.Contains("--record-max-total", directory.Quota.StoppedReason, StringComparison.Ordinal);
-                long notRecordedThen = directory.Quota.FramesNotRecorded;
-                await Eventually.UntilAsync(() => directory.Quota.FramesNotRecorded >= notRecordedThen + 30, "30 more frames not recorded");
-
-                // The cap held (by at most one frame per room), the publisher was not cut off, the other room plays on.
-                long onDisk = Directory.GetFiles(_directory).Sum(f => new FileInfo(f).Length);
-                Assert.InRange(onDisk, cap - (512 << 10), cap + (512 << 10));
-                Assert.False(publishing.IsCompleted, "the publisher's session ended");
-                await viewer.WaitForMoreFramesAsync(10);
-                Assert.Equal(1, hub.Server.Guards.Refusals[Refusal.RecordingLimit]);
-
-                // The stopped room's file was finished: every JPEG in it is whole.
-                string flood = Assert.Single(Directory.GetFiles(_directory, "flood-*.mjpeg"));
-                Assert.Equal(directory.FramesRecorded, (await MediaProbe.ProbeAsync(flood, "mjpeg")).Frames
-                    + (await MediaProbe.ProbeAsync(Assert.Single(Directory.GetFiles(_directory, "main-*.mjpeg")), "mjpeg")).Frames);
-
-                // Room again: recording resumes by itself into new files.
-                foreach (string file in Directory.GetFiles(_directory))
-                {
-                    File.Delete(file);
-                }
-
-                await hub.Logs.WaitForAsync(e => e.EventId.Id == QuotaResumedEventId, TestHub.Timeout, "'recording resumed'");
-                await Eventually.UntilAsync(() => Directory.GetFiles(_directory).Length > 0, "a new recording file");
+                File.Delete(file);
             }
-            finally
-            {
-                await stop.CancelAsync();
-                await publishing.WaitAsync(TestHub.Timeout);
-            }
-        }
-        finally
-        {
-            await directory.DisposeAsync();
-        }
+
+            await hub.Logs.WaitForAsync(e => e.EventId.Id == QuotaResumedEventId, TestHub.Timeout, "'recording resumed'");
+            await Eventually.UntilAsync(() => Directory.GetFiles(_directory).Length > 0, "a new recording file");
+        });
 
         Assert.Empty(directory.Failures);
     }
@@ -106,6 +79,28 @@ public sealed class RecordingLimitTests : IDisposable
         const long margin = 16L << 20;
         var options = new RecordingOptions { MinFreeBytes = margin, MaxFileBytes = 0, MaxFileDuration = TimeSpan.Zero };
 
+        RecordingDirectory directory = await FloodAsync(options, (_, recording) =>
+        {
+            Assert.Contains("--record-min-free", recording.Quota.StoppedReason, StringComparison.Ordinal);
+
+            // The margin held, as the file system itself reports it.
+            long free = new DriveInfo(_directory).AvailableFreeSpace;
+            Assert.True(free >= margin - (512 << 10), $"{free} bytes free, below the {margin}-byte margin");
+            return Task.CompletedTask;
+        });
+
+        Assert.Empty(directory.Failures);
+        string flood = Assert.Single(Directory.GetFiles(_directory, "flood-*.mjpeg"));
+        Assert.True((await MediaProbe.ProbeAsync(flood, "mjpeg")).Frames > 0);
+    }
+
+    /// <summary>
+    /// A hub capturing room main (watched) and recording every room into the directory, an unpaced publisher into room
+    /// "flood"; once recording has stopped for a limit and 30 more frames went unrecorded, checks that the publisher and
+    /// main's viewer go on, then runs <paramref name="whileStopped"/>.
+    /// </summary>
+    private async Task<RecordingDirectory> FloodAsync(RecordingOptions options, Func<TestHub, RecordingDirectory, Task> whileStopped)
+    {
         await using TestHub hub = TestHub.Start(captureRoom: "main", width: 160, height: 120, fps: 30);
         using ILoggerFactory loggers = hub.Logs.CreateFactory();
         var directory = new RecordingDirectory(_directory, RecordingFormat.Mjpeg, options, loggers);
@@ -121,15 +116,11 @@ public sealed class RecordingLimitTests : IDisposable
             try
             {
                 await hub.Logs.WaitForAsync(e => e.EventId.Id == QuotaStoppedEventId, TestHub.Timeout, "'recording stopped'");
-                Assert.Contains("--record-min-free", directory.Quota.StoppedReason, StringComparison.Ordinal);
                 long notRecordedThen = directory.Quota.FramesNotRecorded;
                 await Eventually.UntilAsync(() => directory.Quota.FramesNotRecorded >= notRecordedThen + 30, "30 more frames not recorded");
-
-                // The margin held, as the file system itself reports it.
-                long free = new DriveInfo(_directory).AvailableFreeSpace;
-                Assert.True(free >= margin - (512 << 10), $"{free} bytes free, below the {margin}-byte margin");
                 await viewer.WaitForMoreFramesAsync(10);
                 Assert.False(publishing.IsCompleted, "the publisher's session ended");
+                await whileStopped(hub, directory);
             }
             finally
             {
@@ -142,9 +133,7 @@ public sealed class RecordingLimitTests : IDisposable
             await directory.DisposeAsync();
         }
 
-        Assert.Empty(directory.Failures);
-        string flood = Assert.Single(Directory.GetFiles(_directory, "flood-*.mjpeg"));
-        Assert.True((await MediaProbe.ProbeAsync(flood, "mjpeg")).Frames > 0);
+        return directory;
     }
 
     private static void Run(string file, params string[] args)
