@@ -69,7 +69,7 @@ internal static class ServeCommand
         var maxPerAddress = new Option<int?>("--max-connections-per-address")
         {
             HelpName = "N",
-            Description = "Connections one IP address (an IPv6 /64) may hold on each listener: TCP, seed, HTTP, MJPEG, WebSocket (default 64; 0 = no cap; see docs/LIMITS.md)",
+            Description = "Connections one IP address (an IPv6 /64) may hold on each listener: TCP, UDP, seed, HTTP, MJPEG, WebSocket (default 64; 0 = no cap; see docs/LIMITS.md)",
         };
         var maxPublishFps = new Option<double?>("--max-publish-fps")
         {

@@ -92,45 +92,10 @@ internal static class PngWriter
         output.Write(word);
         output.Write(type);
         output.Write(data);
-        uint crc = Crc32.Append(Crc32.Append(Crc32.Initial, type), data);
-        BinaryPrimitives.WriteUInt32BigEndian(word, crc ^ Crc32.Initial);
+        var crc = new System.IO.Hashing.Crc32(); // over the chunk's type and data, as PNG says
+        crc.Append(type);
+        crc.Append(data);
+        BinaryPrimitives.WriteUInt32BigEndian(word, crc.GetCurrentHashAsUInt32());
         output.Write(word);
-    }
-
-    /// <summary>CRC-32 (IEEE 802.3, reflected 0xEDB88320) as PNG chunks need; System.IO.Hashing is not referenced.</summary>
-    private static class Crc32
-    {
-        public const uint Initial = 0xFFFFFFFF;
-
-        private static readonly uint[] Table = BuildTable();
-
-        /// <summary>Continues a running (not yet inverted) CRC over <paramref name="data"/>.</summary>
-        public static uint Append(uint crc, ReadOnlySpan<byte> data)
-        {
-            uint[] table = Table;
-            foreach (byte value in data)
-            {
-                crc = table[(crc ^ value) & 0xFF] ^ (crc >> 8);
-            }
-
-            return crc;
-        }
-
-        private static uint[] BuildTable()
-        {
-            var table = new uint[256];
-            for (uint n = 0; n < 256; n++)
-            {
-                uint c = n;
-                for (int k = 0; k < 8; k++)
-                {
-                    c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
-                }
-
-                table[n] = c;
-            }
-
-            return table;
-        }
     }
 }

@@ -136,7 +136,7 @@ internal sealed class TcpImageReceiver : IDisposable
         long start = Stopwatch.GetTimestamp();
         byte[] data = GC.AllocateUninitializedArray<byte>((int)length);
         int received = 0;
-        uint crc = 0;
+        var hasher = new System.IO.Hashing.Crc32(); // over the bytes as they arrive
         try
         {
             while (received < data.Length)
@@ -147,7 +147,7 @@ internal sealed class TcpImageReceiver : IDisposable
                     break;
                 }
 
-                crc = Crc32.Append(crc, data.AsSpan(received, n));
+                hasher.Append(data.AsSpan(received, n));
                 received += n;
             }
         }
@@ -167,6 +167,7 @@ internal sealed class TcpImageReceiver : IDisposable
                 $"transfer from {remote} failed: the sender closed the connection after {received} of {length} bytes; nothing was written to {outputPath}.");
         }
 
+        uint crc = hasher.GetCurrentHashAsUInt32();
         if (crc != expectedCrc)
         {
             await TrySendResultAsync(connection, TransferCode.ChecksumMismatch, 0, timer);
