@@ -306,7 +306,7 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         _hub.Guards.Refusals.Count(Refusal.ForbiddenOrigin);
-        WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", MessageWriter.Printable(origin), self);
+        WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), MessageWriter.Printable(origin), self);
         await WriteTextAsync(context, StatusCodes.Status403Forbidden,
             $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {MessageWriter.Printable(origin)}; "
             + "the server's owner can allow that site with serve --allow-origin ORIGIN");
@@ -330,7 +330,7 @@ public sealed class HttpServer : IAsyncDisposable
         {
             _hub.Guards.Refusals.Count(Refusal.Throttled);
             int seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-            WebLog.Throttled(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", seconds);
+            WebLog.Throttled(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), seconds);
             string text = $"too many wrong tokens from your address: try again in {seconds} s";
             if (context.WebSockets.IsWebSocketRequest)
             {
@@ -364,7 +364,7 @@ public sealed class HttpServer : IAsyncDisposable
             return;
         }
 
-        WebLog.Unauthorized(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "");
+        WebLog.Unauthorized(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""));
         context.Response.Headers.WWWAuthenticate = "Bearer";
         await WriteTextAsync(context, StatusCodes.Status401Unauthorized,
             "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL or send the header 'Authorization: Bearer SECRET'");
@@ -615,7 +615,7 @@ public sealed class HttpServer : IAsyncDisposable
     /// <summary>Accepts the upgrade only to close it with a code and reason a browser can read (it cannot read an HTTP status).</summary>
     private async Task RefuseSocketAsync(HttpContext context, WebSocketCloseStatus code, string reason)
     {
-        WebLog.SocketRefused(_logger, MjpegClient.Describe(context), context.Request.Path.Value ?? "", (int)code, reason);
+        WebLog.SocketRefused(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), (int)code, reason);
         using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
         await WebSocketCloseCodes.RefuseAsync(socket, code, reason, RefuseWait);
     }

@@ -36,6 +36,7 @@ internal sealed class WebSocketPublisher : IClientStats
     private long _lastReceivedMicros = Clock.NowMicros();
     private readonly TimeSpan _sendTimeout;
     private readonly ServerGuards _guards;
+    private readonly long _minRateWindowMicros;
     private readonly AddressKey? _address;
     private readonly PublishRateLimit _rate;
     private volatile bool _closing;
@@ -45,6 +46,7 @@ internal sealed class WebSocketPublisher : IClientStats
     {
         _sendTimeout = sendTimeout;
         _guards = guards;
+        _minRateWindowMicros = (long)(guards.Options.MinDataRateGrace.TotalMilliseconds * 1000);
         _address = address;
         _rate = new PublishRateLimit(guards.Options);
         _socket = socket;
@@ -200,6 +202,10 @@ internal sealed class WebSocketPublisher : IClientStats
             {
                 int filled = 0;
                 ValueWebSocketReceiveResult result;
+                // The minimum data rate of a message in progress, per window, as for TCP publishers (IncomingFrameGuard):
+                // trickled bytes must not hold the budget reserved above for ever.
+                long windowStart = 0; // from the message's first bytes: the wait between messages is not the sender's
+                int windowStartFilled = 0;
                 do
                 {
                     // Room up to the cap only (pooled arrays come in powers of two, so the cap may end inside one): a message
@@ -226,11 +232,32 @@ internal sealed class WebSocketPublisher : IClientStats
 
                     int room = Math.Min(buffer.Length, _maxFrameBytes) - filled;
                     result = await _socket.ReceiveAsync(buffer.AsMemory(filled, room), CancellationToken.None);
-                    // Bytes are flowing, even if the message is long in coming: not idle.
-                    Interlocked.Exchange(ref _lastReceivedMicros, Clock.NowMicros());
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         return new WebSocketEnding("closed", WebSocketCloseStatus.NormalClosure);
+                    }
+
+                    long now = Clock.NowMicros();
+                    if (windowStart == 0)
+                    {
+                        windowStart = now;
+                        windowStartFilled = filled;
+                        Interlocked.Exchange(ref _lastReceivedMicros, now);
+                    }
+                    else if (now - windowStart >= _minRateWindowMicros)
+                    {
+                        // A window has passed with the message still in progress: fast enough is "not idle", else it ends.
+                        double rate = (filled + result.Count - windowStartFilled) * 1e6 / (now - windowStart);
+                        if (_guards.Options.MinFrameDataRate > 0 && rate < _guards.Options.MinFrameDataRate)
+                        {
+                            _guards.Refusals.Count(Refusal.DataRateTooLow);
+                            return new WebSocketEnding(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                                $"sending too slowly: {rate:0} B/s, at least {_guards.Options.MinFrameDataRate:0} B/s"), WebSocketCloseStatus.PolicyViolation);
+                        }
+
+                        windowStart = now;
+                        windowStartFilled = filled + result.Count;
+                        Interlocked.Exchange(ref _lastReceivedMicros, now);
                     }
 
                     filled += result.Count;

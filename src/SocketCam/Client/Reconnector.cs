@@ -28,6 +28,13 @@ internal static class Reconnector
             {
                 reason = ex.Message;
             }
+            catch (RemoteErrorException ex) when (ex.Code is ErrorCode.TooManyClients or ErrorCode.Throttled && options.Reconnect)
+            {
+                // The server is full or this address is blocked for a while: a camera must not give up for good because
+                // somebody flooded the hub, but it waits as long as it ever does, so it does not keep its address blocked.
+                reason = ex.Message;
+                delay = options.MaxBackoff;
+            }
             catch (Exception ex) when (options.Reconnect && ex is SocketException or IOException or TimeoutException)
             {
                 reason = ex.Message;
@@ -61,8 +68,8 @@ internal static class Reconnector
 
     /// <summary>
     /// Errors that may go away by trying again (the others will not: wrong token, not a SocketCam server...). A frame the
-    /// hub found too slow or had no budget for is a passing state of the link or the hub; a throttled or over-the-cap
-    /// client is not retried: it would only keep its address blocked.
+    /// hub found too slow or had no budget for is a passing state of the link or the hub. (A throttled or over-the-cap
+    /// client is retried too, but only after the longest backoff.)
     /// </summary>
     private static bool IsRetryable(ErrorCode code) =>
         code is ErrorCode.ServerShutdown or ErrorCode.IdleTimeout or ErrorCode.HandshakeTimeout or ErrorCode.RoomBusy or ErrorCode.Normal

@@ -41,7 +41,7 @@ public sealed class ByteBudget(long total, long perAddress)
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         lock (_lock)
         {
-            if (_inUse + bytes > Total)
+            if (bytes > Total - _inUse)
             {
                 return false;
             }
@@ -49,7 +49,7 @@ public sealed class ByteBudget(long total, long perAddress)
             if (key is { } k)
             {
                 long mine = _byAddress.GetValueOrDefault(k);
-                if (mine + bytes > PerAddress)
+                if (bytes > PerAddress - mine)
                 {
                     return false;
                 }

@@ -50,7 +50,9 @@ public sealed class PublishRateLimit
         _frameTokens = Math.Min(_frameBurst, _frameTokens + (seconds * _fps));
         _byteTokens = Math.Min(_byteBurst, _byteTokens + (seconds * _bytesPerSecond));
         bool fpsOk = _fps <= 0 || _frameTokens >= 1;
-        bool bytesOk = _bytesPerSecond <= 0 || _byteTokens >= bytes;
+        // A frame bigger than the whole bucket goes when the bucket is full, as debt paid back before the next one: a cap
+        // below one frame's size slows a publisher down instead of dropping every frame for good.
+        bool bytesOk = _bytesPerSecond <= 0 || _byteTokens >= Math.Min(bytes, _byteBurst);
         if (fpsOk && bytesOk)
         {
             _frameTokens -= 1;

@@ -21,6 +21,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private const long PendingLifetimeMicros = 5_000_000;
     private static readonly TimeSpan HousekeepingInterval = TimeSpan.FromMilliseconds(250);
 
+    private readonly FailedAttemptThrottle _failedAttempts;
     private readonly ReassemblyFloodWatch _flood = new();
     private readonly HubServer _hub;
     private readonly HubOptions _options;
@@ -39,6 +40,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
     {
         _hub = hub;
         _options = options;
+        _failedAttempts = new FailedAttemptThrottle(options.Limits.FreeFailedAttempts);
         _logger = logger;
         _socket = UdpSockets.Create(endPoint.AddressFamily);
         try
@@ -278,22 +280,24 @@ internal sealed class UdpHubListener : IAsyncDisposable
         code = ErrorCode.Unauthorized;
         if (!string.IsNullOrEmpty(_options.Token))
         {
-            // A guesser is refused before its token is even looked at, on every transport alike (the throttle is the hub's).
+            // A guesser is refused before its token is even looked at. UDP keeps a throttle of its own: a HELLO's source
+            // address is not proven yet (it can be forged), so its failures must not block that address on TCP and HTTP.
             AddressKey? key = KeyOf(from);
-            if (_hub.Guards.FailedAttempts.IsBlocked(key, out TimeSpan retryAfter))
+            if (_failedAttempts.IsBlocked(key, out TimeSpan retryAfter))
             {
                 _hub.Guards.Refusals.Count(Limits.Refusal.Throttled);
+                code = ErrorCode.Throttled;
                 return $"too many failed attempts; retry in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s";
             }
 
             if (!TokenCheck.Matches(_options.Token, hello.Token))
             {
-                _hub.Guards.FailedAttempts.RecordFailure(key);
+                _failedAttempts.RecordFailure(key);
                 _hub.Guards.Refusals.Count(Limits.Refusal.Unauthorized);
                 return hello.Token is null ? "This hub needs a token." : "Wrong token.";
             }
 
-            _hub.Guards.FailedAttempts.RecordSuccess(key);
+            _failedAttempts.RecordSuccess(key);
         }
 
         code = ErrorCode.TooManyClients;
@@ -305,7 +309,8 @@ internal sealed class UdpHubListener : IAsyncDisposable
 
         // The same per-address cap as every other listener (LimitOptions.MaxConnectionsPerAddress; 0 = none).
         int perAddress = _hub.Guards.Options.MaxConnectionsPerAddress;
-        if (perAddress > 0 && _sessions.Keys.Count(a => SameHost(a, from)) + _pending.Values.Count(p => SameHost(p.Address, from)) >= perAddress)
+        AddressKey? sender = KeyOf(from);
+        if (perAddress > 0 && _sessions.Keys.Count(a => KeyOf(a) == sender) + _pending.Values.Count(p => KeyOf(p.Address) == sender) >= perAddress)
         {
             _hub.Guards.Refusals.Count(Limits.Refusal.AddressLimit);
             return $"{perAddress} UDP sessions from one address is the limit.";

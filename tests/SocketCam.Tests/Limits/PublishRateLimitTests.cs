@@ -63,4 +63,20 @@ public sealed class PublishRateLimitTests
         // 1 MB/s for 10 s plus the 2-second burst.
         Assert.InRange(bytes, 10_000_000, 12_100_000);
     }
+
+    [Fact]
+    public void A_frame_bigger_than_the_bitrate_bucket_still_goes_at_the_capped_rate()
+    {
+        var limit = new PublishRateLimit(new LimitOptions { MaxPublishBitrate = 1e6 }); // 125 KB/s, a 250 KB bucket
+        long t = Stopwatch.GetTimestamp();
+        int admitted = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            // 30 fps of 300 KB frames (72 Mbit/s offered) for 10 s.
+            admitted += limit.TryAdmit(300_000, t + (i * Second / 30)) ? 1 : 0;
+        }
+
+        // About 125 KB/s / 300 KB = 0.42 frames a second, never none, never more than the cap allows.
+        Assert.InRange(admitted, 3, 6);
+    }
 }

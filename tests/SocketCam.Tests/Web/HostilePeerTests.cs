@@ -438,6 +438,49 @@ public sealed partial class HostilePeerTests
     }
 
     [Fact]
+    public async Task A_WebSocket_publisher_that_trickles_a_frame_is_closed_as_too_slow_and_its_budget_comes_back_while_a_paused_one_stays()
+    {
+        // 1 s windows at 64 KiB/s: a message that brings a few bytes a window is cut; a publisher that merely waits
+        // between messages (a paused camera, a background tab) is not.
+        await using WebTestServer server = await WebTestServer.StartAsync(
+            captureRoom: null, hubOptions: new HubOptions { Limits = new LimitOptions { MinDataRateGrace = TimeSpan.FromSeconds(1) } });
+        ByteBudget inFlight = server.Hub.Server.Guards.FramesInFlight;
+        byte[] jpeg = (await WebSocketTests.EncodePatternAsync(160, 120, 1))[0];
+
+        using ClientWebSocket paused = await WebSocketTests.ConnectAsync(server, "/rooms/paused/publish/ws");
+        await WebSocketTests.ReceiveTextAsync(paused);
+        using ClientWebSocket trickler = await WebSocketTests.ConnectAsync(server, "/rooms/slow/publish/ws");
+        await WebSocketTests.ReceiveTextAsync(trickler);
+
+        // The first 2 kB of a big message, then 10 bytes every 700 ms: each window brings far less than 64 KiB.
+        await trickler.SendAsync(new byte[2048], WebSocketMessageType.Binary, endOfMessage: false, CancellationToken.None);
+        Task<(WebSocketCloseStatus? Status, string? Reason)> closed = WebSocketTests.ReceiveCloseAsync(trickler);
+        for (int i = 0; i < 20 && !closed.IsCompleted; i++)
+        {
+            await Task.Delay(700);
+            try
+            {
+                await trickler.SendAsync(new byte[10], WebSocketMessageType.Binary, endOfMessage: false, CancellationToken.None);
+            }
+            catch (WebSocketException)
+            {
+                break; // closed by the server meanwhile
+            }
+        }
+
+        (WebSocketCloseStatus? status, string? reason) = await closed.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
+        Assert.Matches("^sending too slowly: [0-9]+ B/s, at least 65536 B/s$", reason);
+        Assert.Equal(1, server.Hub.Server.Guards.Refusals[Refusal.DataRateTooLow]);
+
+        // The publisher that only waited between its messages is still there and publishes.
+        await paused.SendAsync(jpeg, WebSocketMessageType.Binary, true, CancellationToken.None);
+        await Eventually.UntilAsync(() => server.Hub.Server.Rooms.Any(r => r.Name == "paused" && r.FramesPublished == 1), "the paused publisher's frame is published");
+        await paused.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        await Eventually.UntilAsync(() => inFlight.InUse == 0, "every reservation is given back");
+    }
+
+    [Fact]
     public async Task A_WebSocket_publisher_above_max_publish_fps_has_its_extra_frames_dropped_and_counted()
     {
         const double Fps = 5;
