@@ -307,9 +307,13 @@ public sealed class HttpServer : IAsyncDisposable
 
         _hub.Guards.Refusals.Count(Refusal.ForbiddenOrigin);
         WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), MessageWriter.Printable(origin), self);
-        await WriteTextAsync(context, StatusCodes.Status403Forbidden,
-            $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {MessageWriter.Printable(origin)}; "
-            + "the server's owner can allow that site with serve --allow-origin ORIGIN");
+        string text = OriginPolicy.Normalize(origin) == OriginPolicy.Normalize(self)
+            ? $"forbidden: this page was opened by the name {MessageWriter.Printable(context.Request.Host.Host)}, which is not one of this server's own "
+                + "(its IP addresses, localhost, its host name): a name re-pointed at this server (DNS rebinding) could be anybody's page; "
+                + $"open it by address, or the server's owner can allow it with serve --allow-origin {MessageWriter.Printable(origin)}"
+            : $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {MessageWriter.Printable(origin)}; "
+                + "the server's owner can allow that site with serve --allow-origin ORIGIN";
+        await WriteTextAsync(context, StatusCodes.Status403Forbidden, text);
     }
 
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)

@@ -6,11 +6,15 @@ namespace SocketCam.Web;
 /// Which pages may open the WebSockets: the server's own (the Origin's scheme://host:port equals the request's own
 /// scheme and Host), those listed with `serve --allow-origin`, any with "*". A request without Origin is not from a page
 /// (python clients, curl) and is allowed; the literal "null" (sandboxed frames, file://) is a page of no site, refused.
+/// "Own" also needs the name the page was opened by to be one of this machine's: an IP address, localhost or its host
+/// name. Otherwise a page of evil.example whose name was re-pointed at this server (DNS rebinding) would send
+/// Origin = Host = evil.example and pass as the server's own; such a name must be listed with --allow-origin.
 /// </summary>
 internal sealed class OriginPolicy
 {
     private readonly HashSet<string> _allowed = new(StringComparer.Ordinal);
     private readonly bool _any;
+    private readonly string _hostName = SafeHostName();
 
     public OriginPolicy(IEnumerable<string> allowed)
     {
@@ -46,7 +50,36 @@ internal sealed class OriginPolicy
         }
 
         string? normalized = Normalize(origin);
-        return normalized is not null && (normalized == Normalize(self) || _allowed.Contains(normalized));
+        return normalized is not null
+            && ((normalized == Normalize(self) && IsOwnName(request.Host.Host)) || _allowed.Contains(normalized));
+    }
+
+    /// <summary>An IP literal, localhost (or a name under it), or this machine's host name (with or without a domain).</summary>
+    private bool IsOwnName(string host)
+    {
+        host = host.TrimEnd('.');
+        if (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out _)
+            || host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        return _hostName.Length > 0
+            && (host.Equals(_hostName, StringComparison.OrdinalIgnoreCase)
+                || host.StartsWith(_hostName + ".", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static string SafeHostName()
+    {
+        try
+        {
+            return System.Net.Dns.GetHostName().Split('.')[0];
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return "";
+        }
     }
 
     /// <summary>"scheme://host:port" in lower case with the port spelled out, or null for anything that is not an origin.</summary>

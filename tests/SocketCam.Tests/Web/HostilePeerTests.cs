@@ -61,6 +61,37 @@ public sealed partial class HostilePeerTests
     }
 
     [Fact]
+    public async Task A_page_whose_name_was_re_pointed_at_the_server_is_refused_unless_that_name_is_allowed()
+    {
+        // DNS rebinding: evil.example resolves to this server, so the page's Origin and the request's Host agree.
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: "main");
+        int port = server.Web.EndPoint.Port;
+        string rebound = RequestWithHost(port, $"evil.example:{port}", $"http://evil.example:{port}");
+        string response = await LoopbackPeer.RawRequestAsync(IPAddress.Loopback, port, rebound, RefusalRead);
+        Assert.StartsWith("HTTP/1.1 403", response, StringComparison.Ordinal);
+        Assert.Contains("--allow-origin", response, StringComparison.Ordinal);
+        Assert.Equal(1, server.Hub.Server.Guards.Refusals[Refusal.ForbiddenOrigin]);
+
+        // Opened by this machine's own names, the same page is the server's own.
+        foreach (string host in new[] { $"localhost:{port}", $"{System.Net.Dns.GetHostName()}:{port}", $"[::1]:{port}" })
+        {
+            string own = await LoopbackPeer.RawRequestAsync(IPAddress.Loopback, port, RequestWithHost(port, host, $"http://{host}"),
+                text => text.Contains("\r\n\r\n", StringComparison.Ordinal));
+            Assert.StartsWith("HTTP/1.1 101", own, StringComparison.Ordinal);
+        }
+
+        // A name the owner vouches for is allowed.
+        await using WebTestServer allowing = await WebTestServer.StartAsync(captureRoom: "main", web: o => o with { AllowedOrigins = ["http://cam.example.lan:8080"] });
+        int port2 = allowing.Web.EndPoint.Port;
+        string named = await LoopbackPeer.RawRequestAsync(IPAddress.Loopback, port2, RequestWithHost(port2, "cam.example.lan:8080", "http://cam.example.lan:8080"),
+            text => text.Contains("\r\n\r\n", StringComparison.Ordinal));
+        Assert.StartsWith("HTTP/1.1 101", named, StringComparison.Ordinal);
+
+        static string RequestWithHost(int port, string host, string origin) =>
+            LoopbackPeer.UpgradeRequest(port, "/rooms/main/ws", origin).Replace($"Host: 127.0.0.1:{port}", $"Host: {host}", StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_slowloris_wave_from_one_address_leaves_healthz_answering_another_and_slow_headers_are_cut_off()
     {
         // 300 slow connections against a listener of 100: without the per-address cap they would take every slot.
