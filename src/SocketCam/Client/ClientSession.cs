@@ -327,8 +327,9 @@ internal sealed class ClientSession : IAsyncDisposable
             if (!_torn)
             {
                 // After a send that stopped part-way (Ctrl+C in the middle of a frame) a GOODBYE would land inside
-                // that frame's bytes; the hub then sees a plain close instead.
-                using var grace = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                // that frame's bytes; the hub then sees a plain close instead. The grace is normally unused (the GOODBYE goes
+                // at once); 2 s lets it through on a busy machine, where 500 ms was once not enough (a window test under load).
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 await SendGoodbyeAsync(grace.Token);
             }
 
