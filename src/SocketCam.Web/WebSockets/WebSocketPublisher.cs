@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
@@ -36,7 +37,7 @@ internal sealed class WebSocketPublisher : IClientStats
     private long _lastReceivedMicros = Clock.NowMicros();
     private readonly TimeSpan _sendTimeout;
     private readonly ServerGuards _guards;
-    private readonly long _minRateWindowMicros;
+    private readonly MinimumDataRate _dataRate;
     private readonly AddressKey? _address;
     private readonly PublishRateLimit _rate;
     private volatile bool _closing;
@@ -46,7 +47,7 @@ internal sealed class WebSocketPublisher : IClientStats
     {
         _sendTimeout = sendTimeout;
         _guards = guards;
-        _minRateWindowMicros = (long)(guards.Options.MinDataRateGrace.TotalMilliseconds * 1000);
+        _dataRate = new MinimumDataRate(guards.Options);
         _address = address;
         _rate = new PublishRateLimit(guards.Options);
         _socket = socket;
@@ -202,10 +203,9 @@ internal sealed class WebSocketPublisher : IClientStats
             {
                 int filled = 0;
                 ValueWebSocketReceiveResult result;
-                // The minimum data rate of a message in progress, per window, as for TCP publishers (IncomingFrameGuard):
-                // trickled bytes must not hold the budget reserved above for ever.
-                long windowStart = 0; // from the message's first bytes: the wait between messages is not the sender's
-                int windowStartFilled = 0;
+                // The minimum data rate of a message in progress, from its first bytes (the wait between messages is not
+                // the sender's): trickled bytes must not hold the budget reserved above for ever.
+                _dataRate.End();
                 do
                 {
                     // Room up to the cap only (pooled arrays come in powers of two, so the cap may end inside one): a message
@@ -237,27 +237,22 @@ internal sealed class WebSocketPublisher : IClientStats
                         return new WebSocketEnding("closed", WebSocketCloseStatus.NormalClosure);
                     }
 
-                    long now = Clock.NowMicros();
-                    if (windowStart == 0)
+                    long now = Stopwatch.GetTimestamp();
+                    if (!_dataRate.InProgress)
                     {
-                        windowStart = now;
-                        windowStartFilled = filled;
-                        Interlocked.Exchange(ref _lastReceivedMicros, now);
+                        _dataRate.Restart(now, filled);
+                        Interlocked.Exchange(ref _lastReceivedMicros, Clock.NowMicros());
                     }
-                    else if (now - windowStart >= _minRateWindowMicros)
+                    else if (_dataRate.WindowEnded(now, filled + result.Count, out string? tooSlow))
                     {
                         // A window has passed with the message still in progress: fast enough is "not idle", else it ends.
-                        double rate = (filled + result.Count - windowStartFilled) * 1e6 / (now - windowStart);
-                        if (_guards.Options.MinFrameDataRate > 0 && rate < _guards.Options.MinFrameDataRate)
+                        if (tooSlow is not null)
                         {
                             _guards.Refusals.Count(Refusal.DataRateTooLow);
-                            return new WebSocketEnding(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                                $"sending too slowly: {rate:0} B/s, at least {_guards.Options.MinFrameDataRate:0} B/s"), WebSocketCloseStatus.PolicyViolation);
+                            return new WebSocketEnding(tooSlow, WebSocketCloseStatus.PolicyViolation);
                         }
 
-                        windowStart = now;
-                        windowStartFilled = filled + result.Count;
-                        Interlocked.Exchange(ref _lastReceivedMicros, now);
+                        Interlocked.Exchange(ref _lastReceivedMicros, Clock.NowMicros());
                     }
 
                     filled += result.Count;

@@ -32,21 +32,16 @@ internal sealed class IncomingFrameGuard : IDisposable
     private readonly ServerGuards _guards;
     private readonly AddressKey? _address;
     private readonly PipeReader _reader;
-    private readonly double _minRate;
-    private readonly TimeSpan _window;
+    private readonly MinimumDataRate _rate;
     private Timer? _timer;
     private long _reserved;
-    private bool _inProgress;
-    private long _windowStart;
-    private long _windowStartBytes;
 
     public IncomingFrameGuard(ServerGuards guards, AddressKey? address, PipeReader reader)
     {
         _guards = guards;
         _address = address;
         _reader = reader;
-        _minRate = guards.Options.MinFrameDataRate;
-        _window = guards.Options.MinDataRateGrace > TimeSpan.Zero ? guards.Options.MinDataRateGrace : TimeSpan.FromSeconds(5);
+        _rate = new MinimumDataRate(guards.Options);
     }
 
     /// <summary>Bytes this connection holds of the budget now.</summary>
@@ -62,31 +57,22 @@ internal sealed class IncomingFrameGuard : IDisposable
     public async ValueTask BeforeReadAsync(long announced, long buffered, CancellationToken cancellationToken)
     {
         long now = Stopwatch.GetTimestamp();
-        if (!_inProgress)
+        if (!_rate.InProgress)
         {
-            _inProgress = true;
-            StartWindow(now, buffered);
+            _rate.Restart(now, buffered);
         }
-        else if (_minRate > 0 && Stopwatch.GetElapsedTime(_windowStart, now) >= _window)
+        else if (_rate.WindowEnded(now, buffered, out string? tooSlow) && tooSlow is not null)
         {
-            double seconds = Stopwatch.GetElapsedTime(_windowStart, now).TotalSeconds;
-            double rate = (buffered - _windowStartBytes) / seconds;
-            if (rate < _minRate)
-            {
-                _guards.Refusals.Count(Refusal.DataRateTooLow);
-                throw new ProtocolException(ErrorCode.TooSlow, string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"sending too slowly: {rate:0} B/s, at least {_minRate:0} B/s (a frame in progress, measured over {_window.TotalSeconds:0.#} s)"));
-            }
-
-            StartWindow(now, buffered);
+            _guards.Refusals.Count(Refusal.DataRateTooLow);
+            throw new ProtocolException(ErrorCode.TooSlow, string.Create(
+                CultureInfo.InvariantCulture, $"{tooSlow} (a frame in progress, measured over {_rate.Window.TotalSeconds:0.#} s)"));
         }
 
         long wanted = Math.Min(announced, buffered + ReadSize);
         if (wanted > _reserved && await ReserveAsync(wanted - _reserved, cancellationToken))
         {
             // The hub made the peer wait: that time does not count against its rate.
-            StartWindow(Stopwatch.GetTimestamp(), buffered);
+            _rate.Restart(Stopwatch.GetTimestamp(), buffered);
         }
 
         ArmTimer();
@@ -95,12 +81,12 @@ internal sealed class IncomingFrameGuard : IDisposable
     /// <summary>The frame is complete (its bytes were taken out of the pipe's care) or abandoned: its reservation is given back.</summary>
     public void FrameDone()
     {
-        if (!_inProgress && _reserved == 0)
+        if (!_rate.InProgress && _reserved == 0)
         {
             return;
         }
 
-        _inProgress = false;
+        _rate.End();
         _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Release();
     }
@@ -112,21 +98,15 @@ internal sealed class IncomingFrameGuard : IDisposable
         Release();
     }
 
-    private void StartWindow(long now, long buffered)
-    {
-        _windowStart = now;
-        _windowStartBytes = buffered;
-    }
-
     /// <summary>Wakes the loop's read at the window's end even if the peer sends nothing at all.</summary>
     private void ArmTimer()
     {
-        if (_minRate <= 0)
+        if (_rate.Rate <= 0)
         {
             return;
         }
 
-        TimeSpan left = _window - Stopwatch.GetElapsedTime(_windowStart);
+        TimeSpan left = _rate.Left(Stopwatch.GetTimestamp());
         _timer ??= new Timer(static state => CancelRead((PipeReader)state!), _reader, Timeout.Infinite, Timeout.Infinite);
         _timer.Change(left > TimeSpan.Zero ? left + TimeSpan.FromMilliseconds(5) : TimeSpan.FromMilliseconds(5), Timeout.InfiniteTimeSpan);
     }
@@ -165,7 +145,7 @@ internal sealed class IncomingFrameGuard : IDisposable
             {
                 // One holding none of the budget waits two windows, one partway through its frame one: the waiting
                 // costs nothing until it holds some, and those that hold budget while they wait are refused first.
-                waitUntil = now + (long)((_reserved == 0 ? 2 : 1) * _window.TotalSeconds * Stopwatch.Frequency);
+                waitUntil = now + (long)((_reserved == 0 ? 2 : 1) * _rate.Window.TotalSeconds * Stopwatch.Frequency);
             }
             else if (now >= waitUntil)
             {
