@@ -62,7 +62,6 @@ public sealed class HubServer : IAsyncDisposable
 
     internal Udp.UdpHubListener? Udp => _udp;
 
-
     internal ILogger Logger => _logger;
 
     internal IEnumerable<Room> Rooms => _rooms.Values;
@@ -229,7 +228,7 @@ public sealed class HubServer : IAsyncDisposable
         AddressSlots slots = Guards.NewAddressSlots();
         await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
         {
-            AddressKey? address = RemoteAddress(client);
+            AddressKey? address = AddressKey.OfPeer(client);
             if (_connections.Count >= _options.MaxConnections)
             {
                 Guards.Refusals.Count(Refusal.ConnectionLimit);
@@ -248,18 +247,6 @@ public sealed class HubServer : IAsyncDisposable
 
             // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
             _ = _connections.Start(new HubConnection(client, address, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken), _ => slots.Release(address));
-        }
-    }
-
-    private static AddressKey? RemoteAddress(Socket client)
-    {
-        try
-        {
-            return AddressKey.Of(client.RemoteEndPoint);
-        }
-        catch (SocketException)
-        {
-            return null; // already reset: it fails at its first read
         }
     }
 

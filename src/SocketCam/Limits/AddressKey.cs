@@ -35,6 +35,19 @@ public readonly record struct AddressKey(UInt128 Value, bool IsV6)
     /// <summary>The key of a socket's remote end, or null for a peer without an IP address (a Unix socket).</summary>
     public static AddressKey? Of(EndPoint? remote) => remote is IPEndPoint ip ? From(ip.Address) : null;
 
+    /// <summary>The key of an accepted socket's peer; null for a Unix peer, or one that reset before it was looked at (it fails at its first read).</summary>
+    public static AddressKey? OfPeer(Socket socket)
+    {
+        try
+        {
+            return Of(socket.RemoteEndPoint);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
     public override string ToString()
     {
         if (!IsV6)

@@ -89,15 +89,7 @@ public sealed class SeedServer : IAsyncDisposable
                 continue;
             }
 
-            AddressKey? address = null;
-            try
-            {
-                address = AddressKey.Of(client.RemoteEndPoint);
-            }
-            catch (SocketException)
-            {
-                // Reset before it was looked at: it fails at its first send.
-            }
+            AddressKey? address = AddressKey.OfPeer(client);
 
             if (!slots.TryAcquire(address))
             {
