@@ -1,7 +1,9 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 
 namespace SocketCam.Benchmarks;
@@ -14,7 +16,7 @@ public class ProtocolBenchmarks
     private ReadOnlySequence<byte> _single;
     private ReadOnlySequence<byte> _segmented;
     private Room _room = null!;
-    private SharedFrame _frame = null!;
+    private MediaFrame _frame = null!;
 
     [Params(1, 300)]
     public int Viewers { get; set; }
@@ -35,7 +37,7 @@ public class ProtocolBenchmarks
             _room.AddViewer(new NullViewer());
         }
 
-        _frame = SharedFrame.Rent(DataLength);
+        _frame = MediaFrame.Rent(DataLength);
         _frame.Complete(new VideoFrameHeader(CodecId.Jpeg, 1280, 720, 1, 2), DataLength);
     }
 
@@ -60,7 +62,7 @@ public class ProtocolBenchmarks
         long taken = 0;
         foreach (IRoomViewer viewer in _room.Viewers)
         {
-            SharedFrame? f = viewer.Slot.Take();
+            MediaFrame? f = viewer.Slot.Take();
             if (f is not null)
             {
                 taken++;
@@ -80,7 +82,7 @@ public class ProtocolBenchmarks
 
     private sealed class NullViewer : IRoomViewer
     {
-        public LatestFrameSlot Slot { get; } = new(new AsyncSignal());
+        public VideoSlot Slot { get; } = new(new AsyncSignal());
 
         public void OnSignal(SignalMessage message)
         {

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Protocol;
 using SocketCam.Udp;

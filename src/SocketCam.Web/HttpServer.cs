@@ -13,9 +13,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Transport;
 using SocketCam.Protocol;
@@ -557,7 +559,7 @@ public sealed class HttpServer : IAsyncDisposable
         object seat = new();
         try
         {
-            if (!room.TryClaimPublisher(seat))
+            if (!room.TryClaimPublisher(seat, "browser", ParticipantTransport.WebSocket, ParticipantFlags.SpeaksV1, new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Camera, "")))
             {
                 await RefuseSocketAsync(context, WebSocketCloseCodes.RoomBusy, $"room '{room.Name}' already has a publisher");
                 return;
@@ -575,7 +577,7 @@ public sealed class HttpServer : IAsyncDisposable
                 // Told before the seat is free, so it cannot land after a new publisher's first frame; on shutdown viewers get GOODBYE instead.
                 if (!_shutdown.IsCancellationRequested)
                 {
-                    room.SetSignal(false, HubConnection.PublisherLeftReason);
+                    room.SetSignal(false, Room.PublisherLeftReason);
                 }
 
                 room.ReleasePublisher(seat);
@@ -644,7 +646,7 @@ public sealed class HttpServer : IAsyncDisposable
         try
         {
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _shutdown.Token);
-            SharedFrame? frame = await SnapshotWaiter.GetAsync(room, _options.SnapshotWait, wait.Token);
+            MediaFrame? frame = await SnapshotWaiter.GetAsync(room, _options.SnapshotWait, wait.Token);
             if (frame is null)
             {
                 string why = room.SignalLive ? "the source has not produced one yet" : $"no signal ({room.SignalReason})";

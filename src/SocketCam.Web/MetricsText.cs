@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 
 namespace SocketCam.Web;

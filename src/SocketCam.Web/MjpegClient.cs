@@ -4,16 +4,18 @@ using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 
 namespace SocketCam.Web;
 
 /// <summary>
 /// One `stream.mjpg` client: a viewer of the room like any other (one-frame slot, newest wins, skips counted) whose send
-/// loop writes each frame as a multipart part straight from the room's <see cref="SharedFrame"/> into the response's
+/// loop writes each frame as a multipart part straight from the room's <see cref="MediaFrame"/> into the response's
 /// <see cref="PipeWriter"/> (Kestrel copies it into its socket buffer; nothing else copies the picture). Each part
 /// ends with the next part's boundary, so a browser, which paints a part only once the next boundary arrives, shows
 /// every frame as soon as it is sent instead of one frame late.
@@ -39,11 +41,11 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = Describe(context);
-        Slot = new LatestFrameSlot(_wake);
+        Slot = new VideoSlot(_wake);
         _partEnd = Encoding.ASCII.GetBytes($"\r\n--{options.Boundary}\r\n");
     }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public string Kind => "mjpeg";
 
@@ -113,7 +115,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
             while (true)
             {
                 await _wake.WaitAsync(cancellationToken);
-                SharedFrame? frame = Slot.Take();
+                MediaFrame? frame = Slot.Take();
                 if (frame is null)
                 {
                     continue;
@@ -174,7 +176,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
     }
 
     /// <summary>Headers, the JPEG as it sits in the shared frame, and the next boundary; returns the bytes written.</summary>
-    private int WritePart(PipeWriter writer, SharedFrame frame)
+    private int WritePart(PipeWriter writer, MediaFrame frame)
     {
         ReadOnlySpan<byte> jpeg = frame.Data;
         long micros = frame.Header.CaptureMicros;

@@ -1,4 +1,6 @@
+using SocketCam.Media;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 
 namespace SocketCam.Web;
@@ -13,17 +15,17 @@ internal sealed class SnapshotWaiter : IRoomViewer
 
     private SnapshotWaiter()
     {
-        Slot = new LatestFrameSlot(_wake);
+        Slot = new VideoSlot(_wake);
     }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public void OnSignal(SignalMessage message)
     {
     }
 
     /// <summary>The room's newest frame with a reference for the caller, or null when none came within <paramref name="limit"/>.</summary>
-    public static async Task<SharedFrame?> GetAsync(Room room, TimeSpan limit, CancellationToken cancellationToken)
+    public static async Task<MediaFrame?> GetAsync(Room room, TimeSpan limit, CancellationToken cancellationToken)
     {
         if (room.AcquireLatestFrame() is { } latest)
         {

@@ -5,6 +5,7 @@ using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Sources;
 using SocketCam.Transport;

@@ -1,5 +1,6 @@
 using System.Net;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Transport;
 
 namespace SocketCam.Cli.Bench;

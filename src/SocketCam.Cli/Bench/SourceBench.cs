@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using SocketCam.Cli.Output;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Sources;
 
@@ -58,7 +59,7 @@ internal static class SourceBench
     {
         if (encoded)
         {
-            SharedFrame? frame = await ((IEncodedFrameSource)source).ReadEncodedAsync(cancellationToken);
+            MediaFrame? frame = await ((IEncodedFrameSource)source).ReadEncodedAsync(cancellationToken);
             frame?.Release();
             return frame is not null;
         }

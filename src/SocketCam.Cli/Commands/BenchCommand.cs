@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using SocketCam.Media;
 using SocketCam.Cli.Bench;
 using SocketCam.Cli.Output;
 using SocketCam.Sources;
@@ -65,7 +66,7 @@ internal static class BenchCommand
             };
 
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Codecs.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
+                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Media.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
             BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
             PrintHuman(result);
             if (r.GetValue(json))

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Client;
 using SocketCam.Display;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Transport;
 
 namespace SocketCam.Cli.Commands;

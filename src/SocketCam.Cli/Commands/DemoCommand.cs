@@ -5,6 +5,7 @@ using SocketCam.Cli.Output;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Sources;
 using SocketCam.Transport;

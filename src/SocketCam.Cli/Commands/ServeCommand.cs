@@ -8,6 +8,7 @@ using SocketCam.Cli.Output;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Recording;
 using SocketCam.Seed;

@@ -3,9 +3,11 @@ using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Protocol;
 
@@ -292,7 +294,7 @@ internal sealed class WebSocketPublisher : IClientStats
                     continue;
                 }
 
-                SharedFrame frame = ToFrame(buffer.AsSpan(0, filled), new VideoFrameHeader(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));
+                MediaFrame frame = ToFrame(buffer.AsSpan(0, filled), new VideoFrameHeader(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));
                 try
                 {
                     // Awaiting the room's recorders is the back-pressure, as for native publishers: this loop stops reading meanwhile.
@@ -324,9 +326,9 @@ internal sealed class WebSocketPublisher : IClientStats
     }
 
     /// <summary>Copies the JPEG into a shared frame (the caller holds its one reference).</summary>
-    private SharedFrame ToFrame(ReadOnlySpan<byte> jpeg, VideoFrameHeader header)
+    private MediaFrame ToFrame(ReadOnlySpan<byte> jpeg, VideoFrameHeader header)
     {
-        SharedFrame frame = SharedFrame.Rent(jpeg.Length);
+        MediaFrame frame = MediaFrame.Rent(jpeg.Length);
         jpeg.CopyTo(frame.WritableData);
         frame.Complete(header, jpeg.Length);
         Interlocked.Increment(ref _framesReceived);

@@ -2,9 +2,11 @@ using System.Buffers.Binary;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 
 namespace SocketCam.Web.WebSockets;
@@ -12,7 +14,7 @@ namespace SocketCam.Web.WebSockets;
 /// <summary>
 /// One watch WebSocket (`/rooms/{room}/ws`): a room viewer like any other (one-frame slot, newest wins, skips counted)
 /// whose send loop writes each frame as one binary message, a 24-byte header then the JPEG straight from the room's
-/// <see cref="SharedFrame"/>. Its receive loop takes the page's pings and stats; replies go through the send loop, the
+/// <see cref="MediaFrame"/>. Its receive loop takes the page's pings and stats; replies go through the send loop, the
 /// socket's only writer, as "newest wins" control state, so a page that floods pings cannot grow anything.
 /// </summary>
 internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
@@ -42,10 +44,10 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = remote;
-        Slot = new LatestFrameSlot(_wake);
+        Slot = new VideoSlot(_wake);
     }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public string Kind => "websocket";
 
@@ -153,7 +155,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
                     await SendTextAsync(pong, stall);
                 }
 
-                SharedFrame? frame = Slot.Take();
+                MediaFrame? frame = Slot.Take();
                 if (frame is null)
                 {
                     continue;
@@ -184,7 +186,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         }
     }
 
-    private async ValueTask SendFrameAsync(SharedFrame frame, CancellationTokenSource stall)
+    private async ValueTask SendFrameAsync(MediaFrame frame, CancellationTokenSource stall)
     {
         if (frame.Header.Codec != CodecId.Jpeg)
         {
@@ -204,7 +206,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(16), unchecked((uint)header.Sequence));
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(20), (ushort)Math.Min(header.Width, ushort.MaxValue));
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(22), (ushort)Math.Min(header.Height, ushort.MaxValue));
-        ReadOnlyMemory<byte> jpeg = frame.Message[ProtocolConstants.FrameMessageOverhead..];
+        ReadOnlyMemory<byte> jpeg = frame.Payload;
 
         // Two fragments of one message: the header, then the JPEG from the shared frame as it is.
         stall.CancelAfter(_options.SendTimeout);

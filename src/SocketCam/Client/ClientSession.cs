@@ -262,6 +262,21 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
+    /// <summary>One frame: its wire header, then its payload, with nothing of another writer between them.</summary>
+    public async ValueTask SendFrameAsync(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await SendWholeAsync(header, cancellationToken);
+            await SendWholeAsync(payload, cancellationToken);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     private async ValueTask SendControlAsync(Func<byte[], int> write, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Sources;
@@ -58,7 +59,7 @@ internal sealed class PublisherClient
     /// Called on the send loop with each encoded frame just before it is sent (capture time still on this process's clock),
     /// e.g. a local preview. The frame is valid only during the call: take a reference to keep it. Must not block.
     /// </summary>
-    internal Action<SharedFrame>? FrameEncoded { get; set; }
+    internal Action<MediaFrame>? FrameEncoded { get; set; }
 
     public Task RunAsync(CancellationToken cancellationToken) =>
         Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
@@ -233,7 +234,7 @@ internal sealed class PublisherClient
                 await sending.WaitAsync(ct);
                 try
                 {
-                    await sender.SendFrameAsync(header, message.Message[ProtocolConstants.FrameMessageOverhead..], ct);
+                    await sender.SendFrameAsync(header, message.Payload, ct);
                 }
                 finally
                 {
@@ -246,11 +247,11 @@ internal sealed class PublisherClient
     /// The frame loop both transports share: the next encoded frame, checked against the hub's cap, shown to the local
     /// preview, handed to <paramref name="send"/> (which moves its capture time to the hub's clock), counted.
     /// </summary>
-    private async Task SendFramesAsync(int maxFrame, Func<SharedFrame, CancellationToken, ValueTask> send, CancellationToken cancellationToken)
+    private async Task SendFramesAsync(int maxFrame, Func<MediaFrame, CancellationToken, ValueTask> send, CancellationToken cancellationToken)
     {
         while (true)
         {
-            SharedFrame? message = await ReadFrameAsync(cancellationToken);
+            MediaFrame? message = await ReadFrameAsync(cancellationToken);
             if (message is null)
             {
                 continue;
@@ -268,7 +269,7 @@ internal sealed class PublisherClient
                 }
 
                 Interlocked.Increment(ref _framesSent);
-                Interlocked.Add(ref _bytesSent, message.Message.Length);
+                Interlocked.Add(ref _bytesSent, ProtocolConstants.FrameMessageOverhead + message.DataLength);
             }
             finally
             {
@@ -278,7 +279,7 @@ internal sealed class PublisherClient
     }
 
     /// <summary>The next encoded frame; null after a source failure was reported (the caller simply asks again).</summary>
-    private async ValueTask<SharedFrame?> ReadFrameAsync(CancellationToken cancellationToken)
+    private async ValueTask<MediaFrame?> ReadFrameAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -294,7 +295,7 @@ internal sealed class PublisherClient
         }
     }
 
-    private static void CheckSize(SharedFrame message, int maxFrame)
+    private static void CheckSize(MediaFrame message, int maxFrame)
     {
         if (message.DataLength > maxFrame)
         {
@@ -338,17 +339,12 @@ internal sealed class PublisherClient
             (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes),
             (message, ct) =>
             {
-                MessageWriter.PatchCaptureMicros(MemoryMarshalExtensions.AsWritable(message.Message), message.Header.CaptureMicros + session.ClockOffsetMicros);
-                return session.SendAsync(message.Message, ct);
+                // The publisher owns its frame until it is sent: its capture time moves to the hub's clock in place.
+                message.SetCaptureMicros(message.Header.CaptureMicros + session.ClockOffsetMicros);
+                FrameFraming.Stamp(message, message.Header.Sequence);
+                return session.SendFrameAsync(FrameFraming.V1Header(message), message.Payload, ct);
             },
             cancellationToken);
-}
-
-internal static class MemoryMarshalExtensions
-{
-    /// <summary>The publisher owns its frame's buffer exclusively until it is sent, so patching it in place is safe.</summary>
-    public static Span<byte> AsWritable(ReadOnlyMemory<byte> memory) =>
-        System.Runtime.InteropServices.MemoryMarshal.AsMemory(memory).Span;
 }
 
 /// <summary>A finite source has no more frames: the publisher is done (this is not retried like a lost connection).</summary>

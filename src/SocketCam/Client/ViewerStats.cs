@@ -1,3 +1,4 @@
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 

@@ -1,3 +1,4 @@
+using SocketCam.Media;
 using SocketCam.Codecs.TurboJpeg;
 
 namespace SocketCam.Codecs;

@@ -1,5 +1,6 @@
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 
@@ -25,15 +26,15 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
     /// </param>
     /// <remarks>
     /// Every take from <see cref="Slot"/> (shown or skipped) tells a room the feed watches that it is ready for the next
-    /// frame: the room sets the slot's <see cref="LatestFrameSlot.Taken"/> when the feed joins it.
+    /// frame: the room sets the slot's <see cref="VideoSlot.Taken"/> when the feed joins it.
     /// </remarks>
     public EncodedFrameFeed(long clockOffsetMicros = 0)
     {
         _clockOffsetMicros = clockOffsetMicros;
-        Slot = new LatestFrameSlot(() => _wake?.Invoke());
+        Slot = new VideoSlot(() => _wake?.Invoke());
     }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public long Replaced => Slot.Dropped;
 
@@ -45,7 +46,7 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
     public void SetWake(Action wake) => _wake = wake;
 
     /// <summary>Offers a frame that is not fanned out by a room (a publisher's): takes its own reference, never waits.</summary>
-    public void Offer(SharedFrame frame) => Slot.Offer(frame);
+    public void Offer(MediaFrame frame) => Slot.Offer(frame);
 
     void IRoomViewer.OnSignal(SignalMessage message)
     {
@@ -56,7 +57,7 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
 
     public VideoFrame? TakeNewest()
     {
-        SharedFrame? frame = Slot.Take();
+        MediaFrame? frame = Slot.Take();
         if (frame is null)
         {
             return null;
@@ -96,7 +97,7 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
 
     public bool Skip()
     {
-        SharedFrame? frame = Slot.Take();
+        MediaFrame? frame = Slot.Take();
         if (frame is null)
         {
             return false;

@@ -1,7 +1,11 @@
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
+using SocketCam.Protocol;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Sources;
+
+using SocketCam.Rooms;
 
 namespace SocketCam.Hub;
 
@@ -50,7 +54,10 @@ internal sealed class CapturePipeline
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        if (!_room.TryClaimPublisher(this))
+        // The hub's own capture is a participant named "hub" with one video track, published now so it can be
+        // subscribed to before it captures (docs/PROTOCOL.md §4.12).
+        var track = new TrackDescription(1, TrackKind.Video, _encoder.Codec, TrackSource.Unknown, _source.Description.Length <= 64 ? _source.Description : _source.Description[..64]);
+        if (!_room.TryClaimPublisher(this, "hub", ParticipantTransport.Hub, ParticipantFlags.HubSource | ParticipantFlags.SpeaksV1, track))
         {
             throw new UserFacingException($"Room '{_room.Name}' already has a publisher.");
         }
@@ -73,7 +80,7 @@ internal sealed class CapturePipeline
                     await _room.WaitForViewersAsync(cancellationToken);
                 }
 
-                SharedFrame? shared;
+                MediaFrame? shared;
                 string? failure = null;
                 try
                 {

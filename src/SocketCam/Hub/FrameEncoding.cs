@@ -3,14 +3,16 @@ using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Sources;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>Turns what a source produces into a pooled wire message (no intermediate copy).</summary>
 internal static class FrameEncoding
 {
-    public static SharedFrame Encode(IFrameEncoder encoder, VideoFrame frame)
+    public static MediaFrame Encode(IFrameEncoder encoder, VideoFrame frame)
     {
-        SharedFrame shared = SharedFrame.Rent(encoder.MaxEncodedSize(frame.Width, frame.Height));
+        MediaFrame shared = MediaFrame.Rent(encoder.MaxEncodedSize(frame.Width, frame.Height));
         try
         {
             int length = encoder.Encode(frame, shared.WritableData);
@@ -32,7 +34,7 @@ internal static class FrameEncoding
     /// The next frame as a wire message: a source's JPEG passed through when the codec is JPEG, otherwise captured and
     /// encoded. Null when the source ended.
     /// </summary>
-    public static async ValueTask<SharedFrame?> ReadAsync(IFrameSource source, IFrameEncoder encoder, CancellationToken cancellationToken)
+    public static async ValueTask<MediaFrame?> ReadAsync(IFrameSource source, IFrameEncoder encoder, CancellationToken cancellationToken)
     {
         if (IsPassthrough(source, encoder))
         {

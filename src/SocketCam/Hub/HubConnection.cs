@@ -2,25 +2,26 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>
 /// One client of the hub over a stream socket. The receive loop parses what the client sends; a single send
 /// loop is the only writer of the socket, sending control messages first and then the newest frame from the
-/// viewer's <see cref="LatestFrameSlot"/>.
+/// viewer's <see cref="VideoSlot"/>.
 /// </summary>
 internal sealed class HubConnection : IRoomViewer, IClientStats
 {
     private const int MaxQueuedControlMessages = 32;
 
-    /// <summary>Why viewers lose the signal when a remote publisher's session ends (docs/PROTOCOL.md, SIGNAL).</summary>
-    public const string PublisherLeftReason = "publisher left";
 
     private readonly Socket _socket;
     private readonly HubServer _hub;
@@ -34,6 +35,8 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     private volatile bool _closing;
     private volatile bool _sendFailed;
     private readonly SendCounters _sent = new();
+    private readonly GatherSender _gather = new();
+    private ParticipantConnection? _v2;
     private readonly AddressKey? _address;
     private PublishRateLimit? _publishLimit;
 
@@ -46,30 +49,36 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = socket.Describe();
-        Slot = new LatestFrameSlot(_wake);
+        Slot = new VideoSlot(_wake);
         _receiveTimeout = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
     }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public string Remote { get; }
 
     public PeerRole? Role { get; private set; }
 
-    public string? RoomName { get; private set; }
+    public string? RoomName
+    {
+        get => _v2?.RoomName ?? _roomName;
+        private set => _roomName = value;
+    }
+
+    private string? _roomName;
 
     public string Agent { get; private set; } = "";
 
     public long FramesSent => _sent.FramesSent;
 
-    public string Kind => Role switch
+    public string Kind => _v2 is not null ? (_v2.Participant?.Hidden == true ? "v2-watcher" : "participant") : Role switch
     {
         PeerRole.Publisher => "publisher",
         PeerRole.Viewer => "viewer",
         _ => "connecting",
     };
 
-    public long FramesDropped => Slot.Dropped;
+    public long FramesDropped => _v2?.FramesDropped ?? Slot.Dropped;
 
     public double SendFps => _sent.PerSecond;
 
@@ -86,11 +95,21 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         string leaveReason = "closed";
         bool rejected = false;
         bool seated = false;
+        bool v2Done = false;
         try
         {
             _socket.ConfigureForVideo(boundBuffers: true);
             await SendDirectAsync(static b => MessageWriter.WritePreface(b), serverToken);
             _receiveTimeout.CancelAfter(_options.HandshakeTimeout);
+            if (await ReadPrefaceAsync(reader, serverToken) == ProtocolV2.Version)
+            {
+                // Version 2 (docs/PROTOCOL.md Part II): a participant session owns the socket from here to its close.
+                _v2 = new ParticipantConnection(_socket, _address, _hub, _options, _logger, Remote, _receiveTimeout, _gather, _sent);
+                v2Done = true;
+                await _v2.RunAsync(reader, serverToken);
+                return;
+            }
+
             HelloMessage hello = await ReadHelloAsync(reader, serverToken);
             Authorize(hello.Token);
             _hub.Guards.FailedAttempts.RecordSuccess(_address);
@@ -100,7 +119,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             room = _hub.GetOrCreateRoom(hello.Room);
             if (hello.Role == PeerRole.Publisher)
             {
-                if (!room.TryClaimPublisher(this))
+                if (!room.TryClaimPublisher(this, hello.Agent.Length == 0 ? "v1 publisher" : hello.Agent, _socket.AddressFamily == System.Net.Sockets.AddressFamily.Unix ? ParticipantTransport.Unix : ParticipantTransport.Tcp))
                 {
                     throw new ProtocolException(ErrorCode.RoomBusy, $"Room '{hello.Room}' already has a publisher.");
                 }
@@ -169,6 +188,22 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         }
         finally
         {
+            if (v2Done)
+            {
+                await reader.CompleteAsync();
+                _receiveTimeout.Dispose();
+                _gather.Dispose();
+            }
+            else
+            {
+                await EndV1Async(room, seated, rejected, leaveReason, sendLoop, reader, serverToken);
+            }
+        }
+    }
+
+    private async Task EndV1Async(Room? room, bool seated, bool rejected, string leaveReason, Task? sendLoop, PipeReader reader, CancellationToken serverToken)
+    {
+        {
             if (room is not null)
             {
                 room.RemoveViewer(this);
@@ -178,7 +213,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
                     // On shutdown the viewers get GOODBYE instead.
                     if (!serverToken.IsCancellationRequested)
                     {
-                        room.SetSignal(false, PublisherLeftReason);
+                        room.SetSignal(false, Room.PublisherLeftReason);
                     }
 
                     room.ReleasePublisher(this);
@@ -194,12 +229,13 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             }
 
             _receiveTimeout.Dispose();
+            _gather.Dispose();
         }
     }
 
-    private async Task<HelloMessage> ReadHelloAsync(PipeReader reader, CancellationToken serverToken)
+    /// <summary>Reads the client's preface: the version this session speaks (1 or 2; anything else is unsupported-version).</summary>
+    private async Task<ushort> ReadPrefaceAsync(PipeReader reader, CancellationToken serverToken)
     {
-        bool prefaceDone = false;
         while (true)
         {
             ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
@@ -207,11 +243,48 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             bool done = false;
             try
             {
-                if (!prefaceDone)
+                done = MessageParserV2.TryReadPreface(ref buffer, out ushort version, out _);
+                if (done)
                 {
-                    prefaceDone = MessageParser.TryReadPreface(ref buffer);
+                    if (version is not (ProtocolConstants.Version or ProtocolV2.Version))
+                    {
+                        throw new ProtocolException(ErrorCode.UnsupportedVersion, $"Protocol version {version} is not supported (this hub speaks 1 and 2).");
+                    }
+
+                    return version;
                 }
 
+                if (result.IsCompleted)
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, "The connection closed during the handshake.");
+                }
+            }
+            finally
+            {
+                if (done)
+                {
+                    reader.AdvanceTo(buffer.Start);
+                }
+                else
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+
+            serverToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private async Task<HelloMessage> ReadHelloAsync(PipeReader reader, CancellationToken serverToken)
+    {
+        bool prefaceDone = true;
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            bool done = false;
+            try
+            {
                 // Frame cap 0 before the handshake: an unauthenticated peer can only make the hub buffer a HELLO-sized
                 // message; a VIDEO_FRAME header fails at once as too large.
                 if (prefaceDone && MessageParser.TryReadMessage(ref buffer, maxFrameBytes: 0, out MessageType type, out ReadOnlySequence<byte> payload))
@@ -292,7 +365,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
                     switch (type)
                     {
                         case MessageType.VideoFrame when Role == PeerRole.Publisher:
-                            // Complete: from here on it is the room's (copied into a SharedFrame), not in flight.
+                            // Complete: from here on it is the room's (copied into a MediaFrame), not in flight.
                             frames!.FrameDone();
                             await PublishFrameAsync(payload, room, serverToken);
                             break;
@@ -399,7 +472,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             return;
         }
 
-        SharedFrame shared = CopyFrame(payload);
+        MediaFrame shared = CopyFrame(payload);
         try
         {
             ValueTask published = room.PublishAsync(shared, serverToken);
@@ -416,31 +489,16 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         }
     }
 
-    private static SharedFrame CopyFrame(ReadOnlySequence<byte> payload)
+    private static MediaFrame CopyFrame(ReadOnlySequence<byte> payload)
     {
         VideoFrameHeader header = MessageParser.ParseVideoFrame(payload, out ReadOnlySequence<byte> data);
         int dataLength = (int)data.Length;
-        SharedFrame shared = SharedFrame.Rent(dataLength);
+        MediaFrame shared = MediaFrame.Rent(dataLength);
         try
         {
-            // The hub re-sends the publisher's message unchanged, so copy it whole, headers included.
-            Span<byte> message = shared.WritableMessage;
-            MessageWriter.WriteHeader(message, MessageType.VideoFrame, (int)payload.Length);
-            payload.CopyTo(message[ProtocolConstants.MessageHeaderSize..]);
-            shared.CompleteCopied(header, ProtocolConstants.MessageHeaderSize + (int)payload.Length);
-            if (header.Codec == CodecId.Jpeg)
-            {
-                if (!JpegStructure.TryValidate(shared.Data, out int width, out int height, out string? error))
-                {
-                    throw new ProtocolException(ErrorCode.BadFrame, $"Corrupt JPEG in frame {header.Sequence}: {error}");
-                }
-
-                if (width != header.Width || height != header.Height)
-                {
-                    throw new ProtocolException(ErrorCode.BadFrame, $"Frame {header.Sequence} says {header.Width}x{header.Height} but its JPEG is {width}x{height}.");
-                }
-            }
-
+            data.CopyTo(shared.WritableData);
+            shared.Complete(header, dataLength);
+            FrameCheck.Validate(shared);
             return shared;
         }
         catch
@@ -519,7 +577,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
                 await _wake.WaitAsync();
                 // Take the frame before flushing: whatever was queued before it was offered (the SIGNAL live that a
                 // frame after a no-signal brings) then goes out ahead of it.
-                SharedFrame? frame = Slot.Take(); // tells the room (unpaced capture waits for takers)
+                MediaFrame? frame = Slot.Take(); // tells the room (unpaced capture waits for takers)
 
                 try
                 {
@@ -534,8 +592,9 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
                         continue;
                     }
 
-                    await _socket.SendAllAsync(frame.Message, CancellationToken.None);
-                    _sent.OnSent(frame.Message.Length);
+                    ArraySegment<byte> header = FrameFraming.V1Header(frame);
+                    await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
+                    _sent.OnSent(header.Count + frame.DataLength);
                 }
                 finally
                 {

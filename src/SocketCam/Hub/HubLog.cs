@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>The hub's log lines; event ids are stable so logs can be filtered.</summary>
@@ -31,11 +33,7 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': no signal ({Reason}); retrying in {Seconds} s")]
     public static partial void SourceEnded(ILogger logger, string room, string reason, double seconds);
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Room '{Room}': no signal: {Reason}")]
-    public static partial void NoSignal(ILogger logger, string room, string reason);
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Room '{Room}': signal back")]
-    public static partial void SignalBack(ILogger logger, string room);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Listening on unix://{Path}")]
     public static partial void ListeningUnix(ILogger logger, string path);

@@ -1,6 +1,8 @@
 using System.Net;
 using SocketCam.Media;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>Settings of a hub server. Defaults suit a LAN camera server.</summary>
@@ -41,6 +43,9 @@ public sealed record HubOptions
 
     /// <summary>Connections beyond this are refused; default 4096.</summary>
     public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>What each room allows its v2 participants: participants, tracks, subscriptions, requests, queues (docs/PROTOCOL.md §4.11).</summary>
+    public RoomLimits Rooms { get; init; } = new();
 
     /// <summary>Per-address caps, byte budgets, data rates and throttles shared by every transport (docs/LIMITS.md).</summary>
     public Limits.LimitOptions Limits { get; init; } = new();

@@ -9,6 +9,8 @@ using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>
@@ -137,7 +139,7 @@ public sealed class HubServer : IAsyncDisposable
         {
             if (!_rooms.TryGetValue(name, out Room? room))
             {
-                room = new Room(name, _logger);
+                room = new Room(name, _logger) { Limits = _options.Rooms };
                 _rooms[name] = room;
                 foreach (IRoomObserver observer in _roomObservers)
                 {

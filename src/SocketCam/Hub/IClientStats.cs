@@ -1,3 +1,5 @@
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>What every kind of client reports for `/api/stats` (native TCP, seed-format, MJPEG over HTTP).</summary>

@@ -1,3 +1,5 @@
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>

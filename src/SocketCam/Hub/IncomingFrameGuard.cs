@@ -4,6 +4,8 @@ using System.IO.Pipelines;
 using SocketCam.Limits;
 using SocketCam.Protocol;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>

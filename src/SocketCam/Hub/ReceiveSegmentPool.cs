@@ -1,5 +1,7 @@
 using System.Buffers;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>

@@ -1,5 +1,7 @@
 using SocketCam.Diagnostics;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>

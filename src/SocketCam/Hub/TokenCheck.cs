@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 
+using SocketCam.Rooms;
+
 namespace SocketCam.Hub;
 
 /// <summary>The one check of a presented token against `serve --token`, for every transport (TCP and Unix, UDP, HTTP).</summary>

@@ -59,6 +59,18 @@ internal static class MessageParser
         return true;
     }
 
+    /// <summary>Throws bad-magic when the first bytes there are (up to 4) are not "SCAM": junk is refused at once.</summary>
+    public static void CheckMagicPrefix(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> partial = stackalloc byte[4];
+        int have = (int)Math.Min(buffer.Length, 4);
+        buffer.Slice(0, have).CopyTo(partial);
+        if (!partial[..have].SequenceEqual("SCAM"u8[..have]))
+        {
+            throw BadMagic(partial[..have]);
+        }
+    }
+
     /// <summary>
     /// Consumes one whole message. <paramref name="maxFrameBytes"/> caps a VIDEO_FRAME's picture data.
     /// The payload is a slice of <paramref name="buffer"/>: valid until the caller advances the reader.

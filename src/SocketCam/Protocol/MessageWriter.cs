@@ -14,7 +14,8 @@ internal static class MessageWriter
     {
         BinaryPrimitives.WriteUInt32BigEndian(destination, ProtocolConstants.Magic);
         BinaryPrimitives.WriteUInt16BigEndian(destination[4..], ProtocolConstants.Version);
-        BinaryPrimitives.WriteUInt16BigEndian(destination[6..], 0);
+        // max_version (docs/PROTOCOL.md §4.1): v1 peers ignore it, v2 clients learn the hub speaks 2.
+        BinaryPrimitives.WriteUInt16BigEndian(destination[6..], ProtocolV2.MaxVersion);
         return ProtocolConstants.PrefaceSize;
     }
 
@@ -65,10 +66,6 @@ internal static class MessageWriter
         BinaryPrimitives.WriteInt64BigEndian(h[8..], header.Sequence);
         BinaryPrimitives.WriteInt64BigEndian(h[16..], header.CaptureMicros);
     }
-
-    /// <summary>Rewrites only the capture time of a complete VIDEO_FRAME message (publishers shift it to the hub's clock).</summary>
-    public static void PatchCaptureMicros(Span<byte> message, long captureMicros) =>
-        BinaryPrimitives.WriteInt64BigEndian(message[(ProtocolConstants.MessageHeaderSize + 16)..], captureMicros);
 
     public static int WritePing(Span<byte> destination, in PingMessage ping)
     {

@@ -1,3 +1,4 @@
+using SocketCam.Media;
 using SocketCam.Codecs;
 
 namespace SocketCam.Protocol;
@@ -7,7 +8,14 @@ internal readonly record struct HelloMessage(PeerRole Role, string Room, string 
 internal readonly record struct WelcomeMessage(ulong SessionId, long ServerTimeMicros, uint MaxFrameBytes);
 
 /// <summary>The fixed 24-byte header in front of a VIDEO_FRAME's picture data.</summary>
-internal readonly record struct VideoFrameHeader(CodecId Codec, int Width, int Height, long Sequence, long CaptureMicros);
+internal readonly record struct VideoFrameHeader(CodecId Codec, int Width, int Height, long Sequence, long CaptureMicros)
+{
+    /// <summary>A v1 frame as a media-neutral one: video, every frame a keyframe.</summary>
+    public static implicit operator FrameInfo(VideoFrameHeader h) => FrameInfo.Video(h.Codec, h.Width, h.Height, h.Sequence, h.CaptureMicros);
+
+    /// <summary>The v1 view of a video frame (kind and flags dropped: v1 carries only all-keyframe video).</summary>
+    public static implicit operator VideoFrameHeader(FrameInfo f) => new(f.Codec, f.Width, f.Height, f.Sequence, f.CaptureMicros);
+}
 
 internal readonly record struct PingMessage(uint Id, long SentMicros);
 

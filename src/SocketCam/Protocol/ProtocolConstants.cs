@@ -41,6 +41,9 @@ internal static class ProtocolConstants
     public const int PongPayloadSize = 24;
 
     public const int WelcomePayloadSize = 20;
+
+    /// <summary>v2 FRAME's fixed header (docs/PROTOCOL.md §4.6.4).</summary>
+    public const int FrameV2HeaderSize = 32;
 }
 
 /// <summary>Message types (docs/PROTOCOL.md §1.2).</summary>
@@ -48,12 +51,29 @@ internal enum MessageType : byte
 {
     Hello = 0x01,
     Welcome = 0x02,
+    Join = 0x03,
+    Result = 0x04,
+    ListRooms = 0x05,
+    RoomList = 0x06,
     VideoFrame = 0x10,
     Signal = 0x11,
+    Frame = 0x12,
+    KeyframeRequest = 0x13,
+    SourceState = 0x14,
     Ping = 0x20,
     Pong = 0x21,
     Error = 0x30,
     Goodbye = 0x31,
+    RoomSnapshot = 0x40,
+    ParticipantJoined = 0x41,
+    ParticipantLeft = 0x42,
+    TrackPublished = 0x43,
+    TrackUnpublished = 0x44,
+    TrackState = 0x45,
+    Publish = 0x50,
+    Unpublish = 0x51,
+    Subscribe = 0x52,
+    Unsubscribe = 0x53,
 }
 
 /// <summary>What a client wants to do in a room.</summary>
@@ -81,6 +101,18 @@ public enum ErrorCode : ushort
     Throttled = 12,
     TooSlow = 13,
     OverBudget = 14,
+    UnknownType = 15,
+    RoomFull = 16,
+    TrackExists = 17,
+    UnknownTrack = 18,
+    NotPublished = 19,
+    TooManyTracks = 20,
+    TooManySubscriptions = 21,
+    RateLimited = 22,
+    SlowConsumer = 23,
+    UnsupportedMedia = 24,
+    NotAllowed = 25,
+    ConnectionLost = 26,
 }
 
 internal static class ErrorCodeNames
@@ -102,6 +134,58 @@ internal static class ErrorCodeNames
         ErrorCode.Throttled => "throttled",
         ErrorCode.TooSlow => "too-slow",
         ErrorCode.OverBudget => "over-budget",
+        ErrorCode.UnknownType => "unknown-type",
+        ErrorCode.RoomFull => "room-full",
+        ErrorCode.TrackExists => "track-exists",
+        ErrorCode.UnknownTrack => "unknown-track",
+        ErrorCode.NotPublished => "not-published",
+        ErrorCode.TooManyTracks => "too-many-tracks",
+        ErrorCode.TooManySubscriptions => "too-many-subscriptions",
+        ErrorCode.RateLimited => "rate-limited",
+        ErrorCode.SlowConsumer => "slow-consumer",
+        ErrorCode.UnsupportedMedia => "unsupported-media",
+        ErrorCode.NotAllowed => "not-allowed",
+        ErrorCode.ConnectionLost => "connection-lost",
         _ => $"error-{(ushort)code}",
     };
+}
+
+/// <summary>Numbers fixed by docs/PROTOCOL.md Part II (version 2).</summary>
+internal static class ProtocolV2
+{
+    public const ushort Version = 2;
+
+    /// <summary>The highest version this build speaks (the hub's preface offset 6).</summary>
+    public const ushort MaxVersion = 2;
+
+    /// <summary>Bit 7 of a type code: a receiver that does not know the type skips it (§4.2).</summary>
+    public const byte OptionalBit = 0x80;
+
+    public const int MaxOptionalPayload = 64 * 1024;
+
+    public const int FrameHeaderSize = 32;
+
+    public const int MaxFrameExtension = 1024;
+
+    public const int MaxAudioFrameBytes = 16 * 1024;
+
+    public const int MaxNameLength = 64;
+
+    public const int MaxTokenLength = 4096;
+
+    public const int MaxTextLength = 1024;
+
+    public const int WelcomePayloadSize = 64;
+
+    public const int MaxSnapshotChunk = 64 * 1024;
+
+    public const int MaxRoomList = 1024 * 1024;
+
+    public const uint AnyParticipant = 0xFFFFFFFF;
+
+    public const ushort AnyTrack = 0xFFFF;
+
+    public const uint PermissionPublish = 1;
+
+    public const uint PermissionSubscribe = 2;
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 
 namespace SocketCam.Recording;
 
@@ -13,7 +15,7 @@ namespace SocketCam.Recording;
 internal sealed class RecordingQueue
 {
     private readonly Lock _lock = new();
-    private readonly Queue<SharedFrame> _frames = new();
+    private readonly Queue<MediaFrame> _frames = new();
     private readonly AsyncSignal _spaceFreed = new();
     private readonly AsyncSignal _frameAdded = new();
     private readonly int _maxFrames;
@@ -70,7 +72,7 @@ internal sealed class RecordingQueue
     /// wait the frame is still queued, over the bound, before the cancellation is thrown: a frame that reached the
     /// recorder is never lost.
     /// </summary>
-    public ValueTask<bool> EnqueueAsync(SharedFrame frame, CancellationToken cancellationToken)
+    public ValueTask<bool> EnqueueAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -90,11 +92,11 @@ internal sealed class RecordingQueue
     }
 
     /// <summary>The next frame (the caller owns its reference), or null once the queue is completed and empty, or failed.</summary>
-    public async ValueTask<SharedFrame?> DequeueAsync(CancellationToken cancellationToken)
+    public async ValueTask<MediaFrame?> DequeueAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
-            SharedFrame? frame = null;
+            MediaFrame? frame = null;
             long caughtUpTicks = 0;
             long caughtUpFrames = 0;
             lock (_lock)
@@ -150,7 +152,7 @@ internal sealed class RecordingQueue
     /// <summary>The recorder is gone: drops what is queued, refuses new frames and frees a waiting producer.</summary>
     public void Fail()
     {
-        List<SharedFrame> dropped;
+        List<MediaFrame> dropped;
         lock (_lock)
         {
             _failed = true;
@@ -159,7 +161,7 @@ internal sealed class RecordingQueue
             _bytes = 0;
         }
 
-        foreach (SharedFrame frame in dropped)
+        foreach (MediaFrame frame in dropped)
         {
             frame.Release();
         }
@@ -168,11 +170,11 @@ internal sealed class RecordingQueue
         _spaceFreed.Set();
     }
 
-    private bool HasRoomFor(SharedFrame frame) =>
+    private bool HasRoomFor(MediaFrame frame) =>
         _frames.Count == 0 || (_frames.Count < _maxFrames && _bytes + frame.DataLength <= _maxBytes);
 
     /// <summary>Queues a new reference to the frame; call under the lock.</summary>
-    private void Add(SharedFrame frame)
+    private void Add(MediaFrame frame)
     {
         frame.AddRef();
         _frames.Enqueue(frame);
@@ -181,7 +183,7 @@ internal sealed class RecordingQueue
         _frameAdded.Set();
     }
 
-    private async ValueTask<bool> EnqueueSlowAsync(SharedFrame frame, CancellationToken cancellationToken)
+    private async ValueTask<bool> EnqueueSlowAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         bool firstOfEpisode;

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 
@@ -65,9 +66,9 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
         new(name, recorder, options, logger);
 
     /// <summary>Queues a frame of a room (a new reference, no copy); waits while the queue is full.</summary>
-    public ValueTask<bool> EnqueueAsync(SharedFrame frame, CancellationToken cancellationToken) => _queue.EnqueueAsync(frame, cancellationToken);
+    public ValueTask<bool> EnqueueAsync(MediaFrame frame, CancellationToken cancellationToken) => _queue.EnqueueAsync(frame, cancellationToken);
 
-    ValueTask IRoomRecorder.OfferAsync(SharedFrame frame, CancellationToken cancellationToken)
+    ValueTask IRoomRecorder.OfferAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
         ValueTask<bool> queued = _queue.EnqueueAsync(frame, cancellationToken);
         if (queued.IsCompletedSuccessfully)
@@ -91,7 +92,7 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
             return ValueTask.FromResult(false);
         }
 
-        SharedFrame copy = SharedFrame.Rent((int)data.Length);
+        MediaFrame copy = MediaFrame.Rent((int)data.Length);
         ValueTask<bool> queued;
         try
         {
@@ -113,7 +114,7 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
 
         return ReleaseAfterAsync(queued, copy);
 
-        static async ValueTask<bool> ReleaseAfterAsync(ValueTask<bool> queued, SharedFrame copy)
+        static async ValueTask<bool> ReleaseAfterAsync(ValueTask<bool> queued, MediaFrame copy)
         {
             try
             {
@@ -222,10 +223,10 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
     }
 
     /// <summary>The frame as a JPEG to record: checked if it is one, compressed if it is raw; false (logged) if it is unusable.</summary>
-    private bool TryGetJpeg(SharedFrame frame, out JpegFrame jpeg)
+    private bool TryGetJpeg(MediaFrame frame, out JpegFrame jpeg)
     {
         VideoFrameHeader header = frame.Header;
-        ReadOnlyMemory<byte> data = frame.Message[ProtocolConstants.FrameMessageOverhead..];
+        ReadOnlyMemory<byte> data = frame.Payload;
         switch (header.Codec)
         {
             case CodecId.Jpeg:

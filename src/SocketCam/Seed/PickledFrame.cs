@@ -4,7 +4,7 @@ namespace SocketCam.Seed;
 
 /// <summary>
 /// One frame in the seed format (length prefix + pickle) in a pooled array, shared by every seed client.
-/// Reference-counted like <see cref="Hub.SharedFrame"/>: each holder calls <see cref="Release"/> once.
+/// Reference-counted like <see cref="Media.MediaFrame"/>: each holder calls <see cref="Release"/> once.
 /// </summary>
 internal sealed class PickledFrame
 {

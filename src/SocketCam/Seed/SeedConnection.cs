@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Transport;
 
@@ -30,10 +32,10 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = socket.Describe();
-        Slot = new LatestFrameSlot(_wake);
+        Slot = new VideoSlot(_wake);
     }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public string Remote { get; }
 
@@ -114,7 +116,7 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
             while (true)
             {
                 await _wake.WaitAsync(cancellationToken);
-                SharedFrame? frame = Slot.Take();
+                MediaFrame? frame = Slot.Take();
                 if (frame is null)
                 {
                     continue;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using SocketCam.Codecs;
 using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 
 namespace SocketCam.Seed;
@@ -24,7 +25,7 @@ internal sealed class SeedFrameCache : IDisposable
     /// replaced it while it was being converted (take the newer one).
     /// </summary>
     /// <exception cref="InvalidDataException">The frame's JPEG does not decode.</exception>
-    public async ValueTask<PickledFrame?> GetAsync(SharedFrame frame, CancellationToken cancellationToken)
+    public async ValueTask<PickledFrame?> GetAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
         Entry entry;
         bool convert = false;
@@ -84,7 +85,7 @@ internal sealed class SeedFrameCache : IDisposable
         }
     }
 
-    private void Convert(SharedFrame frame, Entry entry)
+    private void Convert(MediaFrame frame, Entry entry)
     {
         PickledFrame? result = null;
         try
@@ -117,7 +118,7 @@ internal sealed class SeedFrameCache : IDisposable
         entry.Done.SetResult();
     }
 
-    private PickledFrame Pickle(SharedFrame frame)
+    private PickledFrame Pickle(MediaFrame frame)
     {
         var header = frame.Header;
         switch (header.Codec)

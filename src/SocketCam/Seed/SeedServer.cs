@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Transport;
 

@@ -31,7 +31,7 @@ internal interface IEncodedFrameSource : IFrameSource
     bool ProvidesJpeg { get; }
 
     /// <summary>The next frame as a sealed JPEG wire frame (the caller releases it), or null when the source ended.</summary>
-    ValueTask<Hub.SharedFrame?> ReadEncodedAsync(CancellationToken cancellationToken);
+    ValueTask<Media.MediaFrame?> ReadEncodedAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>A source that can let go of its device while nobody watches (the capture pipeline pauses it).</summary>

@@ -6,6 +6,7 @@ using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Diagnostics;
 using SocketCam.Ffmpeg;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 
@@ -70,11 +71,11 @@ internal sealed class ImageSource : IEncodedFrameSource
         return new ImageSource(path, fps, null, pixels, pixels.Width, pixels.Height);
     }
 
-    public async ValueTask<SharedFrame?> ReadEncodedAsync(CancellationToken cancellationToken)
+    public async ValueTask<MediaFrame?> ReadEncodedAsync(CancellationToken cancellationToken)
     {
         byte[] jpeg = _jpeg ?? throw new InvalidOperationException("This image is not a JPEG: use ReadFrameAsync.");
         await _pacer.WaitAsync(cancellationToken);
-        SharedFrame frame = SharedFrame.Rent(jpeg.Length);
+        MediaFrame frame = MediaFrame.Rent(jpeg.Length);
         jpeg.CopyTo(frame.WritableData);
         frame.Complete(new VideoFrameHeader(CodecId.Jpeg, Width, Height, _sequence++, Clock.NowMicros()), jpeg.Length);
         return frame;

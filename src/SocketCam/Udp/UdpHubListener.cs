@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
@@ -363,7 +364,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 previous.HandOverSeat();
             }
 
-            if (!room.TryClaimPublisher(publisher))
+            if (!room.TryClaimPublisher(publisher, "v1 publisher", ParticipantTransport.Udp))
             {
                 _hub.LeaveRoom(room);
                 byte[] bye = new byte[UdpWire.MaxDatagram];

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Protocol;
 
@@ -29,7 +31,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly ServerGuards _guards;
     private readonly UdpFrameReceiver _receiver;
     private readonly PublishRateLimit _rateLimit;
-    private readonly Channel<SharedFrame> _frames;
+    private readonly Channel<MediaFrame> _frames;
     private readonly UdpSessionEnd _end = new();
     private readonly RateMeter _rate = new();
     private volatile bool _seatHandedOver;
@@ -54,7 +56,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         bool recovery = !pending.Hello.NoLossRecovery;
         var budget = new ReassemblyBudget(FrameReassembler.SessionCapFor(options.MaxFrameBytes), guards.Reassembly, UdpHubListener.KeyOf(Address));
         _receiver = new UdpFrameReceiver(Id, options.MaxFrameBytes, recovery, d => _listener.SendTo(d, Address), budget);
-        _frames = Channel.CreateBounded<SharedFrame>(
+        _frames = Channel.CreateBounded<MediaFrame>(
             new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
             dropped =>
             {
@@ -155,7 +157,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         string reason = "closed";
         try
         {
-            await foreach (SharedFrame frame in _frames.Reader.ReadAllAsync(stop.Token))
+            await foreach (MediaFrame frame in _frames.Reader.ReadAllAsync(stop.Token))
             {
                 try
                 {
@@ -185,7 +187,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 await stop.CancelAsync(); // also when publishing failed: the tick loop must end
                 await ticks;
                 _frames.Writer.TryComplete();
-                while (_frames.Reader.TryRead(out SharedFrame? left))
+                while (_frames.Reader.TryRead(out MediaFrame? left))
                 {
                     left.Release();
                 }
@@ -193,7 +195,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 // Told before the seat is free, so it cannot land after a new publisher's first frame.
                 if (!serverToken.IsCancellationRequested && !_seatHandedOver)
                 {
-                    _room.SetSignal(false, HubConnection.PublisherLeftReason);
+                    _room.SetSignal(false, Room.PublisherLeftReason);
                 }
 
                 _room.ReleasePublisher(this);
@@ -263,7 +265,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 }
             }
 
-            SharedFrame frame = SharedFrame.Rent(picture.Length);
+            MediaFrame frame = MediaFrame.Rent(picture.Length);
             picture.CopyTo(frame.WritableData);
             frame.Complete(header, picture.Length);
             if (!_frames.Writer.TryWrite(frame))

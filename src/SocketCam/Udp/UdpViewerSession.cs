@@ -1,7 +1,9 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 
 namespace SocketCam.Udp;
@@ -43,7 +45,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         Id = pending.Id;
         Address = pending.Address;
         Remote = UdpHubListener.Describe(pending.Address);
-        Slot = new LatestFrameSlot(_wake);
+        Slot = new VideoSlot(_wake);
         _windowTimer = new Timer(static state => ((AsyncSignal)state!).Set(), _wake, Timeout.Infinite, Timeout.Infinite);
         bool recovery = !pending.Hello.NoLossRecovery;
         _sender = new UdpFrameSender(d => _listener.SendTo(d, Address), Id, recovery, options.UdpPacingBytesPerSecond);
@@ -53,7 +55,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     public SocketAddress Address { get; }
 
-    public LatestFrameSlot Slot { get; }
+    public VideoSlot Slot { get; }
 
     public string Kind => "udp-viewer";
 
@@ -218,7 +220,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
                 continue;
             }
 
-            SharedFrame? frame = Slot.Take();
+            MediaFrame? frame = Slot.Take();
             if (frame is null)
             {
                 continue;
@@ -231,7 +233,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
                     continue; // more than 65536 fragments: UDP cannot carry it (WELCOME said so); TCP can
                 }
 
-                await _sender.SendFrameAsync(frame.Header, frame.Message[ProtocolConstants.FrameMessageOverhead..], cancellationToken);
+                await _sender.SendFrameAsync(frame.Header, frame.Payload, cancellationToken);
                 _sendRate.Mark();
             }
             finally

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Tests.Support;
 
 namespace SocketCam.Tests.Cli;

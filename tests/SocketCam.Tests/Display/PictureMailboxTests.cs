@@ -1,6 +1,7 @@
 using SocketCam.Codecs;
 using SocketCam.Display;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Tests.Codecs;
@@ -179,7 +180,7 @@ public sealed class PictureMailboxTests
         {
             using VideoFrame frame = TestFrames.Pattern(160, 120, i);
             frame.CaptureMicros = 10_000 + i;
-            SharedFrame shared = FrameEncoding.Encode(encoder, frame);
+            MediaFrame shared = FrameEncoding.Encode(encoder, frame);
             feed.Offer(shared); // the feed takes its own reference
             shared.Release();
         }
@@ -222,7 +223,7 @@ public sealed class PictureMailboxTests
         int taken = 0;
         using var feed = new EncodedFrameFeed();
         feed.Slot.Taken = () => taken++;
-        SharedFrame broken = Corrupt();
+        MediaFrame broken = Corrupt();
         feed.Offer(broken);
 
         // TakeNewest would count it as corrupt (it decodes); Skip only takes it and lets its reference go.
@@ -245,7 +246,7 @@ public sealed class PictureMailboxTests
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
         using (VideoFrame frame = TestFrames.Pattern(64, 48, 1))
         {
-            SharedFrame shared = FrameEncoding.Encode(encoder, frame);
+            MediaFrame shared = FrameEncoding.Encode(encoder, frame);
             room.Publish(shared);
             shared.Release();
         }
@@ -263,7 +264,7 @@ public sealed class PictureMailboxTests
     public void Encoded_feed_skips_a_corrupt_frame_and_counts_it()
     {
         using var feed = new EncodedFrameFeed();
-        SharedFrame broken = Corrupt();
+        MediaFrame broken = Corrupt();
         feed.Offer(broken);
         broken.Release();
 
@@ -271,9 +272,9 @@ public sealed class PictureMailboxTests
         Assert.Equal(1, feed.Corrupt);
     }
 
-    private static SharedFrame Corrupt()
+    private static MediaFrame Corrupt()
     {
-        SharedFrame broken = SharedFrame.Rent(4);
+        MediaFrame broken = MediaFrame.Rent(4);
         new byte[] { 0xFF, 0xD8, 0x00, 0x01 }.CopyTo(broken.WritableData);
         broken.Complete(new VideoFrameHeader(CodecId.Jpeg, 16, 16, 7, 0), 4);
         return broken;
@@ -282,7 +283,7 @@ public sealed class PictureMailboxTests
     private static void Offer(EncodedFrameFeed feed, IFrameEncoder encoder, int sequence)
     {
         using VideoFrame frame = TestFrames.Pattern(64, 48, sequence);
-        SharedFrame shared = FrameEncoding.Encode(encoder, frame);
+        MediaFrame shared = FrameEncoding.Encode(encoder, frame);
         feed.Offer(shared);
         shared.Release();
     }

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Tests.Support;
 
@@ -55,8 +57,9 @@ public sealed class BadInputTests
         await AssertRejectedAsync(hub, healthy, peer, ErrorCode.BadMagic);
     }
 
+    // Version 2 is a session of its own (docs/PROTOCOL.md Part II, tests in Rooms/); 3 and 0 are not versions this hub speaks.
     [Theory]
-    [InlineData(2)]
+    [InlineData(3)]
     [InlineData(0)]
     public async Task A_wrong_version_gets_unsupported_version(int version)
     {

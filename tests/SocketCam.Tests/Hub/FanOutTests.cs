@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
+using SocketCam.Media;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Sources;
 using SocketCam.Tests.Support;
 

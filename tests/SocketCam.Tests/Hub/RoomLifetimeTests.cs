@@ -1,4 +1,6 @@
+using SocketCam.Media;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Tests.Support;
 
@@ -53,13 +55,13 @@ public sealed class RoomLifetimeTests
     [Fact]
     public void A_frame_offered_to_a_closed_slot_is_released_at_once()
     {
-        var slot = new LatestFrameSlot(new AsyncSignal());
-        SharedFrame waiting = SharedFrame.Rent(16);
+        var slot = new VideoSlot(new AsyncSignal());
+        MediaFrame waiting = MediaFrame.Rent(16);
         slot.Offer(waiting);
         slot.Close();
         Assert.False(slot.IsFull);
 
-        SharedFrame late = SharedFrame.Rent(16);
+        MediaFrame late = MediaFrame.Rent(16);
         slot.Offer(late);
         Assert.False(slot.IsFull);
         Assert.Null(slot.Take());

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Sources;
@@ -68,7 +69,7 @@ public sealed class SignalTests
         var viewer = new RecordingViewer();
         room.AddViewer(viewer);
         room.SetSignal(false, Reason);
-        SharedFrame frame = SharedFrame.Rent(16);
+        MediaFrame frame = MediaFrame.Rent(16);
         try
         {
             room.Publish(frame);
@@ -76,7 +77,7 @@ public sealed class SignalTests
             Assert.True(room.SignalLive);
             Assert.Equal([new(false, Reason), new(true, "")], viewer.Signals);
             Assert.Equal([false, false], viewer.SlotFullAtSignal); // told before the frame was offered
-            SharedFrame? offered = viewer.Slot.Take();
+            MediaFrame? offered = viewer.Slot.Take();
             Assert.Same(frame, offered);
             offered!.Release();
         }
@@ -171,8 +172,8 @@ public sealed class SignalTests
         }
 
         // The publisher hung up: its viewers stay and are told why nothing comes.
-        Assert.Equal(new SignalMessage(false, HubConnection.PublisherLeftReason), await ReadSignalAsync(viewer1));
-        Assert.Equal(new SignalMessage(false, HubConnection.PublisherLeftReason), await ReadSignalAsync(viewer2));
+        Assert.Equal(new SignalMessage(false, Room.PublisherLeftReason), await ReadSignalAsync(viewer1));
+        Assert.Equal(new SignalMessage(false, Room.PublisherLeftReason), await ReadSignalAsync(viewer2));
         Assert.Equal("publisher left", room.SignalReason);
         Assert.Empty(hub.Warnings);
     }
@@ -215,7 +216,7 @@ public sealed class SignalTests
         }
 
         // It said goodbye: the viewer stays in the room and is told the publisher left.
-        Assert.Equal(new SignalChange(false, HubConnection.PublisherLeftReason), (await viewer.WaitForSignalsAsync(5))[4]);
+        Assert.Equal(new SignalChange(false, Room.PublisherLeftReason), (await viewer.WaitForSignalsAsync(5))[4]);
         Assert.Equal(3, viewer.Stats.NoSignalEvents);
         Assert.False(viewer.Run.IsCompleted, "the viewer's session ended");
         Assert.Empty(hub.Warnings);
@@ -298,7 +299,7 @@ public sealed class SignalTests
     /// <summary>A viewer without a socket: records what the room tells it, and whether a frame was waiting at the time.</summary>
     private sealed class RecordingViewer : IRoomViewer
     {
-        public LatestFrameSlot Slot { get; } = new(new AsyncSignal());
+        public VideoSlot Slot { get; } = new(new AsyncSignal());
 
         public List<SignalMessage> Signals { get; } = [];
 

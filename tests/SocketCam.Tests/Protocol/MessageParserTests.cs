@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Protocol;
 using SocketCam.Tests.Support;

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Recording;
 using SocketCam.Tests.Support;
@@ -106,7 +108,7 @@ public sealed class RecorderFileTests : IDisposable
         {
             for (int i = 0; i < raw.Count; i++)
             {
-                SharedFrame frame = Shared(raw[i], CodecId.RawBgr24, 160, 120, i);
+                MediaFrame frame = Shared(raw[i], CodecId.RawBgr24, 160, 120, i);
                 Assert.True(await sink.EnqueueAsync(frame, CancellationToken.None));
                 frame.Release();
             }
@@ -130,7 +132,7 @@ public sealed class RecorderFileTests : IDisposable
         {
             for (int i = 0; i < jpegs.Count; i++)
             {
-                SharedFrame frame = Shared(jpegs[i], CodecId.Jpeg, 160, 120, i);
+                MediaFrame frame = Shared(jpegs[i], CodecId.Jpeg, 160, 120, i);
                 await sink.EnqueueAsync(frame, CancellationToken.None);
                 frame.Release();
             }
@@ -225,9 +227,9 @@ public sealed class RecorderFileTests : IDisposable
     private static JpegFrame Frame(byte[] jpeg, int width, int height, long sequence, long captureMicros) =>
         new(jpeg, width, height, sequence, captureMicros);
 
-    private static SharedFrame Shared(byte[] data, CodecId codec, int width, int height, long sequence)
+    private static MediaFrame Shared(byte[] data, CodecId codec, int width, int height, long sequence)
     {
-        SharedFrame frame = SharedFrame.Rent(data.Length);
+        MediaFrame frame = MediaFrame.Rent(data.Length);
         data.CopyTo(frame.WritableData);
         frame.Complete(new VideoFrameHeader(codec, width, height, sequence, StartMicros + (sequence * 33_333)), data.Length);
         return frame;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Tests.Support;
 
 namespace SocketCam.Tests.Recording;

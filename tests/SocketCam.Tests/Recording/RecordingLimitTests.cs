@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Limits;

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Recording;
 using SocketCam.Tests.Support;
@@ -116,7 +118,7 @@ public sealed class RecordingQueueTests
 
     private static ValueTask<bool> Enqueue(RecordingQueue queue, long sequence, int size = 10, CancellationToken cancellationToken = default)
     {
-        SharedFrame frame = SharedFrame.Rent(size);
+        MediaFrame frame = MediaFrame.Rent(size);
         frame.Complete(new VideoFrameHeader(CodecId.Jpeg, 1, 1, sequence, 0), size);
         ValueTask<bool> queued = queue.EnqueueAsync(frame, cancellationToken);
         // The queue took its own reference (synchronously, or once it had room): give ours back when it has.
@@ -128,7 +130,7 @@ public sealed class RecordingQueueTests
 
         return ReleaseAfter(queued, frame);
 
-        static async ValueTask<bool> ReleaseAfter(ValueTask<bool> queued, SharedFrame frame)
+        static async ValueTask<bool> ReleaseAfter(ValueTask<bool> queued, MediaFrame frame)
         {
             try
             {
@@ -143,7 +145,7 @@ public sealed class RecordingQueueTests
 
     private static async Task TakeAsync(RecordingQueue queue, long expected)
     {
-        SharedFrame? frame = await queue.DequeueAsync(CancellationToken.None).AsTask().WaitAsync(TestHub.Timeout);
+        MediaFrame? frame = await queue.DequeueAsync(CancellationToken.None).AsTask().WaitAsync(TestHub.Timeout);
         Assert.NotNull(frame);
         Assert.Equal(expected, frame.Header.Sequence);
         frame.Release();

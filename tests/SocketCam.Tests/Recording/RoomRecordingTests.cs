@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Recording;
 using SocketCam.Sources;
 using SocketCam.Tests.Support;

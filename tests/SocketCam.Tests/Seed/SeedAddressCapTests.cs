@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using SocketCam.Media;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Seed;
 using SocketCam.Tests.Support;
@@ -21,7 +23,7 @@ public sealed class SeedAddressCapTests
     public async Task Seed_clients_from_one_address_that_never_read_get_64_slots_and_another_address_still_watches()
     {
         const int Crowd = 100;
-        await using TestHub hub = TestHub.Start(codec: SocketCam.Codecs.CodecId.RawBgr24, width: 160, height: 120);
+        await using TestHub hub = TestHub.Start(codec: SocketCam.Media.CodecId.RawBgr24, width: 160, height: 120);
         var options = new SeedServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) };
         await using var seed = new SeedServer(hub.Server, options, hub.Logs.CreateFactory());
         seed.Start();

@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Seed;
 using SocketCam.Tests.Support;
@@ -146,7 +148,7 @@ public sealed class SeedEngineTests
         using var room = new Room("wait");
         var viewer = new SlotViewer();
         room.AddViewer(viewer);
-        SharedFrame frame = SharedFrame.Rent(16);
+        MediaFrame frame = MediaFrame.Rent(16);
         frame.Complete(new VideoFrameHeader(CodecId.Jpeg, 4, 4, 1, 0), 0);
         room.Publish(frame);
         frame.Release();
@@ -165,7 +167,7 @@ public sealed class SeedEngineTests
     {
         const int width = 4;
         const int height = 2;
-        SharedFrame frame = SharedFrame.Rent(width * height * 3);
+        MediaFrame frame = MediaFrame.Rent(width * height * 3);
         frame.WritableData[..(width * height * 3)].Fill(fill);
         frame.Complete(new VideoFrameHeader(CodecId.RawBgr24, width, height, sequence, 0), width * height * 3);
         room.Publish(frame);
@@ -208,7 +210,7 @@ public sealed class SeedEngineTests
     /// <summary>A viewer that is only its slot: the test takes frames out by hand.</summary>
     private sealed class SlotViewer : IRoomViewer
     {
-        public LatestFrameSlot Slot { get; } = new(new AsyncSignal());
+        public VideoSlot Slot { get; } = new(new AsyncSignal());
 
         public void OnSignal(SignalMessage message)
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Sources;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Protocol;
 

@@ -1,8 +1,10 @@
 using System.Net.Sockets;
+using SocketCam.Media;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Sources;
 using SocketCam.Tests.Support;
 using SocketCam.Transport;

@@ -1,4 +1,5 @@
 using System.Net;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Limits;
 using SocketCam.Udp;

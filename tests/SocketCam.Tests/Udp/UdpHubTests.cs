@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Protocol;
 using SocketCam.Tests.Support;
 using SocketCam.Udp;
@@ -351,7 +353,7 @@ public sealed class UdpHubTests
         using var picture = SocketCam.Media.VideoFrame.Rent(width, height);
         picture.Pixels.Fill(0x80);
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
-        SharedFrame frame = FrameEncoding.Encode(encoder, picture);
+        MediaFrame frame = FrameEncoding.Encode(encoder, picture);
         byte[] jpeg = frame.Data.ToArray();
         frame.Release();
         return jpeg;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Protocol;
 using SocketCam.Udp;

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Sources;
@@ -220,9 +221,9 @@ public sealed class HttpServerTests
         return new SharedFrameLease(FrameEncoding.Encode(encoder, picture));
     }
 
-    private sealed class SharedFrameLease(SharedFrame frame) : IDisposable
+    private sealed class SharedFrameLease(MediaFrame frame) : IDisposable
     {
-        public SharedFrame Frame => frame;
+        public MediaFrame Frame => frame;
 
         public void Dispose() => frame.Release();
     }

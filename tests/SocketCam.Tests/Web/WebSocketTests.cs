@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using SocketCam.Codecs;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Sources;
 using SocketCam.Tests.Support;
@@ -416,7 +417,7 @@ public sealed class WebSocketTests
         for (int i = 0; i < count; i++)
         {
             using VideoFrame picture = (await source.ReadFrameAsync(CancellationToken.None))!;
-            SharedFrame frame = FrameEncoding.Encode(encoder, picture);
+            MediaFrame frame = FrameEncoding.Encode(encoder, picture);
             jpegs[i] = frame.Data.ToArray();
             frame.Release();
         }

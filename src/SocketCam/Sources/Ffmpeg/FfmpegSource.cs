@@ -4,6 +4,7 @@ using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Diagnostics;
 using SocketCam.Ffmpeg;
 using SocketCam.Hub;
+using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;
 
@@ -24,7 +25,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     private FfmpegProcess? _process;
     private Y4mReader? _y4m;
     private MjpegStreamSplitter? _splitter;
-    private SharedFrame? _pending;
+    private MediaFrame? _pending;
     private JpegDecoder? _decoder;
     private FramePacer? _pacer;
     private long _sequence;
@@ -78,7 +79,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         }
     }
 
-    public async ValueTask<SharedFrame?> ReadEncodedAsync(CancellationToken cancellationToken)
+    public async ValueTask<MediaFrame?> ReadEncodedAsync(CancellationToken cancellationToken)
     {
         if (_output != FfmpegOutput.Mjpeg)
         {
@@ -95,7 +96,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         {
             // Not running: paused, ended or failed. Reading again starts it again (the caller decided to retry).
             await StartAsync(cancellationToken);
-            SharedFrame? started = _pending;
+            MediaFrame? started = _pending;
             _pending = null;
             return started;
         }
@@ -107,7 +108,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     {
         while (_output == FfmpegOutput.Mjpeg)
         {
-            SharedFrame? jpeg = await ReadEncodedAsync(cancellationToken);
+            MediaFrame? jpeg = await ReadEncodedAsync(cancellationToken);
             if (jpeg is null)
             {
                 return null;
@@ -232,7 +233,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         }
     }
 
-    private async ValueTask<SharedFrame?> NextJpegAsync(CancellationToken cancellationToken)
+    private async ValueTask<MediaFrame?> NextJpegAsync(CancellationToken cancellationToken)
     {
         MjpegStreamSplitter splitter = _splitter!;
         long dropped = splitter.DroppedFrames;
@@ -250,7 +251,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
         Width = width;
         Height = height;
-        SharedFrame frame = SharedFrame.Rent(jpeg.Length);
+        MediaFrame frame = MediaFrame.Rent(jpeg.Length);
         jpeg.Span.CopyTo(frame.WritableData);
         frame.Complete(new VideoFrameHeader(CodecId.Jpeg, width, height, _sequence++, Clock.NowMicros()), jpeg.Length);
         _framesThisRun++;

@@ -1,14 +1,15 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Media;
 using SocketCam.Protocol;
 
-namespace SocketCam.Hub;
+namespace SocketCam.Rooms;
 
 /// <summary>Something that watches a room: a native TCP viewer today, WebSocket and MJPEG clients later.</summary>
 internal interface IRoomViewer
 {
-    LatestFrameSlot Slot { get; }
+    VideoSlot Slot { get; }
 
     /// <summary>
     /// The room's signal state changed (or the viewer just joined a room without signal). Called under the room's
@@ -24,15 +25,15 @@ internal interface IRoomViewer
 internal interface IRoomRecorder
 {
     /// <summary>Takes its own reference to <paramref name="frame"/>; completes once the recorder has room for it.</summary>
-    ValueTask OfferAsync(SharedFrame frame, CancellationToken cancellationToken);
+    ValueTask OfferAsync(MediaFrame frame, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// A named stream: at most one publisher (the hub's own capture or a remote `publish`) and any number of viewers.
-/// Fan-out hands each viewer a reference to the same <see cref="SharedFrame"/>; nothing is copied or queued.
+/// Fan-out hands each viewer a reference to the same <see cref="MediaFrame"/>; nothing is copied or queued.
 /// Recorders get every frame through their own bounded queue, and the publisher waits for them (<see cref="PublishAsync"/>).
 /// </summary>
-internal sealed class Room : IDisposable
+internal sealed partial class Room : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly AsyncSignal _viewersChanged = new();
@@ -44,7 +45,7 @@ internal sealed class Room : IDisposable
     private readonly Lock _latestLock = new();
     private object? _publisher;
     private long _framesPublished;
-    private SharedFrame? _latest;
+    private MediaFrame? _latest;
     private bool _disposed;
 
     // Null while live; written under _lock, read without it (one reference: state and reason always agree).
@@ -60,7 +61,7 @@ internal sealed class Room : IDisposable
 
     public string Name { get; }
 
-    /// <summary>References taken by <see cref="HubServer.GetOrCreateRoom"/>; only touched under the hub's rooms lock.</summary>
+    /// <summary>References taken by the hub's GetOrCreateRoom; only touched under the hub's rooms lock.</summary>
     internal int References { get; set; }
 
     public int ViewerCount => Volatile.Read(ref _viewers).Length;
@@ -69,8 +70,8 @@ internal sealed class Room : IDisposable
 
     public int RecorderCount => Volatile.Read(ref _recorders).Length;
 
-    /// <summary>Someone needs frames: a viewer or a recorder (capture pauses while nobody does).</summary>
-    public bool HasAudience => ViewerCount > 0 || RecorderCount > 0;
+    /// <summary>Someone needs the v1 seat's frames: a v1 viewer, a recorder, or a subscriber of the seat's track (capture pauses while nobody does).</summary>
+    public bool HasAudience => ViewerCount > 0 || RecorderCount > 0 || SeatHasSubscribers();
 
     public bool HasPublisher => Volatile.Read(ref _publisher) is not null;
 
@@ -80,7 +81,7 @@ internal sealed class Room : IDisposable
     /// The newest published frame with a reference for the caller (who releases it), or null before the first frame.
     /// The room keeps its own reference to the last frame until a newer one replaces it or the room is disposed.
     /// </summary>
-    public SharedFrame? AcquireLatestFrame()
+    public MediaFrame? AcquireLatestFrame()
     {
         lock (_latestLock)
         {
@@ -117,6 +118,12 @@ internal sealed class Room : IDisposable
         string text = MessageWriter.Printable(reason).Trim();
         lock (_lock)
         {
+            // The v1 seat's SIGNAL is its track's state for v2 participants (§4.12).
+            if (_seat?.Tracks.GetValueOrDefault((ushort)1) is { } seatTrack)
+            {
+                SetTrackStateLocked(seatTrack, live, text);
+            }
+
             string? current = _noSignalReason;
             if (live ? current is null : string.Equals(current, text, StringComparison.Ordinal))
             {
@@ -133,11 +140,11 @@ internal sealed class Room : IDisposable
 
         if (live)
         {
-            HubLog.SignalBack(_logger, Name);
+            RoomLog.SignalBack(_logger, Name);
         }
         else
         {
-            HubLog.NoSignal(_logger, Name, text);
+            RoomLog.NoSignal(_logger, Name, text);
         }
 
         return true;
@@ -205,16 +212,43 @@ internal sealed class Room : IDisposable
         }
     }
 
-    /// <summary>Claims the room's single publisher seat for <paramref name="owner"/>.</summary>
-    public bool TryClaimPublisher(object owner) => Interlocked.CompareExchange(ref _publisher, owner, null) is null;
-
-    public void ReleasePublisher(object owner) => Interlocked.CompareExchange(ref _publisher, null, owner);
+    /// <summary>Claims the room's single v1 publisher seat for <paramref name="owner"/> (a participant named "v1 publisher").</summary>
+    public bool TryClaimPublisher(object owner) => TryClaimPublisher(owner, "v1 publisher", ParticipantTransport.Other);
 
     /// <summary>
-    /// Offers the frame to every viewer; the caller keeps (and later releases) its own reference. A frame after a
-    /// no-signal means the source is back: viewers are told (SIGNAL live) before the frame reaches them.
+    /// Publishes a frame without waiting for recorders (tests and benchmarks; sources use <see cref="PublishAsync(MediaFrame, CancellationToken)"/>).
+    /// The caller keeps (and later releases) its own reference.
     /// </summary>
-    public void Publish(SharedFrame frame)
+    public void Publish(MediaFrame frame)
+    {
+        ValueTask published = PublishAsync(frame, CancellationToken.None);
+        if (!published.IsCompleted)
+        {
+            published.AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>
+    /// A v1 seat's frame (the hub's capture, a v1 publisher over TCP, UDP or WebSocket): a frame of the seat's track,
+    /// which is published at its first frame. Without a seat (tests), straight to v1 viewers and recorders.
+    /// </summary>
+    public ValueTask PublishAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        if (SeatTrack(frame.Header) is { } track)
+        {
+            return PublishAsync(track, frame, cancellationToken);
+        }
+
+        FrameFraming.Stamp(frame, frame.Header.Sequence);
+        return PublishToV1Async(frame, cancellationToken);
+    }
+
+    /// <summary>
+    /// Offers a primary-track frame to every v1 viewer (they skip to the newest), then waits until every recorder has
+    /// queued it: a recorder that cannot keep up holds the publisher back (back-pressure to the source) and never loses a
+    /// frame. A frame after a no-signal means the source is back: viewers are told (SIGNAL live) before the frame reaches them.
+    /// </summary>
+    private ValueTask PublishToV1Async(MediaFrame frame, CancellationToken cancellationToken)
     {
         if (_noSignalReason is not null)
         {
@@ -227,16 +261,7 @@ internal sealed class Room : IDisposable
         {
             viewer.Slot.Offer(frame);
         }
-    }
 
-    /// <summary>
-    /// Offers the frame to every viewer exactly like <see cref="Publish"/> (they skip to the newest), then waits until
-    /// every recorder has queued it: a recorder that cannot keep up holds the publisher back (back-pressure to the source)
-    /// and never loses a frame. The caller keeps (and later releases) its own reference.
-    /// </summary>
-    public ValueTask PublishAsync(SharedFrame frame, CancellationToken cancellationToken)
-    {
-        Publish(frame);
         IRoomRecorder[] recorders = Volatile.Read(ref _recorders);
         return recorders.Length switch
         {
@@ -244,6 +269,14 @@ internal sealed class Room : IDisposable
             1 => recorders[0].OfferAsync(frame, cancellationToken),
             _ => OfferToAllAsync(recorders, frame, cancellationToken),
         };
+    }
+
+    private bool SeatHasSubscribers()
+    {
+        lock (_lock)
+        {
+            return _seat is { } seat && seat.Tracks.Values.Any(t => t.SubscriberCount > 0);
+        }
     }
 
     /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next); every slot of the room calls it.</summary>
@@ -300,7 +333,7 @@ internal sealed class Room : IDisposable
     public void Dispose()
     {
         _takenTimeout.Dispose();
-        SharedFrame? latest;
+        MediaFrame? latest;
         lock (_latestLock)
         {
             _disposed = true;
@@ -311,9 +344,9 @@ internal sealed class Room : IDisposable
         latest?.Release();
     }
 
-    private void KeepLatest(SharedFrame frame)
+    private void KeepLatest(MediaFrame frame)
     {
-        SharedFrame? previous;
+        MediaFrame? previous;
         lock (_latestLock)
         {
             if (_disposed)
@@ -329,7 +362,7 @@ internal sealed class Room : IDisposable
         previous?.Release();
     }
 
-    private static async ValueTask OfferToAllAsync(IRoomRecorder[] recorders, SharedFrame frame, CancellationToken cancellationToken)
+    private static async ValueTask OfferToAllAsync(IRoomRecorder[] recorders, MediaFrame frame, CancellationToken cancellationToken)
     {
         foreach (IRoomRecorder recorder in recorders)
         {

@@ -1,6 +1,6 @@
 using System.Threading.Tasks.Sources;
 
-namespace SocketCam.Hub;
+namespace SocketCam.Rooms;
 
 /// <summary>
 /// An auto-reset event for one waiter at a time, allocation-free per wait (unlike SemaphoreSlim.WaitAsync).

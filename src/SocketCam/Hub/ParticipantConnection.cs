@@ -1,0 +1,597 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Limits;
+using SocketCam.Media;
+using SocketCam.Protocol;
+using SocketCam.Rooms;
+using SocketCam.Transport;
+
+namespace SocketCam.Hub;
+
+/// <summary>
+/// A protocol v2 session over a stream socket (docs/PROTOCOL.md Part II), after the client's preface said version 2:
+/// JOIN, then requests, frames of its own tracks and keyframe requests in; WELCOME, the room's snapshot and events,
+/// RESULTs and the subscribed tracks' frames out. Everything outgoing waits in the participant's <see cref="Outbox"/>
+/// and one send loop, the socket's only writer, writes it: control first, then audio, then video.
+/// </summary>
+internal sealed class ParticipantConnection
+{
+    private readonly Socket _socket;
+    private readonly AddressKey? _address;
+    private readonly HubServer _hub;
+    private readonly HubOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _receiveTimeout;
+    private readonly GatherSender _gather;
+    private readonly SendCounters _sent;
+    private readonly Outbox _outbox;
+    private readonly RequestBucket _requests;
+    private PublishRateLimit? _publishLimit;
+    private volatile bool _closing;
+    private volatile bool _sendFailed;
+    private long _keyframeRequestsDropped;
+
+    public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, HubOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent)
+    {
+        _socket = socket;
+        _address = address;
+        _hub = hub;
+        _options = options;
+        _logger = logger;
+        Remote = remote;
+        _receiveTimeout = receiveTimeout;
+        _gather = gather;
+        _sent = sent;
+        RoomLimits limits = options.Rooms;
+        _outbox = new Outbox(limits.ControlQueueMessages, limits.ControlQueueBytes);
+        _requests = new RequestBucket(limits.RequestBurst, limits.RequestsPerSecond);
+    }
+
+    public string Remote { get; }
+
+    public string? RoomName { get; private set; }
+
+    public Participant? Participant { get; private set; }
+
+    public long FramesDropped => _outbox.FramesDropped;
+
+    /// <summary>Runs the session to its end; the caller closes the socket afterwards. Returns whether JOIN succeeded, and why it ended.</summary>
+    public async Task RunAsync(PipeReader reader, CancellationToken serverToken)
+    {
+        Room? room = null;
+        Participant? participant = null;
+        Task? sendLoop = null;
+        byte[]? farewell = null;
+        string leaveReason = "closed";
+        ErrorCode leaveCode = ErrorCode.Normal;
+        try
+        {
+            (MessageType firstType, byte[] first) = await ReadFirstAsync(reader, serverToken);
+            if (firstType == MessageType.ListRooms)
+            {
+                // `socketcam rooms`: one answer, then a polite close (§4.6.7).
+                Authorize(MessageParserV2.ParseListRooms(first));
+                _hub.Guards.FailedAttempts.RecordSuccess(_address);
+                await _socket.SendAllAsync(MessageWriterV2.RoomList(ListRooms()), serverToken);
+                farewell = MessageWriterV2.Close(MessageType.Goodbye, ErrorCode.Normal, "room list sent");
+                return;
+            }
+
+            JoinMessage join = MessageParserV2.ParseJoin(first);
+            Authorize(join.Token);
+
+            _hub.Guards.FailedAttempts.RecordSuccess(_address);
+            room = _hub.GetOrCreateRoom(join.Room);
+            RoomName = join.Room;
+            participant = room.Join(join.Name, TransportOf(_socket), ParticipantFlags.None, join.Hidden, _outbox);
+            Participant = participant;
+            participant.KeyframeRequested = m => _outbox.EnqueueControl(MessageWriterV2.KeyframeRequest(m));
+            RoomLimits limits = room.Limits;
+            var welcome = new WelcomeV2Message(
+                _hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes, participant.Id, room.Epoch, 0,
+                join.Hidden ? ProtocolV2.PermissionSubscribe : ProtocolV2.PermissionPublish | ProtocolV2.PermissionSubscribe,
+                Clamp16(limits.MaxTracks), Clamp16(limits.MaxSubscriptions), Clamp16(limits.MaxParticipants),
+                Clamp16(limits.RequestBurst), Clamp16(limits.RequestsPerSecond), Clamp16((int)limits.KeyframeInterval.TotalMilliseconds),
+                (uint)limits.ControlQueueMessages, (uint)limits.ControlQueueBytes);
+            // WELCOME goes out before the send loop starts: the snapshot (already queued by Join) follows it.
+            await _socket.SendAllAsync(MessageWriterV2.Welcome(welcome), serverToken);
+            HubLog.Joined(_logger, Remote, join.Room, join.Hidden ? "hidden participant" : $"participant {participant.Id} '{participant.Name}'", join.Agent);
+            sendLoop = SendLoopAsync();
+            leaveReason = await ReceiveLoopAsync(reader, room, participant, join.Hidden, serverToken);
+        }
+        catch (ProtocolException ex)
+        {
+            if (participant is null && ex.Code is not (ErrorCode.Throttled or ErrorCode.RoomFull))
+            {
+                _hub.Guards.FailedAttempts.RecordFailure(_address);
+            }
+
+            HubLog.Rejected(_logger, Remote, ex.Code.ToWireName(), ex.Message);
+            leaveReason = ex.Message;
+            leaveCode = ex.Code;
+            farewell = MessageWriterV2.Close(MessageType.Error, ex.Code, ex.Message);
+        }
+        catch (OperationCanceledException) when (serverToken.IsCancellationRequested)
+        {
+            leaveReason = "server shutting down";
+            farewell = MessageWriterV2.Close(MessageType.Goodbye, ErrorCode.ServerShutdown, "The server is shutting down.");
+        }
+        catch (OperationCanceledException) when (_outbox.IsOverflowed)
+        {
+            leaveReason = "slow consumer: its control queue overflowed";
+            leaveCode = ErrorCode.SlowConsumer;
+            farewell = MessageWriterV2.Close(MessageType.Error, ErrorCode.SlowConsumer, "You do not read what you are sent (control queue full).");
+        }
+        catch (OperationCanceledException) when (_sendFailed)
+        {
+            leaveReason = "connection lost";
+            leaveCode = ErrorCode.ConnectionLost;
+        }
+        catch (OperationCanceledException) when (_receiveTimeout.IsCancellationRequested)
+        {
+            bool handshake = participant is null;
+            ErrorCode code = handshake ? ErrorCode.HandshakeTimeout : ErrorCode.IdleTimeout;
+            string text = handshake ? $"No JOIN within {_options.HandshakeTimeout.TotalSeconds:0.#} s." : $"Nothing received for {_options.IdleTimeout.TotalSeconds:0.#} s.";
+            if (handshake)
+            {
+                _hub.Guards.Refusals.Count(Refusal.HandshakeTimeout);
+                _hub.Guards.FailedAttempts.RecordFailure(_address);
+            }
+
+            leaveReason = text;
+            leaveCode = code;
+            farewell = MessageWriterV2.Close(MessageType.Error, code, text);
+        }
+        catch (Exception ex) when (ex.IsDisconnect())
+        {
+            leaveReason = "connection lost";
+            leaveCode = ErrorCode.ConnectionLost;
+        }
+        catch (Exception ex)
+        {
+            leaveReason = "internal error";
+            leaveCode = ErrorCode.ConnectionLost;
+            HubLog.Failed(_logger, Remote, ex);
+        }
+        finally
+        {
+            if (room is not null)
+            {
+                if (participant is not null)
+                {
+                    // On shutdown nobody is told anything but GOODBYE (§4.3).
+                    if (!serverToken.IsCancellationRequested)
+                    {
+                        room.Leave(participant, leaveCode);
+                    }
+                    else
+                    {
+                        room.Leave(participant, ErrorCode.ServerShutdown);
+                    }
+
+                    HubLog.Left(_logger, Remote, room.Name, leaveReason, _sent.FramesSent, _outbox.FramesDropped);
+                }
+
+                _hub.LeaveRoom(room);
+            }
+
+            await CloseAsync(sendLoop, farewell);
+        }
+    }
+
+    private void Authorize(string token)
+    {
+        if (!TokenCheck.Matches(_options.Token, token))
+        {
+            _hub.Guards.Refusals.Count(Refusal.Unauthorized);
+            throw new ProtocolException(ErrorCode.Unauthorized, token.Length == 0 ? "This server needs a token (--token)." : "Wrong token.");
+        }
+    }
+
+    private List<RoomListing> ListRooms()
+    {
+        var rooms = new List<RoomListing>();
+        foreach (Room room in _hub.Rooms.OrderBy(r => r.Name, StringComparer.Ordinal))
+        {
+            (ParticipantRecord[] participants, TrackRecord[] tracks, uint hidden) = room.DescribeAll();
+            rooms.Add(new RoomListing(room.Name, room.Epoch, room.EventSequence, hidden, participants, tracks));
+        }
+
+        return rooms;
+    }
+
+    private static ushort Clamp16(int value) => (ushort)Math.Clamp(value, 0, ushort.MaxValue);
+
+    private static ParticipantTransport TransportOf(Socket socket) =>
+        socket.AddressFamily == AddressFamily.Unix ? ParticipantTransport.Unix : ParticipantTransport.Tcp;
+
+    /// <summary>The first message: JOIN, or LIST_ROOMS instead (anything else is malformed).</summary>
+    private async Task<(MessageType Type, byte[] Payload)> ReadFirstAsync(PipeReader reader, CancellationToken serverToken)
+    {
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            bool done = false;
+            try
+            {
+                // Frame cap 0 before JOIN: an unauthenticated peer can only make the hub buffer a JOIN-sized message.
+                V2Read read = MessageParserV2.TryReadMessage(ref buffer, maxFrameBytes: 0, out MessageType type, out ReadOnlySequence<byte> payload);
+                if (read != V2Read.NeedMore)
+                {
+                    done = true;
+                    if (_hub.Guards.FailedAttempts.IsBlocked(_address, out TimeSpan retryAfter))
+                    {
+                        _hub.Guards.Refusals.Count(Refusal.Throttled);
+                        throw new ProtocolException(ErrorCode.Throttled, string.Create(
+                            System.Globalization.CultureInfo.InvariantCulture,
+                            $"too many failed attempts from {_address}; retry in {Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)):0} s"));
+                    }
+
+                    if (read != V2Read.Message || type is not (MessageType.Join or MessageType.ListRooms))
+                    {
+                        throw new ProtocolException(ErrorCode.Malformed, $"Expected JOIN first, got type 0x{(byte)type:X2}.");
+                    }
+
+                    return (type, payload.ToArray());
+                }
+
+                if (result.IsCompleted)
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, "The connection closed during the handshake.");
+                }
+            }
+            finally
+            {
+                if (done)
+                {
+                    reader.AdvanceTo(buffer.Start);
+                }
+                else
+                {
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+
+            serverToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    private async Task<string> ReceiveLoopAsync(PipeReader reader, Room room, Participant participant, bool hidden, CancellationToken serverToken)
+    {
+        int maxFrameBytes = hidden ? 0 : _options.MaxFrameBytes;
+        using IncomingFrameGuard? frames = hidden ? null : new IncomingFrameGuard(_hub.Guards, _address, reader);
+        // The overflow of our own queue ends the receive loop too (the send loop sees it and writes slow-consumer).
+        _outbox.Overflowed = () => _receiveTimeout.Cancel();
+        long partialBytes = 0;
+        _receiveTimeout.CancelAfter(_options.IdleTimeout);
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            try
+            {
+                bool heard = false;
+                while (true)
+                {
+                    V2Read read = MessageParserV2.TryReadMessage(ref buffer, maxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload);
+                    if (read == V2Read.NeedMore)
+                    {
+                        break;
+                    }
+
+                    heard = true;
+                    partialBytes = 0;
+                    if (read == V2Read.SkippedOptional)
+                    {
+                        continue;
+                    }
+
+                    string? ended = await HandleAsync(type, payload, room, participant, frames, serverToken);
+                    if (ended is not null)
+                    {
+                        return ended;
+                    }
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        throw new ProtocolException(ErrorCode.Malformed, $"The connection closed in the middle of a message ({buffer.Length} bytes unread).");
+                    }
+
+                    return "disconnected";
+                }
+
+                if (frames is not null && PartialFrameLength(buffer) is { } announced)
+                {
+                    heard |= buffer.Length > partialBytes;
+                    partialBytes = buffer.Length;
+                    ValueTask ready = frames.BeforeReadAsync(announced, buffer.Length, _receiveTimeout.Token);
+                    if (!ready.IsCompletedSuccessfully)
+                    {
+                        _receiveTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                        heard = true;
+                    }
+
+                    await ready;
+                }
+
+                if (heard)
+                {
+                    _receiveTimeout.CancelAfter(_options.IdleTimeout);
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            serverToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>One message; returns a reason when the session ends politely (GOODBYE, the peer's ERROR).</summary>
+    private async ValueTask<string?> HandleAsync(MessageType type, ReadOnlySequence<byte> payload, Room room, Participant participant, IncomingFrameGuard? frames, CancellationToken serverToken)
+    {
+        switch (type)
+        {
+            case MessageType.Frame:
+                frames!.FrameDone();
+                await PublishFrameAsync(payload, room, participant, serverToken);
+                return null;
+            case MessageType.Publish:
+                TakeRequestToken();
+                (uint publishId, TrackDescription description) = MessageParserV2.ParsePublish(payload.ToArray());
+                Reply(room.Publish(participant, publishId, description));
+                return null;
+            case MessageType.Unpublish:
+                TakeRequestToken();
+                (uint unpublishId, ushort trackId) = MessageParserV2.ParseUnpublish(payload.ToArray());
+                Reply(room.Unpublish(participant, unpublishId, trackId));
+                return null;
+            case MessageType.Subscribe:
+                TakeRequestToken();
+                SubscribeMessage sub = MessageParserV2.ParseSubscribe(payload.ToArray(), "SUBSCRIBE");
+                Reply(room.Subscribe(participant, sub.RequestId, sub.ParticipantId, sub.TrackId, sub.Kinds));
+                return null;
+            case MessageType.Unsubscribe:
+                TakeRequestToken();
+                SubscribeMessage unsub = MessageParserV2.ParseSubscribe(payload.ToArray(), "UNSUBSCRIBE");
+                Reply(room.Unsubscribe(participant, unsub.RequestId, unsub.ParticipantId, unsub.TrackId));
+                return null;
+            case MessageType.SourceState:
+                TakeRequestToken();
+                SourceStateMessage state = MessageParserV2.ParseSourceState(payload.ToArray());
+                Track track = room.FindTrack(participant, state.TrackId)
+                    ?? throw new ProtocolException(ErrorCode.NotPublished, $"SOURCE_STATE for track {state.TrackId}, which you do not publish.");
+                room.SetTrackState(track, state.Live, state.Text);
+                return null;
+            case MessageType.KeyframeRequest:
+                KeyframeRequestMessage request = MessageParserV2.ParseKeyframeRequest(payload.ToArray());
+                if (!room.RequestKeyframe(participant, request.ParticipantId, request.TrackId))
+                {
+                    // Races with unpublishing: never an error (§4.6.5).
+                    Interlocked.Increment(ref _keyframeRequestsDropped);
+                }
+
+                return null;
+            case MessageType.Ping:
+                PingMessage ping = MessageParser.ParsePing(payload);
+                byte[] pong = new byte[ProtocolConstants.MessageHeaderSize + ProtocolConstants.PongPayloadSize];
+                MessageWriter.WritePong(pong, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros()));
+                _outbox.EnqueueControl(pong);
+                return null;
+            case MessageType.Pong:
+                MessageParser.ParsePong(payload);
+                return null;
+            case MessageType.Goodbye:
+                return "said goodbye";
+            case MessageType.Error:
+                return "error: " + MessageParser.ParseClose(payload).Text;
+            default:
+                throw new ProtocolException(ErrorCode.Malformed, $"{type} is not allowed from a client in a v2 session.");
+        }
+    }
+
+    private void TakeRequestToken()
+    {
+        if (!_requests.TryTake())
+        {
+            _hub.Guards.Refusals.Count(Refusal.PublishRateLimit);
+            throw new ProtocolException(ErrorCode.RateLimited, $"Requests faster than {_options.Rooms.RequestsPerSecond}/s (burst {_options.Rooms.RequestBurst}).");
+        }
+    }
+
+    /// <summary>A RESULT goes after the events its request caused (the room queued them already, under its lock).</summary>
+    private void Reply(in ResultMessage result) => _outbox.EnqueueControl(MessageWriterV2.Result(result));
+
+    /// <summary>Checks a FRAME in the order §4.6.4 gives, copies its data into a pooled frame and hands it to the track.</summary>
+    private async ValueTask PublishFrameAsync(ReadOnlySequence<byte> payload, Room room, Participant participant, CancellationToken serverToken)
+    {
+        Span<byte> h = stackalloc byte[ProtocolV2.FrameHeaderSize];
+        if (payload.Length < ProtocolV2.FrameHeaderSize)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, "FRAME is shorter than its 32-byte header.");
+        }
+
+        payload.Slice(0, ProtocolV2.FrameHeaderSize).CopyTo(h);
+        FrameInfo info = MessageParserV2.ParseFrameHeader(h, payload.Length, out uint participantId, out ushort trackId, out int dataOffset);
+        if (participantId != 0)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, "FRAME from a client must have participant_id 0.");
+        }
+
+        Track track = room.FindTrack(participant, trackId)
+            ?? throw new ProtocolException(ErrorCode.NotPublished, $"FRAME for track {trackId}, which you do not publish.");
+        if (info.Kind != track.Kind || info.Codec != track.Description.Codec)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"FRAME of track {trackId} is {info.Kind}/{CodecIds.Name(info.Codec)} but the track is {track.Kind}/{CodecIds.Name(track.Description.Codec)}.");
+        }
+
+        if (CodecIds.AllKeyframes(info.Codec) && !info.IsKeyframe)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, $"Every {CodecIds.Name(info.Codec)} frame is a keyframe: set the keyframe flag.");
+        }
+
+        ReadOnlySequence<byte> data = payload.Slice(dataOffset);
+        if (info.Kind == TrackKind.Audio && data.Length > ProtocolV2.MaxAudioFrameBytes)
+        {
+            throw new ProtocolException(ErrorCode.TooLarge, $"Audio frames are at most {ProtocolV2.MaxAudioFrameBytes} bytes.");
+        }
+
+        _publishLimit ??= new PublishRateLimit(_hub.Guards.Options);
+        if (!_publishLimit.TryAdmit((int)data.Length))
+        {
+            _hub.Guards.Refusals.Count(Refusal.PublishRateLimit);
+            return;
+        }
+
+        MediaFrame frame = MediaFrame.Rent((int)data.Length);
+        try
+        {
+            data.CopyTo(frame.WritableData);
+            frame.Complete(info, (int)data.Length);
+            FrameCheck.Validate(frame, track.Kind == TrackKind.Audio ? track.Description.A : 0);
+            ValueTask published = room.PublishAsync(track, frame, serverToken);
+            if (!published.IsCompletedSuccessfully)
+            {
+                _receiveTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            }
+
+            await published;
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+
+    /// <summary>The announced length (message header included) when <paramref name="buffer"/> starts with an incomplete FRAME.</summary>
+    private static long? PartialFrameLength(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.Length < ProtocolConstants.MessageHeaderSize)
+        {
+            return null;
+        }
+
+        Span<byte> header = stackalloc byte[ProtocolConstants.MessageHeaderSize];
+        buffer.Slice(0, ProtocolConstants.MessageHeaderSize).CopyTo(header);
+        if ((MessageType)header[0] != MessageType.Frame)
+        {
+            return null;
+        }
+
+        return ProtocolConstants.MessageHeaderSize + (long)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                await _outbox.WaitAsync(CancellationToken.None);
+                while (!_closing && !_outbox.IsOverflowed)
+                {
+                    if (_outbox.TakeControl() is { } control)
+                    {
+                        await _socket.SendAllAsync(control, CancellationToken.None);
+                        continue;
+                    }
+
+                    MediaFrame? frame = _outbox.TakeFrame(out _);
+                    if (frame is null)
+                    {
+                        break;
+                    }
+
+                    try
+                    {
+                        ArraySegment<byte> header = FrameFraming.V2Header(frame);
+                        await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
+                        _sent.OnSent(header.Count + frame.DataLength, Clock.NowMicros() - frame.Header.CaptureMicros);
+                    }
+                    finally
+                    {
+                        frame.Release();
+                    }
+                }
+
+                if (_closing || _outbox.IsOverflowed)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            if (!ex.IsDisconnect())
+            {
+                HubLog.Failed(_logger, Remote, ex);
+            }
+
+            _sendFailed = true;
+            _closing = true;
+            try
+            {
+                await _receiveTimeout.CancelAsync();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Stops the send loop after what it is writing, then writes the farewell (given up after the grace period) and closes.</summary>
+    private async Task CloseAsync(Task? sendLoop, byte[]? farewell)
+    {
+        _closing = true;
+        _outbox.Wake();
+        try
+        {
+            if (sendLoop is not null)
+            {
+                await sendLoop.WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
+            }
+
+            if (farewell is not null && !_sendFailed)
+            {
+                using var grace = new CancellationTokenSource(_options.ShutdownGrace);
+                await _socket.SendAllAsync(farewell, grace.Token);
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || ex.IsDisconnect())
+        {
+        }
+        finally
+        {
+            _outbox.Close();
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex.IsDisconnect())
+            {
+            }
+
+            _socket.Dispose();
+            if (sendLoop is not null)
+            {
+                try
+                {
+                    await sendLoop.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
+                {
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using System.Buffers.Binary;
+using SocketCam.Media;
+
+namespace SocketCam.Protocol;
+
+/// <summary>
+/// Writes protocol v2 messages (docs/PROTOCOL.md Part II). Control messages come back as exact-size arrays (built once and
+/// shared: a room event goes to every participant as the same array); FRAME's header is written into a span.
+/// </summary>
+internal static class MessageWriterV2
+{
+    public static byte[] Preface(ushort version)
+    {
+        byte[] b = new byte[ProtocolConstants.PrefaceSize];
+        BinaryPrimitives.WriteUInt32BigEndian(b, ProtocolConstants.Magic);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(4), version);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(6), ProtocolV2.MaxVersion);
+        return b;
+    }
+
+    /// <summary>FRAME's message header and 32-byte fixed header (no extensions) in front of <paramref name="dataLength"/> bytes.</summary>
+    public static void WriteFrameHeader(Span<byte> destination, uint participantId, ushort trackId, in FrameInfo info, int dataLength)
+    {
+        MessageWriter.WriteHeader(destination, MessageType.Frame, ProtocolV2.FrameHeaderSize + dataLength);
+        var w = new WireWriter(destination[ProtocolConstants.MessageHeaderSize..]);
+        w.U32(participantId);
+        w.U16(trackId);
+        w.U8((byte)info.Kind);
+        w.U8((byte)info.Codec);
+        w.U8((byte)info.Flags);
+        w.U8(0);
+        w.U16(0);
+        w.U16((ushort)Math.Clamp(info.Width, 0, ushort.MaxValue));
+        w.U16((ushort)Math.Clamp(info.Height, 0, ushort.MaxValue));
+        w.I64(info.Sequence);
+        w.I64(info.CaptureMicros);
+    }
+
+    public static byte[] Join(in JoinMessage join) => Build(MessageType.Join, 16 + 64 + 64 + 4096 + 64, (ref WireWriter w, in JoinMessage j) =>
+    {
+        w.U64(j.Features);
+        w.U16((ushort)(j.Hidden ? 1 : 0));
+        w.Text8(j.Room, ProtocolConstants.MaxRoomLength);
+        w.Text8(j.Name, ProtocolV2.MaxNameLength);
+        w.Text16(j.Token, ProtocolV2.MaxTokenLength);
+        w.Text8(j.Agent, ProtocolV2.MaxNameLength);
+    }, join);
+
+    public static byte[] Welcome(in WelcomeV2Message m) => Build(MessageType.Welcome, ProtocolV2.WelcomePayloadSize, (ref WireWriter w, in WelcomeV2Message m) =>
+    {
+        w.U64(m.SessionId);
+        w.I64(m.ServerTimeMicros);
+        w.U32(m.MaxFrameBytes);
+        w.U32(m.ParticipantId);
+        w.U64(m.RoomEpoch);
+        w.U64(m.Features);
+        w.U32(m.Permissions);
+        w.U16(m.MaxTracks);
+        w.U16(m.MaxSubscriptions);
+        w.U16(m.MaxParticipants);
+        w.U16(m.RequestBurst);
+        w.U16(m.RequestRate);
+        w.U16(m.KeyframeIntervalMs);
+        w.U32(m.ControlQueueMessages);
+        w.U32(m.ControlQueueBytes);
+    }, m);
+
+    public static byte[] Result(in ResultMessage m) => Build(MessageType.Result, 12 + ProtocolV2.MaxTextLength, (ref WireWriter w, in ResultMessage m) =>
+    {
+        w.U32(m.RequestId);
+        w.U16((ushort)m.Code);
+        int at = w.Position;
+        w.U16(0);
+        w.U32(m.Value);
+        int start = w.Position;
+        w.Text(m.Text, ProtocolV2.MaxTextLength);
+        w.PatchU16(at, (ushort)(w.Position - start));
+    }, m);
+
+    public static byte[] Publish(uint requestId, TrackDescription track) => Build(MessageType.Publish, 4 + TrackDescription.FixedSize + 64, (ref WireWriter w, in (uint Id, TrackDescription T) m) =>
+    {
+        w.U32(m.Id);
+        WriteDescription(ref w, m.T);
+    }, (requestId, track));
+
+    public static byte[] Unpublish(uint requestId, ushort trackId) => Build(MessageType.Unpublish, 8, (ref WireWriter w, in (uint Id, ushort T) m) =>
+    {
+        w.U32(m.Id);
+        w.U16(m.T);
+        w.U16(0);
+    }, (requestId, trackId));
+
+    public static byte[] Subscribe(MessageType type, in SubscribeMessage m) => Build(type, 12, (ref WireWriter w, in SubscribeMessage m) =>
+    {
+        w.U32(m.RequestId);
+        w.U32(m.ParticipantId);
+        w.U16(m.TrackId);
+        w.U8(m.Kinds);
+        w.U8(m.MaxLayer);
+    }, m);
+
+    public static byte[] KeyframeRequest(in KeyframeRequestMessage m) => Build(MessageType.KeyframeRequest, 8, (ref WireWriter w, in KeyframeRequestMessage m) =>
+    {
+        w.U32(m.ParticipantId);
+        w.U16(m.TrackId);
+        w.U8(m.Reason);
+        w.U8(0);
+    }, m);
+
+    public static byte[] SourceState(in SourceStateMessage m) => Build(MessageType.SourceState, 6 + ProtocolV2.MaxTextLength, (ref WireWriter w, in SourceStateMessage m) =>
+    {
+        w.U16(m.TrackId);
+        w.U8((byte)(m.Live ? 1 : 0));
+        w.U8(0);
+        w.Text16(m.Text, ProtocolV2.MaxTextLength);
+    }, m);
+
+    public static byte[] ParticipantJoined(ulong seq, ParticipantRecord p) => Build(MessageType.ParticipantJoined, 8 + 17 + 64, (ref WireWriter w, in (ulong S, ParticipantRecord P) m) =>
+    {
+        w.U64(m.S);
+        WriteParticipant(ref w, m.P);
+    }, (seq, p));
+
+    public static byte[] ParticipantLeft(ulong seq, uint participantId, ErrorCode reason) => Build(MessageType.ParticipantLeft, 16, (ref WireWriter w, in (ulong S, uint P, ErrorCode R) m) =>
+    {
+        w.U64(m.S);
+        w.U32(m.P);
+        w.U16((ushort)m.R);
+        w.U16(0);
+    }, (seq, participantId, reason));
+
+    public static byte[] TrackPublished(ulong seq, TrackRecord t) => Build(MessageType.TrackPublished, 8 + 35 + 64 + ProtocolV2.MaxTextLength, (ref WireWriter w, in (ulong S, TrackRecord T) m) =>
+    {
+        w.U64(m.S);
+        WriteTrack(ref w, m.T);
+    }, (seq, t));
+
+    public static byte[] TrackUnpublished(ulong seq, uint participantId, ushort trackId, ErrorCode reason) => Build(MessageType.TrackUnpublished, 16, (ref WireWriter w, in (ulong S, uint P, ushort T, ErrorCode R) m) =>
+    {
+        w.U64(m.S);
+        w.U32(m.P);
+        w.U16(m.T);
+        w.U16((ushort)m.R);
+    }, (seq, participantId, trackId, reason));
+
+    public static byte[] TrackState(ulong seq, uint participantId, ushort trackId, bool live, string text) => Build(MessageType.TrackState, 18 + ProtocolV2.MaxTextLength, (ref WireWriter w, in (ulong S, uint P, ushort T, bool L, string X) m) =>
+    {
+        w.U64(m.S);
+        w.U32(m.P);
+        w.U16(m.T);
+        w.U8((byte)(m.L ? 1 : 0));
+        w.U8(0);
+        w.Text16(m.L ? "" : m.X, ProtocolV2.MaxTextLength);
+    }, (seq, participantId, trackId, live, text));
+
+    /// <summary>
+    /// ROOM_SNAPSHOT as one or more chunks of at most 64 KiB, all with event_seq <paramref name="seq"/>: participants
+    /// before tracks, a track's publisher in the same or an earlier chunk (participants come first), the last flagged.
+    /// </summary>
+    public static List<byte[]> Snapshot(ulong seq, IReadOnlyList<ParticipantRecord> participants, IReadOnlyList<TrackRecord> tracks)
+    {
+        var chunks = new List<byte[]>();
+        byte[] scratch = new byte[ProtocolV2.MaxSnapshotChunk + ProtocolConstants.MessageHeaderSize];
+        int p = 0;
+        int t = 0;
+        do
+        {
+            var w = new WireWriter(scratch.AsSpan(ProtocolConstants.MessageHeaderSize));
+            w.U64(seq);
+            w.U16((ushort)chunks.Count);
+            int flagsAt = w.Position;
+            w.U8(0);
+            w.U8(0);
+            int countsAt = w.Position;
+            w.U16(0);
+            w.U16(0);
+            int pc = 0;
+            int tc = 0;
+            const int Room = ProtocolV2.MaxSnapshotChunk;
+            while (p < participants.Count && w.Position + 17 + 64 * 3 <= Room)
+            {
+                WriteParticipant(ref w, participants[p++]);
+                pc++;
+            }
+
+            while (p == participants.Count && t < tracks.Count && w.Position + 35 + (64 * 3) + (ProtocolV2.MaxTextLength * 3) <= Room)
+            {
+                WriteTrack(ref w, tracks[t++]);
+                tc++;
+            }
+
+            bool last = p == participants.Count && t == tracks.Count;
+            scratch[ProtocolConstants.MessageHeaderSize + flagsAt] = (byte)(last ? 1 : 0);
+            w.PatchU16(countsAt, (ushort)pc);
+            w.PatchU16(countsAt + 2, (ushort)tc);
+            MessageWriter.WriteHeader(scratch, MessageType.RoomSnapshot, w.Position);
+            chunks.Add(scratch.AsSpan(0, ProtocolConstants.MessageHeaderSize + w.Position).ToArray());
+            if (last)
+            {
+                break;
+            }
+        }
+        while (true);
+        return chunks;
+    }
+
+    public static byte[] ListRooms(string token) => Build(MessageType.ListRooms, 2 + ProtocolV2.MaxTokenLength, (ref WireWriter w, in string t) => w.Text16(t, ProtocolV2.MaxTokenLength), token);
+
+    /// <summary>ROOM_LIST: as many rooms as fit in 1 MiB (the rest flagged as truncated).</summary>
+    public static byte[] RoomList(IReadOnlyList<RoomListing> rooms)
+    {
+        byte[] scratch = new byte[ProtocolConstants.MessageHeaderSize + ProtocolV2.MaxRoomList];
+        var w = new WireWriter(scratch.AsSpan(ProtocolConstants.MessageHeaderSize));
+        w.U16(0);
+        w.U8(0);
+        w.U8(0);
+        int listed = 0;
+        bool truncated = false;
+        foreach (RoomListing room in rooms)
+        {
+            // Worst case of one entry: fixed fields plus every record at its largest.
+            long worst = 32 + 64 + ((long)room.Participants.Count * (17 + 64 * 3)) + ((long)room.Tracks.Count * (35 + (64 * 3) + (ProtocolV2.MaxTextLength * 3)));
+            if (listed == ushort.MaxValue || w.Position + worst > ProtocolV2.MaxRoomList)
+            {
+                truncated = true;
+                break;
+            }
+
+            int start = w.Position;
+            w.U32(0);
+            w.Text8(room.Name, ProtocolConstants.MaxRoomLength);
+            w.U64(room.Epoch);
+            w.U64(room.EventSequence);
+            w.U32(room.HiddenWatchers);
+            w.U16((ushort)room.Participants.Count);
+            w.U16((ushort)room.Tracks.Count);
+            foreach (ParticipantRecord p in room.Participants)
+            {
+                WriteParticipant(ref w, p);
+            }
+
+            foreach (TrackRecord t in room.Tracks)
+            {
+                WriteTrack(ref w, t);
+            }
+
+            w.PatchU32(start, (uint)(w.Position - start));
+            listed++;
+        }
+
+        w.PatchU16(0, (ushort)listed);
+        scratch[ProtocolConstants.MessageHeaderSize + 2] = (byte)(truncated ? 1 : 0);
+        MessageWriter.WriteHeader(scratch, MessageType.RoomList, w.Position);
+        return scratch.AsSpan(0, ProtocolConstants.MessageHeaderSize + w.Position).ToArray();
+    }
+
+    /// <summary>ERROR or GOODBYE (v1's layout, v2's codes).</summary>
+    public static byte[] Close(MessageType type, ErrorCode code, string text)
+    {
+        byte[] b = new byte[MessageWriter.MaxControlMessageSize];
+        int n = MessageWriter.WriteClose(b, type, code, text);
+        return b.AsSpan(0, n).ToArray();
+    }
+
+    private static void WriteParticipant(ref WireWriter w, ParticipantRecord p)
+    {
+        int start = w.Position;
+        w.U16(0);
+        w.U8((byte)p.Transport);
+        w.U8((byte)p.Flags);
+        w.U32(p.ParticipantId);
+        w.I64(p.JoinedAtMicros);
+        w.Text8(p.Name, ProtocolV2.MaxNameLength);
+        w.PatchU16(start, (ushort)(w.Position - start));
+    }
+
+    private static void WriteTrack(ref WireWriter w, TrackRecord t)
+    {
+        int start = w.Position;
+        w.U16(0);
+        w.U8((byte)(t.Live ? 1 : 0));
+        w.U8(0);
+        w.U32(t.ParticipantId);
+        WriteDescription(ref w, t.Description);
+        w.Text16(t.Live ? "" : t.Text, ProtocolV2.MaxTextLength);
+        w.PatchU16(start, (ushort)(w.Position - start));
+    }
+
+    private static void WriteDescription(ref WireWriter w, TrackDescription d)
+    {
+        w.U16(d.TrackId);
+        w.U8((byte)d.Kind);
+        w.U8((byte)d.Codec);
+        w.U8((byte)d.Source);
+        w.U8(d.Flags);
+        w.U16(d.A);
+        w.U16(d.B);
+        w.U8(d.Layers);
+        w.U8(0);
+        w.U32(d.Rate);
+        w.U32(d.PacketMicros);
+        w.U32(d.Bitrate);
+        w.Text8(d.Name, ProtocolV2.MaxNameLength);
+    }
+
+    private delegate void Fields<T>(ref WireWriter writer, in T message);
+
+    private static byte[] Build<T>(MessageType type, int maxPayload, Fields<T> fields, in T message)
+    {
+        byte[] scratch = new byte[ProtocolConstants.MessageHeaderSize + maxPayload];
+        var w = new WireWriter(scratch.AsSpan(ProtocolConstants.MessageHeaderSize));
+        fields(ref w, message);
+        MessageWriter.WriteHeader(scratch, type, w.Position);
+        return scratch.AsSpan(0, ProtocolConstants.MessageHeaderSize + w.Position).ToArray();
+    }
+}

@@ -1,0 +1,116 @@
+using SocketCam.Media;
+
+namespace SocketCam.Protocol;
+
+/// <summary>§4.4 source: what is behind a track (informative).</summary>
+public enum TrackSource : byte
+{
+    Unknown = 0,
+    Camera = 1,
+    Screen = 2,
+    Microphone = 3,
+    ScreenAudio = 4,
+    File = 5,
+    Synthetic = 6,
+}
+
+/// <summary>§4.4 transport: how a participant came.</summary>
+public enum ParticipantTransport : byte
+{
+    Other = 0,
+    Hub = 1,
+    Tcp = 2,
+    Unix = 3,
+    Udp = 4,
+    WebSocket = 5,
+    SeedTcp = 6,
+    Tls = 7,
+}
+
+/// <summary>§4.5 participant_flags.</summary>
+[Flags]
+public enum ParticipantFlags : byte
+{
+    None = 0,
+    SpeaksV1 = 1,
+    HubSource = 2,
+}
+
+/// <summary>JOIN (§4.6.1).</summary>
+internal readonly record struct JoinMessage(ulong Features, bool Hidden, string Room, string Name, string Token, string Agent);
+
+/// <summary>WELCOME of a v2 session (§4.6.1): v1's fields, then the participant, the room epoch and the limits.</summary>
+public readonly record struct WelcomeV2Message(
+    ulong SessionId,
+    long ServerTimeMicros,
+    uint MaxFrameBytes,
+    uint ParticipantId,
+    ulong RoomEpoch,
+    ulong Features,
+    uint Permissions,
+    ushort MaxTracks,
+    ushort MaxSubscriptions,
+    ushort MaxParticipants,
+    ushort RequestBurst,
+    ushort RequestRate,
+    ushort KeyframeIntervalMs,
+    uint ControlQueueMessages,
+    uint ControlQueueBytes);
+
+/// <summary>RESULT (§4.6.2): code 0 = done, else a refusal (nothing changed).</summary>
+public readonly record struct ResultMessage(uint RequestId, ErrorCode Code, uint Value, string Text);
+
+/// <summary>A track description (§4.5): what a publisher declares and the hub repeats. Video: A = width, B = height; audio: A = channels.</summary>
+public sealed record TrackDescription(
+    ushort TrackId,
+    TrackKind Kind,
+    CodecId Codec,
+    TrackSource Source,
+    string Name,
+    ushort A = 0,
+    ushort B = 0,
+    uint Rate = 0,
+    uint PacketMicros = 0,
+    uint Bitrate = 0,
+    byte Flags = 0,
+    byte Layers = 0)
+{
+    public const int FixedSize = 25;
+}
+
+/// <summary>A participant record (§4.5).</summary>
+public sealed record ParticipantRecord(uint ParticipantId, ParticipantTransport Transport, ParticipantFlags Flags, long JoinedAtMicros, string Name);
+
+/// <summary>A track record (§4.5): its publisher, state and description.</summary>
+public sealed record TrackRecord(uint ParticipantId, bool Live, TrackDescription Description, string Text);
+
+/// <summary>SUBSCRIBE / UNSUBSCRIBE (§4.6.3).</summary>
+internal readonly record struct SubscribeMessage(uint RequestId, uint ParticipantId, ushort TrackId, byte Kinds, byte MaxLayer);
+
+/// <summary>KEYFRAME_REQUEST (§4.6.5).</summary>
+public readonly record struct KeyframeRequestMessage(uint ParticipantId, ushort TrackId, byte Reason);
+
+/// <summary>SOURCE_STATE (§4.6.6).</summary>
+internal readonly record struct SourceStateMessage(ushort TrackId, bool Live, string Text);
+
+/// <summary>One room of ROOM_LIST (§4.6.7).</summary>
+public sealed record RoomListing(string Name, ulong Epoch, ulong EventSequence, uint HiddenWatchers, IReadOnlyList<ParticipantRecord> Participants, IReadOnlyList<TrackRecord> Tracks);
+
+/// <summary>A room event as a client reads it (§4.7).</summary>
+public abstract record RoomEvent(ulong Sequence);
+
+/// <summary>One chunk of ROOM_SNAPSHOT.</summary>
+public sealed record RoomSnapshotChunk(ulong Sequence, int Chunk, bool Last, IReadOnlyList<ParticipantRecord> Participants, IReadOnlyList<TrackRecord> Tracks) : RoomEvent(Sequence);
+
+public sealed record ParticipantJoinedEvent(ulong Sequence, ParticipantRecord Participant) : RoomEvent(Sequence);
+
+public sealed record ParticipantLeftEvent(ulong Sequence, uint ParticipantId, ErrorCode Reason) : RoomEvent(Sequence);
+
+public sealed record TrackPublishedEvent(ulong Sequence, TrackRecord Track) : RoomEvent(Sequence);
+
+public sealed record TrackUnpublishedEvent(ulong Sequence, uint ParticipantId, ushort TrackId, ErrorCode Reason) : RoomEvent(Sequence);
+
+public sealed record TrackStateEvent(ulong Sequence, uint ParticipantId, ushort TrackId, bool Live, string Text) : RoomEvent(Sequence);
+
+/// <summary>An optional room event (0xC0-0xCF) this build does not know: skipped, its sequence still counted.</summary>
+public sealed record UnknownRoomEvent(ulong Sequence, byte Type) : RoomEvent(Sequence);
