@@ -51,6 +51,8 @@ internal sealed class RoomClient : IAsyncDisposable
 
     public long ClockOffsetMicros => _clock.OffsetMicros;
 
+    public double LastRttMilliseconds => _clock.LastRttMicros / 1000.0;
+
     /// <summary>A frame of a subscribed track; while its task is pending nothing more is read (TCP pushes back on the hub).</summary>
     public Func<ReceivedFrame, ValueTask>? FrameReceived { get; set; }
 

@@ -1,11 +1,9 @@
 using SocketCam.Codecs;
 using SocketCam.Media;
 using SocketCam.Protocol;
-using SocketCam.Sources;
 
-using SocketCam.Rooms;
 
-namespace SocketCam.Hub;
+namespace SocketCam.Sources;
 
 /// <summary>Turns what a source produces into a pooled wire message (no intermediate copy).</summary>
 internal static class FrameEncoding

@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Media;
+using SocketCam.Protocol;
+using SocketCam.Sources;
+using SocketCam.Transport;
+
+namespace SocketCam.Client;
+
+/// <summary>One source to publish as a track: what to read, how to encode it, what to call it.</summary>
+internal sealed record PublishedSource(IFrameSource Source, IFrameEncoder Encoder, TrackSource Kind, string Label);
+
+/// <summary>
+/// `publish --source A --source B`: one protocol v2 participant publishing several video tracks at once (track ids 1, 2,
+/// ...), each from its own source on its own loop, over one connection (docs/PROTOCOL.md Part II). A source that fails
+/// is reported as its track's no-signal (SOURCE_STATE) and retried; the session reconnects like `publish` does.
+/// </summary>
+internal sealed class TrackPublisher
+{
+    private static readonly TimeSpan SourceRetryDelay = TimeSpan.FromSeconds(2);
+    private readonly StreamEndpoint _endpoint;
+    private readonly ClientOptions _options;
+    private readonly IReadOnlyList<PublishedSource> _sources;
+    private readonly string _name;
+    private readonly ILogger _logger;
+    private long _framesSent;
+    private long _bytesSent;
+    private int _reconnects;
+
+    public TrackPublisher(StreamEndpoint endpoint, ClientOptions options, IReadOnlyList<PublishedSource> sources, string name, ILoggerFactory? loggerFactory = null)
+    {
+        if (sources.Count is 0 or > ushort.MaxValue - 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sources), "One source or more.");
+        }
+
+        _endpoint = endpoint;
+        _options = options;
+        _sources = sources;
+        _name = name;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Publish");
+    }
+
+    public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public int Reconnects => Volatile.Read(ref _reconnects);
+
+    public double RttMilliseconds { get; private set; }
+
+    /// <summary>This participant's id in the room (0 before the first WELCOME).</summary>
+    public uint ParticipantId { get; private set; }
+
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+
+    private async Task RunSessionAsync(CancellationToken cancellationToken)
+    {
+        await using RoomClient client = await RoomClient.ConnectAsync(_endpoint, _options, _name, hidden: false, cancellationToken);
+        ParticipantId = client.ParticipantId;
+        ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, client.Welcome.SessionId);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task receive = client.ReceiveAsync(0, stop.Token);
+        var loops = new List<Task> { receive, PingLoopAsync(client, stop.Token) };
+        try
+        {
+            int maxFrame = (int)Math.Min(client.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
+            for (int i = 0; i < _sources.Count; i++)
+            {
+                PublishedSource s = _sources[i];
+                var track = new TrackDescription(
+                    (ushort)(i + 1), TrackKind.Video, s.Encoder.Codec, s.Kind, Truncate(s.Label),
+                    (ushort)Math.Clamp(s.Source.Width, 0, FrameLimits.MaxDimension), (ushort)Math.Clamp(s.Source.Height, 0, FrameLimits.MaxDimension),
+                    (uint)Math.Max(0, s.Source.Fps * 1000));
+                if (s.Source.Width == 0 || s.Source.Height == 0)
+                {
+                    track = track with { A = 0, B = 0 };
+                }
+
+                ResultMessage result = await client.PublishAsync(track, stop.Token);
+                if (result.Code != ErrorCode.Normal)
+                {
+                    throw new UserFacingException($"The hub refused track {track.TrackId} ({s.Label}): {result.Code.ToWireName()}: {result.Text}");
+                }
+
+                loops.Add(SendLoopAsync(client, track.TrackId, s, maxFrame, stop.Token));
+            }
+
+            Task first = await Task.WhenAny(loops);
+            await first;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await client.SayGoodbyeAsync(CancellationToken.None);
+        }
+    }
+
+    private async Task PingLoopAsync(RoomClient client, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.PingInterval);
+        try
+        {
+            do
+            {
+                await client.PingAsync(cancellationToken);
+                RttMilliseconds = client.LastRttMilliseconds;
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SendLoopAsync(RoomClient client, ushort trackId, PublishedSource s, int maxFrame, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            MediaFrame? frame;
+            try
+            {
+                frame = await FrameEncoding.ReadAsync(s.Source, s.Encoder, cancellationToken) ?? throw new SourceEndedException($"{s.Label} ended.");
+            }
+            catch (SourceFailedException ex)
+            {
+                ClientLog.SourceFailed(_logger, ex.Message, SourceRetryDelay.TotalSeconds);
+                await client.SendSourceStateAsync(trackId, false, ex.Message, cancellationToken);
+                await Task.Delay(SourceRetryDelay, cancellationToken);
+                continue;
+            }
+
+            try
+            {
+                if (frame.DataLength > maxFrame)
+                {
+                    throw new UserFacingException($"A {frame.DataLength}-byte frame of {s.Label} exceeds the hub's {maxFrame}-byte limit: lower --size or --quality.");
+                }
+
+                // The hub marks the track live again with its next frame (§4.6.6): nothing to send for that.
+                await client.SendFrameAsync(trackId, frame.Header, frame.Payload, cancellationToken);
+                Interlocked.Increment(ref _framesSent);
+                Interlocked.Add(ref _bytesSent, ProtocolConstants.MessageHeaderSize + ProtocolV2.FrameHeaderSize + frame.DataLength);
+            }
+            finally
+            {
+                frame.Release();
+            }
+        }
+    }
+
+    private static string Truncate(string label)
+    {
+        string printable = MessageWriter.Printable(label);
+        while (System.Text.Encoding.UTF8.GetByteCount(printable) > ProtocolV2.MaxNameLength)
+        {
+            printable = printable[..^1];
+        }
+
+        return printable;
+    }
+}
