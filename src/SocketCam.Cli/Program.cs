@@ -28,6 +28,7 @@ internal static class Program
             BenchCommand.Create(),
             SnapshotCommand.Create(),
             DevicesCommand.Create(),
+            RoomsCommand.Create(),
             SendImageCommand.Create(),
             ReceiveImageCommand.Create(),
         };

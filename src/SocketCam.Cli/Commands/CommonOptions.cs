@@ -128,6 +128,15 @@ internal static class CommonOptions
         DefaultValueFactory = _ => defaultSpec,
     };
 
+    /// <summary>--source given once or more (publish: each becomes a track).</summary>
+    public static Option<string[]> Sources(string defaultSpec = "pattern") => new("--source", "-i")
+    {
+        Description = $"Where frames come from: {SourceSpec.Help}. Give it more than once to publish several tracks (e.g. --source camera --source screen), which needs tcp:// or unix://",
+        DefaultValueFactory = _ => [defaultSpec],
+        AllowMultipleArgumentsPerToken = false,
+        Arity = ArgumentArity.OneOrMore,
+    };
+
     public static Option<bool> Loop() => new("--loop")
     {
         Description = "file: sources start again from the beginning when they end",

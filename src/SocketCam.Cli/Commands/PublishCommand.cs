@@ -3,6 +3,7 @@ using System.Globalization;
 using SocketCam.Cli.Output;
 using SocketCam.Client;
 using SocketCam.Codecs;
+using SocketCam.Diagnostics;
 using SocketCam.Sources;
 using SocketCam.Transport;
 
@@ -13,7 +14,8 @@ internal static class PublishCommand
     public static Command Create()
     {
         var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
-        var sources = new SourceOptionSet();
+        var sources = new SourceOptionSet(many: true);
+        var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others (with several --source); default: user@host", DefaultValueFactory = _ => DefaultName() };
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
@@ -26,7 +28,7 @@ internal static class PublishCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("publish", "Feed a room of a hub from a local source (the hub need not own the camera)")
         {
-            url, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, noRecovery, preview, logLevel,
+            url, sources.SourceOption, name, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, noRecovery, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -43,6 +45,12 @@ internal static class PublishCommand
                 Agent = "socketcam publish",
                 UdpRecovery = !r.GetValue(noRecovery),
             };
+            IReadOnlyList<string> specs = sources.Specs(r);
+            if (specs.Count > 1)
+            {
+                return await PublishTracksAsync(r, specs, options with { Agent = "socketcam publish (tracks)" }, r.GetValue(name)!, r.GetValue(quiet), r.GetValue(seconds), loggers, token2);
+            }
+
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
             (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
             await using IFrameSource frames = opened;
@@ -75,6 +83,101 @@ internal static class PublishCommand
             return window?.ExitCode(0) ?? 0;
         }));
         return command;
+
+        // Several sources: one v2 participant with a track per source (docs/PROTOCOL.md Part II).
+        async Task<int> PublishTracksAsync(ParseResult r, IReadOnlyList<string> specs, ClientOptions options, string who, bool quietLine, double duration, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken token2)
+        {
+            StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes);
+            if (endpoint.Scheme is not ("tcp" or "unix"))
+            {
+                throw new UserFacingException("Several --source need protocol v2, which runs over tcp:// or unix:// (not udp://).");
+            }
+
+            if (r.GetValue(preview))
+            {
+                throw new UserFacingException("--preview shows one source: leave it out with several --source.");
+            }
+
+            var opened = new List<PublishedSource>();
+            var encoders = new List<IFrameEncoder>();
+            try
+            {
+                foreach (string spec in specs)
+                {
+                    (IFrameSource source, _) = await sources.OpenSpecAsync(spec, r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+                    IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                    encoders.Add(encoder);
+                    opened.Add(new PublishedSource(source, encoder, SourceOptionSet.TrackSourceOf(spec), source.Description));
+                }
+
+                var publisher = new TrackPublisher(endpoint, options, opened, who, loggers);
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);
+                if (duration > 0)
+                {
+                    stop.CancelAfter(TimeSpan.FromSeconds(duration));
+                }
+
+                await Console.Error.WriteLineAsync($"Publishing {opened.Count} tracks as '{who}' to room '{options.Room}' at {endpoint}:");
+                for (int i = 0; i < opened.Count; i++)
+                {
+                    await Console.Error.WriteLineAsync($"  track {i + 1}: {opened[i].Label}");
+                }
+
+                Task status = new LiveStats(TracksLine(publisher), quietLine).RunAsync(stop.Token);
+                try
+                {
+                    await publisher.RunAsync(stop.Token);
+                }
+                catch (SourceEndedException ex)
+                {
+                    await Console.Error.WriteLineAsync(ex.Message);
+                }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await status;
+                }
+
+                await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB) on {opened.Count} tracks.");
+                return 0;
+            }
+            finally
+            {
+                foreach (PublishedSource s in opened)
+                {
+                    await s.Source.DisposeAsync();
+                }
+
+                foreach (IFrameEncoder e in encoders)
+                {
+                    e.Dispose();
+                }
+            }
+        }
+    }
+
+    private static string DefaultName()
+    {
+        string user = Environment.UserName;
+        string host = Environment.MachineName;
+        string name = $"{user}@{host}";
+        return name.Length <= 64 ? name : name[..64];
+    }
+
+    private static Func<TimeSpan, string> TracksLine(TrackPublisher publisher)
+    {
+        long lastFrames = 0;
+        long lastBytes = 0;
+        return interval =>
+        {
+            long frames = publisher.FramesSent;
+            long bytes = publisher.BytesSent;
+            string line = string.Create(CultureInfo.InvariantCulture,
+                $"sending {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps (all tracks)  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  rtt {publisher.RttMilliseconds:0.00} ms  frames {frames}");
+            lastFrames = frames;
+            lastBytes = bytes;
+            return line;
+        };
     }
 
     public static Func<TimeSpan, string> PublisherLine(PublisherClient publisher)

@@ -37,9 +37,11 @@ internal static class ViewCommand
         var logLevel = CommonOptions.LogLevel();
         var window = CommandWindow.WindowOption();
         var windowStats = CommandWindow.StatsOption();
+        var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (its display name; see `socketcam rooms`). Default: the room's main video" };
+        var track = new Option<string?>("--track") { Description = "Watch the track with this label: its name, its source (camera, screen, file) or its id. Default: the first video track" };
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, windowStats, logLevel,
+            url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, windowStats, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
@@ -51,6 +53,8 @@ internal static class ViewCommand
                 MaxFrameBytes = r.GetValue(maxFrame),
                 Agent = "socketcam view",
                 UdpRecovery = !r.GetValue(noRecovery),
+                Participant = r.GetValue(participant),
+                Track = r.GetValue(track),
             };
             string? snapshotPath = r.GetValue(snapshot);
             ValidateSnapshotPath(snapshotPath);

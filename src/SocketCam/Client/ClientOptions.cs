@@ -48,4 +48,10 @@ public sealed record ViewerOptions : ClientOptions
 {
     /// <summary>Decode every frame (default). False only checks each frame's framing, like a load generator.</summary>
     public bool Decode { get; init; } = true;
+
+    /// <summary>Watch this participant's video (by display name, case-insensitive; protocol v2); null = the room's primary video.</summary>
+    public string? Participant { get; init; }
+
+    /// <summary>Watch the track with this label (its name, its source such as camera or screen, or its id); null = the first video track.</summary>
+    public string? Track { get; init; }
 }

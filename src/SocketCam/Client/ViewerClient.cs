@@ -67,9 +67,102 @@ public sealed class ViewerClient : IDisposable
         Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnReconnect, cancellationToken);
 
     private Func<CancellationToken, Task> SessionRunner() =>
-        SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync
+        (_options.Participant is not null || _options.Track is not null) && (SeedClient.IsSeed(_endpoint) || UdpClientSession.IsUdp(_endpoint))
+            ? throw new UserFacingException("--participant and --track need protocol v2, which runs over tcp:// or unix://.")
+        : SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync
         : UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync
+        : _options.Participant is not null || _options.Track is not null ? RunRoomSessionAsync
         : RunSessionAsync;
+
+    /// <summary>
+    /// `view --participant NAME --track LABEL` (protocol v2, docs/PROTOCOL.md Part II): joins hidden, picks the first video
+    /// track that matches from the room's snapshot and events (waiting, with a no-signal saying so, until one appears),
+    /// subscribes to just that track, and feeds its frames down the same path as v1 frames. When the track goes away it
+    /// picks again.
+    /// </summary>
+    private async Task RunRoomSessionAsync(CancellationToken cancellationToken)
+    {
+        await using RoomClient client = await RoomClient.ConnectAsync(_endpoint, _options, "", hidden: true, cancellationToken);
+        ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, client.Welcome.SessionId);
+        _lastSequence = -1;
+        int maxFrame = (int)Math.Min(client.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
+        var changed = new Rooms.AsyncSignal();
+        (uint Participant, ushort Track)? watching = null;
+        client.EventReceived = _ => changed.Set();
+        client.FrameReceived = f => watching is { } w && w.Participant == f.ParticipantId && w.Track == f.TrackId && f.Info.Kind == TrackKind.Video
+            ? DeliverHubFrameAsync(f.Info, f.Data, client.ClockOffsetMicros, cancellationToken)
+            : ValueTask.CompletedTask;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task receive = client.ReceiveAsync(maxFrame, stop.Token);
+        Task pings = PingRoomAsync(client, stop.Token);
+        try
+        {
+            await client.SnapshotReceived.WaitAsync(stop.Token);
+            while (!receive.IsCompleted)
+            {
+                (ParticipantRecord[] people, TrackRecord[] tracks) = client.Room;
+                if (watching is { } current && !tracks.Any(t => t.ParticipantId == current.Participant && t.Description.TrackId == current.Track))
+                {
+                    watching = null;
+                    OnSignal(false, "track ended");
+                }
+
+                if (watching is null && TrackChoice.Pick(people, tracks, _options.Participant, _options.Track) is { } pick)
+                {
+                    watching = (pick.ParticipantId, pick.Description.TrackId);
+                    _lastSequence = -1;
+                    ResultMessage result = await client.SubscribeAsync(pick.ParticipantId, pick.Description.TrackId, stop.Token);
+                    if (result.Code != ErrorCode.Normal)
+                    {
+                        watching = null; // it left meanwhile: pick again with the next event
+                    }
+                    else if (!pick.Live)
+                    {
+                        OnSignal(false, pick.Text);
+                    }
+                }
+                else if (watching is null)
+                {
+                    OnSignal(false, TrackChoice.Waiting(_options.Participant, _options.Track));
+                }
+                else if (tracks.FirstOrDefault(t => t.ParticipantId == watching.Value.Participant && t.Description.TrackId == watching.Value.Track) is { Live: false } off)
+                {
+                    OnSignal(false, off.Text);
+                }
+
+                Stats.RttMilliseconds = client.LastRttMilliseconds;
+                Task woke = changed.WaitAsync(stop.Token).AsTask();
+                await Task.WhenAny(woke, receive);
+            }
+
+            await receive;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(receive, pings).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                await client.SayGoodbyeAsync(CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task PingRoomAsync(RoomClient client, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.PingInterval);
+        try
+        {
+            do
+            {
+                await client.PingAsync(cancellationToken);
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
+        {
+        }
+    }
 
     /// <summary>
     /// Watches over UDP (docs/PROTOCOL.md §2.0): fragments are reassembled (parity rebuilds, NACKs ask for the rest) and

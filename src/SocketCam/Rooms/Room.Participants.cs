@@ -20,9 +20,6 @@ internal sealed partial class Room
     private long _trackOrder;
     private int _visibleCount;
     private Track? _primary;
-    private long _v1SequenceOffset;
-    private long _v1LastSequence = -1;
-    private bool _primaryChanged;
     private Participant? _seat;
     private TrackDescription? _seatDescription;
 
@@ -352,7 +349,7 @@ internal sealed partial class Room
             return ValueTask.CompletedTask;
         }
 
-        FrameFraming.Stamp(frame, V1Sequence(frame.Header.Sequence));
+        FrameFraming.Stamp(frame, frame.Header.Sequence);
         track.Deliver(frame);
         return PublishToV1Async(frame, cancellationToken);
     }
@@ -435,24 +432,32 @@ internal sealed partial class Room
             }
         }
 
-        if (track is not null)
-        {
-            Unpublish(seat, 0, 1);
-        }
-
         TrackDescription description = _seatDescription is { } d
             ? d with { Codec = frame.Codec, A = (ushort)frame.Width, B = (ushort)frame.Height }
             : new TrackDescription(1, TrackKind.Video, frame.Codec, TrackSource.Unknown, "", (ushort)frame.Width, (ushort)frame.Height);
-        PublishTrack(seat, 0, description, out Track? published);
-        if (published is not null && _noSignalReason is { } reason)
+        Track published;
+        bool notify;
+        lock (_lock)
         {
-            // A SIGNAL before the first frame becomes the track's state (§4.12).
-            lock (_lock)
+            // A codec change is TRACK_UNPUBLISHED + TRACK_PUBLISHED for v2 (§4.12), in one step: v1 viewers see the same
+            // stream go on (v1 frames carry their codec), with no SIGNAL in between.
+            bool wasPrimary = track is not null && ReferenceEquals(track, _primary);
+            if (track is not null)
             {
+                UnpublishLocked(track, ErrorCode.Normal);
+            }
+
+            published = PublishLocked(seat, description);
+            notify = UpdatePrimaryLocked() && !wasPrimary;
+            if (_noSignalReason is { } reason)
+            {
+                // A SIGNAL before the first frame becomes the track's state (§4.12).
                 SetTrackStateLocked(published, false, reason);
             }
         }
 
+        AfterPrimaryChange(notify);
+        _viewersChanged.Set();
         return published;
     }
 
@@ -572,7 +577,6 @@ internal sealed partial class Room
         }
 
         Volatile.Write(ref _primary, best);
-        _primaryChanged = true;
         return true;
     }
 
@@ -607,23 +611,6 @@ internal sealed partial class Room
 
     /// <summary>Why v1 viewers lose the signal when the publisher's session ends (docs/PROTOCOL.md, SIGNAL).</summary>
     public const string PublisherLeftReason = "publisher left";
-
-    /// <summary>v1 viewers see one stream whose sequence never goes back: renumbered at each primary switch (§4.12).</summary>
-    private long V1Sequence(long trackSequence)
-    {
-        lock (_lock)
-        {
-            if (_primaryChanged)
-            {
-                _primaryChanged = false;
-                _v1SequenceOffset = _v1LastSequence < 0 ? 0 : _v1LastSequence + 1 - trackSequence;
-            }
-
-            long sequence = trackSequence + _v1SequenceOffset;
-            _v1LastSequence = sequence;
-            return sequence;
-        }
-    }
 
     private static ulong NewEpoch()
     {

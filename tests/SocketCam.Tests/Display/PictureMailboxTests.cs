@@ -1,3 +1,4 @@
+using SocketCam.Sources;
 using SocketCam.Codecs;
 using SocketCam.Display;
 using SocketCam.Hub;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using SocketCam.Sources;
 using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
