@@ -569,7 +569,7 @@ public sealed class HttpServer : IAsyncDisposable
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
                 var publisher = new WebSocketPublisher(
-                    socket, room, MjpegClient.Describe(context), key, _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
+                    socket, room, MjpegClient.Describe(context), key, _hub.Options.Sessions.MaxFrameBytes, _hub.Options.Sessions.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
                 await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
             }
             finally

@@ -143,12 +143,11 @@ internal static class ServeCommand
 
             var options = new HubOptions
             {
-                TcpEndPoint = tcpOff ? null : await ParseListenAsync(r.GetValue(listen)!, token2),
-                UnixSocketPath = unixPath,
+                Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2) },
+                Unix = unixPath is null ? null : new UnixOptions { Path = unixPath },
                 // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
-                UdpEndPoint = await UdpEndPointAsync(r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!), r.GetValue(udp) is null, token2),
-                Token = r.GetValue(token),
-                MaxFrameBytes = r.GetValue(maxFrame),
+                Udp = await UdpEndPointAsync(r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!), r.GetValue(udp) is null, token2) is { } udpEndPoint ? new UdpOptions { EndPoint = udpEndPoint } : null,
+                Sessions = new SessionOptions { Token = r.GetValue(token), MaxFrameBytes = r.GetValue(maxFrame) },
                 Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
             };
             string roomName = r.GetValue(room)!;
@@ -165,7 +164,7 @@ internal static class ServeCommand
             string httpAddress = r.GetValue(http)!;
             if (!string.Equals(httpAddress, "off", StringComparison.OrdinalIgnoreCase))
             {
-                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
+                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Sessions.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
             }
 
             string sourceSpec = r.GetValue(sources.Source)!;
@@ -175,7 +174,7 @@ internal static class ServeCommand
             if (!string.Equals(sourceSpec, "none", StringComparison.OrdinalIgnoreCase))
             {
                 encoder = CodecFactory.CreateEncoder(codecId, CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
-                (frameSource, string? note) = await sources.OpenAsync(r, options.MaxFrameBytes, loggers, token2);
+                (frameSource, string? note) = await sources.OpenAsync(r, options.Sessions.MaxFrameBytes, loggers, token2);
                 if (note is not null)
                 {
                     Console.WriteLine("socketcam: " + note);
@@ -242,7 +241,7 @@ internal static class ServeCommand
         }
 
         await using HttpServer? web = await StartHttpAsync(hub, webOptions, httpIsDefault, loggers, cancellationToken);
-        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed, web);
+        PrintBanner(hub, roomName, source, codec, options.Sessions.Token is not null, recording, seed, web);
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
         Task capture = Task.CompletedTask;
         if (source is not null && encoder is not null)
