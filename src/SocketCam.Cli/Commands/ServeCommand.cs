@@ -151,20 +151,20 @@ internal static class ServeCommand
                 Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
             };
             string roomName = r.GetValue(room)!;
-            SeedServerOptions? seedOptions = null;
+            SeedOptions? seedOptions = null;
             if (r.GetValue(seedTcp) is { } seedAddress)
             {
                 string seedRoomName = r.GetValue(seedRoom) ?? roomName;
                 Protocol.RoomName.Validate(seedRoomName);
-                seedOptions = new SeedServerOptions { EndPoint = await ParseListenAsync(seedAddress, token2), Room = seedRoomName };
+                seedOptions = new SeedOptions { EndPoint = await ParseListenAsync(seedAddress, token2), Room = seedRoomName };
             }
 
-            WebOptions? webOptions = null;
+            HttpOptions? webOptions = null;
             bool httpIsDefault = r.GetResult(http) is null or { Implicit: true };
             string httpAddress = r.GetValue(http)!;
             if (!string.Equals(httpAddress, "off", StringComparison.OrdinalIgnoreCase))
             {
-                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Sessions.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
+                webOptions = new HttpOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Sessions.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
             }
 
             string sourceSpec = r.GetValue(sources.Source)!;
@@ -218,7 +218,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, WebOptions? webOptions, bool httpIsDefault, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedOptions? seedOptions, HttpOptions? webOptions, bool httpIsDefault, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         // The preview window stops the server when it is closed, like Ctrl+C.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -312,7 +312,7 @@ internal static class ServeCommand
     /// Starts the HTTP listener. The default port being taken (another serve, another program) only costs the HTTP side:
     /// a warning, and serve runs without it. An address the user chose that cannot be bound is an error.
     /// </summary>
-    private static async Task<HttpServer?> StartHttpAsync(HubServer hub, WebOptions? options, bool isDefault, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<HttpServer?> StartHttpAsync(HubServer hub, HttpOptions? options, bool isDefault, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (options is null)
         {

@@ -4,7 +4,7 @@ using SocketCam.Protocol;
 namespace SocketCam.Web;
 
 /// <summary>Settings of the HTTP listener (`serve --http`).</summary>
-public sealed record WebOptions
+public sealed record HttpOptions
 {
     private readonly IReadOnlyList<string> _allowedOrigins = [];
 
