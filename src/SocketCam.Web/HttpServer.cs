@@ -36,7 +36,7 @@ public sealed class HttpServer : IAsyncDisposable
     private const string TextPlain = "text/plain; charset=utf-8";
 
     private readonly HubServer _hub;
-    private readonly WebOptions _options;
+    private readonly HttpOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private static readonly TimeSpan RefuseWait = TimeSpan.FromSeconds(2);
@@ -67,7 +67,7 @@ public sealed class HttpServer : IAsyncDisposable
     private long _connectionsEnded;
     private Task _trimming = Task.CompletedTask;
 
-    public HttpServer(HubServer hub, WebOptions options, ILoggerFactory? loggerFactory = null)
+    public HttpServer(HubServer hub, HttpOptions options, ILoggerFactory? loggerFactory = null)
     {
         _hub = hub;
         _options = options;
@@ -92,7 +92,7 @@ public sealed class HttpServer : IAsyncDisposable
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint EndPoint => _endPoint ?? throw new InvalidOperationException("The HTTP listener is not started.");
 
-    public WebOptions Options => _options;
+    public HttpOptions Options => _options;
 
     /// <summary>MJPEG clients connected now.</summary>
     public int MjpegClientCount => _clients.Count;
@@ -118,7 +118,7 @@ public sealed class HttpServer : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
             kestrel.Listen(_options.EndPoint, listen => listen.Use(AdmitConnection));
-            // A live stream decides itself when a client is too slow (WebOptions.SendTimeout); a client that skips frames
+            // A live stream decides itself when a client is too slow (HttpOptions.SendTimeout); a client that skips frames
             // may legitimately read slowly.
             kestrel.Limits.MinResponseDataRate = null;
             // AdmitConnection enforces the total (and counts refusals); Kestrel's own limit is only a backstop.
@@ -569,7 +569,7 @@ public sealed class HttpServer : IAsyncDisposable
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
                 var publisher = new WebSocketPublisher(
-                    socket, room, MjpegClient.Describe(context), key, _hub.Options.MaxFrameBytes, _hub.Options.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
+                    socket, room, MjpegClient.Describe(context), key, _hub.Options.Sessions.MaxFrameBytes, _hub.Options.Sessions.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
                 await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
             }
             finally

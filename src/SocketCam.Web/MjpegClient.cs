@@ -27,14 +27,14 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
 
     private readonly HttpContext _context;
     private readonly Room _room;
-    private readonly WebOptions _options;
+    private readonly HttpOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private readonly SendCounters _sent = new();
     private readonly byte[] _partEnd;
     private bool _warnedCodec;
 
-    public MjpegClient(HttpContext context, Room room, WebOptions options, ILogger logger)
+    public MjpegClient(HttpContext context, Room room, HttpOptions options, ILogger logger)
     {
         _context = context;
         _room = room;

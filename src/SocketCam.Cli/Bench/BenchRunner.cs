@@ -65,7 +65,7 @@ internal static class BenchRunner
 {
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ILoggerFactory loggers, Action<string>? progress, CancellationToken cancellationToken)
     {
-        HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with { IdleTimeout = TimeSpan.FromMinutes(5) };
+        HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with { Sessions = new() { IdleTimeout = TimeSpan.FromMinutes(5) } };
         await using var hub = new HubServer(hubOptions, loggers);
         hub.Start();
         StreamEndpoint endpoint = BenchTransports.Endpoint(settings.Transport, hub);

@@ -47,9 +47,9 @@ internal static class BenchTransports
     /// <summary>The bench hub's listener: TCP on loopback, or only a Unix socket at <paramref name="unixPath"/>.</summary>
     public static HubOptions HubOptions(BenchTransport transport, string unixPath) => transport switch
     {
-        BenchTransport.Tcp => new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
-        BenchTransport.Unix => new HubOptions { TcpEndPoint = null, UnixSocketPath = unixPath },
-        BenchTransport.Udp => new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0), UdpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
+        BenchTransport.Tcp => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } },
+        BenchTransport.Unix => new HubOptions { Tcp = null, Unix = new() { Path = unixPath } },
+        BenchTransport.Udp => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } },
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 

@@ -53,7 +53,7 @@ internal static class DemoCommand
 
     private static async Task<int> RunAsync(IFrameSource source, IFrameEncoder encoder, double seconds, string snapshot, bool json, bool showWindow, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        await using var hub = new HubServer(new HubOptions { TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, loggers);
+        await using var hub = new HubServer(new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } }, loggers);
         hub.Start();
         var endpoint = new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port);
         string duration = seconds > 0 ? $"{seconds:0.#} s" : "until the window is closed";

@@ -15,6 +15,7 @@ using SocketCam.Seed;
 using SocketCam.Sources;
 using SocketCam.Transport;
 using SocketCam.Web;
+using SocketCam.Web.Hosting;
 
 namespace SocketCam.Cli.Commands;
 
@@ -135,121 +136,94 @@ internal static class ServeCommand
             }
 
             string? unixPath = r.GetValue(unix) is { } unixText ? ParseUnixPath(unixText) : null;
-            bool tcpOff = string.Equals(r.GetValue(listen), "off", StringComparison.OrdinalIgnoreCase);
+            bool tcpOff = IsOff(r.GetValue(listen)!);
             if (tcpOff && unixPath is null)
             {
                 throw new ArgumentException("--listen off leaves no way in: add --unix PATH, or give --listen HOST:PORT.");
             }
 
-            var options = new HubOptions
-            {
-                TcpEndPoint = tcpOff ? null : await ParseListenAsync(r.GetValue(listen)!, token2),
-                UnixSocketPath = unixPath,
-                // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
-                UdpEndPoint = await UdpEndPointAsync(r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!), r.GetValue(udp) is null, token2),
-                Token = r.GetValue(token),
-                MaxFrameBytes = r.GetValue(maxFrame),
-                Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
-            };
             string roomName = r.GetValue(room)!;
-            SeedServerOptions? seedOptions = null;
-            if (r.GetValue(seedTcp) is { } seedAddress)
-            {
-                string seedRoomName = r.GetValue(seedRoom) ?? roomName;
-                Protocol.RoomName.Validate(seedRoomName);
-                seedOptions = new SeedServerOptions { EndPoint = await ParseListenAsync(seedAddress, token2), Room = seedRoomName };
-            }
-
-            WebOptions? webOptions = null;
-            bool httpIsDefault = r.GetResult(http) is null or { Implicit: true };
+            // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
+            string udpAddress = r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!);
             string httpAddress = r.GetValue(http)!;
-            if (!string.Equals(httpAddress, "off", StringComparison.OrdinalIgnoreCase))
+            var options = new HostOptions
             {
-                webOptions = new WebOptions { EndPoint = await ParseListenAsync(httpAddress, token2), DefaultRoom = roomName, Token = options.Token, AllowedOrigins = r.GetValue(allowOrigin) ?? [] };
-            }
-
-            string sourceSpec = r.GetValue(sources.Source)!;
-            IFrameSource? frameSource = null;
-            IFrameEncoder? encoder = null;
-            CodecId codecId = r.GetValue(codec);
-            if (!string.Equals(sourceSpec, "none", StringComparison.OrdinalIgnoreCase))
-            {
-                encoder = CodecFactory.CreateEncoder(codecId, CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
-                (frameSource, string? note) = await sources.OpenAsync(r, options.MaxFrameBytes, loggers, token2);
-                if (note is not null)
+                Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2) },
+                Unix = unixPath is null ? null : new UnixOptions { Path = unixPath },
+                // A default address already in use (another serve, another program) only costs UDP or HTTP: serve runs without it.
+                Udp = IsOff(udpAddress) ? null : new UdpOptions { EndPoint = await ParseListenAsync(udpAddress, token2), SkipIfAddressInUse = r.GetValue(udp) is null },
+                Sessions = new SessionOptions { Token = r.GetValue(token), MaxFrameBytes = r.GetValue(maxFrame) },
+                Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
+                Seed = r.GetValue(seedTcp) is { } seedAddress ? await SeedFromAsync(seedAddress, r.GetValue(seedRoom) ?? roomName, token2) : null,
+                Http = IsOff(httpAddress) ? null : new HttpOptions
                 {
-                    Console.WriteLine("socketcam: " + note);
+                    EndPoint = await ParseListenAsync(httpAddress, token2),
+                    DefaultRoom = roomName,
+                    AllowedOrigins = r.GetValue(allowOrigin) ?? [],
+                    SkipIfAddressInUse = r.GetResult(http) is null or { Implicit: true },
+                },
+                Recording = r.GetValue(record) is { } recordDirectory
+                    ? new RecordingDirectoryOptions
+                    {
+                        Directory = recordDirectory,
+                        Format = r.GetValue(recordFormat),
+                        Files = RecordingFrom(r.GetValue(recordMaxSize), r.GetValue(recordMaxDuration), r.GetValue(recordMaxTotal), r.GetValue(recordMinFree)),
+                    }
+                    : null,
+            };
+
+            if (!string.Equals(r.GetValue(sources.Source)!, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                try
+                {
+                    (IFrameSource frameSource, string? note) = await sources.OpenAsync(r, options.Sessions.MaxFrameBytes, loggers, token2);
+                    if (note is not null)
+                    {
+                        Console.WriteLine("socketcam: " + note);
+                    }
+
+                    options = options with { Captures = [new HostCapture { Room = roomName, Source = frameSource, Encoder = encoder }] };
+                }
+                catch
+                {
+                    encoder.Dispose();
+                    throw;
                 }
             }
 
-            RecordingDirectory? recording = null;
+            // The host owns the capture from here: disposing it stops everything, finishes the recordings and closes the source.
+            var host = new SocketCamHost(options, loggers);
             try
             {
-                if (r.GetValue(record) is { } recordDirectory)
-                {
-                    var defaults = new RecordingOptions();
-                    var recordingOptions = defaults with
-                    {
-                        MaxFileBytes = r.GetValue(recordMaxSize) ?? defaults.MaxFileBytes,
-                        MaxFileDuration = r.GetValue(recordMaxDuration) ?? defaults.MaxFileDuration,
-                        MaxDirectoryBytes = r.GetValue(recordMaxTotal) ?? defaults.MaxDirectoryBytes,
-                        MinFreeBytes = r.GetValue(recordMinFree) ?? defaults.MinFreeBytes,
-                    };
-                    recording = new RecordingDirectory(recordDirectory, r.GetValue(recordFormat), recordingOptions, loggers);
-                }
-
-                return await RunAsync(options, roomName, seedOptions, webOptions, httpIsDefault, frameSource, encoder, codecId, recording, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
+                return await RunAsync(host, roomName, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
             }
             finally
             {
-                if (recording is not null)
+                await host.DisposeAsync();
+                if (host.Recording is { } recording)
                 {
-                    // After the hub has stopped (no more frames): write what is queued and finish every file.
-                    await recording.DisposeAsync();
                     PrintRecordingSummary(recording);
-                }
-
-                encoder?.Dispose();
-                if (frameSource is not null)
-                {
-                    await frameSource.DisposeAsync();
                 }
             }
         }));
         return command;
     }
 
-    private static async Task<int> RunAsync(HubOptions options, string roomName, SeedServerOptions? seedOptions, WebOptions? webOptions, bool httpIsDefault, IFrameSource? source, IFrameEncoder? encoder, CodecId codec, RecordingDirectory? recording, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SocketCamHost host, string roomName, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         // The preview window stops the server when it is closed, like Ctrl+C.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cancellationToken = stop.Token;
-        await using var hub = new HubServer(options, loggers);
-        if (recording is not null)
-        {
-            recording.AttachTo(hub);
-        }
-
-        hub.Start();
-        // Disposed before the hub (declared after it): seed clients leave their room while the hub still has it.
-        await using SeedServer? seed = seedOptions is null ? null : new SeedServer(hub, seedOptions, loggers);
-        seed?.Start();
-        // Disposed before the hub too: MJPEG clients leave their room while the hub still has it.
-        if (webOptions is not null && recording is not null)
-        {
-            // /metrics' socketcam_recording_bytes: what this run recorded.
-            webOptions = webOptions with { RecordingBytes = () => recording.BytesRecorded };
-        }
-
-        await using HttpServer? web = await StartHttpAsync(hub, webOptions, httpIsDefault, loggers, cancellationToken);
-        PrintBanner(hub, roomName, source, codec, options.Token is not null, recording, seed, web);
+        await host.StartAsync(cancellationToken);
+        await WarnOfSkippedAsync(host);
+        HubServer hub = host.Hub;
+        SeedServer? seed = host.Seed;
+        HttpServer? web = host.Http;
+        RecordingDirectory? recording = host.Recording;
+        HostCapture? capture = host.Options.Captures.FirstOrDefault();
+        PrintBanner(hub, roomName, capture?.Source, capture?.Encoder.Codec ?? default, host.Options.Sessions.Token is not null, recording, seed, web);
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
-        Task capture = Task.CompletedTask;
-        if (source is not null && encoder is not null)
-        {
-            var pipeline = new CapturePipeline(source, encoder, hub.GetOrCreateRoom(roomName), loggers.CreateLogger("SocketCam.Capture"));
-            capture = pipeline.RunAsync(cancellationToken);
-        }
 
         long lastFrames = 0;
         long lastBytes = 0;
@@ -286,7 +260,6 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync("\nShutting down...");
         }
 
-        await capture;
         await status;
         return window?.ExitCode(0) ?? 0;
     }
@@ -309,52 +282,38 @@ internal static class ServeCommand
         };
     }
 
-    /// <summary>
-    /// Starts the HTTP listener. The default port being taken (another serve, another program) only costs the HTTP side:
-    /// a warning, and serve runs without it. An address the user chose that cannot be bound is an error.
-    /// </summary>
-    private static async Task<HttpServer?> StartHttpAsync(HubServer hub, WebOptions? options, bool isDefault, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static RecordingOptions RecordingFrom(long? maxSize, TimeSpan? maxDuration, long? maxTotal, long? minFree)
     {
-        if (options is null)
+        var defaults = new RecordingOptions();
+        return defaults with
         {
-            return null;
-        }
-
-        var web = new HttpServer(hub, options, loggers);
-        try
-        {
-            await web.StartAsync(cancellationToken);
-            return web;
-        }
-        catch (IOException ex) when (IsAddressInUse(ex))
-        {
-            await web.DisposeAsync();
-            if (isDefault)
-            {
-                await Console.Error.WriteLineAsync($"socketcam: warning: HTTP port {options.EndPoint.Port} is already in use: running without HTTP (pick a free one with --http HOST:PORT, or --http off).");
-                return null;
-            }
-
-            throw new UserFacingException($"--http {options.EndPoint}: the address is already in use: stop the other server or pick another with --http HOST:PORT (or --http off).");
-        }
-        catch
-        {
-            await web.DisposeAsync();
-            throw;
-        }
+            MaxFileBytes = maxSize ?? defaults.MaxFileBytes,
+            MaxFileDuration = maxDuration ?? defaults.MaxFileDuration,
+            MaxDirectoryBytes = maxTotal ?? defaults.MaxDirectoryBytes,
+            MinFreeBytes = minFree ?? defaults.MinFreeBytes,
+        };
     }
 
-    private static bool IsAddressInUse(Exception ex)
+    private static async Task<SeedOptions> SeedFromAsync(string address, string room, CancellationToken cancellationToken)
     {
-        for (Exception? e = ex; e is not null; e = e.InnerException)
+        Protocol.RoomName.Validate(room);
+        return new SeedOptions { EndPoint = await ParseListenAsync(address, cancellationToken), Room = room };
+    }
+
+    private static bool IsOff(string address) => string.Equals(address, "off", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A default UDP or HTTP address already in use only costs that transport (the host ran without it): say so.</summary>
+    private static async Task WarnOfSkippedAsync(SocketCamHost host)
+    {
+        if (host.Options.Udp is { } udp && host.Hub.UdpEndPoint is null)
         {
-            if (e is Microsoft.AspNetCore.Connections.AddressInUseException or SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
-            {
-                return true;
-            }
+            await Console.Error.WriteLineAsync($"socketcam: warning: UDP port {udp.EndPoint.Port} is already in use: running without UDP (pick a free one with --udp HOST:PORT, or --udp off).");
         }
 
-        return false;
+        if (host.Options.Http is { } http && host.Http is null)
+        {
+            await Console.Error.WriteLineAsync($"socketcam: warning: HTTP port {http.EndPoint.Port} is already in use: running without HTTP (pick a free one with --http HOST:PORT, or --http off).");
+        }
     }
 
     /// <summary>--unix takes a path (absolute or relative) or, as view and publish write it, unix:///PATH.</summary>
@@ -386,36 +345,6 @@ internal static class ServeCommand
         foreach (Exception failure in recording.Failures)
         {
             Console.Error.WriteLine($"socketcam: a recording stopped early: {failure.Message}");
-        }
-    }
-
-    /// <summary>
-    /// The UDP address to serve on, or null: off, or the default port already taken (several servers on one machine keep
-    /// working, as with --http). An explicit address that is taken is an error here, before anything else has started.
-    /// </summary>
-    private static async Task<IPEndPoint?> UdpEndPointAsync(string text, bool isDefault, CancellationToken cancellationToken)
-    {
-        if (string.Equals(text, "off", StringComparison.OrdinalIgnoreCase))
-        {
-            return null;
-        }
-
-        IPEndPoint endPoint = await ParseListenAsync(text, cancellationToken);
-        using var probe = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
-        {
-            probe.Bind(endPoint);
-            return endPoint;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
-        {
-            if (isDefault)
-            {
-                await Console.Error.WriteLineAsync($"socketcam: warning: UDP port {endPoint.Port} is already in use: running without UDP (pick a free one with --udp HOST:PORT, or --udp off).");
-                return null;
-            }
-
-            throw new UserFacingException($"--udp {endPoint}: the address is already in use: stop the other server or pick another with --udp HOST:PORT (or --udp off).");
         }
     }
 

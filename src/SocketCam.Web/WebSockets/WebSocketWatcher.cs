@@ -26,7 +26,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
 
     private readonly WebSocket _socket;
     private readonly Room _room;
-    private readonly WebOptions _options;
+    private readonly HttpOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private readonly SendCounters _sent = new();
@@ -37,7 +37,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
     private PageStats? _page;
     private bool _warnedCodec;
 
-    public WebSocketWatcher(WebSocket socket, Room room, string remote, WebOptions options, ILogger logger)
+    public WebSocketWatcher(WebSocket socket, Room room, string remote, HttpOptions options, ILogger logger)
     {
         _socket = socket;
         _room = room;

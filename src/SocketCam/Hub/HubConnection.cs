@@ -25,7 +25,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
     private readonly Socket _socket;
     private readonly HubServer _hub;
-    private readonly HubOptions _options;
+    private readonly SessionOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private readonly Queue<byte[]> _control = new();
@@ -41,7 +41,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     private PublishRateLimit? _publishLimit;
 
     /// <param name="address">The peer's address for the per-address limits; null for a Unix socket peer.</param>
-    public HubConnection(Socket socket, AddressKey? address, HubServer hub, HubOptions options, ILogger logger, CancellationToken serverToken)
+    public HubConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, CancellationToken serverToken)
     {
         _socket = socket;
         _address = address;

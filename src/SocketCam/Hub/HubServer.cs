@@ -51,7 +51,7 @@ public sealed class HubServer : IAsyncDisposable
     /// <summary>The bound TCP endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint TcpEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The hub has no TCP listener (not started, or Unix socket only).");
 
-    /// <summary>True when the hub listens on TCP (<see cref="HubOptions.TcpEndPoint"/> was set).</summary>
+    /// <summary>True when the hub listens on TCP (<see cref="HubOptions.Tcp"/> was set).</summary>
     public bool HasTcpListener => _listener is not null;
 
     /// <summary>The Unix socket file the hub listens on, or null.</summary>
@@ -77,20 +77,20 @@ public sealed class HubServer : IAsyncDisposable
     /// </summary>
     public void Start()
     {
-        if (_options.TcpEndPoint is null && _options.UnixSocketPath is null)
+        if (_options.Tcp is null && _options.Unix is null)
         {
-            throw new InvalidOperationException("The hub needs a TCP endpoint, a Unix socket path, or both.");
+            throw new InvalidOperationException("The hub needs a TCP listener, a Unix socket, or both.");
         }
 
         try
         {
-            if (_options.TcpEndPoint is { } tcp)
+            if (_options.Tcp is { EndPoint: var tcp })
             {
                 _listener = TcpListening.Listen(tcp, 512);
                 HubLog.Listening(_logger, TcpEndPoint.ToString());
             }
 
-            if (_options.UnixSocketPath is { } path)
+            if (_options.Unix is { Path: var path })
             {
                 _unixListener = UnixSocketListener.Listen(path, 512);
                 if (_unixListener.ReplacedStale)
@@ -101,9 +101,9 @@ public sealed class HubServer : IAsyncDisposable
                 HubLog.ListeningUnix(_logger, _unixListener.Path);
             }
 
-            if (_options.UdpEndPoint is { } udp)
+            if (_options.Udp is { } udp)
             {
-                _udp = new Udp.UdpHubListener(this, udp, _options, _logger);
+                _udp = new Udp.UdpHubListener(this, udp, _logger);
             }
         }
         catch
@@ -231,11 +231,11 @@ public sealed class HubServer : IAsyncDisposable
         await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
         {
             AddressKey? address = AddressKey.OfPeer(client);
-            if (_connections.Count >= _options.MaxConnections)
+            if (_connections.Count >= _options.Sessions.MaxConnections)
             {
                 Guards.Refusals.Count(Refusal.ConnectionLimit);
-                HubLog.TooManyConnections(_logger, client.Describe(), _options.MaxConnections);
-                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"The hub has {_options.MaxConnections} connections, its limit; try again later."), cancellationToken);
+                HubLog.TooManyConnections(_logger, client.Describe(), _options.Sessions.MaxConnections);
+                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"The hub has {_options.Sessions.MaxConnections} connections, its limit; try again later."), cancellationToken);
                 continue;
             }
 
@@ -248,7 +248,7 @@ public sealed class HubServer : IAsyncDisposable
             }
 
             // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
-            _ = _connections.Start(new HubConnection(client, address, this, _options, _logger, cancellationToken), c => c.RunAsync(cancellationToken), _ => slots.Release(address));
+            _ = _connections.Start(new HubConnection(client, address, this, _options.Sessions, _logger, cancellationToken), c => c.RunAsync(cancellationToken), _ => slots.Release(address));
         }
     }
 

@@ -24,7 +24,7 @@ internal sealed class ParticipantConnection
     private readonly Socket _socket;
     private readonly AddressKey? _address;
     private readonly HubServer _hub;
-    private readonly HubOptions _options;
+    private readonly SessionOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _receiveTimeout;
     private readonly GatherSender _gather;
@@ -36,7 +36,7 @@ internal sealed class ParticipantConnection
     private volatile bool _sendFailed;
     private long _keyframeRequestsDropped;
 
-    public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, HubOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent)
+    public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent)
     {
         _socket = socket;
         _address = address;
@@ -47,7 +47,7 @@ internal sealed class ParticipantConnection
         _receiveTimeout = receiveTimeout;
         _gather = gather;
         _sent = sent;
-        RoomLimits limits = options.Rooms;
+        RoomLimits limits = hub.Options.Rooms;
         _outbox = new Outbox(limits.ControlQueueMessages, limits.ControlQueueBytes);
         _requests = new RequestBucket(limits.RequestBurst, limits.RequestsPerSecond);
     }
@@ -405,7 +405,7 @@ internal sealed class ParticipantConnection
         if (!_requests.TryTake())
         {
             _hub.Guards.Refusals.Count(Refusal.PublishRateLimit);
-            throw new ProtocolException(ErrorCode.RateLimited, $"Requests faster than {_options.Rooms.RequestsPerSecond}/s (burst {_options.Rooms.RequestBurst}).");
+            throw new ProtocolException(ErrorCode.RateLimited, $"Requests faster than {_hub.Options.Rooms.RequestsPerSecond}/s (burst {_hub.Options.Rooms.RequestBurst}).");
         }
     }
 

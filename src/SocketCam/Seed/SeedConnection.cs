@@ -18,13 +18,13 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
     private readonly Socket _socket;
     private readonly Room _room;
     private readonly SeedFrameCache _cache;
-    private readonly SeedServerOptions _options;
+    private readonly SeedOptions _options;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
     private int _sendBufferBytes;
     private readonly SendCounters _sent = new();
 
-    public SeedConnection(Socket socket, Room room, SeedFrameCache cache, SeedServerOptions options, ILogger logger)
+    public SeedConnection(Socket socket, Room room, SeedFrameCache cache, SeedOptions options, ILogger logger)
     {
         _socket = socket;
         _room = room;

@@ -17,7 +17,7 @@ namespace SocketCam.Seed;
 public sealed class SeedServer : IAsyncDisposable
 {
     private readonly HubServer _hub;
-    private readonly SeedServerOptions _options;
+    private readonly SeedOptions _options;
     private readonly ILogger _logger;
     private readonly SeedFrameCache _cache = new();
     private readonly ConnectionSet<SeedConnection> _connections = new();
@@ -26,7 +26,7 @@ public sealed class SeedServer : IAsyncDisposable
     private Task? _acceptLoop;
     private int _disposed;
 
-    public SeedServer(HubServer hub, SeedServerOptions options, ILoggerFactory? loggerFactory = null)
+    public SeedServer(HubServer hub, SeedOptions options, ILoggerFactory? loggerFactory = null)
     {
         _hub = hub;
         _options = options;
@@ -36,7 +36,7 @@ public sealed class SeedServer : IAsyncDisposable
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint EndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The seed listener is not started.");
 
-    public SeedServerOptions Options => _options;
+    public SeedOptions Options => _options;
 
     /// <summary>Seed clients connected now.</summary>
     public int ClientCount => _connections.Count;

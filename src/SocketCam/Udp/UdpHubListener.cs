@@ -25,7 +25,8 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private readonly FailedAttemptThrottle _failedAttempts;
     private readonly ReassemblyFloodWatch _flood = new();
     private readonly HubServer _hub;
-    private readonly HubOptions _options;
+    private readonly SessionOptions _options;
+    private readonly UdpOptions _udp;
     private readonly ILogger _logger;
     private readonly Socket _socket;
     private readonly CancellationTokenSource _shutdown = new();
@@ -37,18 +38,19 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private Task _housekeeping = Task.CompletedTask;
     private int _disposed;
 
-    public UdpHubListener(HubServer hub, IPEndPoint endPoint, HubOptions options, ILogger logger)
+    public UdpHubListener(HubServer hub, UdpOptions udp, ILogger logger)
     {
         _hub = hub;
-        _options = options;
-        _failedAttempts = new FailedAttemptThrottle(options.Limits.FreeFailedAttempts);
+        _options = hub.Options.Sessions;
+        _udp = udp;
+        _failedAttempts = new FailedAttemptThrottle(hub.Options.Limits.FreeFailedAttempts);
         _logger = logger;
-        _socket = UdpSockets.Create(endPoint.AddressFamily);
+        _socket = UdpSockets.Create(udp.EndPoint.AddressFamily);
         try
         {
             _socket.Blocking = false;
 
-            _socket.Bind(endPoint);
+            _socket.Bind(udp.EndPoint);
         }
         catch
         {
@@ -357,7 +359,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
         IUdpSession session;
         if (pending.Hello.Role == PeerRole.Publisher)
         {
-            var publisher = new UdpPublisherSession(this, pending, room, _options, _hub.Guards, _logger);
+            var publisher = new UdpPublisherSession(this, pending, room, _udp, _options.MaxFrameBytes, _hub.Guards, _logger);
             // The same publisher reconnecting from a new port takes the seat over from its previous session.
             foreach (UdpPublisherSession previous in _sessions.Values.OfType<UdpPublisherSession>().Where(s => s.HoldsSeatOf(room) && SameHost(s.Address, pending.Address)).ToList())
             {
@@ -377,7 +379,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
         }
         else
         {
-            session = new UdpViewerSession(this, pending, room, _options, _logger);
+            session = new UdpViewerSession(this, pending, room, _udp, _logger);
         }
 
         if (_sessions.TryGetValue(pending.Address, out IUdpSession? old))

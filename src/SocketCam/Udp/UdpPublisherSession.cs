@@ -25,7 +25,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     private readonly UdpHubListener _listener;
     private readonly Room _room;
-    private readonly HubOptions _options;
+    private readonly UdpOptions _options;
     private readonly ILogger _logger;
     private readonly UdpHello _hello;
     private readonly ServerGuards _guards;
@@ -41,7 +41,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private long _framesOverRateLimit;
     private bool _budgetLogged;
 
-    public UdpPublisherSession(UdpHubListener listener, PendingUdpSession pending, Room room, HubOptions options, ServerGuards guards, ILogger logger)
+    public UdpPublisherSession(UdpHubListener listener, PendingUdpSession pending, Room room, UdpOptions options, int maxFrameBytes, ServerGuards guards, ILogger logger)
     {
         _guards = guards;
         _rateLimit = new PublishRateLimit(guards.Options);
@@ -54,8 +54,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         Address = pending.Address;
         Remote = UdpHubListener.Describe(pending.Address);
         bool recovery = !pending.Hello.NoLossRecovery;
-        var budget = new ReassemblyBudget(FrameReassembler.SessionCapFor(options.MaxFrameBytes), guards.Reassembly, UdpHubListener.KeyOf(Address));
-        _receiver = new UdpFrameReceiver(Id, options.MaxFrameBytes, recovery, d => _listener.SendTo(d, Address), budget);
+        var budget = new ReassemblyBudget(FrameReassembler.SessionCapFor(maxFrameBytes), guards.Reassembly, UdpHubListener.KeyOf(Address));
+        _receiver = new UdpFrameReceiver(Id, maxFrameBytes, recovery, d => _listener.SendTo(d, Address), budget);
         _frames = Channel.CreateBounded<MediaFrame>(
             new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
             dropped =>
@@ -140,9 +140,9 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     public void Tick(long nowMicros)
     {
-        if (_end.IsIdle(nowMicros, _options.UdpIdleTimeout))
+        if (_end.IsIdle(nowMicros, _options.IdleTimeout))
         {
-            End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.UdpIdleTimeout.TotalSeconds:0.#} s.");
+            End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.IdleTimeout.TotalSeconds:0.#} s.");
         }
     }
 

@@ -19,7 +19,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     private readonly UdpHubListener _listener;
     private readonly Room _room;
-    private readonly HubOptions _options;
+    private readonly UdpOptions _options;
     private readonly ILogger _logger;
     private readonly UdpHello _hello;
     private readonly AsyncSignal _wake = new();
@@ -35,7 +35,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
     private long _fragmentsLostReported;
     private long _fragmentsExpectedReported;
 
-    public UdpViewerSession(UdpHubListener listener, PendingUdpSession pending, Room room, HubOptions options, ILogger logger)
+    public UdpViewerSession(UdpHubListener listener, PendingUdpSession pending, Room room, UdpOptions options, ILogger logger)
     {
         _listener = listener;
         _room = room;
@@ -48,7 +48,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         Slot = new VideoSlot(_wake);
         _windowTimer = new Timer(static state => ((AsyncSignal)state!).Set(), _wake, Timeout.Infinite, Timeout.Infinite);
         bool recovery = !pending.Hello.NoLossRecovery;
-        _sender = new UdpFrameSender(d => _listener.SendTo(d, Address), Id, recovery, options.UdpPacingBytesPerSecond);
+        _sender = new UdpFrameSender(d => _listener.SendTo(d, Address), Id, recovery, options.PacingBytesPerSecond);
     }
 
     public ulong Id { get; }
@@ -137,9 +137,9 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     public void Tick(long nowMicros)
     {
-        if (_end.IsIdle(nowMicros, _options.UdpIdleTimeout))
+        if (_end.IsIdle(nowMicros, _options.IdleTimeout))
         {
-            End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.UdpIdleTimeout.TotalSeconds:0.#} s.");
+            End(ErrorCode.IdleTimeout, $"Nothing heard for {_options.IdleTimeout.TotalSeconds:0.#} s.");
             return;
         }
 

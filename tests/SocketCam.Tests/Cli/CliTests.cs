@@ -149,7 +149,7 @@ public sealed partial class CliTests : IDisposable
     [InlineData(null)]
     public async Task View_with_a_wrong_or_missing_token_fails_with_one_line_saying_unauthorized(string? token)
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { Token = "s3cret" });
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { Token = "s3cret" } });
         string[] args = token is null
             ? ["view", hub.Url, "--frames", "5", "--quiet", "--no-reconnect"]
             : ["view", hub.Url, "--token", token, "--frames", "5", "--quiet", "--no-reconnect"];

@@ -73,7 +73,7 @@ public sealed class ThrottledLoggerFactoryTests
         var factory = new ThrottledLoggerFactory(capture.CreateFactory(), linesPerWindow: 5, window: TimeSpan.FromHours(1));
         var options = new HubOptions
         {
-            TcpEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) },
             Limits = new LimitOptions { MaxConnectionsPerAddress = 2 },
         };
         var from = IPAddress.Parse("127.0.0.2");

@@ -138,7 +138,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task A_publisher_frame_over_max_frame_bytes_is_too_large_from_its_header_alone()
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { MaxFrameBytes = 64 * 1024 });
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { MaxFrameBytes = 64 * 1024 } });
         await using TestViewer healthy = await StartHealthyViewerAsync(hub);
         await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
         WelcomeMessage welcome = await peer.HandshakeAsync(PeerRole.Publisher, "big");
@@ -225,7 +225,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task A_peer_that_says_nothing_gets_handshake_timeout()
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) });
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { HandshakeTimeout = TimeSpan.FromMilliseconds(300) } });
         await using TestViewer healthy = await StartHealthyViewerAsync(hub);
         await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
 
@@ -235,7 +235,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task A_peer_that_stops_in_the_middle_of_its_hello_gets_handshake_timeout()
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) });
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { HandshakeTimeout = TimeSpan.FromMilliseconds(300) } });
         await using TestViewer healthy = await StartHealthyViewerAsync(hub);
         await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
         byte[] hello = RawPeer.Hello(PeerRole.Viewer, "main");
@@ -251,7 +251,7 @@ public sealed class BadInputTests
     [InlineData("s3cret ")]
     public async Task A_wrong_or_missing_token_is_unauthorized(string token)
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { Token = "s3cret" });
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { Token = "s3cret" } });
         await using TestViewer healthy = await StartHealthyViewerAsync(hub, token: "s3cret");
         await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
         byte[] hello = [.. RawPeer.Preface(), .. RawPeer.Hello(PeerRole.Viewer, "main", token)];

@@ -35,7 +35,7 @@ public sealed class HostilePeerTests
             MinFrameDataRate = 64 * 1024,
             MinDataRateGrace = TimeSpan.FromSeconds(1),
         };
-        await using TestHub hub = TestHub.Start(new HubOptions { MaxFrameBytes = FrameBytes, Limits = limits, IdleTimeout = TimeSpan.FromSeconds(60) });
+        await using TestHub hub = TestHub.Start(new HubOptions { Limits = limits, Sessions = new() { MaxFrameBytes = FrameBytes, IdleTimeout = TimeSpan.FromSeconds(60) } });
         ByteBudget budget = hub.Server.Guards.FramesInFlight;
         AddressKey attacker = AddressKey.From(Attacker);
         await using TestViewer healthy = TestViewer.Start(hub.Endpoint, room: "main");
@@ -232,7 +232,7 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task A_token_guesser_is_throttled_with_the_reason_without_its_token_being_checked_while_another_address_gets_in()
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { Token = "s3cret" });
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { Token = "s3cret" } });
         int unauthorizedBeforeThrottled = 0;
         CloseMessage? throttled = null;
         for (int attempt = 0; attempt < 30 && throttled is null; attempt++)
@@ -288,7 +288,7 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task Handshake_timeouts_and_garbage_count_as_failed_attempts_too()
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(200) }, captureRoom: null);
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { HandshakeTimeout = TimeSpan.FromMilliseconds(200) } }, captureRoom: null);
         int failures = hub.Server.Guards.Options.FreeFailedAttempts + 1;
         for (int i = 0; i < failures; i++)
         {
@@ -319,7 +319,7 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task Connections_beyond_the_hubs_total_limit_get_too_many_clients_with_the_reason()
     {
-        await using TestHub hub = TestHub.Start(new HubOptions { MaxConnections = 3 }, captureRoom: null);
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { MaxConnections = 3 } }, captureRoom: null);
         var held = new List<RawPeer>();
         try
         {
@@ -350,7 +350,7 @@ public sealed class HostilePeerTests
     public async Task A_ping_sent_in_the_same_write_as_hello_gets_its_pong()
     {
         // A long idle timeout: with the bug the PING waits for more bytes that never come, and the read below times out.
-        await using TestHub hub = TestHub.Start(new HubOptions { IdleTimeout = TimeSpan.FromMinutes(2) }, captureRoom: null);
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new() { IdleTimeout = TimeSpan.FromMinutes(2) } }, captureRoom: null);
         await using RawPeer peer = await RawPeer.ConnectAsync(hub.EndPoint);
         byte[] ping = new byte[MessageWriter.MaxControlMessageSize];
         int pingLength = MessageWriter.WritePing(ping, new PingMessage(77, 1234));

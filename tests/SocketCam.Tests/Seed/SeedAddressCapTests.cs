@@ -24,7 +24,7 @@ public sealed class SeedAddressCapTests
     {
         const int Crowd = 100;
         await using TestHub hub = TestHub.Start(codec: SocketCam.Media.CodecId.RawBgr24, width: 160, height: 120);
-        var options = new SeedServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) };
+        var options = new SeedOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) };
         await using var seed = new SeedServer(hub.Server, options, hub.Logs.CreateFactory());
         seed.Start();
         int cap = hub.Server.Guards.Options.MaxConnectionsPerAddress;

@@ -25,7 +25,7 @@ public sealed class SeedEngineTests
     public async Task A_seed_client_stays_connected_across_a_gap_longer_than_the_send_timeout()
     {
         await using TestHub hub = TestHub.Start(captureRoom: null);
-        var options = new SeedServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), SendTimeout = TimeSpan.FromMilliseconds(200) };
+        var options = new SeedOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), SendTimeout = TimeSpan.FromMilliseconds(200) };
         await using var seed = new SeedServer(hub.Server, options);
         seed.Start();
         Room room = hub.Server.GetOrCreateRoom(RoomName.Default);

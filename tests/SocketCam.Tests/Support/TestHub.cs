@@ -43,7 +43,7 @@ internal sealed class TestHub : IAsyncDisposable
 
     public string Url => $"tcp://127.0.0.1:{Server.TcpEndPoint.Port}";
 
-    /// <summary>The hub's UDP endpoint (only when started with <see cref="HubOptions.UdpEndPoint"/>).</summary>
+    /// <summary>The hub's UDP endpoint (only when started with <see cref="HubOptions.Udp"/>).</summary>
     public StreamEndpoint UdpEndpoint => new("udp", "127.0.0.1", (Server.UdpEndPoint ?? throw new InvalidOperationException("The hub has no UDP listener.")).Port);
 
     /// <summary>The hub's Unix socket (only when started with one).</summary>
@@ -68,7 +68,7 @@ internal sealed class TestHub : IAsyncDisposable
     {
         var logs = new CapturingLoggerProvider();
         ILoggerFactory factory = logs.CreateFactory();
-        options = (options ?? new HubOptions()) with { TcpEndPoint = endPoint ?? new IPEndPoint(IPAddress.Loopback, 0), UnixSocketPath = unixSocketPath };
+        options = (options ?? new HubOptions()) with { Tcp = new() { EndPoint = endPoint ?? new IPEndPoint(IPAddress.Loopback, 0) }, Unix = unixSocketPath is null ? null : new() { Path = unixSocketPath } };
         var server = new HubServer(options, factory);
         var hub = new TestHub(server, logs, factory);
         try

@@ -75,7 +75,7 @@ public sealed class UnixSocketTests : IDisposable
     {
         var logs = new CapturingLoggerProvider();
         using var factory = logs.CreateFactory();
-        await using var hub = new HubServer(new HubOptions { TcpEndPoint = null, UnixSocketPath = SocketPath }, factory);
+        await using var hub = new HubServer(new HubOptions { Tcp = null, Unix = new() { Path = SocketPath } }, factory);
         hub.Start();
         Assert.False(hub.HasTcpListener);
         Assert.Throws<InvalidOperationException>(() => hub.TcpEndPoint);
@@ -127,7 +127,7 @@ public sealed class UnixSocketTests : IDisposable
         other.Listen(4);
         long inode = Inode(SocketPath);
 
-        var hub = new HubServer(new HubOptions { TcpEndPoint = null, UnixSocketPath = SocketPath });
+        var hub = new HubServer(new HubOptions { Tcp = null, Unix = new() { Path = SocketPath } });
         await using (hub)
         {
             var error = Assert.Throws<UserFacingException>(hub.Start);
@@ -145,7 +145,7 @@ public sealed class UnixSocketTests : IDisposable
     {
         await File.WriteAllTextAsync(SocketPath, "not a socket");
 
-        var hub = new HubServer(new HubOptions { UnixSocketPath = SocketPath, TcpEndPoint = new(System.Net.IPAddress.Loopback, 0) });
+        var hub = new HubServer(new HubOptions { Unix = new() { Path = SocketPath }, Tcp = new() { EndPoint = new(System.Net.IPAddress.Loopback, 0) } });
         await using (hub)
         {
             var error = Assert.Throws<UserFacingException>(hub.Start);
@@ -166,7 +166,7 @@ public sealed class UnixSocketTests : IDisposable
         }
 
         File.CreateSymbolicLink(SocketPath, target);
-        var hub = new HubServer(new HubOptions { TcpEndPoint = null, UnixSocketPath = SocketPath });
+        var hub = new HubServer(new HubOptions { Tcp = null, Unix = new() { Path = SocketPath } });
         await using (hub)
         {
             Assert.Contains("is not a socket", Assert.Throws<UserFacingException>(hub.Start).Message, StringComparison.Ordinal);

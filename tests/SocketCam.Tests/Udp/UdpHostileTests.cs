@@ -22,7 +22,7 @@ public sealed class UdpHostileTests
 {
     private const int Claimed = 16 << 20;
 
-    private static readonly HubOptions WithUdp = new() { UdpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) };
+    private static readonly HubOptions WithUdp = new() { Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } };
 
     [Fact]
     public async Task Many_publishers_sending_fragments_of_frames_that_claim_16_MiB_stay_within_the_budget_and_a_viewer_keeps_its_stream()
@@ -105,7 +105,7 @@ public sealed class UdpHostileTests
     [Fact]
     public async Task Token_guessing_over_UDP_is_throttled_with_a_clear_refusal_and_counted()
     {
-        await using TestHub hub = TestHub.Start(options: WithUdp with { Token = "s3cret" });
+        await using TestHub hub = TestHub.Start(options: WithUdp with { Sessions = new() { Token = "s3cret" } });
         using var guesser = new Attacker(hub);
         int free = hub.Server.Guards.Options.FreeFailedAttempts;
         for (int i = 0; i <= free; i++)

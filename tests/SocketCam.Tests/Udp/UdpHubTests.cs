@@ -20,7 +20,7 @@ namespace SocketCam.Tests.Udp;
 [Collection(NetworkCollection.Name)]
 public sealed class UdpHubTests
 {
-    private static readonly HubOptions WithUdp = new() { UdpEndPoint = new IPEndPoint(IPAddress.Loopback, 0) };
+    private static readonly HubOptions WithUdp = new() { Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } };
 
     [Fact]
     public async Task A_viewer_over_UDP_gets_whole_frames_and_reports_its_link()
@@ -145,7 +145,7 @@ public sealed class UdpHubTests
     [Fact]
     public async Task A_wrong_token_is_refused_with_a_REFUSE_no_larger_than_the_HELLO()
     {
-        await using TestHub hub = TestHub.Start(options: WithUdp with { Token = "s3cret" });
+        await using TestHub hub = TestHub.Start(options: WithUdp with { Sessions = new() { Token = "s3cret" } });
         using var raw = new RawUdp(hub);
         int helloLength = raw.SendHello(5, PeerRole.Viewer, token: "wrong");
         byte[] answer = await raw.ReceiveAsync();
@@ -222,7 +222,7 @@ public sealed class UdpHubTests
     [Fact]
     public async Task A_silent_viewer_is_dropped_with_BYE_idle_timeout()
     {
-        await using TestHub hub = TestHub.Start(options: WithUdp with { UdpIdleTimeout = TimeSpan.FromSeconds(1) });
+        await using TestHub hub = TestHub.Start(options: WithUdp with { Udp = WithUdp.Udp! with { IdleTimeout = TimeSpan.FromSeconds(1) } });
         using var raw = new RawUdp(hub);
         raw.SendHello(3, PeerRole.Viewer);
         UdpWire.TryReadPrefix(await raw.ReceiveAsync(), out _, out ulong session);
@@ -258,7 +258,7 @@ public sealed class UdpHubTests
         }
 
         // The old hub said BYE server-shutdown; the viewer keeps trying until a hub answers on that port again.
-        await using TestHub second = TestHub.Start(options: WithUdp with { UdpEndPoint = new IPEndPoint(IPAddress.Loopback, port) });
+        await using TestHub second = TestHub.Start(options: WithUdp with { Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, port) } });
         long before = viewer.Decoded;
         await viewer.WaitForFramesAsync(before + 5);
         Assert.True(viewer.Stats.Reconnects >= 1);

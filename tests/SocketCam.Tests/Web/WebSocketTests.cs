@@ -89,7 +89,7 @@ public sealed class WebSocketTests
         using ClientWebSocket publisher = await ConnectAsync(server, "/rooms/cam/publish/ws");
         using JsonDocument hello = JsonDocument.Parse(await ReceiveTextAsync(publisher));
         Assert.Equal("cam", hello.RootElement.GetProperty("room").GetString());
-        Assert.Equal(new HubOptions().MaxFrameBytes, hello.RootElement.GetProperty("maxFrameBytes").GetInt32());
+        Assert.Equal(new SessionOptions().MaxFrameBytes, hello.RootElement.GetProperty("maxFrameBytes").GetInt32());
 
         var nativeJpegs = new System.Collections.Concurrent.ConcurrentQueue<byte[]>();
         await using TestViewer native = TestViewer.Start(server.Hub.Endpoint, room: "cam", onReceived: (_, data) => nativeJpegs.Enqueue(data.ToArray()));
@@ -145,7 +145,7 @@ public sealed class WebSocketTests
     [InlineData(2048)] // below the first buffer's size
     public async Task An_oversized_frame_is_refused_with_1009_before_it_is_buffered_whole(int cap)
     {
-        await using WebTestServer server = await WebTestServer.StartAsync(hubOptions: new HubOptions { MaxFrameBytes = cap });
+        await using WebTestServer server = await WebTestServer.StartAsync(hubOptions: new HubOptions { Sessions = new() { MaxFrameBytes = cap } });
         using ClientWebSocket watcher = await ConnectAsync(server, "/rooms/main/ws");
         await ReceiveTextAsync(watcher);
         using ClientWebSocket publisher = await ConnectAsync(server, "/rooms/big/publish/ws");
@@ -265,7 +265,7 @@ public sealed class WebSocketTests
     [Fact]
     public async Task An_idle_publisher_is_closed_with_1008()
     {
-        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, hubOptions: new HubOptions { IdleTimeout = TimeSpan.FromSeconds(1) });
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, hubOptions: new HubOptions { Sessions = new() { IdleTimeout = TimeSpan.FromSeconds(1) } });
         using ClientWebSocket publisher = await ConnectAsync(server, "/rooms/cam/publish/ws");
         (WebSocketCloseStatus? status, string? reason) = await ReceiveCloseAsync(publisher);
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);

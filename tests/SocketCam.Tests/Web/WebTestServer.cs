@@ -35,11 +35,11 @@ internal sealed class WebTestServer : IAsyncDisposable
 
     public static async Task<WebTestServer> StartAsync(
         int width = 320, int height = 240, double fps = 30, string? token = null, string? captureRoom = "main", HubOptions? hubOptions = null, CodecId codec = CodecId.Jpeg,
-        Func<WebOptions, WebOptions>? web = null)
+        Func<HttpOptions, HttpOptions>? web = null)
     {
         TestHub hub = TestHub.Start(options: hubOptions, captureRoom: captureRoom, codec: codec, width: width, height: height, fps: fps);
         Microsoft.Extensions.Logging.ILoggerFactory loggers = hub.Logs.CreateFactory();
-        var options = new WebOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Token = token };
+        var options = new HttpOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Token = token };
         var server = new HttpServer(hub.Server, web is null ? options : web(options), loggers);
         try
         {

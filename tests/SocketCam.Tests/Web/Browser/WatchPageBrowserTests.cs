@@ -137,7 +137,7 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
             await Eventually.UntilAsync(
                 async () =>
                 {
-                    var web = new HttpServer(hub.Server, new WebOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, port) }, loggers);
+                    var web = new HttpServer(hub.Server, new HttpOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, port) }, loggers);
                     try
                     {
                         await web.StartAsync(CancellationToken.None);

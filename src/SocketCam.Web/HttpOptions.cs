@@ -4,7 +4,7 @@ using SocketCam.Protocol;
 namespace SocketCam.Web;
 
 /// <summary>Settings of the HTTP listener (`serve --http`).</summary>
-public sealed record WebOptions
+public sealed record HttpOptions
 {
     private readonly IReadOnlyList<string> _allowedOrigins = [];
 
@@ -53,9 +53,15 @@ public sealed record WebOptions
 
     /// <summary>
     /// Bytes the room recorders (`serve --record`) hold on disk now, for `/metrics` (`socketcam_recording_bytes`); null: not
-    /// recording, the metric is left out. Set by whoever owns the recorder (the CLI).
+    /// recording, the metric is left out. Set by whoever owns the recorder (<c>SocketCamHost</c>).
     /// </summary>
     public Func<long>? RecordingBytes { get; init; }
+
+    /// <summary>
+    /// When <see cref="EndPoint"/> is already taken, <c>SocketCamHost</c> runs without HTTP instead of refusing to start;
+    /// default false. `serve` sets it for its default address only. <see cref="HttpServer"/> ignores it.
+    /// </summary>
+    public bool SkipIfAddressInUse { get; init; }
 
     /// <summary>The multipart boundary of the MJPEG stream; default "socketcamframe".</summary>
     public string Boundary { get; init; } = "socketcamframe";

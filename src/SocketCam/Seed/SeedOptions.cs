@@ -4,7 +4,7 @@ using SocketCam.Protocol;
 namespace SocketCam.Seed;
 
 /// <summary>Settings of the seed-format listener (`serve --seed-tcp`).</summary>
-public sealed record SeedServerOptions
+public sealed record SeedOptions
 {
     /// <summary>Where to listen; default 0.0.0.0:9998. Port 0 picks a free port.</summary>
     public IPEndPoint EndPoint { get; init; } = new(IPAddress.Any, 9998);
