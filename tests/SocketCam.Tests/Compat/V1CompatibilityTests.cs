@@ -276,7 +276,7 @@ public sealed class V1CompatibilityTests
     {
         using var timeout = new CancellationTokenSource(TestTimeout);
         CancellationToken ct = timeout.Token;
-        await using TestHub hub = TestHub.Start(new HubOptions { Token = "s3cret" }, captureRoom: null);
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new SessionOptions { Token = "s3cret" } }, captureRoom: null);
 
         await using (V1SpecClient wrong = await ConnectAsync(hub.EndPoint, ct))
         {
@@ -297,8 +297,8 @@ public sealed class V1CompatibilityTests
     {
         using var timeout = new CancellationTokenSource(TestTimeout);
         CancellationToken ct = timeout.Token;
-        await using TestHub hub = TestHub.Start(new HubOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) }, captureRoom: null);
-        await using TestHub idleHub = TestHub.Start(new HubOptions { IdleTimeout = TimeSpan.FromMilliseconds(500) }, captureRoom: null);
+        await using TestHub hub = TestHub.Start(new HubOptions { Sessions = new SessionOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) } }, captureRoom: null);
+        await using TestHub idleHub = TestHub.Start(new HubOptions { Sessions = new SessionOptions { IdleTimeout = TimeSpan.FromMilliseconds(500) } }, captureRoom: null);
 
         // A preface and then nothing: handshake-timeout.
         await using (V1SpecClient client = await ConnectAsync(hub.EndPoint, ct))
