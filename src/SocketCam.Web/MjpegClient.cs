@@ -47,22 +47,13 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats, IViewerWriter
 
     public VideoSlot Slot => _feed.Slot;
 
-    public string Kind => "mjpeg";
+    public ClientKind Kind => ClientKind.Mjpeg;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => _feed.FramesSent;
-
-    public long BytesSent => _feed.BytesSent;
-
-    public long FramesDropped => _feed.Dropped;
-
-    public double SendFps => _feed.PerSecond;
-
-    /// <summary>Capture to flushed of the last frame on the server's clock (µs; for remote publishers their clock), or -1.</summary>
-    public long LastLatencyMicros => _feed.LastLatencyMicros;
+    public ViewerFeed Feed => _feed;
 
     /// <summary>MJPEG has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
     public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
@@ -98,7 +89,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats, IViewerWriter
             _feed.Close();
         }
 
-        WebLog.MjpegLeft(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
+        WebLog.MjpegLeft(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, _feed.FramesSent, _feed.Dropped);
     }
 
     private async Task<string> SendLoopAsync(CancellationToken cancellationToken)

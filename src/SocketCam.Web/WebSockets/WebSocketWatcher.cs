@@ -47,22 +47,13 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
 
     public VideoSlot Slot => _feed.Slot;
 
-    public string Kind => "websocket";
+    public ClientKind Kind => ClientKind.WebSocketWatcher;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => _feed.FramesSent;
-
-    public long BytesSent => _feed.BytesSent;
-
-    public long FramesDropped => _feed.Dropped;
-
-    public double SendFps => _feed.PerSecond;
-
-    /// <summary>Capture to handed-to-Kestrel of the last frame (µs), or -1.</summary>
-    public long LastLatencyMicros => _feed.LastLatencyMicros;
+    public ViewerFeed Feed => _feed;
 
     /// <summary>What the page last reported about itself, or null (not a page, or none yet).</summary>
     public PageStats? Page => Volatile.Read(ref _page);
@@ -106,7 +97,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
         }
 
         await WebSocketCloseCodes.FinishAsync(_socket, ending, receiving, CloseWait);
-        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, Slot.Dropped);
+        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, _feed.FramesSent, _feed.Dropped);
         return ending;
     }
 

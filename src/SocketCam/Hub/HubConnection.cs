@@ -25,6 +25,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
     private readonly HubOptions _options;
     private readonly ILogger _logger;
     private readonly ViewerFeed _feed;
+    private readonly ReceiveCounters _received = new();
     private readonly CancellationTokenSource _receiveTimeout;
     private volatile bool _sendFailed;
     private readonly GatherSender _gather = new();
@@ -63,18 +64,20 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
 
     public long FramesSent => _feed.FramesSent;
 
-    public string Kind => _v2 is not null ? (_v2.Participant?.Hidden == true ? "v2-watcher" : "participant") : Role switch
+    public ClientKind Kind => _v2 is not null ? (_v2.Participant?.Hidden == true ? ClientKind.V2Watcher : ClientKind.Participant) : Role switch
     {
-        PeerRole.Publisher => "publisher",
-        PeerRole.Viewer => "viewer",
-        _ => "connecting",
+        PeerRole.Publisher => ClientKind.Publisher,
+        PeerRole.Viewer => ClientKind.Viewer,
+        _ => ClientKind.Connecting,
     };
 
-    public long FramesDropped => _v2?.FramesDropped ?? Slot.Dropped;
+    /// <summary>What it is sent: a v1 viewer's frames, or a v2 participant's (its send loop shares the feed's counters).</summary>
+    public ViewerFeed? Feed => Role == PeerRole.Publisher ? null : _feed;
 
-    public double SendFps => _feed.PerSecond;
+    /// <summary>A v1 publisher's frames.</summary>
+    public ReceiveCounters? Received => Role == PeerRole.Publisher ? _received : null;
 
-    public long BytesSent => _feed.BytesSent;
+    public long FramesDropped => _v2?.FramesDropped ?? (Role == PeerRole.Publisher ? _publishLimit?.Dropped ?? 0 : Slot.Dropped);
 
     public async Task RunAsync(CancellationToken serverToken)
     {
@@ -474,6 +477,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             }
 
             await published;
+            _received.OnReceived(shared.DataLength);
         }
         finally
         {

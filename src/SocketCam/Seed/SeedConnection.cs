@@ -40,17 +40,11 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats, IViewerWriter
 
     public string Remote { get; }
 
-    public long FramesSent => _feed.FramesSent;
-
-    public string Kind => "seed";
+    public ClientKind Kind => ClientKind.Seed;
 
     public string? RoomName => _room.Name;
 
-    public long FramesDropped => _feed.Dropped;
-
-    public double SendFps => _feed.PerSecond;
-
-    public long BytesSent => _feed.BytesSent;
+    public ViewerFeed Feed => _feed;
 
     /// <summary>The seed format has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
     public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
@@ -102,7 +96,7 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats, IViewerWriter
             }
         }
 
-        SeedLog.Left(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
+        SeedLog.Left(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, _feed.FramesSent, _feed.Dropped);
     }
 
     private async Task<string> SendLoopAsync(CancellationToken cancellationToken)

@@ -54,20 +54,18 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
 
     public VideoSlot Slot => _feed.Slot;
 
-    public string Kind => "udp-viewer";
+    public ClientKind Kind => ClientKind.UdpViewer;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
+    public ViewerFeed Feed => _feed;
+
     public long FramesSent => _feed.FramesSent;
 
     /// <summary>Everything on the wire: the pictures (counted by the feed) and what loss recovery added (parity, resends).</summary>
     public long BytesSent => _feed.BytesSent + _sender.RecoveryBytes;
-
-    public long FramesDropped => _feed.Dropped;
-
-    public double SendFps => _feed.PerSecond;
 
     /// <summary>Loss the viewer reported (all reports so far): fragments lost before recovery / expected, in percent.</summary>
     public double LossPercent
