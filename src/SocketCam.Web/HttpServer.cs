@@ -97,9 +97,6 @@ public sealed class HttpServer : IAsyncDisposable
     /// <summary>MJPEG clients connected now.</summary>
     public int MjpegClientCount => _clients.Count;
 
-    /// <summary>Bytes sent to MJPEG clients and watch WebSockets still connected.</summary>
-    public long BytesSent => _clients.Items.Sum(c => c.BytesSent) + _sockets.Items.OfType<WebSocketWatcher>().Sum(c => c.BytesSent);
-
     /// <summary>Starts Kestrel; throws <see cref="IOException"/> (Kestrel's "address already in use") when it cannot bind.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -447,7 +444,7 @@ public sealed class HttpServer : IAsyncDisposable
             try
             {
                 // Tracked (shutdown awaits it) and served by this request.
-                await _clients.Start(new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
+                await ServeAsync(_clients, new MjpegClient(context, room, _options, _logger), c => c.RunAsync(_shutdown.Token));
             }
             finally
             {
@@ -508,7 +505,7 @@ public sealed class HttpServer : IAsyncDisposable
             try
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-                await _sockets.Start(new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+                await ServeAsync(_sockets, new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
             }
             finally
             {
@@ -570,7 +567,7 @@ public sealed class HttpServer : IAsyncDisposable
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
                 var publisher = new WebSocketPublisher(
                     socket, room, MjpegClient.Describe(context), key, _hub.Options.Sessions.MaxFrameBytes, _hub.Options.Sessions.IdleTimeout, _options.SendTimeout, _hub.Guards, _logger);
-                await _sockets.Start(publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
+                await ServeAsync(_sockets, publisher, p => ((WebSocketPublisher)p).RunAsync(_shutdown.Token));
             }
             finally
             {
@@ -690,6 +687,21 @@ public sealed class HttpServer : IAsyncDisposable
     private static string NotJpegText(string room, CodecId codec) =>
         $"room '{room}' is sent as {codec}, not JPEG: MJPEG and snapshots need a JPEG room (serve --codec jpeg, publish --codec jpeg)";
 
+    /// <summary>
+    /// Serves one client inside its request: tracked by <paramref name="set"/> (shutdown awaits it) and listed in the hub's
+    /// <see cref="ClientRegistry"/> for as long as it runs.
+    /// </summary>
+    private Task ServeAsync<T>(ConnectionSet<T> set, T client, Func<T, Task> run)
+        where T : IClientStats
+    {
+        _hub.Clients.Add(client);
+        return set.Start(client, run, c => _hub.Clients.Remove(c));
+    }
+
+    /// <summary>
+    /// Every room: its v1 seat (publisher, signal, newest frame), its v1 viewers by kind, recorders, and its v2 side as
+    /// <see cref="Room.DescribeAll"/> gives it (visible participants and their tracks, how many watch unlisted).
+    /// </summary>
     private async Task RoomsAsync(HttpContext context)
     {
         context.Response.ContentType = "application/json";
@@ -723,6 +735,7 @@ public sealed class HttpServer : IAsyncDisposable
 
             json.WriteEndObject();
             json.WriteNumber("recorders", room.RecorderCount);
+            WriteParticipants(json, room);
             json.WriteEndObject();
         }
 
@@ -731,29 +744,61 @@ public sealed class HttpServer : IAsyncDisposable
         await json.FlushAsync(context.RequestAborted);
     }
 
-    /// <summary>Every client of the hub and of this server once: native connections, WebSockets and room viewers (MJPEG, seed, UDP).</summary>
-    internal List<IClientStats> AllClients()
+    private static void WriteParticipants(Utf8JsonWriter json, Room room)
     {
-        var clients = new List<IClientStats>(_hub.Connections);
-        clients.AddRange(_sockets.Items);
-        var seen = new HashSet<IClientStats>(clients, ReferenceEqualityComparer.Instance);
-        foreach (Room room in _hub.Rooms)
+        (ParticipantRecord[] participants, TrackRecord[] tracks, uint hidden) = room.DescribeAll();
+        json.WriteNumber("hiddenWatchers", hidden);
+        json.WriteStartArray("participants");
+        foreach (ParticipantRecord p in participants)
         {
-            foreach (IClientStats viewer in room.Viewers.OfType<IClientStats>())
-            {
-                if (seen.Add(viewer))
-                {
-                    clients.Add(viewer);
-                }
-            }
+            json.WriteStartObject();
+            json.WriteNumber("id", p.ParticipantId);
+            json.WriteString("name", p.Name);
+            json.WriteString("transport", p.Transport.ToString().ToLowerInvariant());
+            json.WriteString("joinedAt", DateTimeOffset.FromUnixTimeMilliseconds(p.JoinedAtMicros / 1000));
+            json.WriteEndObject();
         }
 
-        return clients;
+        json.WriteEndArray();
+        json.WriteStartArray("tracks");
+        foreach (TrackRecord t in tracks)
+        {
+            TrackDescription d = t.Description;
+            json.WriteStartObject();
+            json.WriteNumber("participant", t.ParticipantId);
+            json.WriteNumber("id", d.TrackId);
+            json.WriteString("kind", d.Kind == TrackKind.Audio ? "audio" : "video");
+            json.WriteString("codec", CodecIds.Name(d.Codec));
+            json.WriteString("name", d.Name);
+            if (d.Kind == TrackKind.Audio)
+            {
+                json.WriteNumber("channels", d.A);
+                json.WriteNumber("sampleRate", d.Rate);
+            }
+            else
+            {
+                json.WriteNumber("width", d.A);
+                json.WriteNumber("height", d.B);
+            }
+
+            json.WriteString("state", t.Live ? "live" : "no-signal");
+            if (!t.Live)
+            {
+                json.WriteString("reason", t.Text);
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
     }
+
+    /// <summary>Every client of every transport, from the hub's registry.</summary>
+    internal IReadOnlyList<IClientStats> AllClients() => _hub.Clients.Snapshot();
 
     private async Task StatsAsync(HttpContext context)
     {
-        List<IClientStats> clients = AllClients();
+        IReadOnlyList<IClientStats> clients = AllClients();
         context.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
         json.WriteStartObject();
@@ -761,10 +806,10 @@ public sealed class HttpServer : IAsyncDisposable
         json.WriteNumber("rooms", _hub.Rooms.Count());
         json.WriteNumber("fpsWindowSeconds", RateMeter.Window.TotalSeconds);
         json.WriteStartArray("clients");
-        foreach (IClientStats client in clients.OrderBy(c => c.Kind, StringComparer.Ordinal).ThenBy(c => c.Remote, StringComparer.Ordinal))
+        foreach (IClientStats client in clients.OrderBy(c => ClientKinds.Label(c.Kind), StringComparer.Ordinal).ThenBy(c => c.Remote, StringComparer.Ordinal))
         {
             json.WriteStartObject();
-            json.WriteString("kind", client.Kind);
+            json.WriteString("kind", ClientKinds.Label(client.Kind));
             json.WriteString("remote", client.Remote);
             if (client.RoomName is { } room)
             {
@@ -775,15 +820,17 @@ public sealed class HttpServer : IAsyncDisposable
             json.WriteNumber("framesDropped", client.FramesDropped);
             json.WriteNumber("bytesSent", client.BytesSent);
             json.WriteNumber("fps", Math.Round(client.SendFps, 1));
-            long latency = client switch
-            {
-                MjpegClient mjpeg => mjpeg.LastLatencyMicros,
-                WebSocketWatcher watcher => watcher.LastLatencyMicros,
-                _ => -1,
-            };
+            long latency = client.LastLatencyMicros;
             if (latency >= 0)
             {
                 json.WriteNumber("latencyMs", Math.Round(latency / 1000.0, 1));
+            }
+
+            if (client.Received is not null)
+            {
+                json.WriteNumber("framesReceived", client.FramesReceived);
+                json.WriteNumber("bytesReceived", client.BytesReceived);
+                json.WriteNumber("receiveFps", Math.Round(client.ReceiveFps, 1));
             }
 
             (client as WebSocketWatcher)?.Page?.Write(json);
@@ -827,10 +874,11 @@ public sealed class HttpServer : IAsyncDisposable
         await json.FlushAsync(context.RequestAborted);
     }
 
+    /// <summary>A v1 viewer's kind for `/api/rooms` ("native" for TCP/Unix; "other" for one that is no client: a preview, a snapshot).</summary>
     private static string ViewerKind(IRoomViewer viewer) => viewer switch
     {
-        IClientStats { Kind: "viewer" } => "native",
-        IClientStats stats => stats.Kind,
+        IClientStats { Kind: ClientKind.Viewer } => "native",
+        IClientStats stats => ClientKinds.Label(stats.Kind),
         _ => "other",
     };
 

@@ -26,8 +26,6 @@ internal static class MetricsText
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    /// <summary>Kinds always listed (at 0 when none are connected), so a series does not vanish between scrapes.</summary>
-    private static readonly string[] KnownKinds = ["viewer", "publisher", "seed", "mjpeg", "websocket", "websocket-publisher", "udp-viewer", "udp-publisher"];
 
     public static async Task WriteAsync(HttpContext context, HttpServer server, HubServer hub)
     {
@@ -39,15 +37,16 @@ internal static class MetricsText
 
     internal static string Build(HttpServer server, HubServer hub)
     {
+        // Every kind is listed (at 0 when none is connected), so a series does not vanish between scrapes.
         var kinds = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        foreach (string kind in KnownKinds)
+        foreach (ClientKind kind in Enum.GetValues<ClientKind>())
         {
-            kinds[kind] = 0;
+            kinds[ClientKinds.Label(kind)] = 0;
         }
 
         foreach (IClientStats client in server.AllClients())
         {
-            kinds[client.Kind] = kinds.GetValueOrDefault(client.Kind) + 1;
+            kinds[ClientKinds.Label(client.Kind)]++;
         }
 
         kinds["http"] = server.ConnectionCount;

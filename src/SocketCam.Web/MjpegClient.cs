@@ -14,13 +14,13 @@ using SocketCam.Protocol;
 namespace SocketCam.Web;
 
 /// <summary>
-/// One `stream.mjpg` client: a viewer of the room like any other (one-frame slot, newest wins, skips counted) whose send
-/// loop writes each frame as a multipart part straight from the room's <see cref="MediaFrame"/> into the response's
-/// <see cref="PipeWriter"/> (Kestrel copies it into its socket buffer; nothing else copies the picture). Each part
-/// ends with the next part's boundary, so a browser, which paints a part only once the next boundary arrives, shows
-/// every frame as soon as it is sent instead of one frame late.
+/// One `stream.mjpg` client: a viewer of the room like any other (its <see cref="ViewerFeed"/>: one-frame slot, newest
+/// wins, skips counted, the send loop) that writes each frame as a multipart part straight from the room's
+/// <see cref="MediaFrame"/> into the response's <see cref="PipeWriter"/> (Kestrel copies it into its socket buffer; nothing
+/// else copies the picture). Each part ends with the next part's boundary, so a browser, which paints a part only once
+/// the next boundary arrives, shows every frame as soon as it is sent instead of one frame late.
 /// </summary>
-internal sealed class MjpegClient : IRoomViewer, IClientStats
+internal sealed class MjpegClient : IRoomViewer, IClientStats, IViewerWriter
 {
     /// <summary>Room for the part headers: three header lines with numbers of at most 20 digits.</summary>
     private const int MaxPartHeaderBytes = 256;
@@ -29,8 +29,7 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
     private readonly Room _room;
     private readonly HttpOptions _options;
     private readonly ILogger _logger;
-    private readonly AsyncSignal _wake = new();
-    private readonly SendCounters _sent = new();
+    private readonly ViewerFeed _feed;
     private readonly byte[] _partEnd;
     private bool _warnedCodec;
 
@@ -41,33 +40,23 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = Describe(context);
-        Slot = new VideoSlot(_wake);
+        // The send timeout is armed only while a part goes out (an idle gap while the source is down is no stall).
+        _feed = new ViewerFeed(this, options.SendTimeout);
         _partEnd = Encoding.ASCII.GetBytes($"\r\n--{options.Boundary}\r\n");
     }
 
-    public VideoSlot Slot { get; }
+    public VideoSlot Slot => _feed.Slot;
 
-    public string Kind => "mjpeg";
+    public ClientKind Kind => ClientKind.Mjpeg;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => _sent.FramesSent;
-
-    public long BytesSent => _sent.BytesSent;
-
-    public long FramesDropped => Slot.Dropped;
-
-    public double SendFps => _sent.PerSecond;
-
-    /// <summary>Capture to send of the last frame on the server's clock (µs; for remote publishers their clock), or -1.</summary>
-    public long LastLatencyMicros => _sent.LastLatencyMicros;
+    public ViewerFeed Feed => _feed;
 
     /// <summary>MJPEG has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
-    public void OnSignal(SignalMessage message)
-    {
-    }
+    public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
     public static string Describe(HttpContext context) =>
         context.Connection.RemoteIpAddress is { } address ? $"{address}:{context.Connection.RemotePort}" : "?";
@@ -83,6 +72,8 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
         response.Headers.Pragma = "no-cache";
         _context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
 
+        // The first boundary goes out first; every part then ends with the next one.
+        _feed.EnqueueControl(Encoding.ASCII.GetBytes($"--{_options.Boundary}\r\n"));
         string reason = "closed";
         // A browser shows a picture at once, even from a slow or stalled source.
         _room.AddViewerWithLatestFrame(this);
@@ -90,79 +81,31 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
         WebLog.MjpegJoined(_logger, Remote, _room.Name);
         try
         {
-            reason = await SendLoopAsync(response.BodyWriter, done.Token);
+            reason = await SendLoopAsync(done.Token);
         }
         finally
         {
             _room.RemoveViewer(this);
-            Slot.Close();
+            _feed.Close();
         }
 
-        WebLog.MjpegLeft(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
+        WebLog.MjpegLeft(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, _feed.FramesSent, _feed.Dropped);
     }
 
-    private async Task<string> SendLoopAsync(PipeWriter writer, CancellationToken cancellationToken)
+    private async Task<string> SendLoopAsync(CancellationToken cancellationToken)
     {
-        // One timer for every flush, armed only while a frame is going out (an idle gap while the source is down is no stall).
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            // The first boundary; every part then ends with the next one.
-            WriteAscii(writer, $"--{_options.Boundary}\r\n");
-            stall.CancelAfter(_options.SendTimeout);
-            await writer.FlushAsync(stall.Token);
-            stall.CancelAfter(Timeout.InfiniteTimeSpan);
-            while (true)
+            return await _feed.RunAsync(cancellationToken) switch
             {
-                await _wake.WaitAsync(cancellationToken);
-                MediaFrame? frame = Slot.Take();
-                if (frame is null)
-                {
-                    continue;
-                }
-
-                int written;
-                long latencyMicros;
-                try
-                {
-                    if (frame.Header.Codec != CodecId.Jpeg)
-                    {
-                        if (!_warnedCodec)
-                        {
-                            _warnedCodec = true;
-                            WebLog.NotJpeg(_logger, Remote, _room.Name, frame.Header.Codec.ToString());
-                        }
-
-                        continue;
-                    }
-
-                    written = WritePart(writer, frame);
-                    latencyMicros = Clock.NowMicros() - frame.Header.CaptureMicros;
-                }
-                finally
-                {
-                    // The pipe copied the picture: the frame can go back to the pool before the bytes reach the client.
-                    frame.Release();
-                }
-
-                stall.CancelAfter(_options.SendTimeout);
-                FlushResult result = await writer.FlushAsync(stall.Token);
-                stall.CancelAfter(Timeout.InfiniteTimeSpan);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return "disconnected";
-                }
-
-                _sent.OnSent(written, latencyMicros);
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return $"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame";
+                FeedEnd.Stalled => $"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame",
+                FeedEnd.Finished => "disconnected", // a flush found the response completed
+                _ => Ended(),
+            };
         }
         catch (OperationCanceledException)
         {
-            return _context.RequestAborted.IsCancellationRequested ? "disconnected" : "closed";
+            return Ended();
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
@@ -173,6 +116,34 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
             WebLog.MjpegFailed(_logger, Remote, ex);
             return "failed";
         }
+    }
+
+    private string Ended() => _context.RequestAborted.IsCancellationRequested ? "disconnected" : "closed";
+
+    async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        if (frame.Header.Codec != CodecId.Jpeg)
+        {
+            if (!_warnedCodec)
+            {
+                _warnedCodec = true;
+                WebLog.NotJpeg(_logger, Remote, _room.Name, frame.Header.Codec.ToString());
+            }
+
+            return 0;
+        }
+
+        PipeWriter writer = _context.Response.BodyWriter;
+        int written = WritePart(writer, frame);
+        FlushResult result = await writer.FlushAsync(cancellationToken);
+        return result.IsCompleted || result.IsCanceled ? ViewerFeed.Stop : written;
+    }
+
+    async ValueTask IViewerWriter.WriteControlAsync(byte[] message, CancellationToken cancellationToken)
+    {
+        PipeWriter writer = _context.Response.BodyWriter;
+        writer.Write(message);
+        await writer.FlushAsync(cancellationToken);
     }
 
     /// <summary>Headers, the JPEG as it sits in the shared frame, and the next boundary; returns the bytes written.</summary>
@@ -195,11 +166,5 @@ internal sealed class MjpegClient : IRoomViewer, IClientStats
         writer.Write(jpeg);
         writer.Write(_partEnd);
         return headerLength + jpeg.Length + _partEnd.Length;
-    }
-
-    private static void WriteAscii(PipeWriter writer, string text)
-    {
-        int length = Encoding.ASCII.GetBytes(text, writer.GetSpan(text.Length));
-        writer.Advance(length);
     }
 }

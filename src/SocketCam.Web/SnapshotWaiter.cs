@@ -1,26 +1,17 @@
 using SocketCam.Media;
-using SocketCam.Hub;
 using SocketCam.Rooms;
-using SocketCam.Protocol;
 
 namespace SocketCam.Web;
 
 /// <summary>
-/// `snapshot.jpg` on a room with no frame yet: joins as a temporary viewer (which wakes a capture paused for lack of
-/// viewers) and takes the first frame offered, or gives up after a limit.
+/// `snapshot.jpg` on a room with no frame yet: joins with a temporary <see cref="ViewerFeed"/> (which wakes a capture
+/// paused for lack of viewers) whose writer keeps the first frame offered and stops, or gives up after a limit.
 /// </summary>
-internal sealed class SnapshotWaiter : IRoomViewer
+internal sealed class SnapshotWaiter : IViewerWriter
 {
-    private readonly AsyncSignal _wake = new();
+    private MediaFrame? _frame;
 
     private SnapshotWaiter()
-    {
-        Slot = new VideoSlot(_wake);
-    }
-
-    public VideoSlot Slot { get; }
-
-    public void OnSignal(SignalMessage message)
     {
     }
 
@@ -33,32 +24,32 @@ internal sealed class SnapshotWaiter : IRoomViewer
         }
 
         var waiter = new SnapshotWaiter();
-        room.AddViewer(waiter);
+        var feed = new ViewerFeed(waiter);
+        room.AddViewer(feed);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(limit);
-            while (true)
+            if (await feed.RunAsync(timeout.Token) == FeedEnd.Cancelled)
             {
-                if (waiter.Slot.Take() is { } frame)
-                {
-                    return frame;
-                }
-
-                try
-                {
-                    await waiter._wake.WaitAsync(timeout.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    return waiter.Slot.Take();
-                }
+                cancellationToken.ThrowIfCancellationRequested();
             }
+
+            // Timed out: one that arrived just then still counts.
+            return waiter._frame ?? feed.Slot.Take();
         }
         finally
         {
-            room.RemoveViewer(waiter);
-            waiter.Slot.Close();
+            room.RemoveViewer(feed);
+            feed.Close();
         }
+    }
+
+    /// <summary>Keeps the first frame (a reference of its own: the feed releases its one) and stops the feed.</summary>
+    ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        frame.AddRef();
+        _frame = frame;
+        return new ValueTask<int>(ViewerFeed.Stop);
     }
 }

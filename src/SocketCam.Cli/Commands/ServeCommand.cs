@@ -231,8 +231,8 @@ internal static class ServeCommand
             interval =>
             {
                 long frames = hub.FramesPublished;
-                long bytes = hub.Connections.Sum(c => c.BytesSent) + (seed?.BytesSent ?? 0) + (web?.BytesSent ?? 0)
-                    + (hub.Udp?.Sessions.OfType<Udp.UdpViewerSession>().Sum(s => s.BytesSent) ?? 0);
+                // Sent to every client of every transport (the hub's registry), those that left included.
+                long bytes = hub.Clients.BytesSent;
                 // Every kind of viewer is a room viewer: native (TCP, Unix, UDP), seed, MJPEG, WebSocket, a preview window.
                 int viewers = hub.Rooms.Sum(r => r.ViewerCount);
                 string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");

@@ -31,11 +31,9 @@ internal sealed class WebSocketPublisher : IClientStats
     private readonly TimeSpan _idleTimeout;
     private readonly ILogger _logger;
     private readonly AsyncSignal _wake = new();
-    private readonly RateMeter _receiveRate = new();
+    private readonly ReceiveCounters _received = new();
     private readonly Lock _control = new();
     private byte[]? _pendingPong;
-    private long _framesReceived;
-    private long _bytesReceived;
     private long _lastReceivedMicros = Clock.NowMicros();
     private readonly TimeSpan _sendTimeout;
     private readonly ServerGuards _guards;
@@ -60,21 +58,17 @@ internal sealed class WebSocketPublisher : IClientStats
         Remote = remote;
     }
 
-    public string Kind => "websocket-publisher";
+    public ClientKind Kind => ClientKind.WebSocketPublisher;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    /// <summary>For a publisher: frames it sent us and we published.</summary>
-    public long FramesSent => Interlocked.Read(ref _framesReceived);
-
-    public long BytesSent => Interlocked.Read(ref _bytesReceived);
+    /// <summary>Frames it sent us that we published, and their bytes.</summary>
+    public ReceiveCounters Received => _received;
 
     /// <summary>Frames dropped for going over --max-publish-fps / --max-publish-bitrate.</summary>
     public long FramesDropped => _rate.Dropped;
-
-    public double SendFps => _receiveRate.PerSecond();
 
     /// <summary>Publishes until the browser leaves, sends a bad frame, idles, or the server stops; the caller holds the seat.</summary>
     public async Task<WebSocketEnding> RunAsync(CancellationToken serverToken)
@@ -97,7 +91,7 @@ internal sealed class WebSocketPublisher : IClientStats
 
         _closing = true;
         await WebSocketCloseCodes.FinishAsync(_socket, ending, receiving, CloseWait);
-        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, FramesDropped);
+        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, _received.FramesReceived, FramesDropped);
         return ending;
     }
 
@@ -149,7 +143,7 @@ internal sealed class WebSocketPublisher : IClientStats
                     await SendTextAsync(ClientMessages.Write(json =>
                     {
                         json.WriteString("type", "stats");
-                        json.WriteNumber("framesReceived", FramesSent);
+                        json.WriteNumber("framesReceived", _received.FramesReceived);
                         json.WriteNumber("viewers", _room.ViewerCount);
                     }), serverToken);
                     nextTick = tick.WaitForNextTickAsync(stop).AsTask();
@@ -331,9 +325,7 @@ internal sealed class WebSocketPublisher : IClientStats
         MediaFrame frame = MediaFrame.Rent(jpeg.Length);
         jpeg.CopyTo(frame.WritableData);
         frame.Complete(header, jpeg.Length);
-        Interlocked.Increment(ref _framesReceived);
-        Interlocked.Add(ref _bytesReceived, jpeg.Length);
-        _receiveRate.Mark();
+        _received.OnReceived(jpeg.Length);
         return frame;
     }
 

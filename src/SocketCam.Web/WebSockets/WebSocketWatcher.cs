@@ -12,12 +12,13 @@ using SocketCam.Protocol;
 namespace SocketCam.Web.WebSockets;
 
 /// <summary>
-/// One watch WebSocket (`/rooms/{room}/ws`): a room viewer like any other (one-frame slot, newest wins, skips counted)
-/// whose send loop writes each frame as one binary message, a 24-byte header then the JPEG straight from the room's
-/// <see cref="MediaFrame"/>. Its receive loop takes the page's pings and stats; replies go through the send loop, the
-/// socket's only writer, as "newest wins" control state, so a page that floods pings cannot grow anything.
+/// One watch WebSocket (`/rooms/{room}/ws`): a room viewer like any other (its <see cref="ViewerFeed"/>: one-frame slot,
+/// newest wins, skips counted, the send loop) that writes each frame as one binary message, a 24-byte header then the
+/// JPEG straight from the room's <see cref="MediaFrame"/>. Its receive loop takes the page's pings and stats; replies go
+/// through the feed's send loop, the socket's only writer, as "newest wins" control state, so a page that floods pings
+/// cannot grow anything.
 /// </summary>
-internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
+internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWriter
 {
     /// <summary>Capture µs, send µs, sequence, width, height (docs/HTTP.md).</summary>
     public const int FrameHeaderSize = 24;
@@ -28,12 +29,8 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
     private readonly Room _room;
     private readonly HttpOptions _options;
     private readonly ILogger _logger;
-    private readonly AsyncSignal _wake = new();
-    private readonly SendCounters _sent = new();
+    private readonly ViewerFeed _feed;
     private readonly byte[] _header = new byte[FrameHeaderSize];
-    private readonly Lock _control = new();
-    private byte[]? _pendingSignal;
-    private byte[]? _pendingPong;
     private PageStats? _page;
     private bool _warnedCodec;
 
@@ -44,45 +41,35 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = remote;
-        Slot = new VideoSlot(_wake);
+        // The send timeout is armed only while something goes out (an idle source is no stall).
+        _feed = new ViewerFeed(this, options.SendTimeout);
     }
 
-    public VideoSlot Slot { get; }
+    public VideoSlot Slot => _feed.Slot;
 
-    public string Kind => "websocket";
+    public ClientKind Kind => ClientKind.WebSocketWatcher;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => _sent.FramesSent;
-
-    public long BytesSent => _sent.BytesSent;
-
-    public long FramesDropped => Slot.Dropped;
-
-    public double SendFps => _sent.PerSecond;
-
-    /// <summary>Capture to handed-to-Kestrel of the last frame (µs), or -1.</summary>
-    public long LastLatencyMicros => _sent.LastLatencyMicros;
+    public ViewerFeed Feed => _feed;
 
     /// <summary>What the page last reported about itself, or null (not a page, or none yet).</summary>
     public PageStats? Page => Volatile.Read(ref _page);
 
-    public void OnSignal(SignalMessage message)
-    {
-        byte[] text = ClientMessages.Signal(message.Live, message.Text);
-        lock (_control)
-        {
-            _pendingSignal = text;
-        }
-
-        _wake.Set();
-    }
+    public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
     /// <summary>Streams until the page leaves, breaks the protocol, stalls, or the server stops; then closes with a code.</summary>
     public async Task<WebSocketEnding> RunAsync(CancellationToken serverToken)
     {
+        // The hello is queued before the viewer joins, so it goes out before anything the room says (a no-signal).
+        _feed.EnqueueControl(ClientMessages.Write(json =>
+        {
+            json.WriteString("type", "hello");
+            json.WriteString("room", _room.Name);
+            json.WriteNumber("serverTime", Clock.NowMicros());
+        }));
         _room.AddViewerWithLatestFrame(this);
 
         WebLog.SocketJoined(_logger, Remote, "watching", _room.Name);
@@ -106,75 +93,26 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         finally
         {
             _room.RemoveViewer(this);
-            Slot.Close();
+            _feed.Close();
         }
 
         await WebSocketCloseCodes.FinishAsync(_socket, ending, receiving, CloseWait);
-        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, FramesSent, Slot.Dropped);
+        WebLog.SocketLeft(_logger, Remote, _room.Name, ending.Reason, _feed.FramesSent, _feed.Dropped);
         return ending;
     }
 
+    /// <param name="stop">Ends the loop between sends (the page left): a close frame can still follow.</param>
+    /// <param name="serverToken">Aborts a send in progress (the server stops).</param>
     private async Task<WebSocketEnding> SendLoopAsync(CancellationToken stop, CancellationToken serverToken)
     {
-        // One timer for every send, armed only while something is going out (an idle source is no stall).
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
         try
         {
-            await SendTextAsync(ClientMessages.Write(json =>
+            return await _feed.RunAsync(stop, serverToken) switch
             {
-                json.WriteString("type", "hello");
-                json.WriteString("room", _room.Name);
-                json.WriteNumber("serverTime", Clock.NowMicros());
-            }), stall);
-            while (true)
-            {
-                try
-                {
-                    await _wake.WaitAsync(stop);
-                }
-                catch (OperationCanceledException)
-                {
-                    return serverToken.IsCancellationRequested ? WebSocketEnding.ServerShutdown : WebSocketEnding.Stopped;
-                }
-
-                byte[]? signal;
-                byte[]? pong;
-                lock (_control)
-                {
-                    (signal, pong) = (_pendingSignal, _pendingPong);
-                    (_pendingSignal, _pendingPong) = (null, null);
-                }
-
-                if (signal is not null)
-                {
-                    await SendTextAsync(signal, stall);
-                }
-
-                if (pong is not null)
-                {
-                    await SendTextAsync(pong, stall);
-                }
-
-                MediaFrame? frame = Slot.Take();
-                if (frame is null)
-                {
-                    continue;
-                }
-
-                try
-                {
-                    await SendFrameAsync(frame, stall);
-                }
-                finally
-                {
-                    frame.Release();
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!serverToken.IsCancellationRequested)
-        {
-            // A cancelled send aborts the socket: no close frame can follow.
-            return new WebSocketEnding($"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame", null);
+                // A cancelled send aborts the socket: no close frame can follow.
+                FeedEnd.Stalled => new WebSocketEnding($"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame", null),
+                _ => serverToken.IsCancellationRequested ? WebSocketEnding.ServerShutdown : WebSocketEnding.Stopped,
+            };
         }
         catch (OperationCanceledException)
         {
@@ -186,7 +124,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         }
     }
 
-    private async ValueTask SendFrameAsync(MediaFrame frame, CancellationTokenSource stall)
+    async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
         if (frame.Header.Codec != CodecId.Jpeg)
         {
@@ -196,33 +134,31 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
                 WebLog.NotJpeg(_logger, Remote, _room.Name, frame.Header.Codec.ToString());
             }
 
-            return;
+            return 0;
         }
 
-        long now = Clock.NowMicros();
         VideoFrameHeader header = frame.Header;
         BinaryPrimitives.WriteInt64LittleEndian(_header, header.CaptureMicros);
-        BinaryPrimitives.WriteInt64LittleEndian(_header.AsSpan(8), now);
+        BinaryPrimitives.WriteInt64LittleEndian(_header.AsSpan(8), Clock.NowMicros());
         BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(16), unchecked((uint)header.Sequence));
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(20), (ushort)Math.Min(header.Width, ushort.MaxValue));
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(22), (ushort)Math.Min(header.Height, ushort.MaxValue));
         ReadOnlyMemory<byte> jpeg = frame.Payload;
 
         // Two fragments of one message: the header, then the JPEG from the shared frame as it is.
-        stall.CancelAfter(_options.SendTimeout);
-        await _socket.SendAsync(_header.AsMemory(), WebSocketMessageType.Binary, WebSocketMessageFlags.None, stall.Token);
-        await _socket.SendAsync(jpeg, WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, stall.Token);
-        stall.CancelAfter(Timeout.InfiniteTimeSpan);
-
-        _sent.OnSent(FrameHeaderSize + jpeg.Length, now - header.CaptureMicros);
+        await _socket.SendAsync(_header.AsMemory(), WebSocketMessageType.Binary, WebSocketMessageFlags.None, cancellationToken);
+        await _socket.SendAsync(jpeg, WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, cancellationToken);
+        return FrameHeaderSize + jpeg.Length;
     }
 
-    private async ValueTask SendTextAsync(byte[] text, CancellationTokenSource stall)
-    {
-        stall.CancelAfter(_options.SendTimeout);
-        await _socket.SendAsync(text.AsMemory(), WebSocketMessageType.Text, WebSocketMessageFlags.EndOfMessage, stall.Token);
-        stall.CancelAfter(Timeout.InfiniteTimeSpan);
-    }
+    ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken) =>
+        SendTextAsync(ClientMessages.Signal(signal.Live, signal.Text), cancellationToken);
+
+    ValueTask IViewerWriter.WriteControlAsync(byte[] message, CancellationToken cancellationToken) =>
+        SendTextAsync(message, cancellationToken);
+
+    private ValueTask SendTextAsync(byte[] text, CancellationToken cancellationToken) =>
+        _socket.SendAsync(text.AsMemory(), WebSocketMessageType.Text, WebSocketMessageFlags.EndOfMessage, cancellationToken);
 
     /// <summary>Reads the page's text messages until it closes, breaks the protocol or vanishes; never throws.</summary>
     private async Task<WebSocketEnding> ReceiveLoopAsync()
@@ -269,13 +205,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats
         switch (ClientMessages.Parse(text, out JsonElement message))
         {
             case ClientMessages.Kind.Ping:
-                byte[] pong = ClientMessages.Pong(message);
-                lock (_control)
-                {
-                    _pendingPong = pong;
-                }
-
-                _wake.Set();
+                _feed.ReplaceControl(ClientMessages.Pong(message));
                 break;
             case ClientMessages.Kind.Stats:
                 Volatile.Write(ref _page, PageStats.From(message));

@@ -8,16 +8,16 @@ namespace SocketCam.Display;
 
 /// <summary>
 /// A local preview of encoded frames (what a hub serves, what a publisher sends): a viewer of the room with its own
-/// one-frame slot, so the fan-out hands it a reference to each frame exactly as it does to network viewers (no copy, never
-/// waits) and the window decodes only the newest frame, on its own thread, at the rate it draws. Works the same for
+/// <see cref="ViewerFeed"/> (a pull feed: one-frame slot, signal state, the window's wake), so the fan-out hands it a
+/// reference to each frame exactly as it does to network viewers (no copy, never waits) and the window decodes only the
+/// newest frame, on its own thread, at the rate it draws, and none while hidden (<see cref="Skip"/>). Works the same for
 /// frames encoded here and for a camera's JPEGs passed through, which have no raw picture before encoding.
 /// </summary>
 internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
 {
     private readonly Dictionary<CodecId, IFrameDecoder> _decoders = [];
     private readonly long _clockOffsetMicros;
-    private volatile Action? _wake;
-    private volatile string? _signalReason;
+    private readonly ViewerFeed _feed = new();
     private VideoFrame? _picture;
     private long _corrupt;
 
@@ -31,29 +31,23 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
     public EncodedFrameFeed(long clockOffsetMicros = 0)
     {
         _clockOffsetMicros = clockOffsetMicros;
-        Slot = new VideoSlot(() => _wake?.Invoke());
     }
 
-    public VideoSlot Slot { get; }
+    public VideoSlot Slot => _feed.Slot;
 
-    public long Replaced => Slot.Dropped;
+    public long Replaced => _feed.Dropped;
 
-    public string? SignalReason => _signalReason;
+    public string? SignalReason => _feed.SignalReason;
 
     /// <summary>Frames that failed to decode (not shown).</summary>
     public long Corrupt => Interlocked.Read(ref _corrupt);
 
-    public void SetWake(Action wake) => _wake = wake;
+    public void SetWake(Action wake) => _feed.SetWake(wake);
 
     /// <summary>Offers a frame that is not fanned out by a room (a publisher's): takes its own reference, never waits.</summary>
     public void Offer(MediaFrame frame) => Slot.Offer(frame);
 
-    void IRoomViewer.OnSignal(SignalMessage message)
-    {
-        // Called under the room's lock: record and wake, nothing more.
-        _signalReason = message.Live ? null : message.Text;
-        _wake?.Invoke();
-    }
+    void IRoomViewer.OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
     public VideoFrame? TakeNewest()
     {
@@ -111,7 +105,7 @@ internal sealed class EncodedFrameFeed : IRoomViewer, IDisplayFeed, IDisposable
     /// <summary>Only after the window has stopped and the feed left its room (or its publisher stopped).</summary>
     public void Dispose()
     {
-        Slot.Close();
+        _feed.Close();
         foreach (IFrameDecoder decoder in _decoders.Values)
         {
             decoder.Dispose();

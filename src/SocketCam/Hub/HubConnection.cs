@@ -14,27 +14,20 @@ using SocketCam.Rooms;
 namespace SocketCam.Hub;
 
 /// <summary>
-/// One client of the hub over a stream socket. The receive loop parses what the client sends; a single send
-/// loop is the only writer of the socket, sending control messages first and then the newest frame from the
-/// viewer's <see cref="VideoSlot"/>.
+/// One client of the hub over a stream socket. The receive loop parses what the client sends; the send loop of its
+/// <see cref="ViewerFeed"/> is the only writer of the socket after the handshake, sending control messages (PONG,
+/// SIGNAL, the farewell ERROR or GOODBYE) first and then the newest frame. This class only writes one item.
 /// </summary>
-internal sealed class HubConnection : IRoomViewer, IClientStats
+internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
 {
-    private const int MaxQueuedControlMessages = 32;
-
-
     private readonly Socket _socket;
     private readonly HubServer _hub;
     private readonly SessionOptions _options;
     private readonly ILogger _logger;
-    private readonly AsyncSignal _wake = new();
-    private readonly Queue<byte[]> _control = new();
+    private readonly ViewerFeed _feed;
+    private readonly ReceiveCounters _received = new();
     private readonly CancellationTokenSource _receiveTimeout;
-    private SignalMessage? _pendingSignal; // under _control's lock: only the newest state matters, like frames
-    private bool _farewellQueued; // under _control's lock: ERROR or GOODBYE is queued, nothing may follow it
-    private volatile bool _closing;
     private volatile bool _sendFailed;
-    private readonly SendCounters _sent = new();
     private readonly GatherSender _gather = new();
     private ParticipantConnection? _v2;
     private readonly AddressKey? _address;
@@ -49,11 +42,11 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = socket.Describe();
-        Slot = new VideoSlot(_wake);
+        _feed = new ViewerFeed(this);
         _receiveTimeout = CancellationTokenSource.CreateLinkedTokenSource(serverToken);
     }
 
-    public VideoSlot Slot { get; }
+    public VideoSlot Slot => _feed.Slot;
 
     public string Remote { get; }
 
@@ -69,20 +62,22 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
 
     public string Agent { get; private set; } = "";
 
-    public long FramesSent => _sent.FramesSent;
+    public long FramesSent => _feed.FramesSent;
 
-    public string Kind => _v2 is not null ? (_v2.Participant?.Hidden == true ? "v2-watcher" : "participant") : Role switch
+    public ClientKind Kind => _v2 is not null ? (_v2.Participant?.Hidden == true ? ClientKind.V2Watcher : ClientKind.Participant) : Role switch
     {
-        PeerRole.Publisher => "publisher",
-        PeerRole.Viewer => "viewer",
-        _ => "connecting",
+        PeerRole.Publisher => ClientKind.Publisher,
+        PeerRole.Viewer => ClientKind.Viewer,
+        _ => ClientKind.Connecting,
     };
 
-    public long FramesDropped => _v2?.FramesDropped ?? Slot.Dropped;
+    /// <summary>What it is sent: a v1 viewer's frames, or a v2 participant's (its send loop shares the feed's counters).</summary>
+    public ViewerFeed? Feed => Role == PeerRole.Publisher ? null : _feed;
 
-    public double SendFps => _sent.PerSecond;
+    /// <summary>A v1 publisher's frames.</summary>
+    public ReceiveCounters? Received => Role == PeerRole.Publisher ? _received : null;
 
-    public long BytesSent => _sent.BytesSent;
+    public long FramesDropped => _v2?.FramesDropped ?? (Role == PeerRole.Publisher ? _publishLimit?.Dropped ?? 0 : Slot.Dropped);
 
     public async Task RunAsync(CancellationToken serverToken)
     {
@@ -104,7 +99,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             if (await ReadPrefaceAsync(reader, serverToken) == ProtocolV2.Version)
             {
                 // Version 2 (docs/PROTOCOL.md Part II): a participant session owns the socket from here to its close.
-                _v2 = new ParticipantConnection(_socket, _address, _hub, _options, _logger, Remote, _receiveTimeout, _gather, _sent);
+                _v2 = new ParticipantConnection(_socket, _address, _hub, _options, _logger, Remote, _receiveTimeout, _gather, _feed.Counters);
                 v2Done = true;
                 await _v2.RunAsync(reader, serverToken);
                 return;
@@ -130,7 +125,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             var welcome = new WelcomeMessage(_hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes);
             await SendDirectAsync(b => MessageWriter.WriteWelcome(b, welcome), serverToken);
             HubLog.Joined(_logger, Remote, hello.Room, hello.Role.ToString().ToLowerInvariant(), hello.Agent);
-            sendLoop = SendLoopAsync(room);
+            sendLoop = SendLoopAsync();
             if (hello.Role == PeerRole.Viewer)
             {
                 room.AddViewer(this);
@@ -482,6 +477,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             }
 
             await published;
+            _received.OnReceived(shared.DataLength);
         }
         finally
         {
@@ -509,21 +505,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     }
 
     /// <summary>Records the room's newest signal state for the send loop, which sends it before the next frame.</summary>
-    public void OnSignal(SignalMessage message)
-    {
-        lock (_control)
-        {
-            if (_farewellQueued)
-            {
-                return;
-            }
-
-            // A change not yet sent is replaced, never queued behind: a viewer that does not read cannot grow this.
-            _pendingSignal = message;
-        }
-
-        _wake.Set();
-    }
+    public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
     /// <summary>
     /// Queues a control message for the send loop (before it runs, the close path flushes the queue). After a
@@ -534,28 +516,11 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
         int length = write(buffer);
         Array.Resize(ref buffer, length);
-        bool overflow;
-        lock (_control)
+        if (!_feed.EnqueueControl(buffer, farewell))
         {
-            if (_farewellQueued)
-            {
-                return;
-            }
-
-            _farewellQueued = farewell;
-            overflow = _control.Count >= MaxQueuedControlMessages;
-            if (!overflow)
-            {
-                _control.Enqueue(buffer);
-            }
-        }
-
-        if (overflow)
-        {
-            // A client that pings faster than it reads its answers: stop sending and end the receive loop too,
+            // A client that pings faster than it reads its answers (the feed stops sending): end the receive loop too,
             // so the connection really closes (as after a failed send).
             _sendFailed = true;
-            _closing = true;
             try
             {
                 _receiveTimeout.Cancel();
@@ -564,43 +529,14 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             {
             }
         }
-
-        _wake.Set();
     }
 
-    private async Task SendLoopAsync(Room room)
+    private async Task SendLoopAsync()
     {
         try
         {
-            while (true)
-            {
-                await _wake.WaitAsync();
-                // Take the frame before flushing: whatever was queued before it was offered (the SIGNAL live that a
-                // frame after a no-signal brings) then goes out ahead of it.
-                MediaFrame? frame = Slot.Take(); // tells the room (unpaced capture waits for takers)
-
-                try
-                {
-                    await FlushControlAsync();
-                    if (_closing)
-                    {
-                        return;
-                    }
-
-                    if (frame is null)
-                    {
-                        continue;
-                    }
-
-                    ArraySegment<byte> header = FrameFraming.V1Header(frame);
-                    await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
-                    _sent.OnSent(header.Count + frame.DataLength);
-                }
-                finally
-                {
-                    frame?.Release();
-                }
-            }
+            // No token: the loop ends when the close path finishes the feed (or a send fails).
+            await _feed.RunAsync(CancellationToken.None);
         }
         catch (Exception ex) when (ex.IsDisconnect())
         {
@@ -614,11 +550,28 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         }
     }
 
+    async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        ArraySegment<byte> header = FrameFraming.V1Header(frame);
+        await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
+        return header.Count + frame.DataLength;
+    }
+
+    async ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WriteSignal(buffer, signal);
+        await _socket.SendAllAsync(buffer.AsMemory(0, length), cancellationToken);
+    }
+
+    ValueTask IViewerWriter.WriteControlAsync(byte[] message, CancellationToken cancellationToken) =>
+        _socket.SendAllAsync(message, cancellationToken);
+
     /// <summary>The send side is done for good: mark the connection lost and wake the receive loop.</summary>
     private async Task StopReceivingAsync()
     {
         _sendFailed = true;
-        _closing = true;
+        _feed.Finish();
         try
         {
             await _receiveTimeout.CancelAsync();
@@ -626,41 +579,6 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
         catch (ObjectDisposedException)
         {
             // The connection already finished.
-        }
-    }
-
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask FlushControlAsync()
-    {
-        while (true)
-        {
-            byte[]? message = null;
-            SignalMessage? signal;
-            lock (_control)
-            {
-                // The signal first: one recorded before a farewell was queued must precede it (later ones are dropped).
-                signal = _pendingSignal;
-                _pendingSignal = null;
-                if (signal is null)
-                {
-                    _control.TryDequeue(out message);
-                }
-            }
-
-            if (signal is { } s)
-            {
-                byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
-                int length = MessageWriter.WriteSignal(buffer, s);
-                await _socket.SendAllAsync(buffer.AsMemory(0, length), CancellationToken.None);
-                continue;
-            }
-
-            if (message is null)
-            {
-                return;
-            }
-
-            await _socket.SendAllAsync(message, CancellationToken.None);
         }
     }
 
@@ -674,11 +592,11 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
     /// <summary>Lets the send loop flush what is queued (an ERROR or GOODBYE), then closes the socket.</summary>
     private async Task CloseAsync(Task? sendLoop, PipeReader reader)
     {
-        _closing = true;
-        _wake.Set();
+        _feed.Finish();
         try
         {
-            Task flush = sendLoop ?? FlushControlAsync().AsTask();
+            // Without a send loop (a refused handshake), the feed's loop runs once to flush the ERROR and ends.
+            Task flush = sendLoop ?? _feed.RunAsync(CancellationToken.None);
             try
             {
                 // A peer that does not read cannot hold shutdown hostage: the socket is closed after the grace period.
@@ -714,7 +632,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats
             }
             finally
             {
-                Slot.Close();
+                _feed.Close();
             }
         }
     }

@@ -70,6 +70,9 @@ public sealed class HubServer : IAsyncDisposable
 
     internal IEnumerable<HubConnection> Connections => _connections.Items;
 
+    /// <summary>Every client of every transport (registered by what starts it): /api/stats, /api/rooms, /metrics, serve's status line.</summary>
+    internal ClientRegistry Clients { get; } = new();
+
     /// <summary>
     /// Binds the listeners (throws <see cref="SocketException"/> if the TCP address is taken, <see cref="Diagnostics.UserFacingException"/>
     /// if the Unix socket path is in use or not a socket) and starts accepting. Both transports feed the same accept
@@ -248,7 +251,13 @@ public sealed class HubServer : IAsyncDisposable
             }
 
             // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
-            _ = _connections.Start(new HubConnection(client, address, this, _options.Sessions, _logger, cancellationToken), c => c.RunAsync(cancellationToken), _ => slots.Release(address));
+            var connection = new HubConnection(client, address, this, _options.Sessions, _logger, cancellationToken);
+            Clients.Add(connection);
+            _ = _connections.Start(connection, c => c.RunAsync(cancellationToken), c =>
+            {
+                Clients.Remove(c);
+                slots.Release(address);
+            });
         }
     }
 

@@ -9,20 +9,19 @@ using SocketCam.Transport;
 namespace SocketCam.Seed;
 
 /// <summary>
-/// One seed-tutorial client: a viewer of the room like any other (one-frame slot, newest wins, skips counted), whose
-/// send loop writes each frame as the seed server would. The client never talks, so the receive side only notices
-/// that it left (or that it is not a seed client: it sends too much).
+/// One seed-tutorial client: a viewer of the room like any other (its <see cref="ViewerFeed"/>: one-frame slot, newest
+/// wins, skips counted, the send loop) that writes each frame as the seed server would. The client never talks, so the
+/// receive side only notices that it left (or that it is not a seed client: it sends too much).
 /// </summary>
-internal sealed class SeedConnection : IRoomViewer, IClientStats
+internal sealed class SeedConnection : IRoomViewer, IClientStats, IViewerWriter
 {
     private readonly Socket _socket;
     private readonly Room _room;
     private readonly SeedFrameCache _cache;
     private readonly SeedOptions _options;
     private readonly ILogger _logger;
-    private readonly AsyncSignal _wake = new();
+    private readonly ViewerFeed _feed;
     private int _sendBufferBytes;
-    private readonly SendCounters _sent = new();
 
     public SeedConnection(Socket socket, Room room, SeedFrameCache cache, SeedOptions options, ILogger logger)
     {
@@ -32,29 +31,23 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
         _options = options;
         _logger = logger;
         Remote = socket.Describe();
-        Slot = new VideoSlot(_wake);
+        // The send timeout is armed only while a frame is converted and goes out (an idle gap, e.g. while the source is
+        // down, is not a stall).
+        _feed = new ViewerFeed(this, options.SendTimeout);
     }
 
-    public VideoSlot Slot { get; }
+    public VideoSlot Slot => _feed.Slot;
 
     public string Remote { get; }
 
-    public long FramesSent => _sent.FramesSent;
-
-    public string Kind => "seed";
+    public ClientKind Kind => ClientKind.Seed;
 
     public string? RoomName => _room.Name;
 
-    public long FramesDropped => Slot.Dropped;
-
-    public double SendFps => _sent.PerSecond;
-
-    public long BytesSent => _sent.BytesSent;
+    public ViewerFeed Feed => _feed;
 
     /// <summary>The seed format has no way to say "no signal": the client simply gets no frames until the source is back.</summary>
-    public void OnSignal(SignalMessage message)
-    {
-    }
+    public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
     public async Task RunAsync(CancellationToken serverToken)
     {
@@ -85,7 +78,7 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
                 _room.RemoveViewer(this);
             }
 
-            Slot.Close();
+            _feed.Close();
             await done.CancelAsync();
             try
             {
@@ -103,63 +96,16 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
             }
         }
 
-        SeedLog.Left(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, FramesSent, Slot.Dropped);
+        SeedLog.Left(_logger, Remote, serverToken.IsCancellationRequested ? "server shutting down" : reason, _feed.FramesSent, _feed.Dropped);
     }
 
     private async Task<string> SendLoopAsync(CancellationToken cancellationToken)
     {
-        // One timer for every send, armed only while a frame is going out (an idle gap, e.g. while the source is down,
-        // is not a stall).
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            while (true)
-            {
-                await _wake.WaitAsync(cancellationToken);
-                MediaFrame? frame = Slot.Take();
-                if (frame is null)
-                {
-                    continue;
-                }
-
-                PickledFrame? pickled;
-                try
-                {
-                    pickled = await _cache.GetAsync(frame, cancellationToken);
-                }
-                catch (InvalidDataException ex)
-                {
-                    // A publisher's JPEG that does not decode: this client skips it, like a native viewer would.
-                    SeedLog.ConvertFailed(_logger, Remote, frame.Header.Sequence, ex.Message);
-                    continue;
-                }
-                finally
-                {
-                    frame.Release();
-                }
-
-                if (pickled is null)
-                {
-                    continue; // a newer frame replaced it while it was being converted: take that one
-                }
-
-                try
-                {
-                    SizeSendBuffer(pickled.Length);
-                    stall.CancelAfter(_options.SendTimeout);
-                    await _socket.SendAllAsync(pickled.Message, stall.Token);
-                    stall.CancelAfter(Timeout.InfiniteTimeSpan);
-                    _sent.OnSent(pickled.Length);
-                }
-                finally
-                {
-                    pickled.Release();
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return $"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame";
+            return await _feed.RunAsync(cancellationToken) == FeedEnd.Stalled
+                ? $"took more than {_options.SendTimeout.TotalSeconds:0.#} s to accept one frame"
+                : "closed";
         }
         catch (OperationCanceledException)
         {
@@ -173,6 +119,37 @@ internal sealed class SeedConnection : IRoomViewer, IClientStats
         {
             SeedLog.Failed(_logger, Remote, ex);
             return "failed";
+        }
+    }
+
+    async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        PickledFrame? pickled;
+        try
+        {
+            pickled = await _cache.GetAsync(frame, cancellationToken);
+        }
+        catch (InvalidDataException ex)
+        {
+            // A publisher's JPEG that does not decode: this client skips it, like a native viewer would.
+            SeedLog.ConvertFailed(_logger, Remote, frame.Header.Sequence, ex.Message);
+            return 0;
+        }
+
+        if (pickled is null)
+        {
+            return 0; // a newer frame replaced it while it was being converted: the feed takes that one next
+        }
+
+        try
+        {
+            SizeSendBuffer(pickled.Length);
+            await _socket.SendAllAsync(pickled.Message, cancellationToken);
+            return pickled.Length;
+        }
+        finally
+        {
+            pickled.Release();
         }
     }
 

@@ -41,9 +41,6 @@ public sealed class SeedServer : IAsyncDisposable
     /// <summary>Seed clients connected now.</summary>
     public int ClientCount => _connections.Count;
 
-    /// <summary>Bytes sent to seed clients still connected.</summary>
-    public long BytesSent => _connections.Items.Sum(c => c.BytesSent);
-
     /// <summary>Binds (throws <see cref="SocketException"/> when the address is taken) and starts accepting.</summary>
     public void Start()
     {
@@ -102,8 +99,11 @@ public sealed class SeedServer : IAsyncDisposable
 
             Room room = _hub.GetOrCreateRoom(_options.Room);
             // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
-            _ = _connections.Start(new SeedConnection(client, room, _cache, _options, _logger), c => c.RunAsync(cancellationToken), _ =>
+            var connection = new SeedConnection(client, room, _cache, _options, _logger);
+            _hub.Clients.Add(connection);
+            _ = _connections.Start(connection, c => c.RunAsync(cancellationToken), c =>
             {
+                _hub.Clients.Remove(c);
                 _hub.LeaveRoom(room);
                 slots.Release(address);
             });

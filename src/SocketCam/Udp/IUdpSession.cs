@@ -1,10 +1,11 @@
 using System.Net;
+using SocketCam.Hub;
 using SocketCam.Protocol;
 
 namespace SocketCam.Udp;
 
 /// <summary>An active UDP session on the hub (a viewer or a publisher), fed by <see cref="UdpHubListener"/>'s one receive loop.</summary>
-internal interface IUdpSession
+internal interface IUdpSession : IClientStats
 {
     ulong Id { get; }
 

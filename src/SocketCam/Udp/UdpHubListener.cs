@@ -388,6 +388,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
         }
 
         _sessions[pending.Address] = session;
+        _hub.Clients.Add(session);
         _ = _running.Start(session, s => RunSessionAsync(s, room), finished: Forget);
         return session;
     }
@@ -410,6 +411,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
 
     private void Forget(IUdpSession session)
     {
+        _hub.Clients.Remove(session);
         lock (_lock)
         {
             if (_sessions.TryGetValue(session.Address, out IUdpSession? current) && ReferenceEquals(current, session))

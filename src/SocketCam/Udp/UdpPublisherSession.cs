@@ -33,10 +33,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly PublishRateLimit _rateLimit;
     private readonly Channel<MediaFrame> _frames;
     private readonly UdpSessionEnd _end = new();
-    private readonly RateMeter _rate = new();
+    private readonly ReceiveCounters _received = new();
     private volatile bool _seatHandedOver;
-    private long _framesPublished;
-    private long _bytesReceived;
     private long _framesDropped;
     private long _framesOverRateLimit;
     private bool _budgetLogged;
@@ -69,16 +67,14 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     public SocketAddress Address { get; }
 
-    public string Kind => "udp-publisher";
+    public ClientKind Kind => ClientKind.UdpPublisher;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    /// <summary>For a publisher: frames it sent us that we published.</summary>
-    public long FramesSent => Interlocked.Read(ref _framesPublished);
-
-    public long BytesSent => Interlocked.Read(ref _bytesReceived);
+    /// <summary>Frames it sent us that we published, and their bytes.</summary>
+    public ReceiveCounters Received => _received;
 
     /// <summary>Frames not published: pushed out of the queue by newer ones, or over the publish rate limit.</summary>
     public long FramesDropped => Interlocked.Read(ref _framesDropped);
@@ -88,8 +84,6 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
     /// <summary>Bytes this session's reassembly holds now.</summary>
     public long ReassemblyBytes => _receiver.BytesHeld;
-
-    public double SendFps => _rate.PerSecond();
 
     public ReassemblyStats Reception => _receiver.Stats;
 
@@ -167,8 +161,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                     }
 
                     await _room.PublishAsync(frame, stop.Token);
-                    Interlocked.Increment(ref _framesPublished);
-                    _rate.Mark();
+                    _received.OnReceived(frame.DataLength);
                 }
                 finally
                 {
@@ -214,7 +207,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
         ReassemblyStats stats = _receiver.Stats;
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
-            $"published {FramesSent} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent"));
+            $"published {_received.FramesReceived} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent"));
     }
 
     private void OnFragment(ReadOnlySpan<byte> datagram)
@@ -236,7 +229,6 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
         using (completed)
         {
-            Interlocked.Add(ref _bytesReceived, completed.Data.Length);
             VideoFrameHeader header = completed.Header;
             ReadOnlySpan<byte> picture = completed.Data.Span;
 

@@ -9,11 +9,12 @@ using SocketCam.Protocol;
 namespace SocketCam.Udp;
 
 /// <summary>
-/// A viewer over UDP, on the hub: a room viewer like any other (one-frame slot, newest wins, skips counted) whose send
-/// loop fragments each frame through a <see cref="UdpFrameSender"/> and answers the viewer's NACKs between frames. PINGs
-/// are answered at once from the receive loop (a PONG is one small datagram; no ordering with frames matters).
+/// A viewer over UDP, on the hub: a room viewer like any other (its <see cref="ViewerFeed"/>: one-frame slot, newest
+/// wins, skips counted, the send loop) that fragments each frame through a <see cref="UdpFrameSender"/>, answers the
+/// viewer's NACKs between frames and holds frames back while 4 are in flight (flow control). PINGs are answered at once
+/// from the receive loop (a PONG is one small datagram; no ordering with frames matters).
 /// </summary>
-internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
+internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats, IViewerWriter
 {
     private static readonly long SignalRepeatMicros = 1_000_000;
 
@@ -22,15 +23,11 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
     private readonly UdpOptions _options;
     private readonly ILogger _logger;
     private readonly UdpHello _hello;
-    private readonly AsyncSignal _wake = new();
-    private readonly RateMeter _sendRate = new();
+    private readonly ViewerFeed _feed;
     private readonly UdpFrameSender _sender;
     private readonly UdpSessionEnd _end = new();
     private readonly Timer _windowTimer;
-    private readonly Lock _control = new();
-    private SignalMessage? _pendingSignal;
-    private SignalMessage? _noSignal;
-    private long _signalSentMicros;
+    private readonly byte[] _control = new byte[UdpWire.MaxDatagram];
     private long _framesLostReported;
     private long _fragmentsLostReported;
     private long _fragmentsExpectedReported;
@@ -45,8 +42,8 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         Id = pending.Id;
         Address = pending.Address;
         Remote = UdpHubListener.Describe(pending.Address);
-        Slot = new VideoSlot(_wake);
-        _windowTimer = new Timer(static state => ((AsyncSignal)state!).Set(), _wake, Timeout.Infinite, Timeout.Infinite);
+        _feed = new ViewerFeed(this);
+        _windowTimer = new Timer(static state => ((ViewerFeed)state!).Wake(), _feed, Timeout.Infinite, Timeout.Infinite);
         bool recovery = !pending.Hello.NoLossRecovery;
         _sender = new UdpFrameSender(d => _listener.SendTo(d, Address), Id, recovery, options.PacingBytesPerSecond);
     }
@@ -55,21 +52,20 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
 
     public SocketAddress Address { get; }
 
-    public VideoSlot Slot { get; }
+    public VideoSlot Slot => _feed.Slot;
 
-    public string Kind => "udp-viewer";
+    public ClientKind Kind => ClientKind.UdpViewer;
 
     public string Remote { get; }
 
     public string? RoomName => _room.Name;
 
-    public long FramesSent => _sender.FramesSent;
+    public ViewerFeed Feed => _feed;
 
-    public long BytesSent => _sender.DataBytes + _sender.RecoveryBytes;
+    public long FramesSent => _feed.FramesSent;
 
-    public long FramesDropped => Slot.Dropped;
-
-    public double SendFps => _sendRate.PerSecond();
+    /// <summary>Everything on the wire: the pictures (counted by the feed) and what loss recovery added (parity, resends).</summary>
+    public long BytesSent => _feed.BytesSent + _sender.RecoveryBytes;
 
     /// <summary>Loss the viewer reported (all reports so far): fragments lost before recovery / expected, in percent.</summary>
     public double LossPercent
@@ -88,16 +84,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
     /// <summary>Parity and resent bytes as a share of the picture bytes sent.</summary>
     public double RecoveryPercent => _sender.DataBytes == 0 ? 0 : 100.0 * _sender.RecoveryBytes / _sender.DataBytes;
 
-    public void OnSignal(SignalMessage message)
-    {
-        lock (_control)
-        {
-            _pendingSignal = message;
-            _noSignal = message.Live ? null : message;
-        }
-
-        _wake.Set();
-    }
+    public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
     public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
     {
@@ -112,13 +99,13 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
             case DatagramType.Nack when UdpWire.TryReadNack(datagram, out UdpNack nack):
                 if (_sender.OnNack(nack))
                 {
-                    _wake.Set();
+                    _feed.Wake();
                 }
 
                 break;
             case DatagramType.Done when UdpWire.TryReadDone(datagram, out uint doneId):
                 _sender.OnDone(doneId);
-                _wake.Set();
+                _feed.Wake();
                 break;
             case DatagramType.Report when UdpWire.TryReadReport(datagram, out UdpReport report):
                 _sender.OnReport(report);
@@ -144,14 +131,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         }
 
         // Datagrams get lost: a no-signal state is said again every second while it lasts.
-        lock (_control)
-        {
-            if (_noSignal is { } down && _pendingSignal is null && nowMicros - _signalSentMicros > SignalRepeatMicros)
-            {
-                _pendingSignal = down;
-                _wake.Set();
-            }
-        }
+        _feed.RepeatNoSignal(nowMicros, SignalRepeatMicros);
     }
 
     public void End(ErrorCode code, string reason) => _end.End(code, reason);
@@ -166,7 +146,9 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         string reason = "closed";
         try
         {
-            await SendLoopAsync(stop.Token);
+            // Ends only when the session is to end (the feed has no other way out here).
+            await _feed.RunAsync(stop.Token);
+            reason = _end.Reason(serverToken);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -176,7 +158,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
         {
             // Whatever ended the loop (even a bug): the viewer hears BYE and every pooled buffer goes back.
             _room.RemoveViewer(this);
-            Slot.Close();
+            _feed.Close();
             if (_end.Bye(serverToken, reason) is { } bye)
             {
                 byte[] datagram = new byte[UdpWire.MaxDatagram];
@@ -191,60 +173,39 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats
             $"sent {FramesSent} frames, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
     }
 
-    private async Task SendLoopAsync(CancellationToken cancellationToken)
+    /// <summary>Resends what the viewer NACKed; a frame may go only while fewer than 4 are in flight (flow control).</summary>
+    async ValueTask<bool> IViewerWriter.BeforeFrameAsync(CancellationToken cancellationToken)
     {
-        byte[] control = new byte[UdpWire.MaxDatagram];
-        while (true)
+        await _sender.ResendRequestedAsync(cancellationToken);
+        // While the viewer is not done with 4 frames, the newest waits in the slot (and replaces older ones).
+        if (Slot.IsFull && !_sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
         {
-            await _wake.WaitAsync(cancellationToken);
-            await _sender.ResendRequestedAsync(cancellationToken);
-            SignalMessage? signal;
-            lock (_control)
-            {
-                (signal, _pendingSignal) = (_pendingSignal, null);
-                if (signal is not null)
-                {
-                    _signalSentMicros = Clock.NowMicros();
-                }
-            }
-
-            if (signal is { } s)
-            {
-                _listener.SendTo(control.AsSpan(0, UdpWire.WriteSignal(control, Id, s)), Address);
-            }
-
-            // Flow control: while the viewer is not done with 4 frames, the newest waits in the slot (and replaces older ones).
-            if (Slot.IsFull && !_sender.CanSendFrame(Clock.NowMicros(), out TimeSpan wait))
-            {
-                _windowTimer.Change(wait + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
-                continue;
-            }
-
-            MediaFrame? frame = Slot.Take();
-            if (frame is null)
-            {
-                continue;
-            }
-
-            try
-            {
-                if (frame.DataLength > UdpWire.MaxFrameBytes)
-                {
-                    continue; // more than 65536 fragments: UDP cannot carry it (WELCOME said so); TCP can
-                }
-
-                await _sender.SendFrameAsync(frame.Header, frame.Payload, cancellationToken);
-                _sendRate.Mark();
-            }
-            finally
-            {
-                frame.Release();
-            }
-
-            if (_sender.HasNacks)
-            {
-                _wake.Set();
-            }
+            _windowTimer.Change(wait + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+            return false;
         }
+
+        return true;
+    }
+
+    async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        if (frame.DataLength > UdpWire.MaxFrameBytes)
+        {
+            return 0; // more than 65536 fragments: UDP cannot carry it (WELCOME said so); TCP can
+        }
+
+        await _sender.SendFrameAsync(frame.Header, frame.Payload, cancellationToken);
+        if (_sender.HasNacks)
+        {
+            _feed.Wake();
+        }
+
+        return frame.DataLength;
+    }
+
+    ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken)
+    {
+        _listener.SendTo(_control.AsSpan(0, UdpWire.WriteSignal(_control, Id, signal)), Address);
+        return ValueTask.CompletedTask;
     }
 }

@@ -1,12 +1,11 @@
 using SocketCam.Diagnostics;
 
-using SocketCam.Rooms;
-
-namespace SocketCam.Hub;
+namespace SocketCam.Rooms;
 
 /// <summary>
-/// What a viewer's send loop counts for /api/stats and the status line (native, seed, MJPEG, WebSocket): frames and
-/// bytes sent, the send rate, and capture → send of the last frame. Written by the send loop, read from anywhere.
+/// What a viewer's send loop counts for /api/stats and the status line: frames and bytes sent, the send rate, and
+/// capture → send of the last frame. Kept by <see cref="ViewerFeed"/> for every v1 viewer (and shared with a v2
+/// participant's send loop on the same connection). Written by the send loop, read from anywhere.
 /// </summary>
 internal sealed class SendCounters
 {
