@@ -73,12 +73,13 @@ internal sealed class Delivery
 internal sealed class Outbox
 {
     private readonly AsyncSignal _signal = new();
-    private readonly Queue<byte[]> _control = new();
+    private readonly Queue<(byte[] Message, bool Counted)> _control = new();
     private readonly int _maxMessages;
     private readonly long _maxBytes;
     private readonly Lock _lock = new();
     private Delivery[] _deliveries = [];
     private long _controlBytes;
+    private int _controlCounted;
     private bool _overflowed;
     private bool _closed;
 
@@ -138,15 +139,19 @@ internal sealed class Outbox
                 return false;
             }
 
-            if (counted && (_control.Count >= _maxMessages || _controlBytes + message.Length > _maxBytes))
+            if (counted && (_controlCounted >= _maxMessages || _controlBytes + message.Length > _maxBytes))
             {
                 _overflowed = true;
                 overflow = true;
             }
             else
             {
-                _control.Enqueue(message);
-                _controlBytes += counted ? message.Length : 0;
+                _control.Enqueue((message, counted));
+                if (counted)
+                {
+                    _controlCounted++;
+                    _controlBytes += message.Length;
+                }
             }
         }
 
@@ -187,10 +192,16 @@ internal sealed class Outbox
     {
         lock (_lock)
         {
-            if (_control.TryDequeue(out byte[]? message))
+            if (_control.TryDequeue(out (byte[] Message, bool Counted) item))
             {
-                _controlBytes -= Math.Min(_controlBytes, message.Length);
-                return message;
+                if (item.Counted)
+                {
+                    // Only what was counted in is counted out: a snapshot chunk must not free room for events.
+                    _controlCounted--;
+                    _controlBytes -= item.Message.Length;
+                }
+
+                return item.Message;
             }
 
             return null;
@@ -232,6 +243,7 @@ internal sealed class Outbox
             _closed = true;
             _control.Clear();
             _controlBytes = 0;
+            _controlCounted = 0;
             deliveries = _deliveries;
         }
 
