@@ -11,6 +11,7 @@ using Xunit;
 namespace SocketCam.Tests.Rooms;
 
 /// <summary>Protocol v2 rooms end to end over real sockets: participants publish tracks and subscribe to each other's.</summary>
+[Collection(NetworkCollection.Name)]
 public sealed class ParticipantTests
 {
     private static readonly List<byte[]> Jpegs = TestMedia.EncodePattern(64, 48, 8);
