@@ -263,7 +263,7 @@ public sealed class RoomBadInputTests
     [Fact]
     public async Task A_wrong_token_is_unauthorized_and_the_room_goes_on()
     {
-        await using RoomScene scene = await RoomScene.StartAsync(new HubOptions { Token = "s3cret" });
+        await using RoomScene scene = await RoomScene.StartAsync(new HubOptions { Sessions = new SessionOptions { Token = "s3cret" } });
 
         RemoteErrorException wrong = await Assert.ThrowsAsync<RemoteErrorException>(() =>
             RoomClient.ConnectAsync(scene.Hub.Endpoint, new ClientOptions { Room = "call", Token = "guess", Agent = "tests" }, "Offender", hidden: false, CancellationToken.None).WaitAsync(TestHub.Timeout));

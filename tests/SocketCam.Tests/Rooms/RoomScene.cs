@@ -36,7 +36,7 @@ internal sealed class RoomScene : IAsyncDisposable
 
     public static async Task<RoomScene> StartAsync(HubOptions? options = null)
     {
-        var scene = new RoomScene(TestHub.Start(options, captureRoom: null), options?.Token);
+        var scene = new RoomScene(TestHub.Start(options, captureRoom: null), options?.Sessions.Token);
         try
         {
             scene.Publisher = await RoomSession.JoinAsync(scene.Hub, "Publisher", token: scene._token);
