@@ -272,7 +272,6 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
 
     private async Task<HelloMessage> ReadHelloAsync(PipeReader reader, CancellationToken serverToken)
     {
-        bool prefaceDone = true;
         while (true)
         {
             ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
@@ -282,7 +281,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             {
                 // Frame cap 0 before the handshake: an unauthenticated peer can only make the hub buffer a HELLO-sized
                 // message; a VIDEO_FRAME header fails at once as too large.
-                if (prefaceDone && MessageParser.TryReadMessage(ref buffer, maxFrameBytes: 0, out MessageType type, out ReadOnlySequence<byte> payload))
+                if (MessageParser.TryReadMessage(ref buffer, maxFrameBytes: 0, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
                     done = true;
                     if (_hub.Guards.FailedAttempts.IsBlocked(_address, out TimeSpan retryAfter))
@@ -399,7 +398,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
                     return "disconnected";
                 }
 
-                if (frames is not null && PartialFrameLength(buffer) is { } announced)
+                if (frames is not null && IncomingFrameGuard.PartialFrameLength(buffer, MessageType.VideoFrame) is { } announced)
                 {
                     heard |= buffer.Length > partialBytes;
                     partialBytes = buffer.Length;
@@ -426,25 +425,6 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
 
             serverToken.ThrowIfCancellationRequested();
         }
-    }
-
-    /// <summary>The announced length (message header included) when <paramref name="buffer"/> starts with an incomplete VIDEO_FRAME.</summary>
-    private static long? PartialFrameLength(in ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.Length < ProtocolConstants.MessageHeaderSize)
-        {
-            return null;
-        }
-
-        // The header was checked against its cap already (TryReadMessage throws for a too-large one, complete or not).
-        Span<byte> header = stackalloc byte[ProtocolConstants.MessageHeaderSize];
-        buffer.Slice(0, ProtocolConstants.MessageHeaderSize).CopyTo(header);
-        if ((MessageType)header[0] != MessageType.VideoFrame)
-        {
-            return null;
-        }
-
-        return ProtocolConstants.MessageHeaderSize + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -178,4 +179,26 @@ internal sealed class IncomingFrameGuard : IDisposable
     private static string Mib(long bytes) => bytes % (1 << 20) == 0
         ? string.Create(CultureInfo.InvariantCulture, $"{bytes >> 20} MiB")
         : string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes");
+
+    /// <summary>
+    /// The announced length (message header included) when <paramref name="buffer"/> starts with an incomplete message of
+    /// <paramref name="frameType"/> (v1 VIDEO_FRAME or v2 FRAME): what the receive loops reserve from the budget before reading on.
+    /// </summary>
+    public static long? PartialFrameLength(in ReadOnlySequence<byte> buffer, MessageType frameType)
+    {
+        if (buffer.Length < ProtocolConstants.MessageHeaderSize)
+        {
+            return null;
+        }
+
+        // The header was checked against its cap already (the parsers throw for a too-large one, complete or not).
+        Span<byte> header = stackalloc byte[ProtocolConstants.MessageHeaderSize];
+        buffer.Slice(0, ProtocolConstants.MessageHeaderSize).CopyTo(header);
+        if ((MessageType)header[0] != frameType)
+        {
+            return null;
+        }
+
+        return ProtocolConstants.MessageHeaderSize + (long)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+    }
 }

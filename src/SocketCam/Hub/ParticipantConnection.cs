@@ -309,7 +309,7 @@ internal sealed class ParticipantConnection
                     return "disconnected";
                 }
 
-                if (frames is not null && PartialFrameLength(buffer) is { } announced)
+                if (frames is not null && IncomingFrameGuard.PartialFrameLength(buffer, MessageType.Frame) is { } announced)
                 {
                     heard |= buffer.Length > partialBytes;
                     partialBytes = buffer.Length;
@@ -471,24 +471,6 @@ internal sealed class ParticipantConnection
         {
             frame.Release();
         }
-    }
-
-    /// <summary>The announced length (message header included) when <paramref name="buffer"/> starts with an incomplete FRAME.</summary>
-    private static long? PartialFrameLength(in ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.Length < ProtocolConstants.MessageHeaderSize)
-        {
-            return null;
-        }
-
-        Span<byte> header = stackalloc byte[ProtocolConstants.MessageHeaderSize];
-        buffer.Slice(0, ProtocolConstants.MessageHeaderSize).CopyTo(header);
-        if ((MessageType)header[0] != MessageType.Frame)
-        {
-            return null;
-        }
-
-        return ProtocolConstants.MessageHeaderSize + (long)BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
     }
 
     private async Task SendLoopAsync()
