@@ -164,32 +164,22 @@ internal static class PublishCommand
         return name.Length <= 64 ? name : name[..64];
     }
 
-    private static Func<TimeSpan, string> TracksLine(TrackPublisher publisher)
-    {
-        long lastFrames = 0;
-        long lastBytes = 0;
-        return interval =>
-        {
-            long frames = publisher.FramesSent;
-            long bytes = publisher.BytesSent;
-            string line = string.Create(CultureInfo.InvariantCulture,
-                $"sending {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps (all tracks)  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  rtt {publisher.RttMilliseconds:0.00} ms  frames {frames}");
-            lastFrames = frames;
-            lastBytes = bytes;
-            return line;
-        };
-    }
+    public static Func<TimeSpan, string> PublisherLine(PublisherClient publisher) =>
+        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), "");
 
-    public static Func<TimeSpan, string> PublisherLine(PublisherClient publisher)
+    private static Func<TimeSpan, string> TracksLine(TrackPublisher publisher) =>
+        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), " (all tracks)");
+
+    /// <summary>The live line of either kind of publisher: rates over the last interval from its running totals.</summary>
+    private static Func<TimeSpan, string> SendingLine(Func<(long Frames, long Bytes, double RttMilliseconds)> totals, string what)
     {
         long lastFrames = 0;
         long lastBytes = 0;
         return interval =>
         {
-            long frames = publisher.FramesSent;
-            long bytes = publisher.BytesSent;
+            (long frames, long bytes, double rtt) = totals();
             string line = string.Create(CultureInfo.InvariantCulture,
-                $"sending {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  rtt {publisher.RttMilliseconds:0.00} ms  frames {frames}");
+                $"sending {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps{what}  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  rtt {rtt:0.00} ms  frames {frames}");
             lastFrames = frames;
             lastBytes = bytes;
             return line;
