@@ -37,18 +37,27 @@ internal static class BenchCommand
                 return parsed;
             },
         };
+        var participants = new Option<int>("--participants")
+        {
+            Description = "A call instead: N participants in one room of a `serve` child process, each publishing 640x360 at 30 fps (unless --size/--fps say otherwise) and subscribing to every other; reports the slowest of the N×(N-1) subscriptions, latency and the hub's CPU. --frames defaults to 300 here",
+        };
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, participants, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
             if (r.GetValue(frames) < 1 || r.GetValue(viewers) < 1)
             {
                 throw new ArgumentException("--frames and --viewers must be at least 1.");
+            }
+
+            if (r.GetValue(participants) is > 0 and var people)
+            {
+                return await RunCallAsync(r, people, sources, frames, json, token);
             }
 
             (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
@@ -77,6 +86,66 @@ internal static class BenchCommand
             return 0;
         }));
         return command;
+    }
+
+    private static async Task<int> RunCallAsync(ParseResult r, int people, SourceOptionSet sources, Option<long> frames, Option<bool> json, CancellationToken token)
+    {
+        if (people < 2)
+        {
+            throw new ArgumentException("--participants needs at least 2 (someone to watch).");
+        }
+
+        if (r.GetResult(sources.Source) is { Implicit: false })
+        {
+            throw new ArgumentException("--participants publishes the test pattern; --source is not used with it.");
+        }
+
+        var settings = new ParticipantsBenchSettings(
+            people,
+            r.GetResult(sources.Size) is null or { Implicit: true } ? new FrameSize(640, 360) : r.GetValue(sources.Size),
+            r.GetValue(sources.Fps) is > 0 and var fps ? fps : 30,
+            CommonOptions.Jpeg(r.GetValue(sources.Quality), "420"),
+            r.GetResult(frames) is null or { Implicit: true } ? 300 : r.GetValue(frames));
+        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"bench: {people} participants in one room, each publishing {settings.Size} jpeg q{settings.Jpeg.Quality} at {settings.Fps} fps and watching the other {people - 1}: {people * (people - 1)} subscriptions, {settings.Frames} frames on each"));
+        ParticipantsBenchResult result = await ParticipantsBench.RunAsync(settings, line => Console.Error.WriteLine(line), token);
+        var l = result.Latency;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+            subscriptions        {result.Subscriptions} ({people} × {people - 1}), frames of {result.FrameBytes / 1000.0:0.0} kB
+            fps per subscription slowest {result.SlowestFps:0.0}   median {result.MedianFps:0.0}   fastest {result.FastestFps:0.0}   (target {settings.Fps:0.##}: {(result.Holds ? "holds" : "does NOT hold")})
+            latency              p50 {l.P50:0.00} ms  p99 {l.P99:0.00} ms  max {l.Max:0.00} ms   worst subscriber p99 {result.WorstSubscriberP99:0.00} ms
+            skipped frames       {result.Skipped} (newest wins: a subscriber that falls behind skips), of {result.FramesReceived} received
+            hub                  cpu {result.HubCpuPercent:0}% of one core, {result.HubCpuMicrosPerDelivery:0.0} µs per delivered frame, working set {result.HubWorkingSetMegabytes:0} MB
+            participants         cpu {result.ClientsCpuPercent:0}% of one core (this process: {people} clients sending and receiving)
+            """));
+        if (r.GetValue(json))
+        {
+            Console.Out.WriteLine(JsonSummary.Write(w =>
+            {
+                w.WriteNumber("participants", people);
+                w.WriteNumber("subscriptions", result.Subscriptions);
+                w.WriteString("size", settings.Size.ToString());
+                w.WriteNumber("fps_target", settings.Fps);
+                w.WriteNumber("frames", settings.Frames);
+                w.WriteNumber("frame_bytes", result.FrameBytes);
+                w.WriteNumber("seconds", Math.Round(result.Seconds, 3));
+                w.WriteNumber("fps", Math.Round(result.SlowestFps, 2));
+                w.WriteNumber("fps_median", Math.Round(result.MedianFps, 2));
+                w.WriteNumber("fps_fastest", Math.Round(result.FastestFps, 2));
+                w.WriteBoolean("holds", result.Holds);
+                JsonSummary.WriteLatency(w, result.Latency);
+                w.WriteNumber("latency_p99_worst_subscriber_ms", Math.Round(result.WorstSubscriberP99, 3));
+                w.WriteNumber("skipped", result.Skipped);
+                w.WriteNumber("frames_sent", result.FramesSent);
+                w.WriteNumber("frames_received", result.FramesReceived);
+                w.WriteNumber("hub_cpu_pct", Math.Round(result.HubCpuPercent, 1));
+                w.WriteNumber("hub_cpu_us_per_delivery", Math.Round(result.HubCpuMicrosPerDelivery, 2));
+                w.WriteNumber("hub_working_set_mb", Math.Round(result.HubWorkingSetMegabytes, 1));
+                w.WriteNumber("clients_cpu_pct", Math.Round(result.ClientsCpuPercent, 1));
+            }));
+        }
+
+        return 0;
     }
 
     private static void PrintHuman(BenchResult r)

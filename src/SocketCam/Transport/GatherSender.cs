@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 
 namespace SocketCam.Transport;
@@ -44,6 +45,8 @@ internal sealed class GatherSender : SocketAsyncEventArgs, IValueTaskSource<int>
     }
 
     /// <summary>Sends every byte of both (what the kernel did not take in one call is sent with plain sends).</summary>
+    /// <remarks>Pooled builder: a send that waits for the socket allocates no state machine box either.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAllAsync(Socket socket, ArraySegment<byte> header, ArraySegment<byte> payload)
     {
         int sent = await SendAsync(socket, header, payload);

@@ -212,6 +212,38 @@ public sealed partial class CliTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Bench_participants_measures_every_subscription_of_a_call_against_a_serve_child()
+    {
+        (int code, CliProcess bench) = await CliProcess.RunAsync(_directory, ProcessTimeout,
+            "bench", "--participants", "3", "--size", "320x180", "--frames", "30", "--json");
+        await using (bench)
+        {
+            Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{bench.Transcript()}");
+            JsonElement json = bench.LastJsonLine();
+            Assert.Equal(6, json.GetProperty("subscriptions").GetInt32()); // 3 × 2: nobody watches itself
+            Assert.Equal("320x180", json.GetProperty("size").GetString());
+            // It measures until the slowest of the 6 subscriptions has 30 frames, so all of them have at least that many.
+            Assert.True(json.GetProperty("frames_received").GetInt64() >= 6 * 30, bench.Transcript());
+            Assert.True(json.GetProperty("fps").GetDouble() > 0, bench.Transcript());
+            Assert.True(json.GetProperty("latency_ms").GetProperty("p50").GetDouble() > 0, bench.Transcript());
+            Assert.True(json.GetProperty("hub_cpu_pct").GetDouble() > 0, bench.Transcript()); // the hub is a process of its own
+            AssertNoStackTrace(bench);
+        }
+    }
+
+    [Fact]
+    public async Task Bench_participants_needs_two_and_says_so_in_one_line()
+    {
+        (int code, CliProcess bench) = await CliProcess.RunAsync(_directory, ProcessTimeout, "bench", "--participants", "1");
+        await using (bench)
+        {
+            Assert.Equal(2, code);
+            Assert.Contains("--participants needs at least 2", bench.Transcript(), StringComparison.Ordinal);
+            AssertNoStackTrace(bench);
+        }
+    }
+
     /// <summary>Parses "SocketCam hub listening on tcp://127.0.0.1:NNNNN" from serve's standard output.</summary>
     private static async Task<int> WaitForBannerPortAsync(CliProcess serve)
     {

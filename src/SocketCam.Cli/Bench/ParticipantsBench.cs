@@ -1,0 +1,311 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using SocketCam.Client;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Media;
+using SocketCam.Protocol;
+using SocketCam.Sources;
+
+namespace SocketCam.Cli.Bench;
+
+/// <param name="Frames">Frames to measure, counted at the slowest subscription (after the warm-up).</param>
+internal sealed record ParticipantsBenchSettings(int Participants, FrameSize Size, double Fps, JpegOptions Jpeg, long Frames);
+
+internal sealed record ParticipantsBenchResult(
+    ParticipantsBenchSettings Settings,
+    double Seconds,
+    int Subscriptions,
+    double SlowestFps,
+    double MedianFps,
+    double FastestFps,
+    LatencySummary Latency,
+    double WorstSubscriberP99,
+    long Skipped,
+    long FramesSent,
+    long FramesReceived,
+    int FrameBytes,
+    double HubCpuPercent,
+    double HubCpuMicrosPerDelivery,
+    double HubWorkingSetMegabytes,
+    double ClientsCpuPercent)
+{
+    /// <summary>Every subscription kept up: the slowest got at least the target rate less one frame per second.</summary>
+    public bool Holds => SlowestFps >= Settings.Fps - 1;
+}
+
+/// <summary>
+/// `bench --participants N`: a video call's load. N protocol v2 participants join one room of a real hub (`socketcam
+/// serve` as a child process, so its CPU is its own), each publishes a video track at the target rate and subscribes to
+/// every other participant's: N × (N − 1) subscriptions. Frames are the test pattern, JPEG-encoded once before
+/// measuring and replayed with fresh capture times, so the encoder's cost does not crowd out the hub's on a small machine.
+/// Latency is capture → received by the subscriber, on this process's one clock.
+/// </summary>
+internal static class ParticipantsBench
+{
+    private const string Room = "bench-call";
+    private const int DistinctFrames = 30;
+
+    public static async Task<ParticipantsBenchResult> RunAsync(ParticipantsBenchSettings settings, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        (FrameInfo Info, byte[] Data)[] frames = await EncodeFramesAsync(settings, cancellationToken);
+        await using HubProcess hub = await HubProcess.StartAsync(
+            ["--source", "none", "--http", "off", "--udp", "off", "--quiet", "--log-level", "warning", "--max-connections-per-address", "0"], cancellationToken);
+        var options = new ClientOptions { Room = Room, Reconnect = false, Agent = "socketcam bench --participants", IdleTimeout = TimeSpan.FromMinutes(5) };
+        int n = settings.Participants;
+        var people = new Person[n];
+        var call = new Call(n);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var tasks = new List<Task>();
+        try
+        {
+            for (int i = 0; i < n; i++)
+            {
+                RoomClient client = await RoomClient.ConnectAsync(hub.Endpoint, options, $"p{i + 1}", hidden: false, cancellationToken);
+                people[i] = new Person(i, client, call);
+                call.Indexes[client.ParticipantId] = i;
+            }
+
+            foreach (Person p in people)
+            {
+                p.Client.FrameReceived = p.OnFrame;
+                tasks.Add(p.Client.ReceiveAsync((int)Math.Min(p.Client.Welcome.MaxFrameBytes, (uint)options.MaxFrameBytes), stop.Token));
+                var track = new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Synthetic, "camera",
+                    (ushort)settings.Size.Width, (ushort)settings.Size.Height, (uint)(settings.Fps * 1000));
+                Expect(await p.Client.PublishAsync(track, cancellationToken), "PUBLISH");
+            }
+
+            foreach (Person p in people)
+            {
+                Expect(await p.Client.SubscribeAsync(ProtocolV2.AnyParticipant, ProtocolV2.AnyTrack, cancellationToken), "SUBSCRIBE");
+            }
+
+            // Publishers start a frame interval apart from each other, like people who joined at different moments.
+            for (int i = 0; i < n; i++)
+            {
+                tasks.Add(people[i].SendLoopAsync(frames, settings.Fps, TimeSpan.FromSeconds(i / settings.Fps / n), stop.Token));
+            }
+
+            long warmup = Math.Max(10, (long)settings.Fps);
+            await WaitAsync(() => Slowest(people, null) >= warmup, hub, tasks, TimeSpan.FromSeconds(60), "warm-up", null, stop.Token);
+            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"warm-up done ({warmup} frames on every subscription); measuring {settings.Frames} frames..."));
+
+            long[][] start = people.Select(p => p.Snapshot()).ToArray();
+            foreach (Person p in people)
+            {
+                p.Latency.Reset();
+            }
+
+            call.Latency.Reset();
+
+            long skipped0 = people.Sum(p => Interlocked.Read(ref p.Skipped));
+            long sent0 = people.Sum(p => Interlocked.Read(ref p.Sent));
+            TimeSpan hubCpu0 = hub.CpuTime;
+            TimeSpan ownCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            long t0 = Stopwatch.GetTimestamp();
+            TimeSpan limit = TimeSpan.FromSeconds((settings.Frames / settings.Fps * 2) + 30);
+            await WaitAsync(() => Slowest(people, start) >= settings.Frames, hub, tasks, limit, "measurement",
+                () => string.Create(CultureInfo.InvariantCulture, $"  {Slowest(people, start)}/{settings.Frames} frames, {Slowest(people, start) / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest subscription)"),
+                stop.Token, progress);
+
+            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            double hubCpuMs = (hub.CpuTime - hubCpu0).TotalMilliseconds;
+            double ownCpuMs = (Process.GetCurrentProcess().TotalProcessorTime - ownCpu0).TotalMilliseconds;
+            double[] fps = people.SelectMany((p, i) => p.Received(start[i]).Select(c => c / seconds)).Order().ToArray();
+            long received = people.Select((p, i) => p.Received(start[i]).Sum()).Sum();
+            return new ParticipantsBenchResult(
+                settings,
+                seconds,
+                fps.Length,
+                fps[0],
+                fps[fps.Length / 2],
+                fps[^1],
+                call.Latency.Summarize(),
+                people.Max(p => p.Latency.Summarize().P99),
+                people.Sum(p => Interlocked.Read(ref p.Skipped)) - skipped0,
+                people.Sum(p => Interlocked.Read(ref p.Sent)) - sent0,
+                received,
+                (int)frames.Average(f => f.Data.Length),
+                100 * hubCpuMs / (seconds * 1000),
+                received > 0 ? hubCpuMs * 1000 / received : 0,
+                hub.WorkingSetMegabytes,
+                100 * ownCpuMs / (seconds * 1000));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(tasks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            foreach (Person? p in people)
+            {
+                if (p is not null)
+                {
+                    await p.Client.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private static void Expect(ResultMessage result, string request)
+    {
+        if (result.Code != ErrorCode.Normal)
+        {
+            throw new UserFacingException($"The bench's hub refused a {request}: {result.Code.ToWireName()}: {result.Text} (raise the room's caps?)");
+        }
+    }
+
+    /// <summary>The test pattern's first frames, encoded once.</summary>
+    private static async Task<(FrameInfo, byte[])[]> EncodeFramesAsync(ParticipantsBenchSettings settings, CancellationToken cancellationToken)
+    {
+        await using var source = new TestPatternSource(new TestPatternOptions { Width = settings.Size.Width, Height = settings.Size.Height, Fps = 0 });
+        using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg, settings.Jpeg);
+        var frames = new (FrameInfo, byte[])[DistinctFrames];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            MediaFrame frame = await FrameEncoding.ReadAsync(source, encoder, cancellationToken) ?? throw new InvalidOperationException("The test pattern ended.");
+            try
+            {
+                frames[i] = (frame.Header, frame.Data.ToArray());
+            }
+            finally
+            {
+                frame.Release();
+            }
+        }
+
+        return frames;
+    }
+
+    /// <summary>Frames received on the slowest subscription since <paramref name="start"/> (null: since joining).</summary>
+    private static long Slowest(Person[] people, long[][]? start)
+    {
+        long min = long.MaxValue;
+        for (int i = 0; i < people.Length; i++)
+        {
+            min = Math.Min(min, people[i].SlowestSince(start?[i]));
+        }
+
+        return min;
+    }
+
+    private static async Task WaitAsync(Func<bool> done, HubProcess hub, List<Task> tasks, TimeSpan limit, string phase, Func<string>? status, CancellationToken cancellationToken, Action<string>? progress = null)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long lastReport = start;
+        while (!done())
+        {
+            if (hub.HasExited)
+            {
+                throw new UserFacingException($"The bench's hub exited during the {phase}: {hub.LastErrors()}");
+            }
+
+            if (tasks.FirstOrDefault(t => t.IsCompleted) is { } ended)
+            {
+                await ended; // a participant's failure, with its message
+                throw new UserFacingException($"A participant's session ended during the {phase}.");
+            }
+
+            if (Stopwatch.GetElapsedTime(start) > limit)
+            {
+                throw new TimeoutException($"The bench did not finish its {phase} within {limit.TotalSeconds:0} s: the slowest subscription is too slow (try fewer --participants).");
+            }
+
+            await Task.Delay(50, cancellationToken);
+            if (status is not null && progress is not null && Stopwatch.GetElapsedTime(lastReport) > TimeSpan.FromSeconds(1))
+            {
+                lastReport = Stopwatch.GetTimestamp();
+                progress(status());
+            }
+        }
+    }
+
+    /// <summary>What the participants share: who is who, the publishers' clock offsets, every latency sample.</summary>
+    private sealed class Call(int participants)
+    {
+        /// <summary>Participant id → index (filled before anyone subscribes, read-only after).</summary>
+        public Dictionary<uint, int> Indexes { get; } = [];
+
+        /// <summary>Each publisher's hub clock offset, as it last used it: capture times go back to this process's clock exactly.</summary>
+        public long[] PublisherOffsets { get; } = new long[participants];
+
+        public LatencyRecorder Latency { get; } = new(1 << 20);
+    }
+
+    /// <summary>One participant: its connection, what it sends, and what it received from each other participant.</summary>
+    private sealed class Person(int index, RoomClient client, Call call)
+    {
+        private readonly long[] _received = new long[call.PublisherOffsets.Length];
+        private readonly long[] _lastSequence = Enumerable.Repeat(-1L, call.PublisherOffsets.Length).ToArray();
+        public long Skipped;
+        public long Sent;
+
+        public int Index { get; } = index;
+
+        public RoomClient Client { get; } = client;
+
+        public LatencyRecorder Latency { get; } = new();
+
+        public ValueTask OnFrame(ReceivedFrame frame)
+        {
+            if (!call.Indexes.TryGetValue(frame.ParticipantId, out int from))
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            // The publisher moved its capture time to the hub's clock with its own offset; publisher and subscriber share this process's clock.
+            double ms = (Clock.NowMicros() - (frame.Info.CaptureMicros - Volatile.Read(ref call.PublisherOffsets[from]))) / 1000.0;
+            Latency.Record(ms);
+            call.Latency.Record(ms);
+            long last = _lastSequence[from];
+            if (last >= 0 && frame.Info.Sequence > last + 1)
+            {
+                Interlocked.Add(ref Skipped, frame.Info.Sequence - last - 1);
+            }
+
+            _lastSequence[from] = frame.Info.Sequence;
+            Interlocked.Increment(ref _received[from]);
+            return ValueTask.CompletedTask;
+        }
+
+        public long[] Snapshot() => _received.Select(c => Interlocked.Read(ref c)).ToArray();
+
+        /// <summary>Frames received from each other participant since <paramref name="start"/>.</summary>
+        public IEnumerable<long> Received(long[] start) => Enumerable.Range(0, _received.Length).Where(j => j != Index).Select(j => Interlocked.Read(ref _received[j]) - start[j]);
+
+        public long SlowestSince(long[]? start)
+        {
+            long min = long.MaxValue;
+            for (int j = 0; j < _received.Length; j++)
+            {
+                if (j != Index)
+                {
+                    min = Math.Min(min, Interlocked.Read(ref _received[j]) - (start?[j] ?? 0));
+                }
+            }
+
+            return min;
+        }
+
+        public async Task SendLoopAsync((FrameInfo Info, byte[] Data)[] frames, double fps, TimeSpan delay, CancellationToken cancellationToken)
+        {
+            await Task.Delay(delay, cancellationToken);
+            var pacer = new FramePacer(fps);
+            long sequence = 0;
+            try
+            {
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    await pacer.WaitAsync(cancellationToken);
+                    (FrameInfo info, byte[] data) = frames[sequence % frames.Length];
+                    Volatile.Write(ref call.PublisherOffsets[Index], Client.ClockOffsetMicros);
+                    await Client.SendFrameAsync(1, info with { Sequence = sequence, CaptureMicros = Clock.NowMicros() }, data, cancellationToken);
+                    sequence++;
+                    Interlocked.Increment(ref Sent);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+    }
+}
