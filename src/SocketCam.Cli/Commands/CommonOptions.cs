@@ -82,6 +82,7 @@ internal static class CommonOptions
 
     public static Option<CodecId> Codec() => new("--codec", "-c")
     {
+        HelpName = "jpeg|raw",
         Description = "jpeg (libjpeg-turbo) or raw (uncompressed BGR, what the seed tutorials send)",
         DefaultValueFactory = _ => CodecId.Jpeg,
         CustomParser = r =>
@@ -176,7 +177,7 @@ internal static class CommonOptions
     }
 
     /// <summary>Adds a range check (finite, min..max) that reports one error instead of throwing.</summary>
-    private static Option<T> Range<T>(Option<T> option, double min, double max)
+    public static Option<T> Range<T>(Option<T> option, double min, double max)
         where T : struct, IConvertible
     {
         option.Validators.Add(r =>

@@ -93,6 +93,31 @@ internal static class ServeCommand
                 return bits;
             },
         };
+        var roomDefaults = new RoomLimits();
+        var maxParticipants = CommonOptions.Range(new Option<int>("--max-participants")
+        {
+            HelpName = "N",
+            Description = "Participants one room may hold (publishers and v2 clients; v1 viewers and `view --participant` watchers do not count)",
+            DefaultValueFactory = _ => roomDefaults.MaxParticipants,
+        }, 1, ushort.MaxValue);
+        var maxTracks = CommonOptions.Range(new Option<int>("--max-tracks")
+        {
+            HelpName = "N",
+            Description = "Tracks one participant may publish at once (camera, screen, mic...)",
+            DefaultValueFactory = _ => roomDefaults.MaxTracks,
+        }, 1, ushort.MaxValue);
+        var maxSubscriptions = CommonOptions.Range(new Option<int>("--max-subscriptions")
+        {
+            HelpName = "N",
+            Description = "Subscriptions one participant may hold (one track, one participant's tracks, or everyone's: one each)",
+            DefaultValueFactory = _ => roomDefaults.MaxSubscriptions,
+        }, 1, ushort.MaxValue);
+        var maxRequests = CommonOptions.Range(new Option<int>("--max-requests-per-second")
+        {
+            HelpName = "N",
+            Description = "Requests (publish, subscribe, ...) one participant may make per second, with bursts of 4 s worth; beyond that it is cut off (rate-limited)",
+            DefaultValueFactory = _ => roomDefaults.RequestsPerSecond,
+        }, 1, ushort.MaxValue / 4);
         var seedTcp = new Option<string?>("--seed-tcp")
         {
             HelpName = "HOST:PORT",
@@ -126,7 +151,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -154,6 +179,14 @@ internal static class ServeCommand
                 Udp = IsOff(udpAddress) ? null : new UdpOptions { EndPoint = await ParseListenAsync(udpAddress, token2), SkipIfAddressInUse = r.GetValue(udp) is null },
                 Sessions = new SessionOptions { Token = r.GetValue(token), MaxFrameBytes = r.GetValue(maxFrame) },
                 Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
+                Rooms = roomDefaults with
+                {
+                    MaxParticipants = r.GetValue(maxParticipants),
+                    MaxTracks = r.GetValue(maxTracks),
+                    MaxSubscriptions = r.GetValue(maxSubscriptions),
+                    RequestsPerSecond = r.GetValue(maxRequests),
+                    RequestBurst = 4 * r.GetValue(maxRequests),
+                },
                 Seed = r.GetValue(seedTcp) is { } seedAddress ? await SeedFromAsync(seedAddress, r.GetValue(seedRoom) ?? roomName, token2) : null,
                 Http = IsOff(httpAddress) ? null : new HttpOptions
                 {

@@ -34,7 +34,13 @@ internal sealed class ParticipantConnection
     private PublishRateLimit? _publishLimit;
     private volatile bool _closing;
     private volatile bool _sendFailed;
+    private volatile bool _sendStalled;
     private long _keyframeRequestsDropped;
+
+    // Armed around each socket write: a peer whose socket accepts nothing for SendStallTimeout is a slow consumer.
+    // One source whose timer is re-armed (CancelAfter), so a write costs no allocation.
+    private readonly CancellationTokenSource _stall = new();
+    private readonly TimeSpan _stallTimeout;
 
     public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent)
     {
@@ -50,6 +56,7 @@ internal sealed class ParticipantConnection
         RoomLimits limits = hub.Options.Rooms;
         _outbox = new Outbox(limits.ControlQueueMessages, limits.ControlQueueBytes);
         _requests = new RequestBucket(limits.RequestBurst, limits.RequestsPerSecond);
+        _stallTimeout = limits.SendStallTimeout;
     }
 
     public string Remote { get; }
@@ -160,6 +167,15 @@ internal sealed class ParticipantConnection
         }
         finally
         {
+            if (_sendStalled)
+            {
+                // The socket was closed to end a stuck write (however the receive loop then ended): no farewell can follow,
+                // the others hear the reason.
+                leaveReason = $"slow consumer: its socket accepted nothing for {_stallTimeout.TotalSeconds:0.#} s";
+                leaveCode = ErrorCode.SlowConsumer;
+                farewell = null;
+            }
+
             if (room is not null)
             {
                 if (participant is not null)
@@ -475,6 +491,7 @@ internal sealed class ParticipantConnection
 
     private async Task SendLoopAsync()
     {
+        using CancellationTokenRegistration onStall = _stall.Token.UnsafeRegister(static s => ((ParticipantConnection)s!).OnSendStalled(), this);
         try
         {
             while (true)
@@ -484,7 +501,9 @@ internal sealed class ParticipantConnection
                 {
                     if (_outbox.TakeControl() is { } control)
                     {
+                        _stall.CancelAfter(_stallTimeout);
                         await _socket.SendAllAsync(control, CancellationToken.None);
+                        _stall.CancelAfter(Timeout.InfiniteTimeSpan);
                         continue;
                     }
 
@@ -497,7 +516,9 @@ internal sealed class ParticipantConnection
                     try
                     {
                         ArraySegment<byte> header = FrameFraming.V2Header(frame);
+                        _stall.CancelAfter(_stallTimeout);
                         await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
+                        _stall.CancelAfter(Timeout.InfiniteTimeSpan);
                         _sent.OnSent(header.Count + frame.DataLength, Clock.NowMicros() - frame.Header.CaptureMicros);
                     }
                     finally
@@ -528,6 +549,19 @@ internal sealed class ParticipantConnection
             catch (ObjectDisposedException)
             {
             }
+        }
+    }
+
+    /// <summary>A write has waited <see cref="_stallTimeout"/>: closing the socket is the only way to end it.</summary>
+    private void OnSendStalled()
+    {
+        _sendStalled = true;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException || ex.IsDisconnect())
+        {
         }
     }
 
@@ -574,6 +608,8 @@ internal sealed class ParticipantConnection
                 {
                 }
             }
+
+            _stall.Dispose();
         }
     }
 }

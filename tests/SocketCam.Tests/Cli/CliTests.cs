@@ -144,6 +144,31 @@ public sealed partial class CliTests : IDisposable
         AssertNoStackTrace(serve);
     }
 
+    [Fact]
+    public async Task Serve_room_limit_flags_are_announced_in_welcome_and_enforced()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--source", "none", "--http", "off", "--udp", "off", "--quiet",
+            "--max-participants", "1", "--max-tracks", "3", "--max-subscriptions", "5", "--max-requests-per-second", "7");
+        int port = await WaitForBannerPortAsync(serve);
+        var endpoint = new SocketCam.Transport.StreamEndpoint("tcp", "127.0.0.1", port);
+        var options = new SocketCam.Client.ClientOptions { Room = "limits", Reconnect = false };
+        using var timeout = new CancellationTokenSource(ProcessTimeout);
+
+        await using (SocketCam.Client.RoomClient first = await SocketCam.Client.RoomClient.ConnectAsync(endpoint, options, "first", hidden: false, timeout.Token))
+        {
+            SocketCam.Protocol.WelcomeV2Message welcome = first.Welcome;
+            Assert.Equal((1, 3, 5, 7, 28), (welcome.MaxParticipants, welcome.MaxTracks, welcome.MaxSubscriptions, welcome.RequestRate, welcome.RequestBurst));
+
+            // The room holds one visible participant: a second is refused with room-full.
+            var refused = await Assert.ThrowsAsync<SocketCam.Protocol.RemoteErrorException>(() =>
+                SocketCam.Client.RoomClient.ConnectAsync(endpoint, options, "second", hidden: false, timeout.Token));
+            Assert.Equal(SocketCam.Protocol.ErrorCode.RoomFull, refused.Code);
+        }
+
+        await serve.InterruptAsync();
+        Assert.Equal(0, await serve.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+    }
+
     [Theory]
     [InlineData("wrong")]
     [InlineData(null)]
@@ -176,6 +201,23 @@ public sealed partial class CliTests : IDisposable
             Assert.True(errors.Length == 1, $"expected one error line{Environment.NewLine}{view.Transcript()}");
             Assert.Contains("refused", errors[0], StringComparison.Ordinal);
             AssertNoStackTrace(view);
+        }
+    }
+
+    [Theory]
+    [InlineData("serve")]
+    [InlineData("publish")]
+    [InlineData("bench")]
+    public async Task Codec_help_offers_only_the_codecs_the_command_takes(string command)
+    {
+        // CodecId also names the wire's H.264, Opus and PCM: help must not offer what --codec refuses.
+        (int code, CliProcess help) = await CliProcess.RunAsync(_directory, ProcessTimeout, command, "--help");
+        await using (help)
+        {
+            Assert.Equal(0, code);
+            string text = string.Join('\n', help.Stdout);
+            Assert.Contains("--codec <jpeg|raw>", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("Opus", text, StringComparison.Ordinal);
         }
     }
 

@@ -71,4 +71,38 @@ public sealed class SlowConsumerTests
         await scene.AssertBystanderKeepsReceivingAsync();
         Assert.False(churner.Receive.IsCompleted);
     }
+
+    [Fact]
+    public async Task A_participant_whose_socket_accepts_nothing_for_the_stall_timeout_is_cut_off_as_a_slow_consumer()
+    {
+        // Few control messages: the queue never overflows here; only the stuck write can end the slow consumer.
+        var options = new HubOptions { Rooms = new RoomLimits { SendStallTimeout = TimeSpan.FromSeconds(1) } };
+        await using RoomScene scene = await RoomScene.StartAsync(options);
+        RoomSession publisher = scene.Publisher;
+        byte[] big = RawV2.PaddedJpeg(RoomScene.Jpegs[0], 8 << 20);
+        Assert.Equal(ErrorCode.Normal, (await publisher.PublishJpegAsync(2, "big")).Code);
+        Assert.Equal(ErrorCode.Normal, (await scene.Bystander.Client.SubscribeAsync(publisher.Id, 2, CancellationToken.None).WaitAsync(TestHub.Timeout)).Code);
+
+        await using RoomClient slow = await RoomClient.ConnectAsync(scene.Hub.Endpoint, new ClientOptions { Room = "call", Agent = "never reads" }, "Slow", hidden: false, CancellationToken.None).WaitAsync(TestHub.Timeout);
+        await slow.SendAsync(MessageWriterV2.Subscribe(MessageType.Subscribe, new SubscribeMessage(1, publisher.Id, 2, 0, 0xFF)), CancellationToken.None);
+        await slow.SendAsync(MessageWriterV2.Publish(2, new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Camera, "slow cam", 64, 48)), CancellationToken.None);
+        await Eventually.UntilAsync(() => scene.Bystander.Client.Room.Tracks.Any(t => t.ParticipantId == slow.ParticipantId), "the slow consumer's track is announced");
+
+        // 8 MiB is more than both socket buffers hold: the hub's write to the slow consumer cannot finish.
+        await publisher.SendJpegAsync(2, big, 0);
+        await scene.Bystander.WaitForFramesAsync(publisher.Id, 2, 1);
+
+        ParticipantLeftEvent left = await scene.DepartureOfAsync(slow.ParticipantId);
+        Assert.Equal(ErrorCode.SlowConsumer, left.Reason);
+        Room room = scene.Hub.Server.Rooms.Single();
+        Assert.DoesNotContain(room.Describe().Participants, p => p.ParticipantId == slow.ParticipantId);
+
+        // Its connection is closed: reading ends instead of waiting forever.
+        Exception? ended = await Record.ExceptionAsync(() => slow.ReceiveAsync(16 << 20, CancellationToken.None).WaitAsync(TestHub.Timeout));
+        Assert.IsNotType<TimeoutException>(ended);
+
+        await publisher.SendJpegAsync(2, big, 1);
+        await scene.Bystander.WaitForFramesAsync(publisher.Id, 2, 2);
+        await scene.AssertBystanderKeepsReceivingAsync();
+    }
 }
