@@ -33,6 +33,9 @@ internal sealed class ParticipantConnection
     private readonly RequestBucket _requests;
     private PublishRateLimit? _publishLimit;
     private volatile bool _closing;
+    private volatile bool _flushing;
+    private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(1);
+    private const int LingerMaxBytes = 1 << 20;
     private volatile bool _sendFailed;
     private volatile bool _sendStalled;
     private long _keyframeRequestsDropped;
@@ -196,7 +199,9 @@ internal sealed class ParticipantConnection
                 _hub.LeaveRoom(room);
             }
 
-            await CloseAsync(sendLoop, farewell);
+            // What was queued before the end (RESULTs of requests that took effect, events) goes out ahead of the
+            // farewell; a slow consumer's queue is dropped instead (§4.8).
+            await CloseAsync(sendLoop, farewell, flushControl: leaveCode != ErrorCode.SlowConsumer);
         }
     }
 
@@ -507,6 +512,11 @@ internal sealed class ParticipantConnection
                         continue;
                     }
 
+                    if (_flushing)
+                    {
+                        return; // the control queue is empty: the farewell may follow
+                    }
+
                     MediaFrame? frame = _outbox.TakeFrame(out _);
                     if (frame is null)
                     {
@@ -527,7 +537,7 @@ internal sealed class ParticipantConnection
                     }
                 }
 
-                if (_closing || _outbox.IsOverflowed)
+                if (_closing || _flushing || _outbox.IsOverflowed)
                 {
                     return;
                 }
@@ -566,9 +576,17 @@ internal sealed class ParticipantConnection
     }
 
     /// <summary>Stops the send loop after what it is writing, then writes the farewell (given up after the grace period) and closes.</summary>
-    private async Task CloseAsync(Task? sendLoop, byte[]? farewell)
+    private async Task CloseAsync(Task? sendLoop, byte[]? farewell, bool flushControl)
     {
-        _closing = true;
+        if (flushControl)
+        {
+            _flushing = true; // the send loop sends the control queue, no more frames, then stops
+        }
+        else
+        {
+            _closing = true;
+        }
+
         _outbox.Wake();
         try
         {
@@ -581,6 +599,9 @@ internal sealed class ParticipantConnection
             {
                 using var grace = new CancellationTokenSource(_options.ShutdownGrace);
                 await _socket.SendAllAsync(farewell, grace.Token);
+                // The peer may still be sending (a flood that was just cut off): without this its unread requests
+                // would turn our close into a reset that can destroy the farewell before the peer reads it.
+                await _socket.LingerAsync(TimeSpan.FromTicks(Math.Min(_options.ShutdownGrace.Ticks, LingerLimit.Ticks)), LingerMaxBytes);
             }
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || ex.IsDisconnect())

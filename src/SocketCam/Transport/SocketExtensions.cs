@@ -21,6 +21,39 @@ internal static class SocketExtensions
         }
     }
 
+    /// <summary>
+    /// A lingering close, after a farewell (ERROR/GOODBYE): FIN first, then what the peer still sends is read and
+    /// discarded (at most <paramref name="maxBytes"/>, for at most <paramref name="limit"/>) until it closes too. Closing
+    /// with unread input would send a reset instead, which can destroy the farewell in the peer's receive buffer before
+    /// it is read (Kestrel and nginx linger for the same reason).
+    /// </summary>
+    public static async Task LingerAsync(this Socket socket, TimeSpan limit, int maxBytes)
+    {
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            using var timeout = new CancellationTokenSource(limit);
+            for (int total = 0; total < maxBytes;)
+            {
+                int read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                total += read;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
+        {
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>True for the errors that just mean "the peer went away" (logged as a normal close, not a failure).</summary>
     public static bool IsDisconnect(this Exception exception) => exception switch
     {
