@@ -31,7 +31,9 @@ internal sealed class ParticipantConnection
     private readonly SendCounters _sent;
     private readonly Outbox _outbox;
     private readonly RequestBucket _requests;
-    private PublishRateLimit? _publishLimit;
+    // --max-publish-bitrate counts everything a participant sends; --max-publish-fps each video track on its own (a
+    // camera and a screen are two streams; audio packets are not frames of a picture). Receive loop only.
+    private PublishRateLimit? _bitrateLimit;
     private volatile bool _closing;
     private volatile bool _flushing;
     private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(1);
@@ -430,6 +432,22 @@ internal sealed class ParticipantConnection
         }
     }
 
+    private bool AdmitByRate(Track track, int bytes)
+    {
+        LimitOptions limits = _hub.Guards.Options;
+        if (track.Kind == TrackKind.Video && limits.MaxPublishFps > 0)
+        {
+            track.FpsLimit ??= new PublishRateLimit(limits with { MaxPublishBitrate = 0 });
+            if (!track.FpsLimit.TryAdmit(bytes))
+            {
+                return false;
+            }
+        }
+
+        _bitrateLimit ??= new PublishRateLimit(limits with { MaxPublishFps = 0 });
+        return _bitrateLimit.TryAdmit(bytes);
+    }
+
     /// <summary>A RESULT goes after the events its request caused (the room queued them already, under its lock).</summary>
     private void Reply(in ResultMessage result) => _outbox.EnqueueControl(MessageWriterV2.Result(result));
 
@@ -467,8 +485,7 @@ internal sealed class ParticipantConnection
             throw new ProtocolException(ErrorCode.TooLarge, $"Audio frames are at most {ProtocolV2.MaxAudioFrameBytes} bytes.");
         }
 
-        _publishLimit ??= new PublishRateLimit(_hub.Guards.Options);
-        if (!_publishLimit.TryAdmit((int)data.Length))
+        if (!AdmitByRate(track, (int)data.Length))
         {
             _hub.Guards.Refusals.Count(Refusal.PublishRateLimit);
             return;

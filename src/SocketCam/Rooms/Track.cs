@@ -40,6 +40,9 @@ internal sealed class Track
 
     public long FramesPublished => Interlocked.Read(ref _frames);
 
+    /// <summary>`--max-publish-fps` for this track, made by its publisher's receive loop (the only one to use it).</summary>
+    public Limits.PublishRateLimit? FpsLimit { get; set; }
+
     private long _frames;
 
     public KeyframeCoalescer Keyframes { get; }

@@ -104,6 +104,32 @@ public sealed class RoomBadInputTests
     }
 
     [Fact]
+    public async Task Max_publish_fps_holds_each_video_track_to_the_cap_on_its_own()
+    {
+        // Burst = one second of frames (5) per track, and no time to refill much: 20 frames on track 1, then 20 on track 2.
+        // A cap shared by the participant would have let track 2 through only what refilled in between.
+        await using TestHub hub = TestHub.Start(new HubOptions { Limits = new SocketCam.Limits.LimitOptions { MaxPublishFps = 5 } }, captureRoom: null);
+        await using RoomSession cams = await RoomSession.JoinAsync(hub, "TwoCams");
+        Assert.Equal(ErrorCode.Normal, (await cams.PublishJpegAsync(1, "camera")).Code);
+        Assert.Equal(ErrorCode.Normal, (await cams.PublishJpegAsync(2, "screen")).Code);
+        long refused0 = hub.Server.Guards.Refusals[SocketCam.Limits.Refusal.PublishRateLimit];
+
+        foreach (ushort track in (ushort[])[1, 2])
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                await cams.SendJpegAsync(track, RoomScene.Jpegs[i % 4], i);
+            }
+        }
+
+        // Requests are handled in order with frames: once this RESULT is back, all 40 frames went through the limit.
+        Assert.Equal(ErrorCode.Normal, (await cams.PublishJpegAsync(3, "third")).Code);
+        long admitted = 40 - (hub.Server.Guards.Refusals[SocketCam.Limits.Refusal.PublishRateLimit] - refused0);
+        Assert.InRange(admitted, 10, 39); // each track its own 5 (and a little refill); never all of them
+        Assert.False(cams.Receive.IsCompleted, "a publisher over the cap stays connected");
+    }
+
+    [Fact]
     public async Task A_flood_of_requests_beyond_the_burst_ends_the_session_with_rate_limited_and_the_requests_before_it_took_effect()
     {
         // No refill, so exactly the burst is paid for: the 9th request is the first the bucket cannot pay.
