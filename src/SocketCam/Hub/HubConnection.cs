@@ -74,8 +74,8 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
     /// <summary>What it is sent: a v1 viewer's frames, or a v2 participant's (its send loop shares the feed's counters).</summary>
     public ViewerFeed? Feed => Role == PeerRole.Publisher ? null : _feed;
 
-    /// <summary>A v1 publisher's frames.</summary>
-    public ReceiveCounters? Received => Role == PeerRole.Publisher ? _received : null;
+    /// <summary>A v1 publisher's frames, or the frames a v2 participant publishes on all its tracks.</summary>
+    public ReceiveCounters? Received => Role == PeerRole.Publisher || _v2 is not null ? _received : null;
 
     public long FramesDropped => _v2?.FramesDropped ?? (Role == PeerRole.Publisher ? _publishLimit?.Dropped ?? 0 : Slot.Dropped);
 
@@ -99,7 +99,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             if (await ReadPrefaceAsync(reader, serverToken) == ProtocolV2.Version)
             {
                 // Version 2 (docs/PROTOCOL.md Part II): a participant session owns the socket from here to its close.
-                _v2 = new ParticipantConnection(_socket, _address, _hub, _options, _logger, Remote, _receiveTimeout, _gather, _feed.Counters);
+                _v2 = new ParticipantConnection(_socket, _address, _hub, _options, _logger, Remote, _receiveTimeout, _gather, _feed.Counters, _received);
                 v2Done = true;
                 await _v2.RunAsync(reader, serverToken);
                 return;

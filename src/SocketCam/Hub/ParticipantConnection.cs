@@ -29,6 +29,7 @@ internal sealed class ParticipantConnection
     private readonly CancellationTokenSource _receiveTimeout;
     private readonly GatherSender _gather;
     private readonly SendCounters _sent;
+    private readonly ReceiveCounters _received;
     private readonly Outbox _outbox;
     private readonly RequestBucket _requests;
     // --max-publish-bitrate counts everything a participant sends; --max-publish-fps each video track on its own (a
@@ -47,7 +48,7 @@ internal sealed class ParticipantConnection
     private readonly CancellationTokenSource _stall = new();
     private readonly TimeSpan _stallTimeout;
 
-    public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent)
+    public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent, ReceiveCounters received)
     {
         _socket = socket;
         _address = address;
@@ -58,6 +59,7 @@ internal sealed class ParticipantConnection
         _receiveTimeout = receiveTimeout;
         _gather = gather;
         _sent = sent;
+        _received = received;
         RoomLimits limits = hub.Options.Rooms;
         _outbox = new Outbox(limits.ControlQueueMessages, limits.ControlQueueBytes);
         _requests = new RequestBucket(limits.RequestBurst, limits.RequestsPerSecond);
@@ -497,6 +499,7 @@ internal sealed class ParticipantConnection
             data.CopyTo(frame.WritableData);
             frame.Complete(info, (int)data.Length);
             FrameCheck.Validate(frame, track.Kind == TrackKind.Audio ? track.Description.A : 0);
+            _received.OnReceived(frame.DataLength);
             ValueTask published = room.PublishAsync(track, frame, serverToken);
             if (!published.IsCompletedSuccessfully)
             {

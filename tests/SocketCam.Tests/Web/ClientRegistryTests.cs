@@ -55,6 +55,12 @@ public sealed class ClientRegistryTests
         await using WebTestServer server = await WebTestServer.StartAsync(width: 160, height: 120);
         await using TestViewer native = TestViewer.Start(server.Hub.Endpoint);
         await using RoomSession participant = await RoomSession.JoinAsync(server.Hub, "Alice", room: "call");
+        Assert.Equal(ErrorCode.Normal, (await participant.PublishJpegAsync(1)).Code);
+        for (int i = 0; i < 3; i++)
+        {
+            await participant.SendJpegAsync(1, Rooms.RoomScene.Jpegs[i], i);
+        }
+
         await using var source = new TestPatternSource(new TestPatternOptions { Width = 160, Height = 120, Fps = 30 });
         using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.Jpeg);
         var publisher = new PublisherClient(server.Hub.Endpoint, new ClientOptions { Room = "pub", Reconnect = false, Agent = "test publisher" }, source, encoder);
@@ -75,6 +81,7 @@ public sealed class ClientRegistryTests
                     {
                         clients = [.. (await HttpServerTests.GetJsonAsync(server.Http, "/api/stats")).GetProperty("clients").EnumerateArray()];
                         return clients.Any(c => Kind(c) == "publisher" && c.GetProperty("framesReceived").GetInt64() >= 3)
+                            && clients.Any(c => Kind(c) == "participant" && c.GetProperty("framesReceived").GetInt64() == 3)
                             && clients.Any(c => Kind(c) == "viewer" && c.GetProperty("framesSent").GetInt64() >= 3);
                     },
                     "/api/stats shows the publisher's frames and the viewer's");
@@ -90,7 +97,11 @@ public sealed class ClientRegistryTests
                 Assert.True(viewer.GetProperty("bytesSent").GetInt64() > 3 * 100, viewer.ToString());
                 Assert.False(viewer.TryGetProperty("bytesReceived", out _));
                 Assert.True(viewer.TryGetProperty("latencyMs", out _));
-                Assert.Equal("call", clients.Single(c => Kind(c) == "participant").GetProperty("room").GetString());
+                JsonElement alice = clients.Single(c => Kind(c) == "participant");
+                Assert.Equal("call", alice.GetProperty("room").GetString());
+                // A v2 participant both publishes and watches: what it sent us is counted apart from what we send it.
+                long jpegBytes = Rooms.RoomScene.Jpegs.Take(3).Sum(j => (long)j.Length);
+                Assert.Equal(jpegBytes, alice.GetProperty("bytesReceived").GetInt64());
             }
 
             // A client that leaves leaves the registry.
