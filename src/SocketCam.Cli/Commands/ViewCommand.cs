@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SocketCam.Cli.Output;
 using SocketCam.Client;
+using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
 using SocketCam.Recording;
