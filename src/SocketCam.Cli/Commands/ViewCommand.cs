@@ -5,7 +5,6 @@ using SocketCam.Cli.Output;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
-using SocketCam.Media;
 using SocketCam.Recording;
 using SocketCam.Transport;
 
