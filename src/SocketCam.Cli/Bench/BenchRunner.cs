@@ -175,7 +175,7 @@ internal static class BenchRunner
 
     private static double RecoveryPercent(HubServer hub)
     {
-        Udp.UdpViewerSession[] sessions = hub.Udp?.Sessions.OfType<Udp.UdpViewerSession>().ToArray() ?? [];
+        UdpViewerSession[] sessions = hub.Udp?.Sessions.OfType<UdpViewerSession>().ToArray() ?? [];
         long data = sessions.Sum(s => s.Sender.DataBytes);
         return data == 0 ? 0 : 100.0 * sessions.Sum(s => s.Sender.RecoveryBytes) / data;
     }

@@ -3,8 +3,8 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SocketCam.Cli.Output;
 using SocketCam.Client;
+using SocketCam.Codecs;
 using SocketCam.Diagnostics;
-using SocketCam.Media;
 using SocketCam.Recording;
 using SocketCam.Transport;
 

@@ -5,7 +5,7 @@ using SocketCam.Sources;
 namespace SocketCam.Web.Hosting;
 
 /// <summary>
-/// One of the hub's own captures (<see cref="Hub.CapturePipeline"/>): a source encoded into a room. The
+/// One of the hub's own captures (<see cref="CapturePipeline"/>): a source encoded into a room. The
 /// <see cref="SocketCamHost"/> given them owns both: disposing it disposes them (after the hub has stopped), started or not.
 /// </summary>
 internal sealed record HostCapture

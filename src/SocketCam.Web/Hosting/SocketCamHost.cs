@@ -6,6 +6,7 @@ using SocketCam.Diagnostics;
 using SocketCam.Hub;
 using SocketCam.Recording;
 using SocketCam.Seed;
+using SocketCam.Sources;
 
 namespace SocketCam.Web.Hosting;
 

@@ -25,15 +25,7 @@ internal static partial class HubLog
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Refused {Remote}: {Count} connections is the limit")]
     public static partial void TooManyConnections(ILogger logger, string remote, int count);
 
-    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Room '{Room}': capturing from {Source}")]
-    public static partial void CaptureStarted(ILogger logger, string room, string source);
-
-    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Room '{Room}': capture paused, nobody is watching")]
-    public static partial void CapturePaused(ILogger logger, string room);
-
-    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': no signal ({Reason}); retrying in {Seconds} s")]
-    public static partial void SourceEnded(ILogger logger, string room, string reason, double seconds);
-
+    // 7-9: the capture pipeline's lines, now in SourceLog beside CapturePipeline (same ids).
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Listening on unix://{Path}")]
     public static partial void ListeningUnix(ILogger logger, string path);

@@ -33,7 +33,7 @@ public sealed class HubServer : IAsyncDisposable
     private IRoomObserver[] _roomObservers = [];
     private long _framesOfRemovedRooms;
     private Socket? _listener;
-    private Udp.UdpHubListener? _udp;
+    private UdpHubListener? _udp;
     private UnixSocketListener? _unixListener;
     private readonly List<Task> _acceptLoops = [];
     private int _disposed;
@@ -62,7 +62,7 @@ public sealed class HubServer : IAsyncDisposable
     /// <summary>The bound UDP endpoint, or null when the hub has no UDP listener.</summary>
     public IPEndPoint? UdpEndPoint => _udp?.EndPoint;
 
-    internal Udp.UdpHubListener? Udp => _udp;
+    internal UdpHubListener? Udp => _udp;
 
     internal ILogger Logger => _logger;
 
@@ -106,7 +106,7 @@ public sealed class HubServer : IAsyncDisposable
 
             if (_options.Udp is { } udp)
             {
-                _udp = new Udp.UdpHubListener(this, udp, _logger);
+                _udp = new UdpHubListener(this, udp, _logger);
             }
         }
         catch

@@ -41,7 +41,7 @@ internal static class SourceFactory
             case SourceKind.Image:
                 return await ImageSource.OpenAsync(spec.Argument, options, logger, cancellationToken);
             case SourceKind.Seed:
-                return await Seed.SeedTcpSource.OpenAsync(Transport.StreamEndpoint.Parse(spec.Argument, 1, null, null, [Seed.SeedClient.Scheme]), options.MaxFrameBytes, logger, cancellationToken);
+                return await SeedTcpSource.OpenAsync(Transport.StreamEndpoint.Parse(spec.Argument, 1, null, null, [Seed.SeedClient.Scheme]), options.MaxFrameBytes, logger, cancellationToken);
             default:
                 var source = new FfmpegSource(spec, options, logger);
                 try

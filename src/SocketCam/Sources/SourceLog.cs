@@ -4,6 +4,16 @@ namespace SocketCam.Sources;
 
 internal static partial class SourceLog
 {
+    // CapturePipeline's lines keep the ids they had as the hub's (7-9).
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Room '{Room}': capturing from {Source}")]
+    public static partial void CaptureStarted(ILogger logger, string room, string source);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Room '{Room}': capture paused, nobody is watching")]
+    public static partial void CapturePaused(ILogger logger, string room);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Room '{Room}': no signal ({Reason}); retrying in {Seconds} s")]
+    public static partial void SourceEnded(ILogger logger, string room, string reason, double seconds);
+
     [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "{Source}: no MJPEG from the camera, using raw frames and our encoder")]
     public static partial void FallingBackToRaw(ILogger logger, string source);
 

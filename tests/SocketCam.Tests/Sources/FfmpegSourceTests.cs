@@ -1,7 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
-using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Media;
 using SocketCam.Protocol;

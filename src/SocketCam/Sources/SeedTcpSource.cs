@@ -3,10 +3,10 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
-using SocketCam.Sources;
+using SocketCam.Seed;
 using SocketCam.Transport;
 
-namespace SocketCam.Seed;
+namespace SocketCam.Sources;
 
 /// <summary>
 /// `--source seed+tcp://HOST:PORT`: a seed tutorial server's frames as a source, so `publish` can relay it into a room

@@ -3,11 +3,9 @@ using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
-using SocketCam.Sources;
-
 using SocketCam.Rooms;
 
-namespace SocketCam.Hub;
+namespace SocketCam.Sources;
 
 /// <summary>How the hub's own capture behaves when its source fails.</summary>
 internal sealed record CaptureOptions
@@ -64,14 +62,14 @@ internal sealed class CapturePipeline
 
         try
         {
-            HubLog.CaptureStarted(_logger, _room.Name, _source.Description);
+            SourceLog.CaptureStarted(_logger, _room.Name, _source.Description);
             bool unpaced = _source.Fps <= 0;
             TimeSpan retryDelay = _options.RetryDelay;
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (!_room.HasAudience)
                 {
-                    HubLog.CapturePaused(_logger, _room.Name);
+                    SourceLog.CapturePaused(_logger, _room.Name);
                     if (_source is IPausableSource pausable)
                     {
                         await pausable.PauseAsync();
@@ -99,7 +97,7 @@ internal sealed class CapturePipeline
                 if (shared is null)
                 {
                     // No signal: tell the viewers, keep serving, and try the source again later.
-                    HubLog.SourceEnded(_logger, _room.Name, failure!, retryDelay.TotalSeconds);
+                    SourceLog.SourceEnded(_logger, _room.Name, failure!, retryDelay.TotalSeconds);
                     _room.SetSignal(false, failure!);
                     Interlocked.Increment(ref _restarts);
                     await Task.Delay(retryDelay, cancellationToken);

@@ -1,6 +1,7 @@
 using System.Net;
+using SocketCam.Udp;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Hub;
 
 /// <summary>
 /// A HELLO the hub answered with WELCOME but whose sender has not yet proved it receives at its address (by sending a

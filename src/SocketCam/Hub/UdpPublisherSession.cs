@@ -4,12 +4,12 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
-using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Protocol;
+using SocketCam.Udp;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Hub;
 
 /// <summary>
 /// A publisher over UDP, on the hub: its fragments are reassembled on the listener's receive loop

@@ -1,7 +1,7 @@
 using SocketCam.Diagnostics;
 using SocketCam.Protocol;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Hub;
 
 /// <summary>
 /// How a hub-side UDP session ends, shared by viewers and publishers: the last time anything was heard (idle timeout),

@@ -2,11 +2,11 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using SocketCam.Media;
 using SocketCam.Diagnostics;
-using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Protocol;
+using SocketCam.Udp;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Hub;
 
 /// <summary>
 /// A viewer over UDP, on the hub: a room viewer like any other (its <see cref="ViewerFeed"/>: one-frame slot, newest

@@ -2,13 +2,13 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
-using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Limits;
 using SocketCam.Protocol;
 using SocketCam.Transport;
+using SocketCam.Udp;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Hub;
 
 /// <summary>
 /// `serve --udp`: one UDP socket for every UDP session of the hub (docs/PROTOCOL.md §2.0). Its receive loop answers

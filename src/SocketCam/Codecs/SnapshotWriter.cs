@@ -1,8 +1,8 @@
 using System.Buffers;
-using SocketCam.Codecs;
 using SocketCam.Codecs.TurboJpeg;
+using SocketCam.Media;
 
-namespace SocketCam.Media;
+namespace SocketCam.Codecs;
 
 /// <summary>Saves one frame to a .jpg/.jpeg/.png file, atomically (a reader never sees half a file).</summary>
 internal static class SnapshotWriter

@@ -1,8 +1,8 @@
 using System.Net;
-using SocketCam.Hub;
 using SocketCam.Protocol;
+using SocketCam.Udp;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Hub;
 
 /// <summary>An active UDP session on the hub (a viewer or a publisher), fed by <see cref="UdpHubListener"/>'s one receive loop.</summary>
 internal interface IUdpSession : IClientStats

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using SocketCam.Media;
 
-namespace SocketCam.Media;
+namespace SocketCam.Codecs;
 
 /// <summary>Writes a BGR24 (or I420, converted) frame as an 8-bit RGB PNG (colour type 2, Sub filter on every row).</summary>
 internal static class PngWriter
@@ -15,7 +16,7 @@ internal static class PngWriter
         ArgumentNullException.ThrowIfNull(output);
         if (frame.Format == PixelFormat.I420)
         {
-            using VideoFrame bgr = Codecs.TurboJpeg.YuvToBgrConverter.ToBgrOnce(frame);
+            using VideoFrame bgr = TurboJpeg.YuvToBgrConverter.ToBgrOnce(frame);
             Write(bgr, output);
             return;
         }

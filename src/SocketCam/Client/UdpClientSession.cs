@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using SocketCam.Client;
 using SocketCam.Diagnostics;
 using SocketCam.Protocol;
 using SocketCam.Transport;
+using SocketCam.Udp;
 
-namespace SocketCam.Udp;
+namespace SocketCam.Client;
 
 /// <summary>
 /// The client end of a UDP session (`view udp://`, `publish udp://`): a connected UDP socket (so the kernel delivers only
