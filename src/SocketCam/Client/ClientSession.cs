@@ -44,61 +44,13 @@ internal sealed class ClientSession : IAsyncDisposable
     /// <summary>Connects, sends preface + HELLO, and waits for the hub's preface + WELCOME (or its ERROR).</summary>
     public static async Task<ClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
-        EndPoint address = await endpoint.ToEndPointAsync(timeout.Token);
-        Socket socket = endpoint.CreateSocket(address);
-        NetworkStream? stream = null;
-        PipeReader? reader = null;
-        try
-        {
-            // Bounded before connecting, so the TCP window is negotiated with it (on a Unix socket the send buffer bounds
-            // what is in flight the same way).
-            socket.ConfigureForVideo(boundBuffers: role == PeerRole.Viewer);
-            await ConnectSocketAsync(socket, endpoint, address, timeout.Token);
-            byte[] hello = new byte[ProtocolConstants.PrefaceSize + MessageWriter.MaxControlMessageSize];
-            int length = MessageWriter.WritePreface(hello);
-            length += MessageWriter.WriteHello(hello.AsSpan(length), new HelloMessage(role, options.Room, options.Token ?? "", options.Agent));
-            await socket.SendAllAsync(hello.AsMemory(0, length), timeout.Token);
-
-            stream = new NetworkStream(socket, ownsSocket: false);
-            reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
-            WelcomeMessage welcome = await ReadWelcomeAsync(reader, options.MaxFrameBytes, timeout.Token);
-            return new ClientSession(socket, stream, reader, welcome);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            await DisposeAllAsync(socket, stream, reader);
-            throw new TimeoutException($"{endpoint} did not complete the handshake within {options.ConnectTimeout.TotalSeconds:0.#} s.");
-        }
-        catch
-        {
-            await DisposeAllAsync(socket, stream, reader);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Connects; a Unix socket's failures are reworded to name the file (the socket errors' own texts, "Connection
-    /// refused" or "No such file or directory", do not say which). They stay IOExceptions, which the reconnector retries.
-    /// </summary>
-    private static async Task ConnectSocketAsync(Socket socket, StreamEndpoint endpoint, EndPoint address, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await socket.ConnectAsync(address, cancellationToken);
-        }
-        catch (SocketException ex) when (endpoint.IsUnix)
-        {
-            throw new IOException(ex.SocketErrorCode switch
-            {
-                SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported when !File.Exists(endpoint.Host)
-                    => $"{endpoint}: no such socket file: is `socketcam serve --unix {endpoint.Host}` running?",
-                SocketError.ConnectionRefused => $"{endpoint}: connection refused: nothing listens on that socket file (is `socketcam serve --unix {endpoint.Host}` running?).",
-                SocketError.AccessDenied => $"{endpoint}: permission denied: the socket file's permissions do not let this user connect.",
-                _ => $"{endpoint}: {ex.Message}",
-            }, ex);
-        }
+        byte[] hello = new byte[ProtocolConstants.PrefaceSize + MessageWriter.MaxControlMessageSize];
+        int length = MessageWriter.WritePreface(hello);
+        length += MessageWriter.WriteHello(hello.AsSpan(length), new HelloMessage(role, options.Room, options.Token ?? "", options.Agent));
+        HubLink<WelcomeMessage> link = await HubHandshake.ConnectAsync(
+            endpoint, options, boundBuffers: role == PeerRole.Viewer, hello.AsMemory(0, length),
+            (reader, token) => ReadWelcomeAsync(reader, options.MaxFrameBytes, token), cancellationToken);
+        return new ClientSession(link.Socket, link.Stream, link.Reader, link.Welcome);
     }
 
     private static async Task<WelcomeMessage> ReadWelcomeAsync(PipeReader reader, int maxFrameBytes, CancellationToken cancellationToken)
@@ -357,22 +309,7 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await DisposeAllAsync(_socket, _stream, Reader);
+        await HubHandshake.DisposeAllAsync(_socket, _stream, Reader);
         _writeLock.Dispose();
-    }
-
-    private static async ValueTask DisposeAllAsync(Socket socket, NetworkStream? stream, PipeReader? reader)
-    {
-        if (reader is not null)
-        {
-            await reader.CompleteAsync();
-        }
-
-        if (stream is not null)
-        {
-            await stream.DisposeAsync();
-        }
-
-        socket.Dispose();
     }
 }

@@ -91,35 +91,10 @@ internal sealed class RoomClient : IAsyncDisposable
     /// <summary>Connects, sends preface (2, 2) and JOIN, waits for WELCOME (or the hub's ERROR, as <see cref="RemoteErrorException"/>).</summary>
     public static async Task<RoomClient> ConnectAsync(StreamEndpoint endpoint, ClientOptions options, string name, bool hidden, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
-        EndPoint address = await endpoint.ToEndPointAsync(timeout.Token);
-        Socket socket = endpoint.CreateSocket(address);
-        NetworkStream? stream = null;
-        PipeReader? reader = null;
-        try
-        {
-            socket.ConfigureForVideo(boundBuffers: true);
-            await socket.ConnectAsync(address, timeout.Token);
-            byte[] preface = MessageWriterV2.Preface(ProtocolV2.Version);
-            byte[] join = MessageWriterV2.Join(new JoinMessage(0, hidden, options.Room, name, options.Token ?? "", options.Agent));
-            await socket.SendAllAsync(preface, timeout.Token);
-            await socket.SendAllAsync(join, timeout.Token);
-            stream = new NetworkStream(socket, ownsSocket: false);
-            reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
-            WelcomeV2Message welcome = await ReadWelcomeAsync(reader, endpoint, timeout.Token);
-            return new RoomClient(socket, stream, reader, welcome);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            await DisposeAllAsync(socket, stream, reader);
-            throw new TimeoutException($"{endpoint} did not complete the handshake within {options.ConnectTimeout.TotalSeconds:0.#} s.");
-        }
-        catch
-        {
-            await DisposeAllAsync(socket, stream, reader);
-            throw;
-        }
+        byte[] join = [.. MessageWriterV2.Preface(ProtocolV2.Version), .. MessageWriterV2.Join(new JoinMessage(0, hidden, options.Room, name, options.Token ?? "", options.Agent))];
+        HubLink<WelcomeV2Message> link = await HubHandshake.ConnectAsync(
+            endpoint, options, boundBuffers: true, join, (reader, token) => ReadWelcomeAsync(reader, endpoint, token), cancellationToken);
+        return new RoomClient(link.Socket, link.Stream, link.Reader, link.Welcome);
     }
 
     private static async Task<WelcomeV2Message> ReadWelcomeAsync(PipeReader reader, StreamEndpoint endpoint, CancellationToken cancellationToken)
@@ -447,22 +422,7 @@ internal sealed class RoomClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await DisposeAllAsync(_socket, _stream, Reader);
+        await HubHandshake.DisposeAllAsync(_socket, _stream, Reader);
         _writeLock.Dispose();
-    }
-
-    private static async ValueTask DisposeAllAsync(Socket socket, NetworkStream? stream, PipeReader? reader)
-    {
-        if (reader is not null)
-        {
-            await reader.CompleteAsync();
-        }
-
-        if (stream is not null)
-        {
-            await stream.DisposeAsync();
-        }
-
-        socket.Dispose();
     }
 }

@@ -1,0 +1,94 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using SocketCam.Transport;
+
+namespace SocketCam.Client;
+
+/// <summary>A connected socket with its reader, after the hub's answer to our opening: what a v1 and a v2 client start from.</summary>
+internal sealed record HubLink<TWelcome>(Socket Socket, NetworkStream Stream, PipeReader Reader, TWelcome Welcome);
+
+/// <summary>
+/// The part of connecting that protocol v1 (<see cref="ClientSession"/>) and v2 (<see cref="RoomClient"/>) share: resolve,
+/// connect (a Unix socket's failures reworded to name the file), send the opening bytes (preface and HELLO or JOIN), read
+/// the answer, all within <see cref="ClientOptions.ConnectTimeout"/>; on any failure everything is disposed.
+/// </summary>
+internal static class HubHandshake
+{
+    public static async Task<HubLink<TWelcome>> ConnectAsync<TWelcome>(
+        StreamEndpoint endpoint,
+        ClientOptions options,
+        bool boundBuffers,
+        ReadOnlyMemory<byte> opening,
+        Func<PipeReader, CancellationToken, Task<TWelcome>> readWelcome,
+        CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        EndPoint address = await endpoint.ToEndPointAsync(timeout.Token);
+        Socket socket = endpoint.CreateSocket(address);
+        NetworkStream? stream = null;
+        PipeReader? reader = null;
+        try
+        {
+            // Bounded before connecting, so the TCP window is negotiated with it (on a Unix socket the send buffer bounds
+            // what is in flight the same way).
+            socket.ConfigureForVideo(boundBuffers);
+            await ConnectSocketAsync(socket, endpoint, address, timeout.Token);
+            await socket.SendAllAsync(opening, timeout.Token);
+            stream = new NetworkStream(socket, ownsSocket: false);
+            reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
+            TWelcome welcome = await readWelcome(reader, timeout.Token);
+            return new HubLink<TWelcome>(socket, stream, reader, welcome);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            await DisposeAllAsync(socket, stream, reader);
+            throw new TimeoutException($"{endpoint} did not complete the handshake within {options.ConnectTimeout.TotalSeconds:0.#} s.");
+        }
+        catch
+        {
+            await DisposeAllAsync(socket, stream, reader);
+            throw;
+        }
+    }
+
+    /// <summary>Completes the reader, then disposes the stream and the socket (each may be missing).</summary>
+    public static async ValueTask DisposeAllAsync(Socket socket, NetworkStream? stream, PipeReader? reader)
+    {
+        if (reader is not null)
+        {
+            await reader.CompleteAsync();
+        }
+
+        if (stream is not null)
+        {
+            await stream.DisposeAsync();
+        }
+
+        socket.Dispose();
+    }
+
+    /// <summary>
+    /// Connects; a Unix socket's failures are reworded to name the file (the socket errors' own texts, "Connection
+    /// refused" or "No such file or directory", do not say which). They stay IOExceptions, which the reconnector retries.
+    /// </summary>
+    private static async Task ConnectSocketAsync(Socket socket, StreamEndpoint endpoint, EndPoint address, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await socket.ConnectAsync(address, cancellationToken);
+        }
+        catch (SocketException ex) when (endpoint.IsUnix)
+        {
+            throw new IOException(ex.SocketErrorCode switch
+            {
+                SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported when !File.Exists(endpoint.Host)
+                    => $"{endpoint}: no such socket file: is `socketcam serve --unix {endpoint.Host}` running?",
+                SocketError.ConnectionRefused => $"{endpoint}: connection refused: nothing listens on that socket file (is `socketcam serve --unix {endpoint.Host}` running?).",
+                SocketError.AccessDenied => $"{endpoint}: permission denied: the socket file's permissions do not let this user connect.",
+                _ => $"{endpoint}: {ex.Message}",
+            }, ex);
+        }
+    }
+}
