@@ -343,8 +343,8 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
         // Only a publisher may send frames: a viewer's VIDEO_FRAME header fails at once as too large.
         int maxFrameBytes = Role == PeerRole.Publisher ? _options.MaxFrameBytes : 0;
         using IncomingFrameGuard? frames = Role == PeerRole.Publisher ? new IncomingFrameGuard(_hub.Guards, _address, reader) : null;
-        long partialBytes = 0;
-        _receiveTimeout.CancelAfter(_options.IdleTimeout);
+        var progress = new ReceiveProgress(_receiveTimeout, _options.IdleTimeout, frames, MessageType.VideoFrame);
+        progress.Start();
         while (true)
         {
             ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
@@ -355,7 +355,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
                 while (MessageParser.TryReadMessage(ref buffer, maxFrameBytes, out MessageType type, out ReadOnlySequence<byte> payload))
                 {
                     heard = true;
-                    partialBytes = 0;
+                    progress.OnMessage();
                     switch (type)
                     {
                         case MessageType.VideoFrame when Role == PeerRole.Publisher:
@@ -388,34 +388,9 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
                     }
                 }
 
-                if (result.IsCompleted)
+                if (await progress.AfterParseAsync(buffer, result.IsCompleted, heard) is { } ended)
                 {
-                    if (!buffer.IsEmpty)
-                    {
-                        throw new ProtocolException(ErrorCode.Malformed, $"The connection closed in the middle of a message ({buffer.Length} bytes unread).");
-                    }
-
-                    return "disconnected";
-                }
-
-                if (frames is not null && IncomingFrameGuard.PartialFrameLength(buffer, MessageType.VideoFrame) is { } announced)
-                {
-                    heard |= buffer.Length > partialBytes;
-                    partialBytes = buffer.Length;
-                    ValueTask ready = frames.BeforeReadAsync(announced, buffer.Length, _receiveTimeout.Token);
-                    if (!ready.IsCompletedSuccessfully)
-                    {
-                        // Waiting for the hub-wide budget is the hub's doing: no idle timeout meanwhile (re-armed below).
-                        _receiveTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
-                        heard = true;
-                    }
-
-                    await ready;
-                }
-
-                if (heard)
-                {
-                    _receiveTimeout.CancelAfter(_options.IdleTimeout);
+                    return ended;
                 }
             }
             finally

@@ -293,8 +293,8 @@ internal sealed class ParticipantConnection
         using IncomingFrameGuard? frames = hidden ? null : new IncomingFrameGuard(_hub.Guards, _address, reader);
         // The overflow of our own queue ends the receive loop too (the send loop sees it and writes slow-consumer).
         _outbox.Overflowed = () => _receiveTimeout.Cancel();
-        long partialBytes = 0;
-        _receiveTimeout.CancelAfter(_options.IdleTimeout);
+        var progress = new ReceiveProgress(_receiveTimeout, _options.IdleTimeout, frames, MessageType.Frame);
+        progress.Start();
         while (true)
         {
             ReadResult result = await reader.ReadAsync(_receiveTimeout.Token);
@@ -311,7 +311,7 @@ internal sealed class ParticipantConnection
                     }
 
                     heard = true;
-                    partialBytes = 0;
+                    progress.OnMessage();
                     if (read == V2Read.SkippedOptional)
                     {
                         continue;
@@ -324,33 +324,9 @@ internal sealed class ParticipantConnection
                     }
                 }
 
-                if (result.IsCompleted)
+                if (await progress.AfterParseAsync(buffer, result.IsCompleted, heard) is { } closed)
                 {
-                    if (!buffer.IsEmpty)
-                    {
-                        throw new ProtocolException(ErrorCode.Malformed, $"The connection closed in the middle of a message ({buffer.Length} bytes unread).");
-                    }
-
-                    return "disconnected";
-                }
-
-                if (frames is not null && IncomingFrameGuard.PartialFrameLength(buffer, MessageType.Frame) is { } announced)
-                {
-                    heard |= buffer.Length > partialBytes;
-                    partialBytes = buffer.Length;
-                    ValueTask ready = frames.BeforeReadAsync(announced, buffer.Length, _receiveTimeout.Token);
-                    if (!ready.IsCompletedSuccessfully)
-                    {
-                        _receiveTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
-                        heard = true;
-                    }
-
-                    await ready;
-                }
-
-                if (heard)
-                {
-                    _receiveTimeout.CancelAfter(_options.IdleTimeout);
+                    return closed;
                 }
             }
             finally
