@@ -203,7 +203,8 @@ internal static class BenchRunner
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> done, List<Task> tasks, TimeSpan limit, string phase, CancellationToken cancellationToken, Func<string>? status = null, Action<string>? progress = null)
+    /// <summary>Polls <paramref name="done"/> until true; a task that ends first surfaces its failure, a time limit ends the wait.</summary>
+    internal static async Task WaitUntilAsync(Func<bool> done, List<Task> tasks, TimeSpan limit, string phase, CancellationToken cancellationToken, Func<string>? status = null, Action<string>? progress = null)
     {
         long start = Stopwatch.GetTimestamp();
         long lastReport = start;

@@ -100,7 +100,20 @@ internal sealed class HubProcess : IAsyncDisposable
         }
     }
 
-    public bool HasExited => _process.HasExited;
+    /// <summary>Throws, with what serve last printed, if the hub exits before <paramref name="stop"/>; returns when stopped.</summary>
+    public async Task WaitForUnexpectedExitAsync(CancellationToken stop)
+    {
+        try
+        {
+            await _process.WaitForExitAsync(stop);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        throw new UserFacingException($"The bench's hub (socketcam serve) exited with code {_process.ExitCode}: {LastErrors()}");
+    }
 
     public string LastErrors()
     {

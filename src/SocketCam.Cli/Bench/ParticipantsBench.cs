@@ -87,8 +87,9 @@ internal static class ParticipantsBench
                 tasks.Add(people[i].SendLoopAsync(frames, settings.Fps, TimeSpan.FromSeconds(i / settings.Fps / n), stop.Token));
             }
 
+            tasks.Add(hub.WaitForUnexpectedExitAsync(stop.Token));
             long warmup = Math.Max(10, (long)settings.Fps);
-            await WaitAsync(() => Slowest(people, null) >= warmup, hub, tasks, TimeSpan.FromSeconds(60), "warm-up", null, stop.Token);
+            await BenchRunner.WaitUntilAsync(() => Slowest(people, null) >= warmup, tasks, TimeSpan.FromSeconds(60), "warm-up", stop.Token);
             progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"warm-up done ({warmup} frames on every subscription); measuring {settings.Frames} frames..."));
 
             long[][] start = people.Select(p => p.Snapshot()).ToArray();
@@ -105,9 +106,9 @@ internal static class ParticipantsBench
             TimeSpan ownCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             long t0 = Stopwatch.GetTimestamp();
             TimeSpan limit = TimeSpan.FromSeconds((settings.Frames / settings.Fps * 2) + 30);
-            await WaitAsync(() => Slowest(people, start) >= settings.Frames, hub, tasks, limit, "measurement",
+            await BenchRunner.WaitUntilAsync(() => Slowest(people, start) >= settings.Frames, tasks, limit, "measurement", stop.Token,
                 () => string.Create(CultureInfo.InvariantCulture, $"  {Slowest(people, start)}/{settings.Frames} frames, {Slowest(people, start) / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest subscription)"),
-                stop.Token, progress);
+                progress);
 
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             double hubCpuMs = (hub.CpuTime - hubCpu0).TotalMilliseconds;
@@ -186,37 +187,6 @@ internal static class ParticipantsBench
         }
 
         return min;
-    }
-
-    private static async Task WaitAsync(Func<bool> done, HubProcess hub, List<Task> tasks, TimeSpan limit, string phase, Func<string>? status, CancellationToken cancellationToken, Action<string>? progress = null)
-    {
-        long start = Stopwatch.GetTimestamp();
-        long lastReport = start;
-        while (!done())
-        {
-            if (hub.HasExited)
-            {
-                throw new UserFacingException($"The bench's hub exited during the {phase}: {hub.LastErrors()}");
-            }
-
-            if (tasks.FirstOrDefault(t => t.IsCompleted) is { } ended)
-            {
-                await ended; // a participant's failure, with its message
-                throw new UserFacingException($"A participant's session ended during the {phase}.");
-            }
-
-            if (Stopwatch.GetElapsedTime(start) > limit)
-            {
-                throw new TimeoutException($"The bench did not finish its {phase} within {limit.TotalSeconds:0} s: the slowest subscription is too slow (try fewer --participants).");
-            }
-
-            await Task.Delay(50, cancellationToken);
-            if (status is not null && progress is not null && Stopwatch.GetElapsedTime(lastReport) > TimeSpan.FromSeconds(1))
-            {
-                lastReport = Stopwatch.GetTimestamp();
-                progress(status());
-            }
-        }
     }
 
     /// <summary>What the participants share: who is who, the publishers' clock offsets, every latency sample.</summary>
