@@ -305,12 +305,12 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         _hub.Guards.Refusals.Count(Refusal.ForbiddenOrigin);
-        WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), MessageWriter.Printable(origin), self);
+        WebLog.ForbiddenOrigin(_logger, MjpegClient.Describe(context), PrintableText.Of(context.Request.Path.Value ?? ""), PrintableText.Of(origin), self);
         string text = OriginPolicy.Normalize(origin) == OriginPolicy.Normalize(self)
-            ? $"forbidden: this page was opened by the name {MessageWriter.Printable(context.Request.Host.Host)}, which is not one of this server's own "
+            ? $"forbidden: this page was opened by the name {PrintableText.Of(context.Request.Host.Host)}, which is not one of this server's own "
                 + "(its IP addresses, localhost, its host name): a name re-pointed at this server (DNS rebinding) could be anybody's page; "
-                + $"open it by address, or the server's owner can allow it with serve --allow-origin {MessageWriter.Printable(origin)}"
-            : $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {MessageWriter.Printable(origin)}; "
+                + $"open it by address, or the server's owner can allow it with serve --allow-origin {PrintableText.Of(origin)}"
+            : $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {PrintableText.Of(origin)}; "
                 + "the server's owner can allow that site with serve --allow-origin ORIGIN";
         await WriteTextAsync(context, StatusCodes.Status403Forbidden, text);
     }
@@ -333,7 +333,7 @@ public sealed class HttpServer : IAsyncDisposable
         {
             _hub.Guards.Refusals.Count(Refusal.Throttled);
             int seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-            WebLog.Throttled(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), seconds);
+            WebLog.Throttled(_logger, MjpegClient.Describe(context), PrintableText.Of(context.Request.Path.Value ?? ""), seconds);
             string text = $"too many wrong tokens from your address: try again in {seconds} s";
             if (context.WebSockets.IsWebSocketRequest)
             {
@@ -367,7 +367,7 @@ public sealed class HttpServer : IAsyncDisposable
             return;
         }
 
-        WebLog.Unauthorized(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""));
+        WebLog.Unauthorized(_logger, MjpegClient.Describe(context), PrintableText.Of(context.Request.Path.Value ?? ""));
         context.Response.Headers.WWWAuthenticate = "Bearer";
         await WriteTextAsync(context, StatusCodes.Status401Unauthorized,
             "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL or send the header 'Authorization: Bearer SECRET'");
@@ -618,13 +618,13 @@ public sealed class HttpServer : IAsyncDisposable
     /// <summary>Accepts the upgrade only to close it with a code and reason a browser can read (it cannot read an HTTP status).</summary>
     private async Task RefuseSocketAsync(HttpContext context, WebSocketCloseStatus code, string reason)
     {
-        WebLog.SocketRefused(_logger, MjpegClient.Describe(context), MessageWriter.Printable(context.Request.Path.Value ?? ""), (int)code, reason);
+        WebLog.SocketRefused(_logger, MjpegClient.Describe(context), PrintableText.Of(context.Request.Path.Value ?? ""), (int)code, reason);
         using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
         await WebSocketCloseCodes.RefuseAsync(socket, code, reason, RefuseWait);
     }
 
     private static string InvalidRoomText(string name) =>
-        $"invalid room name '{MessageWriter.Printable(name)}': use 1-{ProtocolConstants.MaxRoomLength} characters from A-Z a-z 0-9 . _ -";
+        $"invalid room name '{PrintableText.Of(name)}': use 1-{RoomName.MaxLength} characters from A-Z a-z 0-9 . _ -";
 
     private string UnknownRoomText(string name)
     {

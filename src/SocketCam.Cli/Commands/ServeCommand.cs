@@ -216,7 +216,7 @@ internal static class ServeCommand
                         Console.WriteLine("socketcam: " + note);
                     }
 
-                    options = options with { Captures = [new HostCapture { Room = roomName, Source = frameSource, Encoder = encoder }] };
+                    options = options with { Captures = [new HostCapture { Room = roomName, Source = new CaptureSource(frameSource, encoder) }] };
                 }
                 catch
                 {
@@ -255,7 +255,7 @@ internal static class ServeCommand
         HttpServer? web = host.Http;
         RecordingDirectory? recording = host.Recording;
         HostCapture? capture = host.Options.Captures.FirstOrDefault();
-        PrintBanner(hub, roomName, capture?.Source, capture?.Encoder.Codec ?? default, host.Options.Sessions.Token is not null, recording, seed, web);
+        PrintBanner(hub, roomName, capture?.Source.Frames, capture?.Source.Encoder.Codec ?? default, host.Options.Sessions.Token is not null, recording, seed, web);
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
 
         long lastFrames = 0;

@@ -92,7 +92,7 @@ internal sealed class SocketCamHost : IAsyncDisposable
 
         foreach (HostCapture capture in options.Captures)
         {
-            var pipeline = new CapturePipeline(capture.Source, capture.Encoder, _hub.GetOrCreateRoom(capture.Room), _loggers.CreateLogger("SocketCam.Capture"));
+            CapturePipeline pipeline = capture.Source.CaptureInto(_hub.GetOrCreateRoom(capture.Room), _loggers.CreateLogger("SocketCam.Capture"));
             // RunAsync claims the room's publisher seat before its first await: a room that already has one fails here.
             Task run = pipeline.RunAsync(_stopCaptures.Token);
             _pipelines.Add(pipeline);
@@ -203,11 +203,7 @@ internal sealed class SocketCamHost : IAsyncDisposable
         await StepAsync(() => Recording?.DisposeAsync() ?? ValueTask.CompletedTask);
         foreach (HostCapture capture in Options.Captures)
         {
-            await StepAsync(() =>
-            {
-                capture.Encoder.Dispose();
-                return capture.Source.DisposeAsync();
-            });
+            await StepAsync(capture.Source.DisposeAsync);
         }
 
         _stopCaptures.Dispose();

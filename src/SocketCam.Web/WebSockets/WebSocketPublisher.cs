@@ -9,7 +9,6 @@ using SocketCam.Diagnostics;
 using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Limits;
-using SocketCam.Protocol;
 
 namespace SocketCam.Web.WebSockets;
 
@@ -288,7 +287,7 @@ internal sealed class WebSocketPublisher : IClientStats
                     continue;
                 }
 
-                MediaFrame frame = ToFrame(buffer.AsSpan(0, filled), new VideoFrameHeader(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));
+                MediaFrame frame = ToFrame(buffer.AsSpan(0, filled), FrameInfo.Video(CodecId.Jpeg, width, height, sequence++, Clock.NowMicros()));
                 try
                 {
                     // Awaiting the room's recorders is the back-pressure, as for native publishers: this loop stops reading meanwhile.
@@ -320,7 +319,7 @@ internal sealed class WebSocketPublisher : IClientStats
     }
 
     /// <summary>Copies the JPEG into a shared frame (the caller holds its one reference).</summary>
-    private MediaFrame ToFrame(ReadOnlySpan<byte> jpeg, VideoFrameHeader header)
+    private MediaFrame ToFrame(ReadOnlySpan<byte> jpeg, in FrameInfo header)
     {
         MediaFrame frame = MediaFrame.Rent(jpeg.Length);
         jpeg.CopyTo(frame.WritableData);

@@ -137,7 +137,7 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
             return 0;
         }
 
-        VideoFrameHeader header = frame.Header;
+        FrameInfo header = frame.Header;
         BinaryPrimitives.WriteInt64LittleEndian(_header, header.CaptureMicros);
         BinaryPrimitives.WriteInt64LittleEndian(_header.AsSpan(8), Clock.NowMicros());
         BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(16), unchecked((uint)header.Sequence));

@@ -17,7 +17,7 @@ internal enum JpegScanStatus
 /// Cheap structural checks on JPEG bytes without decoding: SOI, marker segments and their lengths, a baseline/extended/
 /// progressive Huffman SOF, entropy-coded data free of stray markers, and EOI. Allocation-free (errors are literals).
 /// </summary>
-internal static class JpegStructure
+public static class JpegStructure
 {
     private const byte MarkerPrefix = 0xFF;
     private const byte Soi = 0xD8;
@@ -53,7 +53,7 @@ internal static class JpegStructure
     /// <paramref name="length"/> is the number of bytes up to and including EOI (bytes after it are not examined), which
     /// is what a stream splitter needs. <paramref name="error"/> explains Incomplete and Invalid results.
     /// </summary>
-    public static JpegScanStatus Scan(ReadOnlySpan<byte> data, out int length, out int width, out int height, out string? error)
+    internal static JpegScanStatus Scan(ReadOnlySpan<byte> data, out int length, out int width, out int height, out string? error)
     {
         length = 0;
         width = 0;

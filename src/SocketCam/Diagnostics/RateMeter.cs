@@ -4,16 +4,20 @@ namespace SocketCam.Diagnostics;
 /// Events per second over the last few seconds (frames a client was sent): a ring of the last 256 event times. One
 /// thread marks, any thread reads; a reader racing the writer may be off by an event, which is fine for statistics.
 /// </summary>
-internal sealed class RateMeter
+public sealed class RateMeter
 {
     private const int Capacity = 256;
     private readonly long[] _times = new long[Capacity];
     private long _count;
 
-    /// <summary>How far back <see cref="PerSecond"/> looks; 2 s.</summary>
+    /// <summary>How far back <see cref="PerSecond"/> looks, so every fps figure (a client's send and receive rates); 2 s.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(2);
 
-    public void Mark()
+    internal RateMeter()
+    {
+    }
+
+    internal void Mark()
     {
         long count = _count;
         Volatile.Write(ref _times[count & (Capacity - 1)], Environment.TickCount64);
@@ -21,7 +25,7 @@ internal sealed class RateMeter
     }
 
     /// <summary>Events in the last <see cref="Window"/>, per second (at most 128/s can be told apart).</summary>
-    public double PerSecond()
+    internal double PerSecond()
     {
         long now = Environment.TickCount64;
         long count = Volatile.Read(ref _count);

@@ -6,14 +6,18 @@ namespace SocketCam.Hub;
 /// `/api/stats`, `/api/rooms`' client counts, `/metrics` and serve's status line. Totals include clients that left, so
 /// a rate computed from them never goes negative when one leaves.
 /// </summary>
-internal sealed class ClientRegistry
+public sealed class ClientRegistry
 {
     private readonly Lock _lock = new();
     private readonly HashSet<IClientStats> _clients = new(ReferenceEqualityComparer.Instance);
     private long _bytesSentByGone;
     private long _bytesReceivedByGone;
 
-    public int Count
+    internal ClientRegistry()
+    {
+    }
+
+    internal int Count
     {
         get
         {
@@ -25,7 +29,7 @@ internal sealed class ClientRegistry
     }
 
     /// <summary>Bytes sent to clients since the hub started (those gone included).</summary>
-    public long BytesSent
+    internal long BytesSent
     {
         get
         {
@@ -37,7 +41,7 @@ internal sealed class ClientRegistry
     }
 
     /// <summary>Bytes of frames received from publishers since the hub started (those gone included).</summary>
-    public long BytesReceived
+    internal long BytesReceived
     {
         get
         {
@@ -48,6 +52,7 @@ internal sealed class ClientRegistry
         }
     }
 
+    /// <summary>Lists a client (of any transport) from when it starts; <see cref="Remove"/> it when it ends.</summary>
     public void Add(IClientStats client)
     {
         lock (_lock)
@@ -56,6 +61,7 @@ internal sealed class ClientRegistry
         }
     }
 
+    /// <summary>Takes a client off the list when it ends; its byte counts stay in the totals.</summary>
     public void Remove(IClientStats client)
     {
         lock (_lock)
@@ -68,7 +74,7 @@ internal sealed class ClientRegistry
         }
     }
 
-    /// <summary>The clients now, in no particular order.</summary>
+    /// <summary>The clients now, in no particular order (`/api/stats`, `/metrics`).</summary>
     public IReadOnlyList<IClientStats> Snapshot()
     {
         lock (_lock)

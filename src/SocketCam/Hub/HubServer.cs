@@ -66,12 +66,13 @@ public sealed class HubServer : IAsyncDisposable
 
     internal ILogger Logger => _logger;
 
-    internal IEnumerable<Room> Rooms => _rooms.Values;
+    /// <summary>The rooms that exist now (`/api/rooms`, `/metrics`, the names an unknown room's answer lists).</summary>
+    public IEnumerable<Room> Rooms => _rooms.Values;
 
     internal IEnumerable<HubConnection> Connections => _connections.Items;
 
     /// <summary>Every client of every transport (registered by what starts it): /api/stats, /api/rooms, /metrics, serve's status line.</summary>
-    internal ClientRegistry Clients { get; } = new();
+    public ClientRegistry Clients { get; } = new();
 
     /// <summary>
     /// Binds the listeners (throws <see cref="SocketException"/> if the TCP address is taken, <see cref="Diagnostics.UserFacingException"/>
@@ -136,7 +137,7 @@ public sealed class HubServer : IAsyncDisposable
     /// Gets (or creates) a room and takes a reference to it. Every connection that joined gives its reference back
     /// with <see cref="LeaveRoom"/>; a capture pipeline keeps its reference for the hub's lifetime.
     /// </summary>
-    internal Room GetOrCreateRoom(string name)
+    public Room GetOrCreateRoom(string name)
     {
         lock (_roomsLock)
         {
@@ -159,7 +160,7 @@ public sealed class HubServer : IAsyncDisposable
     /// Takes a reference to an existing room (give it back with <see cref="LeaveRoom"/>), or returns null when no room
     /// of that name exists: HTTP clients watch rooms that publishers or capture created, they never create one.
     /// </summary>
-    internal Room? TryJoinExistingRoom(string name)
+    public Room? TryJoinExistingRoom(string name)
     {
         lock (_roomsLock)
         {
@@ -190,7 +191,7 @@ public sealed class HubServer : IAsyncDisposable
     }
 
     /// <summary>Gives back a reference from <see cref="GetOrCreateRoom"/>; the last one removes and disposes the room.</summary>
-    internal void LeaveRoom(Room room)
+    public void LeaveRoom(Room room)
     {
         lock (_roomsLock)
         {
@@ -211,7 +212,7 @@ public sealed class HubServer : IAsyncDisposable
     }
 
     /// <summary>Frames published into every room since the hub started, including rooms since removed.</summary>
-    internal long FramesPublished
+    public long FramesPublished
     {
         get
         {

@@ -4,7 +4,7 @@ using SocketCam.Rooms;
 namespace SocketCam.Hub;
 
 /// <summary>What a client of the hub is, whatever carries it (labels: <see cref="ClientKinds.Label"/>).</summary>
-internal enum ClientKind
+public enum ClientKind
 {
     /// <summary>A TCP/Unix connection before its handshake.</summary>
     Connecting,
@@ -40,7 +40,8 @@ internal enum ClientKind
     UdpPublisher,
 }
 
-internal static class ClientKinds
+/// <summary>The stable names of <see cref="ClientKind"/>s.</summary>
+public static class ClientKinds
 {
     /// <summary>The kind's name in `/api/stats`, `/api/rooms` and `/metrics` (stable: scripts and dashboards match on it).</summary>
     public static string Label(ClientKind kind) => kind switch
@@ -65,10 +66,12 @@ internal static class ClientKinds
 /// status line (through <see cref="ClientRegistry"/>). A viewer names its <see cref="Feed"/> and a publisher its
 /// <see cref="Received"/> counters; the figures come from those unless a client knows better.
 /// </summary>
-internal interface IClientStats
+public interface IClientStats
 {
+    /// <summary>What the client is (its transport and role).</summary>
     ClientKind Kind { get; }
 
+    /// <summary>Who it is, for people: its address and port, or its Unix peer.</summary>
     string Remote { get; }
 
     /// <summary>The room it watches or feeds (null before its handshake).</summary>
@@ -80,8 +83,10 @@ internal interface IClientStats
     /// <summary>What it sends (a publisher's frames), or null.</summary>
     ReceiveCounters? Received => null;
 
+    /// <summary>Frames sent to it.</summary>
     long FramesSent => Feed?.FramesSent ?? 0;
 
+    /// <summary>Bytes sent to it (frames and control messages as they went out).</summary>
     long BytesSent => Feed?.BytesSent ?? 0;
 
     /// <summary>A viewer: frames replaced in its slot before it could take them (it skipped to a newer one). A publisher: frames not published.</summary>
@@ -96,6 +101,7 @@ internal interface IClientStats
     /// <summary>Frames it sent that were published.</summary>
     long FramesReceived => Received?.FramesReceived ?? 0;
 
+    /// <summary>Bytes of the frames it sent that were published.</summary>
     long BytesReceived => Received?.BytesReceived ?? 0;
 
     /// <summary>Frames received per second over the last <see cref="RateMeter.Window"/>.</summary>
@@ -106,19 +112,21 @@ internal interface IClientStats
 /// What a publisher's receive side counts (TCP/Unix, UDP, WebSocket): frames it sent that were published, their bytes,
 /// and the rate. Written by its receive loop, read from anywhere.
 /// </summary>
-internal sealed class ReceiveCounters
+public sealed class ReceiveCounters
 {
     private readonly RateMeter _rate = new();
     private long _frames;
     private long _bytes;
 
+    /// <summary>Frames received from the publisher and published.</summary>
     public long FramesReceived => Interlocked.Read(ref _frames);
 
-    public long BytesReceived => Interlocked.Read(ref _bytes);
+    internal long BytesReceived => Interlocked.Read(ref _bytes);
 
     /// <summary>Frames received per second over the last <see cref="RateMeter.Window"/>.</summary>
-    public double PerSecond => _rate.PerSecond();
+    internal double PerSecond => _rate.PerSecond();
 
+    /// <summary>Counts one frame of <paramref name="bytes"/> received and published (called by the receive loop).</summary>
     public void OnReceived(int bytes)
     {
         Interlocked.Increment(ref _frames);

@@ -6,7 +6,7 @@ using SocketCam.Rooms;
 namespace SocketCam.Hub;
 
 /// <summary>The one check of a presented token against `serve --token`, for every transport (TCP and Unix, UDP, HTTP).</summary>
-internal static class TokenCheck
+public static class TokenCheck
 {
     /// <summary>
     /// True when the server has no token, or <paramref name="presented"/> is it. Compares SHA-256 digests in constant time,

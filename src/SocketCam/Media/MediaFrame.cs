@@ -7,10 +7,10 @@ namespace SocketCam.Media;
 /// per frame into <see cref="WireHeaders"/> when the frame is published (Hub/FrameFraming), and every sender of that
 /// format sends that header and the same payload (a gather write), so fan-out never copies and never frames twice.
 /// </summary>
-internal sealed class MediaFrame
+public sealed class MediaFrame
 {
     /// <summary>Room for the wire headers: the stream v1 VIDEO_FRAME (8 + 24) and v2 FRAME (8 + 32) headers.</summary>
-    public const int WireHeaderBytes = 80;
+    internal const int WireHeaderBytes = 80;
 
     private const int MaxPooledObjects = 64;
     private static readonly Stack<MediaFrame> Pool = new();
@@ -24,6 +24,7 @@ internal sealed class MediaFrame
     {
     }
 
+    /// <summary>What the frame is: kind, codec, size, sequence, capture time.</summary>
     public FrameInfo Header { get; private set; }
 
     /// <summary>The payload (JPEG, raw picture, audio packet).</summary>
@@ -33,23 +34,24 @@ internal sealed class MediaFrame
     public ReadOnlyMemory<byte> Payload => _buffer.AsMemory(0, _length);
 
     /// <summary>The payload as an array segment (gather sends take segments).</summary>
-    public ArraySegment<byte> PayloadSegment => new(_buffer, 0, _length);
+    internal ArraySegment<byte> PayloadSegment => new(_buffer, 0, _length);
 
+    /// <summary>The payload's length in bytes.</summary>
     public int DataLength => _length;
 
     /// <summary>Where an encoder or a receiver writes the payload.</summary>
     public Span<byte> WritableData => _buffer;
 
     /// <summary>The publisher's participant id and track id, set when the frame is published into a room (0 before).</summary>
-    public uint ParticipantId { get; private set; }
+    internal uint ParticipantId { get; private set; }
 
-    public ushort TrackId { get; private set; }
+    internal ushort TrackId { get; private set; }
 
     /// <summary>
     /// Per-frame storage for the wire formats' headers (layout owned by Hub/FrameFraming): written once before fan-out,
     /// only read afterwards.
     /// </summary>
-    public byte[] WireHeaders => _wireHeaders;
+    internal byte[] WireHeaders => _wireHeaders;
 
     /// <summary>Rents a frame with room for <paramref name="maxDataLength"/> bytes of payload; the caller holds one reference.</summary>
     public static MediaFrame Rent(int maxDataLength)
@@ -78,15 +80,16 @@ internal sealed class MediaFrame
     }
 
     /// <summary>Changes the capture time (a publisher's frames are moved onto the hub's clock before they are published).</summary>
-    public void SetCaptureMicros(long captureMicros) => Header = Header with { CaptureMicros = captureMicros };
+    internal void SetCaptureMicros(long captureMicros) => Header = Header with { CaptureMicros = captureMicros };
 
     /// <summary>Names the track the frame belongs to (the room does it when the frame is published).</summary>
-    public void SetTrack(uint participantId, ushort trackId)
+    internal void SetTrack(uint participantId, ushort trackId)
     {
         ParticipantId = participantId;
         TrackId = trackId;
     }
 
+    /// <summary>Takes one more reference (each is given back with <see cref="Release"/>).</summary>
     public void AddRef()
     {
         if (Interlocked.Increment(ref _refs) <= 1)
@@ -95,6 +98,7 @@ internal sealed class MediaFrame
         }
     }
 
+    /// <summary>Gives back one reference; the last one returns the payload to the pool.</summary>
     public void Release()
     {
         int refs = Interlocked.Decrement(ref _refs);

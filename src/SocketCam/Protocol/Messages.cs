@@ -21,8 +21,8 @@ internal readonly record struct PingMessage(uint Id, long SentMicros);
 
 internal readonly record struct PongMessage(uint Id, long EchoSentMicros, long PeerTimeMicros);
 
-/// <summary>SIGNAL: whether the room's source is live, and why not (empty when there is no reason to give).</summary>
-internal readonly record struct SignalMessage(bool Live, string Text);
+/// <summary>SIGNAL: whether the room's source is live, and why not (empty when there is no reason to give); what a viewer is told.</summary>
+public readonly record struct SignalMessage(bool Live, string Text);
 
 /// <summary>ERROR or GOODBYE.</summary>
 internal readonly record struct CloseMessage(ErrorCode Code, string Text);

@@ -5,6 +5,9 @@ public static class RoomName
 {
     public const string Default = "main";
 
+    /// <summary>The longest room name, in characters (for messages that state the rule).</summary>
+    public const int MaxLength = ProtocolConstants.MaxRoomLength;
+
     public static bool IsValid(string? name)
     {
         if (string.IsNullOrEmpty(name) || name.Length > ProtocolConstants.MaxRoomLength)

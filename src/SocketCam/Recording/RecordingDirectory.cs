@@ -13,7 +13,7 @@ namespace SocketCam.Recording;
 /// time (<see cref="RotatingRecorder"/>). A file is created with the room's first frame, so a room nobody publishes
 /// to leaves no file. Disposing finishes every recording.
 /// </summary>
-internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
+public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
 {
     private readonly RecordingFormat _format;
     private readonly RecordingOptions _options;
@@ -28,6 +28,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     private bool _disposed;
     private RecordingQuota? _quota;
 
+    /// <summary>Creates <paramref name="directory"/> if missing and checks the format's tools (ffmpeg); <see cref="AttachTo"/> starts recording.</summary>
     public RecordingDirectory(string directory, RecordingFormat format, RecordingOptions options, ILoggerFactory loggers)
     {
         _format = format;
@@ -58,16 +59,16 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     }
 
     /// <summary>The directory's size cap and free-space margin (bytes used, frames not recorded, why stopped).</summary>
-    public RecordingQuota Quota => _quota!;
+    internal RecordingQuota Quota => _quota!;
 
-    public string FullPath { get; }
+    internal string FullPath { get; }
 
-    public RecordingFormat Format => _format;
+    internal RecordingFormat Format => _format;
 
-    public RecordingOptions Options => _options;
+    internal RecordingOptions Options => _options;
 
     /// <summary>Frames recorded in all rooms so far.</summary>
-    public long FramesRecorded
+    internal long FramesRecorded
     {
         get
         {
@@ -78,6 +79,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
+    /// <summary>Bytes written to the directory's files so far (`/api/stats`' recordingBytes).</summary>
     public long BytesRecorded
     {
         get
@@ -90,7 +92,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     }
 
     /// <summary>Every file started so far (per room, oldest first).</summary>
-    public IReadOnlyList<string> Files
+    internal IReadOnlyList<string> Files
     {
         get
         {
@@ -102,7 +104,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     }
 
     /// <summary>Recordings that stopped on an error.</summary>
-    public IReadOnlyList<Exception> Failures
+    internal IReadOnlyList<Exception> Failures
     {
         get
         {
@@ -113,7 +115,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
-    public void OnRoomCreated(Room room)
+    void IRoomObserver.OnRoomCreated(Room room)
     {
         lock (_lock)
         {
@@ -130,7 +132,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
-    public void OnRoomRemoved(Room room)
+    void IRoomObserver.OnRoomRemoved(Room room)
     {
         lock (_lock)
         {
@@ -144,6 +146,7 @@ internal sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
+    /// <summary>Finishes every recording (what is queued is written, every file closed); the counts stay readable.</summary>
     public async ValueTask DisposeAsync()
     {
         List<(RecordingSink Sink, Task Finish)> finishing;

@@ -4,7 +4,7 @@ namespace SocketCam.Recording;
 /// Recording every room of a hub into one directory (`serve --record DIR`, <see cref="RecordingDirectory"/>): where, in
 /// which format, and how each room's files are written, rotated and capped.
 /// </summary>
-internal sealed record RecordingDirectoryOptions
+public sealed record RecordingDirectoryOptions
 {
     /// <summary>The directory, created if missing; no default (required). Files are named ROOM-yyyyMMdd-HHmmss.EXT (UTC).</summary>
     public required string Directory { get; init; }

@@ -4,7 +4,7 @@ using SocketCam.Ffmpeg;
 namespace SocketCam.Recording;
 
 /// <summary>What a recording file holds.</summary>
-internal enum RecordingFormat
+public enum RecordingFormat
 {
     /// <summary>Concatenated JPEGs (.mjpeg): append-only, written by SocketCam itself, survives being killed at any moment.</summary>
     Mjpeg,

@@ -7,7 +7,7 @@ namespace SocketCam.Rooms;
 /// <see cref="Set"/> wakes the waiter, or lets the next wait pass at once. Continuations run on the thread pool,
 /// so the thread that signals (the fan-out) never runs a viewer's send inline.
 /// </summary>
-internal sealed class AsyncSignal : IValueTaskSource
+public sealed class AsyncSignal : IValueTaskSource
 {
     private readonly Lock _lock = new();
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
@@ -15,6 +15,7 @@ internal sealed class AsyncSignal : IValueTaskSource
     private bool _waiting;
     private CancellationTokenRegistration _registration;
 
+    /// <summary>Wakes the waiter, or lets the next <see cref="WaitAsync"/> pass at once.</summary>
     public void Set()
     {
         lock (_lock)

@@ -11,7 +11,7 @@ namespace SocketCam.Rooms;
 /// see the same order), fan-out of every track's frames to its deliveries, and v1's view of it all: the v1 publisher
 /// seat is a participant with one video track, and v1 viewers watch the room's primary video track.
 /// </summary>
-internal sealed partial class Room
+public sealed partial class Room
 {
     private readonly Dictionary<uint, Participant> _participants = [];
     private readonly List<Track> _tracks = [];
@@ -24,11 +24,11 @@ internal sealed partial class Room
     private TrackDescription? _seatDescription;
 
     /// <summary>Random, non-zero, new for each room object (§4.4).</summary>
-    public ulong Epoch { get; } = NewEpoch();
+    internal ulong Epoch { get; } = NewEpoch();
 
-    public RoomLimits Limits { get; init; } = new();
+    internal RoomLimits Limits { get; init; } = new();
 
-    public ulong EventSequence
+    internal ulong EventSequence
     {
         get
         {
@@ -40,7 +40,7 @@ internal sealed partial class Room
     }
 
     /// <summary>Visible participants and their tracks, for `socketcam rooms` and /api/rooms.</summary>
-    public (ParticipantRecord[] Participants, TrackRecord[] Tracks) Describe()
+    internal (ParticipantRecord[] Participants, TrackRecord[] Tracks) Describe()
     {
         lock (_lock)
         {
@@ -60,7 +60,7 @@ internal sealed partial class Room
         }
     }
 
-    public int ParticipantCount
+    internal int ParticipantCount
     {
         get
         {
@@ -72,14 +72,14 @@ internal sealed partial class Room
     }
 
     /// <summary>The track v1 viewers watch (earliest published video track in a v1 codec), or null.</summary>
-    public Track? PrimaryTrack => Volatile.Read(ref _primary);
+    internal Track? PrimaryTrack => Volatile.Read(ref _primary);
 
     /// <summary>
     /// Adds a participant. A v2 one (with an <paramref name="outbox"/>) gets the snapshot of the room as of its join,
     /// queued in the same step, so every later event follows it; the others get PARTICIPANT_JOINED (visible ones only).
     /// </summary>
     /// <exception cref="ProtocolException">room-full.</exception>
-    public Participant Join(string name, ParticipantTransport transport, ParticipantFlags flags, bool hidden, Outbox? outbox)
+    internal Participant Join(string name, ParticipantTransport transport, ParticipantFlags flags, bool hidden, Outbox? outbox)
     {
         lock (_lock)
         {
@@ -114,7 +114,7 @@ internal sealed partial class Room
     }
 
     /// <summary>Removes a participant: its tracks are unpublished (events first), its deliveries closed, then PARTICIPANT_LEFT.</summary>
-    public void Leave(Participant participant, ErrorCode reason)
+    internal void Leave(Participant participant, ErrorCode reason)
     {
         bool notify;
         lock (_lock)
@@ -163,10 +163,10 @@ internal sealed partial class Room
     }
 
     /// <summary>PUBLISH: announced to the room (TRACK_PUBLISHED) before the result is returned.</summary>
-    public ResultMessage Publish(Participant participant, uint requestId, TrackDescription description) =>
+    internal ResultMessage Publish(Participant participant, uint requestId, TrackDescription description) =>
         PublishTrack(participant, requestId, description, out _);
 
-    public ResultMessage PublishTrack(Participant participant, uint requestId, TrackDescription description, out Track? track)
+    internal ResultMessage PublishTrack(Participant participant, uint requestId, TrackDescription description, out Track? track)
     {
         track = null;
         bool notify;
@@ -201,7 +201,7 @@ internal sealed partial class Room
         return new ResultMessage(requestId, ErrorCode.Normal, 0, "");
     }
 
-    public ResultMessage Unpublish(Participant participant, uint requestId, ushort trackId)
+    internal ResultMessage Unpublish(Participant participant, uint requestId, ushort trackId)
     {
         bool notify;
         lock (_lock)
@@ -220,7 +220,7 @@ internal sealed partial class Room
     }
 
     /// <summary>SUBSCRIBE: adds or updates an entry; deliveries start for every track it newly matches.</summary>
-    public ResultMessage Subscribe(Participant subscriber, uint requestId, uint participantId, ushort trackId, byte kinds)
+    internal ResultMessage Subscribe(Participant subscriber, uint requestId, uint participantId, ushort trackId, byte kinds)
     {
         lock (_lock)
         {
@@ -263,7 +263,7 @@ internal sealed partial class Room
     }
 
     /// <summary>UNSUBSCRIBE: removes exactly that entry (idempotent); tracks no other entry matches stop.</summary>
-    public ResultMessage Unsubscribe(Participant subscriber, uint requestId, uint participantId, ushort trackId)
+    internal ResultMessage Unsubscribe(Participant subscriber, uint requestId, uint participantId, ushort trackId)
     {
         lock (_lock)
         {
@@ -283,7 +283,7 @@ internal sealed partial class Room
     }
 
     /// <summary>The participant's published track, or null (FRAME for anything else is not-published).</summary>
-    public Track? FindTrack(Participant participant, ushort trackId)
+    internal Track? FindTrack(Participant participant, ushort trackId)
     {
         lock (_lock)
         {
@@ -292,7 +292,7 @@ internal sealed partial class Room
     }
 
     /// <summary>SOURCE_STATE: a change becomes TRACK_STATE (repeats send nothing); the primary track's state is v1's SIGNAL.</summary>
-    public void SetTrackState(Track track, bool live, string text)
+    internal void SetTrackState(Track track, bool live, string text)
     {
         string printable = MessageWriter.Printable(text).Trim();
         bool primary;
@@ -313,7 +313,7 @@ internal sealed partial class Room
     }
 
     /// <summary>Forwards a subscriber's KEYFRAME_REQUEST (coalesced) when it receives that track; false when it does not.</summary>
-    public bool RequestKeyframe(Participant subscriber, uint participantId, ushort trackId)
+    internal bool RequestKeyframe(Participant subscriber, uint participantId, ushort trackId)
     {
         Track? track;
         lock (_lock)
@@ -329,7 +329,7 @@ internal sealed partial class Room
     /// Fan-out of one frame of <paramref name="track"/>: its wire headers are written once, then every subscriber gets a
     /// reference. The primary track's frames also go to v1 viewers and recorders (awaited: a recorder never loses one).
     /// </summary>
-    public ValueTask PublishAsync(Track track, MediaFrame frame, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(Track track, MediaFrame frame, CancellationToken cancellationToken)
     {
         if (track.Unpublished)
         {
@@ -388,6 +388,7 @@ internal sealed partial class Room
         }
     }
 
+    /// <summary>Frees the v1 seat <paramref name="owner"/> claimed with <see cref="TryClaimPublisher(object, string, ParticipantTransport, ParticipantFlags, TrackDescription?)"/> (its participant leaves); anyone else's claim is left alone.</summary>
     public void ReleasePublisher(object owner)
     {
         if (!ReferenceEquals(Volatile.Read(ref _publisher), owner))

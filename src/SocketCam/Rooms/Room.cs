@@ -7,8 +7,10 @@ using SocketCam.Protocol;
 namespace SocketCam.Rooms;
 
 /// <summary>Something that watches a room: a native TCP viewer today, WebSocket and MJPEG clients later.</summary>
-internal interface IRoomViewer
+/// <summary>A v1 viewer of a room (every transport's, the web's included): the room offers it frames through its slot and tells it the signal state.</summary>
+public interface IRoomViewer
 {
+    /// <summary>Where the room puts the newest frame for this viewer (one waits; a newer one replaces it).</summary>
     VideoSlot Slot { get; }
 
     /// <summary>
@@ -33,7 +35,7 @@ internal interface IRoomRecorder
 /// Fan-out hands each viewer a reference to the same <see cref="MediaFrame"/>; nothing is copied or queued.
 /// Recorders get every frame through their own bounded queue, and the publisher waits for them (<see cref="PublishAsync"/>).
 /// </summary>
-internal sealed partial class Room : IDisposable
+public sealed partial class Room : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly AsyncSignal _viewersChanged = new();
@@ -51,7 +53,7 @@ internal sealed partial class Room : IDisposable
     // Null while live; written under _lock, read without it (one reference: state and reason always agree).
     private volatile string? _noSignalReason;
 
-    public Room(string name, ILogger? logger = null)
+    internal Room(string name, ILogger? logger = null)
     {
         Name = name;
         _logger = logger ?? NullLogger.Instance;
@@ -59,22 +61,28 @@ internal sealed partial class Room : IDisposable
         _takenTimeout = new Timer(static s => ((AsyncSignal)s!).Set(), _taken, Timeout.Infinite, Timeout.Infinite);
     }
 
+    /// <summary>The room's name (<see cref="RoomName"/>'s rules).</summary>
     public string Name { get; }
 
     /// <summary>References taken by the hub's GetOrCreateRoom; only touched under the hub's rooms lock.</summary>
     internal int References { get; set; }
 
+    /// <summary>v1 viewers watching now, of every transport.</summary>
     public int ViewerCount => Volatile.Read(ref _viewers).Length;
 
+    /// <summary>The v1 viewers now (`/api/rooms` counts them by kind).</summary>
     public IReadOnlyList<IRoomViewer> Viewers => Volatile.Read(ref _viewers);
 
+    /// <summary>Recorders of this room now.</summary>
     public int RecorderCount => Volatile.Read(ref _recorders).Length;
 
     /// <summary>Someone needs the v1 seat's frames: a v1 viewer, a recorder, or a subscriber of the seat's track (capture pauses while nobody does).</summary>
-    public bool HasAudience => ViewerCount > 0 || RecorderCount > 0 || SeatHasSubscribers();
+    internal bool HasAudience => ViewerCount > 0 || RecorderCount > 0 || SeatHasSubscribers();
 
+    /// <summary>Whether the v1 publisher seat is taken (the hub's capture, or a publisher of any transport).</summary>
     public bool HasPublisher => Volatile.Read(ref _publisher) is not null;
 
+    /// <summary>Frames published into the room since it was created.</summary>
     public long FramesPublished => Interlocked.Read(ref _framesPublished);
 
     /// <summary>
@@ -90,8 +98,8 @@ internal sealed partial class Room : IDisposable
         }
     }
 
-    /// <summary>The header of the newest published frame (size, codec), if there was one.</summary>
-    public VideoFrameHeader? LatestHeader
+    /// <summary>What the newest published frame is (size, codec), if there was one.</summary>
+    public FrameInfo? LatestHeader
     {
         get
         {
@@ -183,6 +191,7 @@ internal sealed partial class Room : IDisposable
         }
     }
 
+    /// <summary>Removes a viewer; the frame waiting in its slot is released.</summary>
     public void RemoveViewer(IRoomViewer viewer)
     {
         lock (_lock)
@@ -194,7 +203,7 @@ internal sealed partial class Room : IDisposable
         _taken.Set();
     }
 
-    public void AddRecorder(IRoomRecorder recorder)
+    internal void AddRecorder(IRoomRecorder recorder)
     {
         lock (_lock)
         {
@@ -204,7 +213,7 @@ internal sealed partial class Room : IDisposable
         _viewersChanged.Set();
     }
 
-    public void RemoveRecorder(IRoomRecorder recorder)
+    internal void RemoveRecorder(IRoomRecorder recorder)
     {
         lock (_lock)
         {
@@ -213,13 +222,13 @@ internal sealed partial class Room : IDisposable
     }
 
     /// <summary>Claims the room's single v1 publisher seat for <paramref name="owner"/> (a participant named "v1 publisher").</summary>
-    public bool TryClaimPublisher(object owner) => TryClaimPublisher(owner, "v1 publisher", ParticipantTransport.Other);
+    internal bool TryClaimPublisher(object owner) => TryClaimPublisher(owner, "v1 publisher", ParticipantTransport.Other);
 
     /// <summary>
     /// Publishes a frame without waiting for recorders (tests and benchmarks; sources use <see cref="PublishAsync(MediaFrame, CancellationToken)"/>).
     /// The caller keeps (and later releases) its own reference.
     /// </summary>
-    public void Publish(MediaFrame frame)
+    internal void Publish(MediaFrame frame)
     {
         ValueTask published = PublishAsync(frame, CancellationToken.None);
         if (!published.IsCompleted)
@@ -280,10 +289,10 @@ internal sealed partial class Room : IDisposable
     }
 
     /// <summary>A viewer's sender took its frame (unpaced capture waits for that before encoding the next); every slot of the room calls it.</summary>
-    public void NotifyTaken() => _taken.Set();
+    internal void NotifyTaken() => _taken.Set();
 
     /// <summary>Returns once the room has a viewer or a recorder: capture and encoding pause while nobody needs frames.</summary>
-    public async ValueTask WaitForViewersAsync(CancellationToken cancellationToken)
+    internal async ValueTask WaitForViewersAsync(CancellationToken cancellationToken)
     {
         while (!HasAudience)
         {
@@ -298,7 +307,7 @@ internal sealed partial class Room : IDisposable
     /// than its fastest viewer takes frames (no work thrown away, no CPU taken from a slow viewer on the same machine).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WaitUntilTakenAsync(TimeSpan limit, CancellationToken cancellationToken)
+    internal async ValueTask WaitUntilTakenAsync(TimeSpan limit, CancellationToken cancellationToken)
     {
         long deadline = Environment.TickCount64 + (long)limit.TotalMilliseconds;
         bool armed = false;
@@ -330,7 +339,10 @@ internal sealed partial class Room : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>Only the hub disposes a room, when its last reference is given back.</summary>
+    void IDisposable.Dispose() => Dispose();
+
+    internal void Dispose()
     {
         _takenTimeout.Dispose();
         MediaFrame? latest;

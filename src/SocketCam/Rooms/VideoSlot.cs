@@ -25,7 +25,7 @@ internal enum SlotOffer
 /// a keyframe, and an undelivered frame is replaced only by a keyframe or when it is droppable. For codecs whose
 /// frames are all keyframes (JPEG, raw) that is plain newest-wins.
 /// </summary>
-internal sealed class VideoSlot
+public sealed class VideoSlot
 {
     private readonly Action _wake;
     private readonly Lock _lock = new();
@@ -36,13 +36,13 @@ internal sealed class VideoSlot
     private bool _closed;
     private bool _waitingForKeyframe;
 
-    public VideoSlot(AsyncSignal signal)
+    internal VideoSlot(AsyncSignal signal)
         : this(signal.Set)
     {
     }
 
     /// <summary>A slot whose taker is not an async sender (a window's render thread): <paramref name="wake"/> runs after each offer and must not block.</summary>
-    public VideoSlot(Action wake)
+    internal VideoSlot(Action wake)
     {
         _wake = wake;
     }
@@ -51,19 +51,19 @@ internal sealed class VideoSlot
     /// Called whenever a frame is taken out (set by <see cref="Room.AddViewer"/>, so no kind of viewer can forget to tell
     /// an unpaced capture that it is ready for the next frame). Must not block.
     /// </summary>
-    public Action? Taken { get; set; }
+    internal Action? Taken { get; set; }
 
-    public long Dropped => Interlocked.Read(ref _dropped);
+    internal long Dropped => Interlocked.Read(ref _dropped);
 
-    public long Offered => Interlocked.Read(ref _offered);
+    internal long Offered => Interlocked.Read(ref _offered);
 
-    public bool IsFull => Volatile.Read(ref _frame) is not null;
+    internal bool IsFull => Volatile.Read(ref _frame) is not null;
 
     /// <summary>When the waiting frame was offered (Stopwatch ticks), for "the frame that has waited longest goes first".</summary>
-    public long WaitingSince => Volatile.Read(ref _waitingSince);
+    internal long WaitingSince => Volatile.Read(ref _waitingSince);
 
     /// <summary>From now on only a keyframe is taken (a new subscription to inter-coded video, or the publisher's loss).</summary>
-    public void RequireKeyframe()
+    internal void RequireKeyframe()
     {
         lock (_lock)
         {
@@ -72,7 +72,7 @@ internal sealed class VideoSlot
     }
 
     /// <summary>Takes a reference to <paramref name="frame"/> (when stored) and wakes the sender.</summary>
-    public SlotOffer Offer(MediaFrame frame)
+    internal SlotOffer Offer(MediaFrame frame)
     {
         MediaFrame? previous;
         SlotOffer result;
@@ -136,10 +136,10 @@ internal sealed class VideoSlot
     }
 
     /// <summary>Drops whatever is waiting (the viewer is leaving).</summary>
-    public void Clear() => Take()?.Release();
+    internal void Clear() => Take()?.Release();
 
     /// <summary>Drops whatever is waiting, and every frame offered from now on (the viewer is gone for good).</summary>
-    public void Close()
+    internal void Close()
     {
         lock (_lock)
         {

@@ -9,7 +9,7 @@ namespace SocketCam.Rooms;
 /// How one kind of v1 viewer puts items on its wire: the only thing a transport supplies to a <see cref="ViewerFeed"/>.
 /// Each method is called only from the feed's send loop, one at a time, so the writer is its connection's only writer.
 /// </summary>
-internal interface IViewerWriter
+public interface IViewerWriter
 {
     /// <summary>
     /// Writes one frame (the feed releases it afterwards). Returns the bytes that went out (counted with the frame), 0
@@ -33,11 +33,11 @@ internal interface IViewerWriter
     /// was NACKed), and whether a frame may be taken now (UDP flow control). When not, the frame stays in the slot,
     /// where a newer one replaces it, and the writer calls <see cref="ViewerFeed.Wake"/> once one may go.
     /// </summary>
-    ValueTask<bool> BeforeFrameAsync(CancellationToken cancellationToken) => new(true);
+    internal ValueTask<bool> BeforeFrameAsync(CancellationToken cancellationToken) => new(true);
 }
 
 /// <summary>Why <see cref="ViewerFeed.RunAsync(CancellationToken, CancellationToken)"/> returned.</summary>
-internal enum FeedEnd
+public enum FeedEnd
 {
     /// <summary>The feed was finished (<see cref="ViewerFeed.Finish"/>, a farewell, a control overflow) and what was queued went out, or the writer returned <see cref="ViewerFeed.Stop"/>.</summary>
     Finished,
@@ -66,13 +66,13 @@ internal enum FeedEnd
 /// Without a writer (<see cref="ViewerFeed()"/>) it is a pull feed: a render thread takes frames itself, woken through
 /// <see cref="SetWake"/>.
 /// </summary>
-internal sealed class ViewerFeed : IRoomViewer
+public sealed class ViewerFeed : IRoomViewer
 {
     /// <summary>What <see cref="IViewerWriter.WriteFrameAsync"/> returns when the writer is done.</summary>
     public const int Stop = -1;
 
     /// <summary>Control messages that may wait (a client that pings faster than it reads its answers overflows this).</summary>
-    public const int MaxQueuedControlMessages = 32;
+    internal const int MaxQueuedControlMessages = 32;
 
     private readonly IViewerWriter? _writer;
     private readonly TimeSpan? _sendTimeout;
@@ -92,6 +92,7 @@ internal sealed class ViewerFeed : IRoomViewer
     private volatile string? _signalReason;
     private volatile Action? _onWake;
 
+    /// <summary>A feed whose send loop writes through <paramref name="writer"/> (add it to a room as a viewer, then run it).</summary>
     /// <param name="writer">Writes the items; the feed's <see cref="RunAsync(CancellationToken, CancellationToken)"/> calls it.</param>
     /// <param name="sendTimeout">The longest one write may take before the viewer counts as stalled; null for none.</param>
     public ViewerFeed(IViewerWriter writer, TimeSpan? sendTimeout = null)
@@ -102,37 +103,39 @@ internal sealed class ViewerFeed : IRoomViewer
     }
 
     /// <summary>A pull feed (the preview window): no send loop; its taker is woken through <see cref="SetWake"/>.</summary>
-    public ViewerFeed()
+    internal ViewerFeed()
     {
         Slot = new VideoSlot(Wake);
     }
 
+    /// <summary>Where the room offers this viewer its frames.</summary>
     public VideoSlot Slot { get; }
 
     /// <summary>The counters themselves, for a v2 session that takes over the connection and goes on counting.</summary>
-    public SendCounters Counters => _counters;
+    internal SendCounters Counters => _counters;
 
+    /// <summary>Frames written to the viewer.</summary>
     public long FramesSent => _counters.FramesSent;
 
-    public long BytesSent => _counters.BytesSent;
+    internal long BytesSent => _counters.BytesSent;
 
     /// <summary>Frames replaced in the slot before they were taken (the viewer skipped to a newer one).</summary>
     public long Dropped => Slot.Dropped;
 
     /// <summary>Frames sent per second over the last <see cref="RateMeter.Window"/>.</summary>
-    public double PerSecond => _counters.PerSecond;
+    internal double PerSecond => _counters.PerSecond;
 
     /// <summary>Capture → written of the last frame (µs, on the hub's clock), or -1 before the first.</summary>
-    public long LastLatencyMicros => _counters.LastLatencyMicros;
+    internal long LastLatencyMicros => _counters.LastLatencyMicros;
 
     /// <summary>Why there is no signal (possibly empty), or null while live. Safe to read from any thread.</summary>
-    public string? SignalReason => _signalReason;
+    internal string? SignalReason => _signalReason;
 
     /// <summary>Pull feeds: what to call (from the producer's thread, never blocking) when a frame or a signal change is there.</summary>
-    public void SetWake(Action wake) => _onWake = wake;
+    internal void SetWake(Action wake) => _onWake = wake;
 
     /// <summary>Wakes the send loop (or the pull feed's taker): a transport's own reason to look again (UDP: a NACK, a DONE).</summary>
-    public void Wake()
+    internal void Wake()
     {
         if (_onWake is { } wake)
         {
@@ -171,7 +174,7 @@ internal sealed class ViewerFeed : IRoomViewer
     /// Says a no-signal state again when nothing was said for <paramref name="afterMicros"/> (UDP: datagrams get lost).
     /// Does nothing while live, while a signal is pending, or after a farewell.
     /// </summary>
-    public void RepeatNoSignal(long nowMicros, long afterMicros)
+    internal void RepeatNoSignal(long nowMicros, long afterMicros)
     {
         if (_signalReason is not { } reason)
         {
@@ -245,7 +248,7 @@ internal sealed class ViewerFeed : IRoomViewer
     }
 
     /// <summary>No more frames: the send loop writes what is queued and returns <see cref="FeedEnd.Finished"/>.</summary>
-    public void Finish()
+    internal void Finish()
     {
         lock (_lock)
         {

@@ -23,7 +23,7 @@ internal sealed record CaptureOptions
 /// take frames. When the source fails or ends, the room shows "no signal" and the source is restarted with backoff;
 /// the hub keeps serving throughout.
 /// </summary>
-internal sealed class CapturePipeline
+public sealed class CapturePipeline
 {
     /// <summary>The longest an unpaced stream waits for a stalled viewer before moving on.</summary>
     private static readonly TimeSpan UnpacedWaitLimit = TimeSpan.FromMilliseconds(50);
@@ -36,7 +36,7 @@ internal sealed class CapturePipeline
     private long _framesEncoded;
     private long _restarts;
 
-    public CapturePipeline(IFrameSource source, IFrameEncoder encoder, Room room, ILogger logger, CaptureOptions? options = null)
+    internal CapturePipeline(IFrameSource source, IFrameEncoder encoder, Room room, ILogger logger, CaptureOptions? options = null)
     {
         _source = source;
         _encoder = encoder;
@@ -45,11 +45,12 @@ internal sealed class CapturePipeline
         _options = options ?? new CaptureOptions();
     }
 
-    public long FramesEncoded => Interlocked.Read(ref _framesEncoded);
+    internal long FramesEncoded => Interlocked.Read(ref _framesEncoded);
 
     /// <summary>How many times the source failed or ended and was started again.</summary>
-    public long Restarts => Interlocked.Read(ref _restarts);
+    internal long Restarts => Interlocked.Read(ref _restarts);
 
+    /// <summary>Claims the room's publisher seat and captures until <paramref name="cancellationToken"/> is cancelled; throws when the room already has a publisher.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         // The hub's own capture is a participant named "hub" with one video track, published now so it can be

@@ -7,14 +7,15 @@ namespace SocketCam.Transport;
 /// finish and unregister first), runs on the thread pool (the accept loop never waits for its synchronous start), and
 /// shutdown awaits every one (<see cref="WhenAllAsync"/>): nothing is fire-and-forget.
 /// </summary>
-internal sealed class ConnectionSet<T>
+public sealed class ConnectionSet<T>
     where T : notnull
 {
     private readonly ConcurrentDictionary<T, Task> _running = new();
 
+    /// <summary>Connections running now (a server's cap is checked against it).</summary>
     public int Count => _running.Count;
 
-    public IEnumerable<T> Items => _running.Keys;
+    internal IEnumerable<T> Items => _running.Keys;
 
     /// <summary>
     /// Starts <paramref name="run"/> for the connection; <paramref name="finished"/> runs after it, whatever happened.
@@ -29,6 +30,7 @@ internal sealed class ConnectionSet<T>
         return running;
     }
 
+    /// <summary>Completes when every connection started so far has finished (shutdown awaits it).</summary>
     public Task WhenAllAsync() => Task.WhenAll(_running.Values);
 
     private async Task RunAsync(T connection, Task gate, Func<T, Task> run, Action<T>? finished)

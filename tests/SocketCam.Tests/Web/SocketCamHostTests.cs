@@ -28,8 +28,7 @@ public sealed class SocketCamHostTests
             [
                 new HostCapture
                 {
-                    Source = new TestPatternSource(new TestPatternOptions { Width = 320, Height = 240, Fps = 30 }),
-                    Encoder = CodecFactory.CreateEncoder(CodecId.Jpeg),
+                    Source = new CaptureSource(new TestPatternSource(new TestPatternOptions { Width = 320, Height = 240, Fps = 30 }), CodecFactory.CreateEncoder(CodecId.Jpeg)),
                 },
             ],
         };
