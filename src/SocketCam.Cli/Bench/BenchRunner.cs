@@ -65,7 +65,12 @@ internal static class BenchRunner
 {
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ILoggerFactory loggers, Action<string>? progress, CancellationToken cancellationToken)
     {
-        HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with { Sessions = new() { IdleTimeout = TimeSpan.FromMinutes(5) } };
+        // All viewers come from 127.0.0.1: the per-address cap that protects a real hub would stop the bench at 64.
+        HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with
+        {
+            Sessions = new() { IdleTimeout = TimeSpan.FromMinutes(5) },
+            Limits = new Limits.LimitOptions { MaxConnectionsPerAddress = 0 },
+        };
         await using var hub = new HubServer(hubOptions, loggers);
         hub.Start();
         StreamEndpoint endpoint = BenchTransports.Endpoint(settings.Transport, hub);

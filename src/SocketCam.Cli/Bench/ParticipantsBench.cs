@@ -51,7 +51,8 @@ internal static class ParticipantsBench
     {
         (FrameInfo Info, byte[] Data)[] frames = await EncodeFramesAsync(settings, cancellationToken);
         await using HubProcess hub = await HubProcess.StartAsync(
-            ["--source", "none", "--http", "off", "--udp", "off", "--quiet", "--log-level", "warning", "--max-connections-per-address", "0"], cancellationToken);
+            ["--source", "none", "--http", "off", "--udp", "off", "--quiet", "--log-level", "warning", "--max-connections-per-address", "0",
+             "--max-participants", Math.Max(64, settings.Participants).ToString(CultureInfo.InvariantCulture)], cancellationToken);
         var options = new ClientOptions { Room = Room, Reconnect = false, Agent = "socketcam bench --participants", IdleTimeout = TimeSpan.FromMinutes(5) };
         int n = settings.Participants;
         var people = new Person[n];
