@@ -84,7 +84,7 @@ internal static class RoomsCommand
     private static void WriteJson(List<RoomListing> rooms, bool truncated)
     {
         using Stream stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(stdout)) // one line, like every --json of socketcam (pipe it to jq to read it)
         {
             w.WriteStartObject();
             w.WriteBoolean("truncated", truncated);

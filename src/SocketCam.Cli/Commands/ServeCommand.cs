@@ -216,7 +216,7 @@ internal static class ServeCommand
                         Console.WriteLine("socketcam: " + note);
                     }
 
-                    options = options with { Captures = [new HostCapture { Room = roomName, Source = new CaptureSource(frameSource, encoder) }] };
+                    options = options with { Captures = [new HostCapture { Room = roomName, Source = new CaptureSource(frameSource, encoder, SourceOptionSet.TrackSourceOf(r.GetValue(sources.Source)!)) }] };
                 }
                 catch
                 {

@@ -15,6 +15,9 @@ internal sealed record CaptureOptions
 
     /// <summary>Longest wait between restarts; default 10 s.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>What the capture's track says it comes from (§4.4 source: camera, screen, file, synthetic); default unknown.</summary>
+    public TrackSource Kind { get; init; } = TrackSource.Unknown;
 }
 
 /// <summary>
@@ -55,7 +58,11 @@ public sealed class CapturePipeline
     {
         // The hub's own capture is a participant named "hub" with one video track, published now so it can be
         // subscribed to before it captures (docs/PROTOCOL.md §4.12).
-        var track = new TrackDescription(1, TrackKind.Video, _encoder.Codec, TrackSource.Unknown, _source.Description.Length <= 64 ? _source.Description : _source.Description[..64]);
+        // Size and rate as the source announces them (0 when it only knows once it runs, e.g. a camera before it opens).
+        var track = new TrackDescription(
+            1, TrackKind.Video, _encoder.Codec, _options.Kind, _source.Description.Length <= 64 ? _source.Description : _source.Description[..64],
+            (ushort)Math.Clamp(_source.Width, 0, FrameLimits.MaxDimension), (ushort)Math.Clamp(_source.Height, 0, FrameLimits.MaxDimension),
+            (uint)Math.Max(0, _source.Fps * 1000));
         if (!_room.TryClaimPublisher(this, "hub", ParticipantTransport.Hub, ParticipantFlags.HubSource | ParticipantFlags.SpeaksV1, track))
         {
             throw new UserFacingException($"Room '{_room.Name}' already has a publisher.");

@@ -145,6 +145,49 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Rooms_lists_the_hubs_own_capture_as_a_participant_with_a_synthetic_track()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--source", "pattern", "--size", "320x240", "--http", "off", "--udp", "off", "--quiet");
+        int port = await WaitForBannerPortAsync(serve);
+
+        (int code, CliProcess rooms) = await CliProcess.RunAsync(_directory, ProcessTimeout, "rooms", $"tcp://127.0.0.1:{port}", "--json");
+        await using (rooms)
+        {
+            Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{rooms.Transcript()}");
+            JsonElement main = rooms.LastJsonLine().GetProperty("rooms").EnumerateArray().Single(r => r.GetProperty("name").GetString() == "main");
+            JsonElement hub = Assert.Single(main.GetProperty("participants").EnumerateArray());
+            Assert.Equal("hub", hub.GetProperty("name").GetString());
+            Assert.True(hub.GetProperty("hub_source").GetBoolean());
+            JsonElement track = Assert.Single(hub.GetProperty("tracks").EnumerateArray());
+            Assert.Equal("synthetic", track.GetProperty("source").GetString()); // --source pattern, not "unknown"
+            Assert.Equal((320, 240), (track.GetProperty("width").GetInt32(), track.GetProperty("height").GetInt32()));
+            AssertNoStackTrace(rooms);
+        }
+
+        (int humanCode, CliProcess human) = await CliProcess.RunAsync(_directory, ProcessTimeout, "rooms", $"tcp://127.0.0.1:{port}");
+        await using (human)
+        {
+            Assert.Equal(0, humanCode);
+            Assert.Contains("room 'main'", human.Transcript(), StringComparison.Ordinal);
+        }
+
+        await serve.InterruptAsync();
+        Assert.Equal(0, await serve.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public async Task Rooms_without_a_hub_says_so_in_one_line()
+    {
+        (int code, CliProcess rooms) = await CliProcess.RunAsync(_directory, ProcessTimeout, "rooms", $"tcp://127.0.0.1:{FreePort()}");
+        await using (rooms)
+        {
+            Assert.NotEqual(0, code);
+            Assert.Contains("connection refused", rooms.Transcript(), StringComparison.Ordinal);
+            AssertNoStackTrace(rooms);
+        }
+    }
+
+    [Fact]
     public async Task Serve_room_limit_flags_are_announced_in_welcome_and_enforced()
     {
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--source", "none", "--http", "off", "--udp", "off", "--quiet",
