@@ -24,6 +24,7 @@ internal sealed class RoomClient : IAsyncDisposable
     private readonly NetworkStream _stream;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<ResultMessage>> _pending = new();
+    private bool _receiveEnded;
     private readonly ClockSync _clock;
     private readonly Dictionary<uint, ParticipantRecord> _participants = [];
     private readonly Dictionary<(uint, ushort), TrackRecord> _tracks = [];
@@ -282,10 +283,8 @@ internal sealed class RoomClient : IAsyncDisposable
         }
         finally
         {
-            foreach (TaskCompletionSource<ResultMessage> pending in _pending.Values)
-            {
-                pending.TrySetException(new IOException("The session ended before the hub answered."));
-            }
+            Volatile.Write(ref _receiveEnded, true);
+            FailPending();
         }
     }
 
@@ -416,8 +415,24 @@ internal sealed class RoomClient : IAsyncDisposable
     {
         var tcs = new TaskCompletionSource<ResultMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = tcs;
+        if (Volatile.Read(ref _receiveEnded))
+        {
+            FailPending(); // nobody reads answers any more: a request made after the end must not wait forever
+        }
+
         await SendAsync(message, cancellationToken);
         return await tcs.Task.WaitAsync(cancellationToken);
+    }
+
+    private void FailPending()
+    {
+        foreach (uint id in _pending.Keys)
+        {
+            if (_pending.TryRemove(id, out TaskCompletionSource<ResultMessage>? pending))
+            {
+                pending.TrySetException(new IOException("The session ended before the hub answered."));
+            }
+        }
     }
 
     public async ValueTask DisposeAsync()
