@@ -24,15 +24,7 @@ public sealed class SlowConsumerTests
 
         // A big track: one frame of 4 MiB is more than the hub's send buffer and the reader's receive buffer hold together.
         byte[] big = RawV2.PaddedJpeg(RoomScene.Jpegs[0], 4 << 20);
-        Assert.Equal(ErrorCode.Normal, (await publisher.PublishJpegAsync(2, "big")).Code);
-        Assert.Equal(ErrorCode.Normal, (await scene.Bystander.Client.SubscribeAsync(publisher.Id, 2, CancellationToken.None).WaitAsync(TestHub.Timeout)).Code);
-
-        // The slow consumer joins, subscribes to it and publishes a track of its own, and from now on never reads a byte.
-        // The hub handles its requests in order: once the others see its track, the subscription is in place.
-        await using RoomClient slow = await RoomClient.ConnectAsync(scene.Hub.Endpoint, new ClientOptions { Room = "call", Agent = "never reads" }, "Slow", hidden: false, CancellationToken.None).WaitAsync(TestHub.Timeout);
-        await slow.SendAsync(MessageWriterV2.Subscribe(MessageType.Subscribe, new SubscribeMessage(1, publisher.Id, 2, 0, 0xFF)), CancellationToken.None);
-        await slow.SendAsync(MessageWriterV2.Publish(2, new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Camera, "slow cam", 64, 48)), CancellationToken.None);
-        await Eventually.UntilAsync(() => scene.Bystander.Client.Room.Tracks.Any(t => t.ParticipantId == slow.ParticipantId), "the slow consumer's track is announced");
+        await using RoomClient slow = await JoinSlowConsumerAsync(scene);
 
         // One big frame: the bystander gets it whole; the slow consumer's send loop is stuck in the middle of it.
         await publisher.SendJpegAsync(2, big, 0);
@@ -80,13 +72,7 @@ public sealed class SlowConsumerTests
         await using RoomScene scene = await RoomScene.StartAsync(options);
         RoomSession publisher = scene.Publisher;
         byte[] big = RawV2.PaddedJpeg(RoomScene.Jpegs[0], 8 << 20);
-        Assert.Equal(ErrorCode.Normal, (await publisher.PublishJpegAsync(2, "big")).Code);
-        Assert.Equal(ErrorCode.Normal, (await scene.Bystander.Client.SubscribeAsync(publisher.Id, 2, CancellationToken.None).WaitAsync(TestHub.Timeout)).Code);
-
-        await using RoomClient slow = await RoomClient.ConnectAsync(scene.Hub.Endpoint, new ClientOptions { Room = "call", Agent = "never reads" }, "Slow", hidden: false, CancellationToken.None).WaitAsync(TestHub.Timeout);
-        await slow.SendAsync(MessageWriterV2.Subscribe(MessageType.Subscribe, new SubscribeMessage(1, publisher.Id, 2, 0, 0xFF)), CancellationToken.None);
-        await slow.SendAsync(MessageWriterV2.Publish(2, new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Camera, "slow cam", 64, 48)), CancellationToken.None);
-        await Eventually.UntilAsync(() => scene.Bystander.Client.Room.Tracks.Any(t => t.ParticipantId == slow.ParticipantId), "the slow consumer's track is announced");
+        await using RoomClient slow = await JoinSlowConsumerAsync(scene);
 
         // 8 MiB is more than both socket buffers hold: the hub's write to the slow consumer cannot finish.
         await publisher.SendJpegAsync(2, big, 0);
@@ -104,5 +90,22 @@ public sealed class SlowConsumerTests
         await publisher.SendJpegAsync(2, big, 1);
         await scene.Bystander.WaitForFramesAsync(publisher.Id, 2, 2);
         await scene.AssertBystanderKeepsReceivingAsync();
+    }
+
+    /// <summary>
+    /// The publisher publishes a big track 2, the bystander subscribes to it; the slow consumer joins, subscribes to it and
+    /// publishes a track of its own, and from then on never reads a byte. The hub handles requests in order: once the
+    /// others see its track, its subscription is in place.
+    /// </summary>
+    private static async Task<RoomClient> JoinSlowConsumerAsync(RoomScene scene)
+    {
+        RoomSession publisher = scene.Publisher;
+        Assert.Equal(ErrorCode.Normal, (await publisher.PublishJpegAsync(2, "big")).Code);
+        Assert.Equal(ErrorCode.Normal, (await scene.Bystander.Client.SubscribeAsync(publisher.Id, 2, CancellationToken.None).WaitAsync(TestHub.Timeout)).Code);
+        RoomClient slow = await RoomClient.ConnectAsync(scene.Hub.Endpoint, new ClientOptions { Room = "call", Agent = "never reads" }, "Slow", hidden: false, CancellationToken.None).WaitAsync(TestHub.Timeout);
+        await slow.SendAsync(MessageWriterV2.Subscribe(MessageType.Subscribe, new SubscribeMessage(1, publisher.Id, 2, 0, 0xFF)), CancellationToken.None);
+        await slow.SendAsync(MessageWriterV2.Publish(2, new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Camera, "slow cam", 64, 48)), CancellationToken.None);
+        await Eventually.UntilAsync(() => scene.Bystander.Client.Room.Tracks.Any(t => t.ParticipantId == slow.ParticipantId), "the slow consumer's track is announced");
+        return slow;
     }
 }
