@@ -39,6 +39,7 @@ internal static class BenchCommand
         };
         var participants = new Option<int>("--participants")
         {
+            HelpName = "N",
             Description = "A call instead: N participants in one room of a `serve` child process, each publishing 640x360 at 30 fps (unless --size/--fps say otherwise) and subscribing to every other; reports the slowest of the N×(N-1) subscriptions, latency and the hub's CPU. --frames defaults to 300 here",
         };
         var json = CommonOptions.Json();

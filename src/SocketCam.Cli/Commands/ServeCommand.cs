@@ -97,7 +97,7 @@ internal static class ServeCommand
         var maxParticipants = CommonOptions.Range(new Option<int>("--max-participants")
         {
             HelpName = "N",
-            Description = "Participants one room may hold (publishers and v2 clients; v1 viewers and `view --participant` watchers do not count)",
+            Description = "Visible participants one room may hold (whoever joins to publish or be seen; v1 viewers and hidden watchers such as `view --participant` do not count)",
             DefaultValueFactory = _ => roomDefaults.MaxParticipants,
         }, 1, ushort.MaxValue);
         var maxTracks = CommonOptions.Range(new Option<int>("--max-tracks")
