@@ -65,13 +65,14 @@ internal static class ParticipantsBench
             {
                 RoomClient client = await RoomClient.ConnectAsync(hub.Endpoint, options, $"p{i + 1}", hidden: false, cancellationToken);
                 people[i] = new Person(i, client, call);
-                call.Indexes[client.ParticipantId] = i;
+                call.Indexes[client.ParticipantId] = i; // read by OnFrame, which runs only once someone subscribes (below)
+                // Reading from the start: the events of everyone joining after it must not pile up in its control queue.
+                client.FrameReceived = people[i].OnFrame;
+                tasks.Add(client.ReceiveAsync((int)Math.Min(client.Welcome.MaxFrameBytes, (uint)options.MaxFrameBytes), stop.Token));
             }
 
             foreach (Person p in people)
             {
-                p.Client.FrameReceived = p.OnFrame;
-                tasks.Add(p.Client.ReceiveAsync((int)Math.Min(p.Client.Welcome.MaxFrameBytes, (uint)options.MaxFrameBytes), stop.Token));
                 var track = new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Synthetic, "camera",
                     (ushort)settings.Size.Width, (ushort)settings.Size.Height, (uint)(settings.Fps * 1000));
                 Expect(await p.Client.PublishAsync(track, cancellationToken), "PUBLISH");

@@ -43,7 +43,7 @@ internal sealed class ParticipantConnection
     private volatile bool _sendStalled;
     private long _keyframeRequestsDropped;
 
-    // Armed around each socket write: a peer whose socket accepts nothing for SendStallTimeout is a slow consumer.
+    // Armed around each message's write: one that has not gone out within SendStallTimeout makes the peer a slow consumer.
     // One source whose timer is re-armed (CancelAfter), so a write costs no allocation.
     private readonly CancellationTokenSource _stall = new();
     private readonly TimeSpan _stallTimeout;
@@ -178,7 +178,7 @@ internal sealed class ParticipantConnection
             {
                 // The socket was closed to end a stuck write (however the receive loop then ended): no farewell can follow,
                 // the others hear the reason.
-                leaveReason = $"slow consumer: its socket accepted nothing for {_stallTimeout.TotalSeconds:0.#} s";
+                leaveReason = $"slow consumer: one message took more than {_stallTimeout.TotalSeconds:0.#} s to send";
                 leaveCode = ErrorCode.SlowConsumer;
                 farewell = null;
             }

@@ -23,6 +23,6 @@ public sealed record RoomLimits
 
     public int ControlQueueBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>How long a v2 connection's socket may accept nothing while something waits before it is a slow consumer.</summary>
+    /// <summary>How long the write of one message to a v2 connection may take before it is a slow consumer (default 30 s).</summary>
     public TimeSpan SendStallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
