@@ -63,20 +63,7 @@ internal static class PublishCommand
 
             using CommandWindow? window = r.GetValue(preview) ? await CommandWindow.ForPublisherAsync(publisher, options.Room, stop, loggers) : null;
             await Console.Error.WriteLineAsync($"Publishing {frames.Description} to room '{options.Room}' at {r.GetValue(url)}");
-            Task status = new LiveStats(PublisherLine(publisher), r.GetValue(quiet)).RunAsync(stop.Token);
-            try
-            {
-                await publisher.RunAsync(stop.Token);
-            }
-            catch (SourceEndedException ex)
-            {
-                await Console.Error.WriteLineAsync(ex.Message);
-            }
-            finally
-            {
-                await stop.CancelAsync();
-                await status;
-            }
+            await RunWithStatusAsync(publisher.RunAsync, PublisherLine(publisher), r.GetValue(quiet), stop);
 
             await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB)."
                 + (publisher.UdpBytes is (> 0, var recoveryBytes) and (var dataBytes, _) ? $" Loss recovery sent {recoveryBytes / 1e6:0.0} MB more ({100.0 * recoveryBytes / dataBytes:0.#}%)." : ""));
@@ -123,20 +110,7 @@ internal static class PublishCommand
                     await Console.Error.WriteLineAsync($"  track {i + 1}: {opened[i].Label}");
                 }
 
-                Task status = new LiveStats(TracksLine(publisher), quietLine).RunAsync(stop.Token);
-                try
-                {
-                    await publisher.RunAsync(stop.Token);
-                }
-                catch (SourceEndedException ex)
-                {
-                    await Console.Error.WriteLineAsync(ex.Message);
-                }
-                finally
-                {
-                    await stop.CancelAsync();
-                    await status;
-                }
+                await RunWithStatusAsync(publisher.RunAsync, TracksLine(publisher), quietLine, stop);
 
                 await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB) on {opened.Count} tracks.");
                 return 0;
@@ -162,6 +136,25 @@ internal static class PublishCommand
         string host = Environment.MachineName;
         string name = $"{user}@{host}";
         return name.Length <= 64 ? name : name[..64];
+    }
+
+    /// <summary>Runs a publisher with its live status line until it ends or <paramref name="stop"/> fires; a source that ended is said in one line.</summary>
+    private static async Task RunWithStatusAsync(Func<CancellationToken, Task> run, Func<TimeSpan, string> line, bool quiet, CancellationTokenSource stop)
+    {
+        Task status = new LiveStats(line, quiet).RunAsync(stop.Token);
+        try
+        {
+            await run(stop.Token);
+        }
+        catch (SourceEndedException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await status;
+        }
     }
 
     public static Func<TimeSpan, string> PublisherLine(PublisherClient publisher) =>
