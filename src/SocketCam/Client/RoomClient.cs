@@ -35,12 +35,16 @@ internal sealed class RoomClient : IAsyncDisposable
     private uint _nextPing;
     private ulong _lastSeq;
 
-    private RoomClient(Socket socket, NetworkStream stream, PipeReader reader, WelcomeV2Message welcome)
+    private readonly ChatChannel? _chat;
+
+    private RoomClient(Socket socket, NetworkStream stream, PipeReader reader, WelcomeV2Message welcome, ChatChannel? chat)
     {
         _socket = socket;
         _stream = stream;
         Reader = reader;
         Welcome = welcome;
+        _chat = welcome.Chat is null ? null : chat;
+        _chat?.BeginSession();
         _clock = new ClockSync(welcome.ServerTimeMicros - Clock.NowMicros());
     }
 
@@ -89,13 +93,52 @@ internal sealed class RoomClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Connects, sends preface (2, 2) and JOIN, waits for WELCOME (or the hub's ERROR, as <see cref="RemoteErrorException"/>).</summary>
-    public static async Task<RoomClient> ConnectAsync(StreamEndpoint endpoint, ClientOptions options, string name, bool hidden, CancellationToken cancellationToken)
+    /// <summary>Whether the hub keeps a chat (WELCOME announced it) and this client takes part.</summary>
+    public bool HasChat => _chat is not null;
+
+    /// <summary>
+    /// Connects, sends preface (2, 2) and JOIN, waits for WELCOME (or the hub's ERROR, as <see cref="RemoteErrorException"/>).
+    /// With a <paramref name="chat"/> channel the client announces chat and resumes after what the channel has shown.
+    /// </summary>
+    public static async Task<RoomClient> ConnectAsync(StreamEndpoint endpoint, ClientOptions options, string name, bool hidden, CancellationToken cancellationToken, ChatChannel? chat = null)
     {
-        byte[] join = [.. MessageWriterV2.Preface(ProtocolV2.Version), .. MessageWriterV2.Join(new JoinMessage(0, hidden, options.Room, name, options.Token ?? "", options.Agent))];
+        var joinMessage = new JoinMessage(chat is null ? 0 : ProtocolV2.FeatureChat, hidden, options.Room, name, options.Token ?? "", options.Agent, chat?.Last ?? 0, chat?.Store ?? 0);
+        byte[] join = [.. MessageWriterV2.Preface(ProtocolV2.Version), .. MessageWriterV2.Join(joinMessage)];
         HubLink<WelcomeV2Message> link = await HubHandshake.ConnectAsync(
             endpoint, options, boundBuffers: true, join, (reader, token) => ReadWelcomeAsync(reader, endpoint, token), cancellationToken);
-        return new RoomClient(link.Socket, link.Stream, link.Reader, link.Welcome);
+        return new RoomClient(link.Socket, link.Stream, link.Reader, link.Welcome, chat);
+    }
+
+    /// <summary>
+    /// Sends a chat message (CHAT_SEND) and waits for its RESULT: ok once the hub stored it, or a refusal with the reason.
+    /// The message stays in the channel's unacknowledged list until an answer comes, for a resend after a reconnect.
+    /// </summary>
+    public Task<ResultMessage> SendChatAsync(string text, CancellationToken cancellationToken)
+    {
+        ChatChannel chat = _chat ?? throw new InvalidOperationException("This hub keeps no chat (it did not announce it).");
+        return SendChatAsync(chat.Add(text), text, cancellationToken);
+    }
+
+    /// <summary>Resends what the previous sessions sent without an answer, same ids (the hub stores each once).</summary>
+    public async Task ResendUnacknowledgedAsync(CancellationToken cancellationToken)
+    {
+        if (_chat is null)
+        {
+            return;
+        }
+
+        foreach ((ulong id, string text) in _chat.Unacknowledged)
+        {
+            await SendChatAsync(id, text, cancellationToken);
+        }
+    }
+
+    private async Task<ResultMessage> SendChatAsync(ulong clientId, string text, CancellationToken cancellationToken)
+    {
+        uint id = NextRequestId();
+        ResultMessage result = await RequestAsync(id, MessageWriterV2.ChatSend(new ChatSendMessage(id, clientId, text)), cancellationToken);
+        _chat?.Acknowledge(clientId);
+        return result;
     }
 
     private static async Task<WelcomeV2Message> ReadWelcomeAsync(PipeReader reader, StreamEndpoint endpoint, CancellationToken cancellationToken)
@@ -318,6 +361,9 @@ internal sealed class RoomClient : IAsyncDisposable
             case MessageType.KeyframeRequest:
                 KeyframeRequested?.Invoke(MessageParserV2.ParseKeyframeRequest(payload.ToArray()));
                 return false;
+            case MessageType.ChatHistory:
+                _chat?.OnHistory(MessageParserV2.ParseChatHistory(payload.ToArray()));
+                return false;
             case MessageType.Ping:
                 PingMessage ping = MessageParser.ParsePing(payload);
                 byte[] pong = new byte[ProtocolConstants.MessageHeaderSize + ProtocolConstants.PongPayloadSize];
@@ -404,6 +450,11 @@ internal sealed class RoomClient : IAsyncDisposable
                         break;
                 }
             }
+        }
+
+        if (e is ChatMessageEvent chat)
+        {
+            _chat?.OnLive(chat.Message);
         }
 
         EventReceived?.Invoke(e);

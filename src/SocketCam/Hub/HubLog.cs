@@ -40,4 +40,7 @@ internal static partial class HubLog
     public static partial void PublishRateLimited(ILogger logger, string remote, string room, double fps, double bitrate);
 
     // EventId 16 (memory given back after a burst) is logged by Limits.MemoryReclaimer with the hub's logger.
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "{Remote}: could not read the chat history: {Reason}")]
+    public static partial void ChatHistoryFailed(ILogger logger, string remote, string reason);
 }

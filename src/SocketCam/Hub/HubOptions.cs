@@ -28,4 +28,7 @@ public sealed record HubOptions
 
     /// <summary>What each room allows its v2 participants: participants, tracks, subscriptions, requests, queues (docs/PROTOCOL.md §4.11).</summary>
     public RoomLimits Rooms { get; init; } = new();
+
+    /// <summary>Text chat and its SQLite store (docs/CHAT.md); default null (no chat: the hub does not announce it). `serve` turns it on.</summary>
+    public Chat.ChatOptions? Chat { get; init; }
 }

@@ -41,9 +41,15 @@ public sealed class HubServer : IAsyncDisposable
     public HubServer(HubOptions options, ILoggerFactory? loggerFactory = null)
     {
         _options = options;
+        _loggerFactory = loggerFactory;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Hub");
         Guards = new Limits.ServerGuards(options.Limits, _logger);
     }
+
+    private readonly ILoggerFactory? _loggerFactory;
+
+    /// <summary>The rooms' chat logs (docs/CHAT.md), open from <see cref="Start"/> on; null when <see cref="HubOptions.Chat"/> is (chat off).</summary>
+    public Chat.ChatStore? Chat { get; private set; }
 
     /// <summary>The limits' shared state (refusal counts, budgets, the failed-attempt throttle) for every transport, HTTP included.</summary>
     public Limits.ServerGuards Guards { get; }
@@ -86,6 +92,19 @@ public sealed class HubServer : IAsyncDisposable
             throw new InvalidOperationException("The hub needs a TCP listener, a Unix socket, or both.");
         }
 
+        if (_options.Chat is { } chat)
+        {
+            // Before any listener: a store that cannot open is a one-line error with nothing bound.
+            Chat = SocketCam.Chat.ChatStore.Open(chat, _loggerFactory);
+            Chat.Stored = (room, message) =>
+            {
+                if (_rooms.TryGetValue(room, out Room? r))
+                {
+                    r.AnnounceChat(message);
+                }
+            };
+        }
+
         try
         {
             if (_options.Tcp is { EndPoint: var tcp })
@@ -117,6 +136,12 @@ public sealed class HubServer : IAsyncDisposable
             _listener = null;
             _unixListener?.Dispose();
             _unixListener = null;
+            if (Chat is not null)
+            {
+                Chat.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                Chat = null;
+            }
+
             throw;
         }
 
@@ -336,6 +361,11 @@ public sealed class HubServer : IAsyncDisposable
         foreach (Room room in _rooms.Values)
         {
             room.Dispose();
+        }
+
+        if (Chat is not null)
+        {
+            await Chat.DisposeAsync();
         }
 
         _shutdown.Dispose();

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using SocketCam.Chat;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Limits;
@@ -32,6 +33,7 @@ internal sealed class ParticipantConnection
     private readonly ReceiveCounters _received;
     private readonly Outbox _outbox;
     private readonly RequestBucket _requests;
+    private readonly RequestBucket? _chatBucket;
     // --max-publish-bitrate counts everything a participant sends; --max-publish-fps each video track on its own (a
     // camera and a screen are two streams; audio packets are not frames of a picture). Receive loop only.
     private PublishRateLimit? _bitrateLimit;
@@ -63,6 +65,10 @@ internal sealed class ParticipantConnection
         RoomLimits limits = hub.Options.Rooms;
         _outbox = new Outbox(limits.ControlQueueMessages, limits.ControlQueueBytes);
         _requests = new RequestBucket(limits.RequestBurst, limits.RequestsPerSecond);
+        if (hub.Options.Chat is { } chat)
+        {
+            _chatBucket = new RequestBucket(chat.Burst, chat.RatePerSecond);
+        }
         _stallTimeout = limits.SendStallTimeout;
     }
 
@@ -106,16 +112,29 @@ internal sealed class ParticipantConnection
             Participant = participant;
             participant.KeyframeRequested = m => _outbox.EnqueueControl(MessageWriterV2.KeyframeRequest(m));
             RoomLimits limits = room.Limits;
+            ChatStore? chat = _hub.Chat;
+            uint permissions = join.Hidden ? ProtocolV2.PermissionSubscribe : ProtocolV2.PermissionPublish | ProtocolV2.PermissionSubscribe;
+            if (chat is not null && !join.Hidden)
+            {
+                permissions |= ProtocolV2.PermissionChat;
+            }
+
             var welcome = new WelcomeV2Message(
-                _hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes, participant.Id, room.Epoch, 0,
-                join.Hidden ? ProtocolV2.PermissionSubscribe : ProtocolV2.PermissionPublish | ProtocolV2.PermissionSubscribe,
+                _hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes, participant.Id, room.Epoch, chat is null ? 0 : ProtocolV2.FeatureChat,
+                permissions,
                 Clamp16(limits.MaxTracks), Clamp16(limits.MaxSubscriptions), Clamp16(limits.MaxParticipants),
                 Clamp16(limits.RequestBurst), Clamp16(limits.RequestsPerSecond), Clamp16((int)limits.KeyframeInterval.TotalMilliseconds),
-                (uint)limits.ControlQueueMessages, (uint)limits.ControlQueueBytes);
+                (uint)limits.ControlQueueMessages, (uint)limits.ControlQueueBytes,
+                chat is null ? null : ChatTermsOf(chat, _hub.Options.Chat!));
             // WELCOME goes out before the send loop starts: the snapshot (already queued by Join) follows it.
             await _socket.SendAllAsync(MessageWriterV2.Welcome(welcome), serverToken);
             HubLog.Joined(_logger, Remote, join.Room, join.Hidden ? "hidden participant" : $"participant {participant.Id} '{participant.Name}'", join.Agent);
             sendLoop = SendLoopAsync();
+            if (chat is not null && (join.Features & ProtocolV2.FeatureChat) != 0)
+            {
+                QueueChatHistory(chat, join);
+            }
+
             leaveReason = await ReceiveLoopAsync(reader, room, participant, join.Hidden, serverToken);
         }
         catch (ProtocolException ex)
@@ -207,6 +226,84 @@ internal sealed class ParticipantConnection
             // farewell; a slow consumer's queue is dropped instead (§4.8).
             await CloseAsync(sendLoop, farewell, flushControl: leaveCode != ErrorCode.SlowConsumer);
         }
+    }
+
+    private static ChatTerms ChatTermsOf(ChatStore store, ChatOptions options) => new(
+        store.StoreId, ProtocolV2.MaxChatText, Clamp16(options.Burst), Clamp16((int)Math.Round(options.RatePerSecond * 10)), Clamp16(options.HistoryOnJoin));
+
+    /// <summary>
+    /// CHAT_HISTORY (§4.15), read after the join took effect: with the CHAT_MESSAGE events from the join on, nothing is
+    /// missed (the client drops what it has seen). Resume when the client names this store, else the last messages.
+    /// </summary>
+    private void QueueChatHistory(ChatStore store, in JoinMessage join)
+    {
+        bool resume = join.ChatAfter > 0 && join.ChatStore == store.StoreId;
+        IReadOnlyList<ChatMessage> messages = [];
+        bool truncated = false;
+        try
+        {
+            (messages, truncated) = resume
+                ? store.ReadLatest(join.Room, join.ChatAfter, ProtocolV2.MaxResumeMessages)
+                : store.ReadLatest(join.Room, 0, _hub.Options.Chat!.HistoryOnJoin);
+        }
+        catch (ChatStoreException ex)
+        {
+            HubLog.ChatHistoryFailed(_logger, Remote, ex.Message);
+        }
+
+        // Not counted against the control queue (like the snapshot): a resume's 1000 messages may be 4 MB, once per session.
+        foreach (byte[] chunk in MessageWriterV2.ChatHistory(store.StoreId, messages, resume && truncated))
+        {
+            _outbox.EnqueueControl(chunk, counted: false);
+        }
+    }
+
+    /// <summary>CHAT_SEND (§4.15): refusals as RESULTs (the session goes on); ok only once the store made it durable.</summary>
+    private async ValueTask<ResultMessage> SendChatAsync(ChatSendMessage send, Room room, Participant participant, bool hidden, CancellationToken serverToken)
+    {
+        ChatStore? store = _hub.Chat;
+        if (store is null || _chatBucket is null)
+        {
+            return RefuseChat(send, ErrorCode.NotAllowed, 0, "This hub keeps no chat.");
+        }
+
+        if (hidden)
+        {
+            return RefuseChat(send, ErrorCode.NotAllowed, 0, "Hidden participants read the chat but may not send.");
+        }
+
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(send.Text);
+        if (bytes > ProtocolV2.MaxChatText)
+        {
+            return RefuseChat(send, ErrorCode.TooLarge, ProtocolV2.MaxChatText, $"A message is at most {ProtocolV2.MaxChatText} bytes; this one is {bytes}.");
+        }
+
+        if (!_chatBucket.TryTake())
+        {
+            TimeSpan wait = _chatBucket.UntilNextToken;
+            return RefuseChat(send, ErrorCode.RateLimited, (uint)Math.Min(Math.Ceiling(wait.TotalMilliseconds), uint.MaxValue),
+                $"Too many messages: at most {_hub.Options.Chat!.RatePerSecond:0.#} per second; try again in {Math.Max(0.1, wait.TotalSeconds):0.#} s.");
+        }
+
+        try
+        {
+            ChatAppendResult stored = await store.AppendAsync(room.Name, participant.Id, participant.Name, send.ClientMessageId, send.Text, serverToken);
+            return new ResultMessage(send.RequestId, ErrorCode.Normal, 0, stored.Duplicate ? "already stored" : "", stored.Message.Seq, stored.Message.SentAtMicros);
+        }
+        catch (ChatIdReusedException ex)
+        {
+            return RefuseChat(send, ErrorCode.NotAllowed, 0, ex.Message + ".");
+        }
+        catch (ChatStoreException ex)
+        {
+            return RefuseChat(send, ErrorCode.Unavailable, 0, "The hub could not store the message (" + ex.Message + "); try again later.");
+        }
+    }
+
+    private ResultMessage RefuseChat(in ChatSendMessage send, ErrorCode code, uint value, string text)
+    {
+        _hub.Guards.Refusals.Count(Refusal.ChatRefused);
+        return new ResultMessage(send.RequestId, code, value, text);
     }
 
     private void Authorize(string token)
@@ -317,7 +414,7 @@ internal sealed class ParticipantConnection
                         continue;
                     }
 
-                    string? ended = await HandleAsync(type, payload, room, participant, frames, serverToken);
+                    string? ended = await HandleAsync(type, payload, room, participant, hidden, frames, serverToken);
                     if (ended is not null)
                     {
                         return ended;
@@ -339,7 +436,7 @@ internal sealed class ParticipantConnection
     }
 
     /// <summary>One message; returns a reason when the session ends politely (GOODBYE, the peer's ERROR).</summary>
-    private async ValueTask<string?> HandleAsync(MessageType type, ReadOnlySequence<byte> payload, Room room, Participant participant, IncomingFrameGuard? frames, CancellationToken serverToken)
+    private async ValueTask<string?> HandleAsync(MessageType type, ReadOnlySequence<byte> payload, Room room, Participant participant, bool hidden, IncomingFrameGuard? frames, CancellationToken serverToken)
     {
         switch (type)
         {
@@ -373,6 +470,10 @@ internal sealed class ParticipantConnection
                 Track track = room.FindTrack(participant, state.TrackId)
                     ?? throw new ProtocolException(ErrorCode.NotPublished, $"SOURCE_STATE for track {state.TrackId}, which you do not publish.");
                 room.SetTrackState(track, state.Live, state.Text);
+                return null;
+            case MessageType.ChatSend:
+                ChatSendMessage chat = MessageParserV2.ParseChatSend(payload.ToArray());
+                Reply(await SendChatAsync(chat, room, participant, hidden, serverToken));
                 return null;
             case MessageType.KeyframeRequest:
                 KeyframeRequestMessage request = MessageParserV2.ParseKeyframeRequest(payload.ToArray());

@@ -35,6 +35,9 @@ public enum Refusal
 
     /// <summary>Recording stopped for the directory's size cap or the disk's free-space margin.</summary>
     RecordingLimit,
+
+    /// <summary>A chat message refused: above 4 KiB, over the participant's chat rate, or not allowed (docs/PROTOCOL.md §4.15).</summary>
+    ChatRefused,
 }
 
 /// <summary>Counts of <see cref="Refusal"/>s since the server started. Thread-safe, allocation-free.</summary>
@@ -60,6 +63,7 @@ public sealed class RefusalCounters
         Refusal.ForbiddenOrigin => "forbidden_origin",
         Refusal.PublishRateLimit => "publish_rate_limit",
         Refusal.RecordingLimit => "recording_limit",
+        Refusal.ChatRefused => "chat_refused",
         _ => reason.ToString(),
     };
 }

@@ -14,7 +14,7 @@ internal sealed class RequestBucket
     private double _tokens;
     private long _last = Stopwatch.GetTimestamp();
 
-    public RequestBucket(int burst, int perSecond)
+    public RequestBucket(int burst, double perSecond)
     {
         _burst = Math.Max(1, burst);
         _perSecond = Math.Max(0, perSecond);
@@ -34,4 +34,7 @@ internal sealed class RequestBucket
         _tokens -= 1;
         return true;
     }
+
+    /// <summary>How long until the next token (after a refused <see cref="TryTake"/>): a refusal says when to try again.</summary>
+    public TimeSpan UntilNextToken => _perSecond <= 0 ? TimeSpan.MaxValue : TimeSpan.FromSeconds(Math.Max(0, 1 - _tokens) / _perSecond);
 }

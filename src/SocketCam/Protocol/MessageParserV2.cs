@@ -120,6 +120,8 @@ internal static class MessageParserV2
         MessageType.TrackState => 2 * 1024,
         MessageType.Publish => 1024,
         MessageType.Unpublish or MessageType.Subscribe or MessageType.Unsubscribe => 256,
+        MessageType.ChatSend => ProtocolV2.MaxChatSend,
+        MessageType.ChatHistory or MessageType.ChatMessage => ProtocolV2.MaxOptionalPayload,
         _ => -1,
     };
 
@@ -146,7 +148,16 @@ internal static class MessageParserV2
         string name = r.Text8("name", ProtocolV2.MaxNameLength);
         string token = r.Text16("token", ProtocolV2.MaxTokenLength);
         string agent = r.Text8("agent", ProtocolV2.MaxNameLength);
-        return new JoinMessage(features, (flags & 1) != 0, room, name, token, agent);
+        // §4.15's resume fields are appended: a JOIN that ends here means none.
+        ulong chatAfter = 0;
+        ulong chatStore = 0;
+        if (r.Remaining >= 16)
+        {
+            chatAfter = r.U64();
+            chatStore = r.U64();
+        }
+
+        return new JoinMessage(features, (flags & 1) != 0, room, name, token, agent, chatAfter, chatStore);
     }
 
     public static string ParseListRooms(ReadOnlySpan<byte> payload)
@@ -194,7 +205,13 @@ internal static class MessageParserV2
     public static WelcomeV2Message ParseWelcome(ReadOnlySpan<byte> payload)
     {
         var r = new WireReader(payload, "WELCOME");
-        return new WelcomeV2Message(r.U64(), r.I64(), r.U32(), r.U32(), r.U64(), r.U64(), r.U32(), r.U16(), r.U16(), r.U16(), r.U16(), r.U16(), r.U16(), r.U32(), r.U32());
+        var welcome = new WelcomeV2Message(r.U64(), r.I64(), r.U32(), r.U32(), r.U64(), r.U64(), r.U32(), r.U16(), r.U16(), r.U16(), r.U16(), r.U16(), r.U16(), r.U32(), r.U32());
+        if ((welcome.Features & ProtocolV2.FeatureChat) != 0 && r.Remaining >= 16)
+        {
+            welcome = welcome with { Chat = new ChatTerms(r.U64(), r.U16(), r.U16(), r.U16(), r.U16()) };
+        }
+
+        return welcome;
     }
 
     public static ResultMessage ParseResult(ReadOnlySpan<byte> payload)
@@ -204,7 +221,74 @@ internal static class MessageParserV2
         var code = (ErrorCode)r.U16();
         int textLength = r.U16();
         uint value = r.U32();
-        return new ResultMessage(id, code, value, r.Text(textLength, "text", ProtocolV2.MaxTextLength));
+        string text = r.Text(textLength, "text", ProtocolV2.MaxTextLength);
+        return r.Remaining >= 16 ? new ResultMessage(id, code, value, text, r.U64(), r.I64()) : new ResultMessage(id, code, value, text);
+    }
+
+    /// <summary>
+    /// CHAT_SEND (§4.15). Everything a correct client never sends is malformed (the session ends); a text above the cap is
+    /// returned as it is, for the hub to refuse with a RESULT.
+    /// </summary>
+    public static ChatSendMessage ParseChatSend(ReadOnlySpan<byte> payload)
+    {
+        var r = new WireReader(payload, "CHAT_SEND");
+        uint id = r.U32();
+        ulong clientId = r.U64();
+        uint length = r.U32();
+        if (length != r.Remaining)
+        {
+            throw r.Malformed($"text_len {length} does not match the {r.Remaining} bytes that follow");
+        }
+
+        if (length == 0)
+        {
+            throw r.Malformed("the text is empty");
+        }
+
+        if (clientId == 0)
+        {
+            throw r.Malformed("client_msg_id 0 is invalid");
+        }
+
+        return new ChatSendMessage(id, clientId, r.ChatText((int)length, ProtocolV2.MaxChatSend));
+    }
+
+    /// <summary>CHAT_HISTORY (§4.15): one chunk.</summary>
+    public static ChatHistoryChunk ParseChatHistory(ReadOnlySpan<byte> payload)
+    {
+        var r = new WireReader(payload, "CHAT_HISTORY");
+        ulong store = r.U64();
+        int chunk = r.U16();
+        byte flags = r.U8();
+        r.U8();
+        int count = r.U16();
+        var messages = new List<ChatMessage>(Math.Min(count, 1024));
+        for (int i = 0; i < count; i++)
+        {
+            messages.Add(ReadChat(ref r));
+        }
+
+        return new ChatHistoryChunk(store, chunk, (flags & 1) != 0, (flags & 2) != 0, messages);
+    }
+
+    private static ChatMessage ReadChat(ref WireReader r)
+    {
+        int start = r.Position;
+        int length = r.U16();
+        ulong seq = r.U64();
+        long sent = r.I64();
+        uint participant = r.U32();
+        ulong clientId = r.U64();
+        string name = r.Text8("name", ProtocolV2.MaxNameLength);
+        int textLength = r.U16();
+        if (textLength == 0)
+        {
+            throw r.Malformed("a chat record's text is empty");
+        }
+
+        string text = r.ChatText(textLength, ProtocolV2.MaxChatText);
+        r.SkipTo(start + length);
+        return new ChatMessage(seq, sent, participant, clientId, name, text);
     }
 
     /// <summary>PUBLISH: the request id and the track description (ranges checked; unknown kinds/codecs are the hub's to refuse).</summary>
@@ -331,6 +415,8 @@ internal static class MessageParserV2
                 byte state = r.U8();
                 r.U8();
                 return new TrackStateEvent(seq, pid, tid, state == 1, r.Text16("text", ProtocolV2.MaxTextLength));
+            case MessageType.ChatMessage:
+                return new ChatMessageEvent(seq, ReadChat(ref r));
             default:
                 return new UnknownRoomEvent(seq, type);
         }

@@ -36,7 +36,7 @@ internal static class MessageWriterV2
         w.I64(info.CaptureMicros);
     }
 
-    public static byte[] Join(in JoinMessage join) => Build(MessageType.Join, 16 + 64 + 64 + 4096 + 64, (ref WireWriter w, in JoinMessage j) =>
+    public static byte[] Join(in JoinMessage join) => Build(MessageType.Join, 16 + 64 + 64 + 4096 + 64 + 16, (ref WireWriter w, in JoinMessage j) =>
     {
         w.U64(j.Features);
         w.U16((ushort)(j.Hidden ? 1 : 0));
@@ -44,9 +44,14 @@ internal static class MessageWriterV2
         w.Text8(j.Name, ProtocolV2.MaxNameLength);
         w.Text16(j.Token, ProtocolV2.MaxTokenLength);
         w.Text8(j.Agent, ProtocolV2.MaxNameLength);
+        if ((j.Features & ProtocolV2.FeatureChat) != 0)
+        {
+            w.U64(j.ChatAfter);
+            w.U64(j.ChatStore);
+        }
     }, join);
 
-    public static byte[] Welcome(in WelcomeV2Message m) => Build(MessageType.Welcome, ProtocolV2.WelcomePayloadSize, (ref WireWriter w, in WelcomeV2Message m) =>
+    public static byte[] Welcome(in WelcomeV2Message m) => Build(MessageType.Welcome, ProtocolV2.WelcomeChatPayloadSize, (ref WireWriter w, in WelcomeV2Message m) =>
     {
         w.U64(m.SessionId);
         w.I64(m.ServerTimeMicros);
@@ -63,9 +68,17 @@ internal static class MessageWriterV2
         w.U16(m.KeyframeIntervalMs);
         w.U32(m.ControlQueueMessages);
         w.U32(m.ControlQueueBytes);
+        if (m.Chat is { } chat)
+        {
+            w.U64(chat.Store);
+            w.U16(chat.MaxBytes);
+            w.U16(chat.Burst);
+            w.U16(chat.RateX10);
+            w.U16(chat.History);
+        }
     }, m);
 
-    public static byte[] Result(in ResultMessage m) => Build(MessageType.Result, 12 + ProtocolV2.MaxTextLength, (ref WireWriter w, in ResultMessage m) =>
+    public static byte[] Result(in ResultMessage m) => Build(MessageType.Result, 12 + ProtocolV2.MaxTextLength + 16, (ref WireWriter w, in ResultMessage m) =>
     {
         w.U32(m.RequestId);
         w.U16((ushort)m.Code);
@@ -75,7 +88,88 @@ internal static class MessageWriterV2
         int start = w.Position;
         w.Text(m.Text, ProtocolV2.MaxTextLength);
         w.PatchU16(at, (ushort)(w.Position - start));
+        if (m.ChatSeq != 0)
+        {
+            w.U64(m.ChatSeq);
+            w.I64(m.ChatSentAtMicros);
+        }
     }, m);
+
+    /// <summary>CHAT_SEND (§4.15); the text is written as it is (the caller keeps it within the cap it wants to test).</summary>
+    public static byte[] ChatSend(in ChatSendMessage m)
+    {
+        int textBytes = System.Text.Encoding.UTF8.GetByteCount(m.Text);
+        return Build(MessageType.ChatSend, 16 + textBytes, (ref WireWriter w, in ChatSendMessage m) =>
+        {
+            w.U32(m.RequestId);
+            w.U64(m.ClientMessageId);
+            int at = w.Position;
+            w.U32(0);
+            int start = w.Position;
+            w.Utf8(m.Text, int.MaxValue);
+            w.PatchU32(at, (uint)(w.Position - start));
+        }, m);
+    }
+
+    /// <summary>CHAT_MESSAGE (0xC6): the room event announcing a stored message, built once for everyone.</summary>
+    public static byte[] ChatMessage(ulong seq, ChatMessage message) => Build(MessageType.ChatMessage, 8 + ChatRecordMax, (ref WireWriter w, in (ulong S, ChatMessage M) m) =>
+    {
+        w.U64(m.S);
+        WriteChat(ref w, m.M);
+    }, (seq, message));
+
+    /// <summary>CHAT_HISTORY (§4.15): the records in order, in chunks of at most 64 KiB, the last flagged; at least one chunk.</summary>
+    public static List<byte[]> ChatHistory(ulong store, IReadOnlyList<ChatMessage> messages, bool truncated)
+    {
+        var chunks = new List<byte[]>();
+        byte[] scratch = new byte[ProtocolConstants.MessageHeaderSize + ProtocolV2.MaxOptionalPayload];
+        int index = 0;
+        do
+        {
+            var w = new WireWriter(scratch.AsSpan(ProtocolConstants.MessageHeaderSize));
+            w.U64(store);
+            w.U16((ushort)chunks.Count);
+            int flagsAt = w.Position;
+            w.U8(0);
+            w.U8(0);
+            int countAt = w.Position;
+            w.U16(0);
+            int count = 0;
+            while (index < messages.Count && w.Position + ChatRecordMax <= ProtocolV2.MaxOptionalPayload && count < ushort.MaxValue)
+            {
+                WriteChat(ref w, messages[index++]);
+                count++;
+            }
+
+            bool last = index >= messages.Count;
+            scratch[ProtocolConstants.MessageHeaderSize + flagsAt] = (byte)((last ? 1 : 0) | (truncated ? 2 : 0));
+            w.PatchU16(countAt, (ushort)count);
+            MessageWriter.WriteHeader(scratch, MessageType.ChatHistory, w.Position);
+            chunks.Add(scratch.AsSpan(0, ProtocolConstants.MessageHeaderSize + w.Position).ToArray());
+        }
+        while (index < messages.Count);
+        return chunks;
+    }
+
+    /// <summary>The largest chat record: the fixed fields, a 64-byte name and a 4096-byte text.</summary>
+    private const int ChatRecordMax = ProtocolV2.ChatRecordFixedSize + ProtocolV2.MaxNameLength + ProtocolV2.MaxChatText;
+
+    private static void WriteChat(ref WireWriter w, ChatMessage m)
+    {
+        int start = w.Position;
+        w.U16(0);
+        w.U64(m.Seq);
+        w.I64(m.SentAtMicros);
+        w.U32(m.ParticipantId);
+        w.U64(m.ClientMessageId);
+        w.Text8(m.Name, ProtocolV2.MaxNameLength);
+        int at = w.Position;
+        w.U16(0);
+        int textStart = w.Position;
+        w.Utf8(m.Text, ProtocolV2.MaxChatText);
+        w.PatchU16(at, (ushort)(w.Position - textStart));
+        w.PatchU16(start, (ushort)(w.Position - start));
+    }
 
     public static byte[] Publish(uint requestId, TrackDescription track) => Build(MessageType.Publish, 4 + TrackDescription.FixedSize + 64, (ref WireWriter w, in (uint Id, TrackDescription T) m) =>
     {

@@ -36,8 +36,8 @@ public enum ParticipantFlags : byte
     HubSource = 2,
 }
 
-/// <summary>JOIN (§4.6.1).</summary>
-internal readonly record struct JoinMessage(ulong Features, bool Hidden, string Room, string Name, string Token, string Agent);
+/// <summary>JOIN (§4.6.1), with §4.15's resume fields appended: the last chat_seq shown and the store it came from (0, 0 = none).</summary>
+internal readonly record struct JoinMessage(ulong Features, bool Hidden, string Room, string Name, string Token, string Agent, ulong ChatAfter = 0, ulong ChatStore = 0);
 
 /// <summary>WELCOME of a v2 session (§4.6.1): v1's fields, then the participant, the room epoch and the limits.</summary>
 public readonly record struct WelcomeV2Message(
@@ -55,10 +55,14 @@ public readonly record struct WelcomeV2Message(
     ushort RequestRate,
     ushort KeyframeIntervalMs,
     uint ControlQueueMessages,
-    uint ControlQueueBytes);
+    uint ControlQueueBytes,
+    ChatTerms? Chat = null);
 
-/// <summary>RESULT (§4.6.2): code 0 = done, else a refusal (nothing changed).</summary>
-public readonly record struct ResultMessage(uint RequestId, ErrorCode Code, uint Value, string Text);
+/// <summary>WELCOME's chat fields (§4.15), present when the hub announces the chat feature.</summary>
+public sealed record ChatTerms(ulong Store, ushort MaxBytes, ushort Burst, ushort RateX10, ushort History);
+
+/// <summary>RESULT (§4.6.2): code 0 = done, else a refusal (nothing changed). A CHAT_SEND's ok carries the stored message's chat_seq and time (§4.15).</summary>
+public readonly record struct ResultMessage(uint RequestId, ErrorCode Code, uint Value, string Text, ulong ChatSeq = 0, long ChatSentAtMicros = 0);
 
 /// <summary>A track description (§4.5): what a publisher declares and the hub repeats. Video: A = width, B = height; audio: A = channels.</summary>
 public sealed record TrackDescription(
@@ -111,6 +115,18 @@ public sealed record TrackPublishedEvent(ulong Sequence, TrackRecord Track) : Ro
 public sealed record TrackUnpublishedEvent(ulong Sequence, uint ParticipantId, ushort TrackId, ErrorCode Reason) : RoomEvent(Sequence);
 
 public sealed record TrackStateEvent(ulong Sequence, uint ParticipantId, ushort TrackId, bool Live, string Text) : RoomEvent(Sequence);
+
+/// <summary>A stored chat message (§4.15's chat record): its hub-assigned sequence and time, who sent it (the id is of the epoch it was sent in) and the text.</summary>
+public sealed record ChatMessage(ulong Seq, long SentAtMicros, uint ParticipantId, ulong ClientMessageId, string Name, string Text);
+
+/// <summary>CHAT_SEND (§4.15).</summary>
+internal readonly record struct ChatSendMessage(uint RequestId, ulong ClientMessageId, string Text);
+
+/// <summary>CHAT_MESSAGE (0xC6, §4.15): a chat message announced to the room, already stored.</summary>
+public sealed record ChatMessageEvent(ulong Sequence, ChatMessage Message) : RoomEvent(Sequence);
+
+/// <summary>One chunk of CHAT_HISTORY (§4.15).</summary>
+public sealed record ChatHistoryChunk(ulong Store, int Chunk, bool Last, bool Truncated, IReadOnlyList<ChatMessage> Messages);
 
 /// <summary>An optional room event (0xC0-0xCF) this build does not know: skipped, its sequence still counted.</summary>
 public sealed record UnknownRoomEvent(ulong Sequence, byte Type) : RoomEvent(Sequence);

@@ -74,6 +74,9 @@ internal enum MessageType : byte
     Unpublish = 0x51,
     Subscribe = 0x52,
     Unsubscribe = 0x53,
+    ChatSend = 0x54,
+    ChatHistory = 0x87,
+    ChatMessage = 0xC6,
 }
 
 /// <summary>What a client wants to do in a room.</summary>
@@ -113,6 +116,7 @@ public enum ErrorCode : ushort
     UnsupportedMedia = 24,
     NotAllowed = 25,
     ConnectionLost = 26,
+    Unavailable = 27,
 }
 
 internal static class ErrorCodeNames
@@ -146,6 +150,7 @@ internal static class ErrorCodeNames
         ErrorCode.UnsupportedMedia => "unsupported-media",
         ErrorCode.NotAllowed => "not-allowed",
         ErrorCode.ConnectionLost => "connection-lost",
+        ErrorCode.Unavailable => "unavailable",
         _ => $"error-{(ushort)code}",
     };
 }
@@ -188,4 +193,25 @@ internal static class ProtocolV2
     public const uint PermissionPublish = 1;
 
     public const uint PermissionSubscribe = 2;
+
+    /// <summary>§4.15: this participant may send chat.</summary>
+    public const uint PermissionChat = 4;
+
+    /// <summary>features bit 0 (§4.15): chat store on the hub, CHAT_SEND and CHAT_HISTORY understood by the client.</summary>
+    public const ulong FeatureChat = 1;
+
+    /// <summary>The cap on a chat message's text in UTF-8 bytes (§4.15).</summary>
+    public const int MaxChatText = 4096;
+
+    /// <summary>CHAT_SEND's payload cap: above the text cap, so an oversize text is refused with a RESULT, not ended with an ERROR.</summary>
+    public const int MaxChatSend = 64 * 1024;
+
+    /// <summary>At most this many messages in one session's CHAT_HISTORY when it resumes (the newest; truncated flagged).</summary>
+    public const int MaxResumeMessages = 1000;
+
+    /// <summary>A chat record's fixed bytes (§4.15): record_len, chat_seq, sent_at_us, participant_id, client_msg_id, name_len, text_len.</summary>
+    public const int ChatRecordFixedSize = 33;
+
+    /// <summary>WELCOME's size with the chat fields appended (§4.15).</summary>
+    public const int WelcomeChatPayloadSize = 80;
 }

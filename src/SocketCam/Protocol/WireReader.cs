@@ -72,6 +72,38 @@ internal ref struct WireReader
         return text;
     }
 
+    /// <summary>
+    /// A chat text (§4.15): strict UTF-8 whose only control characters are TAB, LF and CR (a message may have lines;
+    /// receivers print it through <see cref="PrintableText"/> or as a DOM text node, never as markup).
+    /// </summary>
+    public string ChatText(int length, int max)
+    {
+        if (length > max)
+        {
+            throw Malformed($"its text is {length} bytes; the limit is {max}");
+        }
+
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(Take(length));
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Malformed("its text is not valid UTF-8");
+        }
+
+        foreach (char c in text)
+        {
+            if (char.IsControl(c) && c is not ('\t' or '\n' or '\r'))
+            {
+                throw Malformed($"its text contains the control character U+{(int)c:X4}");
+            }
+        }
+
+        return text;
+    }
+
     public void Skip(int count) => Take(count);
 
     /// <summary>Moves to <paramref name="position"/> (the end of a record whose later fields this version does not know).</summary>
@@ -157,6 +189,15 @@ internal ref struct WireWriter
 
     /// <summary>UTF-8 without a length (the caller patches it), control characters replaced, at most <paramref name="max"/> bytes.</summary>
     public void Text(string text, int max) => Encode(text, max);
+
+    /// <summary>UTF-8 as it is (a chat text the parser already checked), at most <paramref name="max"/> bytes, cut on a character boundary.</summary>
+    public void Utf8(string text, int max)
+    {
+        Encoder encoder = Encoding.UTF8.GetEncoder();
+        Span<byte> target = _data.Slice(_position, Math.Min(max, _data.Length - _position));
+        encoder.Convert(text, target, flush: true, out _, out int used, out _);
+        _position += used;
+    }
 
     /// <summary>Writes a u16 at an earlier position (a record's length once its end is known).</summary>
     public readonly void PatchU16(int at, ushort value) => BinaryPrimitives.WriteUInt16BigEndian(_data[at..], value);

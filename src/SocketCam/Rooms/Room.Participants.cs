@@ -547,6 +547,18 @@ public sealed partial class Room
         return null;
     }
 
+    /// <summary>
+    /// CHAT_MESSAGE (§4.15): a message the chat store has made durable, announced to everyone in the room like any event
+    /// (the store calls this in chat_seq order, so events and sequence numbers agree).
+    /// </summary>
+    internal void AnnounceChat(ChatMessage message)
+    {
+        lock (_lock)
+        {
+            Broadcast(seq => MessageWriterV2.ChatMessage(seq, message));
+        }
+    }
+
     /// <summary>Builds one event with the next sequence number and queues the same array to every v2 participant.</summary>
     private void Broadcast(Func<ulong, byte[]> build)
     {

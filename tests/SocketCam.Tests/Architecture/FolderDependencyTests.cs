@@ -10,6 +10,7 @@
 //   Transport, Protocol, Codecs, Ffmpeg socket helpers and endpoints; the wire (v1, v2, FrameFraming); JPEG, raw and PNG
 //                                       encoders and decoders, snapshots; the ffmpeg child process
 //   Transfer                            one file over TCP or UDP (its SendPacer also paces live UDP)
+//   Chat                                the rooms' chat logs in SQLite (ChatStore), the messages being Protocol's records
 //   Rooms                               the media core: Room, Participant, Track, Delivery and Outbox, VideoSlot, ViewerFeed
 //   Udp                                 the UDP engine: datagrams, fragmenting and reassembly, the frame sender and receiver
 //   Hub                                 the server: HubServer, its TCP/Unix connections and its UDP sessions, ClientRegistry
@@ -215,7 +216,7 @@ internal static class FolderDependencyChecker
             .ToList();
     }
 
-    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, and System.IO.Hashing.</summary>
+    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, System.IO.Hashing and Microsoft.Data.Sqlite.</summary>
     public static IReadOnlyList<MetadataReference> FrameworkReferences()
     {
         var dirs = new[] { typeof(object), typeof(Microsoft.AspNetCore.Http.HttpContext) }
@@ -224,6 +225,7 @@ internal static class FolderDependencyChecker
         var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
         return platform.Where(p => dirs.Contains(Path.GetDirectoryName(p)))
             .Append(typeof(System.IO.Hashing.Crc32).Assembly.Location)
+            .Append(typeof(Microsoft.Data.Sqlite.SqliteConnection).Assembly.Location)
             .Distinct(StringComparer.Ordinal)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToList();

@@ -306,19 +306,19 @@ public sealed class MessageParserV2Tests
     {
         byte[] payload = new byte[20];
         BinaryPrimitives.WriteUInt64BigEndian(payload, 42);
-        var buffer = new ReadOnlySequence<byte>(Message(0xC6, payload));
+        var buffer = new ReadOnlySequence<byte>(Message(0xC9, payload));
 
         Assert.Equal(V2Read.SkippedOptional, MessageParserV2.TryReadMessage(ref buffer, MaxFrame, out MessageType type, out ReadOnlySequence<byte> skipped));
 
         Assert.True(MessageParserV2.IsRoomEvent((byte)type));
-        Assert.Equal(new UnknownRoomEvent(42, 0xC6), MessageParserV2.ParseEvent((byte)type, skipped.Slice(0, 8).ToArray()));
+        Assert.Equal(new UnknownRoomEvent(42, 0xC9), MessageParserV2.ParseEvent((byte)type, skipped.Slice(0, 8).ToArray()));
         Assert.False(MessageParserV2.IsRoomEvent(0xF0));
         Assert.False(MessageParserV2.IsRoomEvent(0x12));
     }
 
     [Theory]
     [InlineData(0xF0, ProtocolV2.MaxOptionalPayload + 1, ErrorCode.TooLarge)]
-    [InlineData(0xC6, ProtocolV2.MaxOptionalPayload + 1, ErrorCode.TooLarge)]
+    [InlineData(0xC9, ProtocolV2.MaxOptionalPayload + 1, ErrorCode.TooLarge)]
     [InlineData(0x70, 4, ErrorCode.UnknownType)]
     [InlineData(0x7E, 0, ErrorCode.UnknownType)]
     [InlineData(0x00, 0, ErrorCode.UnknownType)]

@@ -14,9 +14,17 @@ internal sealed class RoomSession : IAsyncDisposable
     private readonly ConcurrentQueue<RoomEvent> _events = new();
     private readonly ConcurrentQueue<KeyframeRequestMessage> _keyframeRequests = new();
 
-    private RoomSession(RoomClient client)
+    private readonly ConcurrentQueue<ChatMessage> _chat = new();
+
+    private RoomSession(RoomClient client, ChatChannel? chat)
     {
         Client = client;
+        Chat = chat;
+        if (chat is not null)
+        {
+            chat.Shown = _chat.Enqueue;
+        }
+
         client.FrameReceived = f =>
         {
             _frames.Enqueue(new ReceivedCopy(f.ParticipantId, f.TrackId, f.Info, System.Buffers.BuffersExtensions.ToArray(f.Data)));
@@ -40,12 +48,23 @@ internal sealed class RoomSession : IAsyncDisposable
 
     public IReadOnlyList<KeyframeRequestMessage> KeyframeRequests => [.. _keyframeRequests];
 
-    public static async Task<RoomSession> JoinAsync(TestHub hub, string name, string room = "call", bool hidden = false, string? token = null)
+    /// <summary>The chat channel this session joined with (null: it did not announce chat).</summary>
+    public ChatChannel? Chat { get; }
+
+    /// <summary>Chat messages shown, in the order the channel showed them.</summary>
+    public IReadOnlyList<ChatMessage> ChatShown => [.. _chat];
+
+    public static async Task<RoomSession> JoinAsync(TestHub hub, string name, string room = "call", bool hidden = false, string? token = null, ChatChannel? chat = null)
     {
-        RoomClient client = await RoomClient.ConnectAsync(hub.Endpoint, new ClientOptions { Room = room, Token = token, Agent = "tests" }, name, hidden, CancellationToken.None);
-        var session = new RoomSession(client);
+        RoomClient client = await RoomClient.ConnectAsync(hub.Endpoint, new ClientOptions { Room = room, Token = token, Agent = "tests" }, name, hidden, CancellationToken.None, chat);
+        var session = new RoomSession(client, chat);
         await client.SnapshotReceived.WaitAsync(TestHub.Timeout);
         return session;
+    }
+
+    public async Task WaitForChatAsync(int count)
+    {
+        await Eventually.UntilAsync(() => _chat.Count >= count, $"{count} chat messages shown to {Client.ParticipantId}", TestHub.Timeout);
     }
 
     public IReadOnlyList<ReceivedCopy> FramesOf(uint participantId, ushort trackId) =>
