@@ -141,6 +141,7 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/assets/{*file}", new RequestDelegate(c => _assets.ServeAsync(c, "assets/" + (c.Request.RouteValues["file"] as string ?? ""))));
         app.MapGet("/rooms/{room}/ws", new RequestDelegate(WatchSocketAsync));
         app.MapGet("/rooms/{room}/publish/ws", new RequestDelegate(PublishSocketAsync));
+        app.MapGet("/v2/ws", new RequestDelegate(ParticipantSocketAsync));
         app.MapGet("/healthz", new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status200OK, "ok")));
         app.MapGet("/stream.mjpg", new RequestDelegate(c => StreamAsync(c, _options.DefaultRoom)));
         app.MapGet("/rooms/{room}/stream.mjpg", new RequestDelegate(c => StreamAsync(c, RouteRoom(c))));
@@ -515,6 +516,53 @@ public sealed class HttpServer : IAsyncDisposable
         finally
         {
             _hub.LeaveRoom(room);
+        }
+    }
+
+    /// <summary>
+    /// `GET /v2/ws` with the subprotocol `socketcam.v2` (docs/PROTOCOL.md §4.16): a protocol v2 participant (the call page),
+    /// the same session a TCP participant runs, over a WebSocket.
+    /// </summary>
+    private async Task ParticipantSocketAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest || !context.WebSockets.WebSocketRequestedProtocols.Contains(WebSocketParticipantLink.SubProtocol))
+        {
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest,
+                $"this is the protocol v2 WebSocket: open it with the subprotocol {WebSocketParticipantLink.SubProtocol} (the call page, /call/ROOM, does)");
+            return;
+        }
+
+        AddressKey? key = AddressOf(context);
+        if (!await RoomForSocketAsync(context, key))
+        {
+            return;
+        }
+
+        try
+        {
+            WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(WebSocketParticipantLink.SubProtocol);
+            var link = new WebSocketParticipantLink(socket, _hub.Options.Sessions.MaxFrameBytes);
+            using var participant = new HostedParticipant(_hub, link, MjpegClient.Describe(context), key, _shutdown.Token);
+            await ServeAsync(_sockets, participant, async p =>
+            {
+                using var stopPump = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+                Task pump = link.PumpAsync(stopPump.Token);
+                try
+                {
+                    await ((HostedParticipant)p).RunAsync(link.Reader, _shutdown.Token);
+                }
+                finally
+                {
+                    // The session closed (and disposed) the link: the pump ends with it.
+                    await stopPump.CancelAsync();
+                    await pump;
+                    await link.Reader.CompleteAsync();
+                }
+            });
+        }
+        finally
+        {
+            _socketSlots.Release(key);
         }
     }
 

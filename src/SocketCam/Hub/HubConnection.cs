@@ -99,7 +99,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             if (await ReadPrefaceAsync(reader, serverToken) == ProtocolV2.Version)
             {
                 // Version 2 (docs/PROTOCOL.md Part II): a participant session owns the socket from here to its close.
-                _v2 = new ParticipantConnection(_socket, _address, _hub, _options, _logger, Remote, _receiveTimeout, _gather, _feed.Counters, _received);
+                _v2 = new ParticipantConnection(new SocketParticipantLink(_socket, _gather), _address, _hub, _options, _logger, Remote, _receiveTimeout, _feed.Counters, _received);
                 v2Done = true;
                 await _v2.RunAsync(reader, serverToken);
                 return;

@@ -15,20 +15,20 @@ using SocketCam.Transport;
 namespace SocketCam.Hub;
 
 /// <summary>
-/// A protocol v2 session over a stream socket (docs/PROTOCOL.md Part II), after the client's preface said version 2:
+/// A protocol v2 session (docs/PROTOCOL.md Part II) over a stream socket, after the client's preface said version 2, or
+/// over a WebSocket (§4.16); the transport is an <see cref="IParticipantLink"/>:
 /// JOIN, then requests, frames of its own tracks and keyframe requests in; WELCOME, the room's snapshot and events,
 /// RESULTs and the subscribed tracks' frames out. Everything outgoing waits in the participant's <see cref="Outbox"/>
 /// and one send loop, the socket's only writer, writes it: control first, then audio, then video.
 /// </summary>
 internal sealed class ParticipantConnection
 {
-    private readonly Socket _socket;
+    private readonly IParticipantLink _link;
     private readonly AddressKey? _address;
     private readonly HubServer _hub;
     private readonly SessionOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _receiveTimeout;
-    private readonly GatherSender _gather;
     private readonly SendCounters _sent;
     private readonly ReceiveCounters _received;
     private readonly Outbox _outbox;
@@ -40,7 +40,6 @@ internal sealed class ParticipantConnection
     private volatile bool _closing;
     private volatile bool _flushing;
     private static readonly TimeSpan LingerLimit = TimeSpan.FromSeconds(1);
-    private const int LingerMaxBytes = 1 << 20;
     private volatile bool _sendFailed;
     private volatile bool _sendStalled;
     private long _keyframeRequestsDropped;
@@ -50,16 +49,15 @@ internal sealed class ParticipantConnection
     private readonly CancellationTokenSource _stall = new();
     private readonly TimeSpan _stallTimeout;
 
-    public ParticipantConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, GatherSender gather, SendCounters sent, ReceiveCounters received)
+    public ParticipantConnection(IParticipantLink link, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, string remote, CancellationTokenSource receiveTimeout, SendCounters sent, ReceiveCounters received)
     {
-        _socket = socket;
+        _link = link;
         _address = address;
         _hub = hub;
         _options = options;
         _logger = logger;
         Remote = remote;
         _receiveTimeout = receiveTimeout;
-        _gather = gather;
         _sent = sent;
         _received = received;
         RoomLimits limits = hub.Options.Rooms;
@@ -97,7 +95,7 @@ internal sealed class ParticipantConnection
                 // `socketcam rooms`: one answer, then a polite close (§4.6.7).
                 Authorize(MessageParserV2.ParseListRooms(first));
                 _hub.Guards.FailedAttempts.RecordSuccess(_address);
-                await _socket.SendAllAsync(MessageWriterV2.RoomList(ListRooms()), serverToken);
+                await _link.SendAsync(MessageWriterV2.RoomList(ListRooms()), serverToken);
                 farewell = MessageWriterV2.Close(MessageType.Goodbye, ErrorCode.Normal, "room list sent");
                 return;
             }
@@ -108,7 +106,7 @@ internal sealed class ParticipantConnection
             _hub.Guards.FailedAttempts.RecordSuccess(_address);
             room = _hub.GetOrCreateRoom(join.Room);
             RoomName = join.Room;
-            participant = room.Join(join.Name, TransportOf(_socket), ParticipantFlags.None, join.Hidden, _outbox);
+            participant = room.Join(join.Name, _link.Transport, ParticipantFlags.None, join.Hidden, _outbox);
             Participant = participant;
             participant.KeyframeRequested = m => _outbox.EnqueueControl(MessageWriterV2.KeyframeRequest(m));
             RoomLimits limits = room.Limits;
@@ -127,7 +125,7 @@ internal sealed class ParticipantConnection
                 (uint)limits.ControlQueueMessages, (uint)limits.ControlQueueBytes,
                 chat is null ? null : ChatTermsOf(chat, _hub.Options.Chat!));
             // WELCOME goes out before the send loop starts: the snapshot (already queued by Join) follows it.
-            await _socket.SendAllAsync(MessageWriterV2.Welcome(welcome), serverToken);
+            await _link.SendAsync(MessageWriterV2.Welcome(welcome), serverToken);
             HubLog.Joined(_logger, Remote, join.Room, join.Hidden ? "hidden participant" : $"participant {participant.Id} '{participant.Name}'", join.Agent);
             sendLoop = SendLoopAsync();
             if (chat is not null && (join.Features & ProtocolV2.FeatureChat) != 0)
@@ -224,7 +222,7 @@ internal sealed class ParticipantConnection
 
             // What was queued before the end (RESULTs of requests that took effect, events) goes out ahead of the
             // farewell; a slow consumer's queue is dropped instead (§4.8).
-            await CloseAsync(sendLoop, farewell, flushControl: leaveCode != ErrorCode.SlowConsumer);
+            await CloseAsync(sendLoop, farewell, leaveCode, flushControl: leaveCode != ErrorCode.SlowConsumer);
         }
     }
 
@@ -328,9 +326,6 @@ internal sealed class ParticipantConnection
     }
 
     private static ushort Clamp16(int value) => (ushort)Math.Clamp(value, 0, ushort.MaxValue);
-
-    private static ParticipantTransport TransportOf(Socket socket) =>
-        socket.AddressFamily == AddressFamily.Unix ? ParticipantTransport.Unix : ParticipantTransport.Tcp;
 
     /// <summary>The first message: JOIN, or LIST_ROOMS instead (anything else is malformed).</summary>
     private async Task<(MessageType Type, byte[] Payload)> ReadFirstAsync(PipeReader reader, CancellationToken serverToken)
@@ -604,7 +599,7 @@ internal sealed class ParticipantConnection
                     if (_outbox.TakeControl() is { } control)
                     {
                         _stall.CancelAfter(_stallTimeout);
-                        await _socket.SendAllAsync(control, CancellationToken.None);
+                        await _link.SendAsync(control, CancellationToken.None);
                         _stall.CancelAfter(Timeout.InfiniteTimeSpan);
                         continue;
                     }
@@ -624,7 +619,7 @@ internal sealed class ParticipantConnection
                     {
                         ArraySegment<byte> header = FrameFraming.V2Header(frame);
                         _stall.CancelAfter(_stallTimeout);
-                        await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
+                        await _link.SendFrameAsync(header, frame.PayloadSegment);
                         _stall.CancelAfter(Timeout.InfiniteTimeSpan);
                         _sent.OnSent(header.Count + frame.DataLength, Clock.NowMicros() - frame.Header.CaptureMicros);
                     }
@@ -663,17 +658,11 @@ internal sealed class ParticipantConnection
     private void OnSendStalled()
     {
         _sendStalled = true;
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (Exception ex) when (ex is ObjectDisposedException || ex.IsDisconnect())
-        {
-        }
+        _link.Abort();
     }
 
     /// <summary>Stops the send loop after what it is writing, then writes the farewell (given up after the grace period) and closes.</summary>
-    private async Task CloseAsync(Task? sendLoop, byte[]? farewell, bool flushControl)
+    private async Task CloseAsync(Task? sendLoop, byte[]? farewell, ErrorCode code, bool flushControl)
     {
         if (flushControl)
         {
@@ -695,10 +684,10 @@ internal sealed class ParticipantConnection
             if (farewell is not null && !_sendFailed)
             {
                 using var grace = new CancellationTokenSource(_options.ShutdownGrace);
-                await _socket.SendAllAsync(farewell, grace.Token);
+                await _link.SendAsync(farewell, grace.Token);
                 // The peer may still be sending (a flood that was just cut off): without this its unread requests
                 // would turn our close into a reset that can destroy the farewell before the peer reads it.
-                await _socket.LingerAsync(TimeSpan.FromTicks(Math.Min(_options.ShutdownGrace.Ticks, LingerLimit.Ticks)), LingerMaxBytes);
+                await _link.CloseAsync(code, TimeSpan.FromTicks(Math.Min(_options.ShutdownGrace.Ticks, LingerLimit.Ticks)));
             }
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException || ex.IsDisconnect())
@@ -707,15 +696,7 @@ internal sealed class ParticipantConnection
         finally
         {
             _outbox.Close();
-            try
-            {
-                _socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex.IsDisconnect())
-            {
-            }
-
-            _socket.Dispose();
+            _link.Dispose();
             if (sendLoop is not null)
             {
                 try
