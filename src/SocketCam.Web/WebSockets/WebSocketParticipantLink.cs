@@ -19,6 +19,8 @@ internal sealed class WebSocketParticipantLink : IParticipantLink
     private const int ReadSize = 16 * 1024;
     private readonly WebSocket _socket;
     private readonly Pipe _incoming;
+    private readonly byte[] _discard = new byte[ReadSize];
+    private readonly TaskCompletionSource _pumpDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public WebSocketParticipantLink(WebSocket socket, int maxFrameBytes)
     {
@@ -41,29 +43,35 @@ internal sealed class WebSocketParticipantLink : IParticipantLink
     public async Task PumpAsync(CancellationToken cancellationToken)
     {
         PipeWriter writer = _incoming.Writer;
-        Exception? failure = null;
+        bool writing = true;
         try
         {
             while (true)
             {
-                Memory<byte> memory = writer.GetMemory(ReadSize);
+                Memory<byte> memory = writing ? writer.GetMemory(ReadSize) : _discard;
                 ValueWebSocketReceiveResult result = await _socket.ReceiveAsync(memory, cancellationToken);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     break;
                 }
 
+                if (!writing)
+                {
+                    continue; // the session is ending: read on until the browser's close, so ours is not a reset
+                }
+
                 if (result.MessageType == WebSocketMessageType.Text)
                 {
-                    failure = new ProtocolException(ErrorCode.Malformed, "A text WebSocket message: socketcam.v2 carries binary v2 messages only.");
-                    break;
+                    writing = false;
+                    await writer.CompleteAsync(new ProtocolException(ErrorCode.Malformed, "A text WebSocket message: socketcam.v2 carries binary v2 messages only."));
+                    continue;
                 }
 
                 writer.Advance(result.Count);
                 FlushResult flushed = await writer.FlushAsync(cancellationToken);
                 if (flushed.IsCompleted)
                 {
-                    break;
+                    writing = false; // the session stopped reading (it is closing): keep draining
                 }
             }
         }
@@ -73,7 +81,12 @@ internal sealed class WebSocketParticipantLink : IParticipantLink
         }
         finally
         {
-            await writer.CompleteAsync(failure);
+            if (writing)
+            {
+                await writer.CompleteAsync();
+            }
+
+            _pumpDone.TrySetResult();
         }
     }
 
@@ -98,8 +111,10 @@ internal sealed class WebSocketParticipantLink : IParticipantLink
         string reason = code == ErrorCode.Normal ? "goodbye" : code.ToString();
         try
         {
-            // The pump keeps reading until the browser's close arrives, so our close does not race its last messages.
             await _socket.CloseOutputAsync(status, reason, timeout.Token);
+            // The pump reads on until the browser's close arrives: closing before that could reset the connection and
+            // destroy the farewell before the browser read it.
+            await _pumpDone.Task.WaitAsync(timeout.Token);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
