@@ -51,6 +51,7 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
     private readonly List<long> _uploadedCaptures = [];
     private int _shownVersion = -1;
     private TextPainter? _painter;
+    private SdlTexture? _corners;
     private SdlTexture? _waiting;
     private (int Size, int MaxWidth) _waitingKey;
     private (int Width, int Height) _size;
@@ -336,6 +337,8 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
         _shown.Clear();
         _waiting?.Dispose();
         _waiting = null;
+        _corners?.Dispose();
+        _corners = null;
         _painter?.Dispose();
         _painter = null;
     }
@@ -345,6 +348,9 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
 
     /// <summary>Label text size for a tile <paramref name="tileHeight"/> pixels tall: 1/16 of it, 11 to 26 pixels.</summary>
     internal static int LabelSize(int tileHeight) => Math.Clamp(tileHeight / 16, 11, 26);
+
+    /// <summary>The radius of a tile's rounded corners: 1/28 of its height, 2 to 14 pixels.</summary>
+    internal static int CornerRadius(int tileHeight) => Math.Clamp(tileHeight / 28, 2, 14);
 
     /// <summary>The space between a tile's edges and its label: 1/36 of its height, at least 4 pixels.</summary>
     internal static int LabelMargin(int tileHeight) => Math.Max(4, tileHeight / 36);
@@ -411,15 +417,46 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
                 : SdlNative.GetError();
         }
 
+        int radius = CornerRadius(rects[0].Height);
+        _corners ??= window.CreateTexture();
+        if (_corners.Width != 2 * radius)
+        {
+            RgbaImage mask = TextPainter.CornerMask(radius, new SKColor(Background.R, Background.G, Background.B));
+            if (!_corners.SetImage(mask.Pixels, mask.Width, mask.Height, mask.Stride, out string? error))
+            {
+                return error;
+            }
+        }
+
         for (int i = 0; i < rects.Length; i++)
         {
             if (DrawTile(window, painter, _shown[i], rects[i]) is { } error)
             {
                 return error;
             }
+
+            if (!RoundCorners(window, _corners, rects[i], radius))
+            {
+                return SdlNative.GetError();
+            }
         }
 
         return null;
+    }
+
+    /// <summary>Covers the tile's four corners with the background outside a circle's quarter: rounded corners.</summary>
+    private static bool RoundCorners(SdlWindow window, SdlTexture corners, PixelRect tile, int radius)
+    {
+        if (tile.Width < 4 * radius || tile.Height < 4 * radius)
+        {
+            return true;
+        }
+
+        int right = tile.X + tile.Width - radius, bottom = tile.Y + tile.Height - radius;
+        return window.Copy(corners, new PixelRect(0, 0, radius, radius), new PixelRect(tile.X, tile.Y, radius, radius))
+            && window.Copy(corners, new PixelRect(radius, 0, radius, radius), new PixelRect(right, tile.Y, radius, radius))
+            && window.Copy(corners, new PixelRect(0, radius, radius, radius), new PixelRect(tile.X, bottom, radius, radius))
+            && window.Copy(corners, new PixelRect(radius, radius, radius, radius), new PixelRect(right, bottom, radius, radius));
     }
 
     private static string? DrawTile(SdlWindow window, TextPainter painter, Tile tile, PixelRect rect)

@@ -123,6 +123,21 @@ internal sealed class TextPainter : IDisposable
     }
 
     /// <summary>
+    /// What rounds a rectangle's corners: a square of 2 x <paramref name="radius"/> pixels in <paramref name="colour"/> with
+    /// a transparent, anti-aliased circle cut out; each quarter covers one corner.
+    /// </summary>
+    public static RgbaImage CornerMask(int radius, SKColor colour)
+    {
+        int side = 2 * Math.Max(1, radius);
+        return Paint(side, side, canvas =>
+        {
+            canvas.Clear(colour);
+            using var hole = new SKPaint { BlendMode = SKBlendMode.Clear, IsAntialias = true };
+            canvas.DrawCircle(side / 2f, side / 2f, side / 2f, hole);
+        });
+    }
+
+    /// <summary>
     /// Up to two initials: the first text element (a letter with its marks, an ideograph, an emoji) of the first and the
     /// last word, upper-cased; "?" for a name without any.
     /// </summary>

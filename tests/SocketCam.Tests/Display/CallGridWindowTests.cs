@@ -86,7 +86,7 @@ public sealed class CallGridWindowTests
                 PixelRect fit = Within(tiles[1], Letterbox.Fit(640, 480, tiles[1].Width, tiles[1].Height));
                 return fit.X > tiles[1].X + 10
                     && Is(shot[fit.X + 3, fit.Y + 3], (200, 40, 160)) && Is(shot[fit.X + fit.Width - 4, fit.Y + (fit.Height / 2)], (200, 40, 160))
-                    && Is(shot[tiles[1].X + 3, tiles[1].Y + 3], (0, 0, 0)) && Is(shot[fit.X + fit.Width + 3, fit.Y + 3], (0, 0, 0))
+                    && Is(shot[tiles[1].X + 3, tiles[1].Y + (tiles[1].Height / 2)], (0, 0, 0)) && Is(shot[fit.X + fit.Width + 3, fit.Y + 3], (0, 0, 0))
                     && !Is(shot[fit.X - 3, fit.Y + 3], (200, 40, 160))
                     && IsPlaceholder(shot, tiles[0]);
             },
@@ -274,10 +274,18 @@ public sealed class CallGridWindowTests
         return null;
     }
 
-    /// <summary>The placeholder's colour in the tile's four corners (the label is inset from the bottom-left one).</summary>
-    private static bool IsPlaceholder(RgbImage shot, PixelRect tile) =>
-        Is(shot[tile.X + 1, tile.Y + 1], CallGridWindow.Placeholder) && Is(shot[tile.X + tile.Width - 2, tile.Y + 1], CallGridWindow.Placeholder)
-        && Is(shot[tile.X + 1, tile.Y + tile.Height - 2], CallGridWindow.Placeholder) && Is(shot[tile.X + tile.Width - 2, tile.Y + tile.Height - 2], CallGridWindow.Placeholder);
+    /// <summary>
+    /// The placeholder's colour near the tile's four corners (just inside their rounding, clear of the label inset from the
+    /// bottom-left one), and the background in the corners' very pixels (rounded).
+    /// </summary>
+    private static bool IsPlaceholder(RgbImage shot, PixelRect tile)
+    {
+        int r = CallGridWindow.CornerRadius(tile.Height);
+        int right = tile.X + tile.Width - 1, bottom = tile.Y + tile.Height - 1;
+        return Is(shot[tile.X + 2, tile.Y + r + 2], CallGridWindow.Placeholder) && Is(shot[right - 2, tile.Y + r + 2], CallGridWindow.Placeholder)
+            && Is(shot[tile.X + 2, bottom - r - 2], CallGridWindow.Placeholder) && Is(shot[right - 2, bottom - r - 2], CallGridWindow.Placeholder)
+            && Is(shot[tile.X, tile.Y], CallGridWindow.Background) && Is(shot[right, bottom], CallGridWindow.Background);
+    }
 
     /// <summary>A point in the initials circle, above its letters.</summary>
     private static (int R, int G, int B) AvatarPixel(RgbImage shot, PixelRect tile)

@@ -176,6 +176,19 @@ internal sealed unsafe class SdlWindow : IDisposable
         return SdlNative.RenderCopy(_renderer, texture.Handle, null, &destination) == 0;
     }
 
+    /// <summary>Draws the part <paramref name="source"/> of a texture into <paramref name="rect"/>; false on failure.</summary>
+    public bool Copy(SdlTexture texture, PixelRect source, PixelRect rect)
+    {
+        if (!texture.HasContent || rect.IsEmpty || source.IsEmpty)
+        {
+            return true;
+        }
+
+        var from = new SdlRect(source.X, source.Y, source.Width, source.Height);
+        var destination = new SdlRect(rect.X, rect.Y, rect.Width, rect.Height);
+        return SdlNative.RenderCopy(_renderer, texture.Handle, &from, &destination) == 0;
+    }
+
     public void Present() => SdlNative.RenderPresent(_renderer);
 
     public void Dispose()
