@@ -39,6 +39,7 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
     private readonly ILogger _logger;
     private readonly WindowThread _thread;
     private readonly string _waitingText;
+    private readonly (int Width, int Height) _initialSize;
     private readonly Lock _tilesLock = new();
     private readonly List<Tile> _tiles = [];   // under _tilesLock, in the order they joined
     private readonly List<Tile> _removed = []; // under _tilesLock: removed, mailbox not freed yet
@@ -62,6 +63,7 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
     {
         _logger = logger;
         _waitingText = "Waiting for others to join " + CleanName(options.Room, "the room");
+        _initialSize = (options.InitialWidth, options.InitialHeight);
         Stats = new DisplayStats(ReplacedPictures);
         _thread = new WindowThread(
             new WindowThreadOptions(options.Title, options.InitialWidth, options.InitialHeight, options.EventTimeout, options.Alternative, "SocketCam call window"),
@@ -262,7 +264,7 @@ internal sealed class CallGridWindow : IDisposable, IWindowScene
     void IWindowScene.Opened(SdlWindow window)
     {
         // Like any window: the asked-for size, scaled down to fit the screen.
-        window.SizeToPicture(window.OutputSize().Width, window.OutputSize().Height);
+        window.SizeToPicture(_initialSize.Width, _initialSize.Height);
         _painter = new TextPainter();
     }
 
