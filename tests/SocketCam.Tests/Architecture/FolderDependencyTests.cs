@@ -215,7 +215,7 @@ internal static class FolderDependencyChecker
             .ToList();
     }
 
-    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, and System.IO.Hashing.</summary>
+    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, System.IO.Hashing and SkiaSharp.</summary>
     public static IReadOnlyList<MetadataReference> FrameworkReferences()
     {
         var dirs = new[] { typeof(object), typeof(Microsoft.AspNetCore.Http.HttpContext) }
@@ -224,6 +224,7 @@ internal static class FolderDependencyChecker
         var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
         return platform.Where(p => dirs.Contains(Path.GetDirectoryName(p)))
             .Append(typeof(System.IO.Hashing.Crc32).Assembly.Location)
+            .Append(typeof(SkiaSharp.SKBitmap).Assembly.Location)
             .Distinct(StringComparer.Ordinal)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToList();
