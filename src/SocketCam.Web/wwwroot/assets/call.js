@@ -244,6 +244,7 @@ function syncTiles() {
   for (const [key, want] of wanted) updateTile(key, want);
   const grid = $('grid');
   [...tiles.values()].sort(tileOrder).forEach((t) => grid.append(t.el));
+  placeSelf();
   $('alone').hidden = tiles.size > 0 || session.state !== 'live';
   $('stage').classList.toggle('solo', tiles.size === 0);
   layoutGrid();
@@ -277,24 +278,38 @@ function routeFrame(frame) {
   if (tile && tile.track === track) tile.drawer.push(frame);
 }
 
-/** Picks the column count that gives 16:9 tiles the most room in the stage, then sizes them. */
+/** Your own camera: a small picture-in-picture with one other tile or none; from two on, the last tile of the grid. */
+function placeSelf() {
+  const self = $('self');
+  const inGrid = tiles.size >= 2;
+  if (inGrid) $('grid').append(self);
+  else if (self.parentElement !== $('stage')) $('stage').append(self);
+}
+
+/**
+ * Picks the column count that gives the tiles the most area in the stage, each tile between `minAspect` and 16:9 (the
+ * picture is cropped to fill it; a screen share is letterboxed instead), then sizes them.
+ */
 function layoutGrid() {
   const grid = $('grid');
-  const n = tiles.size;
+  const n = grid.children.length;
   if (n === 0) return;
-  const gap = 10;
+  const gap = parseFloat(getComputedStyle(grid).columnGap) || 10;
   const width = grid.clientWidth;
   const height = grid.clientHeight;
-  const maxCols = width < 600 ? 2 : n;
-  let best = { w: 0, cols: 1 };
-  for (let cols = 1; cols <= Math.min(n, maxCols); cols++) {
+  const narrow = width < 600;
+  const minAspect = narrow ? 3 / 4 : 4 / 3;
+  let best = { area: 0, w: 0, h: 0 };
+  for (let cols = 1; cols <= Math.min(n, narrow ? 2 : n); cols++) {
     const rows = Math.ceil(n / cols);
-    const w = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * 16 / 9);
-    if (w > best.w) best = { w, cols };
+    let w = (width - gap * (cols - 1)) / cols;
+    let h = (height - gap * (rows - 1)) / rows;
+    if (w / h > 16 / 9) w = (h * 16) / 9;
+    if (w / h < minAspect) h = w / minAspect;
+    if (w * h > best.area) best = { area: w * h, w, h };
   }
-  const w = Math.max(80, Math.floor(best.w));
-  grid.style.gridTemplateColumns = `repeat(${best.cols}, ${w}px)`;
-  grid.style.gridAutoRows = `${Math.floor((w * 9) / 16)}px`;
+  grid.style.setProperty('--tile-w', `${Math.max(80, Math.floor(best.w))}px`);
+  grid.style.setProperty('--tile-h', `${Math.max(45, Math.floor(best.h))}px`);
 }
 
 // --- people and notices ---
@@ -524,6 +539,34 @@ function leave() {
   session.leave();
 }
 
+/** On the join screen: who is in the room already (from /api/rooms), as text. */
+async function peek() {
+  if (document.body.dataset.screen !== 'join') return;
+  try {
+    const response = await fetch(withToken('/api/rooms'), { cache: 'no-store' });
+    if (!response.ok) return;
+    const here = (await response.json()).rooms?.find((r) => r.name === room)?.participants ?? [];
+    $('join-here').textContent = describeHere(here.map((p) => p.name || `participant-${p.id}`));
+  } catch {
+    // The list is a nicety: the call works without it.
+  } finally {
+    setTimeout(peek, 3000);
+  }
+}
+
+function describeHere(names) {
+  if (names.length === 0) return 'No one else is here yet.';
+  if (names.length === 1) return `${names[0]} is in the call.`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are in the call.`;
+  return `${names[0]}, ${names[1]} and ${names.length - 2} more are in the call.`;
+}
+
+function showPreviewName() {
+  const name = $('name').value.trim();
+  fillAvatar($('preview-avatar'), name || '?');
+  $('preview-name').textContent = name;
+}
+
 async function copyLink() {
   try {
     await navigator.clipboard.writeText(location.href);
@@ -563,7 +606,7 @@ function wire() {
     }
   });
   $('chat-input').addEventListener('input', autosize);
-  $('name').addEventListener('input', () => fillAvatar($('preview-avatar'), $('name').value || '?'));
+  $('name').addEventListener('input', showPreviewName);
   new ResizeObserver(layoutGrid).observe($('grid'));
   setInterval(tickClock, 1000);
 }
@@ -575,10 +618,11 @@ function init() {
   $('home').href = withToken('/');
   $('left-home').href = withToken('/');
   $('name').value = localStorage.getItem(NAME_KEY) ?? '';
-  fillAvatar($('preview-avatar'), $('name').value || '?');
+  showPreviewName();
   wire();
   showScreen('join');
   tickClock();
+  peek();
   if (!navigator.mediaDevices?.getUserMedia) {
     $('join-status').textContent = 'The camera needs a secure context (https:// or http://localhost); you can still join and chat.';
     showOwnVideo();
