@@ -132,6 +132,8 @@ export class CallSession {
   // --- connection ---
 
   start() {
+    this.fatal = null;
+    this.backoffMs = BACKOFF_MIN_MS;
     this.setState('joining');
     this.connect();
   }

@@ -261,6 +261,36 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await phone.UntilAsync("window.socketcam.state === 'left'", "the phone left");
     }
 
+    [Fact]
+    public async Task CallPage_passes_its_token_on_to_the_WebSocket_and_to_JOIN()
+    {
+        var hubOptions = new HubOptions { Sessions = new SessionOptions { Token = "s3cret" } };
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory, token: "s3cret", hubOptions: hubOptions);
+        await using BrowserPage page = await browser.NewPageAsync();
+        await page.RecordWebSocketsAsync();
+
+        Assert.Equal(401, (await page.GotoAsync($"{server.Url}/call/call")).Status);
+        await page.GotoAsync($"{server.Url}/call/call?token=s3cret&{LightVideo}");
+        await page.Page.FillAsync("#name", "Tokened");
+        await page.Page.ClickAsync("#join");
+        await page.UntilAsync("window.socketcam.state === 'live'", "the page with the token is in the call");
+        // The HTTP middleware let the WebSocket in by its query, and the hub (which has the token too) the JOIN by its field.
+        Assert.Contains(await page.WebSocketLogAsync(), e => e.Event == "open" && e.Url.EndsWith("/v2/ws?token=s3cret", StringComparison.Ordinal));
+        Assert.Equal(1, await page.EvalAsync<int>("() => window.socketcam.participants.length"));
+
+        // A hub whose own token differs refuses the JOIN: the page stops with the hub's reason instead of retrying.
+        var otherHub = new HubOptions { Sessions = new SessionOptions { Token = "another" } };
+        await using WebTestServer strict = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: Path.Combine(_directory, "strict"), token: "s3cret", hubOptions: otherHub);
+        await using BrowserPage refused = await browser.NewPageAsync();
+        await refused.GotoAsync($"{strict.Url}/call/call?token=s3cret&{LightVideo}");
+        await refused.Page.FillAsync("#name", "Refused");
+        await refused.Page.ClickAsync("#join");
+        await refused.UntilAsync("window.socketcam.state === 'left' && /unauthorized/.test(window.socketcam.reason)", "the page ends with the hub's unauthorized");
+        Assert.True(await refused.Page.IsVisibleAsync("#left-reason"));
+        Assert.Contains("unauthorized", await refused.Page.TextContentAsync("#left-reason") ?? "", StringComparison.Ordinal);
+
+    }
+
     /// <summary>Not a check: four pages at the page's default video (640x360, 20 fps) for 20 s, capture → canvas latency printed.</summary>
     [Fact]
     public async Task CallPage_latency_with_four_participants_is_measured()
