@@ -291,7 +291,10 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
 
     }
 
-    /// <summary>Not a check: four pages at the page's default video (640x360, 20 fps) for 20 s, capture → canvas latency printed.</summary>
+    /// <summary>
+    /// Not a check: four pages at the page's default video (640x360, 20 fps; SOCKETCAM_CALL_VIDEO=size=WxH&amp;fps=N for
+    /// another) for SOCKETCAM_CALL_LATENCY seconds; each page's capture → canvas latency (p50, p99) printed.
+    /// </summary>
     [Fact]
     public async Task CallPage_latency_with_four_participants_is_measured()
     {
@@ -309,11 +312,15 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
             {
                 BrowserPage page = await browser.NewPageAsync();
                 pages.Add(page);
-                await JoinAsync(page, server.Url, $"P{i}", video: "");
+                await JoinAsync(page, server.Url, $"P{i}", video: Environment.GetEnvironmentVariable("SOCKETCAM_CALL_VIDEO") ?? "");
             }
 
             await pages[0].UntilAsync("Object.values(window.socketcam.tiles).filter(n => n > 0).length === 3", "the first page draws the other three");
-            await pages[0].EvalAsync<int>("() => { window.socketcam.latencies.length = 0; return 0; }");
+            foreach (BrowserPage page in pages)
+            {
+                await page.EvalAsync<int>("() => { window.socketcam.latencies.length = 0; return 0; }");
+            }
+
             await Task.Delay(TimeSpan.FromSeconds(seconds));
             foreach ((BrowserPage page, int i) in pages.Select((p, i) => (p, i)))
             {
