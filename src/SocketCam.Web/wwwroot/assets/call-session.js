@@ -8,8 +8,8 @@ const SILENCE_MS = 15000;       // and so do we: 15 s without a byte means the h
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
 const CLOCK_SAMPLES = 8;
-const FINAL_CLOSES = new Set([4401, 4403]);           // HTTP-level refusals a retry cannot fix
-const FINAL_ERRORS = new Set([v2.CODE.UNAUTHORIZED, v2.CODE.ROOM_FULL, v2.CODE.NOT_ALLOWED]);
+const FINAL_CLOSES = new Set([4401]);                 // the HTTP token check: a retry cannot fix it
+const FINAL_ERRORS = new Set([v2.CODE.UNAUTHORIZED, v2.CODE.ROOM_FULL]);
 
 const localUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
