@@ -259,6 +259,7 @@ export class CallSession {
   onWelcome(m) {
     this.welcome = m;
     this.participantId = m.participantId;
+    this.clock = new HubClock(); // perhaps another hub process: its own offset
     this.clock.guess(Number(m.serverTimeUs));
     this.lastSeq = null;
     this.snapshot = [];

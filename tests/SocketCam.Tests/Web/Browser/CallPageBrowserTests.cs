@@ -262,6 +262,26 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
     }
 
     [Fact]
+    public async Task CallPage_is_linked_from_the_index_per_room_and_for_a_new_room()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(fps: 5, chatDirectory: _directory, token: "s3cret");
+        await using BrowserPage page = await browser.NewPageAsync();
+        await page.GotoAsync($"{server.Url}/?token=s3cret");
+        await page.UntilAsync("document.querySelector('article.room[data-room=\"main\"] a.call')", "main has a Join call link");
+        Assert.Equal("/call/main?token=s3cret", await page.EvalAsync<string>(
+            "() => { const u = new URL(document.querySelector('article.room[data-room=\"main\"] a.call').href); return u.pathname + u.search; }"));
+
+        await page.Page.FillAsync("#room-name", "new-room_1");
+        await page.Page.PressAsync("#room-name", "Enter");
+        await page.Page.WaitForURLAsync($"{server.Url}/call/new-room_1?token=s3cret");
+        Assert.True(await page.Page.IsVisibleAsync("#join-form"));
+        Assert.Equal("new-room_1", await page.Page.TextContentAsync("#join-room"));
+
+        // A bad room name is refused before any page is served.
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await server.Http.GetAsync("/call/bad%20room?token=s3cret")).StatusCode);
+    }
+
+    [Fact]
     public async Task CallPage_passes_its_token_on_to_the_WebSocket_and_to_JOIN()
     {
         var hubOptions = new HubOptions { Sessions = new SessionOptions { Token = "s3cret" } };
