@@ -418,6 +418,15 @@ function sendChat() {
   autosize();
 }
 
+/** A hub without a chat store (or a participant without the chat permission) cannot take messages: say so. */
+function showChatAvailability() {
+  if (!session.welcome) return;
+  const input = $('chat-input');
+  input.disabled = !session.canChat;
+  $('chat-send').disabled = !session.canChat;
+  input.placeholder = session.canChat ? 'Send a message to everyone' : 'This hub keeps no chat';
+}
+
 function autosize() {
   const input = $('chat-input');
   input.style.height = 'auto';
@@ -472,6 +481,7 @@ function render() {
   $('screen').setAttribute('aria-pressed', String(!!media.screen));
   $('screen').classList.toggle('on', !!media.screen);
   $('screen').title = media.screen ? 'Stop sharing' : 'Share your screen';
+  showChatAvailability();
   syncTiles();
   renderPeople();
 }

@@ -282,6 +282,19 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
     }
 
     [Fact]
+    public async Task CallPage_on_a_hub_without_a_chat_store_says_so_and_the_call_works()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
+        await using BrowserPage alice = await browser.NewPageAsync();
+        await using BrowserPage bob = await browser.NewPageAsync();
+        await JoinAsync(alice, server.Url, "Alice");
+        uint bobId = await JoinAsync(bob, server.Url, "Bob");
+        await alice.UntilAsync($"window.socketcam.tiles[{bobId}] > 3", "Alice draws Bob");
+        await alice.UntilAsync("document.getElementById('chat-input').disabled", "the chat box is off");
+        Assert.Equal("This hub keeps no chat", await alice.Page.GetAttributeAsync("#chat-input", "placeholder"));
+    }
+
+    [Fact]
     public async Task CallPage_passes_its_token_on_to_the_WebSocket_and_to_JOIN()
     {
         var hubOptions = new HubOptions { Sessions = new SessionOptions { Token = "s3cret" } };
