@@ -13,17 +13,20 @@ internal static class Program
             SocketCam: live camera video over sockets.
             A hub (`serve`) captures (camera, file, screen, image, ffmpeg graph, test pattern) or receives frames and
             fans them out to any number of viewers; `view` watches (and records), `publish` feeds a room from another
-            machine, `snapshot` saves one frame, `devices` lists cameras, `send-image`/`receive-image` move one file
+            machine, `call` joins a video call (everyone publishes and watches, with text chat), `snapshot` saves one frame, `devices` lists cameras, `send-image`/`receive-image` move one file
             over TCP or UDP, `demo` shows it all in one process, `bench` measures it.
 
             Quick start:  socketcam demo
                           socketcam serve            (then, elsewhere)  socketcam view tcp://HOST:9999
+                          socketcam serve            (then, on each machine)  socketcam call tcp://HOST:9999/family --name Ana
+                                                     (or in a browser)  http://HOST:8080/call/family
                           socketcam serve --source file:clip.mp4 --loop --record recordings/
             """)
         {
             ServeCommand.Create(),
             ViewCommand.Create(),
             PublishCommand.Create(),
+            CallCommand.Create(),
             DemoCommand.Create(),
             BenchCommand.Create(),
             SnapshotCommand.Create(),

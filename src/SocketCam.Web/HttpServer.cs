@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
@@ -149,6 +150,7 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/snapshot.jpg", new RequestDelegate(c => SnapshotAsync(c, _options.DefaultRoom)));
         app.MapGet("/rooms/{room}/snapshot.jpg", new RequestDelegate(c => SnapshotAsync(c, RouteRoom(c))));
         app.MapGet("/api/rooms", new RequestDelegate(RoomsAsync));
+        app.MapGet("/api/rooms/{room}/messages", new RequestDelegate(MessagesAsync));
         app.MapGet("/api/stats", new RequestDelegate(StatsAsync));
         app.MapGet("/metrics", new RequestDelegate(c => MetricsText.WriteAsync(c, this, _hub)));
         app.MapFallback(new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status404NotFound,
@@ -844,6 +846,80 @@ public sealed class HttpServer : IAsyncDisposable
 
     /// <summary>Every client of every transport, from the hub's registry.</summary>
     internal IReadOnlyList<IClientStats> AllClients() => _hub.Clients.Snapshot();
+
+    /// <summary>
+    /// `GET /api/rooms/ROOM/messages?after=SEQ&amp;limit=N` (docs/CHAT.md): a room's stored chat after a sequence number,
+    /// oldest first, at most N (default 100, at most 1000); `next` is the `after` of the following page. For tools; the text
+    /// is JSON-escaped text, never markup.
+    /// </summary>
+    private async Task MessagesAsync(HttpContext context)
+    {
+        string name = RouteRoom(context);
+        if (!RoomName.IsValid(name))
+        {
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest, InvalidRoomText(name));
+            return;
+        }
+
+        if (_hub.Chat is not { } chat)
+        {
+            await WriteTextAsync(context, StatusCodes.Status404NotFound, "this hub keeps no chat (serve --data off)");
+            return;
+        }
+
+        if (!TryQueryNumber(context, "after", 0, long.MaxValue, 0, out long after) || !TryQueryNumber(context, "limit", 1, MaxMessagesPerPage, 100, out long limit))
+        {
+            await WriteTextAsync(context, StatusCodes.Status400BadRequest, $"after takes a chat sequence number (0 or more), limit 1..{MaxMessagesPerPage}");
+            return;
+        }
+
+        IReadOnlyList<ChatMessage> messages;
+        try
+        {
+            messages = chat.ReadAfter(name, (ulong)after, (int)limit);
+        }
+        catch (IOException ex)
+        {
+            await WriteTextAsync(context, StatusCodes.Status503ServiceUnavailable, ex.Message);
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(context.Response.BodyWriter, new JsonWriterOptions { Indented = true });
+        json.WriteStartObject();
+        json.WriteString("room", name);
+        json.WriteString("store", chat.StoreId.ToString("x16", CultureInfo.InvariantCulture));
+        json.WriteNumber("last", chat.LastSequence(name));
+        json.WriteNumber("next", messages.Count > 0 ? messages[^1].Seq : (ulong)after);
+        json.WriteStartArray("messages");
+        foreach (ChatMessage m in messages)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("seq", m.Seq);
+            json.WriteString("time", DateTimeOffset.FromUnixTimeMilliseconds(m.SentAtMicros / 1000).UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+            json.WriteNumber("time_us", m.SentAtMicros);
+            json.WriteNumber("participant", m.ParticipantId);
+            json.WriteString("name", m.Name);
+            json.WriteString("text", m.Text);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private const int MaxMessagesPerPage = 1000;
+
+    private static bool TryQueryNumber(HttpContext context, string key, long min, long max, long fallback, out long value)
+    {
+        value = fallback;
+        if (!context.Request.Query.TryGetValue(key, out Microsoft.Extensions.Primitives.StringValues text))
+        {
+            return true;
+        }
+
+        return long.TryParse(text.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= min && value <= max;
+    }
 
     private async Task StatsAsync(HttpContext context)
     {

@@ -11,7 +11,8 @@ using SocketCam.Sources;
 namespace SocketCam.Cli.Bench;
 
 /// <param name="Frames">Frames to measure, counted at the slowest subscription (after the warm-up).</param>
-internal sealed record ParticipantsBenchSettings(int Participants, FrameSize Size, double Fps, JpegOptions Jpeg, long Frames);
+/// <param name="ChatRate">Chat messages each participant sends per second while the video runs (0: no chat; the hub then keeps none).</param>
+internal sealed record ParticipantsBenchSettings(int Participants, FrameSize Size, double Fps, JpegOptions Jpeg, long Frames, double ChatRate = 0);
 
 internal sealed record ParticipantsBenchResult(
     ParticipantsBenchSettings Settings,
@@ -29,7 +30,10 @@ internal sealed record ParticipantsBenchResult(
     double HubCpuPercent,
     double HubCpuMicrosPerDelivery,
     double HubWorkingSetMegabytes,
-    double ClientsCpuPercent)
+    double ClientsCpuPercent,
+    long ChatSent,
+    long ChatShown,
+    LatencySummary ChatLatency)
 {
     /// <summary>Every subscription kept up: the slowest got at least the target rate less one frame per second.</summary>
     public bool Holds => SlowestFps >= Settings.Fps - 1;
@@ -50,9 +54,28 @@ internal static class ParticipantsBench
     public static async Task<ParticipantsBenchResult> RunAsync(ParticipantsBenchSettings settings, Action<string>? progress, CancellationToken cancellationToken)
     {
         (FrameInfo Info, byte[] Data)[] frames = await EncodeFramesAsync(settings, cancellationToken);
-        await using HubProcess hub = await HubProcess.StartAsync(
-            ["--source", "none", "--http", "off", "--udp", "off", "--quiet", "--log-level", "warning", "--max-connections-per-address", "0",
-             "--max-participants", Math.Max(64, settings.Participants).ToString(CultureInfo.InvariantCulture)], cancellationToken);
+        // With chat, the hub keeps it as serve always does (SQLite, fsync per commit), in a directory of the bench's own.
+        string? data = settings.ChatRate > 0 ? Directory.CreateTempSubdirectory("socketcam-bench-call-").FullName : null;
+        try
+        {
+            await using HubProcess hub = await HubProcess.StartAsync(
+                ["--source", "none", "--http", "off", "--udp", "off", "--quiet", "--log-level", "warning", "--max-connections-per-address", "0",
+                 "--max-participants", Math.Max(64, settings.Participants).ToString(CultureInfo.InvariantCulture),
+                 "--data", data ?? "off", "--chat-rate", Math.Max(2, settings.ChatRate * 2).ToString(CultureInfo.InvariantCulture), "--chat-history", "0"], cancellationToken);
+            return await RunCallAsync(hub, frames, settings, progress, cancellationToken);
+        }
+        finally
+        {
+            if (data is not null)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                Directory.Delete(data, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<ParticipantsBenchResult> RunCallAsync(HubProcess hub, (FrameInfo Info, byte[] Data)[] frames, ParticipantsBenchSettings settings, Action<string>? progress, CancellationToken cancellationToken)
+    {
         var options = new ClientOptions { Room = Room, Reconnect = false, Agent = "socketcam bench --participants", IdleTimeout = TimeSpan.FromMinutes(5) };
         int n = settings.Participants;
         var people = new Person[n];
@@ -63,8 +86,14 @@ internal static class ParticipantsBench
         {
             for (int i = 0; i < n; i++)
             {
-                RoomClient client = await RoomClient.ConnectAsync(hub.Endpoint, options, $"p{i + 1}", hidden: false, cancellationToken);
+                var chat = settings.ChatRate > 0 ? new ChatChannel() : null;
+                RoomClient client = await RoomClient.ConnectAsync(hub.Endpoint, options, $"p{i + 1}", hidden: false, cancellationToken, chat);
                 people[i] = new Person(i, client, call);
+                if (chat is not null)
+                {
+                    chat.Shown = call.OnChatShown;
+                }
+
                 call.Indexes[client.ParticipantId] = i; // read by OnFrame, which runs only once someone subscribes (below)
                 // Reading from the start: the events of everyone joining after it must not pile up in its control queue.
                 client.FrameReceived = people[i].OnFrame;
@@ -87,6 +116,10 @@ internal static class ParticipantsBench
             for (int i = 0; i < n; i++)
             {
                 tasks.Add(people[i].SendLoopAsync(frames, settings.Fps, TimeSpan.FromSeconds(i / settings.Fps / n), stop.Token));
+                if (settings.ChatRate > 0)
+                {
+                    tasks.Add(people[i].ChatLoopAsync(settings.ChatRate, TimeSpan.FromSeconds(i / settings.ChatRate / n), stop.Token));
+                }
             }
 
             tasks.Add(hub.WaitForUnexpectedExitAsync(stop.Token));
@@ -101,6 +134,9 @@ internal static class ParticipantsBench
             }
 
             call.Latency.Reset();
+            call.ChatLatency.Reset();
+            long chatSent0 = people.Sum(p => Interlocked.Read(ref p.ChatSent));
+            long chatShown0 = Interlocked.Read(ref call.ChatShown);
 
             long skipped0 = people.Sum(p => Interlocked.Read(ref p.Skipped));
             long sent0 = people.Sum(p => Interlocked.Read(ref p.Sent));
@@ -133,7 +169,10 @@ internal static class ParticipantsBench
                 100 * hubCpuMs / (seconds * 1000),
                 received > 0 ? hubCpuMs * 1000 / received : 0,
                 hub.WorkingSetMegabytes,
-                100 * ownCpuMs / (seconds * 1000));
+                100 * ownCpuMs / (seconds * 1000),
+                people.Sum(p => Interlocked.Read(ref p.ChatSent)) - chatSent0,
+                Interlocked.Read(ref call.ChatShown) - chatShown0,
+                call.ChatLatency.Summarize());
         }
         finally
         {
@@ -201,6 +240,21 @@ internal static class ParticipantsBench
         public long[] PublisherOffsets { get; } = new long[participants];
 
         public LatencyRecorder Latency { get; } = new(1 << 20);
+
+        /// <summary>Chat send → shown, every participant's every message (the send time travels in the text).</summary>
+        public LatencyRecorder ChatLatency { get; } = new(1 << 20);
+
+        public long ChatShown;
+
+        public void OnChatShown(ChatMessage m)
+        {
+            Interlocked.Increment(ref ChatShown);
+            int space = m.Text.IndexOf(' ', StringComparison.Ordinal);
+            if (space > 0 && long.TryParse(m.Text.AsSpan(0, space), NumberStyles.None, CultureInfo.InvariantCulture, out long sent))
+            {
+                ChatLatency.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+            }
+        }
     }
 
     /// <summary>One participant: its connection, what it sends, and what it received from each other participant.</summary>
@@ -210,6 +264,7 @@ internal static class ParticipantsBench
         private readonly long[] _lastSequence = Enumerable.Repeat(-1L, call.PublisherOffsets.Length).ToArray();
         public long Skipped;
         public long Sent;
+        public long ChatSent;
 
         public int Index { get; } = index;
 
@@ -256,6 +311,27 @@ internal static class ParticipantsBench
             }
 
             return min;
+        }
+
+        /// <summary>One message every 1/<paramref name="rate"/> s, each awaited (its RESULT: stored) before the next.</summary>
+        public async Task ChatLoopAsync(double rate, TimeSpan delay, CancellationToken cancellationToken)
+        {
+            await Task.Delay(delay, cancellationToken);
+            var pacer = new FramePacer(rate);
+            try
+            {
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    await pacer.WaitAsync(cancellationToken);
+                    string text = Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) + $" hello from p{Index + 1}";
+                    ResultMessage result = await Client.SendChatAsync(text, cancellationToken);
+                    Expect(result, "CHAT_SEND");
+                    Interlocked.Increment(ref ChatSent);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
         }
 
         public async Task SendLoopAsync((FrameInfo Info, byte[] Data)[] frames, double fps, TimeSpan delay, CancellationToken cancellationToken)

@@ -42,12 +42,23 @@ internal static class BenchCommand
             HelpName = "N",
             Description = "A call instead: N participants in one room of a `serve` child process, each publishing 640x360 at 30 fps (unless --size/--fps say otherwise) and subscribing to every other; reports the slowest of the N×(N-1) subscriptions, latency and the hub's CPU. --frames defaults to 300 here",
         };
+        var chatRate = new Option<double>("--chat-rate")
+        {
+            HelpName = "R",
+            Description = "With --participants: each participant also sends R chat messages per second (stored by the hub as always); reports chat latency",
+        };
+        var chat = new Option<int>("--chat")
+        {
+            HelpName = "N",
+            Description = "Chat instead: N participants in one room of a `serve` child, each sending as fast as the hub acknowledges (stored durably); reports messages stored and delivered per second, latency, and that nothing was lost or twice",
+        };
+        var seconds = CommonOptions.Seconds("--chat only; default 20", 20);
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, participants, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, participants, chatRate, chat, seconds, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
@@ -56,9 +67,19 @@ internal static class BenchCommand
                 throw new ArgumentException("--frames and --viewers must be at least 1.");
             }
 
+            if (r.GetValue(chat) is > 0 and var chatters)
+            {
+                return await RunChatAsync(chatters, TimeSpan.FromSeconds(r.GetValue(seconds)), r.GetValue(json), token);
+            }
+
             if (r.GetValue(participants) is > 0 and var people)
             {
-                return await RunCallAsync(r, people, sources, frames, json, token);
+                if (r.GetValue(chatRate) is < 0 or > 100)
+                {
+                    throw new ArgumentException("--chat-rate takes 0 to 100 messages per second per participant.");
+                }
+
+                return await RunCallAsync(r, people, sources, frames, json, r.GetValue(chatRate), token);
             }
 
             (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
@@ -89,7 +110,49 @@ internal static class BenchCommand
         return command;
     }
 
-    private static async Task<int> RunCallAsync(ParseResult r, int people, SourceOptionSet sources, Option<long> frames, Option<bool> json, CancellationToken token)
+    private static async Task<int> RunChatAsync(int people, TimeSpan duration, bool json, CancellationToken token)
+    {
+        if (people < 2 || duration <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("--chat needs at least 2 participants and --seconds above 0.");
+        }
+
+        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"bench: {people} participants chatting in one room for {duration.TotalSeconds:0} s, each with one message awaiting its answer at a time; every message stored (SQLite WAL, synchronous=FULL) and shown to all {people}"));
+        ChatBenchResult result = await ChatBench.RunAsync(new ChatBenchSettings(people, duration, 1), line => Console.Error.WriteLine(line), token);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+            stored               {result.Stored} messages, {result.StoredPerSecond:0} per second (acknowledged: durable), {result.Refused} refused
+            delivered            {result.Delivered} messages shown, {result.DeliveredPerSecond:0} per second ({people} participants each see every message)
+            latency              send → stored p50 {result.AckLatency.P50:0.00} ms  p99 {result.AckLatency.P99:0.00} ms;  send → shown p50 {result.DeliveryLatency.P50:0.00} ms  p99 {result.DeliveryLatency.P99:0.00} ms
+            integrity            {result.Gaps} missing, {result.Duplicates} twice
+            hub                  cpu {result.HubCpuPercent:0}% of one core, working set {result.HubWorkingSetMegabytes:0} MB
+            """));
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSummary.Write(w =>
+            {
+                w.WriteNumber("participants", people);
+                w.WriteNumber("seconds", Math.Round(result.Seconds, 3));
+                w.WriteNumber("stored", result.Stored);
+                w.WriteNumber("stored_per_second", Math.Round(result.StoredPerSecond, 1));
+                w.WriteNumber("delivered", result.Delivered);
+                w.WriteNumber("delivered_per_second", Math.Round(result.DeliveredPerSecond, 1));
+                w.WriteNumber("refused", result.Refused);
+                w.WriteNumber("ack_p50_ms", Math.Round(result.AckLatency.P50, 3));
+                w.WriteNumber("ack_p99_ms", Math.Round(result.AckLatency.P99, 3));
+                w.WriteNumber("delivery_p50_ms", Math.Round(result.DeliveryLatency.P50, 3));
+                w.WriteNumber("delivery_p99_ms", Math.Round(result.DeliveryLatency.P99, 3));
+                w.WriteNumber("missing", result.Gaps);
+                w.WriteNumber("duplicates", result.Duplicates);
+                w.WriteNumber("hub_cpu_pct", Math.Round(result.HubCpuPercent, 1));
+                w.WriteNumber("hub_working_set_mb", Math.Round(result.HubWorkingSetMegabytes, 1));
+            }));
+        }
+
+        return result.Gaps == 0 && result.Duplicates == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> RunCallAsync(ParseResult r, int people, SourceOptionSet sources, Option<long> frames, Option<bool> json, double chatRate, CancellationToken token)
     {
         if (people < 2)
         {
@@ -106,7 +169,8 @@ internal static class BenchCommand
             r.GetResult(sources.Size) is null or { Implicit: true } ? new FrameSize(640, 360) : r.GetValue(sources.Size),
             r.GetValue(sources.Fps) is > 0 and var fps ? fps : 30,
             CommonOptions.Jpeg(r.GetValue(sources.Quality), "420"),
-            r.GetResult(frames) is null or { Implicit: true } ? 300 : r.GetValue(frames));
+            r.GetResult(frames) is null or { Implicit: true } ? 300 : r.GetValue(frames),
+            chatRate);
         await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"bench: {people} participants in one room, each publishing {settings.Size} jpeg q{settings.Jpeg.Quality} at {settings.Fps} fps and watching the other {people - 1}: {people * (people - 1)} subscriptions, {settings.Frames} frames on each"));
         ParticipantsBenchResult result = await ParticipantsBench.RunAsync(settings, line => Console.Error.WriteLine(line), token);
@@ -119,6 +183,12 @@ internal static class BenchCommand
             hub                  cpu {result.HubCpuPercent:0}% of one core, {result.HubCpuMicrosPerDelivery:0.0} µs per delivered frame, working set {result.HubWorkingSetMegabytes:0} MB
             participants         cpu {result.ClientsCpuPercent:0}% of one core (this process: {people} clients sending and receiving)
             """));
+        if (chatRate > 0)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"chat                 {result.ChatSent} sent ({chatRate:0.##}/s each), {result.ChatShown} shown; send → shown p50 {result.ChatLatency.P50:0.00} ms  p99 {result.ChatLatency.P99:0.00} ms  max {result.ChatLatency.Max:0.00} ms"));
+        }
+
         if (r.GetValue(json))
         {
             Console.Out.WriteLine(JsonSummary.Write(w =>
@@ -143,6 +213,14 @@ internal static class BenchCommand
                 w.WriteNumber("hub_cpu_us_per_delivery", Math.Round(result.HubCpuMicrosPerDelivery, 2));
                 w.WriteNumber("hub_working_set_mb", Math.Round(result.HubWorkingSetMegabytes, 1));
                 w.WriteNumber("clients_cpu_pct", Math.Round(result.ClientsCpuPercent, 1));
+                if (chatRate > 0)
+                {
+                    w.WriteNumber("chat_rate", chatRate);
+                    w.WriteNumber("chat_sent", result.ChatSent);
+                    w.WriteNumber("chat_shown", result.ChatShown);
+                    w.WriteNumber("chat_p50_ms", Math.Round(result.ChatLatency.P50, 3));
+                    w.WriteNumber("chat_p99_ms", Math.Round(result.ChatLatency.P99, 3));
+                }
             }));
         }
 

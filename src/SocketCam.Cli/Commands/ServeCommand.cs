@@ -5,6 +5,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Cli.Output;
+using SocketCam.Chat;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
@@ -118,6 +119,25 @@ internal static class ServeCommand
             Description = "Requests (publish, subscribe, ...) one participant may make per second, with bursts of 4 s worth; beyond that it is cut off (rate-limited)",
             DefaultValueFactory = _ => roomDefaults.RequestsPerSecond,
         }, 1, ushort.MaxValue / 4);
+        var chatDefaults = new ChatOptions();
+        var data = new Option<string>("--data")
+        {
+            HelpName = "DIR|off",
+            Description = $"Where the rooms' chat is kept (DIR/chat.db, SQLite; a message is on disk before anyone sees it); off: no chat. Default: {chatDefaults.Directory}",
+            DefaultValueFactory = _ => chatDefaults.Directory,
+        };
+        var chatHistory = CommonOptions.Range(new Option<int>("--chat-history")
+        {
+            HelpName = "N",
+            Description = "Chat messages a newcomer is shown on joining (one who comes back gets everything it missed)",
+            DefaultValueFactory = _ => chatDefaults.HistoryOnJoin,
+        }, 0, 1000);
+        var chatRate = new Option<double>("--chat-rate")
+        {
+            HelpName = "N",
+            Description = $"Chat messages one participant may send per second, with bursts of {chatDefaults.Burst}; more are refused with a reason",
+            DefaultValueFactory = _ => chatDefaults.RatePerSecond,
+        };
         var seedTcp = new Option<string?>("--seed-tcp")
         {
             HelpName = "HOST:PORT",
@@ -151,7 +171,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -187,6 +207,7 @@ internal static class ServeCommand
                     RequestsPerSecond = r.GetValue(maxRequests),
                     RequestBurst = 4 * r.GetValue(maxRequests),
                 },
+                Chat = IsOff(r.GetValue(data)!) ? null : ChatFrom(r.GetValue(data)!, r.GetValue(chatHistory), r.GetValue(chatRate)),
                 Seed = r.GetValue(seedTcp) is { } seedAddress ? await SeedFromAsync(seedAddress, r.GetValue(seedRoom) ?? roomName, token2) : null,
                 Http = IsOff(httpAddress) ? null : new HttpOptions
                 {
@@ -315,6 +336,16 @@ internal static class ServeCommand
         };
     }
 
+    private static ChatOptions ChatFrom(string directory, int history, double rate)
+    {
+        if (rate is <= 0 or > 1000 || double.IsNaN(rate))
+        {
+            throw new ArgumentException("--chat-rate takes messages per second above 0 (e.g. 2 or 0.5), at most 1000.");
+        }
+
+        return new ChatOptions { Directory = directory, HistoryOnJoin = history, RatePerSecond = rate };
+    }
+
     private static RecordingOptions RecordingFrom(long? maxSize, TimeSpan? maxDuration, long? maxTotal, long? minFree)
     {
         var defaults = new RecordingOptions();
@@ -422,6 +453,13 @@ internal static class ServeCommand
 
         string feedUrl = bound is not null ? $"tcp://HOST:{bound.Port}" : unixUrl!;
         Console.WriteLine($"  feed another room with:  socketcam publish {feedUrl} --room NAME{tokenArg}");
+        string callUrl = bound is not null ? $"tcp://{FormatHost(PreferLan(ReachableAddresses(bound)))}:{bound.Port}/ROOM" : $"{unixUrl} --room ROOM";
+        Console.WriteLine($"  video call (everyone publishes and watches):  socketcam call {callUrl} --name NAME{tokenArg}");
+        if (hub.Chat is { } chat)
+        {
+            Console.WriteLine($"  chat is kept in {chat.FilePath}");
+        }
+
         if (seed is not null)
         {
             IPEndPoint seedBound = seed.EndPoint;
@@ -436,6 +474,7 @@ internal static class ServeCommand
             string query = needsToken ? "?token=SECRET" : "";
             string lan = $"http://{FormatHost(PreferLan(ReachableAddresses(webBound)))}:{webBound.Port}";
             Console.WriteLine($"SocketCam HTTP listening on http://{loopback}:{webBound.Port}");
+            Console.WriteLine($"  video call in a browser: http://{loopback}:{webBound.Port}/call/{room}{query}   from other machines: {lan}/call/{room}{query} (cameras need localhost or https)");
             Console.WriteLine($"  watch in a browser: {lan}/rooms/{room}{query}   all rooms: {lan}/{query}");
             Console.WriteLine($"  publish a browser's camera: http://{loopback}:{webBound.Port}/rooms/NAME/publish{query} (browsers allow cameras on localhost or https only)");
             Console.WriteLine($"  MJPEG for VLC, ffmpeg, OpenCV or an <img>: {lan}/stream.mjpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");

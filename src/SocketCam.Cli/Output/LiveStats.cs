@@ -59,6 +59,17 @@ internal sealed class LiveStats
         }
     }
 
+    /// <summary>A line on standard output (a chat message) while a status line may sit on the terminal: the status line is cleared first, the next tick writes it again below.</summary>
+    public static void WriteAboveStatus(string line)
+    {
+        if (!Console.IsErrorRedirected && !Console.IsOutputRedirected)
+        {
+            Console.Error.Write("\r\u001b[2K");
+        }
+
+        Console.Out.WriteLine(line);
+    }
+
     public static string Rate(double bytesPerSecond) => bytesPerSecond switch
     {
         >= 1e9 / 8 => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond * 8 / 1e9:0.00} Gbit/s"),

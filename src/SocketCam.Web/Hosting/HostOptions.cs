@@ -43,9 +43,12 @@ internal sealed record HostOptions
     /// <summary>What each room allows its v2 participants; defaults in <see cref="RoomLimits"/> (docs/PROTOCOL.md §4.11).</summary>
     public RoomLimits Rooms { get; init; } = new();
 
+    /// <summary>Text chat and its SQLite store (docs/CHAT.md); default null (no chat). `serve` turns it on in `--data DIR`.</summary>
+    public SocketCam.Chat.ChatOptions? Chat { get; init; }
+
     /// <summary>The hub's own captures, each into its room; default none (publishers feed every room).</summary>
     public IReadOnlyList<HostCapture> Captures { get; init; } = [];
 
     /// <summary>The hub's share of these options.</summary>
-    public HubOptions ToHubOptions() => new() { Tcp = Tcp, Unix = Unix, Udp = Udp, Sessions = Sessions, Limits = Limits, Rooms = Rooms };
+    public HubOptions ToHubOptions() => new() { Tcp = Tcp, Unix = Unix, Udp = Udp, Sessions = Sessions, Limits = Limits, Rooms = Rooms, Chat = Chat };
 }

@@ -18,6 +18,11 @@ internal static class Reconnector
             try
             {
                 await session(cancellationToken);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return; // the session ended because we were told to stop, not because the server went away
+                }
+
                 reason = "the server closed the session";
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

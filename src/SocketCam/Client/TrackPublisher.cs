@@ -13,12 +13,36 @@ namespace SocketCam.Client;
 internal sealed record PublishedSource(IFrameSource Source, IFrameEncoder Encoder, TrackSource Kind, string Label);
 
 /// <summary>
+/// What a participant does besides publishing (`socketcam call`): subscribe to everyone's video, hear frames and room
+/// events, take part in the chat, know the session it is in.
+/// </summary>
+internal sealed record ParticipantHooks
+{
+    /// <summary>The chat across sessions (resume, resend); null: no chat.</summary>
+    public ChatChannel? Chat { get; init; }
+
+    /// <summary>Subscribe to every other participant's video tracks.</summary>
+    public bool SubscribeToVideo { get; init; }
+
+    /// <summary>Frames of subscribed tracks (on the receive loop).</summary>
+    public Func<ReceivedFrame, ValueTask>? FrameReceived { get; init; }
+
+    /// <summary>Room events, the join snapshot included (as its last chunk), after the room state was updated.</summary>
+    public Action<RoomClient, RoomEvent>? EventReceived { get; init; }
+
+    /// <summary>A session started (its client may send chat) or ended (null).</summary>
+    public Action<RoomClient?>? SessionChanged { get; init; }
+}
+
+/// <summary>
 /// `publish --source A --source B`: one protocol v2 participant publishing several video tracks at once (track ids 1, 2,
 /// ...), each from its own source on its own loop, over one connection (docs/PROTOCOL.md Part II). A source that fails
-/// is reported as its track's no-signal (SOURCE_STATE) and retried; the session reconnects like `publish` does.
+/// is reported as its track's no-signal (SOURCE_STATE) and retried; the session reconnects like `publish` does. With
+/// <see cref="ParticipantHooks"/> it is a whole call participant (`socketcam call`): it also watches and chats.
 /// </summary>
 internal sealed class TrackPublisher
 {
+    private readonly ParticipantHooks _hooks;
     private static readonly TimeSpan SourceRetryDelay = TimeSpan.FromSeconds(2);
     private readonly StreamEndpoint _endpoint;
     private readonly ClientOptions _options;
@@ -29,9 +53,10 @@ internal sealed class TrackPublisher
     private long _bytesSent;
     private int _reconnects;
 
-    public TrackPublisher(StreamEndpoint endpoint, ClientOptions options, IReadOnlyList<PublishedSource> sources, string name, ILoggerFactory? loggerFactory = null)
+    public TrackPublisher(StreamEndpoint endpoint, ClientOptions options, IReadOnlyList<PublishedSource> sources, string name, ILoggerFactory? loggerFactory = null, ParticipantHooks? hooks = null)
     {
-        if (sources.Count is 0 or > ushort.MaxValue - 1)
+        _hooks = hooks ?? new ParticipantHooks();
+        if (sources.Count > ushort.MaxValue - 1 || (sources.Count == 0 && hooks is null))
         {
             throw new ArgumentOutOfRangeException(nameof(sources), "One source or more.");
         }
@@ -59,14 +84,37 @@ internal sealed class TrackPublisher
 
     private async Task RunSessionAsync(CancellationToken cancellationToken)
     {
-        await using RoomClient client = await RoomClient.ConnectAsync(_endpoint, _options, _name, hidden: false, cancellationToken);
+        await using RoomClient client = await RoomClient.ConnectAsync(_endpoint, _options, _name, hidden: false, cancellationToken, _hooks.Chat);
         ParticipantId = client.ParticipantId;
         ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, client.Welcome.SessionId);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task receive = client.ReceiveAsync(0, stop.Token);
+        client.FrameReceived = _hooks.FrameReceived;
+        if (_hooks.EventReceived is { } onEvent)
+        {
+            client.EventReceived = e => onEvent(client, e);
+        }
+
+        Task receive = client.ReceiveAsync(_hooks.FrameReceived is null ? 0 : _options.MaxFrameBytes, stop.Token);
         var loops = new List<Task> { receive, PingLoopAsync(client, stop.Token) };
+        Task resend = Task.CompletedTask;
+        _hooks.SessionChanged?.Invoke(client);
         try
         {
+            if (_hooks.SubscribeToVideo)
+            {
+                ResultMessage subscribed = await client.SubscribeAsync(ProtocolV2.AnyParticipant, ProtocolV2.AnyTrack, stop.Token, kinds: 1); // bit 0: video
+                if (subscribed.Code != ErrorCode.Normal)
+                {
+                    throw new UserFacingException($"The hub refused to send the others' video: {subscribed.Code.ToWireName()}: {subscribed.Text}");
+                }
+            }
+
+            if (client.HasChat)
+            {
+                // What the last session sent without an answer: the hub stores each once, whatever happened to the answer.
+                resend = client.ResendUnacknowledgedAsync(stop.Token);
+            }
+
             int maxFrame = (int)Math.Min(client.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
             for (int i = 0; i < _sources.Count; i++)
             {
@@ -89,13 +137,15 @@ internal sealed class TrackPublisher
                 loops.Add(SendLoopAsync(client, track.TrackId, s, maxFrame, stop.Token));
             }
 
+            // Until one ends: the receive loop (the hub went away or said goodbye) or a source loop (a fatal error).
             Task first = await Task.WhenAny(loops);
             await first;
         }
         finally
         {
+            _hooks.SessionChanged?.Invoke(null);
             await stop.CancelAsync();
-            await Task.WhenAll(loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll([.. loops, resend]).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await client.SayGoodbyeAsync(CancellationToken.None);
         }
     }

@@ -16,32 +16,18 @@ namespace SocketCam.Display;
 /// Enter and the close button close the window and cancel <see cref="Closed"/>; the owner then stops it (<see cref="Stop"/>
 /// or <see cref="Dispose"/>), which joins the render thread.
 /// </summary>
-internal sealed class VideoWindow : IDisposable
+internal sealed class VideoWindow : IDisposable, IWindowScene
 {
-    private static readonly TimeSpan JoinLimit = TimeSpan.FromSeconds(10);
-
-    /// <summary>How long a cancelled <see cref="OpenAsync"/> waits for the thread (stuck in SDL_Init, it has used nothing yet).</summary>
-    private static readonly TimeSpan CancelledOpenJoinLimit = TimeSpan.FromSeconds(1);
-
     private readonly IDisplayFeed _feed;
     private readonly VideoWindowOptions _options;
     private readonly ILogger _logger;
-    private readonly Thread _thread;
-    private readonly WindowWaker _waker;
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _closed = new();
-    private readonly Lock _sdlLock = new();
+    private readonly WindowThread _thread;
     private readonly List<SdlRect> _boxes = [];
     private readonly List<SdlRect> _text = [];
-    private volatile bool _stopRequested;
-    private bool _sdlAlive;        // under _sdlLock: PushEvent is allowed
-    private uint _wakeEventType;   // under _sdlLock
-    private volatile string? _closedBy;
-    private Exception? _failure;
-    private Task? _closing;
     private bool _stopped;
 
     // Render thread only.
+    private bool _redraw;
     private bool _sizedToPicture;
     private bool _drawFailed;
     private long _shownCaptureMicros;
@@ -59,17 +45,22 @@ internal sealed class VideoWindow : IDisposable
         _options = options;
         _logger = logger;
         Stats = new DisplayStats(() => feed.Replaced);
-        _thread = new Thread(Run) { IsBackground = true, Name = "SocketCam window" };
-        _waker = new WindowWaker(PushWake, "SocketCam window waker");
+        _thread = new WindowThread(
+            new WindowThreadOptions(options.Title, options.InitialWidth, options.InitialHeight, options.EventTimeout, options.Alternative, "SocketCam window"),
+            this,
+            logger);
     }
 
     public DisplayStats Stats { get; }
 
     /// <summary>Cancelled when the user closed the window (a key or the close button), or when the render thread failed (<see cref="Failure"/>).</summary>
-    public CancellationToken Closed => _closed.Token;
+    public CancellationToken Closed => _thread.Closed;
 
     /// <summary>How the user closed the window ("q", "Esc", "Enter", "the close button"), or null.</summary>
-    public string? ClosedBy => _closedBy;
+    public string? ClosedBy => _thread.ClosedBy;
+
+    /// <summary>The render thread's unexpected failure (a bug), once it has stopped; null when it ended normally.</summary>
+    public Exception? Failure => _thread.Failure;
 
     /// <summary>
     /// Checks that there is a display and SDL2, then opens the window on its own thread and returns once it is up.
@@ -85,25 +76,8 @@ internal sealed class VideoWindow : IDisposable
         DisplayEnvironment.Require(options.Feature, options.Alternative);
         cancellationToken.ThrowIfCancellationRequested();
         var window = new VideoWindow(feed, options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("SocketCam.Display"));
-        feed.SetWake(window._waker.Wake);
-        window._waker.Start();
-        window._thread.Start();
-        try
-        {
-            await window._ready.Task.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            // The render thread looks at the stop request before it takes anything from the feed.
-            window.Stop(CancelledOpenJoinLimit);
-            throw;
-        }
-        catch
-        {
-            window.Dispose();
-            throw;
-        }
-
+        feed.SetWake(window._thread.Wake);
+        window.Stats.Renderer = await window._thread.StartAsync(cancellationToken);
         return window;
     }
 
@@ -116,224 +90,83 @@ internal sealed class VideoWindow : IDisposable
     /// program's exit) and may still use the feed, which the owner must then not free. Calling it again waits again.
     /// Rethrows nothing: see <see cref="Failure"/>.
     /// </summary>
-    public bool Stop() => Stop(JoinLimit);
-
-    /// <summary>The render thread's unexpected failure (a bug), once it has stopped; null when it ended normally.</summary>
-    public Exception? Failure => Volatile.Read(ref _failure);
-
-    private bool Stop(TimeSpan limit)
+    public bool Stop()
     {
-        if (_stopped)
+        if (!_thread.Stop(WindowThread.JoinLimit))
         {
-            return true;
-        }
-
-        _stopRequested = true;
-        _waker.Wake();
-        if (_thread.IsAlive && !_thread.Join(limit))
-        {
-            // An X server that stopped answering must not hang the program's exit: the waker is told to end but not
-            // waited for (it may be stuck in SDL_PushEvent on the same server).
-            _waker.Stop(TimeSpan.Zero);
-            DisplayLog.RenderThreadStuck(_logger, limit.TotalSeconds);
             return false;
         }
 
-        // The render thread has let go of SDL (_sdlAlive is false): the waker cannot be inside SDL_PushEvent any more, and it
-        // uses nothing of the feed either way.
-        bool wakerEnded = _waker.Stop(limit);
-        Debug.Assert(wakerEnded, "the window's waker did not end after the render thread");
-        _stopped = true;
-        if (Stats.FramesShown > 0 && _logger.IsEnabled(LogLevel.Debug))
+        if (!_stopped)
         {
-            LatencySummary latency = Stats.Latency;
-            DisplayLog.Summary(_logger, Stats.FramesShown, Stats.Fps, Stats.Dropped, latency.P50, latency.P99);
-        }
-
-        // Not while the close callbacks still run (Dispose is often called from inside them); a CTS without a timer or a
-        // wait handle holds nothing that needs freeing then.
-        if (_closing is null || _closing.IsCompleted)
-        {
-            _closed.Dispose();
+            _stopped = true;
+            if (Stats.FramesShown > 0 && _logger.IsEnabled(LogLevel.Debug))
+            {
+                LatencySummary latency = Stats.Latency;
+                DisplayLog.Summary(_logger, Stats.FramesShown, Stats.Fps, Stats.Dropped, latency.P50, latency.P99);
+            }
         }
 
         return true;
     }
 
-    /// <summary>The waker's thread only: puts a wake event in SDL's queue (SDL_PushEvent may write to the X server).</summary>
-    private unsafe void PushWake()
+    void IWindowScene.Opened(SdlWindow window)
     {
-        lock (_sdlLock)
-        {
-            if (_sdlAlive)
-            {
-                SdlEvent wake = default;
-                wake.Type = _wakeEventType;
-                SdlNative.PushEvent(&wake);
-            }
-        }
     }
 
-    private void Run()
+    void IWindowScene.Closing()
     {
-        SdlWindow? window = null;
-        bool closedByUser = false;
-        try
-        {
-            window = SdlWindow.Open(_options.Title, _options.InitialWidth, _options.InitialHeight, _options.Alternative);
-            Stats.Renderer = window.RendererName;
-            lock (_sdlLock)
-            {
-                _wakeEventType = window.WakeEventType;
-                _sdlAlive = true;
-            }
-
-            DisplayLog.Opened(_logger, _options.Title, window.RendererName);
-            _ready.TrySetResult();
-            Loop(window);
-            closedByUser = _closedBy is not null;
-        }
-        catch (Exception ex) when (!_ready.Task.IsCompleted)
-        {
-            _ready.TrySetException(ex);
-        }
-        catch (Exception ex)
-        {
-            Volatile.Write(ref _failure, ex);
-            DisplayLog.RenderThreadFailed(_logger, ex);
-            closedByUser = true; // the window is gone: let the owner stop, then it reports the failure
-        }
-        finally
-        {
-            lock (_sdlLock)
-            {
-                _sdlAlive = false;
-            }
-
-            window?.Dispose();
-        }
-
-        if (closedByUser)
-        {
-            if (_closedBy is { } how)
-            {
-                DisplayLog.ClosedByUser(_logger, how);
-            }
-
-            // After the window is gone, so it disappears at once. CancelAsync runs the owner's callbacks (stopping the
-            // command, which ends by disposing this window and joining this thread) on the thread pool, never here.
-            _closing = _closed.CancelAsync();
-        }
+        // The picture's texture belongs to the SdlWindow, which frees it.
     }
 
-    private unsafe void Loop(SdlWindow window)
+    void IWindowScene.Render(SdlWindow window, bool invalidated, bool hidden)
     {
-        int timeoutMs = Math.Max(1, (int)_options.EventTimeout.TotalMilliseconds);
-        bool redraw = true;
-        bool hidden = false;
-        while (!_stopRequested)
+        _redraw |= invalidated;
+        bool newPicture = false;
+        if (hidden)
         {
-            SdlEvent e;
-            if (SdlNative.WaitEventTimeout(&e, timeoutMs) == 1)
+            // Nothing drawn is seen: take the picture without decoding or uploading it (an encoded feed's room still
+            // hears that it was taken), and count it as dropped.
+            if (_feed.Skip())
             {
-                do
-                {
-                    Handle(e, ref redraw, ref hidden);
-                }
-                while (SdlNative.PollEvent(&e) == 1);
-            }
-
-            if (_closedBy is not null || _stopRequested)
-            {
-                return;
-            }
-
-            // Rearmed before taking: a picture published from now on wakes the loop again.
-            _waker.Rearm();
-            bool newPicture = false;
-            if (hidden)
-            {
-                // Nothing drawn is seen: take the picture without decoding or uploading it (an encoded feed's room still
-                // hears that it was taken), and count it as dropped.
-                if (_feed.Skip())
-                {
-                    Stats.OnNotShown();
-                }
-            }
-            else if (_feed.TakeNewest() is { } picture && Upload(window, picture))
-            {
-                newPicture = true;
-                redraw = true;
-            }
-
-            if (!ReferenceEquals(_feed.SignalReason, _signalShown))
-            {
-                _signalShown = _feed.SignalReason;
-                redraw = true;
-            }
-
-            long now = Stopwatch.GetTimestamp();
-            if (_options.ShowStats && now >= _nextOverlayTicks)
-            {
-                UpdateOverlayFigures(now, window);
-                redraw = true;
-            }
-
-            if (!redraw || hidden)
-            {
-                continue;
-            }
-
-            Draw(window);
-            window.Present();
-            redraw = false;
-            if (newPicture)
-            {
-                // Presented time minus capture time (both on this process's clock: the feed moved the capture time here).
-                double latencyMs = (Clock.NowMicros() - _shownCaptureMicros) / 1000.0;
-                Stats.OnShown(latencyMs);
-                _overlayShown++;
-                _overlayLatencySum += latencyMs;
-                _overlayLatencyCount++;
+                Stats.OnNotShown();
             }
         }
-    }
-
-    private void Handle(in SdlEvent e, ref bool redraw, ref bool hidden)
-    {
-        switch (e.Type)
+        else if (_feed.TakeNewest() is { } picture && Upload(window, picture))
         {
-            case SdlNative.EventQuit:
-                _closedBy ??= "the close button";
-                break;
-            case SdlNative.EventKeyDown:
-                _closedBy ??= e.KeyCode switch
-                {
-                    SdlNative.KeyQ => "q",
-                    SdlNative.KeyEscape => "Esc",
-                    SdlNative.KeyReturn or SdlNative.KeyKeypadEnter => "Enter",
-                    _ => null,
-                };
-                break;
-            case SdlNative.EventWindow:
-                switch (e.WindowEvent)
-                {
-                    case SdlNative.WindowEventClose:
-                        _closedBy ??= "the close button";
-                        break;
-                    case SdlNative.WindowEventMinimized or SdlNative.WindowEventHidden:
-                        hidden = true;
-                        break;
-                    case SdlNative.WindowEventRestored or SdlNative.WindowEventShown or SdlNative.WindowEventMaximized:
-                        hidden = false;
-                        redraw = true;
-                        break;
-                    case SdlNative.WindowEventExposed or SdlNative.WindowEventSizeChanged or SdlNative.WindowEventResized:
-                        redraw = true;
-                        break;
-                }
+            newPicture = true;
+            _redraw = true;
+        }
 
-                break;
+        if (!ReferenceEquals(_feed.SignalReason, _signalShown))
+        {
+            _signalShown = _feed.SignalReason;
+            _redraw = true;
+        }
+
+        long now = Stopwatch.GetTimestamp();
+        if (_options.ShowStats && now >= _nextOverlayTicks)
+        {
+            UpdateOverlayFigures(now, window);
+            _redraw = true;
+        }
+
+        if (!_redraw || hidden)
+        {
+            return;
+        }
+
+        Draw(window);
+        window.Present();
+        _redraw = false;
+        if (newPicture)
+        {
+            // Presented time minus capture time (both on this process's clock: the feed moved the capture time here).
+            double latencyMs = (Clock.NowMicros() - _shownCaptureMicros) / 1000.0;
+            Stats.OnShown(latencyMs);
+            _overlayShown++;
+            _overlayLatencySum += latencyMs;
+            _overlayLatencyCount++;
         }
     }
 

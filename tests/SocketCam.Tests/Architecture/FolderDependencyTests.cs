@@ -216,7 +216,7 @@ internal static class FolderDependencyChecker
             .ToList();
     }
 
-    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, System.IO.Hashing and Microsoft.Data.Sqlite.</summary>
+    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, System.IO.Hashing, Microsoft.Data.Sqlite and SkiaSharp.</summary>
     public static IReadOnlyList<MetadataReference> FrameworkReferences()
     {
         var dirs = new[] { typeof(object), typeof(Microsoft.AspNetCore.Http.HttpContext) }
@@ -226,6 +226,7 @@ internal static class FolderDependencyChecker
         return platform.Where(p => dirs.Contains(Path.GetDirectoryName(p)))
             .Append(typeof(System.IO.Hashing.Crc32).Assembly.Location)
             .Append(typeof(Microsoft.Data.Sqlite.SqliteConnection).Assembly.Location)
+            .Append(typeof(SkiaSharp.SKBitmap).Assembly.Location)
             .Distinct(StringComparer.Ordinal)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToList();

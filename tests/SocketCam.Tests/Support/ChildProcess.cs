@@ -157,6 +157,13 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGINT, like Ctrl+C in a terminal.</summary>
+    /// <summary>Writes a line to the child's standard input (what a person would type).</summary>
+    public async Task WriteLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
+
     public async Task InterruptAsync()
     {
         using Process kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-INT", _process.Id.ToString(CultureInfo.InvariantCulture) } })!;

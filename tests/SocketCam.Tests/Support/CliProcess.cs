@@ -44,6 +44,9 @@ internal sealed class CliProcess : IAsyncDisposable
         IReadOnlyList<string> launcher, string name, string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         Launch(workingDirectory, environment, [], args, launcher, name);
 
+    /// <summary>The children's XDG_DATA_HOME: one temporary directory per test run.</summary>
+    public static readonly string TestDataHome = Directory.CreateTempSubdirectory("socketcam-tests-data-").FullName;
+
     private static CliProcess Launch(
         string? workingDirectory,
         IReadOnlyDictionary<string, string>? environment,
@@ -53,7 +56,9 @@ internal sealed class CliProcess : IAsyncDisposable
         string? transcriptName = null)
     {
         Assert.True(File.Exists(DllPath), $"{DllPath} is missing: the test project must reference the CLI.");
-        var variables = new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1" };
+        // serve keeps its chat store in the per-user data directory unless told otherwise: the tests' children share one of
+        // their own, never the user's.
+        var variables = new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1", ["XDG_DATA_HOME"] = TestDataHome };
         foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
         {
             variables[name] = value;
@@ -98,6 +103,9 @@ internal sealed class CliProcess : IAsyncDisposable
 
     /// <summary>Sends SIGINT, like Ctrl+C in a terminal.</summary>
     public Task InterruptAsync() => _child.InterruptAsync();
+
+    /// <summary>Types a line into the CLI's standard input.</summary>
+    public Task WriteLineAsync(string line) => _child.WriteLineAsync(line);
 
     /// <summary>Sends SIGKILL (kill -9) to the process alone: it gets no chance to clean up or finish anything.</summary>
     public Task KillAsync() => _child.KillAsync();

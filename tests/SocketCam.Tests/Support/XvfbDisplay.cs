@@ -177,6 +177,17 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
     /// <summary>What the window shows now (ImageMagick's import reads it back from the X server).</summary>
     public async Task<RgbImage> ScreenshotAsync(string id) => RgbImage.FromPpm(await RunAsync("import", "-window", id, "-depth", "8", "ppm:-"));
 
+    /// <summary>Saves what the window shows now as a PNG file (ImageMagick's import).</summary>
+    public Task SavePngAsync(string id, string path) => RunAsync("import", "-window", id, "png:" + path);
+
+    /// <summary>
+    /// Makes windows opened by this test process (an in-process <c>CallGridWindow</c>) appear on this display: sets DISPLAY
+    /// (and clears WAYLAND_DISPLAY) both in .NET's copy of the environment, which the engine's checks read, and in the C
+    /// library's, which libX11 reads when SDL opens the display. Disposing puts the old values back. Only for tests in the
+    /// <see cref="InProcessDisplayCollection"/>, which run alone: child processes started meanwhile would inherit it.
+    /// </summary>
+    public IDisposable UseInThisProcess() => new ProcessDisplay(Name);
+
     /// <summary>Gives the window the keyboard focus and types <paramref name="key"/> (real input through XTEST).</summary>
     public Task KeyAsync(string id, string key) => RunAsync("xdotool", "windowfocus", "--sync", id, "key", key);
 
@@ -219,6 +230,37 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
 
         _server.Dispose();
     }
+
+    private sealed class ProcessDisplay : IDisposable
+    {
+        private readonly string? _display = System.Environment.GetEnvironmentVariable("DISPLAY");
+        private readonly string? _wayland = System.Environment.GetEnvironmentVariable("WAYLAND_DISPLAY");
+
+        public ProcessDisplay(string name)
+        {
+            Set("DISPLAY", name);
+            Set("WAYLAND_DISPLAY", null);
+        }
+
+        public void Dispose()
+        {
+            Set("DISPLAY", _display);
+            Set("WAYLAND_DISPLAY", _wayland);
+        }
+
+        private static void Set(string name, string? value)
+        {
+            System.Environment.SetEnvironmentVariable(name, value);
+            int result = value is null ? UnsetEnv(name) : SetEnv(name, value, 1);
+            Assert.True(result == 0, $"setting {name} in the C environment failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "setenv", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+
+    [LibraryImport("libc", EntryPoint = "unsetenv", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int UnsetEnv(string name);
 
     private const int SigCont = 18;
     private const int SigStop = 19;

@@ -124,6 +124,36 @@ public sealed class ParticipantWebSocketTests : IDisposable
         Assert.False(tcp.Receive.IsCompleted);
     }
 
+    [Fact]
+    public async Task The_messages_API_pages_through_a_rooms_stored_chat_as_JSON_text()
+    {
+        await using WebTestServer server = await StartAsync();
+        await using RoomSession alice = await RoomSession.JoinAsync(server.Hub, "<b>Alice</b>", chat: new SocketCam.Client.ChatChannel());
+        string[] texts = ["<script>alert(1)</script>", "two\nlines", "three", "quatre \"4\""];
+        foreach (string text in texts)
+        {
+            Assert.Equal(ErrorCode.Normal, (await alice.Client.SendChatAsync(text, CancellationToken.None)).Code);
+        }
+
+        using System.Text.Json.JsonDocument first = System.Text.Json.JsonDocument.Parse(await server.Http.GetStringAsync("/api/rooms/call/messages?after=0&limit=3"));
+        System.Text.Json.JsonElement root = first.RootElement;
+        Assert.Equal(4UL, root.GetProperty("last").GetUInt64());
+        Assert.Equal(3UL, root.GetProperty("next").GetUInt64());
+        Assert.Equal(texts[..3], root.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("text").GetString()));
+        Assert.All(root.GetProperty("messages").EnumerateArray(), m => Assert.Equal("<b>Alice</b>", m.GetProperty("name").GetString()));
+
+        using System.Text.Json.JsonDocument rest = System.Text.Json.JsonDocument.Parse(await server.Http.GetStringAsync("/api/rooms/call/messages?after=3"));
+        Assert.Equal([4UL], rest.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("seq").GetUInt64()));
+        string raw = await server.Http.GetStringAsync("/api/rooms/call/messages");
+        Assert.DoesNotContain("<script>", raw, StringComparison.Ordinal); // JSON-escaped: never markup, even to a careless reader
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await server.Http.GetAsync("/api/rooms/call/messages?after=-1")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await server.Http.GetAsync("/api/rooms/call/messages?limit=1001")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await server.Http.GetAsync("/api/rooms/bad%20name/messages")).StatusCode);
+        using System.Text.Json.JsonDocument empty = System.Text.Json.JsonDocument.Parse(await server.Http.GetStringAsync("/api/rooms/nobody/messages"));
+        Assert.Empty(empty.RootElement.GetProperty("messages").EnumerateArray());
+    }
+
     /// <summary>A raw v2 client over a WebSocket: whole v2 messages, one per binary WebSocket message.</summary>
     private sealed class V2WebSocket : IAsyncDisposable
     {

@@ -21,6 +21,10 @@ internal static unsafe partial class SdlNative
     /// <summary>SDL_PIXELFORMAT_BGR24: bytes B, G, R, what libjpeg-turbo decodes to for the whole engine (no conversion on our side).</summary>
     public const uint PixelFormatBgr24 = 0x17401803;
 
+    /// <summary>SDL_PIXELFORMAT_ABGR8888, which on a little-endian machine is bytes R, G, B, A (SDL_PIXELFORMAT_RGBA32): Skia's RGBA8888.</summary>
+    public const uint PixelFormatRgba32 = 0x16762004;
+
+    public const int TextureAccessStatic = 0;
     public const int TextureAccessStreaming = 1;
     public const int BlendModeBlend = 1;
 
@@ -104,6 +108,9 @@ internal static unsafe partial class SdlNative
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_UpdateTexture")]
     public static partial int UpdateTexture(nint texture, SdlRect* rect, byte* pixels, int pitch);
+
+    [LibraryImport(LibraryName, EntryPoint = "SDL_SetTextureBlendMode")]
+    public static partial int SetTextureBlendMode(nint texture, int blendMode);
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_SetRenderDrawColor")]
     public static partial int SetRenderDrawColor(nint renderer, byte r, byte g, byte b, byte a);
@@ -210,7 +217,7 @@ internal static class SdlLibrary
     [
         "SDL_SetHint", "SDL_Init", "SDL_Quit", "SDL_GetError", "SDL_CreateWindow", "SDL_SetWindowTitle", "SDL_ShowWindow", "SDL_DestroyWindow", "SDL_SetWindowSize",
         "SDL_GetWindowFlags", "SDL_GetWindowDisplayIndex", "SDL_GetDisplayUsableBounds", "SDL_CreateRenderer", "SDL_DestroyRenderer",
-        "SDL_GetRendererInfo", "SDL_GetRendererOutputSize", "SDL_CreateTexture", "SDL_DestroyTexture", "SDL_UpdateTexture",
+        "SDL_GetRendererInfo", "SDL_GetRendererOutputSize", "SDL_CreateTexture", "SDL_DestroyTexture", "SDL_UpdateTexture", "SDL_SetTextureBlendMode",
         "SDL_SetRenderDrawColor", "SDL_SetRenderDrawBlendMode", "SDL_RenderClear", "SDL_RenderCopy", "SDL_RenderFillRect",
         "SDL_RenderFillRects", "SDL_RenderPresent", "SDL_WaitEventTimeout", "SDL_PollEvent", "SDL_PushEvent", "SDL_RegisterEvents",
     ];

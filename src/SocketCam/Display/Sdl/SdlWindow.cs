@@ -5,16 +5,15 @@ using SocketCam.Media;
 namespace SocketCam.Display.Sdl;
 
 /// <summary>
-/// One SDL window with its renderer and a streaming texture of the picture's size. Not thread-safe: created, used and
-/// disposed on the render thread (SDL's rule).
+/// One SDL window with its renderer, a streaming texture of the picture's size (a <see cref="VideoWindow"/>'s picture)
+/// and the few drawing calls a window makes; more textures come from <see cref="CreateTexture"/>. Not thread-safe: created,
+/// used and disposed on the render thread (SDL's rule).
 /// </summary>
 internal sealed unsafe class SdlWindow : IDisposable
 {
     private nint _window;
     private nint _renderer;
-    private nint _texture;
-    private int _textureWidth;
-    private int _textureHeight;
+    private SdlTexture? _picture;
     private bool _initialized;
 
     private SdlWindow()
@@ -27,11 +26,11 @@ internal sealed unsafe class SdlWindow : IDisposable
     /// <summary>Event type this window uses to be woken from another thread.</summary>
     public uint WakeEventType { get; private set; }
 
-    public bool HasPicture => _texture != 0;
+    public bool HasPicture => _picture is { HasContent: true };
 
-    public int PictureWidth => _textureWidth;
+    public int PictureWidth => _picture?.Width ?? 0;
 
-    public int PictureHeight => _textureHeight;
+    public int PictureHeight => _picture?.Height ?? 0;
 
     /// <summary>Minimized or hidden: nothing drawn is seen.</summary>
     public bool IsHidden => (SdlNative.GetWindowFlags(_window) & (SdlNative.WindowHidden | SdlNative.WindowMinimized)) != 0;
@@ -104,39 +103,15 @@ internal sealed unsafe class SdlWindow : IDisposable
         SdlNative.SetWindowSize(_window, width, height);
     }
 
-    /// <summary>Copies a BGR24 picture into the streaming texture (made anew when the size changes); false with SDL's error.</summary>
+    /// <summary>Copies a BGR24 picture into the window's picture texture (made anew when the size changes); false with SDL's error.</summary>
     public bool Upload(VideoFrame picture, out bool textureCreated, out string? error)
     {
-        textureCreated = false;
-        error = null;
-        if (_texture == 0 || _textureWidth != picture.Width || _textureHeight != picture.Height)
-        {
-            DestroyTexture();
-            // BGR24 is what the decoders produce: the picture goes in as it is, and SDL converts it, if its renderer needs
-            // another layout, inside the same copy.
-            _texture = SdlNative.CreateTexture(_renderer, SdlNative.PixelFormatBgr24, SdlNative.TextureAccessStreaming, picture.Width, picture.Height);
-            if (_texture == 0)
-            {
-                error = SdlNative.GetError();
-                return false;
-            }
-
-            _textureWidth = picture.Width;
-            _textureHeight = picture.Height;
-            textureCreated = true;
-        }
-
-        fixed (byte* pixels = picture.Buffer)
-        {
-            if (SdlNative.UpdateTexture(_texture, null, pixels + picture.Offset, picture.Stride) != 0)
-            {
-                error = SdlNative.GetError();
-                return false;
-            }
-        }
-
-        return true;
+        _picture ??= CreateTexture();
+        return _picture.UploadPicture(picture, out textureCreated, out error);
     }
+
+    /// <summary>A new, empty texture of this window's renderer; the caller disposes it before the window.</summary>
+    public SdlTexture CreateTexture() => new(_renderer);
 
     /// <summary>Output size in pixels (may differ from the window size on high-DPI screens).</summary>
     public (int Width, int Height) OutputSize()
@@ -154,10 +129,9 @@ internal sealed unsafe class SdlWindow : IDisposable
         bool ok = SdlNative.SetRenderDrawBlendMode(_renderer, 0) == 0
             && SdlNative.SetRenderDrawColor(_renderer, 0, 0, 0, 255) == 0
             && SdlNative.RenderClear(_renderer) == 0;
-        if (ok && _texture != 0 && !pictureRect.IsEmpty)
+        if (ok && _picture is { HasContent: true } picture && !pictureRect.IsEmpty)
         {
-            var destination = new SdlRect(pictureRect.X, pictureRect.Y, pictureRect.Width, pictureRect.Height);
-            ok = SdlNative.RenderCopy(_renderer, _texture, null, &destination) == 0;
+            ok = Copy(picture, pictureRect);
         }
 
         if (ok && boxes.Count > 0)
@@ -175,11 +149,52 @@ internal sealed unsafe class SdlWindow : IDisposable
         return ok ? null : SdlNative.GetError();
     }
 
+    /// <summary>Fills the whole output with one opaque colour; false on failure (SDL's error in <see cref="SdlNative.GetError"/>).</summary>
+    public bool Clear(byte r, byte g, byte b) =>
+        SdlNative.SetRenderDrawBlendMode(_renderer, 0) == 0
+        && SdlNative.SetRenderDrawColor(_renderer, r, g, b, 255) == 0
+        && SdlNative.RenderClear(_renderer) == 0;
+
+    /// <summary>Fills a rectangle with one colour, blended when <paramref name="a"/> is below 255; false on failure.</summary>
+    public bool Fill(PixelRect rect, byte r, byte g, byte b, byte a = 255)
+    {
+        var destination = new SdlRect(rect.X, rect.Y, rect.Width, rect.Height);
+        return SdlNative.SetRenderDrawBlendMode(_renderer, a == 255 ? 0 : SdlNative.BlendModeBlend) == 0
+            && SdlNative.SetRenderDrawColor(_renderer, r, g, b, a) == 0
+            && SdlNative.RenderFillRect(_renderer, &destination) == 0;
+    }
+
+    /// <summary>Draws a texture scaled into <paramref name="rect"/> (nothing when it has no content); false on failure.</summary>
+    public bool Copy(SdlTexture texture, PixelRect rect)
+    {
+        if (!texture.HasContent || rect.IsEmpty)
+        {
+            return true;
+        }
+
+        var destination = new SdlRect(rect.X, rect.Y, rect.Width, rect.Height);
+        return SdlNative.RenderCopy(_renderer, texture.Handle, null, &destination) == 0;
+    }
+
+    /// <summary>Draws the part <paramref name="source"/> of a texture into <paramref name="rect"/>; false on failure.</summary>
+    public bool Copy(SdlTexture texture, PixelRect source, PixelRect rect)
+    {
+        if (!texture.HasContent || rect.IsEmpty || source.IsEmpty)
+        {
+            return true;
+        }
+
+        var from = new SdlRect(source.X, source.Y, source.Width, source.Height);
+        var destination = new SdlRect(rect.X, rect.Y, rect.Width, rect.Height);
+        return SdlNative.RenderCopy(_renderer, texture.Handle, &from, &destination) == 0;
+    }
+
     public void Present() => SdlNative.RenderPresent(_renderer);
 
     public void Dispose()
     {
-        DestroyTexture();
+        _picture?.Dispose();
+        _picture = null;
         if (_renderer != 0)
         {
             SdlNative.DestroyRenderer(_renderer);
@@ -205,16 +220,6 @@ internal sealed unsafe class SdlWindow : IDisposable
         fixed (SdlRect* first = span)
         {
             return SdlNative.RenderFillRects(_renderer, first, span.Length) == 0;
-        }
-    }
-
-    private void DestroyTexture()
-    {
-        if (_texture != 0)
-        {
-            SdlNative.DestroyTexture(_texture);
-            _texture = 0;
-            _textureWidth = _textureHeight = 0;
         }
     }
 

@@ -1,0 +1,165 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SocketCam.Cli.Output;
+using SocketCam.Client;
+using SocketCam.Codecs;
+using SocketCam.Diagnostics;
+using SocketCam.Protocol;
+using SocketCam.Sources;
+using SocketCam.Transport;
+
+namespace SocketCam.Cli.Commands;
+
+/// <summary>
+/// `socketcam call tcp://HOST:PORT/ROOM --name NAME`: a whole video-call participant (protocol v2): publishes its source,
+/// shows everyone else in one window as a labelled grid (or, with --no-window, only counts what arrives: a bot), and
+/// chats on the terminal: a line typed is sent, messages are printed with time and name, joins and leaves are told.
+/// Reconnects by itself; the chat resumes where it was, nothing missed or twice.
+/// </summary>
+internal static class CallCommand
+{
+    public static Command Create()
+    {
+        var url = new Argument<string>("url") { Description = "The hub and the room, e.g. tcp://192.168.1.5:9999/family (or unix:///run/socketcam.sock with --room)" };
+        var name = new Option<string>("--name") { Description = "Your name in the call; default: user@host", DefaultValueFactory = _ => DefaultName() };
+        var sources = new SourceOptionSet(SourceFactory.AutoSpec);
+        sources.Source.Description += "; none: join without publishing";
+        var codec = CommonOptions.Codec();
+        var subsampling = CommonOptions.Subsampling();
+        var room = new Option<string?>("--room", "-r") { HelpName = "ROOM", Description = "The room, when the URL does not name it (default: main)" };
+        var token = CommonOptions.Token();
+        var seconds = CommonOptions.Seconds("default: until Ctrl+C or /quit");
+        var noWindow = new Option<bool>("--no-window") { Description = "No window: chat on the terminal and count what arrives (bots, tests, benchmarks)" };
+        var json = new Option<bool>("--json") { Description = "Print JSON lines: each chat message and join/leave as it happens, and a summary per participant received at the end" };
+        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the hub goes away instead of reconnecting" };
+        var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
+        var logLevel = CommonOptions.LogLevel();
+        logLevel.DefaultValueFactory = _ => "warning";
+        var command = new Command("call", "Join a video call: publish your camera, see everyone else, chat on the terminal (lines you type are sent)")
+        {
+            url, name, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noWindow, json, noReconnect, quiet, logLevel,
+        };
+        command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, cancellationToken) =>
+        {
+            (StreamEndpoint endpoint, string roomName) = ParseUrl(r.GetValue(url)!, r.GetValue(room));
+            bool window = !r.GetValue(noWindow);
+            if (window)
+            {
+                CommandWindow.RequireDisplay("call", "add --no-window to chat on the terminal without video");
+            }
+
+            var options = new ClientOptions
+            {
+                Room = roomName,
+                Token = r.GetValue(token),
+                Reconnect = !r.GetValue(noReconnect),
+                Agent = "socketcam call",
+            };
+            string who = r.GetValue(name)!;
+            string spec = r.GetValue(sources.Source)!;
+            var opened = new List<PublishedSource>();
+            IFrameEncoder? encoder = null;
+            try
+            {
+                if (!string.Equals(spec, "none", StringComparison.OrdinalIgnoreCase))
+                {
+                    (IFrameSource source, string? note) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, cancellationToken);
+                    if (note is not null)
+                    {
+                        await Console.Error.WriteLineAsync("socketcam: " + note);
+                    }
+
+                    encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                    opened.Add(new PublishedSource(source, encoder, SourceOptionSet.TrackSourceOf(spec), source.Description));
+                }
+
+                await using var call = new CallSession(r.GetValue(json), loggers);
+                using CallScreen? screen = window ? await CallScreen.OpenAsync(roomName, who, loggers, cancellationToken) : null;
+                call.Screen = screen;
+                var publisher = new TrackPublisher(endpoint, options, opened, who, loggers, call.Hooks);
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, screen?.Closed ?? CancellationToken.None);
+                if (r.GetValue(seconds) is > 0 and var s)
+                {
+                    stop.CancelAfter(TimeSpan.FromSeconds(s));
+                }
+
+                await Console.Error.WriteLineAsync(
+                    $"Joining room '{roomName}' at {endpoint} as '{who}'" + (opened.Count > 0 ? $", publishing {opened[0].Label}" : ", not publishing")
+                    + ". Type a message and Enter to send it; /who lists who is here, /quit leaves.");
+                call.Stopping = stop.Token;
+                Task input = call.ReadInputAsync(Console.In, stop);
+                Task status = new LiveStats(call.StatusLine(publisher), r.GetValue(quiet) || r.GetValue(json)).RunAsync(stop.Token);
+                try
+                {
+                    await publisher.RunAsync(stop.Token);
+                }
+                catch (SourceEndedException ex)
+                {
+                    await Console.Error.WriteLineAsync(ex.Message);
+                }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await status;
+                    await input;
+                }
+
+                call.PrintSummary(publisher);
+                return 0;
+            }
+            finally
+            {
+                foreach (PublishedSource p in opened)
+                {
+                    await p.Source.DisposeAsync();
+                }
+
+                encoder?.Dispose();
+            }
+        }));
+        return command;
+    }
+
+    /// <summary>`tcp://HOST:PORT/ROOM` (the room in the path), or any hub URL and --room.</summary>
+    internal static (StreamEndpoint Endpoint, string Room) ParseUrl(string text, string? room)
+    {
+        string address = text;
+        string? fromPath = null;
+        int scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme >= 0 && !text.StartsWith("unix:", StringComparison.OrdinalIgnoreCase))
+        {
+            int slash = text.IndexOf('/', scheme + 3);
+            if (slash >= 0)
+            {
+                address = text[..slash];
+                fromPath = Uri.UnescapeDataString(text[(slash + 1)..].TrimEnd('/'));
+                if (fromPath.Length == 0)
+                {
+                    fromPath = null;
+                }
+            }
+        }
+
+        if (fromPath is not null && room is not null && fromPath != room)
+        {
+            throw new ArgumentException($"The URL names room '{PrintableText.Of(fromPath)}' and --room says '{PrintableText.Of(room)}': give one.");
+        }
+
+        string chosen = fromPath ?? room ?? Protocol.RoomName.Default;
+        if (!Protocol.RoomName.IsValid(chosen))
+        {
+            throw new ArgumentException($"Invalid room name '{PrintableText.Of(chosen)}': use 1-{Protocol.RoomName.MaxLength} characters from A-Z a-z 0-9 . _ -");
+        }
+
+        StreamEndpoint endpoint = StreamEndpoint.Parse(address, 1, "tcp", StreamEndpoint.DefaultPort, ["tcp", "unix"]);
+        return (endpoint, chosen);
+    }
+
+    private static string DefaultName()
+    {
+        string name = $"{Environment.UserName}@{Environment.MachineName}";
+        return name.Length <= 64 ? name : name[..64];
+    }
+}

@@ -1,0 +1,451 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SocketCam.Cli.Output;
+using SocketCam.Client;
+using SocketCam.Diagnostics;
+using SocketCam.Media;
+using SocketCam.Protocol;
+
+namespace SocketCam.Cli.Commands;
+
+/// <summary>
+/// The terminal side of `socketcam call`: what arrives (frames per participant, the room's comings and goings, chat) is
+/// counted, printed and handed to the window; what is typed is sent as chat. Spans the reconnects of one call.
+/// </summary>
+internal sealed class CallSession : IAsyncDisposable
+{
+    private readonly bool _json;
+    private readonly ILogger _logger;
+    private readonly ChatChannel _chat = new();
+    private readonly Lock _lock = new();
+    private readonly Dictionary<uint, Received> _received = [];
+    private readonly Dictionary<uint, string> _names = [];
+    private readonly Lock _printLock = new();
+    private volatile RoomClient? _client;
+    private uint _self;
+    private long _chatShown;
+
+    public CallSession(bool json, ILoggerFactory loggers)
+    {
+        _json = json;
+        _logger = loggers.CreateLogger("SocketCam.Call");
+        _chat.Shown = PrintChat;
+        Hooks = new ParticipantHooks
+        {
+            Chat = _chat,
+            SubscribeToVideo = true,
+            FrameReceived = OnFrameAsync,
+            EventReceived = OnEvent,
+            SessionChanged = OnSessionChanged,
+        };
+    }
+
+    public ParticipantHooks Hooks { get; }
+
+    /// <summary>The call's stop: a session that ends while it is not set dropped, and the user hears so.</summary>
+    public CancellationToken Stopping { get; set; }
+
+    private void OnSessionChanged(RoomClient? client)
+    {
+        _client = client;
+        if (client is null && !Stopping.IsCancellationRequested)
+        {
+            if (_json)
+            {
+                WriteJsonLine(w => w.WriteString("type", "disconnected"));
+            }
+            else
+            {
+                WriteLine("  (the call dropped: reconnecting...)");
+            }
+        }
+    }
+
+    /// <summary>The window, when there is one: tiles follow the room, pictures follow the frames.</summary>
+    public CallScreen? Screen { get; set; }
+
+    /// <summary>Reads lines until the input ends or the call stops: each line is a chat message; /who and /quit are commands.</summary>
+    public async Task ReadInputAsync(TextReader input, CancellationTokenSource stop)
+    {
+        // A console read cannot be cancelled (on Unix it blocks in read(2) whatever the token says): a background thread
+        // reads lines into a channel and this loop takes them with the call's token. At the end of the call the thread
+        // may still sit in its read; being a background thread it does not keep the process alive.
+        var lines = System.Threading.Channels.Channel.CreateBounded<string>(64);
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                while (input.ReadLine() is { } read)
+                {
+                    if (!lines.Writer.TryWrite(read))
+                    {
+                        lines.Writer.WriteAsync(read).AsTask().Wait();
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            {
+            }
+            finally
+            {
+                lines.Writer.TryComplete();
+            }
+        })
+        { IsBackground = true, Name = "stdin lines" };
+        reader.Start();
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (!await lines.Reader.WaitToReadAsync(stop.Token))
+                {
+                    return; // stdin ended (a bot with nothing to say): the call goes on
+                }
+
+                string line = await lines.Reader.ReadAsync(stop.Token);
+
+                line = line.TrimEnd('\r');
+                if (line.Trim().Length == 0)
+                {
+                    continue;
+                }
+
+                if (line.Trim() == "/quit")
+                {
+                    await stop.CancelAsync();
+                    return;
+                }
+
+                if (line.Trim() == "/who")
+                {
+                    PrintWho();
+                    continue;
+                }
+
+                await SendAsync(line, stop.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task SendAsync(string text, CancellationToken cancellationToken)
+    {
+        RoomClient? client = _client;
+        if (client is null || !client.HasChat)
+        {
+            if (client is not null)
+            {
+                PrintNotice("this hub keeps no chat (serve --data off?): not sent");
+                return;
+            }
+
+            // Between sessions: kept, and sent when the call is back (with the same id: never twice).
+            _chat.Add(text);
+            PrintNotice("not connected: the message goes out when the call is back");
+            return;
+        }
+
+        try
+        {
+            ResultMessage result = await client.SendChatAsync(text, cancellationToken);
+            if (result.Code != ErrorCode.Normal)
+            {
+                PrintNotice($"not sent ({result.Code.ToWireName()}): {PrintableText.Of(result.Text)}");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            // Still in the channel's unacknowledged list: the next session resends it with the same id.
+            PrintNotice("the connection dropped: the message goes out when the call is back");
+        }
+    }
+
+    private ValueTask OnFrameAsync(ReceivedFrame frame)
+    {
+        long latency = Clock.NowMicros() + (_client?.ClockOffsetMicros ?? 0) - frame.Info.CaptureMicros;
+        lock (_lock)
+        {
+            if (!_received.TryGetValue(frame.ParticipantId, out Received? r))
+            {
+                r = new Received(_names.GetValueOrDefault(frame.ParticipantId, $"participant-{frame.ParticipantId}"));
+                _received[frame.ParticipantId] = r;
+            }
+
+            r.OnFrame(frame, latency);
+        }
+
+        Screen?.Offer(frame);
+        return ValueTask.CompletedTask;
+    }
+
+    private void OnEvent(RoomClient client, RoomEvent e)
+    {
+        switch (e)
+        {
+            case RoomSnapshotChunk:
+                (ParticipantRecord[] participants, TrackRecord[] tracks) = client.Room;
+                lock (_lock)
+                {
+                    _self = client.ParticipantId;
+                    foreach (ParticipantRecord p in participants)
+                    {
+                        _names[p.ParticipantId] = p.Name;
+                    }
+                }
+
+                Screen?.Reset(client.ParticipantId, participants, tracks, client.ClockOffsetMicros);
+                int others = participants.Count(p => p.ParticipantId != client.ParticipantId);
+                PrintPresence("joined", client.ParticipantId, "you", others == 0 ? "nobody else is here yet" : $"with {string.Join(", ", participants.Where(p => p.ParticipantId != client.ParticipantId).Select(p => PrintableText.Of(p.Name)))}");
+                break;
+            case ParticipantJoinedEvent j:
+                lock (_lock)
+                {
+                    _names[j.Participant.ParticipantId] = j.Participant.Name;
+                }
+
+                Screen?.Join(j.Participant);
+                PrintPresence("joined", j.Participant.ParticipantId, j.Participant.Name, null);
+                break;
+            case ParticipantLeftEvent l:
+                string name;
+                lock (_lock)
+                {
+                    name = _names.GetValueOrDefault(l.ParticipantId, $"participant-{l.ParticipantId}");
+                    _names.Remove(l.ParticipantId);
+                }
+
+                Screen?.Leave(l.ParticipantId);
+                PrintPresence("left", l.ParticipantId, name, l.Reason == ErrorCode.Normal ? null : l.Reason.ToWireName());
+                break;
+            case TrackPublishedEvent p:
+                Screen?.Publish(p.Track);
+                break;
+            case TrackUnpublishedEvent u:
+                Screen?.Unpublish(u.ParticipantId, u.TrackId);
+                break;
+            case TrackStateEvent s:
+                Screen?.State(s.ParticipantId, s.TrackId, s.Live);
+                break;
+        }
+    }
+
+    private void PrintChat(ChatMessage m)
+    {
+        Interlocked.Increment(ref _chatShown);
+        string time = DateTimeOffset.FromUnixTimeMilliseconds(m.SentAtMicros / 1000).ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+        if (_json)
+        {
+            WriteJsonLine(w =>
+            {
+                w.WriteString("type", "chat");
+                w.WriteNumber("seq", m.Seq);
+                w.WriteString("time", DateTimeOffset.FromUnixTimeMilliseconds(m.SentAtMicros / 1000).UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+                w.WriteNumber("participant", m.ParticipantId);
+                w.WriteString("name", m.Name);
+                w.WriteString("text", m.Text);
+            });
+            return;
+        }
+
+        // A message is text: every line made printable (no terminal escapes), continuation lines indented under the first.
+        string[] lines = m.Text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"[{time}] {PrintableText.Of(m.Name)}: {PrintableText.Of(lines[0])}");
+        foreach (string line in lines.Skip(1))
+        {
+            text.Append(Environment.NewLine).Append("           ").Append(PrintableText.Of(line));
+        }
+
+        WriteLine(text.ToString());
+    }
+
+    private void PrintPresence(string what, uint id, string name, string? detail)
+    {
+        if (_json)
+        {
+            WriteJsonLine(w =>
+            {
+                w.WriteString("type", what);
+                w.WriteNumber("participant", id);
+                w.WriteString("name", name);
+                if (detail is not null)
+                {
+                    w.WriteString("detail", detail);
+                }
+            });
+            return;
+        }
+
+        string time = DateTime.Now.ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+        WriteLine($"[{time}] * {PrintableText.Of(name)} {what}" + (detail is null ? "" : $" ({PrintableText.Of(detail)})"));
+    }
+
+    private void PrintNotice(string text)
+    {
+        if (_json)
+        {
+            WriteJsonLine(w =>
+            {
+                w.WriteString("type", "notice");
+                w.WriteString("text", text);
+            });
+            return;
+        }
+
+        WriteLine("  (" + text + ")");
+    }
+
+    private void PrintWho()
+    {
+        RoomClient? client = _client;
+        if (client is null)
+        {
+            PrintNotice("not connected");
+            return;
+        }
+
+        (ParticipantRecord[] participants, TrackRecord[] tracks) = client.Room;
+        foreach (ParticipantRecord p in participants)
+        {
+            int count = tracks.Count(t => t.ParticipantId == p.ParticipantId);
+            PrintNotice($"{PrintableText.Of(p.Name)}{(p.ParticipantId == client.ParticipantId ? " (you)" : "")}: {count} track(s)");
+        }
+    }
+
+    private void WriteLine(string line)
+    {
+        lock (_printLock)
+        {
+            LiveStats.WriteAboveStatus(line);
+        }
+    }
+
+    private void WriteJsonLine(Action<Utf8JsonWriter> body)
+    {
+        string line = JsonSummary.Write(body);
+        lock (_printLock)
+        {
+            Console.Out.WriteLine(line);
+        }
+    }
+
+    /// <summary>The live line: who is here, what arrives and what goes out.</summary>
+    public Func<TimeSpan, string> StatusLine(TrackPublisher publisher)
+    {
+        long lastIn = 0;
+        long lastOut = 0;
+        return interval =>
+        {
+            long frames;
+            int others;
+            lock (_lock)
+            {
+                frames = _received.Values.Sum(r => r.Frames);
+                others = _names.Keys.Count(id => id != _self);
+            }
+
+            long sent = publisher.FramesSent;
+            string line = string.Create(CultureInfo.InvariantCulture,
+                $"{(_client is null ? "reconnecting" : "in the call")}: {others} other(s), receiving {(frames - lastIn) / interval.TotalSeconds,5:0.0} fps, sending {(sent - lastOut) / interval.TotalSeconds,5:0.0} fps, chat {Interlocked.Read(ref _chatShown)}");
+            lastIn = frames;
+            lastOut = sent;
+            return line;
+        };
+    }
+
+    /// <summary>With --json: one line, a summary per participant received; without: a sentence.</summary>
+    public void PrintSummary(TrackPublisher publisher)
+    {
+        List<Received> received;
+        lock (_lock)
+        {
+            received = [.. _received.Values];
+        }
+
+        if (_json)
+        {
+            WriteJsonLine(w =>
+            {
+                w.WriteString("type", "summary");
+                w.WriteNumber("frames_sent", publisher.FramesSent);
+                w.WriteNumber("reconnects", publisher.Reconnects);
+                w.WriteNumber("chat_shown", Interlocked.Read(ref _chatShown));
+                w.WriteNumber("chat_last_seq", _chat.Last);
+                w.WriteNumber("chat_unacknowledged", _chat.Unacknowledged.Count);
+                w.WriteStartArray("participants");
+                foreach (Received r in received)
+                {
+                    w.WriteStartObject();
+                    r.Write(w);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            });
+            return;
+        }
+
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Left the call: sent {publisher.FramesSent} frames, received {received.Sum(r => r.Frames)} from {received.Count} participant(s), {Interlocked.Read(ref _chatShown)} chat message(s)."));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (_chat.Unacknowledged.Count > 0)
+        {
+            CallLog.Unsent(_logger, _chat.Unacknowledged.Count);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>What one participant sent us: frames, bytes, size, rate and latency (capture to arrival, on the hub's clock).</summary>
+    private sealed class Received(string name)
+    {
+        private readonly LatencyRecorder _latency = new(4096);
+        private readonly long _started = Environment.TickCount64;
+
+        public long Frames { get; private set; }
+
+        public void OnFrame(in ReceivedFrame frame, long latencyMicros)
+        {
+            Frames++;
+            Bytes += frame.Data.Length;
+            Width = frame.Info.Width;
+            Height = frame.Info.Height;
+            Participant = frame.ParticipantId;
+            _latency.Record(latencyMicros / 1000.0);
+        }
+
+        private long Bytes { get; set; }
+
+        private int Width { get; set; }
+
+        private int Height { get; set; }
+
+        private uint Participant { get; set; }
+
+        public void Write(Utf8JsonWriter w)
+        {
+            double seconds = Math.Max(0.001, (Environment.TickCount64 - _started) / 1000.0);
+            w.WriteNumber("participant", Participant);
+            w.WriteString("name", name);
+            w.WriteNumber("frames", Frames);
+            w.WriteNumber("bytes", Bytes);
+            w.WriteNumber("fps", Math.Round(Frames / seconds, 2));
+            w.WriteNumber("width", Width);
+            w.WriteNumber("height", Height);
+            JsonSummary.WriteLatency(w, _latency.Summarize());
+        }
+    }
+}
+
+internal static partial class CallLog
+{
+    [LoggerMessage(EventId = 950, Level = LogLevel.Warning, Message = "{Count} chat message(s) typed were never acknowledged by the hub (the call ended first)")]
+    public static partial void Unsent(ILogger logger, int count);
+}
