@@ -139,6 +139,7 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/", new RequestDelegate(c => _assets.ServeAsync(c, "index.html")));
         app.MapGet("/rooms/{room}", new RequestDelegate(c => PageAsync(c, "watch.html")));
         app.MapGet("/rooms/{room}/publish", new RequestDelegate(c => PageAsync(c, "publish.html")));
+        app.MapGet("/call/{room}", new RequestDelegate(c => PageAsync(c, "call.html")));
         app.MapGet("/assets/{*file}", new RequestDelegate(c => _assets.ServeAsync(c, "assets/" + (c.Request.RouteValues["file"] as string ?? ""))));
         app.MapGet("/rooms/{room}/ws", new RequestDelegate(WatchSocketAsync));
         app.MapGet("/rooms/{room}/publish/ws", new RequestDelegate(PublishSocketAsync));
@@ -153,7 +154,7 @@ public sealed class HttpServer : IAsyncDisposable
         app.MapGet("/api/stats", new RequestDelegate(StatsAsync));
         app.MapGet("/metrics", new RequestDelegate(c => MetricsText.WriteAsync(c, this, _hub)));
         app.MapFallback(new RequestDelegate(static c => WriteTextAsync(c, StatusCodes.Status404NotFound,
-            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats, /metrics or /healthz")));
+            "not found: try /, /rooms/ROOM, /rooms/ROOM/publish, /call/ROOM, /stream.mjpg, /snapshot.jpg, /rooms/ROOM/stream.mjpg, /rooms/ROOM/snapshot.jpg, /api/rooms, /api/stats, /metrics or /healthz")));
 
         try
         {

@@ -10,7 +10,10 @@ using SocketCam.Web;
 
 namespace SocketCam.Tests.Web;
 
-/// <summary>A <see cref="TestHub"/> capturing a test pattern into "main" plus a real Kestrel <see cref="HttpServer"/> on 127.0.0.1:0.</summary>
+/// <summary>
+/// A <see cref="TestHub"/> capturing a test pattern into "main" plus a real Kestrel <see cref="HttpServer"/> on 127.0.0.1:0;
+/// with a chat directory the hub keeps a chat store in it.
+/// </summary>
 internal sealed class WebTestServer : IAsyncDisposable
 {
     private readonly Microsoft.Extensions.Logging.ILoggerFactory _loggers;
@@ -35,8 +38,14 @@ internal sealed class WebTestServer : IAsyncDisposable
 
     public static async Task<WebTestServer> StartAsync(
         int width = 320, int height = 240, double fps = 30, string? token = null, string? captureRoom = "main", HubOptions? hubOptions = null, CodecId codec = CodecId.Jpeg,
-        Func<HttpOptions, HttpOptions>? web = null)
+        Func<HttpOptions, HttpOptions>? web = null, string? chatDirectory = null)
     {
+        if (chatDirectory is not null)
+        {
+            // The hub keeps a chat store there (serve --data DIR): CHAT_SEND, CHAT_MESSAGE and CHAT_HISTORY work.
+            hubOptions = (hubOptions ?? new HubOptions()) with { Chat = new SocketCam.Chat.ChatOptions { Directory = chatDirectory } };
+        }
+
         TestHub hub = TestHub.Start(options: hubOptions, captureRoom: captureRoom, codec: codec, width: width, height: height, fps: fps);
         Microsoft.Extensions.Logging.ILoggerFactory loggers = hub.Logs.CreateFactory();
         var options = new HttpOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Token = token };

@@ -36,6 +36,7 @@ function createCard(name) {
   body.append(title, el('div', 'signal'), el('div', 'size muted'), el('div', 'viewers muted'));
   const links = el('nav', 'links');
   links.append(
+    link('call', withToken('/call/' + encodeURIComponent(name)), 'Join call'),
     link('watch', withToken(roomPath(name)), 'Watch'),
     link('publish', withToken(roomPath(name) + '/publish'), 'Publish'),
     link('mjpeg', withToken(roomPath(name) + '/stream.mjpg'), 'MJPEG'),
@@ -135,7 +136,8 @@ function refreshThumbs() {
 document.getElementById('new-room').addEventListener('submit', (event) => {
   event.preventDefault();
   const name = document.getElementById('room-name').value.trim();
-  if (name) location.href = withToken(roomPath(name) + '/publish');
+  const call = event.submitter?.value !== 'publish';
+  if (name) location.href = withToken(call ? '/call/' + encodeURIComponent(name) : roomPath(name) + '/publish');
 });
 
 refreshList();

@@ -127,7 +127,8 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
             "the page draws the room once it exists (no reload)");
     }
 
-    private static async Task<HttpServer> StartWebAsync(TestHub hub, ILoggerFactory loggers, int port)
+    /// <summary>Starts the HTTP server for the hub on the port (0: any), retrying the bind while the old listener still holds it.</summary>
+    internal static async Task<HttpServer> StartWebAsync(TestHub hub, ILoggerFactory loggers, int port)
     {
         // The old listener's port may take a moment to be free again: retry the bind, never sleep a fixed time.
         HttpServer? started = null;

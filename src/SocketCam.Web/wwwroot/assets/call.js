@@ -1,0 +1,644 @@
+// The call page (/call/ROOM): a name and a camera preview, then a grid of everyone else, your own camera small, a screen
+// share, the people in the room and the chat; all over one protocol v2 WebSocket (call-session.js). Everything that comes
+// from the network (names, chat text, reasons) goes into the page as text nodes, never as markup.
+import { CallSession, trackKey } from './call-session.js';
+import { FrameDrawer, FrameSender, openCamera, openScreen, screenSize } from './call-media.js';
+import { SOURCE, KIND_VIDEO, codeName, cleanName, cleanChatText } from './v2.js';
+
+const params = new URLSearchParams(location.search);
+const token = params.get('token');
+const room = decodeURIComponent(location.pathname.match(/^\/call\/([^/]+)/)?.[1] ?? 'main');
+const [camWidth, camHeight] = (params.get('size') ?? '640x360').split('x').map(Number);
+const camFps = Math.min(60, Math.max(1, Number(params.get('fps')) || 20));
+const CAMERA = { trackId: 1, source: SOURCE.CAMERA, width: camWidth, height: camHeight, fps: camFps, name: 'camera' };
+const SCREEN_TRACK = 2;
+const SCREEN_FPS = 10;
+const NAME_KEY = 'socketcam.name';
+const MAX_LATENCIES = 5000;
+const TOAST_MS = 4000;
+
+const $ = (id) => document.getElementById(id);
+
+function withToken(path) {
+  return token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path;
+}
+
+function wsUrl(path) {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}${withToken(path)}`;
+}
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function icon(name) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'icon');
+  const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+  use.setAttribute('href', '#i-' + name);
+  svg.append(use);
+  return svg;
+}
+
+function setIcon(button, name) {
+  button.querySelector('use').setAttribute('href', '#i-' + name);
+}
+
+function initials(name) {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  const letters = words.slice(0, 2).map((w) => Array.from(w)[0] ?? '').join('');
+  return (letters || '?').toUpperCase();
+}
+
+function hue(name) {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.codePointAt(0)) % 360;
+  return h;
+}
+
+/** An initials avatar (a coloured circle); the name only ever as text. */
+function fillAvatar(avatar, name) {
+  avatar.textContent = initials(name);
+  avatar.style.setProperty('--hue', String(hue(name)));
+}
+
+const timeOf = (us) => new Date(Number(us) / 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const displayName = (p) => p.name || `participant-${p.id}`;
+
+// --- what tests and scripts read ---
+
+const sc = window.socketcam = {
+  state: 'idle', reason: '', room, participantId: 0, participants: [], tiles: {}, chat: [], lastChatSeq: 0,
+  reconnects: 0, notices: [], refusals: [], latencies: [], framesSent: 0, clockOffsetUs: 0,
+  latencyP50Us: () => percentile(sc.latencies, 0.5),
+  latencyP99Us: () => percentile(sc.latencies, 0.99),
+};
+
+function percentile(samples, p) {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+// --- local media ---
+
+const media = { camera: null, cameraSender: null, cameraWanted: true, screen: null, screenSender: null };
+let session = null;
+
+async function startCamera() {
+  try {
+    media.camera = await openCamera(CAMERA);
+  } catch (err) {
+    media.camera = null;
+    $('join-status').textContent = `No camera (${err.name}): you can still join and chat.`;
+  }
+  media.camera?.getVideoTracks()[0]?.addEventListener('ended', () => setCamera(false));
+  showOwnVideo();
+  return !!media.camera;
+}
+
+function stopCamera() {
+  media.cameraSender?.stop();
+  media.cameraSender = null;
+  media.camera?.getTracks().forEach((t) => t.stop());
+  media.camera = null;
+  showOwnVideo();
+}
+
+function showOwnVideo() {
+  const on = !!media.camera;
+  for (const id of ['preview', 'self-video']) {
+    $(id).srcObject = media.camera;
+    $(id).hidden = !on;
+  }
+  $('preview-off').hidden = on;
+  $('self-avatar').hidden = on;
+  for (const id of ['preview-cam', 'cam']) {
+    $(id).setAttribute('aria-pressed', String(on));
+    $(id).title = on ? 'Turn camera off' : 'Turn camera on';
+    $(id).classList.toggle('off', !on);
+    setIcon($(id), on ? 'cam' : 'cam-off');
+  }
+}
+
+function sendCamera() {
+  if (!media.camera || !session) return;
+  media.cameraSender?.stop();
+  media.cameraSender = new FrameSender(media.camera, CAMERA, senderHooks(CAMERA.trackId));
+}
+
+function senderHooks(trackId) {
+  return {
+    ready: (bytes) => session.canSend(trackId, bytes),
+    send: (jpeg, w, h, captureUs) => session.sendFrame(trackId, jpeg, w, h, captureUs) && ++sc.framesSent,
+    captureUs: () => session.hubNowUs(),
+  };
+}
+
+async function setCamera(on) {
+  media.cameraWanted = on;
+  if (!on) {
+    stopCamera();
+    session?.setTrackLive(CAMERA.trackId, false, 'camera off');
+    return render();
+  }
+  if (!(await startCamera())) return render();
+  if (session && !session.local.has(CAMERA.trackId)) session.publishTrack(CAMERA);
+  session?.setTrackLive(CAMERA.trackId, true);
+  sendCamera();
+  render();
+}
+
+async function setScreen(on) {
+  if (!on) return stopScreen();
+  let stream;
+  try {
+    stream = await openScreen({ fps: SCREEN_FPS });
+  } catch (err) {
+    if (err.name !== 'NotAllowedError') toast(`Cannot share the screen: ${err.message}`);
+    return;
+  }
+  media.screen = stream;
+  stream.getVideoTracks()[0]?.addEventListener('ended', stopScreen);
+  const size = screenSize(stream, 1280, 720);
+  const desc = { trackId: SCREEN_TRACK, source: SOURCE.SCREEN, ...size, fps: SCREEN_FPS, name: 'screen' };
+  session.publishTrack(desc);
+  media.screenSender = new FrameSender(stream, { ...desc, fit: 'contain' }, senderHooks(SCREEN_TRACK));
+  render();
+}
+
+function stopScreen() {
+  media.screenSender?.stop();
+  media.screenSender = null;
+  media.screen?.getTracks().forEach((t) => t.stop());
+  if (media.screen) session?.unpublishTrack(SCREEN_TRACK);
+  media.screen = null;
+  render();
+}
+
+// --- tiles: one per other participant (its camera), one per screen share ---
+
+const tiles = new Map(); // key -> { el, canvas, drawer, participantId, hasFrame }
+
+function makeTile(key, participantId, screen) {
+  const figure = el('figure', 'tile novideo' + (screen ? ' screen' : ''));
+  figure.dataset.key = key;
+  figure.dataset.participant = String(participantId);
+  const canvas = el('canvas');
+  canvas.width = 640;
+  canvas.height = 360;
+  const caption = el('figcaption', 'label');
+  caption.append(icon('cam-off'), el('span', 'name'));
+  figure.append(canvas, el('div', 'avatar'), caption);
+  const tile = { el: figure, canvas, participantId, hasFrame: false, screen };
+  tile.drawer = new FrameDrawer(canvas, (frame) => onDrawn(tile, frame));
+  return tile;
+}
+
+function onDrawn(tile, frame) {
+  const latency = session.hubNowUs() - Number(frame.captureUs);
+  sc.latencies.push(latency);
+  if (sc.latencies.length > MAX_LATENCIES) sc.latencies.splice(0, sc.latencies.length - MAX_LATENCIES);
+  if (!tile.screen) sc.tiles[tile.participantId] = tile.drawer.frames;
+  if (!tile.hasFrame) {
+    tile.hasFrame = true;
+    tile.el.classList.remove('novideo');
+  }
+}
+
+function primaryTrack(participantId) {
+  let best = null;
+  for (const t of session.tracks.values()) {
+    if (t.participantId === participantId && t.kind === KIND_VIDEO && t.source !== SOURCE.SCREEN && (!best || t.trackId < best.trackId)) best = t;
+  }
+  return best;
+}
+
+function wantedTiles() {
+  const wanted = new Map();
+  for (const p of session.participants.values()) {
+    if (p.id !== session.participantId) wanted.set(`p:${p.id}`, { p, track: primaryTrack(p.id), screen: false });
+  }
+  for (const t of session.tracks.values()) {
+    const p = session.participants.get(t.participantId);
+    if (p && t.participantId !== session.participantId && t.source === SOURCE.SCREEN) {
+      wanted.set(`s:${trackKey(t.participantId, t.trackId)}`, { p, track: t, screen: true });
+    }
+  }
+  return wanted;
+}
+
+function syncTiles() {
+  const wanted = wantedTiles();
+  for (const [key, tile] of tiles) {
+    if (!wanted.has(key)) {
+      tile.el.remove();
+      tiles.delete(key);
+      if (!tile.screen) delete sc.tiles[tile.participantId];
+    }
+  }
+  for (const [key, want] of wanted) updateTile(key, want);
+  const grid = $('grid');
+  [...tiles.values()].sort(tileOrder).forEach((t) => grid.append(t.el));
+  placeSelf();
+  $('alone').hidden = tiles.size > 0 || session.state !== 'live';
+  $('stage').classList.toggle('solo', tiles.size === 0);
+  layoutGrid();
+}
+
+const tileOrder = (a, b) => a.participantId - b.participantId || Number(b.screen) - Number(a.screen);
+
+function updateTile(key, { p, track, screen }) {
+  let tile = tiles.get(key);
+  if (!tile) {
+    tile = makeTile(key, p.id, screen);
+    tiles.set(key, tile);
+    if (!screen) sc.tiles[p.id] = 0;
+  }
+  tile.track = track;
+  const name = displayName(p);
+  tile.el.querySelector('.name').textContent = screen ? `${name} (screen)` : name;
+  fillAvatar(tile.el.querySelector('.avatar'), name);
+  const live = !!track?.live;
+  if (!live) tile.hasFrame = false;
+  tile.el.classList.toggle('novideo', !(live && tile.hasFrame));
+  tile.el.classList.toggle('camoff', !screen && !live);
+  tile.el.title = track && !track.live && track.text ? `${name}: ${track.text}` : name;
+}
+
+function routeFrame(frame) {
+  const track = session.tracks.get(trackKey(frame.participantId, frame.trackId));
+  if (!track || !track.live) return;
+  const key = track.source === SOURCE.SCREEN ? `s:${trackKey(frame.participantId, frame.trackId)}` : `p:${frame.participantId}`;
+  const tile = tiles.get(key);
+  if (tile && tile.track === track) tile.drawer.push(frame);
+}
+
+/** Your own camera: a small picture-in-picture with one other tile or none; from two on, the last tile of the grid. */
+function placeSelf() {
+  const self = $('self');
+  const inGrid = tiles.size >= 2;
+  if (inGrid) $('grid').append(self);
+  else if (self.parentElement !== $('stage')) $('stage').append(self);
+}
+
+/**
+ * Picks the column count that gives the tiles the most area in the stage, each tile between `minAspect` and 16:9 (the
+ * picture is cropped to fill it; a screen share is letterboxed instead), then sizes them.
+ */
+function layoutGrid() {
+  const grid = $('grid');
+  const n = grid.children.length;
+  if (n === 0) return;
+  const gap = parseFloat(getComputedStyle(grid).columnGap) || 10;
+  const width = grid.clientWidth;
+  const height = grid.clientHeight;
+  const narrow = width < 600;
+  const minAspect = narrow ? 3 / 4 : 4 / 3;
+  let best = { area: 0, w: 0, h: 0 };
+  for (let cols = 1; cols <= Math.min(n, narrow ? 2 : n); cols++) {
+    const rows = Math.ceil(n / cols);
+    let w = (width - gap * (cols - 1)) / cols;
+    let h = (height - gap * (rows - 1)) / rows;
+    if (w / h > 16 / 9) w = (h * 16) / 9;
+    if (w / h < minAspect) h = w / minAspect;
+    if (w * h > best.area) best = { area: w * h, w, h };
+  }
+  grid.style.setProperty('--tile-w', `${Math.max(80, Math.floor(best.w))}px`);
+  grid.style.setProperty('--tile-h', `${Math.max(45, Math.floor(best.h))}px`);
+}
+
+// --- people and notices ---
+
+function renderPeople() {
+  const list = $('people');
+  const people = [...session.participants.values()].sort((a, b) =>
+    Number(b.id === session.participantId) - Number(a.id === session.participantId) || a.id - b.id);
+  list.replaceChildren(...people.map(personItem));
+  const n = people.length;
+  $('people-count').textContent = String(n);
+  $('people-badge').textContent = n ? String(n) : '';
+  $('count').textContent = n ? `${n} in call` : '';
+}
+
+function personItem(p) {
+  const li = el('li', 'person');
+  li.dataset.participant = String(p.id);
+  const avatar = el('span', 'avatar small');
+  fillAvatar(avatar, displayName(p));
+  const name = el('span', 'name', displayName(p));
+  li.append(avatar, name);
+  if (p.id === session.participantId) li.append(el('span', 'tag', 'You'));
+  const cam = primaryTrack(p.id);
+  if (p.id !== session.participantId && !cam?.live) li.append(el('span', 'tag muted', 'camera off'));
+  if ([...session.tracks.values()].some((t) => t.participantId === p.id && t.source === SOURCE.SCREEN)) li.append(el('span', 'tag', 'presenting'));
+  return li;
+}
+
+function notice(text) {
+  sc.notices.push(text);
+  const li = el('li', '', text);
+  li.prepend(el('time', 'muted', new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
+  $('activity').prepend(li);
+  while ($('activity').children.length > 50) $('activity').lastChild.remove();
+  toast(text);
+}
+
+function toast(text) {
+  const t = el('div', 'toast', text);
+  $('toasts').append(t);
+  setTimeout(() => t.classList.add('gone'), TOAST_MS);
+  setTimeout(() => t.remove(), TOAST_MS + 400);
+}
+
+// --- chat ---
+
+const chatItems = new Map(); // client_msg_id (string) -> <li> still waiting for its RESULT
+const mine = new Set();      // client_msg_ids this page sent
+let unread = 0;
+
+function chatEntry(m) {
+  const li = el('li', 'msg');
+  li.dataset.seq = String(m.seq);
+  const meta = el('div', 'meta');
+  const own = mine.has(String(m.clientMsgId));
+  meta.append(el('span', 'who', own ? 'You' : m.name || `participant-${m.participantId}`), el('time', 'when', timeOf(m.sentAtUs)));
+  li.append(meta, el('div', 'text', m.text));
+  li.classList.toggle('mine', own);
+  return li;
+}
+
+function onChat(m) {
+  sc.chat.push({ seq: Number(m.seq), name: m.name, text: m.text });
+  sc.lastChatSeq = Number(m.seq);
+  const li = chatEntry(m);
+  const log = $('chat-log');
+  const prev = log.lastElementChild;
+  if (prev?.classList.contains('msg') && prev.dataset.who === m.name && Number(m.sentAtUs) - Number(prev.dataset.at) < 60e6) li.classList.add('cont');
+  li.dataset.who = m.name;
+  li.dataset.at = String(m.sentAtUs);
+  chatItems.get(String(m.clientMsgId))?.remove();
+  chatItems.delete(String(m.clientMsgId));
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.insertBefore(li, log.querySelector('.pending'));
+  if (atBottom || li.classList.contains('mine')) log.scrollTop = log.scrollHeight;
+  if (panelOpen() !== 'chat') {
+    unread++;
+    $('chat-badge').hidden = false;
+  }
+}
+
+function onChatRefused({ clientId, text, code, reason }) {
+  sc.refusals.push({ code: codeName(code), reason, text: text.slice(0, 100) });
+  const li = chatItems.get(String(clientId)) ?? $('chat-log').appendChild(el('li'));
+  chatItems.delete(String(clientId));
+  li.className = 'msg refused';
+  li.replaceChildren(el('div', 'text', text.length > 280 ? text.slice(0, 280) + '…' : text),
+    el('div', 'why', `Not sent (${codeName(code)}): ${reason}`));
+  $('chat-log').append(li);
+  $('chat-log').scrollTop = $('chat-log').scrollHeight;
+}
+
+function sendChat() {
+  const input = $('chat-input');
+  const text = cleanChatText(input.value);
+  if (!text.trim() || !session) return;
+  const clientId = String(session.sendChatText(text));
+  mine.add(clientId);
+  const li = el('li', 'msg mine pending');
+  li.append(el('div', 'meta', 'Sending…'), el('div', 'text', text));
+  chatItems.set(clientId, li);
+  $('chat-log').append(li);
+  $('chat-log').scrollTop = $('chat-log').scrollHeight;
+  input.value = '';
+  autosize();
+}
+
+/** A hub without a chat store (or a participant without the chat permission) cannot take messages: say so. */
+function showChatAvailability() {
+  if (!session.welcome) return;
+  const input = $('chat-input');
+  input.disabled = !session.canChat;
+  $('chat-send').disabled = !session.canChat;
+  input.placeholder = session.canChat ? 'Send a message to everyone' : 'This hub keeps no chat';
+}
+
+function autosize() {
+  const input = $('chat-input');
+  input.style.height = 'auto';
+  input.style.height = Math.min(input.scrollHeight, 120) + 'px';
+}
+
+// --- panels ---
+
+const panelOpen = () => ($('panel').hidden ? null : $('panel').dataset.open);
+
+function openPanel(which) {
+  const panel = $('panel');
+  const close = which === null || (panelOpen() === which);
+  panel.hidden = close;
+  panel.dataset.open = close ? '' : which;
+  for (const name of ['people', 'chat']) {
+    const shown = !close && name === which;
+    $(`${name}-panel`).hidden = !shown;
+    $(`tab-${name}`).setAttribute('aria-selected', String(shown));
+    $(`${name}-toggle`).setAttribute('aria-pressed', String(shown));
+  }
+  if (!close && which === 'chat') {
+    unread = 0;
+    $('chat-badge').hidden = true;
+    const log = $('chat-log');
+    log.scrollTop = log.scrollHeight;
+    if (matchMedia('(min-width: 700px)').matches) $('chat-input').focus();
+  }
+  requestAnimationFrame(layoutGrid);
+}
+
+// --- screens and state ---
+
+function showScreen(name) {
+  document.body.dataset.screen = name;
+  $('join-screen').hidden = name !== 'join';
+  $('call-screen').hidden = name !== 'call';
+  $('left-screen').hidden = name !== 'left';
+  requestAnimationFrame(layoutGrid);
+}
+
+function render() {
+  if (!session) return;
+  sc.state = session.state;
+  sc.reason = session.reason;
+  sc.participantId = session.participantId;
+  sc.participants = [...session.participants.values()].map((p) => ({ id: p.id, name: p.name, self: p.id === session.participantId }));
+  sc.reconnects = session.reconnects;
+  sc.clockOffsetUs = session.clock.offsetUs;
+  $('banner').hidden = session.state !== 'reconnecting';
+  $('banner').textContent = session.state === 'reconnecting' ? 'Reconnecting…' : '';
+  $('screen').setAttribute('aria-pressed', String(!!media.screen));
+  $('screen').classList.toggle('on', !!media.screen);
+  $('screen').title = media.screen ? 'Stop sharing' : 'Share your screen';
+  showChatAvailability();
+  syncTiles();
+  renderPeople();
+}
+
+function onState({ state, reason }) {
+  render();
+  if (state === 'left') {
+    showScreen('left');
+    $('left-title').textContent = reason === 'you left the call' ? 'You left the call' : 'The call ended';
+    $('left-reason').textContent = reason === 'you left the call' ? '' : reason;
+  }
+}
+
+function onRoom({ reset }) {
+  if (reset) {
+    for (const tile of tiles.values()) tile.el.remove();
+    tiles.clear();
+    sc.tiles = {};
+  }
+  render();
+}
+
+function createSession(name) {
+  const s = new CallSession({ room, name, token, wsUrl: wsUrl('/v2/ws') });
+  s.on('state', onState)
+    .on('room', onRoom)
+    .on('joined', (p) => { notice(`${displayName(p)} joined`); render(); })
+    .on('left', (p) => { notice(`${displayName(p)} left`); render(); })
+    .on('track', render).on('untrack', render).on('trackstate', render)
+    .on('frame', routeFrame)
+    .on('chat', onChat)
+    .on('chatrefused', onChatRefused)
+    .on('chatreset', () => { $('chat-log').replaceChildren(); sc.chat = []; })
+    .on('chatgap', () => $('chat-log').append(el('li', 'gap muted', 'Some older messages are not shown.')))
+    .on('refused', (r) => toast(`Refused (${codeName(r.code)}): ${r.text}`));
+  return s;
+}
+
+async function join(event) {
+  event?.preventDefault();
+  const name = cleanName($('name').value) || 'Guest';
+  localStorage.setItem(NAME_KEY, name);
+  fillAvatar($('self-avatar'), name);
+  session ??= createSession(name);
+  session.name = name;
+  if (media.camera) session.publishTrack(CAMERA);
+  showScreen('call');
+  session.start();
+  sendCamera();
+  openPanel(matchMedia('(min-width: 1000px)').matches ? 'chat' : null);
+}
+
+async function rejoin() {
+  if (media.cameraWanted && !media.camera) await startCamera();
+  if (media.camera && !session.local.has(CAMERA.trackId)) session.publishTrack(CAMERA);
+  showScreen('call');
+  session.start();
+  sendCamera();
+}
+
+function leave() {
+  stopScreen();
+  stopCamera();
+  session.local.delete(CAMERA.trackId);
+  session.leave();
+}
+
+/** On the join screen: who is in the room already (from /api/rooms), as text. */
+async function peek() {
+  if (document.body.dataset.screen !== 'join') return;
+  try {
+    const response = await fetch(withToken('/api/rooms'), { cache: 'no-store' });
+    if (!response.ok) return;
+    const here = (await response.json()).rooms?.find((r) => r.name === room)?.participants ?? [];
+    $('join-here').textContent = describeHere(here.map((p) => p.name || `participant-${p.id}`));
+  } catch {
+    // The list is a nicety: the call works without it.
+  } finally {
+    setTimeout(peek, 3000);
+  }
+}
+
+function describeHere(names) {
+  if (names.length === 0) return 'No one else is here yet.';
+  if (names.length === 1) return `${names[0]} is in the call.`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are in the call.`;
+  return `${names[0]}, ${names[1]} and ${names.length - 2} more are in the call.`;
+}
+
+function showPreviewName() {
+  const name = $('name').value.trim();
+  fillAvatar($('preview-avatar'), name || '?');
+  $('preview-name').textContent = name;
+}
+
+async function copyLink() {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    toast('Link copied');
+  } catch {
+    window.prompt('Copy this link', location.href);
+  }
+}
+
+function tickClock() {
+  const p50 = sc.latencyP50Us();
+  const parts = [new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }), room];
+  if (p50 !== null && session?.state === 'live') parts.push(`${(p50 / 1000).toFixed(0)} ms`);
+  $('stats').textContent = parts.join(' · ');
+  sc.clockOffsetUs = session?.clock.offsetUs ?? 0;
+}
+
+function wire() {
+  $('join-form').addEventListener('submit', join);
+  $('preview-cam').addEventListener('click', () => setCamera(!media.camera));
+  $('cam').addEventListener('click', () => setCamera(!media.camera));
+  $('screen').addEventListener('click', () => setScreen(!media.screen));
+  $('leave').addEventListener('click', leave);
+  $('rejoin').addEventListener('click', rejoin);
+  $('people-toggle').addEventListener('click', () => openPanel('people'));
+  $('chat-toggle').addEventListener('click', () => openPanel('chat'));
+  $('tab-people').addEventListener('click', () => openPanel('people'));
+  $('tab-chat').addEventListener('click', () => openPanel('chat'));
+  $('panel-close').addEventListener('click', () => openPanel(null));
+  $('copy-link').addEventListener('click', copyLink);
+  $('alone-copy').addEventListener('click', copyLink);
+  $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); sendChat(); });
+  $('chat-input').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendChat();
+    }
+  });
+  $('chat-input').addEventListener('input', autosize);
+  $('name').addEventListener('input', showPreviewName);
+  new ResizeObserver(layoutGrid).observe($('grid'));
+  setInterval(tickClock, 1000);
+}
+
+function init() {
+  document.title = `${room} · SocketCam call`;
+  $('room').textContent = room;
+  $('join-room').textContent = room;
+  $('home').href = withToken('/');
+  $('left-home').href = withToken('/');
+  $('name').value = localStorage.getItem(NAME_KEY) ?? '';
+  showPreviewName();
+  wire();
+  showScreen('join');
+  tickClock();
+  peek();
+  if (!navigator.mediaDevices?.getUserMedia) {
+    $('join-status').textContent = 'The camera needs a secure context (https:// or http://localhost); you can still join and chat.';
+    showOwnVideo();
+  } else {
+    startCamera();
+  }
+}
+
+init();
