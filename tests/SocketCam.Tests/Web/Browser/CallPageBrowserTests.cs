@@ -28,7 +28,7 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public async Task CallPage_three_participants_see_each_other_chat_in_one_order_and_a_leaver_disappears()
+    public async Task CallPage_three_participants_and_a_native_one_see_each_other_chat_in_one_order_and_a_leaver_disappears()
     {
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
         await using BrowserPage alice = await browser.NewPageAsync();
@@ -37,50 +37,74 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         BrowserPage[] pages = [alice, bob, carol];
         uint[] ids = [await JoinAsync(alice, server.Url, "Alice"), await JoinAsync(bob, server.Url, "Bob"), await JoinAsync(carol, server.Url, "Carol")];
 
-        // Each sees the other two: a tile per participant whose canvas is drawn and changes.
+        // The fourth is the real CLI: `socketcam call --no-window` over TCP, its test pattern as its camera, chat on stdin.
+        await using CliProcess native = CliProcess.Start(_directory, "call", $"{server.Hub.Url}/call", "--name", "Native", "--no-window", "--json",
+            "--source", "pattern", "--size", "320x180", "--fps", "10", "--quiet");
+        await Eventually.UntilAsync(() => NativeLines(native, "joined").Any(l => l.GetProperty("name").GetString() == "you"), $"the native participant joined{Environment.NewLine}{native.Transcript()}", TestHub.Timeout);
+        uint nativeId = NativeLines(native, "joined").First().GetProperty("participant").GetUInt32();
+        uint[] everyone = [.. ids, nativeId];
+
+        // Each page sees the other three: a tile per participant whose canvas is drawn and changes.
         for (int i = 0; i < pages.Length; i++)
         {
-            await pages[i].UntilAsync("window.socketcam.participants.length === 3", "three participants in the list");
-            foreach (uint other in ids.Where(id => id != ids[i]))
+            await pages[i].UntilAsync("window.socketcam.participants.length === 4", "four participants in the list");
+            foreach (uint other in everyone.Where(id => id != ids[i]))
             {
                 await pages[i].UntilAsync($"window.socketcam.tiles[{other}] > 3", $"page {i} draws {other}'s camera");
                 await AssertMovingAsync(pages[i], TileCanvas(other));
             }
 
-            Assert.Equal(2, await pages[i].EvalAsync<int>("() => document.querySelectorAll('#grid .tile').length"));
+            Assert.Equal(3, await pages[i].EvalAsync<int>("() => document.querySelectorAll('#grid .tile').length"));
         }
 
-        // One message from each, sent at once: every page shows all three in the same chat_seq order.
-        await Task.WhenAll(pages.Select((p, i) => SendChatAsync(p, $"hello from {i}")));
+        // One message from each of the four, sent at once: every page and the CLI show all four in the same chat_seq order.
+        await Task.WhenAll([.. pages.Select((p, i) => SendChatAsync(p, $"hello from {i}")), native.WriteLineAsync("hello from the terminal")]);
         foreach (BrowserPage page in pages)
         {
-            await page.UntilAsync("window.socketcam.chat.length === 3", "three chat messages shown");
+            await page.UntilAsync("window.socketcam.chat.length === 4", "four chat messages shown");
         }
 
+        await Eventually.UntilAsync(() => NativeLines(native, "chat").Count == 4, $"four chat lines on the terminal{Environment.NewLine}{native.Transcript()}", TestHub.Timeout);
         string[] orders = await Task.WhenAll(pages.Select(p => p.EvalAsync<string>("() => JSON.stringify(window.socketcam.chat.map(m => [m.seq, m.name, m.text]))")));
         Assert.All(orders, o => Assert.Equal(orders[0], o));
+        string nativeOrder = JsonSerializer.Serialize(NativeLines(native, "chat").Select(l => new object[] { l.GetProperty("seq").GetInt64(), l.GetProperty("name").GetString()!, l.GetProperty("text").GetString()! }));
+        Assert.Equal(orders[0], nativeOrder);
         long[] seqs = await alice.EvalAsync<long[]>("() => window.socketcam.chat.map(m => m.seq)");
         Assert.Equal(seqs.Order(), seqs);
-        Assert.Equal(3, seqs.Distinct().Count());
+        Assert.Equal(4, seqs.Distinct().Count());
 
-        // Carol leaves: she disappears from the others' grids and lists, with a notice.
+        // Carol leaves: she disappears from the others' grids and lists, with a notice, and the terminal says so.
         await carol.Page.ClickAsync("#leave");
         await carol.UntilAsync("window.socketcam.state === 'left'", "Carol's page says she left");
         Assert.True(await carol.Page.IsVisibleAsync("#rejoin"));
         foreach (BrowserPage page in new[] { alice, bob })
         {
             await page.UntilAsync(
-                $"window.socketcam.participants.length === 2 && !document.querySelector('[data-participant=\"{ids[2]}\"]')",
+                $"window.socketcam.participants.length === 3 && !document.querySelector('[data-participant=\"{ids[2]}\"]')",
                 "Carol is gone from the grid and the list");
             Assert.Contains("Carol left", await page.EvalAsync<string[]>("() => window.socketcam.notices"));
-            Assert.Equal(1, await page.EvalAsync<int>("() => document.querySelectorAll('#grid .tile').length"));
+            Assert.Equal(2, await page.EvalAsync<int>("() => document.querySelectorAll('#grid .tile').length"));
         }
+
+        await Eventually.UntilAsync(() => NativeLines(native, "left").Any(l => l.GetProperty("name").GetString() == "Carol"), "the terminal says Carol left", TestHub.Timeout);
 
         // And she can come back.
         await carol.Page.ClickAsync("#rejoin");
-        await carol.UntilAsync("window.socketcam.state === 'live' && window.socketcam.participants.length === 3", "Carol rejoined");
-        await alice.UntilAsync("window.socketcam.participants.length === 3", "Alice sees Carol again");
+        await carol.UntilAsync("window.socketcam.state === 'live' && window.socketcam.participants.length === 4", "Carol rejoined");
+        await alice.UntilAsync("window.socketcam.participants.length === 4", "Alice sees Carol again");
+
+        // The native participant received every browser's camera.
+        await native.InterruptAsync();
+        Assert.Equal(0, await native.WaitForExitAsync(TestHub.Timeout));
+        JsonElement summary = native.LastJsonLine();
+        foreach (string name in new[] { "Alice", "Bob", "Carol" })
+        {
+            Assert.True(summary.GetProperty("participants").EnumerateArray().Where(p => p.GetProperty("name").GetString() == name).Sum(p => p.GetProperty("frames").GetInt64()) > 3, native.Transcript());
+        }
     }
+
+    private static List<JsonElement> NativeLines(CliProcess native, string type) =>
+        [.. native.Stdout.Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).Where(j => j.GetProperty("type").GetString() == type)];
 
     [Fact]
     public async Task CallPage_a_script_message_and_an_img_name_render_as_literal_text()
