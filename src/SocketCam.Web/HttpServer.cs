@@ -874,9 +874,11 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         IReadOnlyList<ChatMessage> messages;
+        ulong last;
         try
         {
             messages = chat.ReadAfter(name, (ulong)after, (int)limit);
+            last = chat.LastSequence(name);
         }
         catch (IOException ex)
         {
@@ -889,7 +891,7 @@ public sealed class HttpServer : IAsyncDisposable
         json.WriteStartObject();
         json.WriteString("room", name);
         json.WriteString("store", chat.StoreId.ToString("x16", CultureInfo.InvariantCulture));
-        json.WriteNumber("last", chat.LastSequence(name));
+        json.WriteNumber("last", last);
         json.WriteNumber("next", messages.Count > 0 ? messages[^1].Seq : (ulong)after);
         json.WriteStartArray("messages");
         foreach (ChatMessage m in messages)

@@ -70,6 +70,7 @@ internal static class ChatBench
             {
                 var chatter = new Chatter(delivery, acks);
                 chatter.Client = await RoomClient.ConnectAsync(hub.Endpoint, options, $"c{i + 1}", hidden: false, cancellationToken, chatter.Channel);
+                chatter.Client.EventReceived = chatter.OnEvent;
                 people.Add(chatter);
                 loops.Add(chatter.Client.ReceiveAsync(0, stop.Token));
             }
@@ -117,6 +118,7 @@ internal static class ChatBench
         private readonly LatencyRecorder _delivery;
         private readonly LatencyRecorder _acks;
         private ulong _lastSeq;
+        private ulong _lastRaw;
         private long _acknowledged;
         private long _shown;
         private long _refused;
@@ -169,19 +171,26 @@ internal static class ChatBench
             }
         }
 
-        private void OnShown(ChatMessage m)
+        /// <summary>The hub's own CHAT_MESSAGE events, before the channel drops repeats: each chat_seq once, rising.</summary>
+        public void OnEvent(RoomEvent e)
         {
-            // ChatChannel shows each sequence once and in order; the bench checks that the hub left no hole either.
-            if (_lastSeq != 0 && m.Seq != _lastSeq + 1)
+            if (e is ChatMessageEvent chat)
             {
-                if (m.Seq <= _lastSeq)
+                if (chat.Message.Seq <= _lastRaw)
                 {
                     Interlocked.Increment(ref Duplicates);
                 }
-                else
-                {
-                    Interlocked.Add(ref Gaps, (long)(m.Seq - _lastSeq - 1));
-                }
+
+                _lastRaw = chat.Message.Seq;
+            }
+        }
+
+        private void OnShown(ChatMessage m)
+        {
+            // Shown once and in order by the channel; the bench checks that the hub left no hole either.
+            if (_lastSeq != 0 && m.Seq > _lastSeq + 1)
+            {
+                Interlocked.Add(ref Gaps, (long)(m.Seq - _lastSeq - 1));
             }
 
             _lastSeq = m.Seq;

@@ -90,6 +90,7 @@ internal static class CallCommand
                     + ". Type a message and Enter to send it; /who lists who is here, /quit leaves.");
                 call.Stopping = stop.Token;
                 Task input = call.ReadInputAsync(Console.In, stop);
+                Task sending = call.SendLoopAsync(stop.Token);
                 Task status = new LiveStats(call.StatusLine(publisher), r.GetValue(quiet) || r.GetValue(json)).RunAsync(stop.Token);
                 try
                 {
@@ -104,6 +105,7 @@ internal static class CallCommand
                     await stop.CancelAsync();
                     await status;
                     await input;
+                    await sending;
                 }
 
                 call.PrintSummary(publisher);

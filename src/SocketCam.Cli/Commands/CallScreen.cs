@@ -67,6 +67,12 @@ internal sealed class CallScreen : IDisposable
                 _window.RemoveTile(id);
             }
 
+            foreach (Pending pending in _pending.Values)
+            {
+                pending.Discard();
+            }
+
+            _pending.Clear();
             _tileIds.Clear();
             _names.Clear();
             _tracks.Clear();
@@ -216,7 +222,11 @@ internal sealed class CallScreen : IDisposable
         foreach ((uint, ushort) key in _tileIds.Keys.Where(k => k.Participant == participant && !wanted.ContainsKey(k)).ToList())
         {
             _window.RemoveTile(_tileIds[key]);
-            _pending.Remove(_tileIds[key]);
+            if (_pending.Remove(_tileIds[key], out Pending? pending))
+            {
+                pending.Discard();
+            }
+
             _tileIds.Remove(key);
         }
 
@@ -255,9 +265,9 @@ internal sealed class CallScreen : IDisposable
                             picture.Dispose();
                         }
                     }
-                    catch (InvalidDataException)
+                    catch (Exception ex) when (ex is InvalidDataException or ArgumentException or ObjectDisposedException)
                     {
-                        // One corrupt picture: the next one will do.
+                        // One corrupt picture (or a window closing): the next one will do.
                     }
                     finally
                     {
@@ -291,6 +301,16 @@ internal sealed class CallScreen : IDisposable
     {
         _stop.Cancel();
         _decodeLoop.Wait(TimeSpan.FromSeconds(5));
+        lock (_lock)
+        {
+            foreach (Pending pending in _pending.Values)
+            {
+                pending.Discard();
+            }
+
+            _pending.Clear();
+        }
+
         _window.Stop();
         _decoder.Dispose();
         _stop.Dispose();
@@ -314,6 +334,15 @@ internal sealed class CallScreen : IDisposable
             }
 
             _newest = new Taken(copy, length, info);
+        }
+
+        /// <summary>Gives the frame's buffer back (its tile went away).</summary>
+        public void Discard()
+        {
+            if (Take() is { } t)
+            {
+                ArrayPool<byte>.Shared.Return(t.Data);
+            }
         }
 
         public Taken? Take()

@@ -24,6 +24,8 @@ internal sealed class CallSession : IAsyncDisposable
     private readonly Dictionary<uint, string> _names = [];
     private readonly Lock _printLock = new();
     private volatile RoomClient? _client;
+    private readonly System.Threading.Channels.Channel<string> _outgoing = System.Threading.Channels.Channel.CreateUnbounded<string>();
+    private readonly SemaphoreSlim _sessionStarted = new(0);
     private uint _self;
     private long _chatShown;
 
@@ -50,6 +52,11 @@ internal sealed class CallSession : IAsyncDisposable
     private void OnSessionChanged(RoomClient? client)
     {
         _client = client;
+        if (client is not null)
+        {
+            _sessionStarted.Release();
+        }
+
         if (client is null && !Stopping.IsCancellationRequested)
         {
             if (_json)
@@ -124,7 +131,12 @@ internal sealed class CallSession : IAsyncDisposable
                     continue;
                 }
 
-                await SendAsync(line, stop.Token);
+                if (_client is null)
+                {
+                    PrintNotice("not connected: the message goes out when the call is back");
+                }
+
+                _outgoing.Writer.TryWrite(line);
             }
         }
         catch (OperationCanceledException)
@@ -132,35 +144,82 @@ internal sealed class CallSession : IAsyncDisposable
         }
     }
 
-    private async Task SendAsync(string text, CancellationToken cancellationToken)
+    /// <summary>
+    /// The one sender of chat, in order: in each session it first resends what earlier sessions did not get an answer
+    /// for (same ids: stored once), then sends what is typed. A refusal is printed; rate-limited waits as the hub says
+    /// and tries again. A session that drops leaves the rest for the next one.
+    /// </summary>
+    public async Task SendLoopAsync(CancellationToken cancellationToken)
     {
-        RoomClient? client = _client;
-        if (client is null || !client.HasChat)
-        {
-            if (client is not null)
-            {
-                PrintNotice("this hub keeps no chat (serve --data off?): not sent");
-                return;
-            }
-
-            // Between sessions: kept, and sent when the call is back (with the same id: never twice).
-            _chat.Add(text);
-            PrintNotice("not connected: the message goes out when the call is back");
-            return;
-        }
-
+        RoomClient? dead = null;
         try
         {
-            ResultMessage result = await client.SendChatAsync(text, cancellationToken);
+            while (true)
+            {
+                RoomClient client = await NextSessionAsync(dead, cancellationToken);
+                try
+                {
+                    foreach ((ulong id, string text) in _chat.Unacknowledged)
+                    {
+                        await SendOneAsync(client, id, text, cancellationToken);
+                    }
+
+                    while (true)
+                    {
+                        string text = ChatChannel.Clean(await _outgoing.Reader.ReadAsync(cancellationToken));
+                        if (!client.HasChat)
+                        {
+                            PrintNotice("this hub keeps no chat (serve --data off): not sent");
+                            continue;
+                        }
+
+                        await SendOneAsync(client, _chat.Add(text), text, cancellationToken);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                {
+                    // Still in the channel's unacknowledged list: the next session resends it with the same id.
+                    dead = client;
+                    PrintNotice("the connection dropped: unsent messages go out when the call is back");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task<RoomClient> NextSessionAsync(RoomClient? dead, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_client is { } client && client != dead)
+            {
+                return client;
+            }
+
+            await _sessionStarted.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task SendOneAsync(RoomClient client, ulong id, string text, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ResultMessage result = await client.SendChatAsync(id, text, cancellationToken);
+            if (result.Code == ErrorCode.RateLimited)
+            {
+                PrintNotice($"sending faster than the hub takes: the next message waits {result.Value} ms");
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(result.Value, 50u, 10_000u)), cancellationToken);
+                continue;
+            }
+
             if (result.Code != ErrorCode.Normal)
             {
                 PrintNotice($"not sent ({result.Code.ToWireName()}): {PrintableText.Of(result.Text)}");
             }
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
-        {
-            // Still in the channel's unacknowledged list: the next session resends it with the same id.
-            PrintNotice("the connection dropped: the message goes out when the call is back");
+
+            return;
         }
     }
 
@@ -236,14 +295,15 @@ internal sealed class CallSession : IAsyncDisposable
     private void PrintChat(ChatMessage m)
     {
         Interlocked.Increment(ref _chatShown);
-        string time = DateTimeOffset.FromUnixTimeMilliseconds(m.SentAtMicros / 1000).ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
+        DateTimeOffset sent = TimeOf(m.SentAtMicros);
+        string time = sent.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
         if (_json)
         {
             WriteJsonLine(w =>
             {
                 w.WriteString("type", "chat");
                 w.WriteNumber("seq", m.Seq);
-                w.WriteString("time", DateTimeOffset.FromUnixTimeMilliseconds(m.SentAtMicros / 1000).UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+                w.WriteString("time", sent.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
                 w.WriteNumber("participant", m.ParticipantId);
                 w.WriteString("name", m.Name);
                 w.WriteString("text", m.Text);
@@ -262,6 +322,10 @@ internal sealed class CallSession : IAsyncDisposable
 
         WriteLine(text.ToString());
     }
+
+    /// <summary>A hub's time as a date; one out of range (a hub that sends nonsense) is shown as the epoch, never an exception.</summary>
+    private static DateTimeOffset TimeOf(long micros) =>
+        micros / 1000 is >= -62_135_596_800_000 and <= 253_402_300_799_999 ? DateTimeOffset.FromUnixTimeMilliseconds(micros / 1000) : DateTimeOffset.UnixEpoch;
 
     private void PrintPresence(string what, uint id, string name, string? detail)
     {
@@ -395,6 +459,7 @@ internal sealed class CallSession : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        _sessionStarted.Dispose();
         if (_chat.Unacknowledged.Count > 0)
         {
             CallLog.Unsent(_logger, _chat.Unacknowledged.Count);

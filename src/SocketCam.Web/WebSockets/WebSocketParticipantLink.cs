@@ -106,6 +106,8 @@ internal sealed class WebSocketParticipantLink : IParticipantLink
             return;
         }
 
+        // The session reads no more: completing the reader turns a pump that waits on a full pipe into one that drains.
+        await _incoming.Reader.CompleteAsync();
         using var timeout = new CancellationTokenSource(limit);
         WebSocketCloseStatus status = code is ErrorCode.Normal or ErrorCode.ServerShutdown ? WebSocketCloseStatus.NormalClosure : WebSocketCloseStatus.PolicyViolation;
         string reason = code == ErrorCode.Normal ? "goodbye" : code.ToString();

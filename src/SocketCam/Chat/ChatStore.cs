@@ -35,7 +35,7 @@ public sealed class ChatStore : IAsyncDisposable
         _readConnectionString = readConnectionString;
         StoreId = storeId;
         _logger = logger;
-        _lastSeq = Prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = $room", "$room");
+        _lastSeq = Prepare(LastSequenceSql, "$room");
         _findClientId = Prepare("SELECT seq, sent_at_us, participant_id, name, text FROM messages WHERE room = $room AND client_msg_id = $client", "$room", "$client");
         _insert = Prepare(
             "INSERT INTO messages (room, seq, sent_at_us, participant_id, client_msg_id, name, text) VALUES ($room, $seq, $sent, $participant, $client, $name, $text)",
@@ -132,13 +132,22 @@ public sealed class ChatStore : IAsyncDisposable
     /// <summary>The last chat_seq of a room (0 for none).</summary>
     public ulong LastSequence(string room)
     {
-        using var connection = new SqliteConnection(_readConnectionString);
-        connection.Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = $room";
-        command.Parameters.AddWithValue("$room", room);
-        return (ulong)(long)command.ExecuteScalar()!;
+        try
+        {
+            using var connection = new SqliteConnection(_readConnectionString);
+            connection.Open();
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = LastSequenceSql;
+            command.Parameters.AddWithValue("$room", room);
+            return (ulong)(long)command.ExecuteScalar()!;
+        }
+        catch (SqliteException ex)
+        {
+            throw new ChatStoreException($"cannot read the chat store: {FirstLine(ex.Message)}", ex);
+        }
     }
+
+    private const string LastSequenceSql = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = $room";
 
     /// <summary>Lets the writer finish what was queued (each sender gets its answer), then closes the file.</summary>
     public async ValueTask DisposeAsync()
@@ -177,7 +186,7 @@ public sealed class ChatStore : IAsyncDisposable
         }
         catch (SqliteException ex)
         {
-            throw new ChatStoreException($"cannot read the chat store {FilePath}: {FirstLine(ex.Message)}", ex);
+            throw new ChatStoreException($"cannot read the chat store: {FirstLine(ex.Message)}", ex);
         }
 
         if (reverse)
@@ -192,15 +201,34 @@ public sealed class ChatStore : IAsyncDisposable
     {
         var batch = new List<Pending>(MaxBatch);
         ChannelReader<Pending> queue = _queue.Reader;
-        while (await queue.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            batch.Clear();
-            while (batch.Count < MaxBatch && queue.TryRead(out Pending? pending))
+            while (await queue.WaitToReadAsync().ConfigureAwait(false))
             {
-                batch.Add(pending);
+                batch.Clear();
+                while (batch.Count < MaxBatch && queue.TryRead(out Pending? pending))
+                {
+                    batch.Add(pending);
+                }
+
+                Commit(batch);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Never expected (Commit answers every failure it knows of): nobody may wait for an answer that cannot come.
+            ChatLog.StoreFailed(_logger, FilePath, ex.Message);
+            var failure = new ChatStoreException($"the chat store stopped: {FirstLine(ex.Message)}", ex);
+            _queue.Writer.TryComplete(failure);
+            foreach (Pending p in batch)
+            {
+                p.Done.TrySetException(failure);
             }
 
-            Commit(batch);
+            while (queue.TryRead(out Pending? left))
+            {
+                left.Done.TrySetException(failure);
+            }
         }
     }
 
@@ -222,7 +250,7 @@ public sealed class ChatStore : IAsyncDisposable
 
             transaction.Commit();
         }
-        catch (SqliteException ex)
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException or InvalidCastException or IOException)
         {
             ChatLog.StoreFailed(_logger, FilePath, ex.Message);
             var failure = new ChatStoreException($"the chat store failed: {FirstLine(ex.Message)}", ex);
@@ -244,9 +272,11 @@ public sealed class ChatStore : IAsyncDisposable
                 {
                     Stored?.Invoke(p.Room, stored.Message);
                 }
-                catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+#pragma warning disable CA1031 // The message is stored (history has it); one room's trouble must not stop the writer for every room.
+                catch (Exception ex)
+#pragma warning restore CA1031
                 {
-                    // A room shutting down: the message is stored, history has it.
+                    ChatLog.AnnounceFailed(_logger, p.Room, ex.Message);
                 }
             }
         }

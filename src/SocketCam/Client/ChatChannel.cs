@@ -10,6 +10,8 @@ namespace SocketCam.Client;
 /// </summary>
 internal sealed class ChatChannel
 {
+    /// <summary>Live messages held while the history has not come: a hub that never sends it cannot make this grow without end.</summary>
+    private const int MaxHeld = 100_000;
     private readonly Lock _lock = new();
     private readonly List<ChatMessage> _held = [];
     private readonly List<(ulong Id, string Text)> _unacknowledged = [];
@@ -67,6 +69,20 @@ internal sealed class ChatChannel
             _historyDone = false;
             _held.Clear();
         }
+    }
+
+    /// <summary>
+    /// A text as the hub takes it (§4.15): control characters other than TAB, LF and CR removed (a pasted escape
+    /// sequence would otherwise end the session). What remains is still only text to every receiver.
+    /// </summary>
+    public static string Clean(string text)
+    {
+        if (!text.Any(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r')))
+        {
+            return text;
+        }
+
+        return string.Concat(text.Where(c => !char.IsControl(c) || c is '\t' or '\n' or '\r'));
     }
 
     /// <summary>A new message to send: its client id, kept until <see cref="Acknowledge"/>.</summary>
@@ -138,6 +154,11 @@ internal sealed class ChatChannel
         {
             if (!_historyDone)
             {
+                if (_held.Count >= MaxHeld)
+                {
+                    throw new ProtocolException(ErrorCode.Malformed, $"No CHAT_HISTORY after {MaxHeld} chat messages.");
+                }
+
                 _held.Add(message);
                 return;
             }

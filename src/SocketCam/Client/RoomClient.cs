@@ -116,28 +116,33 @@ internal sealed class RoomClient : IAsyncDisposable
     public Task<ResultMessage> SendChatAsync(string text, CancellationToken cancellationToken)
     {
         ChatChannel chat = _chat ?? throw new InvalidOperationException("This hub keeps no chat (it did not announce it).");
+        text = ChatChannel.Clean(text);
         return SendChatAsync(chat.Add(text), text, cancellationToken);
     }
 
-    /// <summary>Resends what the previous sessions sent without an answer, same ids (the hub stores each once).</summary>
-    public async Task ResendUnacknowledgedAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends (or resends, same id: the hub stores it once) a message of the channel's. Settled by any answer but
+    /// <c>rate-limited</c>, which leaves it unacknowledged for the caller to send again after RESULT's <c>value</c> ms. A text
+    /// CHAT_SEND cannot carry (the hub would end the session, and a resend the next one) is refused here, without
+    /// sending; above the hub's 4096 bytes the hub itself refuses, with its reason.
+    /// </summary>
+    public async Task<ResultMessage> SendChatAsync(ulong clientId, string text, CancellationToken cancellationToken)
     {
-        if (_chat is null)
+        int max = Welcome.Chat?.MaxBytes ?? ProtocolV2.MaxChatText;
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > ProtocolV2.MaxChatSend - 1024 || text.Length == 0)
         {
-            return;
+            _chat?.Acknowledge(clientId);
+            return new ResultMessage(0, ErrorCode.TooLarge, (uint)max, text.Length == 0 ? "An empty message is not sent." : $"A message is at most {max} bytes; this one is {bytes} (not sent).");
         }
 
-        foreach ((ulong id, string text) in _chat.Unacknowledged)
-        {
-            await SendChatAsync(id, text, cancellationToken);
-        }
-    }
-
-    private async Task<ResultMessage> SendChatAsync(ulong clientId, string text, CancellationToken cancellationToken)
-    {
         uint id = NextRequestId();
         ResultMessage result = await RequestAsync(id, MessageWriterV2.ChatSend(new ChatSendMessage(id, clientId, text)), cancellationToken);
-        _chat?.Acknowledge(clientId);
+        if (result.Code != ErrorCode.RateLimited)
+        {
+            _chat?.Acknowledge(clientId);
+        }
+
         return result;
     }
 

@@ -96,7 +96,6 @@ internal sealed class TrackPublisher
 
         Task receive = client.ReceiveAsync(_hooks.FrameReceived is null ? 0 : _options.MaxFrameBytes, stop.Token);
         var loops = new List<Task> { receive, PingLoopAsync(client, stop.Token) };
-        Task resend = Task.CompletedTask;
         _hooks.SessionChanged?.Invoke(client);
         try
         {
@@ -107,12 +106,6 @@ internal sealed class TrackPublisher
                 {
                     throw new UserFacingException($"The hub refused to send the others' video: {subscribed.Code.ToWireName()}: {subscribed.Text}");
                 }
-            }
-
-            if (client.HasChat)
-            {
-                // What the last session sent without an answer: the hub stores each once, whatever happened to the answer.
-                resend = client.ResendUnacknowledgedAsync(stop.Token);
             }
 
             int maxFrame = (int)Math.Min(client.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
@@ -145,7 +138,7 @@ internal sealed class TrackPublisher
         {
             _hooks.SessionChanged?.Invoke(null);
             await stop.CancelAsync();
-            await Task.WhenAll([.. loops, resend]).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             await client.SayGoodbyeAsync(CancellationToken.None);
         }
     }

@@ -246,7 +246,10 @@ internal sealed class ParticipantConnection
         }
         catch (ChatStoreException ex)
         {
+            // Flagged as cut: an empty, complete-looking history would let the client resume past what it never saw.
             HubLog.ChatHistoryFailed(_logger, Remote, ex.Message);
+            truncated = true;
+            resume = true;
         }
 
         // Not counted against the control queue (like the snapshot): a resume's 1000 messages may be 4 MB, once per session.
@@ -260,20 +263,11 @@ internal sealed class ParticipantConnection
     private async ValueTask<ResultMessage> SendChatAsync(ChatSendMessage send, Room room, Participant participant, bool hidden, CancellationToken serverToken)
     {
         ChatStore? store = _hub.Chat;
-        if (store is null || _chatBucket is null)
+        if (store is null || _chatBucket is null || hidden)
         {
-            return RefuseChat(send, ErrorCode.NotAllowed, 0, "This hub keeps no chat.");
-        }
-
-        if (hidden)
-        {
-            return RefuseChat(send, ErrorCode.NotAllowed, 0, "Hidden participants read the chat but may not send.");
-        }
-
-        int bytes = System.Text.Encoding.UTF8.GetByteCount(send.Text);
-        if (bytes > ProtocolV2.MaxChatText)
-        {
-            return RefuseChat(send, ErrorCode.TooLarge, ProtocolV2.MaxChatText, $"A message is at most {ProtocolV2.MaxChatText} bytes; this one is {bytes}.");
+            // Refusals are not free: a peer that keeps asking pays like any request (and is cut off like one).
+            TakeRequestToken();
+            return RefuseChat(send, ErrorCode.NotAllowed, 0, hidden ? "Hidden participants read the chat but may not send." : "This hub keeps no chat.");
         }
 
         if (!_chatBucket.TryTake())
@@ -281,6 +275,12 @@ internal sealed class ParticipantConnection
             TimeSpan wait = _chatBucket.UntilNextToken;
             return RefuseChat(send, ErrorCode.RateLimited, (uint)Math.Min(Math.Ceiling(wait.TotalMilliseconds), uint.MaxValue),
                 $"Too many messages: at most {_hub.Options.Chat!.RatePerSecond:0.#} per second; try again in {Math.Max(0.1, wait.TotalSeconds):0.#} s.");
+        }
+
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(send.Text);
+        if (bytes > ProtocolV2.MaxChatText)
+        {
+            return RefuseChat(send, ErrorCode.TooLarge, ProtocolV2.MaxChatText, $"A message is at most {ProtocolV2.MaxChatText} bytes; this one is {bytes}.");
         }
 
         try
@@ -681,12 +681,17 @@ internal sealed class ParticipantConnection
                 await sendLoop.WaitAsync(_options.ShutdownGrace).ConfigureAwait(false);
             }
 
-            if (farewell is not null && !_sendFailed)
+            if (!_sendFailed && !_sendStalled)
             {
-                using var grace = new CancellationTokenSource(_options.ShutdownGrace);
-                await _link.SendAsync(farewell, grace.Token);
+                if (farewell is not null)
+                {
+                    using var grace = new CancellationTokenSource(_options.ShutdownGrace);
+                    await _link.SendAsync(farewell, grace.Token);
+                }
+
                 // The peer may still be sending (a flood that was just cut off): without this its unread requests
-                // would turn our close into a reset that can destroy the farewell before the peer reads it.
+                // would turn our close into a reset that can destroy the farewell before the peer reads it. After the
+                // peer's own GOODBYE it is the transport's polite close (a WebSocket's close frame).
                 await _link.CloseAsync(code, TimeSpan.FromTicks(Math.Min(_options.ShutdownGrace.Ticks, LingerLimit.Ticks)));
             }
         }

@@ -42,7 +42,17 @@ internal ref struct WireReader
     /// <summary>A u16 length and that many bytes of UTF-8 without control characters.</summary>
     public string Text16(string field, int max) => Text(U16(), field, max);
 
-    public string Text(int length, string field, int max)
+    public string Text(int length, string field, int max) => Checked(length, field, max, lineBreaks: false);
+
+    /// <summary>
+    /// A chat text (§4.15): strict UTF-8 whose only control characters are TAB, LF and CR (a message may have lines;
+    /// receivers print it through <see cref="PrintableText"/> or as a DOM text node, never as markup).
+    /// </summary>
+    public string ChatText(int length, int max) => Checked(length, "text", max, lineBreaks: true);
+
+    /// <summary>UTF-8 checked strictly; no control characters (names and texts are printed and logged on the other side:
+    /// a newline could forge lines), except TAB, LF and CR where <paramref name="lineBreaks"/> allows a text lines.</summary>
+    private string Checked(int length, string field, int max, bool lineBreaks)
     {
         if (length > max)
         {
@@ -62,42 +72,9 @@ internal ref struct WireReader
 
         foreach (char c in text)
         {
-            if (char.IsControl(c))
+            if (char.IsControl(c) && !(lineBreaks && c is '\t' or '\n' or '\r'))
             {
-                // Names and texts are printed and logged on the other side: a newline could forge lines.
-                throw Malformed($"its {field} contains control characters");
-            }
-        }
-
-        return text;
-    }
-
-    /// <summary>
-    /// A chat text (§4.15): strict UTF-8 whose only control characters are TAB, LF and CR (a message may have lines;
-    /// receivers print it through <see cref="PrintableText"/> or as a DOM text node, never as markup).
-    /// </summary>
-    public string ChatText(int length, int max)
-    {
-        if (length > max)
-        {
-            throw Malformed($"its text is {length} bytes; the limit is {max}");
-        }
-
-        string text;
-        try
-        {
-            text = StrictUtf8.GetString(Take(length));
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Malformed("its text is not valid UTF-8");
-        }
-
-        foreach (char c in text)
-        {
-            if (char.IsControl(c) && c is not ('\t' or '\n' or '\r'))
-            {
-                throw Malformed($"its text contains the control character U+{(int)c:X4}");
+                throw Malformed(lineBreaks ? $"its {field} contains the control character U+{(int)c:X4}" : $"its {field} contains control characters");
             }
         }
 

@@ -131,6 +131,29 @@ public sealed class ChatDurabilityCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Typed_escapes_are_cleaned_an_oversize_line_is_refused_and_a_burst_above_the_rate_all_arrives_in_order()
+    {
+        int port = FreePort();
+        await using CliProcess hub = StartHub(port, Path.Combine(_directory, "data2"));
+        await using CliProcess alice = StartCall(port, "Alice");
+        await WaitForJsonAsync(alice, j => j.Type == "joined" && j.Name == "you");
+        await alice.WriteLineAsync("\u001b[2Jcleared?");
+        await alice.WriteLineAsync(new string('x', 5000));
+        // 16 lines at once: more than the hub's bucket of 10 (then 2/s); the terminal's sender waits them out, in order.
+        for (int i = 1; i <= 16; i++)
+        {
+            await alice.WriteLineAsync($"burst {i}");
+        }
+
+        await WaitForChatAsync(alice, 17);
+        List<Json> chat = Chat(alice);
+        Assert.Equal("[2Jcleared?", chat[0].Text);
+        Assert.Equal(Enumerable.Range(1, 16).Select(i => $"burst {i}"), chat.Skip(1).Select(m => m.Text));
+        Assert.Contains(Lines(alice), l => l.Type == "notice" && l.Text!.Contains("at most 4096 bytes", StringComparison.Ordinal));
+        Assert.DoesNotContain(Lines(alice), l => l.Type == "disconnected");
+    }
+
+    [Fact]
     public async Task A_chat_store_directory_that_cannot_be_used_is_one_line_naming_the_flag()
     {
         string file = Path.Combine(_directory, "not-a-directory");

@@ -124,7 +124,8 @@ public sealed class ChatTests : IDisposable
     [Fact]
     public async Task Oversize_over_rate_and_hidden_messages_are_refused_with_a_reason_and_the_call_goes_on()
     {
-        await using TestHub hub = StartHub(new ChatOptions { Directory = _directory, Burst = 3, RatePerSecond = 0.5 });
+        // A bucket of 4: the refused oversize message costs a token too (refusals are not free), then three go through.
+        await using TestHub hub = StartHub(new ChatOptions { Directory = _directory, Burst = 4, RatePerSecond = 0.5 });
         await using RoomSession alice = await RoomSession.JoinAsync(hub, "Alice", chat: new ChatChannel());
         await using RoomSession bob = await RoomSession.JoinAsync(hub, "Bob", chat: new ChatChannel());
         await using RoomSession watcher = await RoomSession.JoinAsync(hub, "watcher", hidden: true, chat: new ChatChannel());
@@ -154,6 +155,38 @@ public sealed class ChatTests : IDisposable
         Assert.False(alice.Receive.IsCompleted);
         Assert.False(watcher.Receive.IsCompleted);
         Assert.Equal(3, hub.Server.Guards.Refusals[SocketCam.Limits.Refusal.ChatRefused]);
+    }
+
+    [Fact]
+    public async Task Refused_chat_is_not_free_a_hidden_watcher_that_floods_it_is_cut_off_and_the_others_go_on()
+    {
+        await using TestHub hub = StartHub();
+        await using RoomSession alice = await RoomSession.JoinAsync(hub, "Alice", chat: new ChatChannel());
+        await using RoomSession watcher = await RoomSession.JoinAsync(hub, "watcher", hidden: true, chat: new ChatChannel());
+        for (uint i = 1; i <= 200 && !watcher.Receive.IsCompleted; i++)
+        {
+            await watcher.Client.SendAsync(MessageWriterV2.ChatSend(new ChatSendMessage(i, i, "psst")), CancellationToken.None);
+        }
+
+        RemoteErrorException error = await Assert.ThrowsAsync<RemoteErrorException>(() => watcher.Receive.WaitAsync(TestHub.Timeout));
+        Assert.Equal(ErrorCode.RateLimited, error.Code);
+        Assert.Equal(ErrorCode.Normal, (await alice.Client.SendChatAsync("still fine", CancellationToken.None).WaitAsync(TestHub.Timeout)).Code);
+    }
+
+    [Fact]
+    public async Task A_client_refuses_a_text_above_the_hubs_cap_itself_and_cleans_control_characters_so_its_session_lives()
+    {
+        await using TestHub hub = StartHub();
+        await using RoomSession alice = await RoomSession.JoinAsync(hub, "Alice", chat: new ChatChannel());
+        ResultMessage huge = await alice.Client.SendChatAsync(new string('x', 70_000), CancellationToken.None);
+        Assert.Equal(ErrorCode.TooLarge, huge.Code);
+        Assert.Contains("not sent", huge.Text, StringComparison.Ordinal);
+        Assert.Empty(alice.Chat!.Unacknowledged);
+
+        Assert.Equal(ErrorCode.Normal, (await alice.Client.SendChatAsync("\u001b[31mred\u001b[0m\ttab", CancellationToken.None)).Code);
+        await alice.WaitForChatAsync(1);
+        Assert.Equal("[31mred[0m\ttab", alice.ChatShown[0].Text);
+        Assert.False(alice.Receive.IsCompleted);
     }
 
     [Theory]

@@ -100,9 +100,17 @@ public sealed class ParticipantWebSocketTests : IDisposable
         await tcp.WaitForChatAsync(1);
         Assert.Equal(("Browser", "hello over a WebSocket"), (tcp.ChatShown[0].Name, tcp.ChatShown[0].Text));
 
-        // GOODBYE: the TCP side sees the track go and the participant leave.
+        // GOODBYE: the TCP side sees the track go and the participant leave; the browser gets a proper close (1000), not a reset.
         await ws.SendAsync(MessageWriterV2.Close(MessageType.Goodbye, ErrorCode.Normal, "bye"));
         await Eventually.UntilAsync(() => tcp.Client.Room.Participants.All(p => p.Name != "Browser"), "the browser participant leaves");
+        IOException closed = await Assert.ThrowsAsync<IOException>(async () =>
+        {
+            while (true)
+            {
+                await ws.ReceiveAsync();
+            }
+        });
+        Assert.Contains("NormalClosure", closed.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,6 +6,8 @@ import * as v2 from './v2.js';
 const PING_MS = 5000;           // the hub drops a peer it has not heard from for 15 s
 const SILENCE_MS = 15000;       // and so do we: 15 s without a byte means the hub or the path is gone
 const BACKOFF_MIN_MS = 500;
+const STABLE_MS = 10000;
+const MAX_SENDABLE_BYTES = 60000; // CHAT_SEND's cap is 64 KiB with its header; the hub refuses above 4096 with a RESULT
 const BACKOFF_MAX_MS = 5000;
 const CLOCK_SAMPLES = 8;
 const FINAL_CLOSES = new Set([4401]);                 // the HTTP token check: a retry cannot fix it
@@ -191,6 +193,9 @@ export class CallSession {
     if (this.state === 'left') return;
     if (FINAL_CLOSES.has(event.code) || this.fatal) return this.stop(this.fatal ?? `${event.reason || 'refused'} (${event.code})`);
     this.reconnects++;
+    // The backoff starts over only after a session that lasted: a hub that ends every session at once is not hammered.
+    if (this.joinedAt && performance.now() - this.joinedAt > STABLE_MS) this.backoffMs = BACKOFF_MIN_MS;
+    this.joinedAt = 0;
     this.setState('reconnecting', event.reason || `connection lost (${event.code})`);
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
@@ -282,10 +287,18 @@ export class CallSession {
 
   // Everything a (re)joined session asks for: our tracks, the others' video, the chat we still owe.
   afterJoin() {
-    this.backoffMs = BACKOFF_MIN_MS;
+    this.joinedAt = performance.now();
     for (const track of this.local.values()) this.sendPublish(track);
     this.request((id) => v2.subscribe(id, v2.ANY_PARTICIPANT, v2.ANY_TRACK, 1), (r) => r.code && this.emit('refused', r));
-    for (const [clientId, text] of this.chat.unacked) this.sendChat(clientId, text);
+    // Resent in order, a bucket's worth at once and the rest at the hub's rate, so the rate limit refuses none of them.
+    const burst = Math.max(1, (this.welcome.chat?.burst ?? 10) - 1);
+    const intervalMs = 10000 / Math.max(1, this.welcome.chat?.rateX10 ?? 20);
+    [...this.chat.unacked].forEach(([clientId, text], i) => {
+      if (i < burst) return this.sendChat(clientId, text);
+      this.timers.push(setTimeout(() => {
+        if (this.state === 'live' && this.chat.unacked.has(clientId)) this.sendChat(clientId, text);
+      }, (i - burst + 1) * intervalMs));
+    });
     this.setState('live');
   }
 
@@ -396,6 +409,14 @@ export class CallSession {
   /** Sends a chat message: kept as unacknowledged until its RESULT, resent with the same id after a reconnect. */
   sendChatText(text) {
     const clientId = v2.randomId();
+    // Above what CHAT_SEND can carry the hub would end the session (and a resend would end the next one): refused here.
+    const bytes = v2.utf8Length(text);
+    if (bytes > MAX_SENDABLE_BYTES) {
+      this.emit('chatrefused', { clientId, text, code: v2.CODE.TOO_LARGE, value: this.chatMaxBytes,
+        reason: `A message is at most ${this.chatMaxBytes} bytes; this one is ${bytes} (not sent).` });
+      return clientId;
+    }
+
     this.chat.unacked.set(clientId, text);
     if (this.state === 'live') this.sendChat(clientId, text);
     return clientId;
