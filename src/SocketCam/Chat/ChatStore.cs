@@ -130,22 +130,7 @@ public sealed class ChatStore : IAsyncDisposable
     }
 
     /// <summary>The last chat_seq of a room (0 for none).</summary>
-    public ulong LastSequence(string room)
-    {
-        try
-        {
-            using var connection = new SqliteConnection(_readConnectionString);
-            connection.Open();
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = LastSequenceSql;
-            command.Parameters.AddWithValue("$room", room);
-            return (ulong)(long)command.ExecuteScalar()!;
-        }
-        catch (SqliteException ex)
-        {
-            throw new ChatStoreException($"cannot read the chat store: {FirstLine(ex.Message)}", ex);
-        }
-    }
+    public ulong LastSequence(string room) => Query(LastSequenceSql, room, static _ => { }, static c => (ulong)(long)c.ExecuteScalar()!);
 
     private const string LastSequenceSql = "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = $room";
 
@@ -167,7 +152,35 @@ public sealed class ChatStore : IAsyncDisposable
 
     private List<ChatMessage> Read(string sql, string room, ulong after, int limit, bool reverse)
     {
-        var messages = new List<ChatMessage>(Math.Min(limit, 1024));
+        List<ChatMessage> messages = Query(sql, room,
+            parameters =>
+            {
+                parameters.AddWithValue("$after", (long)Math.Min(after, long.MaxValue));
+                parameters.AddWithValue("$limit", limit);
+            },
+            command =>
+            {
+                var read = new List<ChatMessage>(Math.Min(limit, 1024));
+                using SqliteDataReader reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    read.Add(new ChatMessage(
+                        (ulong)reader.GetInt64(0), reader.GetInt64(1), (uint)reader.GetInt64(2), unchecked((ulong)reader.GetInt64(3)), reader.GetString(4), reader.GetString(5)));
+                }
+
+                return read;
+            });
+        if (reverse)
+        {
+            messages.Reverse();
+        }
+
+        return messages;
+    }
+
+    /// <summary>One read of a room's rows on a pooled read-only connection; a SQLite failure is a <see cref="ChatStoreException"/>.</summary>
+    private T Query<T>(string sql, string room, Action<SqliteParameterCollection> parameters, Func<SqliteCommand, T> run)
+    {
         try
         {
             using var connection = new SqliteConnection(_readConnectionString);
@@ -175,26 +188,13 @@ public sealed class ChatStore : IAsyncDisposable
             using SqliteCommand command = connection.CreateCommand();
             command.CommandText = sql;
             command.Parameters.AddWithValue("$room", room);
-            command.Parameters.AddWithValue("$after", (long)Math.Min(after, long.MaxValue));
-            command.Parameters.AddWithValue("$limit", limit);
-            using SqliteDataReader reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                messages.Add(new ChatMessage(
-                    (ulong)reader.GetInt64(0), reader.GetInt64(1), (uint)reader.GetInt64(2), unchecked((ulong)reader.GetInt64(3)), reader.GetString(4), reader.GetString(5)));
-            }
+            parameters(command.Parameters);
+            return run(command);
         }
         catch (SqliteException ex)
         {
             throw new ChatStoreException($"cannot read the chat store: {FirstLine(ex.Message)}", ex);
         }
-
-        if (reverse)
-        {
-            messages.Reverse();
-        }
-
-        return messages;
     }
 
     private async Task WriteLoopAsync()
