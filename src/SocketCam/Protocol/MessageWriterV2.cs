@@ -119,37 +119,9 @@ internal static class MessageWriterV2
     }, (seq, message));
 
     /// <summary>CHAT_HISTORY (§4.15): the records in order, in chunks of at most 64 KiB, the last flagged; at least one chunk.</summary>
-    public static List<byte[]> ChatHistory(ulong store, IReadOnlyList<ChatMessage> messages, bool truncated)
-    {
-        var chunks = new List<byte[]>();
-        byte[] scratch = new byte[ProtocolConstants.MessageHeaderSize + ProtocolV2.MaxOptionalPayload];
-        int index = 0;
-        do
-        {
-            var w = new WireWriter(scratch.AsSpan(ProtocolConstants.MessageHeaderSize));
-            w.U64(store);
-            w.U16((ushort)chunks.Count);
-            int flagsAt = w.Position;
-            w.U8(0);
-            w.U8(0);
-            int countAt = w.Position;
-            w.U16(0);
-            int count = 0;
-            while (index < messages.Count && w.Position + ChatRecordMax <= ProtocolV2.MaxOptionalPayload && count < ushort.MaxValue)
-            {
-                WriteChat(ref w, messages[index++]);
-                count++;
-            }
-
-            bool last = index >= messages.Count;
-            scratch[ProtocolConstants.MessageHeaderSize + flagsAt] = (byte)((last ? 1 : 0) | (truncated ? 2 : 0));
-            w.PatchU16(countAt, (ushort)count);
-            MessageWriter.WriteHeader(scratch, MessageType.ChatHistory, w.Position);
-            chunks.Add(scratch.AsSpan(0, ProtocolConstants.MessageHeaderSize + w.Position).ToArray());
-        }
-        while (index < messages.Count);
-        return chunks;
-    }
+    public static List<byte[]> ChatHistory(ulong store, IReadOnlyList<ChatMessage> messages, bool truncated) =>
+        Chunked(MessageType.ChatHistory, ProtocolV2.MaxOptionalPayload, store, (byte)(truncated ? 2 : 0),
+            [new RecordGroup(messages.Count, ChatRecordMax, (ref WireWriter w, int i) => WriteChat(ref w, messages[i]))]);
 
     /// <summary>The largest chat record: the fixed fields, a 64-byte name and a 4096-byte text.</summary>
     private const int ChatRecordMax = ProtocolV2.ChatRecordFixedSize + ProtocolV2.MaxNameLength + ProtocolV2.MaxChatText;
@@ -251,50 +223,74 @@ internal static class MessageWriterV2
     /// ROOM_SNAPSHOT as one or more chunks of at most 64 KiB, all with event_seq <paramref name="seq"/>: participants
     /// before tracks, a track's publisher in the same or an earlier chunk (participants come first), the last flagged.
     /// </summary>
-    public static List<byte[]> Snapshot(ulong seq, IReadOnlyList<ParticipantRecord> participants, IReadOnlyList<TrackRecord> tracks)
+    public static List<byte[]> Snapshot(ulong seq, IReadOnlyList<ParticipantRecord> participants, IReadOnlyList<TrackRecord> tracks) =>
+        Chunked(MessageType.RoomSnapshot, ProtocolV2.MaxSnapshotChunk, seq, 0,
+        [
+            new RecordGroup(participants.Count, 17 + (64 * 3), (ref WireWriter w, int i) => WriteParticipant(ref w, participants[i])),
+            new RecordGroup(tracks.Count, 35 + (64 * 3) + (ProtocolV2.MaxTextLength * 3), (ref WireWriter w, int i) => WriteTrack(ref w, tracks[i])),
+        ]);
+
+    private delegate void RecordAt(ref WireWriter writer, int index);
+
+    /// <summary>Records of one kind for <see cref="Chunked"/>: how many, the most bytes one can take, how to write the i-th.</summary>
+    private readonly record struct RecordGroup(int Count, int MaxRecord, RecordAt Write);
+
+    /// <summary>
+    /// A message whose records may not fit in one (ROOM_SNAPSHOT, CHAT_HISTORY): chunks of at most <paramref name="cap"/>
+    /// bytes, each <c>id</c> (8), <c>chunk</c> (2), <c>flags</c> (1: bit 0 last chunk, plus <paramref name="flags"/>),
+    /// reserved (1), a u16 count per group, then the records, the groups in order; at least one chunk.
+    /// </summary>
+    private static List<byte[]> Chunked(MessageType type, int cap, ulong id, byte flags, ReadOnlySpan<RecordGroup> groups)
     {
         var chunks = new List<byte[]>();
-        byte[] scratch = new byte[ProtocolV2.MaxSnapshotChunk + ProtocolConstants.MessageHeaderSize];
-        int p = 0;
-        int t = 0;
+        byte[] scratch = new byte[ProtocolConstants.MessageHeaderSize + cap];
+        int[] next = new int[groups.Length];
+        int[] counts = new int[groups.Length];
+        int group = 0;
+        bool last;
         do
         {
             var w = new WireWriter(scratch.AsSpan(ProtocolConstants.MessageHeaderSize));
-            w.U64(seq);
+            w.U64(id);
             w.U16((ushort)chunks.Count);
             int flagsAt = w.Position;
             w.U8(0);
             w.U8(0);
             int countsAt = w.Position;
-            w.U16(0);
-            w.U16(0);
-            int pc = 0;
-            int tc = 0;
-            const int Room = ProtocolV2.MaxSnapshotChunk;
-            while (p < participants.Count && w.Position + 17 + 64 * 3 <= Room)
+            Array.Clear(counts);
+            foreach (RecordGroup _ in groups)
             {
-                WriteParticipant(ref w, participants[p++]);
-                pc++;
+                w.U16(0);
             }
 
-            while (p == participants.Count && t < tracks.Count && w.Position + 35 + (64 * 3) + (ProtocolV2.MaxTextLength * 3) <= Room)
+            while (group < groups.Length)
             {
-                WriteTrack(ref w, tracks[t++]);
-                tc++;
+                if (next[group] == groups[group].Count)
+                {
+                    group++;
+                }
+                else if (w.Position + groups[group].MaxRecord <= cap)
+                {
+                    groups[group].Write(ref w, next[group]++);
+                    counts[group]++;
+                }
+                else
+                {
+                    break;
+                }
             }
 
-            bool last = p == participants.Count && t == tracks.Count;
-            scratch[ProtocolConstants.MessageHeaderSize + flagsAt] = (byte)(last ? 1 : 0);
-            w.PatchU16(countsAt, (ushort)pc);
-            w.PatchU16(countsAt + 2, (ushort)tc);
-            MessageWriter.WriteHeader(scratch, MessageType.RoomSnapshot, w.Position);
+            last = group == groups.Length;
+            scratch[ProtocolConstants.MessageHeaderSize + flagsAt] = (byte)((last ? 1 : 0) | flags);
+            for (int g = 0; g < groups.Length; g++)
+            {
+                w.PatchU16(countsAt + (2 * g), (ushort)counts[g]);
+            }
+
+            MessageWriter.WriteHeader(scratch, type, w.Position);
             chunks.Add(scratch.AsSpan(0, ProtocolConstants.MessageHeaderSize + w.Position).ToArray());
-            if (last)
-            {
-                break;
-            }
         }
-        while (true);
+        while (!last);
         return chunks;
     }
 
