@@ -474,6 +474,68 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         }
     }
 
+    [Fact]
+    public async Task CallPage_and_a_native_participant_survive_kill_9_of_the_real_hub_with_the_chat_intact()
+    {
+        int tcp = FreePort();
+        int http = FreePort();
+        string data = Path.Combine(_directory, "data");
+        string url = $"http://127.0.0.1:{http}";
+        string[] serveArgs = ["serve", "--listen", $"127.0.0.1:{tcp}", "--http", $"127.0.0.1:{http}", "--udp", "off", "--source", "none", "--data", data, "--quiet"];
+        CliProcess hub = CliProcess.Start(_directory, serveArgs);
+        try
+        {
+            await hub.WaitForStdoutLineAsync(l => l.Contains("HTTP listening", StringComparison.Ordinal), TestHub.Timeout);
+            await using BrowserPage alice = await browser.NewPageAsync();
+            await JoinAsync(alice, url, "Alice");
+            await using CliProcess bob = CliProcess.Start(_directory, "call", $"tcp://127.0.0.1:{tcp}/call", "--name", "Bob", "--no-window", "--json",
+                "--source", "pattern", "--size", "320x180", "--fps", "10", "--quiet");
+            await alice.UntilAsync("window.socketcam.participants.length === 2", "Alice sees Bob");
+            await SendChatAsync(alice, "before the kill");
+            await bob.WriteLineAsync("before the kill, from the terminal");
+            await alice.UntilAsync("window.socketcam.chat.length === 2", "both messages on the page");
+
+            // kill -9: no goodbye, nothing flushed beyond what SQLite committed.
+            await hub.KillAsync();
+            await hub.DisposeAsync();
+            await alice.UntilAsync("window.socketcam.state === 'reconnecting'", "the page is reconnecting");
+            await Eventually.UntilAsync(() => NativeLines(bob, "disconnected").Count > 0, "the terminal says the call dropped", TestHub.Timeout);
+            await SendChatAsync(alice, "typed on the page while the hub was dead");
+            await bob.WriteLineAsync("typed in the terminal while the hub was dead");
+
+            hub = CliProcess.Start(_directory, serveArgs);
+            await hub.WaitForStdoutLineAsync(l => l.Contains("HTTP listening", StringComparison.Ordinal), TestHub.Timeout);
+
+            // Both come back by themselves; the history is whole, nothing twice, the same order on both sides.
+            await alice.UntilAsync("window.socketcam.state === 'live' && window.socketcam.chat.length >= 4 && window.socketcam.participants.length === 2", "the page is back with the chat caught up");
+            await Eventually.UntilAsync(() => NativeLines(bob, "chat").Count >= 4, $"the terminal caught up{Environment.NewLine}{bob.Transcript()}", TestHub.Timeout);
+            string page = await alice.EvalAsync<string>("() => JSON.stringify(window.socketcam.chat.map(m => [m.seq, m.text]))");
+            string terminal = JsonSerializer.Serialize(NativeLines(bob, "chat").Select(l => new object[] { l.GetProperty("seq").GetInt64(), l.GetProperty("text").GetString()! }));
+            Assert.Equal(page, terminal);
+            string[] texts = await alice.EvalAsync<string[]>("() => window.socketcam.chat.map(m => m.text)");
+            Assert.Equal(["before the kill", "before the kill, from the terminal", "typed in the terminal while the hub was dead", "typed on the page while the hub was dead"], texts.Order());
+            Assert.Equal(4, texts.Length);
+            long[] seqs = await alice.EvalAsync<long[]>("() => window.socketcam.chat.map(m => m.seq)");
+            Assert.Equal(new long[] { 1, 2, 3, 4 }, seqs);
+
+            // And the video is back: the page draws Bob's camera again.
+            await Eventually.UntilAsync(() => NativeLines(bob, "joined").Count(l => l.GetProperty("name").GetString() == "you") >= 2, "Bob rejoined", TestHub.Timeout);
+            uint bobId = NativeLines(bob, "joined").Last(l => l.GetProperty("name").GetString() == "you").GetProperty("participant").GetUInt32();
+            await alice.UntilAsync($"window.socketcam.tiles[{bobId}] > 3", "Alice draws Bob's camera after the restart");
+        }
+        finally
+        {
+            await hub.DisposeAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
     private static async Task<uint> JoinAsync(BrowserPage page, string url, string name, string room = "call", string video = LightVideo)
     {
         IResponse response = await page.GotoAsync($"{url}/call/{room}{(video.Length > 0 ? "?" + video : "")}");
