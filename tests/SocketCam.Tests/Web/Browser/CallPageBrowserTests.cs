@@ -529,6 +529,32 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         }
     }
 
+    [Fact]
+    public async Task CallPage_screen_share_is_a_second_track_the_others_see_as_its_own_tile_until_it_stops()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
+        await using BrowserPage alice = await browser.NewPageAsync();
+        await using BrowserPage bob = await browser.NewPageAsync();
+        uint aliceId = await JoinAsync(alice, server.Url, "Alice");
+        await JoinAsync(bob, server.Url, "Bob");
+        await using RoomSession native = await RoomSession.JoinAsync(server.Hub, "Native", room: "call");
+
+        await alice.Page.ClickAsync("#screen");
+        string screenTile = $".tile.screen[data-participant=\"{aliceId}\"]";
+        await bob.UntilAsync($"document.querySelector('{screenTile}:not(.novideo)')", "Bob sees Alice's screen as its own tile");
+        await AssertMovingAsync(bob, screenTile + " canvas");
+        Assert.Equal("true", await alice.Page.GetAttributeAsync("#screen", "aria-pressed"));
+        // On the wire: Alice publishes two tracks, the second a screen.
+        await Eventually.UntilAsync(() => native.Client.Room.Tracks.Any(t => t.ParticipantId == aliceId && t.Description.Source == SocketCam.Protocol.TrackSource.Screen),
+            "a screen track in the room", TestHub.Timeout);
+        Assert.Equal(2, native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId));
+
+        await alice.Page.ClickAsync("#screen");
+        await bob.UntilAsync($"!document.querySelector('{screenTile}')", "the screen tile goes when the share stops");
+        await Eventually.UntilAsync(() => native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId) == 1, "the screen track unpublished", TestHub.Timeout);
+        await AssertMovingAsync(bob, TileCanvas(aliceId)); // her camera goes on
+    }
+
     private static int FreePort()
     {
         using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
