@@ -26,6 +26,8 @@ internal static class CallCommand
         var name = new Option<string>("--name") { Description = "Your name in the call; default: user@host", DefaultValueFactory = _ => DefaultName() };
         var sources = new SourceOptionSet(SourceFactory.AutoSpec);
         sources.Source.Description += "; none: join without publishing";
+        // A call sends to everyone at once: 640x360 (the call page's size too) keeps a many-person call light.
+        sources.Size.DefaultValueFactory = _ => new Media.FrameSize(640, 360);
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var room = new Option<string?>("--room", "-r") { HelpName = "ROOM", Description = "The room, when the URL does not name it (default: main)" };
