@@ -44,8 +44,25 @@ internal sealed class CliProcess : IAsyncDisposable
         IReadOnlyList<string> launcher, string name, string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         Launch(workingDirectory, environment, [], args, launcher, name);
 
-    /// <summary>The children's XDG_DATA_HOME: one temporary directory per test run.</summary>
-    public static readonly string TestDataHome = Directory.CreateTempSubdirectory("socketcam-tests-data-").FullName;
+    /// <summary>The children's XDG_DATA_HOME: one temporary directory per test run, removed when the run ends.</summary>
+    public static readonly string TestDataHome = CreateDataHome();
+
+    private static string CreateDataHome()
+    {
+        string path = Directory.CreateTempSubdirectory("socketcam-tests-data-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A child still holding a file: the temporary directory is the system's to clean.
+            }
+        };
+        return path;
+    }
 
     private static CliProcess Launch(
         string? workingDirectory,
