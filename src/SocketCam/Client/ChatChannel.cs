@@ -116,9 +116,10 @@ internal sealed class ChatChannel
         List<ChatMessage> show = [];
         lock (_lock)
         {
-            if (chunk.Store != _store)
+            if (chunk.Store != _store || (chunk.Reset && chunk.Chunk == 0))
             {
-                // Another store (first session, or the hub's file was replaced): its sequence numbers start afresh.
+                // Another store (first session, or the hub's file was replaced), or this one restored from an older
+                // backup (reset): its sequence numbers start afresh.
                 _store = chunk.Store;
                 _last = 0;
             }

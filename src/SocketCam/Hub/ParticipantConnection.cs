@@ -236,10 +236,19 @@ internal sealed class ParticipantConnection
     private void QueueChatHistory(ChatStore store, in JoinMessage join)
     {
         bool resume = join.ChatAfter > 0 && join.ChatStore == store.StoreId;
+        bool reset = false;
         IReadOnlyList<ChatMessage> messages = [];
         bool truncated = false;
         try
         {
+            if (resume && join.ChatAfter > store.LastSequence(join.Room))
+            {
+                // The client saw more than this store holds (a file restored from an older backup): resuming would hide
+                // the next messages from it, whose numbers it thinks it has seen.
+                resume = false;
+                reset = true;
+            }
+
             (messages, truncated) = resume
                 ? store.ReadLatest(join.Room, join.ChatAfter, ProtocolV2.MaxResumeMessages)
                 : store.ReadLatest(join.Room, 0, _hub.Options.Chat!.HistoryOnJoin);
@@ -253,7 +262,7 @@ internal sealed class ParticipantConnection
         }
 
         // Not counted against the control queue (like the snapshot): a resume's 1000 messages may be 4 MB, once per session.
-        foreach (byte[] chunk in MessageWriterV2.ChatHistory(store.StoreId, messages, resume && truncated))
+        foreach (byte[] chunk in MessageWriterV2.ChatHistory(store.StoreId, messages, resume && truncated, reset))
         {
             _outbox.EnqueueControl(chunk, counted: false);
         }

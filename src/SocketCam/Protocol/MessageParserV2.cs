@@ -268,7 +268,7 @@ internal static class MessageParserV2
             messages.Add(ReadChat(ref r));
         }
 
-        return new ChatHistoryChunk(store, chunk, (flags & 1) != 0, (flags & 2) != 0, messages);
+        return new ChatHistoryChunk(store, chunk, (flags & 1) != 0, (flags & 2) != 0, messages, (flags & 4) != 0);
     }
 
     private static ChatMessage ReadChat(ref WireReader r)

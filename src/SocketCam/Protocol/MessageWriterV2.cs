@@ -119,8 +119,8 @@ internal static class MessageWriterV2
     }, (seq, message));
 
     /// <summary>CHAT_HISTORY (§4.15): the records in order, in chunks of at most 64 KiB, the last flagged; at least one chunk.</summary>
-    public static List<byte[]> ChatHistory(ulong store, IReadOnlyList<ChatMessage> messages, bool truncated) =>
-        Chunked(MessageType.ChatHistory, ProtocolV2.MaxOptionalPayload, store, (byte)(truncated ? 2 : 0),
+    public static List<byte[]> ChatHistory(ulong store, IReadOnlyList<ChatMessage> messages, bool truncated, bool reset = false) =>
+        Chunked(MessageType.ChatHistory, ProtocolV2.MaxOptionalPayload, store, (byte)((truncated ? 2 : 0) | (reset ? 4 : 0)),
             [new RecordGroup(messages.Count, ChatRecordMax, (ref WireWriter w, int i) => WriteChat(ref w, messages[i]))]);
 
     /// <summary>The largest chat record: the fixed fields, a 64-byte name and a 4096-byte text.</summary>

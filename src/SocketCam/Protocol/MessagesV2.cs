@@ -126,7 +126,8 @@ internal readonly record struct ChatSendMessage(uint RequestId, ulong ClientMess
 public sealed record ChatMessageEvent(ulong Sequence, ChatMessage Message) : RoomEvent(Sequence);
 
 /// <summary>One chunk of CHAT_HISTORY (§4.15).</summary>
-public sealed record ChatHistoryChunk(ulong Store, int Chunk, bool Last, bool Truncated, IReadOnlyList<ChatMessage> Messages);
+/// <param name="Reset">The client's chat_after is beyond the store's end (a restored backup): it starts again from this history.</param>
+public sealed record ChatHistoryChunk(ulong Store, int Chunk, bool Last, bool Truncated, IReadOnlyList<ChatMessage> Messages, bool Reset = false);
 
 /// <summary>An optional room event (0xC0-0xCF) this build does not know: skipped, its sequence still counted.</summary>
 public sealed record UnknownRoomEvent(ulong Sequence, byte Type) : RoomEvent(Sequence);

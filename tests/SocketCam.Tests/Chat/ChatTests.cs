@@ -242,6 +242,38 @@ public sealed class ChatTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_restored_from_an_older_backup_does_not_hide_new_messages_from_a_client_that_saw_more()
+    {
+        var channel = new ChatChannel();
+        await using (TestHub hub = StartHub(new ChatOptions { Directory = _directory, Burst = 100, RatePerSecond = 100 }))
+        {
+            await using RoomSession alice = await RoomSession.JoinAsync(hub, "Alice", chat: channel);
+            for (int i = 1; i <= 10; i++)
+            {
+                await alice.Client.SendChatAsync($"m{i}", CancellationToken.None);
+            }
+
+            await alice.WaitForChatAsync(10);
+        }
+
+        // The "backup": the file as it was after message 5 (same store id, fewer messages).
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "chat.db")};Pooling=False"))
+        {
+            db.Open();
+            using Microsoft.Data.Sqlite.SqliteCommand cut = db.CreateCommand();
+            cut.CommandText = "DELETE FROM messages WHERE seq > 5";
+            Assert.Equal(5, cut.ExecuteNonQuery());
+        }
+
+        await using TestHub restored = StartHub();
+        await using RoomSession back = await RoomSession.JoinAsync(restored, "Alice", chat: channel);
+        await using RoomSession bob = await RoomSession.JoinAsync(restored, "Bob", chat: new ChatChannel());
+        Assert.Equal(6UL, (await bob.Client.SendChatAsync("after the restore", CancellationToken.None)).ChatSeq);
+        await Eventually.UntilAsync(() => back.ChatShown.Any(m => m.Text == "after the restore"), "the new message shown to the client that had seen 10", TestHub.Timeout);
+        Assert.Equal(6UL, channel.Last);
+    }
+
+    [Fact]
     public async Task A_store_that_cannot_be_opened_is_one_line_naming_the_file_and_the_flag()
     {
         string notADirectory = Path.Combine(_directory, "file");

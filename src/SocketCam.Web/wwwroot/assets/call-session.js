@@ -62,8 +62,9 @@ class ChatState {
   }
 
   onHistory(chunk) {
-    if (this.store !== 0n && chunk.store !== this.store) {
-      // Another store (wiped, or another hub): its sequence is not ours; start again from its last messages.
+    if (this.store !== 0n && (chunk.store !== this.store || (chunk.reset && chunk.chunk === 0))) {
+      // Another store (wiped, or another hub), or ours restored from an older backup (reset): its sequence is not the
+      // one we counted; start again from its last messages.
       this.last = 0n;
       this.emit('chatreset');
     }

@@ -271,6 +271,7 @@ function chatHistory(r) {
   r.u8();
   m.last = (flags & 1) === 1;
   m.truncated = (flags & 2) === 2;
+  m.reset = (flags & 4) === 4;
   const count = r.u16();
   m.messages = Array.from({ length: count }, () => chatRecord(r));
   return m;
