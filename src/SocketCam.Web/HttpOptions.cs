@@ -11,6 +11,12 @@ public sealed record HttpOptions
     /// <summary>Where Kestrel listens; default 0.0.0.0:8080. Port 0 picks a free port.</summary>
     public IPEndPoint EndPoint { get; init; } = new(IPAddress.Any, 8080);
 
+    /// <summary>
+    /// HTTPS too (`serve --https`): where, and the certificate (<see cref="Tls.ServerCertificate"/>); default null (none).
+    /// TLS 1.2 and 1.3 only. The same endpoints, pages and limits as plain HTTP.
+    /// </summary>
+    public HttpsOptions? Https { get; init; }
+
     /// <summary>The room `/stream.mjpg` and `/snapshot.jpg` show; default "main".</summary>
     public string DefaultRoom { get; init; } = RoomName.Default;
 
@@ -66,3 +72,6 @@ public sealed record HttpOptions
     /// <summary>The multipart boundary of the MJPEG stream; default "socketcamframe".</summary>
     public string Boundary { get; init; } = "socketcamframe";
 }
+
+/// <summary>The HTTPS listener of <see cref="HttpOptions.Https"/>: its address (port 0 picks one) and certificate.</summary>
+public sealed record HttpsOptions(IPEndPoint EndPoint, Tls.ServerCertificate Certificate);

@@ -93,6 +93,11 @@ public sealed class HttpServer : IAsyncDisposable
     /// <summary>The bound endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint EndPoint => _endPoint ?? throw new InvalidOperationException("The HTTP listener is not started.");
 
+    /// <summary>Where HTTPS listens (its port once started), or null without <see cref="HttpOptions.Https"/>.</summary>
+    public IPEndPoint? HttpsEndPoint => _httpsEndPoint;
+
+    private IPEndPoint? _httpsEndPoint;
+
     public HttpOptions Options => _options;
 
     /// <summary>MJPEG clients connected now.</summary>
@@ -112,10 +117,23 @@ public sealed class HttpServer : IAsyncDisposable
         builder.Services.AddSingleton<ILoggerFactory>(new QuietFrameworkLoggers(_loggerFactory));
         builder.Services.AddSingleton<IHostLifetime, HostedByCaller>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        if (_options.Https is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves HTTPS out unless asked
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Listen(_options.EndPoint, listen => listen.Use(AdmitConnection));
+            if (_options.Https is { } https)
+            {
+                kestrel.Listen(https.EndPoint, listen =>
+                {
+                    listen.Use(AdmitConnection); // before the TLS handshake: a flood of handshakes meets the same caps
+                    listen.UseHttps(https.Certificate.Certificate, tls => tls.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+                });
+            }
             // A live stream decides itself when a client is too slow (HttpOptions.SendTimeout); a client that skips frames
             // may legitimately read slowly.
             kestrel.Limits.MinResponseDataRate = null;
@@ -167,7 +185,8 @@ public sealed class HttpServer : IAsyncDisposable
         }
 
         _app = app;
-        _endPoint = BoundEndPoint(app);
+        _endPoint = BoundEndPoint(app, "http");
+        _httpsEndPoint = _options.Https is null ? null : BoundEndPoint(app, "https");
         WebLog.Listening(_logger, _endPoint.ToString());
         _trimming = TrimAfterWavesAsync(_shutdown.Token);
     }
@@ -193,10 +212,11 @@ public sealed class HttpServer : IAsyncDisposable
         _shutdown.Dispose();
     }
 
-    private static IPEndPoint BoundEndPoint(WebApplication app)
+    private static IPEndPoint BoundEndPoint(WebApplication app, string scheme)
     {
         IServerAddressesFeature? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
-        string address = addresses?.Addresses.FirstOrDefault() ?? throw new InvalidOperationException("Kestrel reported no address.");
+        string address = addresses?.Addresses.FirstOrDefault(a => a.StartsWith(scheme + "://", StringComparison.OrdinalIgnoreCase))
+            ?? throw new InvalidOperationException($"Kestrel reported no {scheme} address.");
         var uri = new Uri(address);
         string host = uri.Host.Trim('[', ']');
         return new IPEndPoint(IPAddress.TryParse(host, out IPAddress? ip) ? ip : IPAddress.Any, uri.Port);

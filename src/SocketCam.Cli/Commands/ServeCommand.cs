@@ -138,6 +138,15 @@ internal static class ServeCommand
             Description = $"Chat messages one participant may send per second, with bursts of {chatDefaults.Burst}; more are refused with a reason",
             DefaultValueFactory = _ => chatDefaults.RatePerSecond,
         };
+        var https = new Option<string>("--https")
+        {
+            HelpName = "HOST:PORT|off",
+            Description = "Also serve the pages and endpoints over HTTPS (TLS 1.2/1.3): browsers allow cameras only on https or localhost, so a phone or another computer needs it. "
+                + "Uses --cert/--key, else a certificate made on first run and kept in the --data directory (the banner prints its SHA-256 fingerprint). Default off",
+            DefaultValueFactory = _ => "off",
+        };
+        var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https with your certificate (PEM; with --key)" };
+        var key = new Option<string?>("--key") { HelpName = "FILE", Description = "The private key (PEM) of --cert" };
         var seedTcp = new Option<string?>("--seed-tcp")
         {
             HelpName = "HOST:PORT",
@@ -171,7 +180,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -215,6 +224,7 @@ internal static class ServeCommand
                     DefaultRoom = roomName,
                     AllowedOrigins = r.GetValue(allowOrigin) ?? [],
                     SkipIfAddressInUse = r.GetResult(http) is null or { Implicit: true },
+                    Https = IsOff(r.GetValue(https)!) ? null : new HttpsOptions(await ParseListenAsync(r.GetValue(https)!, token2), CertificateFrom(r.GetValue(cert), r.GetValue(key), r.GetValue(data)!)),
                 },
                 Recording = r.GetValue(record) is { } recordDirectory
                     ? new RecordingDirectoryOptions
@@ -334,6 +344,19 @@ internal static class ServeCommand
             MaxPublishFps = maxPublishFps ?? defaults.MaxPublishFps,
             MaxPublishBitrate = maxPublishBitrate ?? defaults.MaxPublishBitrate,
         };
+    }
+
+    /// <summary>--cert/--key, else the certificate kept in the data directory (the per-user one when chat is off).</summary>
+    private static Web.Tls.ServerCertificate CertificateFrom(string? certFile, string? keyFile, string data)
+    {
+        if ((certFile is null) != (keyFile is null))
+        {
+            throw new ArgumentException("--cert and --key go together: the certificate and its private key, both PEM.");
+        }
+
+        return certFile is not null
+            ? Web.Tls.ServerCertificate.FromFiles(certFile, keyFile!)
+            : Web.Tls.ServerCertificate.LoadOrCreate(IsOff(data) ? new ChatOptions().Directory : data);
     }
 
     private static ChatOptions ChatFrom(string directory, int history, double rate)
@@ -480,6 +503,14 @@ internal static class ServeCommand
             Console.WriteLine($"  MJPEG for VLC, ffmpeg, OpenCV or an <img>: {lan}/stream.mjpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");
             Console.WriteLine($"  newest frame: {lan}/snapshot.jpg{query}");
             Console.WriteLine($"  state as JSON: {lan}/api/rooms{query}  {lan}/api/stats{query}");
+            if (web.HttpsEndPoint is { } httpsBound && web.Options.Https is { } tls)
+            {
+                string secure = $"https://{FormatHost(PreferLan(ReachableAddresses(httpsBound)))}:{httpsBound.Port}";
+                Console.WriteLine($"SocketCam HTTPS listening on https://{(httpsBound.Address.Equals(IPAddress.Any) || httpsBound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : FormatHost(httpsBound.Address))}:{httpsBound.Port}");
+                Console.WriteLine($"  video call from a phone or another computer: {secure}/call/{room}{query}");
+                Console.WriteLine($"  certificate SHA-256 {tls.Certificate.FingerprintWithColons}"
+                    + (tls.Certificate.Path is { } pem ? $" ({(tls.Certificate.Created ? "made now" : "made earlier")}, {pem}: browsers ask once to trust it; compare this fingerprint)" : ""));
+            }
         }
 
         if (recording is not null)
