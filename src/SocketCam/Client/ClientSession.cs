@@ -301,6 +301,10 @@ internal sealed class ClientSession : IAsyncDisposable
             }
 
             _socket.Shutdown(SocketShutdown.Send);
+            // Frames the hub sent meanwhile may still be unread here: closing over them would send a reset, and a reset can
+            // destroy our GOODBYE in the hub's receive queue before the hub reads it. Read on until the hub closes (it does
+            // at once after a GOODBYE), briefly.
+            await _socket.LingerAsync(TimeSpan.FromSeconds(1), 4 << 20);
         }
         catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect())
         {
