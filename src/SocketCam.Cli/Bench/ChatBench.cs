@@ -154,7 +154,7 @@ internal static class ChatBench
                 while (!cancellationToken.IsCancellationRequested)
                 {
                     long sent = Stopwatch.GetTimestamp();
-                    ResultMessage result = await Client!.SendChatAsync(sent.ToString(CultureInfo.InvariantCulture) + " a benchmark message of about sixty bytes of text", CancellationToken.None);
+                    ResultMessage result = await Client!.SendChatAsync(BenchChatText.Stamped("a benchmark message of about sixty bytes of text"), CancellationToken.None);
                     if (result.Code == ErrorCode.Normal)
                     {
                         Interlocked.Increment(ref _acknowledged);
@@ -195,10 +195,9 @@ internal static class ChatBench
 
             _lastSeq = m.Seq;
             Interlocked.Increment(ref _shown);
-            int space = m.Text.IndexOf(' ', StringComparison.Ordinal);
-            if (space > 0 && long.TryParse(m.Text.AsSpan(0, space), NumberStyles.None, CultureInfo.InvariantCulture, out long sent))
+            if (BenchChatText.TryElapsed(m.Text, out double ms))
             {
-                _delivery.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+                _delivery.Record(ms);
             }
         }
     }

@@ -249,10 +249,9 @@ internal static class ParticipantsBench
         public void OnChatShown(ChatMessage m)
         {
             Interlocked.Increment(ref ChatShown);
-            int space = m.Text.IndexOf(' ', StringComparison.Ordinal);
-            if (space > 0 && long.TryParse(m.Text.AsSpan(0, space), NumberStyles.None, CultureInfo.InvariantCulture, out long sent))
+            if (BenchChatText.TryElapsed(m.Text, out double ms))
             {
-                ChatLatency.Record(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+                ChatLatency.Record(ms);
             }
         }
     }
@@ -323,8 +322,7 @@ internal static class ParticipantsBench
                 while (!cancellationToken.IsCancellationRequested)
                 {
                     await pacer.WaitAsync(cancellationToken);
-                    string text = Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) + $" hello from p{Index + 1}";
-                    ResultMessage result = await Client.SendChatAsync(text, cancellationToken);
+                    ResultMessage result = await Client.SendChatAsync(BenchChatText.Stamped($"hello from p{Index + 1}"), cancellationToken);
                     Expect(result, "CHAT_SEND");
                     Interlocked.Increment(ref ChatSent);
                 }

@@ -30,7 +30,7 @@ public sealed class ChatDurabilityCliTests : IDisposable
     [Fact]
     public async Task Kill_9_of_the_hub_mid_call_loses_no_acknowledged_message_and_every_client_resumes_without_duplicates()
     {
-        int port = FreePort();
+        int port = FreePorts.Tcp();
         string data = Path.Combine(_directory, "data");
         CliProcess hub = StartHub(port, data);
         await using CliProcess alice = StartCall(port, "Alice");
@@ -133,7 +133,7 @@ public sealed class ChatDurabilityCliTests : IDisposable
     [Fact]
     public async Task Typed_escapes_are_cleaned_an_oversize_line_is_refused_and_a_burst_above_the_rate_all_arrives_in_order()
     {
-        int port = FreePort();
+        int port = FreePorts.Tcp();
         await using CliProcess hub = StartHub(port, Path.Combine(_directory, "data2"));
         await using CliProcess alice = StartCall(port, "Alice");
         await WaitForJsonAsync(alice, j => j.Type == "joined" && j.Name == "you");
@@ -173,13 +173,6 @@ public sealed class ChatDurabilityCliTests : IDisposable
 
     private CliProcess StartCall(int port, string name) =>
         CliProcess.Start(_directory, "call", $"tcp://127.0.0.1:{port}/durable", "--name", name, "--no-window", "--json", "--source", "pattern", "--size", "160x120", "--fps", "5", "--quiet");
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 
     private sealed record Json(string Type, string? Name, ulong Seq, string? Text);
 

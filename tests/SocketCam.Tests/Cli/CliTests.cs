@@ -116,7 +116,7 @@ public sealed partial class CliTests : IDisposable
     [Fact]
     public async Task Serve_prints_its_address_serves_a_viewer_and_stops_cleanly_on_sigint()
     {
-        int port = FreePort();
+        int port = FreePorts.Tcp();
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--size", "320x240", "--quiet");
         int printed = await WaitForBannerPortAsync(serve);
         Assert.Equal(port, printed);
@@ -178,7 +178,7 @@ public sealed partial class CliTests : IDisposable
     [Fact]
     public async Task Rooms_without_a_hub_says_so_in_one_line()
     {
-        (int code, CliProcess rooms) = await CliProcess.RunAsync(_directory, ProcessTimeout, "rooms", $"tcp://127.0.0.1:{FreePort()}");
+        (int code, CliProcess rooms) = await CliProcess.RunAsync(_directory, ProcessTimeout, "rooms", $"tcp://127.0.0.1:{FreePorts.Tcp()}");
         await using (rooms)
         {
             Assert.NotEqual(0, code);
@@ -350,14 +350,6 @@ public sealed partial class CliTests : IDisposable
             Assert.Equal(320, json.GetProperty("width").GetInt32());
             Assert.Equal(240, json.GetProperty("height").GetInt32());
         }
-    }
-
-    /// <summary>A port nothing listens on right now (the kernel's pick for port 0, released at once).</summary>
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static void AssertNoStackTrace(CliProcess process)

@@ -477,8 +477,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
     [Fact]
     public async Task CallPage_and_a_native_participant_survive_kill_9_of_the_real_hub_with_the_chat_intact()
     {
-        int tcp = FreePort();
-        int http = FreePort();
+        int tcp = FreePorts.Tcp();
+        int http = FreePorts.Tcp();
         string data = Path.Combine(_directory, "data");
         string url = $"http://127.0.0.1:{http}";
         string[] serveArgs = ["serve", "--listen", $"127.0.0.1:{tcp}", "--http", $"127.0.0.1:{http}", "--udp", "off", "--source", "none", "--data", data, "--quiet"];
@@ -553,13 +553,6 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await bob.UntilAsync($"!document.querySelector('{screenTile}')", "the screen tile goes when the share stops");
         await Eventually.UntilAsync(() => native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId) == 1, "the screen track unpublished", TestHub.Timeout);
         await AssertMovingAsync(bob, TileCanvas(aliceId)); // her camera goes on
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static async Task<uint> JoinAsync(BrowserPage page, string url, string name, string room = "call", string video = LightVideo)
