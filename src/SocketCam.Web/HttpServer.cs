@@ -918,7 +918,7 @@ public sealed class HttpServer : IAsyncDisposable
         {
             json.WriteStartObject();
             json.WriteNumber("seq", m.Seq);
-            json.WriteString("time", DateTimeOffset.FromUnixTimeMilliseconds(m.SentAtMicros / 1000).UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+            json.WriteString("time", m.SentAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
             json.WriteNumber("time_us", m.SentAtMicros);
             json.WriteNumber("participant", m.ParticipantId);
             json.WriteString("name", m.Name);

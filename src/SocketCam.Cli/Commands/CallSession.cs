@@ -295,7 +295,7 @@ internal sealed class CallSession : IAsyncDisposable
     private void PrintChat(ChatMessage m)
     {
         Interlocked.Increment(ref _chatShown);
-        DateTimeOffset sent = TimeOf(m.SentAtMicros);
+        DateTimeOffset sent = m.SentAt;
         string time = sent.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture);
         if (_json)
         {
@@ -322,10 +322,6 @@ internal sealed class CallSession : IAsyncDisposable
 
         WriteLine(text.ToString());
     }
-
-    /// <summary>A hub's time as a date; one out of range (a hub that sends nonsense) is shown as the epoch, never an exception.</summary>
-    private static DateTimeOffset TimeOf(long micros) =>
-        micros / 1000 is >= -62_135_596_800_000 and <= 253_402_300_799_999 ? DateTimeOffset.FromUnixTimeMilliseconds(micros / 1000) : DateTimeOffset.UnixEpoch;
 
     private void PrintPresence(string what, uint id, string name, string? detail)
     {

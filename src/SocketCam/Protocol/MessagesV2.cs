@@ -117,7 +117,12 @@ public sealed record TrackUnpublishedEvent(ulong Sequence, uint ParticipantId, u
 public sealed record TrackStateEvent(ulong Sequence, uint ParticipantId, ushort TrackId, bool Live, string Text) : RoomEvent(Sequence);
 
 /// <summary>A stored chat message (§4.15's chat record): its hub-assigned sequence and time, who sent it (the id is of the epoch it was sent in) and the text.</summary>
-public sealed record ChatMessage(ulong Seq, long SentAtMicros, uint ParticipantId, ulong ClientMessageId, string Name, string Text);
+public sealed record ChatMessage(ulong Seq, long SentAtMicros, uint ParticipantId, ulong ClientMessageId, string Name, string Text)
+{
+    /// <summary><see cref="SentAtMicros"/> as a date; a time out of range (a hub that sends nonsense) is the epoch, never an exception.</summary>
+    public DateTimeOffset SentAt =>
+        SentAtMicros / 1000 is >= -62_135_596_800_000 and <= 253_402_300_799_999 ? DateTimeOffset.FromUnixTimeMilliseconds(SentAtMicros / 1000) : DateTimeOffset.UnixEpoch;
+}
 
 /// <summary>CHAT_SEND (§4.15).</summary>
 internal readonly record struct ChatSendMessage(uint RequestId, ulong ClientMessageId, string Text);
