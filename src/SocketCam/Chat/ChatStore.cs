@@ -40,7 +40,9 @@ public sealed class ChatStore : IAsyncDisposable
         _insert = Prepare(
             "INSERT INTO messages (room, seq, sent_at_us, participant_id, client_msg_id, name, text) VALUES ($room, $seq, $sent, $participant, $client, $name, $text)",
             "$room", "$seq", "$sent", "$participant", "$client", "$name", "$text");
-        _writeLoop = Task.Run(WriteLoopAsync);
+        // Its own thread: every commit blocks in fsync, which must not hold one of the few thread-pool threads the hub's
+        // sockets run on (2 on a 2-core machine).
+        _writeLoop = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>The chat.db file.</summary>
@@ -197,13 +199,13 @@ public sealed class ChatStore : IAsyncDisposable
         }
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var batch = new List<Pending>(MaxBatch);
         ChannelReader<Pending> queue = _queue.Reader;
         try
         {
-            while (await queue.WaitToReadAsync().ConfigureAwait(false))
+            while (queue.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
                 batch.Clear();
                 while (batch.Count < MaxBatch && queue.TryRead(out Pending? pending))

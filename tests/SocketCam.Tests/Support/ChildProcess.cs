@@ -114,10 +114,42 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"{Name} did not exit within {timeout.TotalSeconds:0} s.{Environment.NewLine}{Transcript()}");
+            throw new TimeoutException($"{Name} did not exit within {timeout.TotalSeconds:0} s.{Environment.NewLine}{await WhyStillRunningAsync()}{Transcript()}");
         }
 
         return _process.ExitCode;
+    }
+
+    /// <summary>
+    /// For a timeout's message: whether the process really is still there (or only its output is still open, held by a
+    /// grandchild), and its managed threads' stacks when dotnet-stack is installed, so a hang in CI names its place.
+    /// </summary>
+    private async Task<string> WhyStillRunningAsync()
+    {
+        if (_process.HasExited)
+        {
+            return $"(the process exited with {_process.ExitCode}; its output is still open, held by a child it started){Environment.NewLine}";
+        }
+
+        string tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-stack");
+        if (!File.Exists(tool))
+        {
+            return "";
+        }
+
+        try
+        {
+            using var stack = Process.Start(new ProcessStartInfo(tool) { ArgumentList = { "report", "-p", _process.Id.ToString(CultureInfo.InvariantCulture) }, RedirectStandardOutput = true, RedirectStandardError = true })!;
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            string report = await stack.StandardOutput.ReadToEndAsync(limit.Token);
+            // Only our frames and the waits they sit in: the rest is runtime plumbing.
+            IEnumerable<string> lines = report.Split('\n').Where(l => l.Contains("SocketCam", StringComparison.Ordinal) || l.StartsWith("Thread", StringComparison.Ordinal) || l.Contains("Wait", StringComparison.Ordinal));
+            return "--- managed stacks (dotnet-stack) ---" + Environment.NewLine + string.Join(Environment.NewLine, lines.Take(200)) + Environment.NewLine;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return $"(dotnet-stack failed: {ex.Message}){Environment.NewLine}";
+        }
     }
 
     /// <summary>Completes with the first standard output line that matches (already printed or still to come).</summary>
