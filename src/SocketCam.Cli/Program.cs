@@ -32,6 +32,7 @@ internal static class Program
             SnapshotCommand.Create(),
             DevicesCommand.Create(),
             RoomsCommand.Create(),
+            TokenCommand.Create(),
             SendImageCommand.Create(),
             ReceiveImageCommand.Create(),
         };

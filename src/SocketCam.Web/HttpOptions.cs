@@ -23,6 +23,9 @@ public sealed record HttpOptions
     /// <summary>When set, every endpoint but `/healthz` needs it (`?token=` or `Authorization: Bearer`); default none.</summary>
     public string? Token { get; init; }
 
+    /// <summary>Signed room tokens accepted beside <see cref="Token"/> (the hub's `SessionOptions.RoomTokens`); default none.</summary>
+    public Auth.RoomTokens? RoomTokens { get; init; }
+
     /// <summary>MJPEG clients beyond this get 503; default 1000.</summary>
     public int MaxMjpegClients { get; init; } = 1000;
 

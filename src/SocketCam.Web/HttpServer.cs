@@ -17,6 +17,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Media;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
+using SocketCam.Auth;
 using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Limits;
@@ -341,10 +342,11 @@ public sealed class HttpServer : IAsyncDisposable
 
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)
     {
-        // The scripts and styles hold no secret; the pages that use them do need the token.
-        if (_options.Token is null || context.Request.Path.Equals("/healthz", StringComparison.Ordinal)
-            || context.Request.Path.StartsWithSegments("/assets", StringComparison.Ordinal))
+        var access = new AccessPolicy(_options.Token, _options.RoomTokens);
+        (bool open, string? room, AccessGrants needed) = NeedOf(context.Request.Path.Value ?? "/");
+        if (!access.Required || open)
         {
+            context.Items[GrantsItem] = AccessGrants.All;
             await next(context);
             return;
         }
@@ -370,47 +372,88 @@ public sealed class HttpServer : IAsyncDisposable
             return;
         }
 
-        string? presented = PresentedToken(context.Request);
-        if (presented is not null && TokenCheck.Matches(_options.Token, presented))
+        // The first presented token that is allowed wins; otherwise the first one's refusal is the answer.
+        AccessDecision? refused = null;
+        foreach (string presented in PresentedTokens(context.Request))
         {
-            throttle.RecordSuccess(key);
-            await next(context);
-            return;
+            AccessDecision decision = access.Check(presented, room, needed);
+            if (decision.Allowed)
+            {
+                context.Items[GrantsItem] = decision.Grants;
+                throttle.RecordSuccess(key);
+                await next(context);
+                return;
+            }
+
+            refused ??= decision;
         }
 
         _hub.Guards.Refusals.Count(Refusal.Unauthorized);
-        if (presented is not null)
+        if (refused is { Guess: true })
         {
-            // Only a wrong token is a guess; a page opened without one (a bookmark) is not.
+            // Only a wrong or forged token is a guess; a page opened without one (a bookmark) or an expired one is not.
             throttle.RecordFailure(key);
         }
 
+        string why = (refused?.Refusal ?? "this server needs its token")
+            + ": open the URL serve printed (it carries #token=…), add ?token=TOKEN, or send 'Authorization: Bearer TOKEN'";
         if (context.WebSockets.IsWebSocketRequest)
         {
-            await RefuseSocketAsync(context, WebSocketCloseCodes.Unauthorized, "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL");
+            await RefuseSocketAsync(context, WebSocketCloseCodes.Unauthorized, "unauthorized: " + why);
             return;
         }
 
         WebLog.Unauthorized(_logger, MjpegClient.Describe(context), PrintableText.Of(context.Request.Path.Value ?? ""));
         context.Response.Headers.WWWAuthenticate = "Bearer";
-        await WriteTextAsync(context, StatusCodes.Status401Unauthorized,
-            "unauthorized: this server needs its token (serve --token): add ?token=SECRET to the URL or send the header 'Authorization: Bearer SECRET'");
+        await WriteTextAsync(context, StatusCodes.Status401Unauthorized, "unauthorized: " + why);
     }
 
-    private static string? PresentedToken(HttpRequest request)
+    /// <summary>
+    /// What a request needs. Open: the pages, their scripts and /healthz (they hold no secret: a page takes its token
+    /// from its URL's #token= and presents it itself) and /v2/ws (its JOIN carries the token, checked like TCP's).
+    /// A room's video, snapshot and chat history need subscribe, publishing needs publish, the rest (room list, stats,
+    /// metrics) the whole hub (admin).
+    /// </summary>
+    internal (bool Open, string? Room, AccessGrants Needed) NeedOf(string path)
     {
-        string? presented = request.Query["token"].FirstOrDefault();
-        if (presented is null)
+        string[] parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        string? Room(int i) => Uri.UnescapeDataString(parts[i]);
+        return parts switch
         {
-            string? header = request.Headers.Authorization.FirstOrDefault();
-            const string Bearer = "Bearer ";
-            if (header is not null && header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase))
-            {
-                presented = header[Bearer.Length..].Trim();
-            }
+            [] or ["healthz"] or ["assets", ..] or ["v2", "ws"] or ["call", _] or ["rooms", _] or ["rooms", _, "publish"] => (true, null, AccessGrants.None),
+            ["stream.mjpg"] or ["snapshot.jpg"] => (false, _options.DefaultRoom, AccessGrants.Subscribe),
+            ["rooms", _, "ws" or "stream.mjpg" or "snapshot.jpg"] => (false, Room(1), AccessGrants.Subscribe),
+            ["rooms", _, "publish", "ws"] => (false, Room(1), AccessGrants.Publish),
+            ["api", "rooms", _, "messages"] => (false, Room(2), AccessGrants.Subscribe),
+            _ => (false, null, AccessGrants.Admin),
+        };
+    }
+
+    /// <summary>The request's grants, for what the endpoint then does (a publisher opening a room).</summary>
+    private const string GrantsItem = "socketcam.grants";
+
+    /// <summary>The cookie a page keeps its token in (assets/access.js): one per port, as cookies are shared by every port of a host.</summary>
+    internal const string TokenCookiePrefix = "socketcam_token";
+
+    /// <summary>Every token the request presents: ?token=, Authorization: Bearer, and the pages' cookies.</summary>
+    private static IEnumerable<string> PresentedTokens(HttpRequest request)
+    {
+        if (request.Query["token"].FirstOrDefault() is { Length: > 0 } query)
+        {
+            yield return query;
         }
 
-        return presented;
+        string? header = request.Headers.Authorization.FirstOrDefault();
+        const string Bearer = "Bearer ";
+        if (header is not null && header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase))
+        {
+            yield return header[Bearer.Length..].Trim();
+        }
+
+        foreach ((string name, string value) in request.Cookies.Where(c => c.Key.StartsWith(TokenCookiePrefix, StringComparison.Ordinal)).Take(4))
+        {
+            yield return Uri.UnescapeDataString(value);
+        }
     }
 
     /// <summary>Takes a reference to the room, or answers 400/404 (the caller gives the reference back with LeaveRoom).</summary>
@@ -622,8 +665,18 @@ public sealed class HttpServer : IAsyncDisposable
 
     private async Task PublishAsync(HttpContext context, string name, AddressKey? key)
     {
-        // Publishing creates the room, as a native publisher does.
-        Room room = _hub.GetOrCreateRoom(name);
+        // Publishing creates the room, as a native publisher does (if the hub's --rooms and --max-rooms allow).
+        Room room;
+        try
+        {
+            room = _hub.OpenRoom(name, context.Items[GrantsItem] as AccessGrants? ?? AccessGrants.All);
+        }
+        catch (ProtocolException ex)
+        {
+            await RefuseSocketAsync(context, WebSocketCloseCodes.UnknownRoom, ex.Message);
+            return;
+        }
+
         object seat = new();
         try
         {

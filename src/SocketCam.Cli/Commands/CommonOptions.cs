@@ -40,15 +40,16 @@ internal static class CommonOptions
     {
         var option = new Option<string?>("--token")
         {
-            Description = $"Shared secret: the server requires it, clients present it (at most {ProtocolConstants.MaxTokenLength} bytes in UTF-8)",
+            HelpName = "TOKEN",
+            Description = "The token the hub asks for: the one serve printed (its shared secret) or a signed room token from `socketcam token`",
         };
         option.Validators.Add(r =>
         {
             string? token = r.GetValueOrDefault<string?>();
-            if (token is not null && Encoding.UTF8.GetByteCount(token) > ProtocolConstants.MaxTokenLength)
+            if (token is not null && Encoding.UTF8.GetByteCount(token) > ProtocolV2.MaxTokenLength)
             {
                 // Never echo the secret.
-                r.AddError($"--token is too long: at most {ProtocolConstants.MaxTokenLength} bytes in UTF-8.");
+                r.AddError($"--token is too long: at most {ProtocolV2.MaxTokenLength} bytes in UTF-8.");
             }
         });
         return option;

@@ -159,7 +159,7 @@ internal static class ServeCommand
             HelpName = "HOST:PORT|off",
             Description = "Also serve HTTP here: watch and publish pages for browsers (/, /rooms/ROOM, /rooms/ROOM/publish), MJPEG for VLC, ffmpeg "
                 + "and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /metrics (Prometheus), /healthz "
-                + "(see docs/HTTP.md); off disables it. When the default port is taken, serve runs without HTTP",
+                + "(see docs/HTTP.md); off disables it. Default: port 8080 on --listen's address (0.0.0.0:8080). When the default port is taken, serve runs without HTTP",
             DefaultValueFactory = _ => DefaultHttp,
         };
         var allowOrigin = new Option<string[]>("--allow-origin")
@@ -175,12 +175,40 @@ internal static class ServeCommand
                 + "with parity and resends that recover lost packets (see docs/PROTOCOL.md §2.0); off disables it. Default: the --listen address "
                 + "(0.0.0.0:9999) as UDP; none with --listen off. When the default port is taken, serve runs without UDP",
         };
+        var open = new Option<bool>("--open")
+        {
+            Description = "Ask for no token even when listening beyond loopback (anyone who reaches the ports may watch, publish and chat); "
+                + "without it such a hub makes up a token and prints it in its URLs",
+        };
+        var tokenKey = new Option<string?>("--token-key")
+        {
+            HelpName = "FILE",
+            Description = "Check signed room tokens (socketcam token --key-file) with this key instead of DATA/token.key",
+        };
+        var rooms = new Option<string?>("--rooms")
+        {
+            HelpName = "LIST",
+            Description = "The only rooms peers may open, e.g. main,team (default: any); another needs a token with the create grant",
+        };
+        rooms.Validators.Add(v =>
+        {
+            if (v.GetValueOrDefault<string?>() is { } list && list.Split(',', StringSplitOptions.TrimEntries).FirstOrDefault(n => !Protocol.RoomName.IsValid(n)) is { } bad)
+            {
+                v.AddError($"--rooms: invalid room name '{Protocol.PrintableText.Of(bad)}': use 1-{Protocol.RoomName.MaxLength} characters from A-Z a-z 0-9 . _ -");
+            }
+        });
+        var maxRooms = CommonOptions.Range(new Option<int>("--max-rooms")
+        {
+            HelpName = "N",
+            Description = "Most rooms open at once; one more is refused (room_limit in /metrics)",
+            DefaultValueFactory = _ => new HubOptions().MaxRooms,
+        }, 1, 100_000);
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, open, tokenKey, rooms, maxRooms, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -199,14 +227,17 @@ internal static class ServeCommand
             string roomName = r.GetValue(room)!;
             // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
             string udpAddress = r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!);
-            string httpAddress = r.GetValue(http)!;
+            // HTTP follows --listen's address unless told otherwise: `--listen 127.0.0.1:9999` keeps the whole hub on loopback.
+            string httpAddress = r.GetResult(http) is null or { Implicit: true } && !tcpOff ? ListenHostOf(r.GetValue(listen)!) + ":8080" : r.GetValue(http)!;
             var options = new HostOptions
             {
                 Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2) },
                 Unix = unixPath is null ? null : new UnixOptions { Path = unixPath },
                 // A default address already in use (another serve, another program) only costs UDP or HTTP: serve runs without it.
                 Udp = IsOff(udpAddress) ? null : new UdpOptions { EndPoint = await ParseListenAsync(udpAddress, token2), SkipIfAddressInUse = r.GetValue(udp) is null },
-                Sessions = new SessionOptions { Token = r.GetValue(token), MaxFrameBytes = r.GetValue(maxFrame) },
+                Sessions = new SessionOptions { MaxFrameBytes = r.GetValue(maxFrame) },
+                FixedRooms = r.GetValue(rooms)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                MaxRooms = r.GetValue(maxRooms),
                 Limits = LimitsFrom(r.GetValue(maxPerAddress), r.GetValue(maxPublishFps), r.GetValue(maxPublishBitrate)),
                 Rooms = roomDefaults with
                 {
@@ -236,6 +267,8 @@ internal static class ServeCommand
                     : null,
             };
 
+            ServeAccess access = ServeAccess.Decide(options, r.GetValue(token), r.GetValue(open), IsOff(r.GetValue(data)!) ? null : r.GetValue(data), r.GetValue(tokenKey));
+            options = options with { Sessions = options.Sessions with { Token = access.Token, RoomTokens = access.RoomTokens } };
             if (!string.Equals(r.GetValue(sources.Source)!, "none", StringComparison.OrdinalIgnoreCase))
             {
                 IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
@@ -260,7 +293,7 @@ internal static class ServeCommand
             var host = new SocketCamHost(options, loggers);
             try
             {
-                return await RunAsync(host, roomName, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
+                return await RunAsync(host, roomName, access, r.GetValue(quiet), r.GetValue(preview), loggers, token2);
             }
             finally
             {
@@ -274,7 +307,7 @@ internal static class ServeCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(SocketCamHost host, string roomName, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(SocketCamHost host, string roomName, ServeAccess access, bool quiet, bool preview, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         // The preview window stops the server when it is closed, like Ctrl+C.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -286,7 +319,7 @@ internal static class ServeCommand
         HttpServer? web = host.Http;
         RecordingDirectory? recording = host.Recording;
         HostCapture? capture = host.Options.Captures.FirstOrDefault();
-        PrintBanner(hub, roomName, capture?.Source.Frames, capture?.Source.Encoder.Codec ?? default, host.Options.Sessions.Token is not null, recording, seed, web);
+        PrintBanner(hub, roomName, capture?.Source.Frames, capture?.Source.Encoder.Codec ?? default, access, recording, seed, web);
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
 
         long lastFrames = 0;
@@ -409,6 +442,13 @@ internal static class ServeCommand
             ? StreamEndpoint.Parse(text, 1, null, null, [StreamEndpoint.UnixScheme])
             : StreamEndpoint.Unix(text)).Host;
 
+    /// <summary>"127.0.0.1:9999" → "127.0.0.1", "[::1]:9999" → "[::1]", "tcp://host:1" → "host".</summary>
+    private static string ListenHostOf(string listen)
+    {
+        StreamEndpoint endpoint = StreamEndpoint.Parse(listen.Contains("://", StringComparison.Ordinal) ? listen : "tcp://" + listen, 0, "tcp", StreamEndpoint.DefaultPort, ["tcp"]);
+        return endpoint.Host.Contains(':', StringComparison.Ordinal) ? $"[{endpoint.Host}]" : endpoint.Host;
+    }
+
     private static async Task<IPEndPoint> ParseListenAsync(string text, CancellationToken cancellationToken)
     {
         StreamEndpoint endpoint = StreamEndpoint.Parse(text.Contains("://", StringComparison.Ordinal) ? text : "tcp://" + text, 0, "tcp", StreamEndpoint.DefaultPort, ["tcp"]);
@@ -435,10 +475,11 @@ internal static class ServeCommand
         }
     }
 
-    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, bool needsToken, RecordingDirectory? recording, SeedServer? seed, HttpServer? web)
+    private static void PrintBanner(HubServer hub, string room, IFrameSource? source, CodecId codec, ServeAccess access, RecordingDirectory? recording, SeedServer? seed, HttpServer? web)
     {
         string roomArg = room == Protocol.RoomName.Default ? "" : $" --room {room}";
-        string tokenArg = needsToken ? " --token SECRET" : "";
+        bool needsToken = access.Token is not null;
+        string tokenArg = needsToken ? $" --token {access.Shown}" : "";
         IPEndPoint? bound = hub.HasTcpListener ? hub.TcpEndPoint : null;
         string? unixUrl = hub.UnixSocketPath is { } unixPath ? StreamEndpoint.Unix(unixPath).ToString() : null;
         if (bound is not null)
@@ -494,12 +535,14 @@ internal static class ServeCommand
         {
             IPEndPoint webBound = web.EndPoint;
             string loopback = webBound.Address.Equals(IPAddress.Any) || webBound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : FormatHost(webBound.Address);
-            string query = needsToken ? "?token=SECRET" : "";
+            // Pages take their token from the fragment, which never reaches a server or a Referer; plain data URLs (VLC, curl) from the query.
+            string page = needsToken ? $"#token={access.Shown}" : "";
+            string query = needsToken ? $"?token={access.Shown}" : "";
             string lan = $"http://{FormatHost(PreferLan(ReachableAddresses(webBound)))}:{webBound.Port}";
             Console.WriteLine($"SocketCam HTTP listening on http://{loopback}:{webBound.Port}");
-            Console.WriteLine($"  video call in a browser: http://{loopback}:{webBound.Port}/call/{room}{query}   from other machines: {lan}/call/{room}{query} (cameras need localhost or https)");
-            Console.WriteLine($"  watch in a browser: {lan}/rooms/{room}{query}   all rooms: {lan}/{query}");
-            Console.WriteLine($"  publish a browser's camera: http://{loopback}:{webBound.Port}/rooms/NAME/publish{query} (browsers allow cameras on localhost or https only)");
+            Console.WriteLine($"  video call in a browser: http://{loopback}:{webBound.Port}/call/{room}{page}   from other machines: {lan}/call/{room}{page} (cameras need localhost or https)");
+            Console.WriteLine($"  watch in a browser: {lan}/rooms/{room}{page}   all rooms: {lan}/{page}");
+            Console.WriteLine($"  publish a browser's camera: http://{loopback}:{webBound.Port}/rooms/NAME/publish{page} (browsers allow cameras on localhost or https only)");
             Console.WriteLine($"  MJPEG for VLC, ffmpeg, OpenCV or an <img>: {lan}/stream.mjpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");
             Console.WriteLine($"  newest frame: {lan}/snapshot.jpg{query}");
             Console.WriteLine($"  state as JSON: {lan}/api/rooms{query}  {lan}/api/stats{query}");
@@ -507,7 +550,7 @@ internal static class ServeCommand
             {
                 string secure = $"https://{FormatHost(PreferLan(ReachableAddresses(httpsBound)))}:{httpsBound.Port}";
                 Console.WriteLine($"SocketCam HTTPS listening on https://{(httpsBound.Address.Equals(IPAddress.Any) || httpsBound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : FormatHost(httpsBound.Address))}:{httpsBound.Port}");
-                Console.WriteLine($"  video call from a phone or another computer: {secure}/call/{room}{query}");
+                Console.WriteLine($"  video call from a phone or another computer: {secure}/call/{room}{page}");
                 Console.WriteLine($"  certificate SHA-256 {tls.Certificate.FingerprintWithColons}"
                     + (tls.Certificate.Path is { } pem ? $" ({(tls.Certificate.Created ? "made now" : "made earlier")}, {pem}: browsers ask once to trust it; compare this fingerprint)" : ""));
             }
@@ -516,6 +559,16 @@ internal static class ServeCommand
         if (recording is not null)
         {
             Console.WriteLine($"  recording every room to {recording.FullPath} ({RecordingFormats.Name(recording.Format)}, {RotationText(recording.Options)})");
+        }
+
+        if (access.Generated)
+        {
+            Console.WriteLine($"  access token: {access.Token} (this hub listens beyond loopback, so it asks for one; it is in every URL and command above"
+                + (access.TokenFile is { } file ? $"; kept in {file}" : "") + "). --token picks your own, --open asks for none; socketcam token makes scoped ones.");
+        }
+        else if (access.Open && !needsToken)
+        {
+            Console.WriteLine("  --open: no token; anyone who can reach these ports can watch, publish and chat in every room.");
         }
 
         Console.WriteLine("  Ctrl+C stops the server.");

@@ -46,9 +46,15 @@ internal sealed record HostOptions
     /// <summary>Text chat and its SQLite store (docs/CHAT.md); default null (no chat). `serve` turns it on in `--data DIR`.</summary>
     public SocketCam.Chat.ChatOptions? Chat { get; init; }
 
+    /// <summary>The rooms peers may open (`serve --rooms`); default null: any (<see cref="HubOptions.FixedRooms"/>).</summary>
+    public IReadOnlyList<string>? FixedRooms { get; init; }
+
+    /// <summary>Most rooms open at once (`serve --max-rooms`); default 100 (<see cref="HubOptions.MaxRooms"/>).</summary>
+    public int MaxRooms { get; init; } = new HubOptions().MaxRooms;
+
     /// <summary>The hub's own captures, each into its room; default none (publishers feed every room).</summary>
     public IReadOnlyList<HostCapture> Captures { get; init; } = [];
 
     /// <summary>The hub's share of these options.</summary>
-    public HubOptions ToHubOptions() => new() { Tcp = Tcp, Unix = Unix, Udp = Udp, Sessions = Sessions, Limits = Limits, Rooms = Rooms, Chat = Chat };
+    public HubOptions ToHubOptions() => new() { Tcp = Tcp, Unix = Unix, Udp = Udp, Sessions = Sessions, Limits = Limits, Rooms = Rooms, Chat = Chat, FixedRooms = FixedRooms, MaxRooms = MaxRooms };
 }

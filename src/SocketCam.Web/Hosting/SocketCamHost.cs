@@ -86,6 +86,7 @@ internal sealed class SocketCamHost : IAsyncDisposable
             Http = await StartHttpAsync(http with
             {
                 Token = http.Token ?? options.Sessions.Token,
+                RoomTokens = http.RoomTokens ?? options.Sessions.RoomTokens,
                 RecordingBytes = recorder is null ? http.RecordingBytes : () => recorder.BytesRecorded,
             }, cancellationToken);
         }

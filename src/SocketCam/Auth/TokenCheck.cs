@@ -1,9 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-using SocketCam.Rooms;
-
-namespace SocketCam.Hub;
+namespace SocketCam.Auth;
 
 /// <summary>The one check of a presented token against `serve --token`, for every transport (TCP and Unix, UDP, HTTP).</summary>
 public static class TokenCheck

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using SocketCam.Media;
 using SocketCam.Codecs;
+using SocketCam.Auth;
 using SocketCam.Diagnostics;
 using SocketCam.Limits;
 using SocketCam.Protocol;
@@ -106,12 +107,12 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             }
 
             HelloMessage hello = await ReadHelloAsync(reader, serverToken);
-            Authorize(hello.Token);
+            AccessGrants grants = Authorize(hello.Token, hello.Room, hello.Role == PeerRole.Publisher ? AccessGrants.Publish : AccessGrants.Subscribe);
             _hub.Guards.FailedAttempts.RecordSuccess(_address);
             Role = hello.Role;
             RoomName = hello.Room;
             Agent = hello.Agent;
-            room = _hub.GetOrCreateRoom(hello.Room);
+            room = _hub.OpenRoom(hello.Room, grants);
             if (hello.Role == PeerRole.Publisher)
             {
                 if (!room.TryClaimPublisher(this, hello.Agent.Length == 0 ? "v1 publisher" : hello.Agent, _socket.AddressFamily == System.Net.Sockets.AddressFamily.Unix ? ParticipantTransport.Unix : ParticipantTransport.Tcp))
@@ -324,13 +325,22 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
         }
     }
 
-    private void Authorize(string token)
+    private AccessGrants Authorize(string token, string room, AccessGrants needed)
     {
-        if (!TokenCheck.Matches(_options.Token, token))
+        // A Unix socket is guarded by its file's permissions (its owner only, by default), like a loopback-only hub.
+        if (_socket.AddressFamily == System.Net.Sockets.AddressFamily.Unix)
+        {
+            return AccessGrants.All;
+        }
+
+        AccessDecision access = _options.Access.Check(token, room, needed);
+        if (!access.Allowed)
         {
             _hub.Guards.Refusals.Count(Refusal.Unauthorized);
-            throw new ProtocolException(ErrorCode.Unauthorized, token.Length == 0 ? "This server needs a token (--token)." : "Wrong token.");
+            throw new ProtocolException(ErrorCode.Unauthorized, "Unauthorized: " + access.Refusal + ".");
         }
+
+        return access.Grants;
     }
 
     /// <summary>

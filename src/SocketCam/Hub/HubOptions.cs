@@ -31,4 +31,13 @@ public sealed record HubOptions
 
     /// <summary>Text chat and its SQLite store (docs/CHAT.md); default null (no chat: the hub does not announce it). `serve` turns it on.</summary>
     public Chat.ChatOptions? Chat { get; init; }
+
+    /// <summary>
+    /// The rooms peers may open (`serve --rooms a,b`); default null: any room a peer names is opened when first used.
+    /// With a list, another room needs a token with the create (or admin) grant.
+    /// </summary>
+    public IReadOnlyList<string>? FixedRooms { get; init; }
+
+    /// <summary>Most rooms open at once (`serve --max-rooms`); default 100. A peer naming one more is refused (`room_limit` in /metrics).</summary>
+    public int MaxRooms { get; init; } = 100;
 }

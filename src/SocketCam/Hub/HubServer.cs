@@ -182,6 +182,44 @@ public sealed class HubServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// What a peer joins through: <see cref="GetOrCreateRoom"/> when the hub lets a peer with <paramref name="grants"/>
+    /// open that room (`--rooms`, `--max-rooms`); otherwise a <see cref="ProtocolException"/> (not-allowed) with the reason,
+    /// counted as <c>room_limit</c>.
+    /// </summary>
+    public Room OpenRoom(string name, Auth.AccessGrants grants)
+    {
+        lock (_roomsLock)
+        {
+            if (!_rooms.ContainsKey(name) && WhyNotOpen(name, grants) is { } why)
+            {
+                Guards.Refusals.Count(Refusal.RoomLimit);
+                throw new ProtocolException(ErrorCode.NotAllowed, why);
+            }
+
+            return GetOrCreateRoom(name);
+        }
+    }
+
+    /// <summary>Why a peer with <paramref name="grants"/> may not open the room <paramref name="name"/> now, or null.</summary>
+    public string? WhyNotOpen(string name, Auth.AccessGrants grants)
+    {
+        lock (_roomsLock)
+        {
+            if (_rooms.ContainsKey(name))
+            {
+                return null;
+            }
+
+            if (_options.FixedRooms is { } fixedRooms && !fixedRooms.Contains(name, StringComparer.Ordinal) && !Auth.AccessGrantNames.Covers(grants, Auth.AccessGrants.Create))
+            {
+                return $"Room '{name}' is not one of this hub's rooms ({string.Join(", ", fixedRooms)}); opening another needs a token with the create grant.";
+            }
+
+            return _rooms.Count >= _options.MaxRooms ? $"This hub has {_rooms.Count} rooms open, its limit (serve --max-rooms {_options.MaxRooms})." : null;
+        }
+    }
+
+    /// <summary>
     /// Takes a reference to an existing room (give it back with <see cref="LeaveRoom"/>), or returns null when no room
     /// of that name exists: HTTP clients watch rooms that publishers or capture created, they never create one.
     /// </summary>

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using SocketCam.Auth;
 using SocketCam.Chat;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
@@ -32,6 +33,7 @@ internal sealed class ParticipantConnection
     private readonly SendCounters _sent;
     private readonly ReceiveCounters _received;
     private readonly Outbox _outbox;
+    private AccessGrants _grants;
     private readonly RequestBucket _requests;
     private readonly RequestBucket? _chatBucket;
     // --max-publish-bitrate counts everything a participant sends; --max-publish-fps each video track on its own (a
@@ -93,7 +95,7 @@ internal sealed class ParticipantConnection
             if (firstType == MessageType.ListRooms)
             {
                 // `socketcam rooms`: one answer, then a polite close (§4.6.7).
-                Authorize(MessageParserV2.ParseListRooms(first));
+                Authorize(MessageParserV2.ParseListRooms(first), null, AccessGrants.Admin);
                 _hub.Guards.FailedAttempts.RecordSuccess(_address);
                 await _link.SendAsync(MessageWriterV2.RoomList(ListRooms()), serverToken);
                 farewell = MessageWriterV2.Close(MessageType.Goodbye, ErrorCode.Normal, "room list sent");
@@ -101,21 +103,24 @@ internal sealed class ParticipantConnection
             }
 
             JoinMessage join = MessageParserV2.ParseJoin(first);
-            Authorize(join.Token);
+            AccessDecision access = Authorize(join.Token, join.Room, join.Hidden ? AccessGrants.Subscribe : AccessGrants.None);
+            if ((access.Grants & (AccessGrants.Subscribe | AccessGrants.Publish | AccessGrants.Chat)) == 0)
+            {
+                _hub.Guards.Refusals.Count(Refusal.NotGranted);
+                throw new ProtocolException(ErrorCode.NotAllowed, $"The token grants nothing in a room ({AccessGrantNames.Format(access.Grants)}).");
+            }
 
+            _grants = access.Grants;
             _hub.Guards.FailedAttempts.RecordSuccess(_address);
-            room = _hub.GetOrCreateRoom(join.Room);
+            room = _hub.OpenRoom(join.Room, access.Grants);
             RoomName = join.Room;
-            participant = room.Join(join.Name, _link.Transport, ParticipantFlags.None, join.Hidden, _outbox);
+            // A signed token names its holder: the others see that name, not one the peer picked.
+            participant = room.Join(access.Identity ?? join.Name, _link.Transport, ParticipantFlags.None, join.Hidden, _outbox);
             Participant = participant;
             participant.KeyframeRequested = m => _outbox.EnqueueControl(MessageWriterV2.KeyframeRequest(m));
             RoomLimits limits = room.Limits;
             ChatStore? chat = _hub.Chat;
-            uint permissions = join.Hidden ? ProtocolV2.PermissionSubscribe : ProtocolV2.PermissionPublish | ProtocolV2.PermissionSubscribe;
-            if (chat is not null && !join.Hidden)
-            {
-                permissions |= ProtocolV2.PermissionChat;
-            }
+            uint permissions = PermissionsOf(access.Grants, join.Hidden, chat is not null);
 
             var welcome = new WelcomeV2Message(
                 _hub.NextSessionId(), Clock.NowMicros(), (uint)_options.MaxFrameBytes, participant.Id, room.Epoch, chat is null ? 0 : ProtocolV2.FeatureChat,
@@ -137,7 +142,12 @@ internal sealed class ParticipantConnection
         }
         catch (ProtocolException ex)
         {
-            if (participant is null && ex.Code is not (ErrorCode.Throttled or ErrorCode.RoomFull))
+            if (ex.Code == ErrorCode.RoomFull)
+            {
+                _hub.Guards.Refusals.Count(Refusal.RoomFull);
+            }
+
+            if (participant is null && ex.Code is not (ErrorCode.Throttled or ErrorCode.RoomFull or ErrorCode.NotAllowed))
             {
                 _hub.Guards.FailedAttempts.RecordFailure(_address);
             }
@@ -272,11 +282,12 @@ internal sealed class ParticipantConnection
     private async ValueTask<ResultMessage> SendChatAsync(ChatSendMessage send, Room room, Participant participant, bool hidden, CancellationToken serverToken)
     {
         ChatStore? store = _hub.Chat;
-        if (store is null || _chatBucket is null || hidden)
+        if (store is null || _chatBucket is null || hidden || !_grants.Covers(AccessGrants.Chat))
         {
             // Refusals are not free: a peer that keeps asking pays like any request (and is cut off like one).
             TakeRequestToken();
-            return RefuseChat(send, ErrorCode.NotAllowed, 0, hidden ? "Hidden participants read the chat but may not send." : "This hub keeps no chat.");
+            return RefuseChat(send, ErrorCode.NotAllowed, 0,
+                hidden ? "Hidden participants read the chat but may not send." : store is null ? "This hub keeps no chat." : "Your token does not grant chat.");
         }
 
         if (!_chatBucket.TryTake())
@@ -313,13 +324,51 @@ internal sealed class ParticipantConnection
         return new ResultMessage(send.RequestId, code, value, text);
     }
 
-    private void Authorize(string token)
+    /// <summary>The token's verdict for this room (a Unix socket is guarded by its file's permissions: every grant).</summary>
+    private AccessDecision Authorize(string token, string? room, AccessGrants needed)
     {
-        if (!TokenCheck.Matches(_options.Token, token))
+        AccessDecision access = _link.Transport == ParticipantTransport.Unix ? AccessPolicy.Open.Check(null, room, needed) : _options.Access.Check(token, room, needed);
+        if (!access.Allowed)
         {
             _hub.Guards.Refusals.Count(Refusal.Unauthorized);
-            throw new ProtocolException(ErrorCode.Unauthorized, token.Length == 0 ? "This server needs a token (--token)." : "Wrong token.");
+            throw new ProtocolException(ErrorCode.Unauthorized, "Unauthorized: " + access.Refusal + ".");
         }
+
+        return access;
+    }
+
+    /// <summary>WELCOME's permissions (§4.3): what the grants allow; a hidden participant only watches.</summary>
+    internal static uint PermissionsOf(AccessGrants grants, bool hidden, bool chat)
+    {
+        uint permissions = 0;
+        if (grants.Covers(AccessGrants.Subscribe))
+        {
+            permissions |= ProtocolV2.PermissionSubscribe;
+        }
+
+        if (!hidden && grants.Covers(AccessGrants.Publish))
+        {
+            permissions |= ProtocolV2.PermissionPublish;
+        }
+
+        if (!hidden && chat && grants.Covers(AccessGrants.Chat))
+        {
+            permissions |= ProtocolV2.PermissionChat;
+        }
+
+        return permissions;
+    }
+
+    /// <summary>A request the participant's token does not grant: refused as a RESULT, the session goes on.</summary>
+    private ResultMessage? NotGranted(uint requestId, AccessGrants needed)
+    {
+        if (_grants.Covers(needed))
+        {
+            return null;
+        }
+
+        _hub.Guards.Refusals.Count(Refusal.NotGranted);
+        return new ResultMessage(requestId, ErrorCode.NotAllowed, 0, $"Your token does not grant {AccessGrantNames.Format(needed)}.");
     }
 
     private List<RoomListing> ListRooms()
@@ -451,7 +500,13 @@ internal sealed class ParticipantConnection
             case MessageType.Publish:
                 TakeRequestToken();
                 (uint publishId, TrackDescription description) = MessageParserV2.ParsePublish(payload.ToArray());
-                Reply(room.Publish(participant, publishId, description));
+                ResultMessage published = NotGranted(publishId, AccessGrants.Publish) ?? room.Publish(participant, publishId, description);
+                if (published.Code == ErrorCode.TooManyTracks)
+                {
+                    _hub.Guards.Refusals.Count(Refusal.TrackLimit);
+                }
+
+                Reply(published);
                 return null;
             case MessageType.Unpublish:
                 TakeRequestToken();
@@ -461,7 +516,7 @@ internal sealed class ParticipantConnection
             case MessageType.Subscribe:
                 TakeRequestToken();
                 SubscribeMessage sub = MessageParserV2.ParseSubscribe(payload.ToArray(), "SUBSCRIBE");
-                Reply(room.Subscribe(participant, sub.RequestId, sub.ParticipantId, sub.TrackId, sub.Kinds));
+                Reply(NotGranted(sub.RequestId, AccessGrants.Subscribe) ?? room.Subscribe(participant, sub.RequestId, sub.ParticipantId, sub.TrackId, sub.Kinds));
                 return null;
             case MessageType.Unsubscribe:
                 TakeRequestToken();

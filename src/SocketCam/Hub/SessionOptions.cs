@@ -11,6 +11,15 @@ public sealed record SessionOptions
     /// </summary>
     public string? Token { get; init; }
 
+    /// <summary>
+    /// Checks signed room tokens (`socketcam token`) beside <see cref="Token"/>; default null: only the shared token.
+    /// Room tokens are asked for only when <see cref="Token"/> is set (serve makes one up when it listens beyond loopback).
+    /// </summary>
+    public Auth.RoomTokens? RoomTokens { get; init; }
+
+    /// <summary>The policy <see cref="Token"/> and <see cref="RoomTokens"/> make.</summary>
+    public Auth.AccessPolicy Access => new(Token, RoomTokens);
+
     /// <summary>Cap on one frame's picture data (`serve --max-frame-bytes`); default 16 MiB. Larger frames end the sender's session.</summary>
     public int MaxFrameBytes { get; init; } = FrameLimits.DefaultMaxFrameBytes;
 

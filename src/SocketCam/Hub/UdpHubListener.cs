@@ -281,7 +281,8 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private string? Refusal(UdpHello hello, SocketAddress from, out ErrorCode code)
     {
         code = ErrorCode.Unauthorized;
-        if (!string.IsNullOrEmpty(_options.Token))
+        Auth.AccessGrants grants = Auth.AccessGrants.All;
+        if (_options.Access.Required)
         {
             // A guesser is refused before its token is even looked at. UDP keeps a throttle of its own: a HELLO's source
             // address is not proven yet (it can be forged), so its failures must not block that address on TCP and HTTP.
@@ -293,14 +294,23 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 return $"too many failed attempts; retry in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s";
             }
 
-            if (!TokenCheck.Matches(_options.Token, hello.Token))
+            Auth.AccessDecision access = _options.Access.Check(hello.Token, hello.Room, hello.Role == PeerRole.Publisher ? Auth.AccessGrants.Publish : Auth.AccessGrants.Subscribe);
+            if (!access.Allowed)
             {
                 _failedAttempts.RecordFailure(key);
                 _hub.Guards.Refusals.Count(Limits.Refusal.Unauthorized);
-                return hello.Token is null ? "This hub needs a token." : "Wrong token.";
+                return "Unauthorized: " + access.Refusal + ".";
             }
 
             _failedAttempts.RecordSuccess(key);
+            grants = access.Grants;
+        }
+
+        if (_hub.WhyNotOpen(hello.Room, grants) is { } closed)
+        {
+            _hub.Guards.Refusals.Count(Limits.Refusal.RoomLimit);
+            code = ErrorCode.NotAllowed;
+            return closed;
         }
 
         code = ErrorCode.TooManyClients;

@@ -38,6 +38,18 @@ public enum Refusal
 
     /// <summary>A chat message refused: above 4 KiB, over the participant's chat rate, or not allowed (docs/PROTOCOL.md §4.15).</summary>
     ChatRefused,
+
+    /// <summary>A room at its participant limit (`--max-participants`).</summary>
+    RoomFull,
+
+    /// <summary>A participant at its track limit (`--max-tracks`).</summary>
+    TrackLimit,
+
+    /// <summary>A room that may not be opened: not one of `--rooms` without the create grant, or beyond `--max-rooms`.</summary>
+    RoomLimit,
+
+    /// <summary>A request the participant's token does not grant (publish, subscribe, chat).</summary>
+    NotGranted,
 }
 
 /// <summary>Counts of <see cref="Refusal"/>s since the server started. Thread-safe, allocation-free.</summary>
@@ -64,6 +76,10 @@ public sealed class RefusalCounters
         Refusal.PublishRateLimit => "publish_rate_limit",
         Refusal.RecordingLimit => "recording_limit",
         Refusal.ChatRefused => "chat_refused",
+        Refusal.RoomFull => "room_full",
+        Refusal.TrackLimit => "track_limit",
+        Refusal.RoomLimit => "room_limit",
+        Refusal.NotGranted => "not_granted",
         _ => reason.ToString(),
     };
 }

@@ -30,6 +30,7 @@ internal static class MessageWriter
 
     public static int WriteHello(Span<byte> destination, in HelloMessage hello)
     {
+        CheckV1Token(hello.Token);
         Span<byte> p = destination[ProtocolConstants.MessageHeaderSize..];
         p[0] = (byte)hello.Role;
         int n = 1;
@@ -129,6 +130,18 @@ internal static class MessageWriter
                 span[i] = char.IsControl(source[i]) ? ' ' : source[i];
             }
         });
+    }
+
+    /// <summary>A token too long for a v1 HELLO (TCP or UDP): one line that says what to do and never repeats the token.</summary>
+    internal static void CheckV1Token(string? token)
+    {
+        int length = Encoding.UTF8.GetByteCount(token ?? "");
+        if (length > ProtocolConstants.MaxTokenLength)
+        {
+            throw new ArgumentException(
+                $"The token is {length} bytes; a v1 HELLO (view, snapshot, udp://) carries at most {ProtocolConstants.MaxTokenLength}: "
+                + "make a shorter one (socketcam token with a shorter --identity or --room), or use call or publish, which carry up to 4096.");
+        }
     }
 
     private static int WriteString8(Span<byte> destination, string value, int max)

@@ -125,6 +125,7 @@ internal static class UdpWire
             throw new ArgumentException("The agent contains control characters.", nameof(hello));
         }
 
+        MessageWriter.CheckV1Token(hello.Token);
         WritePrefix(destination, DatagramType.Hello, 0);
         BinaryPrimitives.WriteUInt64BigEndian(destination[16..], hello.Nonce);
         destination[24] = hello.Flags;

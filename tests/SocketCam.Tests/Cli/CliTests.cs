@@ -48,7 +48,8 @@ public sealed partial class CliTests : IDisposable
     [Fact]
     public async Task A_too_long_token_is_refused_without_echoing_it()
     {
-        string token = new('k', 256);
+        // Above the 4096 bytes protocol v2 carries: a usage error.
+        string token = new('k', 4097);
         (int code, CliProcess cli) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", "tcp://127.0.0.1:1", "--token", token);
         await using (cli)
         {
@@ -57,6 +58,17 @@ public sealed partial class CliTests : IDisposable
             Assert.Single(lines);
             Assert.StartsWith("socketcam:", lines[0], StringComparison.Ordinal);
             Assert.DoesNotContain(token, cli.Transcript(), StringComparison.Ordinal);
+        }
+
+        // Above the 255 a v1 HELLO carries (view speaks v1): one line that says what to do, the token not in it.
+        await using TestHub hub = TestHub.Start();
+        string v1Token = new('k', 256);
+        (code, cli) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", hub.Url, "--token", v1Token, "--no-reconnect");
+        await using (cli)
+        {
+            Assert.True(code != 0, cli.Transcript());
+            Assert.Contains(cli.Stderr, l => l.StartsWith("socketcam: The token is 256 bytes; a v1 HELLO", StringComparison.Ordinal));
+            Assert.DoesNotContain(v1Token, cli.Transcript(), StringComparison.Ordinal);
         }
     }
 

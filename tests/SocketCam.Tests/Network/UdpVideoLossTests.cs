@@ -83,11 +83,14 @@ public sealed class UdpVideoLossTests : IDisposable
         Assert.Equal(0, await serve.WaitForExitAsync(ProcessTimeout));
     }
 
+    // The server listens on a veth address, not loopback: it asks for a token (here one of our choosing).
+    private const string Token = "udp-loss-test";
+
     private static async Task<CliProcess> StartServeAsync(LossyNetwork net, string size, params string[] extra)
     {
         CliProcess serve = net.StartCli(
             Side.Server,
-            ["serve", "--listen", $"{net.ServerAddress}:9999", "--udp", $"{net.ServerAddress}:9999", "--http", "off", "--source", "pattern", "--size", size, "--fps", "30", "--quiet", .. extra]);
+            ["serve", "--listen", $"{net.ServerAddress}:9999", "--udp", $"{net.ServerAddress}:9999", "--http", "off", "--token", Token, "--source", "pattern", "--size", size, "--fps", "30", "--quiet", .. extra]);
         await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), ProcessTimeout);
         return serve;
     }
@@ -97,7 +100,7 @@ public sealed class UdpVideoLossTests : IDisposable
     private static async Task<JsonElement> ViewAsync(LossyNetwork net, params string[] args)
     {
         bool mayGetNothing = args.Contains("--no-recovery");
-        (int code, CliProcess view) = await net.RunCliAsync(Side.Client, ProcessTimeout, ["view", $"udp://{net.ServerAddress}:9999", "--json", "--quiet", "--no-reconnect", .. args]);
+        (int code, CliProcess view) = await net.RunCliAsync(Side.Client, ProcessTimeout, ["view", $"udp://{net.ServerAddress}:9999", "--token", Token, "--json", "--quiet", "--no-reconnect", .. args]);
         await using (view)
         {
             JsonElement json = view.LastJsonLine();

@@ -110,7 +110,7 @@ public sealed class UdpHostileTests
         int free = hub.Server.Guards.Options.FreeFailedAttempts;
         for (int i = 0; i <= free; i++)
         {
-            Assert.Equal("Wrong token.", (await guesser.HelloAsync((ulong)i + 1, "main", $"guess{i}")).Refusal);
+            Assert.Equal("Unauthorized: wrong token.", (await guesser.HelloAsync((ulong)i + 1, "main", $"guess{i}")).Refusal);
         }
 
         // Now even the right token is refused without being looked at, with how long to wait.

@@ -6,7 +6,7 @@ import { FrameDrawer, FrameSender, openCamera, openScreen, screenSize } from './
 import { SOURCE, KIND_VIDEO, codeName, cleanName, cleanChatText } from './v2.js';
 
 const params = new URLSearchParams(location.search);
-const token = params.get('token');
+import { token, pageLink } from './access.js';
 const room = decodeURIComponent(location.pathname.match(/^\/call\/([^/]+)/)?.[1] ?? 'main');
 const [camWidth, camHeight] = (params.get('size') ?? '640x360').split('x').map(Number);
 const camFps = Math.min(60, Math.max(1, Number(params.get('fps')) || 20));
@@ -19,9 +19,8 @@ const TOAST_MS = 4000;
 
 const $ = (id) => document.getElementById(id);
 
-function withToken(path) {
-  return token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path;
-}
+// Data URLs carry no token: the page's cookie (access.js) presents it; JOIN carries it too.
+const withToken = (path) => path;
 
 function wsUrl(path) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -625,8 +624,8 @@ function init() {
   document.title = `${room} · SocketCam call`;
   $('room').textContent = room;
   $('join-room').textContent = room;
-  $('home').href = withToken('/');
-  $('left-home').href = withToken('/');
+  $('home').href = pageLink('/');
+  $('left-home').href = pageLink('/');
   $('name').value = localStorage.getItem(NAME_KEY) ?? '';
   showPreviewName();
   wire();

@@ -2,13 +2,13 @@
 const LIST_MS = 2000;
 const THUMB_MS = 1000;
 
-const token = new URLSearchParams(location.search).get('token');
+import { pageLink } from './access.js';
+
 const cards = new Map(); // room name -> { el, room, loading }
 
+// Data URLs carry no token: the page's cookie (access.js) presents it.
 function withToken(path, query = '') {
-  const parts = query ? [query] : [];
-  if (token) parts.push('token=' + encodeURIComponent(token));
-  return parts.length ? `${path}?${parts.join('&')}` : path;
+  return query ? `${path}?${query}` : path;
 }
 
 const roomPath = (name) => '/rooms/' + encodeURIComponent(name);
@@ -29,16 +29,16 @@ function link(className, href, text) {
 function createCard(name) {
   const card = el('article', 'room');
   card.dataset.room = name;
-  const shot = link('shot', withToken(roomPath(name)), '');
+  const shot = link('shot', pageLink(roomPath(name)), '');
   const body = el('div', 'body');
   const title = el('h2');
-  title.append(link('', withToken(roomPath(name)), name));
+  title.append(link('', pageLink(roomPath(name)), name));
   body.append(title, el('div', 'signal'), el('div', 'size muted'), el('div', 'viewers muted'));
   const links = el('nav', 'links');
   links.append(
-    link('call', withToken('/call/' + encodeURIComponent(name)), 'Join call'),
-    link('watch', withToken(roomPath(name)), 'Watch'),
-    link('publish', withToken(roomPath(name) + '/publish'), 'Publish'),
+    link('call', pageLink('/call/' + encodeURIComponent(name)), 'Join call'),
+    link('watch', pageLink(roomPath(name)), 'Watch'),
+    link('publish', pageLink(roomPath(name) + '/publish'), 'Publish'),
     link('mjpeg', withToken(roomPath(name) + '/stream.mjpg'), 'MJPEG'),
     link('snapshot', withToken(roomPath(name) + '/snapshot.jpg'), 'Snapshot'));
   card.append(shot, body, links);
@@ -137,7 +137,7 @@ document.getElementById('new-room').addEventListener('submit', (event) => {
   event.preventDefault();
   const name = document.getElementById('room-name').value.trim();
   const call = event.submitter?.value !== 'publish';
-  if (name) location.href = withToken(call ? '/call/' + encodeURIComponent(name) : roomPath(name) + '/publish');
+  if (name) location.href = pageLink(call ? '/call/' + encodeURIComponent(name) : roomPath(name) + '/publish');
 });
 
 refreshList();

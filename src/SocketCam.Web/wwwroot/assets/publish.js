@@ -12,7 +12,8 @@ const CLOSE_TEXT = {
   4409: 'the room already has a publisher', 4415: 'the room is raw, not JPEG', 4503: 'too many WebSocket clients',
 };
 
-const token = new URLSearchParams(location.search).get('token');
+import { pageLink } from './access.js';
+
 const room = decodeURIComponent(location.pathname.match(/^\/rooms\/([^/]+)/)?.[1] ?? 'main');
 const roomPath = '/rooms/' + encodeURIComponent(room);
 const $ = (id) => document.getElementById(id);
@@ -34,9 +35,8 @@ let maxFrameBytes = Infinity;
 let backoffMs = BACKOFF_MIN_MS;
 let sentTimes = [];
 
-function withToken(path) {
-  return token ? `${path}?token=${encodeURIComponent(token)}` : path;
-}
+// A WebSocket's URL carries no token: the page's cookie (access.js) presents it.
+const withToken = (path) => path;
 
 const epochMs = () => performance.timeOrigin + performance.now();
 
@@ -240,8 +240,8 @@ function render() {
 function init() {
   document.title = `Publish ${room} — SocketCam`;
   $('room').textContent = room;
-  $('home').href = withToken('/');
-  $('watch-link').href = withToken(roomPath);
+  $('home').href = pageLink('/');
+  $('watch-link').href = pageLink(roomPath);
   $('start').addEventListener('click', () => (sc.state === 'starting' || sc.state === 'live' ? stop() : start()));
   $('size').addEventListener('change', () => applySettings(true));
   $('fps').addEventListener('change', () => applySettings(false));

@@ -14,7 +14,8 @@ const CLOSE_TEXT = {
   4409: 'room already has a publisher', 4415: 'room is raw, not JPEG', 4503: 'too many WebSocket clients',
 };
 
-const token = new URLSearchParams(location.search).get('token');
+import { pageLink } from './access.js';
+
 const room = decodeURIComponent(location.pathname.match(/^\/rooms\/([^/]+)/)?.[1] ?? 'main');
 const canvas = document.getElementById('video');
 const ctx = canvas.getContext('2d');
@@ -35,9 +36,8 @@ const clockSamples = [];       // { rtt, offset } of the last CLOCK_SAMPLES pong
 let pingOffsetMs = null;       // from the pong with the shortest round trip
 let offsetFloorMs = -Infinity; // the highest lower bound frames' send times gave
 
-function withToken(path) {
-  return token ? `${path}?token=${encodeURIComponent(token)}` : path;
-}
+// A WebSocket's URL carries no token: the page's cookie (access.js) presents it.
+const withToken = (path) => path;
 
 const roomPath = '/rooms/' + encodeURIComponent(room);
 const epochMs = () => performance.timeOrigin + performance.now();
@@ -220,8 +220,8 @@ function toggleFullscreen() {
 function init() {
   document.title = `${room} — SocketCam`;
   $('room').textContent = room;
-  $('home').href = withToken('/');
-  $('publish-link').href = withToken(roomPath + '/publish');
+  $('home').href = pageLink('/');
+  $('publish-link').href = pageLink(roomPath + '/publish');
   $('fullscreen').addEventListener('click', toggleFullscreen);
   document.addEventListener('fullscreenchange', () => {
     $('fullscreen').textContent = document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen';

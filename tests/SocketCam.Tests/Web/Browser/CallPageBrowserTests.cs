@@ -290,19 +290,20 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
     {
         await using WebTestServer server = await WebTestServer.StartAsync(fps: 5, chatDirectory: _directory, token: "s3cret");
         await using BrowserPage page = await browser.NewPageAsync();
-        await page.GotoAsync($"{server.Url}/?token=s3cret");
+        await page.GotoAsync($"{server.Url}/#token=s3cret");
         await page.UntilAsync("document.querySelector('article.room[data-room=\"main\"] a.call')", "main has a Join call link");
-        Assert.Equal("/call/main?token=s3cret", await page.EvalAsync<string>(
-            "() => { const u = new URL(document.querySelector('article.room[data-room=\"main\"] a.call').href); return u.pathname + u.search; }"));
+        // Links between pages pass the token on in their fragment, never in their query.
+        Assert.Equal("/call/main#token=s3cret", await page.EvalAsync<string>(
+            "() => { const u = new URL(document.querySelector('article.room[data-room=\"main\"] a.call').href); return u.pathname + u.search + u.hash; }"));
 
         await page.Page.FillAsync("#room-name", "new-room_1");
         await page.Page.PressAsync("#room-name", "Enter");
-        await page.Page.WaitForURLAsync($"{server.Url}/call/new-room_1?token=s3cret");
+        await page.Page.WaitForURLAsync($"{server.Url}/call/new-room_1#token=s3cret");
         Assert.True(await page.Page.IsVisibleAsync("#join-form"));
         Assert.Equal("new-room_1", await page.Page.TextContentAsync("#join-room"));
 
         // A bad room name is refused before any page is served.
-        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await server.Http.GetAsync("/call/bad%20room?token=s3cret")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await server.Http.GetAsync("/call/bad%20room")).StatusCode);
     }
 
     [Fact]
@@ -326,26 +327,27 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using BrowserPage page = await browser.NewPageAsync();
         await page.RecordWebSocketsAsync();
 
-        Assert.Equal(401, (await page.GotoAsync($"{server.Url}/call/call")).Status);
-        await page.GotoAsync($"{server.Url}/call/call?token=s3cret&{LightVideo}");
+        // The page holds no secret (200 without a token); the token travels in the fragment, which no request carries.
+        Assert.Equal(200, (await page.GotoAsync($"{server.Url}/call/call")).Status);
+        await page.GotoAsync($"{server.Url}/call/call?{LightVideo}#token=s3cret");
         await page.Page.FillAsync("#name", "Tokened");
         await page.Page.ClickAsync("#join");
         await page.UntilAsync("window.socketcam.state === 'live'", "the page with the token is in the call");
-        // The HTTP middleware let the WebSocket in by its query, and the hub (which has the token too) the JOIN by its field.
-        Assert.Contains(await page.WebSocketLogAsync(), e => e.Event == "open" && e.Url.EndsWith("/v2/ws?token=s3cret", StringComparison.Ordinal));
+        // The hub (which has the token too) let the JOIN in by its field; no URL the page opened holds the token.
+        Assert.Contains(await page.WebSocketLogAsync(), e => e.Event == "open" && e.Url.EndsWith("/v2/ws", StringComparison.Ordinal));
+        Assert.DoesNotContain(await page.WebSocketLogAsync(), e => e.Url.Contains("s3cret", StringComparison.Ordinal));
         Assert.Equal(1, await page.EvalAsync<int>("() => window.socketcam.participants.length"));
 
         // A hub whose own token differs refuses the JOIN: the page stops with the hub's reason instead of retrying.
         var otherHub = new HubOptions { Sessions = new SessionOptions { Token = "another" } };
         await using WebTestServer strict = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: Path.Combine(_directory, "strict"), token: "s3cret", hubOptions: otherHub);
         await using BrowserPage refused = await browser.NewPageAsync();
-        await refused.GotoAsync($"{strict.Url}/call/call?token=s3cret&{LightVideo}");
+        await refused.GotoAsync($"{strict.Url}/call/call?{LightVideo}#token=s3cret");
         await refused.Page.FillAsync("#name", "Refused");
         await refused.Page.ClickAsync("#join");
-        await refused.UntilAsync("window.socketcam.state === 'left' && /unauthorized/.test(window.socketcam.reason)", "the page ends with the hub's unauthorized");
+        await refused.UntilAsync("window.socketcam.state === 'left' && /nauthorized/.test(window.socketcam.reason)", "the page ends with the hub's unauthorized");
         Assert.True(await refused.Page.IsVisibleAsync("#left-reason"));
-        Assert.Contains("unauthorized", await refused.Page.TextContentAsync("#left-reason") ?? "", StringComparison.Ordinal);
-
+        Assert.Contains("nauthorized", await refused.Page.TextContentAsync("#left-reason") ?? "", StringComparison.Ordinal);
     }
 
     /// <summary>
