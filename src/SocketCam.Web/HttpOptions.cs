@@ -77,4 +77,11 @@ public sealed record HttpOptions
 }
 
 /// <summary>The HTTPS listener of <see cref="HttpOptions.Https"/>: its address (port 0 picks one) and certificate.</summary>
-public sealed record HttpsOptions(IPEndPoint EndPoint, Tls.ServerCertificate Certificate);
+public sealed record HttpsOptions(IPEndPoint EndPoint, Tls.ServerCertificate Certificate)
+{
+    /// <summary>
+    /// Plain HTTP requests from other machines get a 308 to the same URL on HTTPS (`/healthz` excepted); default true.
+    /// Loopback clients keep plain HTTP: localhost is a secure context for browsers already.
+    /// </summary>
+    public bool RedirectRemoteHttp { get; init; } = true;
+}

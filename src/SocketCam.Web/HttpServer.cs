@@ -152,6 +152,11 @@ public sealed class HttpServer : IAsyncDisposable
             _noRequestYet.TryRemove(context.Connection.Id, out _);
             return next(context);
         });
+        if (_options.Https is { RedirectRemoteHttp: true })
+        {
+            app.Use(RedirectToHttpsAsync);
+        }
+
         app.UseWebSockets();
         app.Use(CheckOriginAsync);
         app.Use(RequireTokenAsync);
@@ -338,6 +343,31 @@ public sealed class HttpServer : IAsyncDisposable
             : $"forbidden: this server's WebSockets are for its own pages ({self}), not for pages of {PrintableText.Of(origin)}; "
                 + "the server's owner can allow that site with serve --allow-origin ORIGIN";
         await WriteTextAsync(context, StatusCodes.Status403Forbidden, text);
+    }
+
+    /// <summary>
+    /// Plain HTTP from another machine goes to HTTPS (secure by default, issue 16): a camera page works only there, and a
+    /// token in a page's fragment should not cross the network in the clear. Loopback keeps HTTP (a secure context
+    /// already, and what local scripts use); /healthz stays plain for monitors.
+    /// </summary>
+    private Task RedirectToHttpsAsync(HttpContext context, RequestDelegate next)
+    {
+        System.Net.IPAddress? remote = context.Connection.RemoteIpAddress;
+        if (context.Request.IsHttps || remote is null || System.Net.IPAddress.IsLoopback(remote) || (remote.IsIPv4MappedToIPv6 && System.Net.IPAddress.IsLoopback(remote.MapToIPv4()))
+            || HttpsEndPoint is not { } https || context.Request.Path.Equals("/healthz", StringComparison.Ordinal))
+        {
+            return next(context);
+        }
+
+        string host = context.Request.Host.Host;
+        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
+        {
+            host = $"[{host}]";
+        }
+
+        context.Response.StatusCode = StatusCodes.Status308PermanentRedirect;
+        context.Response.Headers.Location = $"https://{host}:{https.Port}{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
+        return Task.CompletedTask;
     }
 
     private async Task RequireTokenAsync(HttpContext context, RequestDelegate next)

@@ -142,8 +142,9 @@ internal static class ServeCommand
         {
             HelpName = "HOST:PORT|off",
             Description = "Also serve the pages and endpoints over HTTPS (TLS 1.2/1.3): browsers allow cameras only on https or localhost, so a phone or another computer needs it. "
-                + "Uses --cert/--key, else a certificate made on first run and kept in the --data directory (the banner prints its SHA-256 fingerprint). Default off",
-            DefaultValueFactory = _ => "off",
+                + "Uses --cert/--key, else a certificate made on first run and kept in the --data directory (the banner prints its SHA-256 fingerprint). "
+                + "Plain HTTP from other machines is then redirected to it. Default: port 8443 on --http's address (off with --data off and no --cert, or when 8443 is taken)",
+            DefaultValueFactory = _ => DefaultHttps,
         };
         var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https with your certificate (PEM; with --key)" };
         var key = new Option<string?>("--key") { HelpName = "FILE", Description = "The private key (PEM) of --cert" };
@@ -255,7 +256,7 @@ internal static class ServeCommand
                     DefaultRoom = roomName,
                     AllowedOrigins = r.GetValue(allowOrigin) ?? [],
                     SkipIfAddressInUse = r.GetResult(http) is null or { Implicit: true },
-                    Https = IsOff(r.GetValue(https)!) ? null : new HttpsOptions(await ParseListenAsync(r.GetValue(https)!, token2), CertificateFrom(r.GetValue(cert), r.GetValue(key), r.GetValue(data)!)),
+                    Https = await HttpsFromAsync(r.GetResult(https) is null or { Implicit: true }, r.GetValue(https)!, httpAddress, r.GetValue(cert), r.GetValue(key), r.GetValue(data)!, token2),
                 },
                 Recording = r.GetValue(record) is { } recordDirectory
                     ? new RecordingDirectoryOptions
@@ -380,6 +381,39 @@ internal static class ServeCommand
     }
 
     /// <summary>--cert/--key, else the certificate kept in the data directory (the per-user one when chat is off).</summary>
+    private const string DefaultHttps = "auto";
+
+    /// <summary>
+    /// `--https`: off, HOST:PORT, or by default (secure by default, issue 16) port 8443 beside HTTP with the certificate of
+    /// --cert/--key or the data directory's; none with --data off and no --cert, or when that port is taken (said in one line).
+    /// </summary>
+    private static async Task<HttpsOptions?> HttpsFromAsync(bool implicitDefault, string text, string httpAddress, string? certFile, string? keyFile, string data, CancellationToken cancellationToken)
+    {
+        if (IsOff(text) || (implicitDefault && IsOff(data) && certFile is null))
+        {
+            return null;
+        }
+
+        if (!implicitDefault && text != DefaultHttps)
+        {
+            return new HttpsOptions(await ParseListenAsync(text, cancellationToken), CertificateFrom(certFile, keyFile, data));
+        }
+
+        IPEndPoint endPoint = await ParseListenAsync(ListenHostOf(httpAddress) + ":8443", cancellationToken);
+        try
+        {
+            using var probe = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            probe.Bind(endPoint);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AccessDenied)
+        {
+            Console.WriteLine($"socketcam: {endPoint} is taken: serving without HTTPS (--https HOST:PORT picks another port)");
+            return null;
+        }
+
+        return new HttpsOptions(endPoint, CertificateFrom(certFile, keyFile, data));
+    }
+
     private static Web.Tls.ServerCertificate CertificateFrom(string? certFile, string? keyFile, string data)
     {
         if ((certFile is null) != (keyFile is null))

@@ -63,6 +63,9 @@ public sealed class ServerCertificate
         IReadOnlyList<IPAddress> addresses = LocalAddresses();
         try
         {
+            // Two servers starting at once on one data directory must not write the pair over each other.
+            Directory.CreateDirectory(directory);
+            using FileStream held = HoldLock(System.IO.Path.Combine(directory, ".lock"));
             if (File.Exists(certPath) && File.Exists(keyPath))
             {
                 X509Certificate2 existing = Exportable(X509Certificate2.CreateFromPemFile(certPath, keyPath));
@@ -150,6 +153,22 @@ public sealed class ServerCertificate
         using (pem)
         {
             return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+    }
+
+    /// <summary>An exclusive lock file (flock on Unix, taken without waiting: retried for up to 10 s).</summary>
+    private static FileStream HoldLock(string path)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 200)
+            {
+                Thread.Sleep(50);
+            }
         }
     }
 
