@@ -145,7 +145,13 @@ internal static class ServeCommand
                 + "Uses --cert/--key, else a certificate made on first run and kept in the --data directory (the banner prints its SHA-256 fingerprint). Default off",
             DefaultValueFactory = _ => "off",
         };
-        var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https with your certificate (PEM; with --key)" };
+        var tlsOn = new Option<bool>("--tls")
+        {
+            Description = "TLS 1.2/1.3 on the --listen port: clients connect with tls://HOST:PORT and trust the certificate by --fingerprint (the banner prints it) or --ca; "
+                + "a plaintext client is told to use tls://. The certificate is the one --https uses (--cert/--key, else the one kept in the --data directory). "
+                + "UDP (plaintext) is then off unless --udp asks for it",
+        };
+        var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https and --tls with your certificate (PEM; with --key)" };
         var key = new Option<string?>("--key") { HelpName = "FILE", Description = "The private key (PEM) of --cert" };
         var seedTcp = new Option<string?>("--seed-tcp")
         {
@@ -180,7 +186,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, tlsOn, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -196,13 +202,22 @@ internal static class ServeCommand
                 throw new ArgumentException("--listen off leaves no way in: add --unix PATH, or give --listen HOST:PORT.");
             }
 
+            bool tls = r.GetValue(tlsOn);
+            if (tls && tcpOff)
+            {
+                throw new ArgumentException("--tls puts TLS on the --listen port: give --listen HOST:PORT (a Unix socket stays plaintext).");
+            }
+
+            // One certificate for --https and --tls (the fingerprint users compare is the same).
+            Web.Tls.ServerCertificate? certificate = tls || !IsOff(r.GetValue(https)!) ? CertificateFrom(r.GetValue(cert), r.GetValue(key), r.GetValue(data)!) : null;
             string roomName = r.GetValue(room)!;
-            // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
-            string udpAddress = r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!);
+            // UDP follows --listen unless told otherwise (with --listen off: no UDP either; with --tls: no plaintext
+            // datagrams beside the encrypted port unless --udp asks for them).
+            string udpAddress = r.GetValue(udp) ?? (tcpOff || tls ? "off" : r.GetValue(listen)!);
             string httpAddress = r.GetValue(http)!;
             var options = new HostOptions
             {
-                Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2) },
+                Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2), Certificate = tls ? certificate!.Certificate : null },
                 Unix = unixPath is null ? null : new UnixOptions { Path = unixPath },
                 // A default address already in use (another serve, another program) only costs UDP or HTTP: serve runs without it.
                 Udp = IsOff(udpAddress) ? null : new UdpOptions { EndPoint = await ParseListenAsync(udpAddress, token2), SkipIfAddressInUse = r.GetValue(udp) is null },
@@ -224,7 +239,7 @@ internal static class ServeCommand
                     DefaultRoom = roomName,
                     AllowedOrigins = r.GetValue(allowOrigin) ?? [],
                     SkipIfAddressInUse = r.GetResult(http) is null or { Implicit: true },
-                    Https = IsOff(r.GetValue(https)!) ? null : new HttpsOptions(await ParseListenAsync(r.GetValue(https)!, token2), CertificateFrom(r.GetValue(cert), r.GetValue(key), r.GetValue(data)!)),
+                    Https = IsOff(r.GetValue(https)!) ? null : new HttpsOptions(await ParseListenAsync(r.GetValue(https)!, token2), certificate!),
                 },
                 Recording = r.GetValue(record) is { } recordDirectory
                     ? new RecordingDirectoryOptions
@@ -441,9 +456,17 @@ internal static class ServeCommand
         string tokenArg = needsToken ? " --token SECRET" : "";
         IPEndPoint? bound = hub.HasTcpListener ? hub.TcpEndPoint : null;
         string? unixUrl = hub.UnixSocketPath is { } unixPath ? StreamEndpoint.Unix(unixPath).ToString() : null;
+        // With --tls every tcp line becomes tls:// with the pin, ready to paste (--ca FILE works as well).
+        string scheme = hub.TcpIsTls ? "tls" : "tcp";
+        string? fingerprint = hub.Options.Tcp?.Certificate?.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        string pinArg = hub.TcpIsTls ? $" --fingerprint {fingerprint}" : "";
         if (bound is not null)
         {
-            Console.WriteLine($"SocketCam hub listening on tcp://{bound}");
+            Console.WriteLine($"SocketCam hub listening on {scheme}://{bound}" + (hub.TcpIsTls ? " (TLS 1.2/1.3)" : ""));
+            if (hub.TcpIsTls)
+            {
+                Console.WriteLine($"  certificate SHA-256 {Client.TlsClientOptions.WithColons(fingerprint!)} (clients pin it with --fingerprint, or trust its CA with --ca FILE)");
+            }
         }
 
         if (unixUrl is not null)
@@ -457,7 +480,7 @@ internal static class ServeCommand
         Console.WriteLine("  watch it with:");
         foreach (IPAddress address in bound is null ? [] : ReachableAddresses(bound))
         {
-            Console.WriteLine($"    socketcam view tcp://{FormatHost(address)}:{bound!.Port}{roomArg}{tokenArg}");
+            Console.WriteLine($"    socketcam view {scheme}://{FormatHost(address)}:{bound!.Port}{pinArg}{roomArg}{tokenArg}");
         }
 
         if (unixUrl is not null)
@@ -474,9 +497,9 @@ internal static class ServeCommand
             }
         }
 
-        string feedUrl = bound is not null ? $"tcp://HOST:{bound.Port}" : unixUrl!;
+        string feedUrl = bound is not null ? $"{scheme}://HOST:{bound.Port}{pinArg}" : unixUrl!;
         Console.WriteLine($"  feed another room with:  socketcam publish {feedUrl} --room NAME{tokenArg}");
-        string callUrl = bound is not null ? $"tcp://{FormatHost(PreferLan(ReachableAddresses(bound)))}:{bound.Port}/ROOM" : $"{unixUrl} --room ROOM";
+        string callUrl = bound is not null ? $"{scheme}://{FormatHost(PreferLan(ReachableAddresses(bound)))}:{bound.Port}/ROOM{pinArg}" : $"{unixUrl} --room ROOM";
         Console.WriteLine($"  video call (everyone publishes and watches):  socketcam call {callUrl} --name NAME{tokenArg}");
         if (hub.Chat is { } chat)
         {
