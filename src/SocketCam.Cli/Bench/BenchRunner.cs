@@ -59,7 +59,7 @@ internal sealed record BenchResult(
 
 /// <summary>
 /// encode → send → receive → decode over loopback, all real: the hub's capture pipeline with the test pattern,
-/// real sockets (TCP on loopback, or a Unix socket: <see cref="BenchSettings.Transport"/>), and N viewers (the first decodes; the rest check framing only, like a load generator).
+/// real sockets (TCP on loopback, plaintext or TLS, UDP, or a Unix socket: <see cref="BenchSettings.Transport"/>), and N viewers (the first decodes; the rest check framing only, like a load generator).
 /// </summary>
 internal static class BenchRunner
 {
@@ -84,7 +84,7 @@ internal static class BenchRunner
         var tasks = new List<Task>();
         for (int i = 0; i < viewers.Length; i++)
         {
-            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}" }, loggers);
+            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}", Tls = BenchTransports.ClientTls(settings.Transport) }, loggers);
             tasks.Add(viewers[i].RunAsync(stop.Token));
         }
 

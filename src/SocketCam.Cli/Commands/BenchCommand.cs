@@ -21,22 +21,35 @@ internal static class BenchCommand
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
         var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network): e.g. a file: source against `ffmpeg -i FILE -f null -`" };
         var noDecode = new Option<bool>("--no-decode") { Description = "No viewer decodes (CPU figures are then the capture and sending side's)" };
-        var transport = new Option<BenchTransport>("--transport")
+        var transport = new Option<BenchTransport[]>("--transport")
         {
-            HelpName = BenchTransports.Names,
-            Description = "What the stream travels over: tcp (loopback, the default), udp (datagrams with loss recovery, on loopback) or unix (a Unix domain socket in the temp directory)",
-            // No default value factory: help would print the enum's name ("Tcp"); unset is default(BenchTransport), tcp.
+            HelpName = BenchTransports.Names + "[,...]",
+            Description = "What the stream travels over: tcp (loopback, the default), tls (TCP with TLS, as serve --tls), udp (datagrams with loss recovery, on loopback) "
+                + "or unix (a Unix domain socket in the temp directory). Several, comma-separated (e.g. tcp,tls), run one after the other in this run and end with a comparison",
+            // No default value factory: help would print the enum's name ("Tcp"); unset is tcp.
             CustomParser = r =>
             {
-                if (!BenchTransports.TryParse(r.Tokens[0].Value, out BenchTransport parsed))
+                var parsed = new List<BenchTransport>();
+                foreach (string name in r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
-                    r.AddError($"Unknown --transport '{r.Tokens[0].Value}': use tcp, udp or unix.");
-                    return default;
+                    if (!BenchTransports.TryParse(name, out BenchTransport one))
+                    {
+                        r.AddError($"Unknown --transport '{name}': use tcp, tls, udp or unix (several: comma-separated).");
+                        return [];
+                    }
+
+                    parsed.Add(one);
                 }
 
-                return parsed;
+                return [.. parsed];
             },
         };
+        var handshakes = new Option<int>("--handshakes")
+        {
+            HelpName = "N",
+            Description = "Handshakes instead: N viewer connections (connect, TLS for tls, HELLO → WELCOME, close), --concurrency at a time, against an in-process hub over each --transport (default tcp,tls); reports handshakes per second and CPU per handshake",
+        };
+        var concurrency = new Option<int>("--concurrency") { HelpName = "C", Description = "With --handshakes: connections in flight at once (default 32)", DefaultValueFactory = _ => 32 };
         var participants = new Option<int>("--participants")
         {
             HelpName = "N",
@@ -58,7 +71,7 @@ internal static class BenchCommand
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, participants, chatRate, chat, seconds, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, handshakes, concurrency, sourceOnly, participants, chatRate, chat, seconds, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
@@ -82,27 +95,46 @@ internal static class BenchCommand
                 return await RunCallAsync(r, people, sources, frames, json, r.GetValue(chatRate), token);
             }
 
-            (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
-            if (r.GetValue(sourceOnly))
+            BenchTransport[] transports = r.GetValue(transport) is { Length: > 0 } chosen ? chosen : [BenchTransport.Tcp];
+            if (r.GetValue(handshakes) is > 0 and var count)
             {
-                await using IFrameSource measured = opened;
-                return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
+                BenchTransport[] compared = r.GetResult(transport) is null or { Implicit: true } ? [BenchTransport.Tcp, BenchTransport.Tls] : transports;
+                return await HandshakeBench.RunAsync(compared, count, Math.Max(1, r.GetValue(concurrency)), r.GetValue(json), token);
             }
 
-            var settings = new BenchSettings(r.GetValue(sources.Size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!),
-                r.GetValue(frames), r.GetValue(viewers), r.GetValue(sources.Fps), opened)
+            var results = new List<BenchResult>();
+            foreach (BenchTransport over in transports)
             {
-                Decode = !r.GetValue(noDecode),
-                Transport = r.GetValue(transport),
-            };
+                // Each run opens its own source: the bench disposes the one it measured.
+                (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
+                if (r.GetValue(sourceOnly))
+                {
+                    await using IFrameSource measured = opened;
+                    return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
+                }
 
-            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Media.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
-            BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
-            PrintHuman(result);
-            if (r.GetValue(json))
+                var settings = new BenchSettings(r.GetValue(sources.Size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!),
+                    r.GetValue(frames), r.GetValue(viewers), r.GetValue(sources.Fps), opened)
+                {
+                    Decode = !r.GetValue(noDecode),
+                    Transport = over,
+                };
+
+                await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Media.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
+                BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
+                PrintHuman(result);
+                if (r.GetValue(json))
+                {
+                    Console.Out.WriteLine(ToJson(result));
+                }
+
+                results.Add(result);
+            }
+
+            if (results.Count > 1)
             {
-                Console.Out.WriteLine(ToJson(result));
+                PrintComparison(results);
             }
 
             return 0;
@@ -225,6 +257,19 @@ internal static class BenchCommand
         }
 
         return 0;
+    }
+
+    /// <summary>Several transports in one run: one line each, side by side (CPU is this whole process: capture, hub and viewers).</summary>
+    private static void PrintComparison(IReadOnlyList<BenchResult> results)
+    {
+        Console.Error.WriteLine($"comparison ({results[0].Settings.Viewers} viewers, same run):");
+        Console.Error.WriteLine("  transport  slowest fps  fastest fps  total MB/s  cpu ms/frame  cpu % of a core  worst p99 ms");
+        foreach (BenchResult r in results)
+        {
+            double cpuPercent = r.Seconds > 0 ? r.CpuMillisecondsPerFrame * r.FramesPublished / r.Seconds / 10 : 0;
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {BenchTransports.Name(r.Settings.Transport),-9}  {r.SlowestFps,11:0.0}  {r.FastestFps,11:0.0}  {r.TotalMegabytesPerSecond,10:0.0}  {r.CpuMillisecondsPerFrame,12:0.000}  {cpuPercent,15:0}  {r.WorstViewerP99,12:0.00}"));
+        }
     }
 
     private static void PrintHuman(BenchResult r)
