@@ -21,6 +21,9 @@ internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions 
     /// <summary>What the viewers connect over; default TCP on loopback.</summary>
     public BenchTransport Transport { get; init; } = BenchTransport.Tcp;
 
+    /// <summary>The hub in a `serve` child, so its CPU is its own (<see cref="HubProcessViewers"/>); default false (in process).</summary>
+    public bool HubProcess { get; init; }
+
     /// <summary>Frames each viewer must receive before measuring starts (JIT, socket buffers, pools warm up).</summary>
     public long WarmupFrames => Fps > 0 ? Math.Max(10, (long)Fps) : Math.Max(20, Math.Min(200, Frames / 10));
 }
@@ -55,6 +58,13 @@ internal sealed record BenchResult(
 
     /// <summary>UDP: parity and resent bytes the hub sent, as a share of the picture bytes.</summary>
     public double RecoveryPercent { get; init; }
+
+    /// <summary>--hub-process: the hub child's CPU per frame sent (capture included), its share of a core and its memory; null in process.</summary>
+    public double? HubCpuMillisecondsPerFrame { get; init; }
+
+    public double HubCpuPercent { get; init; }
+
+    public double HubWorkingSetMegabytes { get; init; }
 }
 
 /// <summary>
@@ -65,6 +75,11 @@ internal static class BenchRunner
 {
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ILoggerFactory loggers, Action<string>? progress, CancellationToken cancellationToken)
     {
+        if (settings.HubProcess)
+        {
+            return await HubProcessViewers.RunAsync(settings, loggers, progress, cancellationToken);
+        }
+
         // All viewers come from 127.0.0.1: the per-address cap that protects a real hub would stop the bench at 64.
         HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with
         {
