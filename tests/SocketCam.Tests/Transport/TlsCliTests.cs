@@ -73,6 +73,37 @@ public sealed class TlsCliTests : IDisposable
         Assert.Equal(0, await serve.WaitForExitAsync(TestHub.Timeout));
     }
 
+    [Fact]
+    public async Task Bench_compares_tcp_and_tls_in_one_run_with_the_hub_apart_and_measures_handshakes_per_second()
+    {
+        (int code, CliProcess bench) = await CliProcess.RunAsync(_directory, TimeSpan.FromMinutes(2),
+            "bench", "--transport", "tcp,tls", "--hub-process", "--viewers", "3", "--size", "320x240", "--fps", "30", "--frames", "30", "--json");
+        await using (bench)
+        {
+            Assert.True(code == 0, bench.Transcript());
+            string[] transports = [.. bench.Stdout.Where(l => l.StartsWith('{')).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("transport").GetString()!)];
+            Assert.Equal(["tcp", "tls"], transports);
+            JsonElementAssert(bench.LastJsonLine());
+            Assert.Contains(bench.Stderr, l => l.StartsWith("comparison (3 viewers", StringComparison.Ordinal));
+        }
+
+        (code, CliProcess handshakes) = await CliProcess.RunAsync(_directory, TimeSpan.FromMinutes(2), "bench", "--handshakes", "50", "--concurrency", "4", "--json");
+        await using (handshakes)
+        {
+            Assert.True(code == 0, handshakes.Transcript());
+            System.Text.Json.JsonElement[] lines = [.. handshakes.Stdout.Where(l => l.StartsWith('{')).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)];
+            Assert.Equal(["tcp", "tls"], lines.Select(j => j.GetProperty("transport").GetString()));
+            Assert.All(lines, j => Assert.True(j.GetProperty("handshakes_per_second").GetDouble() > 0));
+        }
+
+        static void JsonElementAssert(System.Text.Json.JsonElement tls)
+        {
+            Assert.True(tls.GetProperty("fps").GetDouble() > 0);
+            Assert.True(tls.GetProperty("hub_cpu_ms_per_frame").GetDouble() > 0);
+            Assert.Equal(0, tls.GetProperty("corrupt").GetInt64());
+        }
+    }
+
     private static async Task<(int Code, string Output)> RunToolAsync(string tool, params string[] args)
     {
         var info = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
