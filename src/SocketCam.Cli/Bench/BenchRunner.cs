@@ -21,6 +21,9 @@ internal sealed record BenchSettings(FrameSize Size, CodecId Codec, JpegOptions 
     /// <summary>What the viewers connect over; default TCP on loopback.</summary>
     public BenchTransport Transport { get; init; } = BenchTransport.Tcp;
 
+    /// <summary>The hub in a `serve` child, so its CPU is its own (<see cref="HubProcessViewers"/>); default false (in process).</summary>
+    public bool HubProcess { get; init; }
+
     /// <summary>Frames each viewer must receive before measuring starts (JIT, socket buffers, pools warm up).</summary>
     public long WarmupFrames => Fps > 0 ? Math.Max(10, (long)Fps) : Math.Max(20, Math.Min(200, Frames / 10));
 }
@@ -55,16 +58,28 @@ internal sealed record BenchResult(
 
     /// <summary>UDP: parity and resent bytes the hub sent, as a share of the picture bytes.</summary>
     public double RecoveryPercent { get; init; }
+
+    /// <summary>--hub-process: the hub child's CPU per frame sent (capture included), its share of a core and its memory; null in process.</summary>
+    public double? HubCpuMillisecondsPerFrame { get; init; }
+
+    public double HubCpuPercent { get; init; }
+
+    public double HubWorkingSetMegabytes { get; init; }
 }
 
 /// <summary>
 /// encode → send → receive → decode over loopback, all real: the hub's capture pipeline with the test pattern,
-/// real sockets (TCP on loopback, or a Unix socket: <see cref="BenchSettings.Transport"/>), and N viewers (the first decodes; the rest check framing only, like a load generator).
+/// real sockets (TCP on loopback, plaintext or TLS, UDP, or a Unix socket: <see cref="BenchSettings.Transport"/>), and N viewers (the first decodes; the rest check framing only, like a load generator).
 /// </summary>
 internal static class BenchRunner
 {
     public static async Task<BenchResult> RunAsync(BenchSettings settings, ILoggerFactory loggers, Action<string>? progress, CancellationToken cancellationToken)
     {
+        if (settings.HubProcess)
+        {
+            return await HubProcessViewers.RunAsync(settings, loggers, progress, cancellationToken);
+        }
+
         // All viewers come from 127.0.0.1: the per-address cap that protects a real hub would stop the bench at 64.
         HubOptions hubOptions = BenchTransports.HubOptions(settings.Transport, BenchTransports.TemporarySocketPath()) with
         {
@@ -84,7 +99,7 @@ internal static class BenchRunner
         var tasks = new List<Task>();
         for (int i = 0; i < viewers.Length; i++)
         {
-            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}" }, loggers);
+            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}", Tls = BenchTransports.ClientTls(settings.Transport) }, loggers);
             tasks.Add(viewers[i].RunAsync(stop.Token));
         }
 

@@ -11,11 +11,12 @@ internal enum BenchTransport
     Tcp, // first: the default when --transport is not given
     Unix,
     Udp,
+    Tls, // TCP on loopback with TLS (serve --tls), the viewers pinning the certificate
 }
 
 internal static class BenchTransports
 {
-    public const string Names = "tcp|udp|unix";
+    public const string Names = "tcp|tls|udp|unix";
 
     public static bool TryParse(string text, out BenchTransport transport)
     {
@@ -30,6 +31,9 @@ internal static class BenchTransports
             case "udp":
                 transport = BenchTransport.Udp;
                 return true;
+            case "tls":
+                transport = BenchTransport.Tls;
+                return true;
             default:
                 transport = default;
                 return false;
@@ -41,6 +45,7 @@ internal static class BenchTransports
         BenchTransport.Tcp => "tcp",
         BenchTransport.Unix => "unix",
         BenchTransport.Udp => "udp",
+        BenchTransport.Tls => "tls",
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
@@ -50,6 +55,7 @@ internal static class BenchTransports
         BenchTransport.Tcp => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } },
         BenchTransport.Unix => new HubOptions { Tcp = null, Unix = new() { Path = unixPath } },
         BenchTransport.Udp => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } },
+        BenchTransport.Tls => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Certificate = Certificate.Value } },
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
@@ -59,8 +65,31 @@ internal static class BenchTransports
         BenchTransport.Tcp => new StreamEndpoint("tcp", "127.0.0.1", hub.TcpEndPoint.Port),
         BenchTransport.Unix => StreamEndpoint.Unix(hub.UnixSocketPath!),
         BenchTransport.Udp => new StreamEndpoint("udp", "127.0.0.1", hub.UdpEndPoint!.Port),
+        BenchTransport.Tls => new StreamEndpoint(StreamEndpoint.TlsScheme, "127.0.0.1", hub.TcpEndPoint.Port),
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
+
+    /// <summary>How the viewers trust the bench hub: tls pins its certificate (as `--fingerprint` would); null for the others.</summary>
+    public static Client.TlsClientOptions? ClientTls(BenchTransport transport) => transport == BenchTransport.Tls
+        ? new Client.TlsClientOptions { Fingerprint = Certificate.Value.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256) }
+        : null;
+
+    /// <summary>
+    /// The tls bench's certificate: the same kind `serve --tls` makes (ECDSA P-256), made once per process in a temporary
+    /// directory that is removed at once (the certificate and key stay in memory).
+    /// </summary>
+    private static readonly Lazy<System.Security.Cryptography.X509Certificates.X509Certificate2> Certificate = new(() =>
+    {
+        DirectoryInfo directory = Directory.CreateTempSubdirectory("socketcam-bench-tls-");
+        try
+        {
+            return Web.Tls.ServerCertificate.LoadOrCreate(directory.FullName).Certificate;
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    });
 
     /// <summary>
     /// A socket path of this process's own in the temp directory, short enough for sockaddr_un even under a long

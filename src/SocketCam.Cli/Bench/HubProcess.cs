@@ -59,8 +59,8 @@ internal sealed class HubProcess : IAsyncDisposable
             {
                 if (line.StartsWith(BannerPrefix, StringComparison.Ordinal))
                 {
-                    int port = int.Parse(line[(line.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
-                    hub.Endpoint = new StreamEndpoint("tcp", "127.0.0.1", port);
+                    // "tcp://127.0.0.1:PORT", or with --tls "tls://127.0.0.1:PORT (TLS 1.2/1.3)".
+                    hub.Endpoint = StreamEndpoint.Parse(line[BannerPrefix.Length..].Split(' ')[0]);
                     hub._drain = hub.DrainStdoutAsync(); // serve may go on printing; a full pipe must never block it
                     return hub;
                 }

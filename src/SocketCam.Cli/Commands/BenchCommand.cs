@@ -21,22 +21,39 @@ internal static class BenchCommand
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
         var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network): e.g. a file: source against `ffmpeg -i FILE -f null -`" };
         var noDecode = new Option<bool>("--no-decode") { Description = "No viewer decodes (CPU figures are then the capture and sending side's)" };
-        var transport = new Option<BenchTransport>("--transport")
+        var transport = new Option<BenchTransport[]>("--transport")
         {
-            HelpName = BenchTransports.Names,
-            Description = "What the stream travels over: tcp (loopback, the default), udp (datagrams with loss recovery, on loopback) or unix (a Unix domain socket in the temp directory)",
-            // No default value factory: help would print the enum's name ("Tcp"); unset is default(BenchTransport), tcp.
+            HelpName = BenchTransports.Names + "[,...]",
+            Description = "What the stream travels over: tcp (loopback, the default), tls (TCP with TLS, as serve --tls), udp (datagrams with loss recovery, on loopback) "
+                + "or unix (a Unix domain socket in the temp directory). Several, comma-separated (e.g. tcp,tls), run one after the other in this run and end with a comparison",
+            // No default value factory: help would print the enum's name ("Tcp"); unset is tcp.
             CustomParser = r =>
             {
-                if (!BenchTransports.TryParse(r.Tokens[0].Value, out BenchTransport parsed))
+                var parsed = new List<BenchTransport>();
+                foreach (string name in r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
-                    r.AddError($"Unknown --transport '{r.Tokens[0].Value}': use tcp, udp or unix.");
-                    return default;
+                    if (!BenchTransports.TryParse(name, out BenchTransport one))
+                    {
+                        r.AddError($"Unknown --transport '{name}': use tcp, tls, udp or unix (several: comma-separated).");
+                        return [];
+                    }
+
+                    parsed.Add(one);
                 }
 
-                return parsed;
+                return [.. parsed];
             },
         };
+        var handshakes = new Option<int>("--handshakes")
+        {
+            HelpName = "N",
+            Description = "Handshakes instead: N viewer connections (connect, TLS for tls, HELLO → WELCOME, close), --concurrency at a time, against an in-process hub over each --transport (default tcp,tls); reports handshakes per second and CPU per handshake",
+        };
+        var hubProcess = new Option<bool>("--hub-process")
+        {
+            Description = "Run the hub (and its capture of the test pattern) as a `serve` child, so its CPU is reported apart from the viewers' (tcp and tls): e.g. --viewers 300 --transport tcp,tls --hub-process",
+        };
+        var concurrency = new Option<int>("--concurrency") { HelpName = "C", Description = "With --handshakes: connections in flight at once (default 32)", DefaultValueFactory = _ => 32 };
         var participants = new Option<int>("--participants")
         {
             HelpName = "N",
@@ -58,7 +75,7 @@ internal static class BenchCommand
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, sourceOnly, participants, chatRate, chat, seconds, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, hubProcess, handshakes, concurrency, sourceOnly, participants, chatRate, chat, seconds, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
@@ -82,27 +99,47 @@ internal static class BenchCommand
                 return await RunCallAsync(r, people, sources, frames, json, r.GetValue(chatRate), token);
             }
 
-            (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
-            if (r.GetValue(sourceOnly))
+            BenchTransport[] transports = r.GetValue(transport) is { Length: > 0 } chosen ? chosen : [BenchTransport.Tcp];
+            if (r.GetValue(handshakes) is > 0 and var count)
             {
-                await using IFrameSource measured = opened;
-                return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
+                BenchTransport[] compared = r.GetResult(transport) is null or { Implicit: true } ? [BenchTransport.Tcp, BenchTransport.Tls] : transports;
+                return await HandshakeBench.RunAsync(compared, count, Math.Max(1, r.GetValue(concurrency)), r.GetValue(json), token);
             }
 
-            var settings = new BenchSettings(r.GetValue(sources.Size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!),
-                r.GetValue(frames), r.GetValue(viewers), r.GetValue(sources.Fps), opened)
+            var results = new List<BenchResult>();
+            foreach (BenchTransport over in transports)
             {
-                Decode = !r.GetValue(noDecode),
-                Transport = r.GetValue(transport),
-            };
+                // Each run opens its own source: the bench disposes the one it measured.
+                (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
+                if (r.GetValue(sourceOnly))
+                {
+                    await using IFrameSource measured = opened;
+                    return await SourceBench.RunAsync(measured, r.GetValue(frames), r.GetValue(json), token);
+                }
 
-            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Media.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
-            BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
-            PrintHuman(result);
-            if (r.GetValue(json))
+                var settings = new BenchSettings(r.GetValue(sources.Size), r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!),
+                    r.GetValue(frames), r.GetValue(viewers), r.GetValue(sources.Fps), opened)
+                {
+                    Decode = !r.GetValue(noDecode),
+                    Transport = over,
+                    HubProcess = r.GetValue(hubProcess),
+                };
+
+                await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"bench: {settings.Size} {CommonOptions.CodecName(settings.Codec)}{(settings.Codec == Media.CodecId.Jpeg ? $" q{settings.Jpeg.Quality}" : "")}, {settings.Viewers} viewer(s) over {BenchTransports.Name(settings.Transport)}, {(settings.Fps > 0 ? $"{settings.Fps} fps paced" : "unpaced")}, {settings.Frames} frames"));
+                BenchResult result = await BenchRunner.RunAsync(settings, loggers, line => Console.Error.WriteLine(line), token);
+                PrintHuman(result);
+                if (r.GetValue(json))
+                {
+                    Console.Out.WriteLine(ToJson(result));
+                }
+
+                results.Add(result);
+            }
+
+            if (results.Count > 1)
             {
-                Console.Out.WriteLine(ToJson(result));
+                PrintComparison(results);
             }
 
             return 0;
@@ -227,6 +264,25 @@ internal static class BenchCommand
         return 0;
     }
 
+    /// <summary>Several transports in one run: one line each, side by side (CPU is this whole process: capture, hub and viewers).</summary>
+    private static void PrintComparison(IReadOnlyList<BenchResult> results)
+    {
+        Console.Error.WriteLine($"comparison ({results[0].Settings.Viewers} viewers, same run):");
+        bool hubApart = results[0].HubCpuMillisecondsPerFrame is not null;
+        Console.Error.WriteLine(hubApart
+            ? "  transport  slowest fps  fastest fps  total MB/s  hub cpu ms/frame  hub cpu % of a core  viewers cpu % of a core  worst p99 ms"
+            : "  transport  slowest fps  fastest fps  total MB/s  cpu ms/frame  cpu % of a core  worst p99 ms   (cpu: this process: capture, hub and viewers)");
+        foreach (BenchResult r in results)
+        {
+            double cpuPercent = r.Seconds > 0 ? r.CpuMillisecondsPerFrame * r.FramesPublished / r.Seconds / 10 : 0;
+            Console.Error.WriteLine(hubApart
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"  {BenchTransports.Name(r.Settings.Transport),-9}  {r.SlowestFps,11:0.0}  {r.FastestFps,11:0.0}  {r.TotalMegabytesPerSecond,10:0.0}  {r.HubCpuMillisecondsPerFrame,16:0.000}  {r.HubCpuPercent,19:0}  {cpuPercent,23:0}  {r.WorstViewerP99,12:0.00}")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"  {BenchTransports.Name(r.Settings.Transport),-9}  {r.SlowestFps,11:0.0}  {r.FastestFps,11:0.0}  {r.TotalMegabytesPerSecond,10:0.0}  {r.CpuMillisecondsPerFrame,12:0.000}  {cpuPercent,15:0}  {r.WorstViewerP99,12:0.00}"));
+        }
+    }
+
     private static void PrintHuman(BenchResult r)
     {
         var l = r.Latency;
@@ -234,14 +290,24 @@ internal static class BenchCommand
             source               {r.SourceDescription}
             transport            {BenchTransports.Name(r.Settings.Transport)}
             fps (slowest viewer) {r.SlowestFps:0.0}   fastest {r.FastestFps:0.0}
-            cpu                  {r.CpuMillisecondsPerFrame:0.000} ms per frame in this process, {r.ChildCpuMillisecondsPerFrame:0.000} ms in ffmpeg
+            cpu                  {CpuLine(r)}
             throughput           {r.SlowestMegabytesPerSecond:0.0} MB/s per viewer, {r.TotalMegabytesPerSecond:0.0} MB/s total
             latency (viewer 1)   p50 {l.P50:0.00} ms  p99 {l.P99:0.00} ms  max {l.Max:0.00} ms   worst viewer p99 {r.WorstViewerP99:0.00} ms
             skipped frames       {r.Dropped} (sum over viewers), corrupt {r.Corrupt}{LinkLine(r)}
-            allocated            {r.AllocatedBytesPerFrame:0} bytes per frame (whole process: capture, hub and viewers)
-            memory               heap {r.HeapStartMegabytes:0.0} → {r.HeapEndMegabytes:0.0} MB, working set {r.WorkingSetStartMegabytes:0} → {r.WorkingSetEndMegabytes:0} MB, GCs {r.Gen0}/{r.Gen1}/{r.Gen2}
             """));
+        if (r.HubCpuMillisecondsPerFrame is null)
+        {
+            // In process only: with --hub-process the hub's allocations are another process's.
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+                allocated            {r.AllocatedBytesPerFrame:0} bytes per frame (whole process: capture, hub and viewers)
+                memory               heap {r.HeapStartMegabytes:0.0} → {r.HeapEndMegabytes:0.0} MB, working set {r.WorkingSetStartMegabytes:0} → {r.WorkingSetEndMegabytes:0} MB, GCs {r.Gen0}/{r.Gen1}/{r.Gen2}
+                """));
+        }
     }
+
+    private static string CpuLine(BenchResult r) => r.HubCpuMillisecondsPerFrame is { } hubMs
+        ? string.Create(CultureInfo.InvariantCulture, $"hub (serve child) {hubMs:0.000} ms per frame, {r.HubCpuPercent:0}% of a core, working set {r.HubWorkingSetMegabytes:0} MB; viewers {r.CpuMillisecondsPerFrame:0.000} ms per frame in this process")
+        : string.Create(CultureInfo.InvariantCulture, $"{r.CpuMillisecondsPerFrame:0.000} ms per frame in this process, {r.ChildCpuMillisecondsPerFrame:0.000} ms in ffmpeg");
 
     private static string LinkLine(BenchResult r) => r.Link is { } link
         ? string.Create(CultureInfo.InvariantCulture, $"\nudp link             loss {link.LossPercent:0.00}%, recovered {link.Recovered} fragments, {link.FramesLost} frames lost, recovery overhead {r.RecoveryPercent:0.0}%")
@@ -274,6 +340,13 @@ internal static class BenchCommand
         w.WriteNumber("corrupt", r.Corrupt);
         w.WriteString("source", r.SourceDescription);
         w.WriteNumber("cpu_ms_per_frame", Math.Round(r.CpuMillisecondsPerFrame, 4));
+        if (r.HubCpuMillisecondsPerFrame is { } hubMs)
+        {
+            w.WriteNumber("hub_cpu_ms_per_frame", Math.Round(hubMs, 4));
+            w.WriteNumber("hub_cpu_pct", Math.Round(r.HubCpuPercent, 1));
+            w.WriteNumber("hub_working_set_mb", Math.Round(r.HubWorkingSetMegabytes, 1));
+        }
+
         w.WriteNumber("ffmpeg_cpu_ms_per_frame", Math.Round(r.ChildCpuMillisecondsPerFrame, 4));
         w.WriteNumber("alloc_bytes_per_frame", Math.Round(r.AllocatedBytesPerFrame, 1));
         w.WriteStartObject("memory_mb");

@@ -22,7 +22,7 @@ internal static class CallCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub and the room, e.g. tcp://192.168.1.5:9999/family (or unix:///run/socketcam.sock with --room)" };
+        var url = new Argument<string>("url") { Description = "The hub and the room, e.g. tcp://192.168.1.5:9999/family or tls://192.168.1.5:9999/family (a `serve --tls` hub; see --ca, --fingerprint) (or unix:///run/socketcam.sock with --room)" };
         var name = new Option<string>("--name") { Description = "Your name in the call; default: user@host", DefaultValueFactory = _ => DefaultName() };
         var sources = new SourceOptionSet(SourceFactory.AutoSpec);
         sources.Source.Description += "; none: join without publishing";
@@ -32,6 +32,7 @@ internal static class CallCommand
         var subsampling = CommonOptions.Subsampling();
         var room = new Option<string?>("--room", "-r") { HelpName = "ROOM", Description = "The room, when the URL does not name it (default: main)" };
         var token = CommonOptions.Token();
+        var tls = new TlsOptionSet();
         var seconds = CommonOptions.Seconds("default: until Ctrl+C or /quit");
         var noWindow = new Option<bool>("--no-window") { Description = "No window: chat on the terminal and count what arrives (bots, tests, benchmarks)" };
         var json = new Option<bool>("--json") { Description = "Print JSON lines: each chat message and join/leave as it happens, and a summary per participant received at the end" };
@@ -43,6 +44,7 @@ internal static class CallCommand
         {
             url, name, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noWindow, json, noReconnect, quiet, logLevel,
         };
+        tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, cancellationToken) =>
         {
             (StreamEndpoint endpoint, string roomName) = ParseUrl(r.GetValue(url)!, r.GetValue(room));
@@ -56,6 +58,7 @@ internal static class CallCommand
             {
                 Room = roomName,
                 Token = r.GetValue(token),
+                Tls = tls.Get(r),
                 Reconnect = !r.GetValue(noReconnect),
                 Agent = "socketcam call",
             };
@@ -157,7 +160,7 @@ internal static class CallCommand
             throw new ArgumentException($"Invalid room name '{PrintableText.Of(chosen)}': use 1-{Protocol.RoomName.MaxLength} characters from A-Z a-z 0-9 . _ -");
         }
 
-        StreamEndpoint endpoint = StreamEndpoint.Parse(address, 1, "tcp", StreamEndpoint.DefaultPort, ["tcp", "unix"]);
+        StreamEndpoint endpoint = StreamEndpoint.Parse(address, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.HubSchemes);
         return (endpoint, chosen);
     }
 

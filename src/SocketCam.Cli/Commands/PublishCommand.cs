@@ -13,13 +13,14 @@ internal static class PublishCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
         var sources = new SourceOptionSet(many: true);
         var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others (with several --source); default: user@host", DefaultValueFactory = _ => DefaultName() };
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
+        var tls = new TlsOptionSet();
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
@@ -30,6 +31,7 @@ internal static class PublishCommand
         {
             url, sources.SourceOption, name, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, noRecovery, preview, logLevel,
         };
+        tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
             if (r.GetValue(preview))
@@ -41,6 +43,7 @@ internal static class PublishCommand
             {
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
+                Tls = tls.Get(r),
                 Reconnect = !r.GetValue(noReconnect),
                 Agent = "socketcam publish",
                 UdpRecovery = !r.GetValue(noRecovery),
@@ -75,9 +78,9 @@ internal static class PublishCommand
         async Task<int> PublishTracksAsync(ParseResult r, IReadOnlyList<string> specs, ClientOptions options, string who, bool quietLine, double duration, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken token2)
         {
             StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes);
-            if (endpoint.Scheme is not ("tcp" or "unix"))
+            if (endpoint.Scheme is not ("tcp" or "tls" or "unix"))
             {
-                throw new UserFacingException("Several --source need protocol v2, which runs over tcp:// or unix:// (not udp://).");
+                throw new UserFacingException("Several --source need protocol v2, which runs over tcp://, tls:// or unix:// (not udp://).");
             }
 
             if (r.GetValue(preview))

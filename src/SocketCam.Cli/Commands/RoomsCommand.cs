@@ -13,16 +13,18 @@ internal static class RoomsCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 or unix:///run/user/1000/socketcam.sock", DefaultValueFactory = _ => "tcp://127.0.0.1:9999" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint) or unix:///run/user/1000/socketcam.sock", DefaultValueFactory = _ => "tcp://127.0.0.1:9999" };
         var token = CommonOptions.Token();
+        var tls = new TlsOptionSet();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text" };
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("rooms", "List a hub's rooms, their participants and the tracks they publish") { url, token, json, logLevel };
+        tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (_, cancellationToken) =>
         {
-            StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, ["tcp", "unix"]);
-            (List<RoomListing> rooms, bool truncated) = await RoomLister.ListAsync(endpoint, new ClientOptions { Token = r.GetValue(token) }, cancellationToken);
+            StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.HubSchemes);
+            (List<RoomListing> rooms, bool truncated) = await RoomLister.ListAsync(endpoint, new ClientOptions { Token = r.GetValue(token), Tls = tls.Get(r) }, cancellationToken);
             if (r.GetValue(json))
             {
                 WriteJson(rooms, truncated);

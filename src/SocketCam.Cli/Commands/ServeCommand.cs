@@ -146,7 +146,13 @@ internal static class ServeCommand
                 + "Plain HTTP from other machines is then redirected to it. Default: port 8443 on --http's address (off with --data off and no --cert, or when 8443 is taken)",
             DefaultValueFactory = _ => DefaultHttps,
         };
-        var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https with your certificate (PEM; with --key)" };
+        var tlsOn = new Option<bool>("--tls")
+        {
+            Description = "TLS 1.2/1.3 on the --listen port: clients connect with tls://HOST:PORT and trust the certificate by --fingerprint (the banner prints it) or --ca; "
+                + "a plaintext client is told to use tls://. The certificate is the one --https uses (--cert/--key, else the one kept in the --data directory). "
+                + "UDP (plaintext) is then off unless --udp asks for it",
+        };
+        var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https and --tls with your certificate (PEM; with --key)" };
         var key = new Option<string?>("--key") { HelpName = "FILE", Description = "The private key (PEM) of --cert" };
         var seedTcp = new Option<string?>("--seed-tcp")
         {
@@ -209,7 +215,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, open, tokenKey, rooms, maxRooms, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, tlsOn, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, open, tokenKey, rooms, maxRooms, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -225,14 +231,24 @@ internal static class ServeCommand
                 throw new ArgumentException("--listen off leaves no way in: add --unix PATH, or give --listen HOST:PORT.");
             }
 
+            bool tls = r.GetValue(tlsOn);
+            if (tls && tcpOff)
+            {
+                throw new ArgumentException("--tls puts TLS on the --listen port: give --listen HOST:PORT (a Unix socket stays plaintext).");
+            }
+
+            // One certificate for --https and --tls (the fingerprint users compare is the same), made or read once if needed.
+            Web.Tls.ServerCertificate? shared = null;
+            Web.Tls.ServerCertificate Certificate() => shared ??= CertificateFrom(r.GetValue(cert), r.GetValue(key), r.GetValue(data)!);
             string roomName = r.GetValue(room)!;
-            // UDP follows --listen unless told otherwise (with --listen off: no UDP either).
-            string udpAddress = r.GetValue(udp) ?? (tcpOff ? "off" : r.GetValue(listen)!);
+            // UDP follows --listen unless told otherwise (with --listen off: no UDP either; with --tls: no plaintext
+            // datagrams beside the encrypted port unless --udp asks for them).
+            string udpAddress = r.GetValue(udp) ?? (tcpOff || tls ? "off" : r.GetValue(listen)!);
             // HTTP follows --listen's address unless told otherwise: `--listen 127.0.0.1:9999` keeps the whole hub on loopback.
             string httpAddress = r.GetResult(http) is null or { Implicit: true } && !tcpOff ? ListenHostOf(r.GetValue(listen)!) + ":8080" : r.GetValue(http)!;
             var options = new HostOptions
             {
-                Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2) },
+                Tcp = tcpOff ? null : new TcpOptions { EndPoint = await ParseListenAsync(r.GetValue(listen)!, token2), Certificate = tls ? Certificate().Certificate : null },
                 Unix = unixPath is null ? null : new UnixOptions { Path = unixPath },
                 // A default address already in use (another serve, another program) only costs UDP or HTTP: serve runs without it.
                 Udp = IsOff(udpAddress) ? null : new UdpOptions { EndPoint = await ParseListenAsync(udpAddress, token2), SkipIfAddressInUse = r.GetValue(udp) is null },
@@ -256,7 +272,7 @@ internal static class ServeCommand
                     DefaultRoom = roomName,
                     AllowedOrigins = r.GetValue(allowOrigin) ?? [],
                     SkipIfAddressInUse = r.GetResult(http) is null or { Implicit: true },
-                    Https = await HttpsFromAsync(r.GetResult(https) is null or { Implicit: true }, r.GetValue(https)!, httpAddress, r.GetValue(cert), r.GetValue(key), r.GetValue(data)!, token2),
+                    Https = await HttpsFromAsync(r.GetResult(https) is null or { Implicit: true }, r.GetValue(https)!, httpAddress, r.GetValue(cert) is not null, !IsOff(r.GetValue(data)!), Certificate, token2),
                 },
                 Recording = r.GetValue(record) is { } recordDirectory
                     ? new RecordingDirectoryOptions
@@ -387,16 +403,16 @@ internal static class ServeCommand
     /// `--https`: off, HOST:PORT, or by default (secure by default, issue 16) port 8443 beside HTTP with the certificate of
     /// --cert/--key or the data directory's; none with --data off and no --cert, or when that port is taken (said in one line).
     /// </summary>
-    private static async Task<HttpsOptions?> HttpsFromAsync(bool implicitDefault, string text, string httpAddress, string? certFile, string? keyFile, string data, CancellationToken cancellationToken)
+    private static async Task<HttpsOptions?> HttpsFromAsync(bool implicitDefault, string text, string httpAddress, bool ownCertificate, bool dataOn, Func<Web.Tls.ServerCertificate> certificate, CancellationToken cancellationToken)
     {
-        if (IsOff(text) || (implicitDefault && IsOff(data) && certFile is null))
+        if (IsOff(text) || (implicitDefault && !dataOn && !ownCertificate))
         {
             return null;
         }
 
         if (!implicitDefault && text != DefaultHttps)
         {
-            return new HttpsOptions(await ParseListenAsync(text, cancellationToken), CertificateFrom(certFile, keyFile, data));
+            return new HttpsOptions(await ParseListenAsync(text, cancellationToken), certificate());
         }
 
         IPEndPoint endPoint = await ParseListenAsync(ListenHostOf(httpAddress) + ":8443", cancellationToken);
@@ -411,7 +427,7 @@ internal static class ServeCommand
             return null;
         }
 
-        return new HttpsOptions(endPoint, CertificateFrom(certFile, keyFile, data));
+        return new HttpsOptions(endPoint, certificate());
     }
 
     private static Web.Tls.ServerCertificate CertificateFrom(string? certFile, string? keyFile, string data)
@@ -516,9 +532,17 @@ internal static class ServeCommand
         string tokenArg = needsToken ? $" --token {access.Shown}" : "";
         IPEndPoint? bound = hub.HasTcpListener ? hub.TcpEndPoint : null;
         string? unixUrl = hub.UnixSocketPath is { } unixPath ? StreamEndpoint.Unix(unixPath).ToString() : null;
+        // With --tls every tcp line becomes tls:// with the pin, ready to paste (--ca FILE works as well).
+        string scheme = hub.TcpIsTls ? "tls" : "tcp";
+        string? fingerprint = hub.Options.Tcp?.Certificate?.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        string pinArg = hub.TcpIsTls ? $" --fingerprint {fingerprint}" : "";
         if (bound is not null)
         {
-            Console.WriteLine($"SocketCam hub listening on tcp://{bound}");
+            Console.WriteLine($"SocketCam hub listening on {scheme}://{bound}" + (hub.TcpIsTls ? " (TLS 1.2/1.3)" : ""));
+            if (hub.TcpIsTls)
+            {
+                Console.WriteLine($"  certificate SHA-256 {Client.TlsClientOptions.WithColons(fingerprint!)} (clients pin it with --fingerprint, or trust its CA with --ca FILE)");
+            }
         }
 
         if (unixUrl is not null)
@@ -532,7 +556,7 @@ internal static class ServeCommand
         Console.WriteLine("  watch it with:");
         foreach (IPAddress address in bound is null ? [] : ReachableAddresses(bound))
         {
-            Console.WriteLine($"    socketcam view tcp://{FormatHost(address)}:{bound!.Port}{roomArg}{tokenArg}");
+            Console.WriteLine($"    socketcam view {scheme}://{FormatHost(address)}:{bound!.Port}{pinArg}{roomArg}{tokenArg}");
         }
 
         if (unixUrl is not null)
@@ -549,9 +573,9 @@ internal static class ServeCommand
             }
         }
 
-        string feedUrl = bound is not null ? $"tcp://HOST:{bound.Port}" : unixUrl!;
+        string feedUrl = bound is not null ? $"{scheme}://HOST:{bound.Port}{pinArg}" : unixUrl!;
         Console.WriteLine($"  feed another room with:  socketcam publish {feedUrl} --room NAME{tokenArg}");
-        string callUrl = bound is not null ? $"tcp://{FormatHost(PreferLan(ReachableAddresses(bound)))}:{bound.Port}/ROOM" : $"{unixUrl} --room ROOM";
+        string callUrl = bound is not null ? $"{scheme}://{FormatHost(PreferLan(ReachableAddresses(bound)))}:{bound.Port}/ROOM{pinArg}" : $"{unixUrl} --room ROOM";
         Console.WriteLine($"  video call (everyone publishes and watches):  socketcam call {callUrl} --name NAME{tokenArg}");
         if (hub.Chat is { } chat)
         {

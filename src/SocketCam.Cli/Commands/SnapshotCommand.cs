@@ -14,10 +14,11 @@ internal static class SnapshotCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 or unix:///run/user/1000/socketcam.sock" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint) or unix:///run/user/1000/socketcam.sock" };
         var file = new Argument<string>("file") { Description = "Where to save the frame: FILE.jpg (a JPEG frame is saved byte for byte) or FILE.png" };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
+        var tls = new TlsOptionSet();
         var timeout = new Option<double>("--timeout") { Description = "Give up after this many seconds without a frame", DefaultValueFactory = _ => 10 };
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
@@ -25,6 +26,7 @@ internal static class SnapshotCommand
         {
             url, file, room, token, timeout, logLevel,
         };
+        tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
             string path = r.GetValue(file)!;
@@ -33,6 +35,7 @@ internal static class SnapshotCommand
             {
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
+                Tls = tls.Get(r),
                 Reconnect = false,
                 Agent = "socketcam snapshot",
             };

@@ -16,10 +16,11 @@ internal static class ViewCommand
     {
         var url = new Argument<string>("url")
         {
-            Description = "The hub, e.g. tcp://192.168.1.5:9999, udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
+            Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
         };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
+        var tls = new TlsOptionSet();
         var frames = new Option<long>("--frames", "-n") { Description = "Stop after this many frames" };
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
         var snapshot = new Option<string?>("--snapshot") { Description = "Write the last frame to FILE.jpg or FILE.png when done" };
@@ -43,12 +44,14 @@ internal static class ViewCommand
         {
             url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, windowStats, logLevel,
         };
+        tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
             var options = new ViewerOptions
             {
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
+                Tls = tls.Get(r),
                 Reconnect = !r.GetValue(noReconnect),
                 MaxFrameBytes = r.GetValue(maxFrame),
                 Agent = "socketcam view",

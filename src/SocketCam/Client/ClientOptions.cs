@@ -39,6 +39,9 @@ public record ClientOptions
     /// <summary>UDP only: the byte rate a publisher paces its datagrams to; default 100 MB/s.</summary>
     public double UdpPacingBytesPerSecond { get; init; } = 100e6;
 
+    /// <summary>How a `tls://` hub's certificate is trusted (`--ca`, `--fingerprint`); default null: the system store and the host name.</summary>
+    public TlsClientOptions? Tls { get; init; }
+
     /// <summary>Free text sent in HELLO for the hub's logs.</summary>
     public string Agent { get; init; } = "socketcam";
 }

@@ -16,14 +16,14 @@ namespace SocketCam.Client;
 internal sealed class ClientSession : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly ConnectionStream _stream;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _controlBuffer = new byte[MessageWriter.MaxControlMessageSize];
     private readonly ClockSync _clock;
     private uint _nextPingId;
     private volatile bool _torn;
 
-    private ClientSession(Socket socket, NetworkStream stream, PipeReader reader, WelcomeMessage welcome)
+    private ClientSession(Socket socket, ConnectionStream stream, PipeReader reader, WelcomeMessage welcome)
     {
         _socket = socket;
         _stream = stream;
@@ -248,7 +248,7 @@ internal sealed class ClientSession : IAsyncDisposable
     {
         try
         {
-            await _socket.SendAllAsync(message, cancellationToken);
+            await _stream.SendAsync(message, cancellationToken);
         }
         catch
         {

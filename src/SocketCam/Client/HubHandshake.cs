@@ -6,11 +6,11 @@ using SocketCam.Transport;
 namespace SocketCam.Client;
 
 /// <summary>A connected socket with its reader, after the hub's answer to our opening: what a v1 and a v2 client start from.</summary>
-internal sealed record HubLink<TWelcome>(Socket Socket, NetworkStream Stream, PipeReader Reader, TWelcome Welcome);
+internal sealed record HubLink<TWelcome>(Socket Socket, ConnectionStream Stream, PipeReader Reader, TWelcome Welcome);
 
 /// <summary>
 /// The part of connecting that protocol v1 (<see cref="ClientSession"/>) and v2 (<see cref="RoomClient"/>) share: resolve,
-/// connect (a Unix socket's failures reworded to name the file), send the opening bytes (preface and HELLO or JOIN), read
+/// connect (a Unix socket's failures reworded to name the file), TLS for `tls://` (<see cref="ClientTls"/>), send the opening bytes (preface and HELLO or JOIN), read
 /// the answer, all within <see cref="ClientOptions.ConnectTimeout"/>; on any failure everything is disposed.
 /// </summary>
 internal static class HubHandshake
@@ -27,17 +27,13 @@ internal static class HubHandshake
         timeout.CancelAfter(options.ConnectTimeout);
         EndPoint address = await endpoint.ToEndPointAsync(timeout.Token);
         Socket socket = endpoint.CreateSocket(address);
-        NetworkStream? stream = null;
+        ConnectionStream? stream = null;
         PipeReader? reader = null;
         try
         {
-            // Bounded before connecting, so the TCP window is negotiated with it (on a Unix socket the send buffer bounds
-            // what is in flight the same way).
-            socket.ConfigureForVideo(boundBuffers);
-            await ConnectSocketAsync(socket, endpoint, address, timeout.Token);
-            await socket.SendAllAsync(opening, timeout.Token);
-            stream = new NetworkStream(socket, ownsSocket: false);
-            reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
+            stream = await OpenAsync(socket, endpoint, address, options, boundBuffers, timeout.Token);
+            await stream.SendAsync(opening, timeout.Token);
+            reader = PipeReader.Create(stream.Stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024, minimumReadSize: 32 * 1024, leaveOpen: true));
             TWelcome welcome = await readWelcome(reader, timeout.Token);
             return new HubLink<TWelcome>(socket, stream, reader, welcome);
         }
@@ -53,8 +49,23 @@ internal static class HubHandshake
         }
     }
 
+    /// <summary>
+    /// Connects <paramref name="socket"/> to <paramref name="address"/> and, for `tls://`, runs the TLS handshake over it:
+    /// the byte stream every client message then goes through.
+    /// </summary>
+    public static async Task<ConnectionStream> OpenAsync(Socket socket, StreamEndpoint endpoint, EndPoint address, ClientOptions options, bool boundBuffers, CancellationToken cancellationToken)
+    {
+        // Bounded before connecting, so the TCP window is negotiated with it (on a Unix socket the send buffer bounds
+        // what is in flight the same way).
+        socket.ConfigureForVideo(boundBuffers);
+        await ConnectSocketAsync(socket, endpoint, address, cancellationToken);
+        return ClientTls.IsTls(endpoint)
+            ? await ClientTls.AuthenticateAsync(socket, endpoint, options.Tls, cancellationToken)
+            : ConnectionStream.Plain(socket);
+    }
+
     /// <summary>Completes the reader, then disposes the stream and the socket (each may be missing).</summary>
-    public static async ValueTask DisposeAllAsync(Socket socket, NetworkStream? stream, PipeReader? reader)
+    public static async ValueTask DisposeAllAsync(Socket socket, ConnectionStream? stream, PipeReader? reader)
     {
         if (reader is not null)
         {

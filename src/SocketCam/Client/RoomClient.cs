@@ -21,7 +21,7 @@ internal readonly record struct ReceivedFrame(uint ParticipantId, ushort TrackId
 internal sealed class RoomClient : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly ConnectionStream _stream;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<ResultMessage>> _pending = new();
     private bool _receiveEnded;
@@ -37,7 +37,7 @@ internal sealed class RoomClient : IAsyncDisposable
 
     private readonly ChatChannel? _chat;
 
-    private RoomClient(Socket socket, NetworkStream stream, PipeReader reader, WelcomeV2Message welcome, ChatChannel? chat)
+    private RoomClient(Socket socket, ConnectionStream stream, PipeReader reader, WelcomeV2Message welcome, ChatChannel? chat)
     {
         _socket = socket;
         _stream = stream;
@@ -238,8 +238,8 @@ internal sealed class RoomClient : IAsyncDisposable
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await _socket.SendAllAsync(header, cancellationToken);
-            await _socket.SendAllAsync(data, cancellationToken);
+            await _stream.SendAsync(header, cancellationToken);
+            await _stream.SendAsync(data, cancellationToken);
         }
         finally
         {
@@ -260,7 +260,7 @@ internal sealed class RoomClient : IAsyncDisposable
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await _socket.SendAllAsync(message, cancellationToken);
+            await _stream.SendAsync(message, cancellationToken);
         }
         finally
         {

@@ -18,11 +18,10 @@ internal static class RoomLister
         using Socket socket = endpoint.CreateSocket(address);
         try
         {
-            await socket.ConnectAsync(address, timeout.Token);
-            await socket.SendAllAsync(MessageWriterV2.Preface(ProtocolV2.Version), timeout.Token);
-            await socket.SendAllAsync(MessageWriterV2.ListRooms(options.Token ?? ""), timeout.Token);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+            await using ConnectionStream stream = await HubHandshake.OpenAsync(socket, endpoint, address, options, boundBuffers: false, timeout.Token);
+            await stream.SendAsync(MessageWriterV2.Preface(ProtocolV2.Version), timeout.Token);
+            await stream.SendAsync(MessageWriterV2.ListRooms(options.Token ?? ""), timeout.Token);
+            PipeReader reader = PipeReader.Create(stream.Stream, new StreamPipeReaderOptions(leaveOpen: true));
             try
             {
                 bool prefaceDone = false;

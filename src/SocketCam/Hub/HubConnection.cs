@@ -29,15 +29,21 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
     private readonly ReceiveCounters _received = new();
     private readonly CancellationTokenSource _receiveTimeout;
     private volatile bool _sendFailed;
-    private readonly GatherSender _gather = new();
+    private readonly TlsAcceptor? _tls;
+    private ConnectionStream? _stream;
+
+    /// <summary>A plaintext client on a TLS listener: it is answered in plaintext, with the one line saying to use tls://.</summary>
+    private bool _plaintextOnTls;
     private ParticipantConnection? _v2;
     private readonly AddressKey? _address;
     private PublishRateLimit? _publishLimit;
 
     /// <param name="address">The peer's address for the per-address limits; null for a Unix socket peer.</param>
-    public HubConnection(Socket socket, AddressKey? address, HubServer hub, SessionOptions options, ILogger logger, CancellationToken serverToken)
+    /// <param name="tls">The listener's TLS, or null for plaintext.</param>
+    public HubConnection(Socket socket, AddressKey? address, TlsAcceptor? tls, HubServer hub, SessionOptions options, ILogger logger, CancellationToken serverToken)
     {
         _socket = socket;
+        _tls = tls;
         _address = address;
         _hub = hub;
         _options = options;
@@ -82,10 +88,77 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
 
     public async Task RunAsync(CancellationToken serverToken)
     {
-        await using var stream = new NetworkStream(_socket, ownsSocket: false);
+        // The handshake timeout covers TLS too: a peer that connects and sends nothing, or half a ClientHello, is closed.
+        _receiveTimeout.CancelAfter(_options.HandshakeTimeout);
+        ConnectionStream? stream = await OpenStreamAsync(serverToken);
+        if (stream is null)
+        {
+            CloseSocket();
+            _feed.Close();
+            _receiveTimeout.Dispose();
+            return;
+        }
+
+        _stream = stream;
+        await using (stream)
+        {
+            await RunSessionAsync(stream, serverToken);
+        }
+    }
+
+    /// <summary>
+    /// Plaintext, or on a TLS listener: the first byte decides. A ClientHello gets the TLS handshake (null when it fails or
+    /// times out: there is no way to tell that peer anything); anything else is a plaintext client, answered in plaintext.
+    /// </summary>
+    private async Task<ConnectionStream?> OpenStreamAsync(CancellationToken serverToken)
+    {
+        try
+        {
+            _socket.ConfigureForVideo(boundBuffers: true);
+            if (_tls is null)
+            {
+                return ConnectionStream.Plain(_socket);
+            }
+
+            byte? first = await TlsAcceptor.PeekFirstByteAsync(_socket, _receiveTimeout.Token);
+            if (first is null)
+            {
+                return null;
+            }
+
+            if (first != TlsAcceptor.HandshakeRecord)
+            {
+                _plaintextOnTls = true;
+                return ConnectionStream.Plain(_socket);
+            }
+
+            return await _tls.AuthenticateAsync(_socket, _receiveTimeout.Token);
+        }
+        catch (OperationCanceledException) when (_receiveTimeout.IsCancellationRequested)
+        {
+            if (serverToken.IsCancellationRequested)
+            {
+                return null;
+            }
+
+            // A stalled handshake counts like a connection that never sent HELLO.
+            _hub.Guards.Refusals.Count(Refusal.HandshakeTimeout);
+            _hub.Guards.FailedAttempts.RecordFailure(_address);
+            HubLog.TlsFailed(_logger, Remote, $"no TLS handshake within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
+            return null;
+        }
+        catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException || ex.IsDisconnect())
+        {
+            HubLog.TlsFailed(_logger, Remote, ex.InnerException?.Message ?? ex.Message);
+            return null;
+        }
+    }
+
+    private async Task RunSessionAsync(ConnectionStream stream, CancellationToken serverToken)
+    {
         // Segments of IncomingFrameGuard.ReadSize (the most one read adds, which the frames-in-flight budget counts on), from
         // a pool that keeps few spares, so a burst's memory does not stay parked after it.
-        PipeReader reader = PipeReader.Create(stream, new StreamPipeReaderOptions(pool: ReceiveSegmentPool.Instance, bufferSize: IncomingFrameGuard.ReadSize, minimumReadSize: 32 * 1024, leaveOpen: true));
+        PipeReader reader = PipeReader.Create(stream.Stream, new StreamPipeReaderOptions(pool: ReceiveSegmentPool.Instance, bufferSize: IncomingFrameGuard.ReadSize, minimumReadSize: 32 * 1024, leaveOpen: true));
         Task? sendLoop = null;
         Room? room = null;
         string leaveReason = "closed";
@@ -94,13 +167,18 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
         bool v2Done = false;
         try
         {
-            _socket.ConfigureForVideo(boundBuffers: true);
             await SendDirectAsync(static b => MessageWriter.WritePreface(b), serverToken);
-            _receiveTimeout.CancelAfter(_options.HandshakeTimeout);
-            if (await ReadPrefaceAsync(reader, serverToken) == ProtocolV2.Version)
+            ushort version = await ReadPrefaceAsync(reader, serverToken);
+            if (_plaintextOnTls)
+            {
+                // v1 and v2 share ERROR's layout and both read it right after the preface: one answer serves both.
+                throw new ProtocolException(ErrorCode.Malformed, $"this hub's port speaks TLS: connect with tls://{LocalAddress()}");
+            }
+
+            if (version == ProtocolV2.Version)
             {
                 // Version 2 (docs/PROTOCOL.md Part II): a participant session owns the socket from here to its close.
-                _v2 = new ParticipantConnection(new SocketParticipantLink(_socket, _gather), _address, _hub, _options, _logger, Remote, _receiveTimeout, _feed.Counters, _received);
+                _v2 = new ParticipantConnection(new SocketParticipantLink(_socket, stream), _address, _hub, _options, _logger, Remote, _receiveTimeout, _feed.Counters, _received);
                 v2Done = true;
                 await _v2.RunAsync(reader, serverToken);
                 return;
@@ -188,7 +266,6 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             {
                 await reader.CompleteAsync();
                 _receiveTimeout.Dispose();
-                _gather.Dispose();
             }
             else
             {
@@ -225,7 +302,6 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             }
 
             _receiveTimeout.Dispose();
-            _gather.Dispose();
         }
     }
 
@@ -239,6 +315,12 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             bool done = false;
             try
             {
+                if (_tls is null && !buffer.IsEmpty && buffer.FirstSpan[0] == TlsAcceptor.HandshakeRecord)
+                {
+                    // Said for the log: the TLS client itself cannot read a plaintext answer.
+                    throw new ProtocolException(ErrorCode.BadMagic, "a TLS client on a plaintext port (`serve --tls` puts TLS on it)");
+                }
+
                 done = MessageParserV2.TryReadPreface(ref buffer, out ushort version, out _);
                 if (done)
                 {
@@ -518,7 +600,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
     async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
         ArraySegment<byte> header = FrameFraming.V1Header(frame);
-        await _gather.SendAllAsync(_socket, header, frame.PayloadSegment);
+        await _stream!.SendFrameAsync(header, frame.PayloadSegment);
         return header.Count + frame.DataLength;
     }
 
@@ -526,11 +608,11 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
     {
         byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
         int length = MessageWriter.WriteSignal(buffer, signal);
-        await _socket.SendAllAsync(buffer.AsMemory(0, length), cancellationToken);
+        await _stream!.SendAsync(buffer.AsMemory(0, length), cancellationToken);
     }
 
     ValueTask IViewerWriter.WriteControlAsync(byte[] message, CancellationToken cancellationToken) =>
-        _socket.SendAllAsync(message, cancellationToken);
+        _stream!.SendAsync(message, cancellationToken);
 
     /// <summary>The send side is done for good: mark the connection lost and wake the receive loop.</summary>
     private async Task StopReceivingAsync()
@@ -551,7 +633,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
     {
         byte[] buffer = new byte[MessageWriter.MaxControlMessageSize];
         int length = write(buffer);
-        await _socket.SendAllAsync(buffer.AsMemory(0, length), cancellationToken);
+        await _stream!.SendAsync(buffer.AsMemory(0, length), cancellationToken);
     }
 
     /// <summary>Lets the send loop flush what is queued (an ERROR or GOODBYE), then closes the socket.</summary>
@@ -601,6 +683,11 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             }
         }
     }
+
+    /// <summary>The address and port this peer connected to, as a client would type it.</summary>
+    private string LocalAddress() => _socket.LocalEndPoint is System.Net.IPEndPoint local
+        ? (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4().ToString() : local.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{local.Address}]" : local.Address.ToString()) + ":" + local.Port
+        : "HOST:PORT";
 
     private void CloseSocket()
     {

@@ -43,4 +43,10 @@ internal static partial class HubLog
 
     [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "{Remote}: could not read the chat history: {Reason}")]
     public static partial void ChatHistoryFailed(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Information, Message = "Listening on tls://{EndPoint} (TLS 1.2/1.3, certificate SHA-256 {Fingerprint})")]
+    public static partial void ListeningTls(ILogger logger, string endPoint, string fingerprint);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Information, Message = "{Remote}: TLS handshake failed: {Reason}")]
+    public static partial void TlsFailed(ILogger logger, string remote, string reason);
 }

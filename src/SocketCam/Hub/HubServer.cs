@@ -33,6 +33,7 @@ public sealed class HubServer : IAsyncDisposable
     private IRoomObserver[] _roomObservers = [];
     private long _framesOfRemovedRooms;
     private Socket? _listener;
+    private TlsAcceptor? _tls;
     private UdpHubListener? _udp;
     private UnixSocketListener? _unixListener;
     private readonly List<Task> _acceptLoops = [];
@@ -56,6 +57,9 @@ public sealed class HubServer : IAsyncDisposable
 
     /// <summary>The bound TCP endpoint (with the real port when port 0 was asked for).</summary>
     public IPEndPoint TcpEndPoint => (IPEndPoint?)_listener?.LocalEndPoint ?? throw new InvalidOperationException("The hub has no TCP listener (not started, or Unix socket only).");
+
+    /// <summary>True when the TCP listener speaks TLS (<see cref="TcpOptions.Certificate"/> was set).</summary>
+    public bool TcpIsTls => _tls is not null;
 
     /// <summary>True when the hub listens on TCP (<see cref="HubOptions.Tcp"/> was set).</summary>
     public bool HasTcpListener => _listener is not null;
@@ -107,10 +111,18 @@ public sealed class HubServer : IAsyncDisposable
 
         try
         {
-            if (_options.Tcp is { EndPoint: var tcp })
+            if (_options.Tcp is { EndPoint: var tcp } tcpOptions)
             {
+                _tls = tcpOptions.Certificate is { } certificate ? new TlsAcceptor(certificate) : null;
                 _listener = TcpListening.Listen(tcp, 512);
-                HubLog.Listening(_logger, TcpEndPoint.ToString());
+                if (_tls is not null)
+                {
+                    HubLog.ListeningTls(_logger, TcpEndPoint.ToString(), _tls.Fingerprint);
+                }
+                else
+                {
+                    HubLog.Listening(_logger, TcpEndPoint.ToString());
+                }
             }
 
             if (_options.Unix is { Path: var path })
@@ -149,12 +161,12 @@ public sealed class HubServer : IAsyncDisposable
 
         if (_listener is not null)
         {
-            _acceptLoops.Add(AcceptLoopAsync(_listener, _shutdown.Token));
+            _acceptLoops.Add(AcceptLoopAsync(_listener, _tls, _shutdown.Token));
         }
 
         if (_unixListener is not null)
         {
-            _acceptLoops.Add(AcceptLoopAsync(_unixListener.Socket, _shutdown.Token));
+            _acceptLoops.Add(AcceptLoopAsync(_unixListener.Socket, null, _shutdown.Token));
         }
     }
 
@@ -292,7 +304,8 @@ public sealed class HubServer : IAsyncDisposable
     /// Accepts for one listener, with its own per-address cap (Unix socket peers have no address and are not counted).
     /// Refusals are counted, logged (the CLI's logger rate-limits repeated lines) and told why where the peer can hear it.
     /// </summary>
-    private async Task AcceptLoopAsync(Socket listener, CancellationToken cancellationToken)
+    /// <param name="tls">TLS on this listener, or null for plaintext.</param>
+    private async Task AcceptLoopAsync(Socket listener, TlsAcceptor? tls, CancellationToken cancellationToken)
     {
         AddressSlots slots = Guards.NewAddressSlots();
         await foreach (Socket client in listener.AcceptAllAsync(cancellationToken))
@@ -302,7 +315,7 @@ public sealed class HubServer : IAsyncDisposable
             {
                 Guards.Refusals.Count(Refusal.ConnectionLimit);
                 HubLog.TooManyConnections(_logger, client.Describe(), _options.Sessions.MaxConnections);
-                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"The hub has {_options.Sessions.MaxConnections} connections, its limit; try again later."), cancellationToken);
+                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"The hub has {_options.Sessions.MaxConnections} connections, its limit; try again later."), tls, cancellationToken);
                 continue;
             }
 
@@ -310,12 +323,12 @@ public sealed class HubServer : IAsyncDisposable
             {
                 Guards.Refusals.Count(Refusal.AddressLimit);
                 HubLog.TooManyFromAddress(_logger, client.Describe(), slots.MaxPerAddress, address.ToString()!);
-                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"{slots.MaxPerAddress} connections from {address} is the limit per address"), cancellationToken);
+                Refuse(client, string.Create(CultureInfo.InvariantCulture, $"{slots.MaxPerAddress} connections from {address} is the limit per address"), tls, cancellationToken);
                 continue;
             }
 
             // Tracked by the set: shutdown awaits it (ConnectionSet.WhenAllAsync). The slot is given back when it ends.
-            var connection = new HubConnection(client, address, this, _options.Sessions, _logger, cancellationToken);
+            var connection = new HubConnection(client, address, tls, this, _options.Sessions, _logger, cancellationToken);
             Clients.Add(connection);
             _ = _connections.Start(connection, c => c.RunAsync(cancellationToken), c =>
             {
@@ -329,9 +342,11 @@ public sealed class HubServer : IAsyncDisposable
     /// Sends the hub's preface and ERROR `too-many-clients` to a connection it will not serve, then closes it. Tracked and
     /// bounded: beyond <see cref="MaxRefusalsInProgress"/> at once (a connect storm) a refused connection is just closed.
     /// </summary>
-    private void Refuse(Socket client, string text, CancellationToken cancellationToken)
+    private void Refuse(Socket client, string text, TlsAcceptor? tls, CancellationToken cancellationToken)
     {
-        if (_refusals.Count >= MaxRefusalsInProgress)
+        // On a TLS listener a plaintext ERROR would only break the client's handshake, and a handshake per refusal is
+        // what a connect storm must not cost: the connection is just closed.
+        if (tls is not null || _refusals.Count >= MaxRefusalsInProgress)
         {
             client.Dispose();
             return;

@@ -4,7 +4,8 @@ using System.Net.Sockets;
 namespace SocketCam.Transport;
 
 /// <summary>
-/// A hub address as users type it: <c>tcp://HOST:PORT</c> (or just <c>HOST:PORT</c>, <c>HOST</c>), or a Unix domain
+/// A hub address as users type it: <c>tcp://HOST:PORT</c> (or just <c>HOST:PORT</c>, <c>HOST</c>), <c>tls://HOST:PORT</c>
+/// (the same over TLS, the same default port), or a Unix domain
 /// socket, <c>unix:///ABSOLUTE/PATH</c> or <c>unix:RELATIVE/PATH</c> (then <see cref="Host"/> is the full path and
 /// <see cref="Port"/> 0); commands that speak other transports (image transfer: <c>udp://HOST:PORT</c>) parse theirs with
 /// the same rules.
@@ -21,11 +22,14 @@ public sealed record StreamEndpoint(string Scheme, string Host, int Port)
     /// </summary>
     public const int MaxUnixPathBytes = 107;
 
-    /// <summary>What hub clients (view, publish, snapshot) connect to.</summary>
-    public static readonly IReadOnlyList<string> HubSchemes = ["tcp", UnixScheme];
+    /// <summary>TLS over TCP (`serve --tls`): the same protocol, the same default port.</summary>
+    public const string TlsScheme = "tls";
+
+    /// <summary>What hub clients (view, publish, snapshot, call, rooms) connect to: the stream transports.</summary>
+    public static readonly IReadOnlyList<string> HubSchemes = ["tcp", TlsScheme, UnixScheme];
 
     /// <summary>What `view` and `publish` connect to: the stream transports and UDP live video (docs/PROTOCOL.md §2.0).</summary>
-    public static readonly IReadOnlyList<string> LiveSchemes = ["tcp", UnixScheme, "udp"];
+    public static readonly IReadOnlyList<string> LiveSchemes = ["tcp", TlsScheme, UnixScheme, "udp"];
 
     /// <param name="text">The address.</param>
     /// <param name="minPort">1 for addresses to connect to; 0 for addresses to listen on (0 = any free port).</param>

@@ -50,7 +50,7 @@ internal sealed class TestHub : IAsyncDisposable
     public StreamEndpoint UnixEndpoint => StreamEndpoint.Unix(Server.UnixSocketPath ?? throw new InvalidOperationException("The hub has no Unix socket."));
 
     /// <summary>
-    /// Starts a hub. <paramref name="options"/>' endpoint is replaced by <paramref name="endPoint"/> (default 127.0.0.1:0);
+    /// Starts a hub. <paramref name="options"/>' endpoint (not its TLS certificate) is replaced by <paramref name="endPoint"/> (default 127.0.0.1:0);
     /// with <paramref name="unixSocketPath"/> it also listens on that Unix socket.
     /// With <paramref name="captureRoom"/> set, the hub captures a <paramref name="width"/>x<paramref name="height"/>
     /// test pattern at <paramref name="fps"/> (0 = unpaced) into that room.
@@ -68,7 +68,7 @@ internal sealed class TestHub : IAsyncDisposable
     {
         var logs = new CapturingLoggerProvider();
         ILoggerFactory factory = logs.CreateFactory();
-        options = (options ?? new HubOptions()) with { Tcp = new() { EndPoint = endPoint ?? new IPEndPoint(IPAddress.Loopback, 0) }, Unix = unixSocketPath is null ? null : new() { Path = unixSocketPath } };
+        options = (options ?? new HubOptions()) with { Tcp = (options?.Tcp ?? new()) with { EndPoint = endPoint ?? new IPEndPoint(IPAddress.Loopback, 0) }, Unix = unixSocketPath is null ? null : new() { Path = unixSocketPath } };
         var server = new HubServer(options, factory);
         var hub = new TestHub(server, logs, factory);
         try

@@ -91,7 +91,8 @@ internal sealed class TestViewer : IAsyncDisposable
         bool hashPictures = false,
         Action<VideoFrameHeader, ReadOnlySequence<byte>>? onReceived = null,
         TimeSpan? maxBackoff = null,
-        ILoggerFactory? loggerFactory = null)
+        ILoggerFactory? loggerFactory = null,
+        TlsClientOptions? tls = null)
     {
         var options = new ViewerOptions
         {
@@ -99,6 +100,7 @@ internal sealed class TestViewer : IAsyncDisposable
             Token = token,
             Reconnect = reconnect,
             Agent = "test viewer",
+            Tls = tls,
             MaxBackoff = maxBackoff ?? TimeSpan.FromMilliseconds(500),
         };
         var viewer = new TestViewer(endpoint, options, hashPictures, onReceived, loggerFactory);

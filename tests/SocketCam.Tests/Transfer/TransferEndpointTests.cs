@@ -33,6 +33,6 @@ public sealed class TransferEndpointTests
         Assert.Equal(new StreamEndpoint("tcp", "example", StreamEndpoint.DefaultPort), StreamEndpoint.Parse("example"));
         Assert.Equal(new StreamEndpoint("tcp", "1.2.3.4", 10), StreamEndpoint.Parse("1.2.3.4:10"));
         Assert.Equal(new StreamEndpoint("tcp", "0.0.0.0", 0), StreamEndpoint.Parse("tcp://0.0.0.0:0", minPort: 0));
-        Assert.Contains("use tcp://HOST:PORT or unix:///PATH.", Assert.Throws<FormatException>(() => StreamEndpoint.Parse("udp://1.2.3.4:5")).Message, StringComparison.Ordinal);
+        Assert.Contains("use tcp://HOST:PORT or tls://HOST:PORT or unix:///PATH.", Assert.Throws<FormatException>(() => StreamEndpoint.Parse("udp://1.2.3.4:5")).Message, StringComparison.Ordinal);
     }
 }
