@@ -12,11 +12,12 @@ internal enum BenchTransport
     Unix,
     Udp,
     Tls, // TCP on loopback with TLS (serve --tls), the viewers pinning the certificate
+    UdpTls, // encrypted UDP (udp+tls://): keys over TLS, every datagram sealed with AES-GCM
 }
 
 internal static class BenchTransports
 {
-    public const string Names = "tcp|tls|udp|unix";
+    public const string Names = "tcp|tls|udp|udp+tls|unix";
 
     public static bool TryParse(string text, out BenchTransport transport)
     {
@@ -34,6 +35,9 @@ internal static class BenchTransports
             case "tls":
                 transport = BenchTransport.Tls;
                 return true;
+            case "udp+tls":
+                transport = BenchTransport.UdpTls;
+                return true;
             default:
                 transport = default;
                 return false;
@@ -46,6 +50,7 @@ internal static class BenchTransports
         BenchTransport.Unix => "unix",
         BenchTransport.Udp => "udp",
         BenchTransport.Tls => "tls",
+        BenchTransport.UdpTls => "udp+tls",
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
@@ -56,6 +61,7 @@ internal static class BenchTransports
         BenchTransport.Unix => new HubOptions { Tcp = null, Unix = new() { Path = unixPath } },
         BenchTransport.Udp => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) }, Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } },
         BenchTransport.Tls => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Certificate = Certificate.Value } },
+        BenchTransport.UdpTls => new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0), Certificate = Certificate.Value }, Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } },
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
@@ -66,11 +72,12 @@ internal static class BenchTransports
         BenchTransport.Unix => StreamEndpoint.Unix(hub.UnixSocketPath!),
         BenchTransport.Udp => new StreamEndpoint("udp", "127.0.0.1", hub.UdpEndPoint!.Port),
         BenchTransport.Tls => new StreamEndpoint(StreamEndpoint.TlsScheme, "127.0.0.1", hub.TcpEndPoint.Port),
+        BenchTransport.UdpTls => new StreamEndpoint("udp+tls", "127.0.0.1", hub.TcpEndPoint.Port),
         _ => throw new ArgumentOutOfRangeException(nameof(transport)),
     };
 
     /// <summary>How the viewers trust the bench hub: tls pins its certificate (as `--fingerprint` would); null for the others.</summary>
-    public static Client.TlsClientOptions? ClientTls(BenchTransport transport) => transport == BenchTransport.Tls
+    public static Client.TlsClientOptions? ClientTls(BenchTransport transport) => transport is BenchTransport.Tls or BenchTransport.UdpTls
         ? new Client.TlsClientOptions { Fingerprint = Certificate.Value.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256) }
         : null;
 

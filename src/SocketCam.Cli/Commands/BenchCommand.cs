@@ -24,7 +24,7 @@ internal static class BenchCommand
         var transport = new Option<BenchTransport[]>("--transport")
         {
             HelpName = BenchTransports.Names + "[,...]",
-            Description = "What the stream travels over: tcp (loopback, the default), tls (TCP with TLS, as serve --tls), udp (datagrams with loss recovery, on loopback) "
+            Description = "What the stream travels over: tcp (loopback, the default), tls (TCP with TLS, as serve --tls), udp (datagrams with loss recovery, on loopback), udp+tls (the same encrypted: keys over TLS, AES-GCM datagrams) "
                 + "or unix (a Unix domain socket in the temp directory). Several, comma-separated (e.g. tcp,tls), run one after the other in this run and end with a comparison",
             // No default value factory: help would print the enum's name ("Tcp"); unset is tcp.
             CustomParser = r =>
@@ -34,7 +34,7 @@ internal static class BenchCommand
                 {
                     if (!BenchTransports.TryParse(name, out BenchTransport one))
                     {
-                        r.AddError($"Unknown --transport '{name}': use tcp, tls, udp or unix (several: comma-separated).");
+                        r.AddError($"Unknown --transport '{name}': use tcp, tls, udp, udp+tls or unix (several: comma-separated).");
                         return [];
                     }
 

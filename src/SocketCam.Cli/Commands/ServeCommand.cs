@@ -150,7 +150,7 @@ internal static class ServeCommand
         {
             Description = "TLS 1.2/1.3 on the --listen port: clients connect with tls://HOST:PORT and trust the certificate by --fingerprint (the banner prints it) or --ca; "
                 + "a plaintext client is told to use tls://. The certificate is the one --https uses (--cert/--key, else the one kept in the --data directory). "
-                + "UDP (plaintext) is then off unless --udp asks for it",
+                + "UDP is then off unless --udp asks for it: then udp+tls://HOST:PORT gets encrypted UDP (keys over this TLS port), udp:// stays plaintext beside it",
         };
         var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https and --tls with your certificate (PEM; with --key)" };
         var key = new Option<string?>("--key") { HelpName = "FILE", Description = "The private key (PEM) of --cert" };
@@ -570,6 +570,12 @@ internal static class ServeCommand
             foreach (IPAddress address in ReachableAddresses(udpBound))
             {
                 Console.WriteLine($"    socketcam view udp://{FormatHost(address)}:{udpBound.Port}{roomArg}{tokenArg}");
+            }
+
+            // Encrypted UDP takes its keys over the TLS port: the address to give is that port's.
+            foreach (IPAddress address in bound is not null && hub.TcpIsTls ? ReachableAddresses(bound) : [])
+            {
+                Console.WriteLine($"    socketcam view udp+tls://{FormatHost(address)}:{bound!.Port}{pinArg}{roomArg}{tokenArg}   (encrypted)");
             }
         }
 

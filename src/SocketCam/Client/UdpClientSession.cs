@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -21,13 +22,15 @@ internal sealed class UdpClientSession : IDisposable
     public static readonly TimeSpan ServerSilence = TimeSpan.FromSeconds(3);
 
     private readonly Socket _socket;
+    private readonly DatagramSeal? _seal;
     private readonly ClockSync _clock;
     private uint _nextPingId;
     private long _droppedDatagrams;
 
-    private UdpClientSession(Socket socket, ulong sessionId, UdpWelcome welcome, string server)
+    private UdpClientSession(Socket socket, ulong sessionId, UdpWelcome welcome, string server, DatagramSeal? seal)
     {
         _socket = socket;
+        _seal = seal;
         SessionId = sessionId;
         Welcome = welcome;
         Server = server;
@@ -38,7 +41,14 @@ internal sealed class UdpClientSession : IDisposable
 
     public ulong SessionId { get; }
 
-    public static bool IsUdp(StreamEndpoint endpoint) => string.Equals(endpoint.Scheme, Scheme, StringComparison.Ordinal);
+    /// <summary>`udp://` or `udp+tls://` (encrypted: keys over TLS first, <see cref="UdpKeyExchange"/>).</summary>
+    public static bool IsUdp(StreamEndpoint endpoint) => string.Equals(endpoint.Scheme, Scheme, StringComparison.Ordinal) || UdpKeyExchange.IsSealed(endpoint);
+
+    /// <summary>Every datagram of this session is sealed (`udp+tls://`).</summary>
+    public bool IsEncrypted => _seal is not null;
+
+    /// <summary>The hub's datagrams that did not open (forged, replayed, too old): dropped, counted.</summary>
+    public long RefusedSealed => _seal is null ? 0 : _seal.Forged + _seal.Replayed;
 
     public UdpWelcome Welcome { get; }
 
@@ -58,9 +68,12 @@ internal sealed class UdpClientSession : IDisposable
     /// <summary>Handshakes with the hub; throws <see cref="RemoteErrorException"/> for a REFUSE and <see cref="TimeoutException"/> when nobody answers.</summary>
     public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken)
     {
+        // Encrypted: the keys first, over TLS to the stream port; the hub's answer names its UDP port.
+        UdpSessionKeys? keys = UdpKeyExchange.IsSealed(endpoint) ? await UdpKeyExchange.RequestAsync(endpoint, role, options, cancellationToken) : null;
+        DatagramSeal? seal = keys is null ? null : DatagramSeal.ForClient(keys);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        IPEndPoint server = await endpoint.ResolveAsync(timeout.Token);
+        IPEndPoint server = await (keys is null ? endpoint : endpoint with { Port = keys.UdpPort }).ResolveAsync(timeout.Token);
         Socket socket = UdpSockets.Create(server.AddressFamily);
         try
         {
@@ -70,9 +83,27 @@ internal sealed class UdpClientSession : IDisposable
             byte[] hello = new byte[UdpWire.MaxDatagram];
             int helloLength = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, recovery ? (byte)0 : UdpWire.HelloFlagNoRecovery, role, options.Room, options.Token, options.Agent));
             byte[] buffer = new byte[UdpWire.MaxDatagram + 1];
+            byte[] opened = new byte[UdpWire.MaxDatagram];
+            if (seal is not null)
+            {
+                // A sealed HELLO names the session id its keys were given for (a plain one says 0).
+                BinaryPrimitives.WriteUInt64BigEndian(hello.AsSpan(8), seal.SessionId);
+            }
+
             while (true)
             {
-                await socket.SendAsync(hello.AsMemory(0, helloLength), SocketFlags.None, timeout.Token);
+                if (seal is null)
+                {
+                    await socket.SendAsync(hello.AsMemory(0, helloLength), SocketFlags.None, timeout.Token);
+                }
+                else
+                {
+                    // Sealed afresh each time: a repeat has a new counter, so the hub's replay window takes it.
+                    byte[] sealedHello = new byte[helloLength + DatagramSeal.Overhead];
+                    seal.Seal(hello.AsSpan(0, helloLength), sealedHello);
+                    await socket.SendAsync(sealedHello, SocketFlags.None, timeout.Token);
+                }
+
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
                 wait.CancelAfter(HelloRepeat);
                 try
@@ -81,9 +112,20 @@ internal sealed class UdpClientSession : IDisposable
                     {
                         int received = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, wait.Token);
                         ReadOnlySpan<byte> datagram = buffer.AsSpan(0, received);
-                        if (UdpWire.TryReadWelcome(datagram, out UdpWelcome welcome) && welcome.Nonce == nonce && UdpWire.TryReadPrefix(datagram, out _, out ulong sessionId))
+                        if (seal is not null)
                         {
-                            var session = new UdpClientSession(socket, sessionId, welcome, server.ToString());
+                            if (received > UdpWire.MaxDatagram || !seal.TryOpen(datagram, opened, out int length))
+                            {
+                                continue;
+                            }
+
+                            datagram = opened.AsSpan(0, length);
+                        }
+
+                        if (UdpWire.TryReadWelcome(datagram, out UdpWelcome welcome) && welcome.Nonce == nonce && UdpWire.TryReadPrefix(datagram, out _, out ulong sessionId)
+                            && (seal is null || sessionId == seal.SessionId))
+                        {
+                            var session = new UdpClientSession(socket, sessionId, welcome, server.ToString(), seal);
                             session.SendPing(); // proves our address: the hub activates the session with it
                             return session;
                         }
@@ -103,11 +145,13 @@ internal sealed class UdpClientSession : IDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new TimeoutException($"udp://{endpoint.Host}:{endpoint.Port} did not answer within {options.ConnectTimeout.TotalSeconds:0.#} s (is `socketcam serve --udp` running there, and is UDP port {endpoint.Port} reachable?).");
+            seal?.Dispose();
+            throw new TimeoutException($"udp://{endpoint.Host}:{server.Port} did not answer within {options.ConnectTimeout.TotalSeconds:0.#} s (is `socketcam serve --udp` running there, and is UDP port {endpoint.Port} reachable?).");
         }
         catch
         {
             socket.Dispose();
+            seal?.Dispose();
             throw;
         }
     }
@@ -117,7 +161,14 @@ internal sealed class UdpClientSession : IDisposable
     {
         try
         {
-            _socket.Send(datagram, SocketFlags.None);
+            if (_seal is null)
+            {
+                _socket.Send(datagram, SocketFlags.None);
+                return;
+            }
+
+            Span<byte> sealedDatagram = stackalloc byte[UdpWire.MaxDatagram + DatagramSeal.Overhead];
+            _socket.Send(sealedDatagram[.._seal.Seal(datagram, sealedDatagram)], SocketFlags.None);
         }
         catch (SocketException ex) when (UdpSockets.IsTransientSendError(ex))
         {
@@ -171,6 +222,7 @@ internal sealed class UdpClientSession : IDisposable
     public async Task ReceiveAsync(Func<DatagramType, ReadOnlyMemory<byte>, ValueTask> onDatagram, CancellationToken cancellationToken)
     {
         byte[] buffer = GC.AllocateArray<byte>(UdpWire.MaxDatagram + 1, pinned: true);
+        byte[]? opened = _seal is null ? null : new byte[UdpWire.MaxDatagram];
         var silence = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         long lastArrival = Environment.TickCount64;
         try
@@ -194,6 +246,18 @@ internal sealed class UdpClientSession : IDisposable
                 {
                     Interlocked.Increment(ref _droppedDatagrams);
                     continue;
+                }
+
+                if (_seal is not null)
+                {
+                    // Nothing of an encrypted session is read before it opened: forged, replayed or old ones are dropped.
+                    if (!_seal.TryOpen(datagram.Span, opened!, out int length))
+                    {
+                        Interlocked.Increment(ref _droppedDatagrams);
+                        continue;
+                    }
+
+                    datagram = opened.AsMemory(0, length);
                 }
 
                 switch (type)
@@ -251,5 +315,9 @@ internal sealed class UdpClientSession : IDisposable
         }
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _seal?.Dispose();
+    }
 }

@@ -184,9 +184,20 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
                 return;
             }
 
-            HelloMessage hello = await ReadHelloAsync(reader, serverToken);
+            (HelloMessage hello, bool udpKey) = await ReadHelloAsync(reader, serverToken);
+            if (udpKey && !stream.IsTls)
+            {
+                throw new ProtocolException(ErrorCode.Malformed, "encrypted UDP keys are given only over TLS");
+            }
+
             AccessGrants grants = Authorize(hello.Token, hello.Room, hello.Role == PeerRole.Publisher ? AccessGrants.Publish : AccessGrants.Subscribe);
             _hub.Guards.FailedAttempts.RecordSuccess(_address);
+            if (udpKey)
+            {
+                await GiveUdpKeyAsync(hello, grants, serverToken);
+                return;
+            }
+
             Role = hello.Role;
             RoomName = hello.Room;
             Agent = hello.Agent;
@@ -353,7 +364,36 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
         }
     }
 
-    private async Task<HelloMessage> ReadHelloAsync(PipeReader reader, CancellationToken serverToken)
+    /// <summary>
+    /// UDP_KEY_REQUEST, authorized like a HELLO: keys for one encrypted UDP session (docs/PROTOCOL.md §2.0 "Encrypted
+    /// sessions"), answered over this TLS stream with UDP_KEY, then GOODBYE; the UDP HELLO will be checked again.
+    /// </summary>
+    private async Task GiveUdpKeyAsync(HelloMessage hello, AccessGrants grants, CancellationToken serverToken)
+    {
+        if (_hub.Udp is not { } udp)
+        {
+            throw new ProtocolException(ErrorCode.Malformed, "this hub has no UDP port");
+        }
+
+        if (_hub.WhyNotOpen(hello.Room, grants) is { } closed)
+        {
+            throw new ProtocolException(ErrorCode.NotAllowed, closed);
+        }
+
+        SocketCam.Udp.UdpSessionKeys keys = udp.IssueKeys(_address)
+            ?? throw new ProtocolException(ErrorCode.TooManyClients, "too many encrypted UDP sessions are waiting to start; retry later");
+        await SendDirectAsync(
+            b =>
+            {
+                MessageWriter.WriteHeader(b, MessageType.UdpKey, SocketCam.Udp.UdpSessionKeys.WireSize);
+                return ProtocolConstants.MessageHeaderSize + keys.Write(b.AsSpan(ProtocolConstants.MessageHeaderSize));
+            },
+            serverToken);
+        HubLog.Joined(_logger, Remote, hello.Room, "udp key for a " + hello.Role.ToString().ToLowerInvariant(), hello.Agent);
+        Enqueue(static b => MessageWriter.WriteClose(b, MessageType.Goodbye, ErrorCode.Normal, "keys given"), farewell: true);
+    }
+
+    private async Task<(HelloMessage Hello, bool UdpKey)> ReadHelloAsync(PipeReader reader, CancellationToken serverToken)
     {
         while (true)
         {
@@ -376,12 +416,13 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
                             $"too many failed attempts from {_address}; retry in {Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds)):0} s"));
                     }
 
-                    if (type != MessageType.Hello)
+                    if (type is not (MessageType.Hello or MessageType.UdpKeyRequest))
                     {
                         throw new ProtocolException(ErrorCode.Malformed, $"Expected HELLO first, got {type}.");
                     }
 
-                    return MessageParser.ParseHello(payload);
+                    // UDP_KEY_REQUEST carries exactly HELLO's fields.
+                    return (MessageParser.ParseHello(payload), type == MessageType.UdpKeyRequest);
                 }
 
                 if (result.IsCompleted)

@@ -11,6 +11,9 @@ internal interface IUdpSession : IClientStats
 
     SocketAddress Address { get; }
 
+    /// <summary>An encrypted session's seal (every datagram both ways goes through it); null for plain UDP.</summary>
+    DatagramSeal? Seal { get; }
+
     /// <summary>A datagram from this session's address carrying its id (prefix checked). Runs on the receive loop: must not block.</summary>
     void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram);
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -34,6 +35,10 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private readonly Dictionary<SocketAddress, IUdpSession> _sessions = [];
     private readonly Dictionary<ulong, PendingUdpSession> _pending = [];
     private readonly ConnectionSet<IUdpSession> _running = new();
+    private readonly UdpKeyStore _keys = new();
+
+    // Where the receive loop opens a sealed datagram (one loop, one buffer: nothing allocated per datagram).
+    private readonly byte[] _opened = new byte[UdpWire.MaxDatagram];
     private Task _receiveLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
     private int _disposed;
@@ -79,6 +84,35 @@ internal sealed class UdpHubListener : IAsyncDisposable
     /// Sends one datagram now (fragments, PONG, NACK, REPORT, BYE). The socket is non-blocking, so this never waits: a
     /// datagram the kernel cannot take is lost, and recovery and keep-alives deal with it.
     /// </summary>
+    public void SendTo(ReadOnlySpan<byte> datagram, SocketAddress address, DatagramSeal? seal)
+    {
+        if (seal is null)
+        {
+            SendTo(datagram, address);
+            return;
+        }
+
+        Span<byte> sealedDatagram = stackalloc byte[UdpWire.MaxDatagram + DatagramSeal.Overhead];
+        int length;
+        try
+        {
+            length = seal.Seal(datagram, sealedDatagram);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session has ended and its keys are gone: nothing more goes out for it.
+            return;
+        }
+
+        SendTo(sealedDatagram[..length], address);
+    }
+
+    /// <summary>
+    /// Keys for an encrypted session, asked for over TLS (UDP_KEY_REQUEST, already authorized): remembered until a sealed
+    /// HELLO uses them or 10 s pass; null when too many wait (in all, or from that address).
+    /// </summary>
+    public UdpSessionKeys? IssueKeys(AddressKey? address) => _keys.Issue(address, (ushort)EndPoint.Port, Clock.NowMicros());
+
     public void SendTo(ReadOnlySpan<byte> datagram, SocketAddress address)
     {
         try
@@ -109,6 +143,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
         await _housekeeping;
         await _running.WhenAllAsync();
         _socket.Dispose();
+        _keys.Dispose();
         _shutdown.Dispose();
     }
 
@@ -186,21 +221,38 @@ internal sealed class UdpHubListener : IAsyncDisposable
 
         if (type == DatagramType.Hello)
         {
-            OnHello(datagram, from);
+            // A plain HELLO carries id 0; a sealed one names the id its keys were given for over TLS.
+            if (sessionId == 0)
+            {
+                if (UdpWire.TryReadHello(datagram, out UdpHello hello))
+                {
+                    OnHello(hello, datagram.Length, from, seal: null);
+                }
+                else
+                {
+                    Drops.OnMalformed();
+                }
+            }
+            else
+            {
+                OnSealedHello(datagram, sessionId, from);
+            }
+
             return;
         }
 
         IUdpSession? session;
+        PendingUdpSession? pending = null;
         lock (_lock)
         {
             _sessions.TryGetValue(from, out session);
             if (session is null || session.Id != sessionId)
             {
-                // The first datagram back from a HELLO's address with the new id proves the address: the session starts.
-                if (_pending.TryGetValue(sessionId, out PendingUdpSession? pending) && pending.Address.Equals(from))
+                // The first datagram back from a HELLO's address with the new id proves the address: the session starts
+                // (once it opened, for an encrypted one, below).
+                if (_pending.TryGetValue(sessionId, out pending) && pending.Address.Equals(from))
                 {
-                    _pending.Remove(sessionId);
-                    session = Activate(pending);
+                    session = null;
                 }
                 else
                 {
@@ -218,17 +270,115 @@ internal sealed class UdpHubListener : IAsyncDisposable
             }
         }
 
-        session?.OnDatagram(type, datagram);
+        // An encrypted session's datagrams are opened before anything reads them; one that does not open is dropped.
+        ReadOnlySpan<byte> plain = datagram;
+        if ((pending?.Seal ?? session?.Seal) is { } seal)
+        {
+            if (!TryOpen(seal, datagram, out plain))
+            {
+                return;
+            }
+        }
+
+        if (pending is not null)
+        {
+            lock (_lock)
+            {
+                if (!_pending.Remove(sessionId))
+                {
+                    return;
+                }
+
+                session = Activate(pending);
+            }
+        }
+
+        session?.OnDatagram(type, plain);
     }
 
-    private void OnHello(ReadOnlySpan<byte> datagram, SocketAddress from)
+    private bool TryOpen(DatagramSeal seal, ReadOnlySpan<byte> datagram, out ReadOnlySpan<byte> plain)
     {
-        if (!UdpWire.TryReadHello(datagram, out UdpHello hello))
+        plain = default;
+        try
+        {
+            if (!seal.TryOpen(datagram, _opened, out int length))
+            {
+                Drops.OnUnsealed();
+                return false;
+            }
+
+            plain = _opened.AsSpan(0, length);
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            // The keys expired or their session ended while this datagram was on its way.
+            Drops.OnUnsealed();
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A HELLO sealed with keys given over TLS: opened with the pending key of its id (nothing is answered if it does not
+    /// open), then checked like any HELLO; its answer is sealed with the same keys.
+    /// </summary>
+    private void OnSealedHello(ReadOnlySpan<byte> datagram, ulong sessionId, SocketAddress from)
+    {
+        DatagramSeal? seal;
+        PendingUdpSession? repeat = null;
+        lock (_lock)
+        {
+            if (_pending.TryGetValue(sessionId, out PendingUdpSession? pending) && pending.Seal is not null)
+            {
+                repeat = pending.Address.Equals(from) ? pending : null;
+                seal = repeat?.Seal;
+            }
+            else
+            {
+                seal = _keys.Find(sessionId, Clock.NowMicros());
+            }
+        }
+
+        if (seal is null || !TryOpen(seal, datagram, out ReadOnlySpan<byte> opened))
+        {
+            if (seal is null)
+            {
+                Drops.OnUnsealed();
+            }
+
+            return;
+        }
+
+        // The inner HELLO is a plain one but for its id, which named the keys.
+        Span<byte> plain = _opened.AsSpan(0, opened.Length);
+        BinaryPrimitives.WriteUInt64BigEndian(plain[8..], 0);
+        if (!UdpWire.TryReadHello(plain, out UdpHello hello))
         {
             Drops.OnMalformed();
             return;
         }
 
+        if (repeat is not null)
+        {
+            // Its WELCOME was lost: the same sealed WELCOME again (the client's replay window takes it once).
+            if (repeat.Hello.Nonce == hello.Nonce)
+            {
+                SendTo(repeat.Welcome, from);
+            }
+
+            return;
+        }
+
+        OnHello(hello, datagram.Length - DatagramSeal.Overhead, from, seal);
+    }
+
+    /// <summary>
+    /// A valid HELLO (<paramref name="helloLength"/> bytes before any seal: the most a REFUSE may have): WELCOME and a
+    /// pending session, or REFUSE. With <paramref name="seal"/> (an encrypted session, whose id its keys named) the
+    /// answer is sealed and the keys go with the pending session.
+    /// </summary>
+    private void OnHello(in UdpHello hello, int helloLength, SocketAddress from, DatagramSeal? seal)
+    {
         string? refusal;
         ErrorCode code;
         lock (_lock)
@@ -237,13 +387,14 @@ internal sealed class UdpHubListener : IAsyncDisposable
             if (previous is not null)
             {
                 // A repeated HELLO (its WELCOME was lost) gets the same WELCOME again; a new nonce replaces the old attempt.
-                if (previous.Hello.Nonce == hello.Nonce)
+                if (previous.Hello.Nonce == hello.Nonce && seal is null && previous.Seal is null)
                 {
                     SendTo(previous.Welcome, from);
                     return;
                 }
 
                 _pending.Remove(previous.Id);
+                previous.Seal?.Dispose();
             }
 
             if (_pending.Count >= MaxPending)
@@ -255,23 +406,38 @@ internal sealed class UdpHubListener : IAsyncDisposable
             refusal = Refusal(hello, from, out code);
         }
 
+        ulong id = seal?.SessionId ?? _hub.NextSessionId();
+        if (seal is not null)
+        {
+            // Opened once: the keys belong to this attempt now, whatever the answer.
+            _keys.Take(id);
+        }
+
         if (refusal is not null)
         {
             UdpLog.Refused(_logger, Describe(from), code.ToWireName(), refusal);
             byte[] refuse = new byte[UdpWire.MaxDatagram];
-            int length = UdpWire.WriteRefuse(refuse, 0, new UdpRefuse(hello.Nonce, code, refusal), maxLength: datagram.Length);
-            SendTo(refuse.AsSpan(0, length), from);
+            int length = UdpWire.WriteRefuse(refuse, seal is null ? 0 : id, new UdpRefuse(hello.Nonce, code, refusal), maxLength: helloLength);
+            SendTo(refuse.AsSpan(0, length), from, seal);
+            seal?.Dispose();
             return;
         }
 
-        ulong id = _hub.NextSessionId();
-        byte[] welcome = new byte[UdpWire.WelcomeSize];
-        UdpWire.WriteWelcome(welcome, id, new UdpWelcome(hello.Nonce, Clock.NowMicros(), (uint)Math.Min(_options.MaxFrameBytes, UdpWire.MaxFrameBytes), UdpWire.FragmentPayload));
+        byte[] welcome = new byte[UdpWire.WelcomeSize + (seal is null ? 0 : DatagramSeal.Overhead)];
+        int welcomeLength = UdpWire.WriteWelcome(welcome, id, new UdpWelcome(hello.Nonce, Clock.NowMicros(), (uint)Math.Min(_options.MaxFrameBytes, UdpWire.MaxFrameBytes), UdpWire.FragmentPayload));
+        if (seal is not null)
+        {
+            // Sealed once and kept: a repeated HELLO gets these very bytes again.
+            byte[] sealedWelcome = new byte[welcomeLength + DatagramSeal.Overhead];
+            seal.Seal(welcome.AsSpan(0, welcomeLength), sealedWelcome);
+            welcome = sealedWelcome;
+        }
+
         var address = new SocketAddress(from.Family, from.Size);
         from.Buffer.CopyTo(address.Buffer);
         lock (_lock)
         {
-            _pending[id] = new PendingUdpSession(id, address, hello, Clock.NowMicros(), welcome);
+            _pending[id] = new PendingUdpSession(id, address, hello, Clock.NowMicros(), welcome, seal);
         }
 
         SendTo(welcome, from);
@@ -381,7 +547,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 _hub.LeaveRoom(room);
                 byte[] bye = new byte[UdpWire.MaxDatagram];
                 int length = UdpWire.WriteBye(bye, pending.Id, new CloseMessage(ErrorCode.RoomBusy, $"Room '{pending.Hello.Room}' already has a publisher."));
-                SendTo(bye.AsSpan(0, length), pending.Address);
+                SendTo(bye.AsSpan(0, length), pending.Address, pending.Seal);
                 return null;
             }
 
@@ -422,6 +588,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
     private void Forget(IUdpSession session)
     {
         _hub.Clients.Remove(session);
+        session.Seal?.Dispose();
         lock (_lock)
         {
             if (_sessions.TryGetValue(session.Address, out IUdpSession? current) && ReferenceEquals(current, session))
@@ -444,8 +611,11 @@ internal sealed class UdpHubListener : IAsyncDisposable
                     foreach (PendingUdpSession stale in _pending.Values.Where(p => now - p.CreatedMicros > PendingLifetimeMicros).ToList())
                     {
                         _pending.Remove(stale.Id);
+                        stale.Seal?.Dispose();
                     }
                 }
+
+                _keys.Expire(now);
 
                 foreach (IUdpSession session in _running.Items)
                 {

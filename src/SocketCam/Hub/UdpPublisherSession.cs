@@ -50,10 +50,11 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         _hello = pending.Hello;
         Id = pending.Id;
         Address = pending.Address;
+        Seal = pending.Seal;
         Remote = UdpHubListener.Describe(pending.Address);
         bool recovery = !pending.Hello.NoLossRecovery;
         var budget = new ReassemblyBudget(FrameReassembler.SessionCapFor(maxFrameBytes), guards.Reassembly, UdpHubListener.KeyOf(Address));
-        _receiver = new UdpFrameReceiver(Id, maxFrameBytes, recovery, d => _listener.SendTo(d, Address), budget);
+        _receiver = new UdpFrameReceiver(Id, maxFrameBytes, recovery, d => _listener.SendTo(d, Address, Seal), budget);
         _frames = Channel.CreateBounded<MediaFrame>(
             new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
             dropped =>
@@ -66,6 +67,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     public ulong Id { get; }
 
     public SocketAddress Address { get; }
+
+    public DatagramSeal? Seal { get; }
 
     public ClientKind Kind => ClientKind.UdpPublisher;
 
@@ -112,7 +115,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 _receiver.RttMicros = PingRoundTrip.Read(datagram);
                 Span<byte> pong = stackalloc byte[UdpWire.PongSize];
                 UdpWire.WritePong(pong, Id, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros()));
-                _listener.SendTo(pong, Address);
+                _listener.SendTo(pong, Address, Seal);
                 break;
             case DatagramType.Signal when UdpWire.TryReadSignal(datagram, out SignalMessage signal):
                 if (!_end.IsEnding && !_seatHandedOver)
@@ -195,7 +198,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 if (_end.Bye(serverToken, reason) is { } bye)
                 {
                     byte[] datagram = new byte[UdpWire.MaxDatagram];
-                    _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+                    _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address, Seal);
                 }
             }
             finally

@@ -41,16 +41,19 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
         _hello = pending.Hello;
         Id = pending.Id;
         Address = pending.Address;
+        Seal = pending.Seal;
         Remote = UdpHubListener.Describe(pending.Address);
         _feed = new ViewerFeed(this);
         _windowTimer = new Timer(static state => ((ViewerFeed)state!).Wake(), _feed, Timeout.Infinite, Timeout.Infinite);
         bool recovery = !pending.Hello.NoLossRecovery;
-        _sender = new UdpFrameSender(d => _listener.SendTo(d, Address), Id, recovery, options.PacingBytesPerSecond);
+        _sender = new UdpFrameSender(d => _listener.SendTo(d, Address, Seal), Id, recovery, options.PacingBytesPerSecond);
     }
 
     public ulong Id { get; }
 
     public SocketAddress Address { get; }
+
+    public DatagramSeal? Seal { get; }
 
     public VideoSlot Slot => _feed.Slot;
 
@@ -94,7 +97,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
             case DatagramType.Ping when UdpWire.TryReadPing(datagram, out PingMessage ping):
                 Span<byte> pong = stackalloc byte[UdpWire.PongSize];
                 UdpWire.WritePong(pong, Id, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros()));
-                _listener.SendTo(pong, Address);
+                _listener.SendTo(pong, Address, Seal);
                 break;
             case DatagramType.Nack when UdpWire.TryReadNack(datagram, out UdpNack nack):
                 if (_sender.OnNack(nack))
@@ -162,7 +165,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
             if (_end.Bye(serverToken, reason) is { } bye)
             {
                 byte[] datagram = new byte[UdpWire.MaxDatagram];
-                _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address);
+                _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address, Seal);
             }
 
             await _windowTimer.DisposeAsync();
@@ -205,7 +208,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
 
     ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken)
     {
-        _listener.SendTo(_control.AsSpan(0, UdpWire.WriteSignal(_control, Id, signal)), Address);
+        _listener.SendTo(_control.AsSpan(0, UdpWire.WriteSignal(_control, Id, signal)), Address, Seal);
         return ValueTask.CompletedTask;
     }
 }

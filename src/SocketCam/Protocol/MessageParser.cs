@@ -105,10 +105,14 @@ internal static class MessageParser
         return true;
     }
 
+    /// <summary>UDP_KEY's fixed payload (docs/PROTOCOL.md §2.0 "Encrypted sessions").</summary>
+    public const int UdpKeyPayloadSize = 84;
+
     /// <summary>The largest payload a message of this type may have; throws for unknown types.</summary>
     public static long PayloadCap(MessageType type, int maxFrameBytes) => type switch
     {
-        MessageType.Hello or MessageType.Welcome => ProtocolConstants.MaxControlPayload,
+        MessageType.Hello or MessageType.Welcome or MessageType.UdpKeyRequest => ProtocolConstants.MaxControlPayload,
+        MessageType.UdpKey => UdpKeyPayloadSize,
         MessageType.VideoFrame => ProtocolConstants.VideoFrameHeaderSize + (long)maxFrameBytes,
         MessageType.Ping => ProtocolConstants.PingPayloadSize,
         MessageType.Pong => ProtocolConstants.PongPayloadSize,

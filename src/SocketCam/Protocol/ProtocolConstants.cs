@@ -75,6 +75,12 @@ internal enum MessageType : byte
     Subscribe = 0x52,
     Unsubscribe = 0x53,
     ChatSend = 0x54,
+
+    /// <summary>v1 over TLS, instead of HELLO: keys for an encrypted UDP session (docs/PROTOCOL.md §2.0 "Encrypted sessions").</summary>
+    UdpKeyRequest = 0x60,
+
+    /// <summary>The answer to <see cref="UdpKeyRequest"/>: the session id, UDP port, keys and salts.</summary>
+    UdpKey = 0x61,
     ChatHistory = 0x87,
     ChatMessage = 0xC6,
 }

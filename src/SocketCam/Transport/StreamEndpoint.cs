@@ -29,7 +29,7 @@ public sealed record StreamEndpoint(string Scheme, string Host, int Port)
     public static readonly IReadOnlyList<string> HubSchemes = ["tcp", TlsScheme, UnixScheme];
 
     /// <summary>What `view` and `publish` connect to: the stream transports and UDP live video (docs/PROTOCOL.md §2.0).</summary>
-    public static readonly IReadOnlyList<string> LiveSchemes = ["tcp", TlsScheme, UnixScheme, "udp"];
+    public static readonly IReadOnlyList<string> LiveSchemes = ["tcp", TlsScheme, UnixScheme, "udp", "udp+tls"];
 
     /// <param name="text">The address.</param>
     /// <param name="minPort">1 for addresses to connect to; 0 for addresses to listen on (0 = any free port).</param>

@@ -8,7 +8,7 @@ namespace SocketCam.Udp;
 /// </summary>
 internal static class ReassemblyChunks
 {
-    /// <summary>Fragments per chunk: 32 × 1148 = 36,736 bytes, below the large-object heap's threshold.</summary>
+    /// <summary>Fragments per chunk: 32 × 1124 = 35,968 bytes, below the large-object heap's threshold.</summary>
     public const int Fragments = 32;
 
     public const int Bytes = Fragments * UdpWire.FragmentPayload;

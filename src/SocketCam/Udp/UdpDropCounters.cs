@@ -9,6 +9,7 @@ internal sealed class UdpDropCounters
     private long _wrongSession;
     private long _notAllowed;
     private long _pendingFull;
+    private long _unsealed;
 
     /// <summary>Not one of the documented layouts (bad magic, version, size or field).</summary>
     public long Malformed => Interlocked.Read(ref _malformed);
@@ -27,6 +28,14 @@ internal sealed class UdpDropCounters
 
     /// <summary>A HELLO while the table of unanswered handshakes was full.</summary>
     public long PendingFull => Interlocked.Read(ref _pendingFull);
+
+    /// <summary>
+    /// For an encrypted session (or a sealed HELLO): not sealed, failed authentication, replayed or behind the replay
+    /// window; dropped before any field of it was read.
+    /// </summary>
+    public long Unsealed => Interlocked.Read(ref _unsealed);
+
+    public void OnUnsealed() => Interlocked.Increment(ref _unsealed);
 
     public void OnMalformed() => Interlocked.Increment(ref _malformed);
 

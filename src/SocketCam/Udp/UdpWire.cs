@@ -27,7 +27,11 @@ internal static class UdpWire
 
     public const int FragmentHeaderSize = 52;
 
-    public const int FragmentPayload = MaxDatagram - FragmentHeaderSize;
+    /// <summary>
+    /// 1124: what is left of 1200 bytes after the header and an encrypted session's seal, for every session alike, so a
+    /// sealed FRAGMENT still fits (docs/PROTOCOL.md §2.0 "Encrypted sessions").
+    /// </summary>
+    public const int FragmentPayload = MaxDatagram - FragmentHeaderSize - DatagramSeal.Overhead;
 
     public const int MinHelloSize = 256;
 
@@ -85,13 +89,13 @@ internal static class UdpWire
 
     // ---- Frame arithmetic (§2.0 "Frames: FRAGMENT") ----
 
-    /// <summary><c>max(1, ceil(total / 1148))</c>.</summary>
+    /// <summary><c>max(1, ceil(total / 1124))</c>.</summary>
     public static int DataCount(long totalLength) => totalLength <= 0 ? 1 : (int)Math.Min(int.MaxValue, (totalLength + FragmentPayload - 1) / FragmentPayload);
 
     /// <summary><c>ceil(dataCount / group)</c>, 0 without parity.</summary>
     public static int ParityCount(int dataCount, int group) => group == 0 ? 0 : (dataCount + group - 1) / group;
 
-    /// <summary>Payload bytes of data fragment <paramref name="index"/>: <c>min(1148, total - index × 1148)</c>.</summary>
+    /// <summary>Payload bytes of data fragment <paramref name="index"/>: <c>min(1124, total - index × 1124)</c>.</summary>
     public static int DataPayloadLength(long totalLength, int index) => (int)Math.Clamp(totalLength - ((long)index * FragmentPayload), 0, FragmentPayload);
 
     /// <summary>
@@ -182,7 +186,7 @@ internal static class UdpWire
         return WelcomeSize;
     }
 
-    /// <summary>A WELCOME; its fragment payload must be 1148, the only one this version's layout allows.</summary>
+    /// <summary>A WELCOME; its fragment payload must be 1124, the only one this version's layout allows.</summary>
     public static bool TryReadWelcome(ReadOnlySpan<byte> datagram, out UdpWelcome welcome)
     {
         welcome = default;
@@ -280,7 +284,7 @@ internal static class UdpWire
 
     /// <summary>
     /// Reads a FRAGMENT and tells a malformed one from a well-formed one of a frame above <paramref name="maxFrameBytes"/>
-    /// (a receiver counts those apart). Checks: exact size 52 + payload_len; data_count = max(1, ceil(total / 1148));
+    /// (a receiver counts those apart). Checks: exact size 52 + payload_len; data_count = max(1, ceil(total / 1124));
     /// index below data_count + parity_count; payload_len exact for data and parity; codec known; width and height
     /// 1..8192; raw BGR24 total = width × height × 3.
     /// </summary>

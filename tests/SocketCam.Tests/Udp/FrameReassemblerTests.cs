@@ -386,8 +386,8 @@ public sealed class FrameReassemblerTests
     {
         // Announces 10 MB against a 1000-byte cap.
         byte[] d = new byte[UdpWire.MaxDatagram];
-        var header = new FragmentHeader(1, 0, (ushort)UdpWire.DataCount(10_000_000), 0, CodecId.Jpeg, 1920, 1080, 1148, 10_000_000, 0, 0);
-        int n = UdpWire.WriteFragment(d, 1, header, new byte[1148]);
+        var header = new FragmentHeader(1, 0, (ushort)UdpWire.DataCount(10_000_000), 0, CodecId.Jpeg, 1920, 1080, UdpWire.FragmentPayload, 10_000_000, 0, 0);
+        int n = UdpWire.WriteFragment(d, 1, header, new byte[UdpWire.FragmentPayload]);
         using var reassembler = new FrameReassembler(1000);
         reassembler.Accept(d.AsSpan(0, n), T0, out _);
         int tooLarge = 0;

@@ -36,7 +36,7 @@ public sealed class UdpWireTests
         Assert.True(UdpWire.TryReadHello(b.AsSpan(0, n), out helloBack));
         Assert.Equal(big, helloBack);
 
-        var welcome = new UdpWelcome(0xDEADBEEF01, -123, 16 << 20, 1148);
+        var welcome = new UdpWelcome(0xDEADBEEF01, -123, 16 << 20, UdpWire.FragmentPayload);
         Assert.Equal(40, UdpWire.WriteWelcome(b, Session, welcome));
         Assert.True(UdpWire.TryReadWelcome(b.AsSpan(0, 40), out UdpWelcome welcomeBack));
         Assert.Equal(welcome, welcomeBack);
@@ -96,11 +96,11 @@ public sealed class UdpWireTests
     [Fact]
     public void Fragment_round_trips_and_reads_exactly_the_fields()
     {
-        byte[] payload = UdpTesting.Bytes(1148);
-        var header = new FragmentHeader(5, 1, 3, 2, CodecId.Jpeg, 8192, 1, 1148, 3000, -1, long.MaxValue);
+        byte[] payload = UdpTesting.Bytes(UdpWire.FragmentPayload);
+        var header = new FragmentHeader(5, 1, 3, 2, CodecId.Jpeg, 8192, 1, UdpWire.FragmentPayload, 3000, -1, long.MaxValue);
         byte[] b = new byte[UdpWire.MaxDatagram];
         int n = UdpWire.WriteFragment(b, Session, header, payload);
-        Assert.Equal(UdpWire.MaxDatagram, n);
+        Assert.Equal(UdpWire.MaxDatagram - DatagramSeal.Overhead, n); // room left for an encrypted session's seal
         Assert.True(UdpWire.TryReadFragment(b, 3000, out FragmentHeader back, out ReadOnlySpan<byte> payloadBack));
         Assert.Equal(header, back);
         Assert.Equal(payload, payloadBack.ToArray());
@@ -217,7 +217,7 @@ public sealed class UdpWireTests
         Assert.Throws<ArgumentOutOfRangeException>(() => UdpWire.WriteHello(b, 5, new UdpHello(1, 0, PeerRole.Viewer, "main", null, "a")));
 
         n = UdpWire.WriteWelcome(b, Session, new UdpWelcome(1, 2, 3, UdpWire.FragmentPayload));
-        Assert.False(UdpWire.TryReadWelcome(With(b[..n], w => w[37] ^= 1), out _));                   // fragment payload not 1148
+        Assert.False(UdpWire.TryReadWelcome(With(b[..n], w => w[37] ^= 1), out _));                   // fragment payload not 1124
 
         n = UdpWire.WriteSignal(b, Session, new SignalMessage(true, "ok"));
         Assert.False(UdpWire.TryReadSignal(With(b[..n], s => s[16] = 2), out _));                      // state
@@ -236,8 +236,8 @@ public sealed class UdpWireTests
     [Theory]
     [InlineData(0, 0)]
     [InlineData(1, 0)]
-    [InlineData(1148, 2)]
-    [InlineData(1149, 2)]
+    [InlineData(1124, 2)]
+    [InlineData(1125, 2)]
     [InlineData(50_000, 4)]
     public void Fragment_reader_checks_counts_indexes_and_lengths(int total, int group)
     {
