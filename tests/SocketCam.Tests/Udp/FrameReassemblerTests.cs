@@ -13,8 +13,8 @@ public sealed class FrameReassemblerTests
     [Theory]
     [InlineData(1, 0)]
     [InlineData(1, 4)]
-    [InlineData(1148, 0)]
-    [InlineData(1148, 10)]
+    [InlineData(UdpWire.FragmentPayload, 0)]
+    [InlineData(UdpWire.FragmentPayload, 10)]
     [InlineData(1149, 0)]
     [InlineData(1149, 1)]
     [InlineData(100_000, 0)]
@@ -56,8 +56,8 @@ public sealed class FrameReassemblerTests
     [InlineData(100_000, 4)]
     [InlineData(100_000, 10)]
     [InlineData(100_000, 32)]
-    [InlineData(1148 * 9 + 100, 4)]
-    [InlineData(1148 * 8 + 1, 4)]
+    [InlineData(UdpWire.FragmentPayload * 9 + 100, 4)]
+    [InlineData(UdpWire.FragmentPayload * 8 + 1, 4)]
     [InlineData(5000, 1)]
     [InlineData(700, 3)]
     public void Any_single_loss_per_group_is_rebuilt_byte_for_byte(int size, int group)
@@ -106,7 +106,7 @@ public sealed class FrameReassemblerTests
     [Fact]
     public void Nack_lists_exactly_what_parity_cannot_rebuild_and_retransmissions_complete_the_frame()
     {
-        byte[] data = UdpTesting.Bytes(100_000, 5);
+        byte[] data = UdpTesting.Bytes(98_000, 5); // 88 data fragments of 1124
         const int Group = 10;
         FragmentedFrame sent = FrameFragmenter.Fragment(UdpTesting.Session, 8, UdpTesting.JpegHeader(8), data, Group);
         Assert.Equal(88, sent.DataCount);
@@ -204,7 +204,7 @@ public sealed class FrameReassemblerTests
     [Fact]
     public void Nacks_are_split_at_574_indexes()
     {
-        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(1148 * 1100), 0);
+        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(UdpWire.FragmentPayload * 1100), 0);
         using var reassembler = new FrameReassembler(Cap);
         foreach (byte[] d in datagrams[700..])
         {
@@ -222,7 +222,7 @@ public sealed class FrameReassemblerTests
     public void A_frame_with_few_fragments_arrived_is_nacked_at_most_one_datagram_or_twice_what_arrived_per_round()
     {
         // One fragment of 1100 arrived: one NACK of the 574 lowest missing, not the 1099 the header implies.
-        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(1148 * 1100), 0);
+        byte[][] datagrams = UdpTesting.Datagrams(1, UdpTesting.Bytes(UdpWire.FragmentPayload * 1100), 0);
         using var reassembler = new FrameReassembler(Cap);
         reassembler.Accept(datagrams[1099], T0, out _);
         var nacks = new List<UdpNack>();
@@ -439,7 +439,7 @@ public sealed class FrameReassemblerTests
     [Fact]
     public void Fragmenter_sends_each_groups_parity_right_after_its_data()
     {
-        using FragmentedFrame frame = FrameFragmenter.Fragment(1, 1, UdpTesting.JpegHeader(), UdpTesting.Bytes(1148 * 10), 4);
+        using FragmentedFrame frame = FrameFragmenter.Fragment(1, 1, UdpTesting.JpegHeader(), UdpTesting.Bytes(UdpWire.FragmentPayload * 10), 4);
         Assert.Equal((10, 3, 13), (frame.DataCount, frame.ParityCount, frame.Count));
         Assert.Equal(new[] { 0, 1, 2, 3, 10, 4, 5, 6, 7, 11, 8, 9, 12 }, Enumerable.Range(0, frame.Count).Select(frame.IndexAt));
         Assert.All(Enumerable.Range(0, frame.Count), p => Assert.Equal(frame.IndexAt(p), UdpTesting.IndexOf(frame[p].ToArray())));

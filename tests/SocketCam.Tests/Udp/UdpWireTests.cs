@@ -101,10 +101,10 @@ public sealed class UdpWireTests
         byte[] b = new byte[UdpWire.MaxDatagram];
         int n = UdpWire.WriteFragment(b, Session, header, payload);
         Assert.Equal(UdpWire.MaxDatagram - DatagramSeal.Overhead, n); // room left for an encrypted session's seal
-        Assert.True(UdpWire.TryReadFragment(b, 3000, out FragmentHeader back, out ReadOnlySpan<byte> payloadBack));
+        Assert.True(UdpWire.TryReadFragment(b.AsSpan(0, n), 3000, out FragmentHeader back, out ReadOnlySpan<byte> payloadBack));
         Assert.Equal(header, back);
         Assert.Equal(payload, payloadBack.ToArray());
-        Assert.Equal(FragmentReadResult.TooLarge, UdpWire.ReadFragment(b, 2999, out _, out _));
+        Assert.Equal(FragmentReadResult.TooLarge, UdpWire.ReadFragment(b.AsSpan(0, n), 2999, out _, out _));
     }
 
     [Fact]
