@@ -573,9 +573,13 @@ internal static class ServeCommand
             }
 
             // Encrypted UDP takes its keys over the TLS port: the address to give is that port's.
-            foreach (IPAddress address in bound is not null && hub.TcpIsTls ? ReachableAddresses(bound) : [])
+            if (bound is not null && hub.TcpIsTls)
             {
-                Console.WriteLine($"    socketcam view udp+tls://{FormatHost(address)}:{bound!.Port}{pinArg}{roomArg}{tokenArg}   (encrypted)");
+                Console.WriteLine("  encrypted UDP (keys over TLS, every datagram sealed; udp:// above is plaintext):");
+                foreach (IPAddress address in ReachableAddresses(bound))
+                {
+                    Console.WriteLine($"    socketcam view udp+tls://{FormatHost(address)}:{bound.Port}{pinArg}{roomArg}{tokenArg}");
+                }
             }
         }
 
