@@ -132,6 +132,9 @@ public sealed class HttpServer : IAsyncDisposable
                 kestrel.Listen(https.EndPoint, listen =>
                 {
                     listen.Use(AdmitConnection); // before the TLS handshake: a flood of handshakes meets the same caps
+                    // HTTP/1.1 like the plain listener: the pages' WebSockets are the classic Upgrade kind, and a stream per
+                    // connection is what the per-address caps count.
+                    listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
                     listen.UseHttps(https.Certificate.Certificate, tls => tls.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
                 });
             }
@@ -450,7 +453,7 @@ public sealed class HttpServer : IAsyncDisposable
         string? Room(int i) => Uri.UnescapeDataString(parts[i]);
         return parts switch
         {
-            [] or ["healthz"] or ["assets", ..] or ["v2", "ws"] or ["call", _] or ["rooms", _] or ["rooms", _, "publish"] => (true, null, AccessGrants.None),
+            [] or ["healthz"] or ["favicon.ico"] or ["assets", ..] or ["v2", "ws"] or ["call", _] or ["rooms", _] or ["rooms", _, "publish"] => (true, null, AccessGrants.None),
             ["stream.mjpg"] or ["snapshot.jpg"] => (false, _options.DefaultRoom, AccessGrants.Subscribe),
             ["rooms", _, "ws" or "stream.mjpg" or "snapshot.jpg"] => (false, Room(1), AccessGrants.Subscribe),
             ["rooms", _, "publish", "ws"] => (false, Room(1), AccessGrants.Publish),

@@ -237,6 +237,11 @@ internal static class ServeCommand
                 throw new ArgumentException("--tls puts TLS on the --listen port: give --listen HOST:PORT (a Unix socket stays plaintext).");
             }
 
+            if (!IsOff(r.GetValue(data)!))
+            {
+                RequireDataDirectory(r.GetValue(data)!);
+            }
+
             // One certificate for --https and --tls (the fingerprint users compare is the same), made or read once if needed.
             Web.Tls.ServerCertificate? shared = null;
             Web.Tls.ServerCertificate Certificate() => shared ??= CertificateFrom(r.GetValue(cert), r.GetValue(key), r.GetValue(data)!);
@@ -468,6 +473,19 @@ internal static class ServeCommand
     {
         Protocol.RoomName.Validate(room);
         return new SeedOptions { EndPoint = await ParseListenAsync(address, cancellationToken), Room = room };
+    }
+
+    /// <summary>The data directory made (or found) before anything is kept there, so a bad one is one line naming the flag.</summary>
+    private static void RequireDataDirectory(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot use {directory} as the data directory (the chat store, token key and certificate are kept there): {ex.Message} Choose another with --data DIR, or --data off.", ex);
+        }
     }
 
     private static bool IsOff(string address) => string.Equals(address, "off", StringComparison.OrdinalIgnoreCase);

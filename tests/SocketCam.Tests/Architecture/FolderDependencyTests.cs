@@ -217,7 +217,7 @@ internal static class FolderDependencyChecker
             .ToList();
     }
 
-    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, System.IO.Hashing, Microsoft.Data.Sqlite and SkiaSharp.</summary>
+    /// <summary>The engine's references: the .NET and ASP.NET Core shared frameworks, System.IO.Hashing, Microsoft.Data.Sqlite, SkiaSharp and Microsoft.IdentityModel.*.</summary>
     public static IReadOnlyList<MetadataReference> FrameworkReferences()
     {
         var dirs = new[] { typeof(object), typeof(Microsoft.AspNetCore.Http.HttpContext) }
@@ -228,6 +228,7 @@ internal static class FolderDependencyChecker
             .Append(typeof(System.IO.Hashing.Crc32).Assembly.Location)
             .Append(typeof(Microsoft.Data.Sqlite.SqliteConnection).Assembly.Location)
             .Append(typeof(SkiaSharp.SKBitmap).Assembly.Location)
+            .Concat(Directory.GetFiles(AppContext.BaseDirectory, "Microsoft.IdentityModel.*.dll"))
             .Distinct(StringComparer.Ordinal)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToList();

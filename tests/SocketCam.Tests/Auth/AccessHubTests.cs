@@ -47,7 +47,7 @@ public sealed class AccessHubTests : IDisposable
         await using RoomSession viewer = await RoomSession.JoinAsync(scene.Hub, "Mallory", token: Token("carol", AccessGrants.Subscribe), chat: new ChatChannel());
 
         // The hub uses the token's identity, not the name the peer picked, and says what it may do.
-        Assert.Contains(scene.Bystander.Events.OfType<ParticipantJoinedEvent>(), e => e.Participant.Name == "carol");
+        Assert.Equal("carol", (await scene.ArrivalOfAsync(viewer.Id)).Participant.Name);
         Assert.DoesNotContain(scene.Bystander.Events.OfType<ParticipantJoinedEvent>(), e => e.Participant.Name == "Mallory");
         Assert.Equal(ProtocolV2.PermissionSubscribe, viewer.Client.Welcome.Permissions);
 

@@ -66,6 +66,13 @@ internal sealed class RoomScene : IAsyncDisposable
         Assert.False(Publisher.Receive.IsCompleted, "the publisher's session ended");
     }
 
+    /// <summary>Waits until the bystander heard that <paramref name="participantId"/> joined, and returns that event.</summary>
+    public async Task<ParticipantJoinedEvent> ArrivalOfAsync(uint participantId)
+    {
+        await Eventually.UntilAsync(() => Bystander.Events.OfType<ParticipantJoinedEvent>().Any(e => e.Participant.ParticipantId == participantId), $"participant {participantId}'s arrival");
+        return Bystander.Events.OfType<ParticipantJoinedEvent>().Single(e => e.Participant.ParticipantId == participantId);
+    }
+
     /// <summary>Waits until the bystander heard that <paramref name="participantId"/> left, and returns that event.</summary>
     public async Task<ParticipantLeftEvent> DepartureOfAsync(uint participantId)
     {

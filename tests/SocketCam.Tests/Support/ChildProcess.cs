@@ -188,7 +188,6 @@ internal sealed class ChildProcess : IAsyncDisposable
         return await done.Task;
     }
 
-    /// <summary>Sends SIGINT, like Ctrl+C in a terminal.</summary>
     /// <summary>Writes a line to the child's standard input (what a person would type).</summary>
     public async Task WriteLineAsync(string line)
     {
@@ -196,6 +195,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         await _process.StandardInput.FlushAsync();
     }
 
+    /// <summary>Sends SIGINT, like Ctrl+C in a terminal.</summary>
     public async Task InterruptAsync()
     {
         using Process kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-INT", _process.Id.ToString(CultureInfo.InvariantCulture) } })!;
