@@ -161,7 +161,7 @@ public sealed class UnixSocketCliTests : IDisposable
         await using (bench)
         {
             Assert.Equal(2, code);
-            Assert.Contains(bench.Stderr, l => l == "socketcam: Unknown --transport 'carrier-pigeon': use tcp, tls, udp or unix (several: comma-separated).");
+            Assert.Contains(bench.Stderr, l => l == "socketcam: Unknown --transport 'carrier-pigeon': use tcp, tls, udp, udp+tls or unix (several: comma-separated).");
         }
     }
 
