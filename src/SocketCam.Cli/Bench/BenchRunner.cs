@@ -128,21 +128,7 @@ internal static class BenchRunner
             TimeSpan child0 = ChildCpu(source);
             long t0 = Stopwatch.GetTimestamp();
 
-            // A plain loop: the bench polls this often and must not add allocations to what it measures.
-            long Slowest()
-            {
-                long min = long.MaxValue;
-                for (int i = 0; i < viewers.Length; i++)
-                {
-                    min = Math.Min(min, viewers[i].Stats.Frames - frames0[i]);
-                }
-
-                return min;
-            }
-
-            TimeSpan limit = settings.Fps > 0 ? TimeSpan.FromSeconds((settings.Frames / settings.Fps * 2) + 30) : TimeSpan.FromMinutes(10);
-            await WaitUntilAsync(() => Slowest() >= settings.Frames, tasks, limit, "measurement", stop.Token, () =>
-                string.Create(CultureInfo.InvariantCulture, $"  {Slowest()}/{settings.Frames} frames, {Slowest() / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest viewer)"), progress);
+            await WaitForMeasuredFramesAsync(viewers, frames0, settings, t0, tasks, stop.Token, progress);
 
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds;
@@ -155,7 +141,7 @@ internal static class BenchRunner
             int slowest = Array.IndexOf(fps, fps.Min());
             return new BenchResult(
                 settings,
-                Slowest(),
+                SlowestFrames(viewers, frames0),
                 published,
                 seconds,
                 fps.Min(),
@@ -224,6 +210,28 @@ internal static class BenchRunner
     }
 
     /// <summary>Polls <paramref name="done"/> until true; a task that ends first surfaces its failure, a time limit ends the wait.</summary>
+    /// <summary>Waits until the slowest viewer has <see cref="BenchSettings.Frames"/> frames since <paramref name="frames0"/>, reporting progress.</summary>
+    internal static Task WaitForMeasuredFramesAsync(ViewerClient[] viewers, long[] frames0, BenchSettings settings, long t0, List<Task> tasks, CancellationToken cancellationToken, Action<string>? progress)
+    {
+        long Slowest() => SlowestFrames(viewers, frames0);
+        TimeSpan limit = settings.Fps > 0 ? TimeSpan.FromSeconds((settings.Frames / settings.Fps * 2) + 30) : TimeSpan.FromMinutes(10);
+        return WaitUntilAsync(() => Slowest() >= settings.Frames, tasks, limit, "measurement", cancellationToken, () =>
+            string.Create(CultureInfo.InvariantCulture, $"  {Slowest()}/{settings.Frames} frames, {Slowest() / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest viewer)"), progress);
+    }
+
+    /// <summary>The frames the slowest viewer received since <paramref name="frames0"/>.</summary>
+    internal static long SlowestFrames(ViewerClient[] viewers, long[] frames0)
+    {
+        // A plain loop: the bench polls this often and must not add allocations to what it measures.
+        long min = long.MaxValue;
+        for (int i = 0; i < viewers.Length; i++)
+        {
+            min = Math.Min(min, viewers[i].Stats.Frames - frames0[i]);
+        }
+
+        return min;
+    }
+
     internal static async Task WaitUntilAsync(Func<bool> done, List<Task> tasks, TimeSpan limit, string phase, CancellationToken cancellationToken, Func<string>? status = null, Action<string>? progress = null)
     {
         long start = Stopwatch.GetTimestamp();

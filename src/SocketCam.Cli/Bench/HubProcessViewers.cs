@@ -66,20 +66,7 @@ internal static class HubProcessViewers
             TimeSpan hubCpu0 = hub.CpuTime;
             TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             long t0 = Stopwatch.GetTimestamp();
-            long Slowest()
-            {
-                long min = long.MaxValue;
-                for (int i = 0; i < viewers.Length; i++)
-                {
-                    min = Math.Min(min, viewers[i].Stats.Frames - frames0[i]);
-                }
-
-                return min;
-            }
-
-            TimeSpan limit = settings.Fps > 0 ? TimeSpan.FromSeconds((settings.Frames / settings.Fps * 2) + 30) : TimeSpan.FromMinutes(10);
-            await BenchRunner.WaitUntilAsync(() => Slowest() >= settings.Frames, tasks, limit, "measurement", stop.Token, () =>
-                string.Create(CultureInfo.InvariantCulture, $"  {Slowest()}/{settings.Frames} frames, {Slowest() / Stopwatch.GetElapsedTime(t0).TotalSeconds:0.0} fps (slowest viewer)"), progress);
+            await BenchRunner.WaitForMeasuredFramesAsync(viewers, frames0, settings, t0, tasks, stop.Token, progress);
 
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             double hubCpuMs = (hub.CpuTime - hubCpu0).TotalMilliseconds;
@@ -89,7 +76,7 @@ internal static class HubProcessViewers
             int slowest = Array.IndexOf(fps, fps.Min());
             // Frames the hub sent, as the fastest viewer saw them (the child's room counter is not visible from here).
             long published = (long)(fps.Max() * seconds);
-            return new BenchResult(settings, Slowest(), published, seconds, fps.Min(), fps.Max(), mbps[slowest], mbps.Sum(),
+            return new BenchResult(settings, BenchRunner.SlowestFrames(viewers, frames0), published, seconds, fps.Min(), fps.Max(), mbps[slowest], mbps.Sum(),
                 viewers[0].Stats.Latency, viewers.Max(v => v.Stats.Latency.P99), viewers.Sum(v => v.Stats.Dropped) - dropped0, viewers.Sum(v => v.Stats.Corrupt),
                 0, 0, 0, 0, 0, 0, 0, 0,
                 published > 0 ? cpuMs / published : 0, 0, $"test pattern {settings.Size} in a `serve` child")
