@@ -70,6 +70,24 @@ public sealed class HttpsTests : IDisposable
     }
 
     [Fact]
+    public async Task Ffmpeg_reads_the_live_mjpeg_stream_over_https_verifying_the_generated_certificate()
+    {
+        ServerCertificate certificate = ServerCertificate.LoadOrCreate(_directory);
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: "main", web: o => o with { Https = new HttpsOptions(new IPEndPoint(IPAddress.Loopback, 0), certificate) });
+        string url = $"https://127.0.0.1:{server.Web.HttpsEndPoint!.Port}/stream.mjpg";
+
+        // framemd5 prints one line per decoded frame: three frames of the live stream, decoded through TLS.
+        (int code, string output) = await RunAsync("ffmpeg", "-hide_banner", "-loglevel", "error", "-tls_verify", "1", "-ca_file", certificate.Path!,
+            "-i", url, "-frames:v", "3", "-f", "framemd5", "-");
+        Assert.True(code == 0, output);
+        Assert.Equal(3, output.Split('\n').Count(l => l.StartsWith("0,", StringComparison.Ordinal)));
+
+        // Verifying without the certificate as CA fails: ffmpeg is not quietly trusting anything.
+        (code, output) = await RunAsync("ffmpeg", "-hide_banner", "-loglevel", "error", "-tls_verify", "1", "-i", url, "-frames:v", "1", "-f", "null", "-");
+        Assert.NotEqual(0, code);
+    }
+
+    [Fact]
     public async Task Serve_https_prints_the_https_urls_and_the_fingerprint_curl_can_check()
     {
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--udp", "off", "--http", "127.0.0.1:0",
