@@ -14,7 +14,7 @@ internal static class PublishCommand
     public static Command Create()
     {
         var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
-        var sources = new SourceOptionSet(many: true);
+        var sources = new SourceOptionSet(SourceFactory.AutoSpec, many: true);
         var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others (with several --source); default: user@host", DefaultValueFactory = _ => DefaultName() };
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
@@ -55,7 +55,12 @@ internal static class PublishCommand
             }
 
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
-            (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+            (IFrameSource opened, string? note) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+            if (note is not null)
+            {
+                await Console.Error.WriteLineAsync("socketcam: " + note);
+            }
+
             await using IFrameSource frames = opened;
             var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes), options, frames, encoder, loggers);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);

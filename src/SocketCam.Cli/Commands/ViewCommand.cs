@@ -38,11 +38,12 @@ internal static class ViewCommand
         var logLevel = CommonOptions.LogLevel();
         var window = CommandWindow.WindowOption();
         var windowStats = CommandWindow.StatsOption();
+        var noWindow = new Option<bool>("--no-window") { Description = "Statistics in the terminal only, even with a display (a window opens by default when there is one)" };
         var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (its display name; see `socketcam rooms`). Default: the room's main video" };
         var track = new Option<string?>("--track") { Description = "Watch the track with this label: its name, its source (camera, screen, file) or its id. Default: the first video track" };
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, windowStats, logLevel,
+            url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, noWindow, windowStats, logLevel,
         };
         tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
@@ -63,24 +64,68 @@ internal static class ViewCommand
             ValidateSnapshotPath(snapshotPath);
             string? recordPath = r.GetValue(record);
             RecordingFormat? recordFormat = recordPath is null ? null : RecordingFormats.FromPath(recordPath);
-            if (r.GetValue(windowStats) && !r.GetValue(window))
-            {
-                throw new ArgumentException("--stats draws over the video window: use it with --window.");
-            }
-
-            if (r.GetValue(window))
-            {
-                CommandWindow.RequireDisplay("view --window", "use --snapshot FILE.jpg to save a frame instead");
-            }
+            bool showWindow = WantsWindow(r.GetValue(window), r.GetValue(noWindow), r.GetValue(json), r.GetValue(quiet), r.GetValue(windowStats));
 
             var output = new ViewOutput(snapshotPath, recordPath, recordFormat, r.GetValue(json), r.GetValue(quiet))
             {
-                Window = r.GetValue(window),
+                Window = showWindow,
                 WindowStats = r.GetValue(windowStats),
             };
             return RunAsync(ParseUrl(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// A person expects a picture: the window opens when there is a display, unless --no-window or --json (a script) says
+    /// otherwise; --window insists (and fails in one line without a display). Without one, one line says how to get a picture.
+    /// </summary>
+    private static bool WantsWindow(bool window, bool noWindow, bool json, bool quiet, bool stats)
+    {
+        if (window && noWindow)
+        {
+            throw new ArgumentException("--window and --no-window contradict each other: give one of them.");
+        }
+
+        bool hasDisplay = Display.DisplayEnvironment.HasDisplay(Environment.GetEnvironmentVariable);
+        if (stats && !window && (noWindow || json || !hasDisplay))
+        {
+            throw new ArgumentException("--stats draws over the video window: use it with --window.");
+        }
+
+        if (window)
+        {
+            CommandWindow.RequireDisplay("view --window", "use --snapshot FILE.jpg to save a frame instead");
+            return true;
+        }
+
+        if (noWindow || json)
+        {
+            return false;
+        }
+
+        if (!hasDisplay)
+        {
+            if (!quiet)
+            {
+                Console.Error.WriteLine("socketcam: no display here, so statistics only: for a picture open the hub's watch page "
+                    + "(http://HOST:8080/rooms/ROOM) in a browser, or save frames with --snapshot FILE.jpg or --record FILE.mkv.");
+            }
+
+            return false;
+        }
+
+        try
+        {
+            CommandWindow.RequireDisplay("view", "use --no-window");
+            return true;
+        }
+        catch (Diagnostics.NativeDependencyException ex)
+        {
+            // A window was not asked for: say what is missing and watch in the terminal.
+            Console.Error.WriteLine($"socketcam: {ex.Message} (statistics only; --no-window hides this line)");
+            return false;
+        }
     }
 
     /// <summary>tcp://HOST:PORT (the default scheme), unix:///PATH or seed+tcp://HOST:PORT.</summary>
