@@ -8,6 +8,8 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        // First of all, so a Ctrl+C at any moment (even while the command starts) stops it the same way.
+        using var signals = new TerminationSignals();
         var root = new RootCommand(
             """
             SocketCam: live camera video over sockets.
@@ -48,8 +50,7 @@ internal static class Program
             return 2;
         }
 
-        // Ctrl+C cancels the command; it then has this long to finish (say goodbye to clients, let ffmpeg write the index
-        // of a recording) before the process ends anyway. System.CommandLine's default of 2 s is too short for that.
-        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
+        // Ctrl+C is TerminationSignals' (System.CommandLine's handler would come too late and its 2 s default is too short).
+        return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, signals.Token);
     }
 }

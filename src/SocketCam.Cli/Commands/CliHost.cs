@@ -14,9 +14,6 @@ internal static class CliHost
 {
     public static async Task<int> RunAsync(string logLevel, CancellationToken cancellationToken, Func<ILoggerFactory, CancellationToken, Task<int>> body)
     {
-        // System.CommandLine registers its Ctrl+C handler only after the action returns its task: without this, a command
-        // whose start-up completes synchronously (the banner printed) could meet a SIGINT with no handler yet, and die with 130.
-        await Task.Yield();
         if (!Enum.TryParse(logLevel, ignoreCase: true, out LogLevel level))
         {
             await Console.Error.WriteLineAsync($"socketcam: unknown --log-level '{logLevel}'.");

@@ -45,6 +45,23 @@ public sealed partial class CliTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(20)]
+    [InlineData(300)]
+    [InlineData(1200)]
+    public async Task Ctrl_C_at_any_moment_of_start_up_stops_serve_cleanly(int afterMilliseconds)
+    {
+        // Before the fix, a Ctrl+C before System.CommandLine had registered its handler (up to ~1.5 s into serve's start)
+        // killed it with 130 and no word. Timed from when the runtime has mapped socketcam.dll: before that no program
+        // of ours runs at all, and the signal's default action is all there is.
+        await using CliProcess serve = CliProcess.Start(null, "serve", "--listen", "127.0.0.1:0", "--http", "off", "--udp", "off", "--data", "off", "--quiet");
+        await Eventually.UntilAsync(() => File.ReadAllText($"/proc/{serve.Id}/maps").Contains("socketcam.dll", StringComparison.Ordinal), "socketcam.dll loaded");
+        await Task.Delay(afterMilliseconds);
+        await serve.InterruptAsync();
+        Assert.True(await serve.WaitForExitAsync(ProcessTimeout) == 0, serve.Transcript());
+        Assert.DoesNotContain(serve.Stderr, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_too_long_token_is_refused_without_echoing_it()
     {
