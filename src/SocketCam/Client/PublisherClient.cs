@@ -62,7 +62,7 @@ internal sealed class PublisherClient
     internal Action<MediaFrame>? FrameEncoded { get; set; }
 
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, (_, _) => Interlocked.Increment(ref _reconnects), cancellationToken);
 
     /// <summary>UDP only: what loss recovery cost so far (parity and resent bytes) against the picture bytes, all sessions.</summary>
     public (long DataBytes, long RecoveryBytes) UdpBytes => (Interlocked.Read(ref _udpDataBytes), Interlocked.Read(ref _udpRecoveryBytes));

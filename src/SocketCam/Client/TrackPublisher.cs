@@ -80,7 +80,7 @@ internal sealed class TrackPublisher
     public uint ParticipantId { get; private set; }
 
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, (_, _) => Interlocked.Increment(ref _reconnects), cancellationToken);
 
     private async Task RunSessionAsync(CancellationToken cancellationToken)
     {

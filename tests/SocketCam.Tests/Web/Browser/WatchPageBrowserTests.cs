@@ -129,9 +129,12 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
 
         IResponse response = await page.GotoAsync($"{server.Url}/rooms/nosuch");
         Assert.Equal(200, response.Status); // the page itself is served: it waits for the room
+        // A room without a publisher is one to wait for, not a failure: no red "disconnected", no raw close text.
         await page.UntilAsync(
-            "window.socketcam.state === 'disconnected' && /unknown room/i.test(window.socketcam.reason)",
-            "the page says the room is unknown");
+            "window.socketcam.state === 'waiting' && document.getElementById('overlay').textContent.startsWith('waiting for nosuch to start')",
+            "the page says it waits for the room to start");
+        Assert.Equal("waiting for the publisher", await page.EvalAsync<string>("() => document.getElementById('state').textContent"));
+        Assert.DoesNotContain("disconnected", await page.EvalAsync<string>("() => document.getElementById('overlay').textContent"), StringComparison.Ordinal);
         IReadOnlyList<WebSocketEvent> sockets = await page.WebSocketLogAsync();
         Assert.Contains(sockets, e => e.Event == "close" && e.Code == 4404 && e.Url.Contains("/rooms/nosuch/ws", StringComparison.Ordinal));
         Assert.Equal(0, await page.EvalAsync<int>("() => window.socketcam.framesDrawn"));
