@@ -310,6 +310,13 @@ public sealed class ViewerClient : IDisposable
     {
         try
         {
+            // LIST_ROOMS needs the admin grant: a signed room token usually lacks it, and a refusal would count against
+            // this address as a failed attempt. The shared secret (or none, on an open hub) has it.
+            if (_options.Token is { } token && Auth.RoomTokens.LooksLikeOne(token))
+            {
+                return;
+            }
+
             await Task.Delay(NoPublisherCheckDelay, cancellationToken);
             if (Stats.Frames > 0 || !Stats.SignalLive || Stats.NoPublisher is not null)
             {
