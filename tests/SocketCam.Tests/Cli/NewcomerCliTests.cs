@@ -48,6 +48,15 @@ public sealed class NewcomerCliTests : IDisposable
             Assert.Contains(view.Stderr, l => l.StartsWith("not connected (connection refused): retrying", StringComparison.Ordinal) && l.Contains(", attempt ", StringComparison.Ordinal));
         }
 
+        // publish retries the same way: one warning, then its status line says it is not connected.
+        (code, CliProcess publish) = await CliProcess.RunAsync(_directory, ProcessTimeout, "publish", $"tcp://127.0.0.1:{port}", "--source", "pattern", "--size", "160x120", "--seconds", "6");
+        await using (publish)
+        {
+            string warning = Assert.Single(publish.Stderr, l => l.Contains("warn:", StringComparison.Ordinal));
+            Assert.Contains("connection refused: is `socketcam serve` running there", warning, StringComparison.Ordinal);
+            Assert.Contains(publish.Stderr, l => l.StartsWith("not connected (connection refused): retrying", StringComparison.Ordinal));
+        }
+
         (code, view) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", $"tcp://127.0.0.1:{port}", "--no-reconnect");
         await using (view)
         {
