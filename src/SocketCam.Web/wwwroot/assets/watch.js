@@ -88,6 +88,8 @@ function onText(text) {
   if (msg.type === 'signal') {
     if (msg.live) setState('live');
     else setState('nosignal', msg.reason || 'no signal');
+  } else if (msg.type === 'hello') {
+    if (msg.publishing === false && sc.state === 'connecting') setState('waiting', `waiting for ${room} to start`);
   } else if (msg.type === 'pong') {
     onPong(msg);
   }
@@ -165,7 +167,7 @@ function recordFrame(captureUs, width, height) {
   sc.width = width;
   sc.height = height;
   backoffMs = BACKOFF_MIN_MS;
-  if (sc.state === 'connecting') setState('live');
+  if (sc.state === 'connecting' || sc.state === 'waiting') setState('live');
 }
 
 function percentile(sorted, p) {
