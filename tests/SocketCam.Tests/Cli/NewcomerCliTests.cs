@@ -22,7 +22,7 @@ public sealed class NewcomerCliTests : IDisposable
     public async Task A_room_without_a_publisher_is_named_with_the_rooms_that_have_one_and_the_viewer_waits_for_it()
     {
         await using TestHub hub = TestHub.Start(captureRoom: "main", width: 160, height: 120, fps: 15);
-        await using CliProcess view = CliProcess.Start(_directory, "view", hub.Url, "--room", "nosuch", "--frames", "3", "--no-reconnect");
+        await using CliProcess view = CliProcess.Start(_directory, "view", hub.Url, "--room", "nosuch", "--frames", "3", "--no-reconnect", "--quiet");
         const string Expected = "Room 'nosuch' has no publisher yet (rooms with a publisher: 'main'); waiting for it to start";
         await Eventually.UntilAsync(() => view.Stderr.Any(l => l.EndsWith(Expected, StringComparison.Ordinal)), "view says the room has no publisher", TestHub.Timeout);
         Assert.False(view.HasExited, view.Transcript());
@@ -57,7 +57,7 @@ public sealed class NewcomerCliTests : IDisposable
             Assert.Contains(publish.Stderr, l => l.StartsWith("not connected (connection refused): retrying", StringComparison.Ordinal));
         }
 
-        (code, view) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", $"tcp://127.0.0.1:{port}", "--no-reconnect");
+        (code, view) = await CliProcess.RunAsync(_directory, ProcessTimeout, "view", $"tcp://127.0.0.1:{port}", "--no-reconnect", "--quiet");
         await using (view)
         {
             Assert.True(code == 1, view.Transcript());
