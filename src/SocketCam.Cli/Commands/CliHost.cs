@@ -51,7 +51,7 @@ internal static class CliHost
         NativeDependencyException => ex.Message,
         RemoteErrorException => ex.Message,
         ProtocolException => "protocol error: " + ex.Message,
-        SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } => "the address is already in use: stop the other server or pick another with --listen HOST:PORT.",
+        SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } => "the address is already in use: stop the program that has it or pick another address.",
         SocketException { SocketErrorCode: SocketError.AddressNotAvailable } => "cannot listen on that address: it is not one of this machine's (try 0.0.0.0).",
         SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused: is `socketcam serve` running at that address?",
         SocketException se => $"network error: {se.Message}",

@@ -166,20 +166,20 @@ internal static class PublishCommand
     }
 
     public static Func<TimeSpan, string> PublisherLine(PublisherClient publisher) =>
-        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), "");
+        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), "", () => publisher.Retry);
 
     private static Func<TimeSpan, string> TracksLine(TrackPublisher publisher) =>
-        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), " (all tracks)");
+        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), " (all tracks)", () => publisher.Retry);
 
     /// <summary>The live line of either kind of publisher: rates over the last interval from its running totals.</summary>
-    private static Func<TimeSpan, string> SendingLine(Func<(long Frames, long Bytes, double RttMilliseconds)> totals, string what)
+    private static Func<TimeSpan, string> SendingLine(Func<(long Frames, long Bytes, double RttMilliseconds)> totals, string what, Func<RetryState?> retry)
     {
         long lastFrames = 0;
         long lastBytes = 0;
         return interval =>
         {
             (long frames, long bytes, double rtt) = totals();
-            string line = string.Create(CultureInfo.InvariantCulture,
+            string line = retry() is { } waiting ? ViewCommand.RetryLine(waiting, DateTime.UtcNow) : string.Create(CultureInfo.InvariantCulture,
                 $"sending {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps{what}  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  rtt {rtt:0.00} ms  frames {frames}");
             lastFrames = frames;
             lastBytes = bytes;

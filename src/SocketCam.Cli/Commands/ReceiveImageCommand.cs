@@ -5,6 +5,8 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
 using SocketCam.Transfer;
 
+using SocketCam.Transport;
+
 namespace SocketCam.Cli.Commands;
 
 internal static class ReceiveImageCommand
@@ -71,13 +73,13 @@ internal static class ReceiveImageCommand
             {
                 if (overUdp)
                 {
-                    using var receiver = new UdpImageReceiver(listen, options, logger);
+                    using var receiver = AddressInUse.Wrap(() => new UdpImageReceiver(listen, options, logger), listen, "--udp", "another receive-image?");
                     PrintListening(scheme, receiver.LocalEndPoint);
                     await receiver.ReceiveAsync(path, report => Print(path, report, asJson), token);
                 }
                 else
                 {
-                    using var receiver = new TcpImageReceiver(listen, options, logger);
+                    using var receiver = AddressInUse.Wrap(() => new TcpImageReceiver(listen, options, logger), listen, "--tcp", "another receive-image?");
                     PrintListening(scheme, receiver.LocalEndPoint);
                     Print(path, await receiver.ReceiveAsync(path, token), asJson);
                 }

@@ -345,7 +345,7 @@ internal static class ServeCommand
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
 
         long lastFrames = 0;
-        long lastBytes = 0;
+        var sent = new LiveStats.CounterRate();
         var stats = new LiveStats(
             interval =>
             {
@@ -354,7 +354,7 @@ internal static class ServeCommand
                 long bytes = hub.Clients.BytesSent;
                 // Every kind of viewer is a room viewer: native (TCP, Unix, UDP), seed, MJPEG, WebSocket, a preview window.
                 int viewers = hub.Rooms.Sum(r => r.ViewerCount);
-                string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
+                string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate(sent.PerSecond(bytes, interval))} out");
                 if (recording is not null)
                 {
                     line += string.Create(CultureInfo.InvariantCulture, $", recorded {recording.FramesRecorded} frames ({LiveStats.Size(recording.BytesRecorded)})");
@@ -365,7 +365,6 @@ internal static class ServeCommand
                 }
 
                 lastFrames = frames;
-                lastBytes = bytes;
                 return line;
             },
             quiet);

@@ -30,7 +30,7 @@ internal static class SnapshotCommand
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
             string path = r.GetValue(file)!;
-            ViewCommand.ValidateSnapshotPath(path);
+            ViewCommand.ValidateSnapshotPath(path, option: null);
             var options = new ViewerOptions
             {
                 Room = r.GetValue(room)!,

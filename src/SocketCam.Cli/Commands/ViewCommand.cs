@@ -132,11 +132,13 @@ internal static class ViewCommand
     private static StreamEndpoint ParseUrl(string text) =>
         StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, [.. StreamEndpoint.LiveSchemes, Seed.SeedClient.Scheme]);
 
-    public static void ValidateSnapshotPath(string? path)
+    /// <summary>The file must be one we can write; <paramref name="option"/> names where it came from (null: the snapshot command's own argument).</summary>
+    public static void ValidateSnapshotPath(string? path, string? option = "--snapshot")
     {
         if (path is not null && Path.GetExtension(path).ToLowerInvariant() is not (".jpg" or ".jpeg" or ".png"))
         {
-            throw new ArgumentException($"--snapshot '{path}': the file name must end in .jpg, .jpeg or .png.");
+            string subject = option is null ? $"'{path}'" : $"{option} '{path}'";
+            throw new ArgumentException($"{subject}: the file name must end in .jpg, .jpeg or .png (a JPEG or PNG is written).");
         }
     }
 
@@ -184,6 +186,11 @@ internal static class ViewCommand
             {
                 await viewer.RunAsync(stop.Token);
             }
+            catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused && !endpoint.IsUnix)
+            {
+                // --no-reconnect: the same line the reconnector logs, naming the address and its port.
+                throw new UserFacingException($"{endpoint}: connection refused: is `socketcam serve` running there, and is {endpoint.Port} its port?", ex);
+            }
             catch (Exception ex) when (ex is IOException or TimeoutException && Seed.SeedClient.IsSeed(endpoint))
             {
                 // Without --no-reconnect these are logged with the server's address; as the final error, name it too.
@@ -229,10 +236,22 @@ internal static class ViewCommand
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new UserFacingException($"--record '{path}': {ex.Message}", ex);
+            throw new UserFacingException($"--record '{path}': {CannotWrite(path, ex)}", ex);
         }
 
         return RecordingSink.Start(path, recorder, options, logger);
+    }
+
+    /// <summary>Why a file cannot be written, in our words (.NET's "Could not find a part of the path" does not say which part).</summary>
+    internal static string CannotWrite(string path, Exception ex)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        return ex switch
+        {
+            DirectoryNotFoundException => $"the directory {directory} does not exist: create it or record somewhere else",
+            UnauthorizedAccessException => $"no permission to write in {directory}: record somewhere else",
+            _ => ex.Message,
+        };
     }
 
     /// <summary>Writes the snapshot, the recording line and the JSON summary; shared by view and demo.</summary>
@@ -302,7 +321,9 @@ internal static class ViewCommand
             long bytes = stats.Bytes;
             var l = stats.Latency;
             // While the source is down the hub sends no frames: say why instead of showing a frame rate of 0.
-            string line = stats.SignalReason is { } reason ? NoSignalLine(reason)
+            string line = stats.Retry is { } retry ? RetryLine(retry, DateTime.UtcNow)
+                : stats.SignalReason is { } reason ? NoSignalLine(reason)
+                : stats.NoPublisher is { } noPublisher ? noPublisher
                 : frames == 0 ? "waiting for frames..."
                 : !stats.MeasuresLatency ? string.Create(CultureInfo.InvariantCulture,
                     $"{stats.Width}x{stats.Height} {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  frames {frames}")
@@ -312,6 +333,14 @@ internal static class ViewCommand
             lastBytes = bytes;
             return line;
         };
+    }
+
+    /// <summary>Not connected: why, and when the next try is (the reconnector logs only the first failure of a kind).</summary>
+    internal static string RetryLine(RetryState retry, DateTime now)
+    {
+        double seconds = Math.Ceiling((retry.NextAttempt - now).TotalSeconds);
+        string when = seconds > 0 ? string.Create(CultureInfo.InvariantCulture, $"retrying in {seconds:0} s") : "retrying now";
+        return $"not connected ({retry.Reason}): {when}, attempt {retry.Attempts + 1}";
     }
 
     private static string NoSignalLine(string reason) => reason.Length == 0 ? "NO SIGNAL" : "NO SIGNAL: " + reason;
