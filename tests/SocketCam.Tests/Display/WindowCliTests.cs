@@ -373,7 +373,7 @@ public sealed partial class WindowCliTests : IDisposable
     public async Task Demo_window_runs_until_closed()
     {
         await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using CliProcess demo = CliProcess.StartWithEnvironment(_directory, x.Environment, "demo", "--window", "--size", "320x240", "--json");
+        await using CliProcess demo = CliProcess.StartWithEnvironment(_directory, x.Environment, "demo", "--window", "--size", "320x240", "--json", "--snapshot", "shot.jpg");
         string id = await x.FindWindowAsync("SocketCam", demo);
         RgbImage shot = await ShowingVideoAsync(x, id, 320, 240);
         Assert.True(shot.NonBlackBounds() is not null);
@@ -381,7 +381,7 @@ public sealed partial class WindowCliTests : IDisposable
         await x.KeyAsync(id, "q");
         Assert.True(await demo.WaitForExitAsync(ExitTimeout) == 0, demo.Transcript());
         Assert.True(demo.LastJsonLine().GetProperty("display").GetProperty("frames").GetInt64() > 0);
-        Assert.True(File.Exists(Path.Combine(_directory, "socketcam-demo.jpg")));
+        Assert.True(File.Exists(Path.Combine(_directory, "shot.jpg")));
     }
 
     [Theory]
