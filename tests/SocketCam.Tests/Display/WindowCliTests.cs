@@ -388,7 +388,7 @@ public sealed partial class WindowCliTests : IDisposable
     [InlineData("view", "view --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or use --snapshot FILE.jpg to save a frame instead.")]
     [InlineData("serve", "serve --preview needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --preview (watch with `socketcam view` elsewhere).")]
     [InlineData("publish", "publish --preview needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --preview.")]
-    [InlineData("demo", "demo --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --window (the demo prints its figures and writes a snapshot).")]
+    [InlineData("demo", "demo --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --window (the demo prints its figures; --snapshot FILE saves a frame).")]
     public async Task Without_a_display_it_is_one_line_and_a_non_zero_exit(string command, string message)
     {
         string[] args = command switch
