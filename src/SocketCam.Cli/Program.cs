@@ -8,35 +8,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var root = new RootCommand(
-            """
-            SocketCam: live camera video over sockets.
-            A hub (`serve`) captures (camera, file, screen, image, ffmpeg graph, test pattern) or receives frames and
-            fans them out to any number of viewers; `view` watches (and records), `publish` feeds a room from another
-            machine, `call` joins a video call (everyone publishes and watches, with text chat), `snapshot` saves one frame, `devices` lists cameras, `send-image`/`receive-image` move one file
-            over TCP or UDP, `demo` shows it all in one process, `bench` measures it.
-
-            Quick start:  socketcam demo
-                          socketcam serve            (then, elsewhere)  socketcam view tcp://HOST:9999
-                          socketcam serve            (then, on each machine)  socketcam call tcp://HOST:9999/family --name Ana
-                                                     (or in a browser)  http://HOST:8080/call/family
-                          socketcam serve --source file:clip.mp4 --loop --record recordings/
-            """)
-        {
-            ServeCommand.Create(),
-            ViewCommand.Create(),
-            PublishCommand.Create(),
-            CallCommand.Create(),
-            DemoCommand.Create(),
-            BenchCommand.Create(),
-            SnapshotCommand.Create(),
-            DevicesCommand.Create(),
-            RoomsCommand.Create(),
-            TokenCommand.Create(),
-            SendImageCommand.Create(),
-            ReceiveImageCommand.Create(),
-        };
-        ParseResult parsed = root.Parse(args);
+        ParseResult parsed = CreateRoot().Parse(args);
         if (parsed.Errors.Count > 0)
         {
             // Usage errors: one line each, what is wrong and how to fix it, and exit code 2 (never a stack trace).
@@ -52,4 +24,35 @@ internal static class Program
         // of a recording) before the process ends anyway. System.CommandLine's default of 2 s is too short for that.
         return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(30) });
     }
+
+    /// <summary>Every command and option, as `socketcam` parses them (the help tests walk it).</summary>
+    internal static RootCommand CreateRoot() => new(
+        """
+        SocketCam: live camera video over sockets.
+        A hub (`serve`) captures (camera, file, screen, image, ffmpeg graph, test pattern) or receives frames and
+        fans them out to any number of viewers; `view` watches (and records), `publish` feeds a room from another
+        machine, `call` joins a video call (everyone publishes and watches, with text chat), `snapshot` saves one frame,
+        `devices` lists cameras, `send-image`/`receive-image` move one file over TCP or UDP, `demo` shows it all in one
+        process, `bench` measures it. Details: README.md and docs/*.md.
+
+        Quick start:  socketcam demo
+                      socketcam serve            (then, elsewhere)  socketcam view tcp://HOST:9999
+                      socketcam serve            (then, on each machine)  socketcam call tcp://HOST:9999/family --name Ana
+                                                 (or in a browser)  http://HOST:8080/call/family
+                      socketcam serve --source file:clip.mp4 --loop --record recordings/
+        """)
+    {
+        ServeCommand.Create(),
+        ViewCommand.Create(),
+        PublishCommand.Create(),
+        CallCommand.Create(),
+        DemoCommand.Create(),
+        BenchCommand.Create(),
+        SnapshotCommand.Create(),
+        DevicesCommand.Create(),
+        RoomsCommand.Create(),
+        TokenCommand.Create(),
+        SendImageCommand.Create(),
+        ReceiveImageCommand.Create(),
+    };
 }

@@ -35,7 +35,7 @@ internal sealed class CommandWindow : IDisposable
 
     public static Option<bool> WindowOption() => new("--window")
     {
-        Description = "Show the video in a desktop window (needs a display and SDL2); close it with q, Esc, Enter or the close button",
+        Description = "Show the video in a desktop window (needs a display and SDL2); q, Esc, Enter or the close button close it",
     };
 
     public static Option<bool> StatsOption() => new("--stats")

@@ -26,7 +26,7 @@ internal static class DemoCommand
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var window = CommandWindow.WindowOption();
-        window.Description += "; with --window the demo runs until the window is closed unless --seconds is given, and the overlay is on";
+        window.Description = "Show the video in a desktop window with the stats overlay, until it is closed or --seconds (if given) ends";
         var command = new Command("demo", "Hub, publisher and viewer in one process over loopback, with the built-in test pattern (no camera needed)")
         {
             seconds, size, fps, codec, quality, snapshot, json, window, logLevel,
