@@ -26,7 +26,7 @@ internal static class Program
     }
 
     /// <summary>Every command and option, as `socketcam` parses them (the help tests walk it).</summary>
-    internal static RootCommand CreateRoot() => new(
+    internal static RootCommand CreateRoot() => NameValues(new RootCommand(
         """
         SocketCam: live camera video over sockets.
         A hub (`serve`) captures (camera, file, screen, image, ffmpeg graph, test pattern) or receives frames and
@@ -54,5 +54,43 @@ internal static class Program
         TokenCommand.Create(),
         SendImageCommand.Create(),
         ReceiveImageCommand.Create(),
+    });
+
+    // Value names for options that set none, here once so that one thing has one name in every command's help
+    // (System.CommandLine would print the option's own name in lower case: `--frames <frames>`).
+    private static readonly Dictionary<string, string> ValueNames = new(StringComparer.Ordinal)
+    {
+        ["--fps"] = "FPS",
+        ["--frames"] = "N",
+        ["--viewers"] = "N",
+        ["--chat-rate"] = "N",
+        ["--seconds"] = "SECONDS",
+        ["--timeout"] = "SECONDS",
+        ["--size"] = "WxH",
+        ["--quality"] = "1-100",
+        ["--subsampling"] = "420|422|444|gray",
+        ["--max-frame-bytes"] = "BYTES",
+        ["--log-level"] = "LEVEL",
+        ["--name"] = "NAME",
+        ["--participant"] = "NAME",
+        ["--track"] = "LABEL",
+        ["--room"] = "ROOM",
+        ["--snapshot"] = "FILE",
     };
+
+    private static RootCommand NameValues(RootCommand root)
+    {
+        foreach (Command command in root.Subcommands)
+        {
+            foreach (Option option in command.Options)
+            {
+                if (ValueNames.TryGetValue(option.Name, out string? name))
+                {
+                    option.HelpName = name;
+                }
+            }
+        }
+
+        return root;
+    }
 }

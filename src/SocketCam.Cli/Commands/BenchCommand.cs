@@ -60,8 +60,8 @@ internal static class BenchCommand
         };
         var chatRate = new Option<double>("--chat-rate")
         {
-            HelpName = "R",
-            Description = "With --participants: each also sends R chat messages per second; reports chat latency",
+            HelpName = "N",
+            Description = "With --participants: each also sends N chat messages per second; reports chat latency",
         };
         var chat = new Option<int>("--chat")
         {

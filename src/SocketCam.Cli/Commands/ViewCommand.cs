@@ -16,7 +16,7 @@ internal static class ViewCommand
     {
         var url = new Argument<string>("url")
         {
-            Description = "The hub, e.g. tcp://192.168.1.5:9999 (or tls://, udp://, unix:///PATH), or seed+tcp://HOST:PORT: the Python tutorial's pickle server",
+            Description = "The hub: tcp://HOST:9999 (or tls://, udp://, unix:///PATH), or seed+tcp://HOST:PORT, a Python tutorial's server (8-byte length + pickle)",
         };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();

@@ -60,6 +60,15 @@ public sealed partial class HelpTextTests
         {
             Assert.Equal("--source <SOURCE>", source.Value);
         }
+
+        // Value names are a placeholder in capitals (FILE, N, HOST:PORT, WxH) or the list of choices, never the
+        // option's own name again in lower case (`--frames <frames>`, System.CommandLine's default).
+        foreach (Match value in Regex.Matches(help, @"(--[a-z-]+) <([^>]+)>"))
+        {
+            string name = value.Groups[2].Value;
+            Assert.True(name.Contains('|', StringComparison.Ordinal) || name == name.ToUpperInvariant() || name == "WxH",
+                $"{command}: {value.Value}");
+        }
     }
 
     [Fact]
