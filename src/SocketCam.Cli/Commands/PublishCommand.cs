@@ -13,16 +13,16 @@ internal static class PublishCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 (or tls://, udp://, unix:///PATH; see docs/PROTOCOL.md)" };
         var sources = new SourceOptionSet(SourceFactory.AutoSpec, many: true);
-        var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others (with several --source); default: user@host", DefaultValueFactory = _ => DefaultName() };
+        var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others; default: user@host", DefaultValueFactory = _ => DefaultName() };
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
         var tls = new TlsOptionSet();
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
-        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
+        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the hub goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var noRecovery = CommonOptions.NoRecovery();
         var preview = CommandWindow.PreviewOption();

@@ -16,7 +16,7 @@ internal static class ViewCommand
     {
         var url = new Argument<string>("url")
         {
-            Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
+            Description = "The hub: tcp://HOST:9999 (or tls://, udp://, unix:///PATH), or seed+tcp://HOST:PORT, a Python tutorial's server (8-byte length + pickle)",
         };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -27,20 +27,19 @@ internal static class ViewCommand
         var record = new Option<string?>("--record")
         {
             HelpName = "FILE",
-            Description = "Record every received frame to FILE.mjpeg (concatenated JPEGs, playable up to the last whole frame even after a crash), "
-                + "FILE.mkv (the JPEGs with their timestamps) or FILE.mp4 (H.264); .mkv and .mp4 need ffmpeg. An existing file is replaced",
+            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4 (replaced if it exists; see docs/RECORDING.md)",
         };
         var maxFrame = CommonOptions.MaxFrameBytes();
         var json = CommonOptions.Json();
-        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
+        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the hub goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var noRecovery = CommonOptions.NoRecovery();
         var logLevel = CommonOptions.LogLevel();
         var window = CommandWindow.WindowOption();
         var windowStats = CommandWindow.StatsOption();
-        var noWindow = new Option<bool>("--no-window") { Description = "Statistics in the terminal only, even with a display (a window opens by default when there is one)" };
-        var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (its display name; see `socketcam rooms`). Default: the room's main video" };
-        var track = new Option<string?>("--track") { Description = "Watch the track with this label: its name, its source (camera, screen, file) or its id. Default: the first video track" };
+        var noWindow = new Option<bool>("--no-window") { Description = "Statistics in the terminal only, even with a display (default: a window when there is one)" };
+        var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (a name `socketcam rooms` shows); default: the room's main video" };
+        var track = new Option<string?>("--track") { Description = "Watch this track: its name, its source (camera, screen, file) or its id; default: the first video track" };
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
             url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, noWindow, windowStats, logLevel,

@@ -219,7 +219,10 @@ function render() {
   $('fps-text').textContent = `${sc.fps.toFixed(1)} fps`;
   $('latency-text').textContent = sc.latencyMs === null ? 'latency –' : `latency ${Math.round(sc.latencyMs)} ms`;
   $('size-text').textContent = sc.width ? `${sc.width}×${sc.height}` : '–';
-  $('dropped-text').textContent = `dropped ${sc.framesDropped}`;
+  // Viewers do not know "dropped": say what happened and why (the element's title explains more).
+  const skipped = sc.framesDropped;
+  $('dropped-text').textContent = skipped === 0 ? 'no frames skipped'
+    : `skipped ${skipped} frame${skipped === 1 ? '' : 's'} to stay live`;
 }
 
 function toggleFullscreen() {

@@ -40,6 +40,12 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.Equal(240, await page.EvalAsync<int>("() => window.socketcam.height"));
         Assert.Equal("live", await page.EvalAsync<string>("() => window.socketcam.state"));
 
+        // Skipped frames in words a viewer understands, with the why in a tooltip (it used to say "dropped 16").
+        string skipped = await page.EvalAsync<string>("() => document.getElementById('dropped-text').textContent");
+        long dropped = await page.EvalAsync<long>("() => window.socketcam.framesDropped");
+        Assert.Equal(dropped == 0 ? "no frames skipped" : $"skipped {dropped} frame{(dropped == 1 ? "" : "s")} to stay live", skipped);
+        Assert.Contains("newest", await page.EvalAsync<string>("() => document.getElementById('dropped-text').title"), StringComparison.Ordinal);
+
         // fps is measured over a window: once it has a value it is above 0 and not more than the source sends.
         await page.UntilAsync("window.socketcam.fps > 0", "the page shows an fps above 0");
         double fps = await page.EvalAsync<double>("() => window.socketcam.fps");
