@@ -11,7 +11,7 @@ namespace SocketCam.Tests.Cli;
 /// written from the installed tool (serve in the background, view and snapshot against it). Only the hub's port is
 /// changed, to a free one: 9999 may be taken on a shared machine.
 /// </summary>
-[Collection(NetworkCollection.Name)]
+[Collection(HeavyBuildCollection.Name)]
 public sealed partial class ReadmeQuickStartTests : IDisposable
 {
     // scripts/install builds the whole CLI from scratch on the clean copy: minutes on a small shared machine.
