@@ -13,19 +13,18 @@ internal static class BenchCommand
     public static Command Create()
     {
         var sources = new SourceOptionSet(defaultFps: 0);
-        sources.Source.Description += " (bench: measures this source instead of the pattern; --fps 0 reads a file unpaced)";
+        sources.Source.Description += "; measured instead of the test pattern";
         sources.Fps.Description = "0 = unpaced, for throughput (default); N = paced at N fps, for latency";
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var frames = new Option<long>("--frames", "-n") { Description = "Frames to measure (after a warm-up), counted at the slowest viewer", DefaultValueFactory = _ => 2000 };
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };
-        var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network): e.g. a file: source against `ffmpeg -i FILE -f null -`" };
+        var sourceOnly = new Option<bool>("--source-only") { Description = "Measure only how fast the source delivers frames (no encoding, no network)" };
         var noDecode = new Option<bool>("--no-decode") { Description = "No viewer decodes (CPU figures are then the capture and sending side's)" };
         var transport = new Option<BenchTransport[]>("--transport")
         {
             HelpName = BenchTransports.Names + "[,...]",
-            Description = "What the stream travels over: tcp (loopback, the default), tls (TCP with TLS, as serve --tls), udp (datagrams with loss recovery, on loopback), udp+tls (the same encrypted: keys over TLS, AES-GCM datagrams) "
-                + "or unix (a Unix domain socket in the temp directory). Several, comma-separated (e.g. tcp,tls), run one after the other in this run and end with a comparison",
+            Description = "tcp (the default), tls, udp, udp+tls or unix, over loopback; several, comma-separated, are run in turn and compared",
             // No default value factory: help would print the enum's name ("Tcp"); unset is tcp.
             CustomParser = r =>
             {
@@ -47,27 +46,27 @@ internal static class BenchCommand
         var handshakes = new Option<int>("--handshakes")
         {
             HelpName = "N",
-            Description = "Handshakes instead: N viewer connections (connect, TLS for tls, HELLO → WELCOME, close), --concurrency at a time, against an in-process hub over each --transport (default tcp,tls); reports handshakes per second and CPU per handshake",
+            Description = "Measure handshakes per second instead: N connections, --concurrency at a time, over each --transport (default tcp,tls)",
         };
         var hubProcess = new Option<bool>("--hub-process")
         {
-            Description = "Run the hub (and its capture of the test pattern) as a `serve` child, so its CPU is reported apart from the viewers' (tcp and tls): e.g. --viewers 300 --transport tcp,tls --hub-process",
+            Description = "Run the hub as a `serve` child process, so its CPU is reported apart from the viewers'",
         };
         var concurrency = new Option<int>("--concurrency") { HelpName = "C", Description = "With --handshakes: connections in flight at once (default 32)", DefaultValueFactory = _ => 32 };
         var participants = new Option<int>("--participants")
         {
             HelpName = "N",
-            Description = "A call instead: N participants in one room of a `serve` child process, each publishing 640x360 at 30 fps (unless --size/--fps say otherwise) and subscribing to every other; reports the slowest of the N×(N-1) subscriptions, latency and the hub's CPU. --frames defaults to 300 here",
+            Description = "Measure a call instead: N participants each publish 640x360@30 and watch the others (--frames default 300)",
         };
         var chatRate = new Option<double>("--chat-rate")
         {
-            HelpName = "R",
-            Description = "With --participants: each participant also sends R chat messages per second (stored by the hub as always); reports chat latency",
+            HelpName = "N",
+            Description = "With --participants: each also sends N chat messages per second; reports chat latency",
         };
         var chat = new Option<int>("--chat")
         {
             HelpName = "N",
-            Description = "Chat instead: N participants in one room of a `serve` child, each sending as fast as the hub acknowledges (stored durably); reports messages stored and delivered per second, latency, and that nothing was lost or twice",
+            Description = "Measure chat instead: N participants send as fast as the hub stores; reports messages per second and latency",
         };
         var seconds = CommonOptions.Seconds("--chat only; default 20", 20);
         var json = CommonOptions.Json();

@@ -22,10 +22,10 @@ internal static class CallCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub and the room, e.g. tcp://192.168.1.5:9999/family or tls://192.168.1.5:9999/family (a `serve --tls` hub; see --ca, --fingerprint) (or unix:///run/socketcam.sock with --room)" };
+        var url = new Argument<string>("url") { Description = "The hub and the room, e.g. tcp://192.168.1.5:9999/family (tls:// with --ca or --fingerprint; unix:// with --room)" };
         var name = new Option<string>("--name") { Description = "Your name in the call; default: user@host", DefaultValueFactory = _ => DefaultName() };
         var sources = new SourceOptionSet(SourceFactory.AutoSpec);
-        sources.Source.Description += "; none: join without publishing";
+        sources.Source.Description += "; none: only watch";
         // A call sends to everyone at once: 640x360 (the call page's size too) keeps a many-person call light.
         sources.Size.DefaultValueFactory = _ => new Media.FrameSize(640, 360);
         var codec = CommonOptions.Codec();
@@ -35,7 +35,7 @@ internal static class CallCommand
         var tls = new TlsOptionSet();
         var seconds = CommonOptions.Seconds("default: until Ctrl+C or /quit");
         var noWindow = new Option<bool>("--no-window") { Description = "No window: chat on the terminal and count what arrives (bots, tests, benchmarks)" };
-        var json = new Option<bool>("--json") { Description = "Print JSON lines: each chat message and join/leave as it happens, and a summary per participant received at the end" };
+        var json = new Option<bool>("--json") { Description = "Print JSON lines: chat messages and joins/leaves as they happen, a summary per participant at the end" };
         var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the hub goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();

@@ -14,9 +14,6 @@ internal static class CliHost
 {
     public static async Task<int> RunAsync(string logLevel, CancellationToken cancellationToken, Func<ILoggerFactory, CancellationToken, Task<int>> body)
     {
-        // System.CommandLine registers its Ctrl+C handler only after the action returns its task: without this, a command
-        // whose start-up completes synchronously (the banner printed) could meet a SIGINT with no handler yet, and die with 130.
-        await Task.Yield();
         if (!Enum.TryParse(logLevel, ignoreCase: true, out LogLevel level))
         {
             await Console.Error.WriteLineAsync($"socketcam: unknown --log-level '{logLevel}'.");
@@ -54,7 +51,7 @@ internal static class CliHost
         NativeDependencyException => ex.Message,
         RemoteErrorException => ex.Message,
         ProtocolException => "protocol error: " + ex.Message,
-        SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } => "the address is already in use: stop the other server or pick another with --listen HOST:PORT.",
+        SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } => "the address is already in use: stop the program that has it or pick another address.",
         SocketException { SocketErrorCode: SocketError.AddressNotAvailable } => "cannot listen on that address: it is not one of this machine's (try 0.0.0.0).",
         SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused: is `socketcam serve` running at that address?",
         SocketException se => $"network error: {se.Message}",

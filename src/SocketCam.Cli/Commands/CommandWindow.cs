@@ -35,12 +35,12 @@ internal sealed class CommandWindow : IDisposable
 
     public static Option<bool> WindowOption() => new("--window")
     {
-        Description = "Show the video in a desktop window (needs a display and SDL2); close it with q, Esc, Enter or the close button",
+        Description = "Show the video in a desktop window (needs a display and SDL2); f: fullscreen; q, Esc, Enter: close",
     };
 
     public static Option<bool> StatsOption() => new("--stats")
     {
-        Description = "With --window: draw fps, latency (display time minus capture time) and dropped frames over the video",
+        Description = "Draw fps, latency (display time minus capture time) and skipped frames over the video in the window",
     };
 
     public static Option<bool> PreviewOption() => new("--preview")

@@ -84,7 +84,7 @@ internal static class CommonOptions
     public static Option<CodecId> Codec() => new("--codec", "-c")
     {
         HelpName = "jpeg|raw",
-        Description = "jpeg (libjpeg-turbo) or raw (uncompressed BGR, what the seed tutorials send)",
+        Description = "jpeg (libjpeg-turbo) or raw (uncompressed BGR frames, as the Python tutorials send)",
         DefaultValueFactory = _ => CodecId.Jpeg,
         CustomParser = r =>
         {
@@ -123,17 +123,21 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "420",
     };
 
+    /// <summary>The --source kinds in brief; the README's Sources table has every form (seed+tcp:// too).</summary>
+    public const string SourceKinds = "camera[:N], file:PATH, screen, image:PATH, lavfi:GRAPH, pattern (README: Sources)";
+
     public static Option<string> Source(string defaultSpec = "pattern") => new("--source", "-i")
     {
-        Description = $"Where frames come from: {SourceSpec.Help}"
-            + (defaultSpec == SourceFactory.AutoSpec ? "; default: the first camera, else the test pattern" : ""),
+        HelpName = "SOURCE",
+        Description = SourceKinds + (defaultSpec == SourceFactory.AutoSpec ? "; auto: camera, else pattern" : ""),
         DefaultValueFactory = _ => defaultSpec,
     };
 
     /// <summary>--source given once or more (publish: each becomes a track).</summary>
     public static Option<string[]> Sources(string defaultSpec = "pattern") => new("--source", "-i")
     {
-        Description = $"Where frames come from: {SourceSpec.Help}. Give it more than once to publish several tracks (e.g. --source camera --source screen), which needs tcp:// or unix://",
+        HelpName = "SOURCE",
+        Description = SourceKinds + "; repeat for several tracks",
         DefaultValueFactory = _ => [defaultSpec],
         AllowMultipleArgumentsPerToken = false,
         Arity = ArgumentArity.OneOrMore,

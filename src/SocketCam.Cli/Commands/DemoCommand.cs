@@ -21,24 +21,25 @@ internal static class DemoCommand
         var fps = CommonOptions.Fps();
         var codec = CommonOptions.Codec();
         var quality = CommonOptions.Quality();
-        var snapshot = new Option<string>("--snapshot") { Description = "Where to write the last frame (.jpg or .png)", DefaultValueFactory = _ => "socketcam-demo.jpg" };
+        var snapshot = new Option<string?>("--snapshot") { Description = "Also write the last frame to FILE (.jpg or .png); default: no file", HelpName = "FILE" };
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var window = CommandWindow.WindowOption();
-        window.Description += "; with --window the demo runs until the window is closed unless --seconds is given, and the overlay is on";
+        window.Description = "Show the video in a desktop window with the stats overlay, until it is closed or --seconds (if given) ends";
         var command = new Command("demo", "Hub, publisher and viewer in one process over loopback, with the built-in test pattern (no camera needed)")
         {
             seconds, size, fps, codec, quality, snapshot, json, window, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
-            string snapshotPath = r.GetValue(snapshot)!;
+            // A file only when asked for: a demo run from any directory leaves nothing behind.
+            string? snapshotPath = r.GetValue(snapshot);
             ViewCommand.ValidateSnapshotPath(snapshotPath);
             bool showWindow = r.GetValue(window);
             if (showWindow)
             {
-                CommandWindow.RequireDisplay("demo --window", "leave out --window (the demo prints its figures and writes a snapshot)");
+                CommandWindow.RequireDisplay("demo --window", "leave out --window (the demo prints its figures; --snapshot FILE saves a frame)");
             }
 
             // In a window the demo runs until it is closed, unless a duration was asked for.
@@ -51,7 +52,7 @@ internal static class DemoCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(IFrameSource source, IFrameEncoder encoder, double seconds, string snapshot, bool json, bool showWindow, ILoggerFactory loggers, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(IFrameSource source, IFrameEncoder encoder, double seconds, string? snapshot, bool json, bool showWindow, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         await using var hub = new HubServer(new HubOptions { Tcp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } }, loggers);
         hub.Start();

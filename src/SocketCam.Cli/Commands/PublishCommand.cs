@@ -13,16 +13,16 @@ internal static class PublishCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock" };
-        var sources = new SourceOptionSet(many: true);
-        var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others (with several --source); default: user@host", DefaultValueFactory = _ => DefaultName() };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 (or tls://, udp://, unix:///PATH; see docs/PROTOCOL.md)" };
+        var sources = new SourceOptionSet(SourceFactory.AutoSpec, many: true);
+        var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others; default: user@host", DefaultValueFactory = _ => DefaultName() };
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
         var tls = new TlsOptionSet();
         var seconds = CommonOptions.Seconds("default: run until Ctrl+C");
-        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
+        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the hub goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var noRecovery = CommonOptions.NoRecovery();
         var preview = CommandWindow.PreviewOption();
@@ -55,7 +55,12 @@ internal static class PublishCommand
             }
 
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
-            (IFrameSource opened, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+            (IFrameSource opened, string? note) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
+            if (note is not null)
+            {
+                await Console.Error.WriteLineAsync("socketcam: " + note);
+            }
+
             await using IFrameSource frames = opened;
             var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes), options, frames, encoder, loggers);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);
@@ -161,20 +166,20 @@ internal static class PublishCommand
     }
 
     public static Func<TimeSpan, string> PublisherLine(PublisherClient publisher) =>
-        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), "");
+        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), "", () => publisher.Retry);
 
     private static Func<TimeSpan, string> TracksLine(TrackPublisher publisher) =>
-        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), " (all tracks)");
+        SendingLine(() => (publisher.FramesSent, publisher.BytesSent, publisher.RttMilliseconds), " (all tracks)", () => publisher.Retry);
 
     /// <summary>The live line of either kind of publisher: rates over the last interval from its running totals.</summary>
-    private static Func<TimeSpan, string> SendingLine(Func<(long Frames, long Bytes, double RttMilliseconds)> totals, string what)
+    private static Func<TimeSpan, string> SendingLine(Func<(long Frames, long Bytes, double RttMilliseconds)> totals, string what, Func<RetryState?> retry)
     {
         long lastFrames = 0;
         long lastBytes = 0;
         return interval =>
         {
             (long frames, long bytes, double rtt) = totals();
-            string line = string.Create(CultureInfo.InvariantCulture,
+            string line = retry() is { } waiting ? ViewCommand.RetryLine(waiting, DateTime.UtcNow) : string.Create(CultureInfo.InvariantCulture,
                 $"sending {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps{what}  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  rtt {rtt:0.00} ms  frames {frames}");
             lastFrames = frames;
             lastBytes = bytes;

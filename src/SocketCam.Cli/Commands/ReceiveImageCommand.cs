@@ -5,6 +5,8 @@ using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
 using SocketCam.Transfer;
 
+using SocketCam.Transport;
+
 namespace SocketCam.Cli.Commands;
 
 internal static class ReceiveImageCommand
@@ -16,7 +18,7 @@ internal static class ReceiveImageCommand
         var udp = new Option<string?>("--udp") { Description = $"Receive over UDP, listening on {AddressForms}", HelpName = "ADDR" };
         var output = new Option<string>("--out", "-o")
         {
-            Description = "Where to write the file (replaced if it exists). It is written to a temporary file in the same directory and renamed only when complete and checked",
+            Description = "Where to write the file (replaced if it exists), only once it is complete and its CRC-32 matches",
             HelpName = "FILE",
             Required = true,
         };
@@ -38,12 +40,7 @@ internal static class ReceiveImageCommand
         });
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
-        var command = new Command("receive-image", """
-            Receive one file sent by `socketcam send-image` and write it to --out.
-            Prints "listening on tcp://HOST:PORT" (or udp://) first, then the size, CRC-32 and SHA-256 of the file written.
-            The file is written only when it is complete and its CRC-32 matches: a failed transfer writes nothing and says
-            why (over UDP it names the parts that never arrived, numbered from 0) and exits with 1.
-            """)
+        var command = new Command("receive-image", "Receive one file from `socketcam send-image` and write it to --out once complete and checked")
         {
             tcp, udp, output, timeout, wait, maxBytes, json, logLevel,
         };
@@ -71,13 +68,13 @@ internal static class ReceiveImageCommand
             {
                 if (overUdp)
                 {
-                    using var receiver = new UdpImageReceiver(listen, options, logger);
+                    using var receiver = AddressInUse.Wrap(() => new UdpImageReceiver(listen, options, logger), listen, "--udp", "another receive-image?");
                     PrintListening(scheme, receiver.LocalEndPoint);
                     await receiver.ReceiveAsync(path, report => Print(path, report, asJson), token);
                 }
                 else
                 {
-                    using var receiver = new TcpImageReceiver(listen, options, logger);
+                    using var receiver = AddressInUse.Wrap(() => new TcpImageReceiver(listen, options, logger), listen, "--tcp", "another receive-image?");
                     PrintListening(scheme, receiver.LocalEndPoint);
                     Print(path, await receiver.ReceiveAsync(path, token), asJson);
                 }

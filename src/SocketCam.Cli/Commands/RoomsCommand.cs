@@ -13,7 +13,7 @@ internal static class RoomsCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint) or unix:///run/user/1000/socketcam.sock", DefaultValueFactory = _ => "tcp://127.0.0.1:9999" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 (or tls://, unix:///PATH; see docs/PROTOCOL.md)", DefaultValueFactory = _ => "tcp://127.0.0.1:9999" };
         var token = CommonOptions.Token();
         var tls = new TlsOptionSet();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text" };

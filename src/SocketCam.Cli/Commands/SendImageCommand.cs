@@ -36,13 +36,7 @@ internal static class SendImageCommand
         });
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
-        var command = new Command("send-image", """
-            Send one file (an image, or any bytes) to `socketcam receive-image`.
-            tcp://HOST:PORT sends it whole on one connection; udp://HOST:PORT splits it into datagrams of at most 1200 bytes
-            and resends the parts the receiver reports missing. Either way the receiver checks the CRC-32 and writes the file
-            only when it is complete; this command succeeds only when the receiver confirms that, and prints the size,
-            CRC-32 and SHA-256 (UDP: also datagrams sent and retransmitted).
-            """)
+        var command = new Command("send-image", "Send one file to `socketcam receive-image` over TCP or UDP, checked end to end (see docs/PROTOCOL.md)")
         {
             url, file, timeout, maxRate, json, logLevel,
         };

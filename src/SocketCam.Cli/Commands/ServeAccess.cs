@@ -12,8 +12,11 @@ namespace SocketCam.Cli.Commands;
 /// </summary>
 internal sealed record ServeAccess(string? Token, bool Generated, bool Open, RoomTokens? RoomTokens, string? TokenFile)
 {
-    /// <summary>What the banner shows where a token goes: the made-up one itself, a placeholder for the user's own, or null.</summary>
-    public string? Shown => Token is null ? null : Generated ? Token : "SECRET";
+    /// <summary>
+    /// What the banner shows where a token goes, or null: the token itself, made up or given with --token (the user typed it
+    /// on this very terminal), so every printed URL and command can be pasted as is.
+    /// </summary>
+    public string? Shown => Token;
 
     public static ServeAccess Decide(HostOptions options, string? token, bool open, string? dataDirectory, string? tokenKeyFile)
     {

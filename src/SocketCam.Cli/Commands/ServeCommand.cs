@@ -33,12 +33,10 @@ internal static class ServeCommand
         var unix = new Option<string?>("--unix")
         {
             HelpName = "PATH",
-            Description = "Also listen on a Unix domain socket at PATH (same protocol; watch with `socketcam view unix:///PATH`). "
-                + "A stale socket file from a crash is replaced, a live one or a non-socket file is not; the file is removed on exit. "
-                + "Who can connect is up to the file's permissions (your umask) and its directory's",
+            Description = "Also listen on a Unix domain socket at PATH (same protocol; its file permissions decide who may connect)",
         };
         var sources = new SourceOptionSet(SourceFactory.AutoSpec);
-        sources.Source.Description += "; none: no local source, publishers feed every room";
+        sources.Source.Description += "; none: publishers only";
         var codec = CommonOptions.Codec();
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
@@ -47,13 +45,12 @@ internal static class ServeCommand
         var record = new Option<string?>("--record")
         {
             HelpName = "DIR",
-            Description = "Record every room (the capture room and every room a publisher feeds) into DIR, one file per room "
-                + "named ROOM-yyyyMMdd-HHmmss.EXT (UTC), every frame, rotated by --record-max-size and --record-max-duration",
+            Description = "Record every room into DIR, one file per room, rotated by size and duration (see docs/RECORDING.md)",
         };
         var recordFormat = new Option<RecordingFormat>("--record-format")
         {
             HelpName = "mjpeg|mkv|mp4",
-            Description = "Format of --record files: mjpeg (concatenated JPEGs, crash-safe; the default), mkv (the JPEGs with their timestamps, via ffmpeg) or mp4 (H.264, via ffmpeg)",
+            Description = "Format of --record files: mjpeg (crash-safe; the default), mkv or mp4 (both through ffmpeg)",
             CustomParser = r =>
             {
                 if (!RecordingFormats.TryParse(r.Tokens[0].Value, out RecordingFormat format))
@@ -67,22 +64,22 @@ internal static class ServeCommand
         };
         var recordMaxSize = CommonOptions.ByteSize("--record-max-size", "Start a new --record file before one grows past SIZE (e.g. 500M, 2G; 0 = no limit; default 1G)");
         var recordMaxDuration = CommonOptions.Duration("--record-max-duration", "Start a new --record file once one spans DURATION of video (e.g. 90s, 10m, 1h; 0 = no limit; default 1h)");
-        var recordMaxTotal = CommonOptions.ByteSize("--record-max-total", "Stop recording once the --record directory's files (earlier runs' too) would pass SIZE; resumes when files are deleted (e.g. 50G; default 0 = no cap)");
+        var recordMaxTotal = CommonOptions.ByteSize("--record-max-total", "Stop recording once --record's directory would pass SIZE, e.g. 50G (default 0: no cap)");
         var recordMinFree = CommonOptions.ByteSize("--record-min-free", "Stop recording while the disk has less than SIZE free; resumes when space is freed (default 1G; 0 = no margin)");
         var maxPerAddress = new Option<int?>("--max-connections-per-address")
         {
             HelpName = "N",
-            Description = "Connections one IP address (an IPv6 /64) may hold on each listener: TCP, UDP, seed, HTTP, MJPEG, WebSocket (default 64; 0 = no cap; see docs/LIMITS.md)",
+            Description = "Connections one IP address may hold on each listener (default 64; 0 = no cap; see docs/LIMITS.md)",
         };
         var maxPublishFps = new Option<double?>("--max-publish-fps")
         {
             HelpName = "FPS",
-            Description = "Frames per second one remote publisher may send; frames beyond it are dropped, not recorded or sent (default: no cap)",
+            Description = "Frames per second one remote publisher may send; more are dropped (default: no cap)",
         };
         var maxPublishBitrate = new Option<double?>("--max-publish-bitrate")
         {
             HelpName = "BITS/S",
-            Description = "Bits per second one remote publisher may send, e.g. 20M (k, M, G = 1000^n); frames beyond it are dropped (default: no cap)",
+            Description = "Bits per second one remote publisher may send, e.g. 20M; more frames are dropped (default: no cap)",
             CustomParser = r =>
             {
                 if (!CommonOptions.TryParseBitrate(r.Tokens[0].Value, out double bits))
@@ -98,7 +95,7 @@ internal static class ServeCommand
         var maxParticipants = CommonOptions.Range(new Option<int>("--max-participants")
         {
             HelpName = "N",
-            Description = "Visible participants one room may hold (whoever joins to publish or be seen; v1 viewers and hidden watchers such as `view --participant` do not count)",
+            Description = "Participants one room may hold (see docs/LIMITS.md)",
             DefaultValueFactory = _ => roomDefaults.MaxParticipants,
         }, 1, ushort.MaxValue);
         var maxTracks = CommonOptions.Range(new Option<int>("--max-tracks")
@@ -110,26 +107,26 @@ internal static class ServeCommand
         var maxSubscriptions = CommonOptions.Range(new Option<int>("--max-subscriptions")
         {
             HelpName = "N",
-            Description = "Subscriptions one participant may hold (one track, one participant's tracks, or everyone's: one each)",
+            Description = "Subscriptions one participant may hold (see docs/LIMITS.md)",
             DefaultValueFactory = _ => roomDefaults.MaxSubscriptions,
         }, 1, ushort.MaxValue);
         var maxRequests = CommonOptions.Range(new Option<int>("--max-requests-per-second")
         {
             HelpName = "N",
-            Description = "Requests (publish, subscribe, ...) one participant may make per second, with bursts of 4 s worth; beyond that it is cut off (rate-limited)",
+            Description = "Requests one participant may make per second (bursts of 4 s worth); beyond that it is cut off",
             DefaultValueFactory = _ => roomDefaults.RequestsPerSecond,
         }, 1, ushort.MaxValue / 4);
         var chatDefaults = new ChatOptions();
         var data = new Option<string>("--data")
         {
             HelpName = "DIR|off",
-            Description = $"Where the rooms' chat is kept (DIR/chat.db, SQLite; a message is on disk before anyone sees it); off: no chat. Default: {chatDefaults.Directory}",
+            Description = $"Where the rooms' chat is kept (DIR/chat.db, SQLite; see docs/CHAT.md); off: no chat",
             DefaultValueFactory = _ => chatDefaults.Directory,
         };
         var chatHistory = CommonOptions.Range(new Option<int>("--chat-history")
         {
             HelpName = "N",
-            Description = "Chat messages a newcomer is shown on joining (one who comes back gets everything it missed)",
+            Description = "Chat messages a newcomer is shown on joining",
             DefaultValueFactory = _ => chatDefaults.HistoryOnJoin,
         }, 0, 1000);
         var chatRate = new Option<double>("--chat-rate")
@@ -141,51 +138,40 @@ internal static class ServeCommand
         var https = new Option<string>("--https")
         {
             HelpName = "HOST:PORT|off",
-            Description = "Also serve the pages and endpoints over HTTPS (TLS 1.2/1.3): browsers allow cameras only on https or localhost, so a phone or another computer needs it. "
-                + "Uses --cert/--key, else a certificate made on first run and kept in the --data directory (the banner prints its SHA-256 fingerprint). "
-                + "Plain HTTP from other machines is then redirected to it. Default: port 8443 on --http's address (off with --data off and no --cert, or when 8443 is taken)",
+            Description = "Also serve the pages over HTTPS (phones need it for cameras); auto: port 8443 beside --http (see docs/SECURITY.md)",
             DefaultValueFactory = _ => DefaultHttps,
         };
         var tlsOn = new Option<bool>("--tls")
         {
-            Description = "TLS 1.2/1.3 on the --listen port: clients connect with tls://HOST:PORT and trust the certificate by --fingerprint (the banner prints it) or --ca; "
-                + "a plaintext client is told to use tls://. The certificate is the one --https uses (--cert/--key, else the one kept in the --data directory). "
-                + "UDP is then off unless --udp asks for it: then udp+tls://HOST:PORT gets encrypted UDP (keys over this TLS port), udp:// stays plaintext beside it",
+            Description = "Use TLS on the --listen port (clients connect with tls://; the banner prints the fingerprint; see docs/SECURITY.md)",
         };
         var cert = new Option<string?>("--cert") { HelpName = "FILE", Description = "--https and --tls with your certificate (PEM; with --key)" };
         var key = new Option<string?>("--key") { HelpName = "FILE", Description = "The private key (PEM) of --cert" };
         var seedTcp = new Option<string?>("--seed-tcp")
         {
             HelpName = "HOST:PORT",
-            Description = "Also serve the room in the seed tutorials' format (8-byte length + pickled numpy BGR frame) on this TCP address, "
-                + "so their Python client program can watch unchanged (see docs/SEED-COMPAT.md)",
+            Description = "Also serve the room to the Python tutorial's client, in its pickle format (8-byte length + pickle); see docs/SEED-COMPAT.md",
         };
-        var seedRoom = new Option<string?>("--seed-room") { HelpName = "ROOM", Description = "The room --seed-tcp clients watch (default: --room)" };
+        var seedRoom = new Option<string?>("--seed-room") { HelpName = "ROOM", Description = "The room --seed-tcp's clients watch (default: --room)" };
         var http = new Option<string>("--http")
         {
             HelpName = "HOST:PORT|off",
-            Description = "Also serve HTTP here: watch and publish pages for browsers (/, /rooms/ROOM, /rooms/ROOM/publish), MJPEG for VLC, ffmpeg "
-                + "and OpenCV (/stream.mjpg), /snapshot.jpg, /api/rooms, /api/stats, /metrics (Prometheus), /healthz "
-                + "(see docs/HTTP.md); off disables it. Default: port 8080 on --listen's address (0.0.0.0:8080). When the default port is taken, serve runs without HTTP",
+            Description = "Also serve HTTP here: pages for browsers, MJPEG, snapshots, API (see docs/HTTP.md); off: none",
             DefaultValueFactory = _ => DefaultHttp,
         };
         var allowOrigin = new Option<string[]>("--allow-origin")
         {
             HelpName = "ORIGIN",
-            Description = "Let pages of this other site (scheme://host:port, e.g. http://localhost:3000) use the watch and publish WebSockets; "
-                + "repeatable, * for any site. By default only this server's own pages may (and programs that send no Origin header)",
+            Description = "Let pages of another site (e.g. http://localhost:3000; * for any) use the WebSockets; repeatable (see docs/HTTP.md)",
         };
         var udp = new Option<string?>("--udp")
         {
             HelpName = "HOST:PORT|off",
-            Description = "Also serve live video over UDP here (view/publish udp://HOST:PORT): frames in datagrams of at most 1200 bytes, "
-                + "with parity and resends that recover lost packets (see docs/PROTOCOL.md §2.0); off disables it. Default: the --listen address "
-                + "(0.0.0.0:9999) as UDP; none with --listen off. When the default port is taken, serve runs without UDP",
+            Description = "Also serve video over UDP here, with loss recovery (default: --listen's address; off: none; see docs/PROTOCOL.md)",
         };
         var open = new Option<bool>("--open")
         {
-            Description = "Ask for no token even when listening beyond loopback (anyone who reaches the ports may watch, publish and chat); "
-                + "without it such a hub makes up a token and prints it in its URLs",
+            Description = "Ask for no token even beyond loopback: anyone who reaches the ports may watch, publish and chat (see docs/SECURITY.md)",
         };
         var tokenKey = new Option<string?>("--token-key")
         {
@@ -345,7 +331,7 @@ internal static class ServeCommand
         using CommandWindow? window = preview ? await CommandWindow.ForRoomAsync(hub, roomName, stop, loggers) : null;
 
         long lastFrames = 0;
-        long lastBytes = 0;
+        var sent = new LiveStats.CounterRate();
         var stats = new LiveStats(
             interval =>
             {
@@ -354,7 +340,7 @@ internal static class ServeCommand
                 long bytes = hub.Clients.BytesSent;
                 // Every kind of viewer is a room viewer: native (TCP, Unix, UDP), seed, MJPEG, WebSocket, a preview window.
                 int viewers = hub.Rooms.Sum(r => r.ViewerCount);
-                string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)} out");
+                string line = string.Create(CultureInfo.InvariantCulture, $"{hub.Rooms.Count()} room(s), {viewers} viewer(s), {(frames - lastFrames) / interval.TotalSeconds:0.0} fps in ({frames} frames), {LiveStats.Rate(sent.PerSecond(bytes, interval))} out");
                 if (recording is not null)
                 {
                     line += string.Create(CultureInfo.InvariantCulture, $", recorded {recording.FramesRecorded} frames ({LiveStats.Size(recording.BytesRecorded)})");
@@ -365,7 +351,6 @@ internal static class ServeCommand
                 }
 
                 lastFrames = frames;
-                lastBytes = bytes;
                 return line;
             },
             quiet);

@@ -14,7 +14,7 @@ internal static class SnapshotCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint) or unix:///run/user/1000/socketcam.sock" };
+        var url = new Argument<string>("url") { Description = "The hub, e.g. tcp://192.168.1.5:9999 (or tls://, unix:///PATH; see docs/PROTOCOL.md)" };
         var file = new Argument<string>("file") { Description = "Where to save the frame: FILE.jpg (a JPEG frame is saved byte for byte) or FILE.png" };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -30,7 +30,7 @@ internal static class SnapshotCommand
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
         {
             string path = r.GetValue(file)!;
-            ViewCommand.ValidateSnapshotPath(path);
+            ViewCommand.ValidateSnapshotPath(path, option: null);
             var options = new ViewerOptions
             {
                 Room = r.GetValue(room)!,

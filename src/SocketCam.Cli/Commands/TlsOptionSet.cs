@@ -12,13 +12,13 @@ internal sealed class TlsOptionSet
     public Option<string?> Ca { get; } = new("--ca")
     {
         HelpName = "FILE",
-        Description = "tls:// only: trust the hub's certificate if it chains to a certificate in FILE (PEM: a CA, or the hub's own cert.pem) instead of the system's CAs; the host name is still checked",
+        Description = "tls:// only: trust the hub's certificate if it chains to one in FILE (PEM: a CA or the hub's cert.pem); see docs/SECURITY.md",
     };
 
     public Option<string?> Fingerprint { get; } = new("--fingerprint")
     {
         HelpName = "SHA256",
-        Description = "tls:// only: trust exactly the certificate with this SHA-256 (64 hex digits, colons optional, as `serve --tls` prints it), whatever its name or issuer; nothing else is accepted",
+        Description = "tls:// only: trust exactly the certificate with this SHA-256 (as `serve --tls` prints it); see docs/SECURITY.md",
     };
 
     public TlsOptionSet()

@@ -16,7 +16,7 @@ internal static class ViewCommand
     {
         var url = new Argument<string>("url")
         {
-            Description = "The hub, e.g. tcp://192.168.1.5:9999, tls://192.168.1.5:9999 (a `serve --tls` hub; see --ca, --fingerprint), udp://192.168.1.5:9999 (datagrams with loss recovery) or unix:///run/user/1000/socketcam.sock, or a seed tutorial's Python server: seed+tcp://HOST:PORT (pickled frames, read safely; see docs/SEED-COMPAT.md)",
+            Description = "The hub: tcp://HOST:9999 (or tls://, udp://, unix:///PATH), or seed+tcp://HOST:PORT, a Python tutorial's server (8-byte length + pickle)",
         };
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();
@@ -27,22 +27,22 @@ internal static class ViewCommand
         var record = new Option<string?>("--record")
         {
             HelpName = "FILE",
-            Description = "Record every received frame to FILE.mjpeg (concatenated JPEGs, playable up to the last whole frame even after a crash), "
-                + "FILE.mkv (the JPEGs with their timestamps) or FILE.mp4 (H.264); .mkv and .mp4 need ffmpeg. An existing file is replaced",
+            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4 (replaced if it exists; see docs/RECORDING.md)",
         };
         var maxFrame = CommonOptions.MaxFrameBytes();
         var json = CommonOptions.Json();
-        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the server goes away instead of reconnecting" };
+        var noReconnect = new Option<bool>("--no-reconnect") { Description = "Exit when the hub goes away instead of reconnecting" };
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var noRecovery = CommonOptions.NoRecovery();
         var logLevel = CommonOptions.LogLevel();
         var window = CommandWindow.WindowOption();
         var windowStats = CommandWindow.StatsOption();
-        var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (its display name; see `socketcam rooms`). Default: the room's main video" };
-        var track = new Option<string?>("--track") { Description = "Watch the track with this label: its name, its source (camera, screen, file) or its id. Default: the first video track" };
+        var noWindow = new Option<bool>("--no-window") { Description = "Statistics in the terminal only, even with a display (default: a window when there is one)" };
+        var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (a name `socketcam rooms` shows); default: the room's main video" };
+        var track = new Option<string?>("--track") { Description = "Watch this track: its name, its source (camera, screen, file) or its id; default: the first video track" };
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, windowStats, logLevel,
+            url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, noWindow, windowStats, logLevel,
         };
         tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
@@ -63,19 +63,11 @@ internal static class ViewCommand
             ValidateSnapshotPath(snapshotPath);
             string? recordPath = r.GetValue(record);
             RecordingFormat? recordFormat = recordPath is null ? null : RecordingFormats.FromPath(recordPath);
-            if (r.GetValue(windowStats) && !r.GetValue(window))
-            {
-                throw new ArgumentException("--stats draws over the video window: use it with --window.");
-            }
-
-            if (r.GetValue(window))
-            {
-                CommandWindow.RequireDisplay("view --window", "use --snapshot FILE.jpg to save a frame instead");
-            }
+            bool showWindow = WantsWindow(r.GetValue(window), r.GetValue(noWindow), r.GetValue(json), r.GetValue(quiet), r.GetValue(windowStats));
 
             var output = new ViewOutput(snapshotPath, recordPath, recordFormat, r.GetValue(json), r.GetValue(quiet))
             {
-                Window = r.GetValue(window),
+                Window = showWindow,
                 WindowStats = r.GetValue(windowStats),
             };
             return RunAsync(ParseUrl(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
@@ -83,15 +75,69 @@ internal static class ViewCommand
         return command;
     }
 
+    /// <summary>
+    /// A person expects a picture: the window opens when there is a display, unless --no-window or --json (a script) says
+    /// otherwise; --window insists (and fails in one line without a display). Without one, one line says how to get a picture.
+    /// </summary>
+    private static bool WantsWindow(bool window, bool noWindow, bool json, bool quiet, bool stats)
+    {
+        if (window && noWindow)
+        {
+            throw new ArgumentException("--window and --no-window contradict each other: give one of them.");
+        }
+
+        bool hasDisplay = Display.DisplayEnvironment.HasDisplay(Environment.GetEnvironmentVariable);
+        if (stats && !window && (noWindow || json || !hasDisplay))
+        {
+            throw new ArgumentException("--stats draws over the video window: use it with --window.");
+        }
+
+        if (window)
+        {
+            CommandWindow.RequireDisplay("view --window", "use --snapshot FILE.jpg to save a frame instead");
+            return true;
+        }
+
+        if (noWindow || json)
+        {
+            return false;
+        }
+
+        if (!hasDisplay)
+        {
+            if (!quiet)
+            {
+                Console.Error.WriteLine("socketcam: no display here, so statistics only: for a picture open the hub's watch page "
+                    + "(http://HOST:8080/rooms/ROOM) in a browser, or save frames with --snapshot FILE.jpg or --record FILE.mkv.");
+            }
+
+            return false;
+        }
+
+        try
+        {
+            CommandWindow.RequireDisplay("view", "use --no-window");
+            return true;
+        }
+        catch (Diagnostics.NativeDependencyException ex)
+        {
+            // A window was not asked for: say what is missing and watch in the terminal.
+            Console.Error.WriteLine($"socketcam: {ex.Message} (statistics only; --no-window hides this line)");
+            return false;
+        }
+    }
+
     /// <summary>tcp://HOST:PORT (the default scheme), unix:///PATH or seed+tcp://HOST:PORT.</summary>
     private static StreamEndpoint ParseUrl(string text) =>
         StreamEndpoint.Parse(text, 1, "tcp", StreamEndpoint.DefaultPort, [.. StreamEndpoint.LiveSchemes, Seed.SeedClient.Scheme]);
 
-    public static void ValidateSnapshotPath(string? path)
+    /// <summary>The file must be one we can write; <paramref name="option"/> names where it came from (null: the snapshot command's own argument).</summary>
+    public static void ValidateSnapshotPath(string? path, string? option = "--snapshot")
     {
         if (path is not null && Path.GetExtension(path).ToLowerInvariant() is not (".jpg" or ".jpeg" or ".png"))
         {
-            throw new ArgumentException($"--snapshot '{path}': the file name must end in .jpg, .jpeg or .png.");
+            string subject = option is null ? $"'{path}'" : $"{option} '{path}'";
+            throw new ArgumentException($"{subject}: the file name must end in .jpg, .jpeg or .png (a JPEG or PNG is written).");
         }
     }
 
@@ -139,6 +185,11 @@ internal static class ViewCommand
             {
                 await viewer.RunAsync(stop.Token);
             }
+            catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused && !endpoint.IsUnix)
+            {
+                // --no-reconnect: the same line the reconnector logs, naming the address and its port.
+                throw new UserFacingException($"{endpoint}: connection refused: is `socketcam serve` running there, and is {endpoint.Port} its port?", ex);
+            }
             catch (Exception ex) when (ex is IOException or TimeoutException && Seed.SeedClient.IsSeed(endpoint))
             {
                 // Without --no-reconnect these are logged with the server's address; as the final error, name it too.
@@ -184,10 +235,22 @@ internal static class ViewCommand
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new UserFacingException($"--record '{path}': {ex.Message}", ex);
+            throw new UserFacingException($"--record '{path}': {CannotWrite(path, ex)}", ex);
         }
 
         return RecordingSink.Start(path, recorder, options, logger);
+    }
+
+    /// <summary>Why a file cannot be written, in our words (.NET's "Could not find a part of the path" does not say which part).</summary>
+    internal static string CannotWrite(string path, Exception ex)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        return ex switch
+        {
+            DirectoryNotFoundException => $"the directory {directory} does not exist: create it or record somewhere else",
+            UnauthorizedAccessException => $"no permission to write in {directory}: record somewhere else",
+            _ => ex.Message,
+        };
     }
 
     /// <summary>Writes the snapshot, the recording line and the JSON summary; shared by view and demo.</summary>
@@ -257,7 +320,9 @@ internal static class ViewCommand
             long bytes = stats.Bytes;
             var l = stats.Latency;
             // While the source is down the hub sends no frames: say why instead of showing a frame rate of 0.
-            string line = stats.SignalReason is { } reason ? NoSignalLine(reason)
+            string line = stats.Retry is { } retry ? RetryLine(retry, DateTime.UtcNow)
+                : stats.SignalReason is { } reason ? NoSignalLine(reason)
+                : stats.NoPublisher is { } noPublisher ? noPublisher
                 : frames == 0 ? "waiting for frames..."
                 : !stats.MeasuresLatency ? string.Create(CultureInfo.InvariantCulture,
                     $"{stats.Width}x{stats.Height} {(frames - lastFrames) / interval.TotalSeconds,5:0.0} fps  {LiveStats.Rate((bytes - lastBytes) / interval.TotalSeconds)}  frames {frames}")
@@ -267,6 +332,14 @@ internal static class ViewCommand
             lastBytes = bytes;
             return line;
         };
+    }
+
+    /// <summary>Not connected: why, and when the next try is (the reconnector logs only the first failure of a kind).</summary>
+    internal static string RetryLine(RetryState retry, DateTime now)
+    {
+        double seconds = Math.Ceiling((retry.NextAttempt - now).TotalSeconds);
+        string when = seconds > 0 ? string.Create(CultureInfo.InvariantCulture, $"retrying in {seconds:0} s") : "retrying now";
+        return $"not connected ({retry.Reason}): {when}, attempt {retry.Attempts + 1}";
     }
 
     private static string NoSignalLine(string reason) => reason.Length == 0 ? "NO SIGNAL" : "NO SIGNAL: " + reason;

@@ -51,13 +51,19 @@ internal sealed class LiveStats
         if (_interactive)
         {
             int width = Console.IsOutputRedirected ? 120 : Math.Max(40, Console.WindowWidth - 1);
-            Console.Error.Write("\r" + (text.Length > width ? text[..width] : text.PadRight(width)));
+            Console.Error.Write(InPlace(text, width));
         }
         else
         {
             Console.Error.WriteLine(text);
         }
     }
+
+    /// <summary>
+    /// The status line rewritten in place: back to column 0, the text (cut to the terminal), then erase to the end of the line.
+    /// Not padded: a line padded to the full width leaves the cursor in the last column, so the next log line would start there.
+    /// </summary>
+    internal static string InPlace(string text, int width) => "\r" + (text.Length > width ? text[..width] : text) + "\u001b[K";
 
     /// <summary>A line on standard output (a chat message) while a status line may sit on the terminal: the status line is cleared first, the next tick writes it again below.</summary>
     public static void WriteAboveStatus(string line)
@@ -68,6 +74,24 @@ internal sealed class LiveStats
         }
 
         Console.Out.WriteLine(line);
+    }
+
+    /// <summary>
+    /// Per second from a running total: never negative, even when the total dips (a client leaving the sum while its bytes
+    /// are being moved to the departed total); the dip is not counted again when the total comes back.
+    /// </summary>
+    internal sealed class CounterRate
+    {
+        private long _last;
+
+        public CounterRate(long start = 0) => _last = start;
+
+        public double PerSecond(long total, TimeSpan interval)
+        {
+            long delta = Math.Max(0, total - _last);
+            _last = Math.Max(_last, total);
+            return delta / interval.TotalSeconds;
+        }
     }
 
     public static string Rate(double bytesPerSecond) => bytesPerSecond switch

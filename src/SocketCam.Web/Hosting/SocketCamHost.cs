@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
@@ -7,6 +8,7 @@ using SocketCam.Hub;
 using SocketCam.Recording;
 using SocketCam.Seed;
 using SocketCam.Sources;
+using SocketCam.Transport;
 
 namespace SocketCam.Web.Hosting;
 
@@ -73,11 +75,20 @@ internal sealed class SocketCamHost : IAsyncDisposable
 
         _hub = new HubServer(options.ToHubOptions() with { Udp = udp }, _loggers);
         Recording?.AttachTo(_hub);
-        _hub.Start();
+        // The TCP listener binds first (UDP's address was checked above): a taken address here is --listen's.
+        try
+        {
+            _hub.Start();
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && options.Tcp is { } tcp)
+        {
+            throw new UserFacingException(AddressInUse.Describe(tcp.EndPoint, "--listen"), ex);
+        }
+
         if (options.Seed is { } seed)
         {
             Seed = new SeedServer(_hub, seed, _loggers);
-            Seed.Start();
+            AddressInUse.Wrap(() => { Seed.Start(); return 0; }, seed.EndPoint, "--seed-tcp");
         }
 
         if (options.Http is { } http)
@@ -120,7 +131,7 @@ internal sealed class SocketCamHost : IAsyncDisposable
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && !udp.SkipIfAddressInUse)
         {
-            throw new UserFacingException($"--udp {udp.EndPoint}: the address is already in use: stop the other server or pick another with --udp HOST:PORT (or --udp off).", ex);
+            throw new UserFacingException(AddressInUse.Describe(udp.EndPoint, "--udp", canBeOff: true), ex);
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -145,12 +156,28 @@ internal sealed class SocketCamHost : IAsyncDisposable
                 return null;
             }
 
-            throw new UserFacingException($"--http {options.EndPoint}: the address is already in use: stop the other server or pick another with --http HOST:PORT (or --http off).", ex);
+            // Kestrel binds HTTP and HTTPS together: whichever of the two cannot be bound now is the one that was taken.
+            (EndPoint taken, string option) = options.Https is { } https && IsTcpAddressFree(options.EndPoint) ? ((EndPoint)https.EndPoint, "--https") : (options.EndPoint, "--http");
+            throw new UserFacingException(AddressInUse.Describe(taken, option, canBeOff: true), ex);
         }
         catch
         {
             await web.DisposeAsync();
             throw;
+        }
+    }
+
+    private static bool IsTcpAddressFree(EndPoint address)
+    {
+        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            probe.Bind(address);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 

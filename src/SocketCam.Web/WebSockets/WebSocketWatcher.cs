@@ -69,6 +69,9 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
             json.WriteString("type", "hello");
             json.WriteString("room", _room.Name);
             json.WriteNumber("serverTime", Clock.NowMicros());
+            // False while nobody has published here yet (the room exists because someone watches it): the page says it
+            // waits for the room to start instead of "connecting" forever. A v2 publisher counts from its first frame.
+            json.WriteBoolean("publishing", _room.HasPublisher || _room.LatestHeader is not null);
         }));
         _room.AddViewerWithLatestFrame(this);
 

@@ -10,6 +10,15 @@ internal static partial class ClientLog
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "{Endpoint}: {Reason}; reconnecting in {DelayMs} ms")]
     public static partial void Reconnecting(ILogger logger, string endpoint, string reason, int delayMs);
 
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "{Endpoint}: connection refused: is `socketcam serve` running there, and is {Port} its port? Retrying until it answers")]
+    public static partial void Refused(ILogger logger, string endpoint, int port);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Debug, Message = "{Endpoint}: {Reason} again; retrying in {DelayMs} ms")]
+    public static partial void RetryingAgain(ILogger logger, string endpoint, string reason, int delayMs);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Information, Message = "Room '{Room}' has no publisher yet ({Others}); waiting for it to start")]
+    public static partial void NoPublisher(ILogger logger, string room, string others);
+
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Frame {Sequence} could not be decoded: {Reason}")]
     public static partial void CorruptFrame(ILogger logger, long sequence, string reason);
 

@@ -15,6 +15,9 @@ internal sealed record HubLink<TWelcome>(Socket Socket, ConnectionStream Stream,
 /// </summary>
 internal static class HubHandshake
 {
+    /// <summary>The server closed the connection before sending a single byte (not even a preface).</summary>
+    internal sealed class SilentCloseException() : IOException("The server closed the connection without answering.");
+
     public static async Task<HubLink<TWelcome>> ConnectAsync<TWelcome>(
         StreamEndpoint endpoint,
         ClientOptions options,
@@ -42,6 +45,17 @@ internal static class HubHandshake
             await DisposeAllAsync(socket, stream, reader);
             throw new TimeoutException($"{endpoint} did not complete the handshake within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
+        catch (SilentCloseException ex) when (!endpoint.IsUnix && !ClientTls.IsTls(endpoint))
+        {
+            // A TLS server (an HTTPS port) drops a plaintext client without a byte; a hub always answers with its preface.
+            await DisposeAllAsync(socket, stream, reader);
+            throw new IOException($"{endpoint} closed the connection without answering: if that port speaks TLS (an HTTPS port does), use tls://; a hub's native port is {StreamEndpoint.DefaultPort} by default", ex);
+        }
+        catch (Protocol.ProtocolException ex) when (WrongPort(endpoint, ex) is { } wrongPort)
+        {
+            await DisposeAllAsync(socket, stream, reader);
+            throw wrongPort;
+        }
         catch
         {
             await DisposeAllAsync(socket, stream, reader);
@@ -63,6 +77,12 @@ internal static class HubHandshake
             ? await ClientTls.AuthenticateAsync(socket, endpoint, options.Tls, cancellationToken)
             : ConnectionStream.Plain(socket);
     }
+
+    /// <summary>Not a hub's preface but something we recognise (an HTTP or TLS port...): the one line naming what to use instead.</summary>
+    public static Diagnostics.UserFacingException? WrongPort(StreamEndpoint endpoint, Protocol.ProtocolException ex) =>
+        ex.Code == Protocol.ErrorCode.BadMagic && ex.Seen is { } seen && PortHints.Explain(endpoint, seen) is { } hint
+            ? new Diagnostics.UserFacingException(hint, ex)
+            : null;
 
     /// <summary>Completes the reader, then disposes the stream and the socket (each may be missing).</summary>
     public static async ValueTask DisposeAllAsync(Socket socket, ConnectionStream? stream, PipeReader? reader)

@@ -53,6 +53,15 @@ internal sealed class PublisherClient
 
     public int Reconnects => Volatile.Read(ref _reconnects);
 
+    /// <summary>While not connected and waiting to try again: why and when (the status line shows it; only the first failure of a kind is logged).</summary>
+    public RetryState? Retry
+    {
+        get => _retry;
+        private set => _retry = value;
+    }
+
+    private volatile RetryState? _retry;
+
     public double RttMilliseconds { get; private set; }
 
     /// <summary>
@@ -62,7 +71,11 @@ internal sealed class PublisherClient
     internal Action<MediaFrame>? FrameEncoded { get; set; }
 
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, (reason, delay) =>
+        {
+            Interlocked.Increment(ref _reconnects);
+            Retry = new RetryState(reason, DateTime.UtcNow + delay, Reconnects);
+        }, cancellationToken);
 
     /// <summary>UDP only: what loss recovery cost so far (parity and resent bytes) against the picture bytes, all sessions.</summary>
     public (long DataBytes, long RecoveryBytes) UdpBytes => (Interlocked.Read(ref _udpDataBytes), Interlocked.Read(ref _udpRecoveryBytes));
@@ -101,6 +114,7 @@ internal sealed class PublisherClient
     {
         await using ClientSession session = await ClientSession.ConnectAsync(_endpoint, PeerRole.Publisher, _options, cancellationToken);
         ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, session.Welcome.SessionId);
+        Retry = null;
         await AttachAsync(session, cancellationToken);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task pings = session.PingLoopAsync(_options.PingInterval, stop.Token);
@@ -131,6 +145,7 @@ internal sealed class PublisherClient
     {
         using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Publisher, _options, _options.UdpRecovery, cancellationToken);
         UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
+        Retry = null;
         using var sender = new UdpFrameSender(session.SendControl, session.SessionId, _options.UdpRecovery, _options.UdpPacingBytesPerSecond);
         using var sending = new SemaphoreSlim(1, 1);
         using var done = new SemaphoreSlim(0);

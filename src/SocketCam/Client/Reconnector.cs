@@ -8,9 +8,14 @@ namespace SocketCam.Client;
 /// <summary>Runs a session again and again with exponential backoff, until cancelled or a permanent error.</summary>
 internal static class Reconnector
 {
-    public static async Task RunAsync(StreamEndpoint endpoint, ClientOptions options, ILogger logger, Func<CancellationToken, Task> session, Action onRetry, CancellationToken cancellationToken)
+    /// <summary>
+    /// <paramref name="onRetry"/> hears of every retry (the reason and the wait), so a status line can show it: only the
+    /// first failure of a kind is logged as a warning, a repeat of the same reason only at debug level.
+    /// </summary>
+    public static async Task RunAsync(StreamEndpoint endpoint, ClientOptions options, ILogger logger, Func<CancellationToken, Task> session, Action<string, TimeSpan> onRetry, CancellationToken cancellationToken)
     {
         TimeSpan delay = TimeSpan.FromMilliseconds(250);
+        string? lastReason = null;
         while (true)
         {
             string reason;
@@ -40,6 +45,10 @@ internal static class Reconnector
                 reason = ex.Message;
                 delay = options.MaxBackoff;
             }
+            catch (Exception ex) when (options.Reconnect && ex is SocketException { SocketErrorCode: SocketError.ConnectionRefused })
+            {
+                reason = "connection refused";
+            }
             catch (Exception ex) when (options.Reconnect && ex is SocketException or IOException or TimeoutException)
             {
                 reason = ex.Message;
@@ -52,12 +61,26 @@ internal static class Reconnector
 
             if (Environment.TickCount64 - started > 10_000)
             {
-                // The session worked for a while: start the backoff over.
+                // The session worked for a while: start the backoff over, and a new failure is news again.
                 delay = TimeSpan.FromMilliseconds(250);
+                lastReason = null;
             }
 
-            onRetry();
-            ClientLog.Reconnecting(logger, endpoint.ToString(), reason, (int)delay.TotalMilliseconds);
+            onRetry(reason, delay);
+            if (string.Equals(reason, lastReason, StringComparison.Ordinal))
+            {
+                ClientLog.RetryingAgain(logger, endpoint.ToString(), reason, (int)delay.TotalMilliseconds);
+            }
+            else if (reason == "connection refused" && !endpoint.IsUnix)
+            {
+                ClientLog.Refused(logger, endpoint.ToString(), endpoint.Port);
+            }
+            else
+            {
+                ClientLog.Reconnecting(logger, endpoint.ToString(), reason, (int)delay.TotalMilliseconds);
+            }
+
+            lastReason = reason;
             try
             {
                 await Task.Delay(delay, cancellationToken);

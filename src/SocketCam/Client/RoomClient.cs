@@ -182,7 +182,7 @@ internal sealed class RoomClient : IAsyncDisposable
 
                 if (result.IsCompleted)
                 {
-                    throw new IOException("The server closed the connection during the handshake.");
+                    throw !prefaceDone && buffer.IsEmpty ? new HubHandshake.SilentCloseException() : new IOException("The server closed the connection during the handshake.");
                 }
             }
             finally

@@ -70,5 +70,9 @@ internal static class RoomLister
         {
             throw new TimeoutException($"{endpoint} did not answer within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
+        catch (ProtocolException ex) when (HubHandshake.WrongPort(endpoint, ex) is { } wrongPort)
+        {
+            throw wrongPort;
+        }
     }
 }

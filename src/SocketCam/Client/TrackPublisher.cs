@@ -74,19 +74,33 @@ internal sealed class TrackPublisher
 
     public int Reconnects => Volatile.Read(ref _reconnects);
 
+    /// <summary>While not connected and waiting to try again: why and when (the status line shows it; only the first failure of a kind is logged).</summary>
+    public RetryState? Retry
+    {
+        get => _retry;
+        private set => _retry = value;
+    }
+
+    private volatile RetryState? _retry;
+
     public double RttMilliseconds { get; private set; }
 
     /// <summary>This participant's id in the room (0 before the first WELCOME).</summary>
     public uint ParticipantId { get; private set; }
 
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, () => Interlocked.Increment(ref _reconnects), cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, RunSessionAsync, (reason, delay) =>
+        {
+            Interlocked.Increment(ref _reconnects);
+            Retry = new RetryState(reason, DateTime.UtcNow + delay, Reconnects);
+        }, cancellationToken);
 
     private async Task RunSessionAsync(CancellationToken cancellationToken)
     {
         await using RoomClient client = await RoomClient.ConnectAsync(_endpoint, _options, _name, hidden: false, cancellationToken, _hooks.Chat);
         ParticipantId = client.ParticipantId;
         ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, client.Welcome.SessionId);
+        Retry = null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         client.FrameReceived = _hooks.FrameReceived;
         if (_hooks.EventReceived is { } onEvent)

@@ -64,7 +64,7 @@ public sealed class ViewerClient : IDisposable
 
     /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnReconnect, cancellationToken);
+        Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnRetry, cancellationToken);
 
     private Func<CancellationToken, Task> SessionRunner() =>
         (_options.Participant is not null || _options.Track is not null) && (SeedClient.IsSeed(_endpoint) || UdpClientSession.IsUdp(_endpoint))
@@ -84,6 +84,7 @@ public sealed class ViewerClient : IDisposable
     {
         await using RoomClient client = await RoomClient.ConnectAsync(_endpoint, _options, "", hidden: true, cancellationToken);
         ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, client.Welcome.SessionId);
+        Stats.OnConnected();
         _lastSequence = -1;
         int maxFrame = (int)Math.Min(client.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         var changed = new Rooms.AsyncSignal();
@@ -172,6 +173,7 @@ public sealed class ViewerClient : IDisposable
     {
         using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, _options.UdpRecovery, cancellationToken);
         UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
+        Stats.OnConnected();
         _lastSequence = -1;
         int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         using var receiver = new UdpFrameReceiver(session.SessionId, maxFrame, _options.UdpRecovery, session.SendControl);
@@ -255,6 +257,7 @@ public sealed class ViewerClient : IDisposable
         using Socket socket = await SeedClient.ConnectAsync(_endpoint, _options.ConnectTimeout, cancellationToken);
         using var reader = new SeedStreamReader(socket, _options.MaxFrameBytes, _options.IdleTimeout);
         SeedLog.Connected(_logger, _endpoint.ToString());
+        Stats.OnConnected();
         long sequence = 0;
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -268,9 +271,11 @@ public sealed class ViewerClient : IDisposable
     {
         await using ClientSession session = await ClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, cancellationToken);
         ClientLog.Connected(_logger, _endpoint.ToString(), _options.Room, session.Welcome.SessionId);
+        Stats.OnConnected();
         _lastSequence = -1;
         using var pingStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task pings = session.PingLoopAsync(_options.PingInterval, pingStop.Token);
+        Task roomCheck = CheckRoomHasPublisherAsync(pingStop.Token);
         try
         {
             int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
@@ -285,13 +290,62 @@ public sealed class ViewerClient : IDisposable
         finally
         {
             await pingStop.CancelAsync();
-            await pings.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(pings, roomCheck).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (cancellationToken.IsCancellationRequested)
             {
                 await session.CloseAsync();
             }
         }
     }
+
+    /// <summary>How long a v1 session waits for a first frame before asking the hub whether the room has a publisher at all.</summary>
+    internal static readonly TimeSpan NoPublisherCheckDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A v1 viewer of a room nobody publishes to hears nothing at all (a room is made by whoever joins it): after a moment
+    /// without frames or signal news, ask the hub for its rooms (LIST_ROOMS) and, if this one has no publisher, say so
+    /// once, naming the rooms that do (a mistyped --room is the usual cause). The viewer keeps waiting either way.
+    /// </summary>
+    private async Task CheckRoomHasPublisherAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            // LIST_ROOMS needs the admin grant: a signed room token usually lacks it, and a refusal would count against
+            // this address as a failed attempt. The shared secret (or none, on an open hub) has it.
+            if (_options.Token is { } token && Auth.RoomTokens.LooksLikeOne(token))
+            {
+                return;
+            }
+
+            await Task.Delay(NoPublisherCheckDelay, cancellationToken);
+            if (Stats.Frames > 0 || !Stats.SignalLive || Stats.NoPublisher is not null)
+            {
+                return;
+            }
+
+            (List<RoomListing> rooms, bool truncated) = await RoomLister.ListAsync(_endpoint, _options, cancellationToken);
+            if (Stats.Frames > 0 || rooms.Any(r => r.Name == _options.Room && r.Tracks.Any(t => t.Description.Kind == TrackKind.Video)))
+            {
+                return;
+            }
+
+            string others = NoPublisherRooms(rooms.Where(r => r.Name != _options.Room && r.Tracks.Any(t => t.Description.Kind == TrackKind.Video)).Select(r => r.Name).ToList(), truncated);
+            Stats.NoPublisher = $"room '{_options.Room}' has no publisher yet ({others}); waiting for it to start";
+            ClientLog.NoPublisher(_logger, _options.Room, others);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || ex.IsDisconnect() || ex is ProtocolException or RemoteErrorException or TimeoutException or UserFacingException)
+        {
+            // Only a hint: a hub that cannot list (v1 only, no token for it) just leaves "waiting for frames".
+        }
+    }
+
+    /// <summary>"rooms with a publisher: 'main', 'lab'" (at most five named), or that there are none.</summary>
+    internal static string NoPublisherRooms(IReadOnlyList<string> names, bool truncated) => names.Count switch
+    {
+        0 => truncated ? "the hub's room list is too long to check" : "no room on this hub has one",
+        <= 5 => "rooms with a publisher: " + string.Join(", ", names.Select(n => $"'{n}'")) + (truncated ? ", ..." : ""),
+        _ => "rooms with a publisher: " + string.Join(", ", names.Take(5).Select(n => $"'{n}'")) + $" and {names.Count - 5} more",
+    };
 
     private void OnSignal(bool live, string reason)
     {

@@ -97,6 +97,7 @@ public sealed class ViewerStats
     internal void OnFrame(int width, int height, CodecId codec, long bytes, long skipped, double? latencyMs)
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        _noPublisher = null;
         if (Interlocked.Increment(ref _frames) == 1)
         {
             Interlocked.Exchange(ref _firstFrameTicks, now);
@@ -136,8 +137,35 @@ public sealed class ViewerStats
 
     internal void OnCorrupt() => Interlocked.Increment(ref _corrupt);
 
-    internal void OnReconnect() => Interlocked.Increment(ref _reconnects);
+    /// <summary>While the viewer is not connected and waits to try again: why and when (for the status line); null once connected.</summary>
+    public RetryState? Retry => _retry;
+
+    private volatile RetryState? _retry;
+
+    internal void OnRetry(string reason, TimeSpan delay)
+    {
+        Interlocked.Increment(ref _reconnects);
+        _retry = new RetryState(reason, DateTime.UtcNow + delay, Reconnects);
+    }
+
+    /// <summary>
+    /// Set while connected to a room that has no publisher (the hub's room list says so): what the status line shows
+    /// instead of "waiting for frames"; cleared by the first frame.
+    /// </summary>
+    public string? NoPublisher
+    {
+        get => _noPublisher;
+        internal set => _noPublisher = value;
+    }
+
+    private volatile string? _noPublisher;
+
+    /// <summary>A session is up: no retry to show any more.</summary>
+    internal void OnConnected() => _retry = null;
 
     private static TimeSpan TimeSpanFromTicks(long stopwatchTicks) =>
         TimeSpan.FromSeconds(stopwatchTicks / (double)System.Diagnostics.Stopwatch.Frequency);
 }
+
+/// <summary>Why the viewer is not connected, when it tries again (UTC) and how many times it has tried.</summary>
+public sealed record RetryState(string Reason, DateTime NextAttempt, int Attempts);

@@ -232,7 +232,7 @@ internal sealed class WindowThread
             {
                 do
                 {
-                    Handle(e, ref invalidated, ref hidden);
+                    Handle(window, e, ref invalidated, ref hidden);
                 }
                 while (SdlNative.PollEvent(&e) == 1);
             }
@@ -255,12 +255,16 @@ internal sealed class WindowThread
         }
     }
 
-    private void Handle(in SdlEvent e, ref bool invalidated, ref bool hidden)
+    private void Handle(SdlWindow window, in SdlEvent e, ref bool invalidated, ref bool hidden)
     {
         switch (e.Type)
         {
             case SdlNative.EventQuit:
                 _closedBy ??= "the close button";
+                break;
+            case SdlNative.EventKeyDown when e.KeyCode == SdlNative.KeyF:
+                window.ToggleFullscreen();
+                invalidated = true;
                 break;
             case SdlNative.EventKeyDown:
                 _closedBy ??= e.KeyCode switch

@@ -172,7 +172,7 @@ internal sealed class HubConnection : IRoomViewer, IClientStats, IViewerWriter
             if (_plaintextOnTls)
             {
                 // v1 and v2 share ERROR's layout and both read it right after the preface: one answer serves both.
-                throw new ProtocolException(ErrorCode.Malformed, $"this hub's port speaks TLS: connect with tls://{LocalAddress()}");
+                throw new ProtocolException(ErrorCode.Malformed, Transport.PortHints.SpeaksTls("this hub's port", LocalAddress()));
             }
 
             if (version == ProtocolV2.Version)

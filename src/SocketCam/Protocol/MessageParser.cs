@@ -29,7 +29,7 @@ internal static class MessageParser
                 ReadOnlySpan<byte> magic = "SCAM"u8;
                 if (!partial[..have].SequenceEqual(magic[..have]))
                 {
-                    throw BadMagic(partial[..have]);
+                    throw BadMagic(buffer);
                 }
             }
 
@@ -41,7 +41,7 @@ internal static class MessageParser
         buffer.Slice(0, available).CopyTo(preface);
         if (BinaryPrimitives.ReadUInt32BigEndian(preface) != ProtocolConstants.Magic)
         {
-            throw BadMagic(preface[..4]);
+            throw BadMagic(buffer);
         }
 
         if (available < ProtocolConstants.PrefaceSize)
@@ -67,7 +67,7 @@ internal static class MessageParser
         buffer.Slice(0, have).CopyTo(partial);
         if (!partial[..have].SequenceEqual("SCAM"u8[..have]))
         {
-            throw BadMagic(partial[..have]);
+            throw BadMagic(buffer);
         }
     }
 
@@ -327,6 +327,10 @@ internal static class MessageParser
         }
     }
 
-    private static ProtocolException BadMagic(ReadOnlySpan<byte> seen) =>
-        new(ErrorCode.BadMagic, $"Not a SocketCam peer: expected preface 'SCAM', got {Convert.ToHexString(seen)}.");
+    /// <summary>Bad magic; the first bytes (up to 16) go with it, so a client can tell what it reached instead (<see cref="ProtocolException.Seen"/>).</summary>
+    private static ProtocolException BadMagic(in ReadOnlySequence<byte> buffer)
+    {
+        byte[] seen = buffer.Slice(0, Math.Min(buffer.Length, 16)).ToArray();
+        return new(ErrorCode.BadMagic, $"Not a SocketCam peer: expected preface 'SCAM', got {Convert.ToHexString(seen.AsSpan(0, Math.Min(seen.Length, 4)))}.") { Seen = seen };
+    }
 }

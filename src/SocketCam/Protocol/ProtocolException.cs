@@ -26,6 +26,9 @@ public sealed class ProtocolException : Exception
     }
 
     public ErrorCode Code { get; }
+
+    /// <summary>Bad magic only: the first bytes the peer sent (up to 16), to tell what answered instead.</summary>
+    public byte[]? Seen { get; init; }
 }
 
 /// <summary>The peer sent ERROR: the session is over, for the reason it gave.</summary>

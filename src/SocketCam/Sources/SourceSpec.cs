@@ -15,7 +15,8 @@ internal enum SourceKind
 
 /// <summary>
 /// A parsed `--source` value: `pattern`, `camera[:N|:/dev/videoN]`, `file:PATH`, `screen[:DISPLAY]`, `image:PATH`,
-/// `lavfi:GRAPH`, `seed+tcp://HOST:PORT` (a seed tutorial server), or `auto` (the first camera, else the pattern).
+/// `lavfi:GRAPH`, `seed+tcp://HOST:PORT` (a seed tutorial server), `auto` (the first camera, else the pattern), or a bare
+/// path to a video file or an image.
 /// </summary>
 internal sealed record SourceSpec(SourceKind Kind, string Argument)
 {
@@ -27,6 +28,11 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
     public static SourceSpec Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (PathSource(text) is { } byPath)
+        {
+            return byPath;
+        }
+
         string[] parts = text.Split(':', 2);
         string kind = parts[0].Trim().ToLowerInvariant();
         string argument = parts.Length > 1 ? parts[1] : "";
@@ -81,6 +87,44 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
         }
 
         throw new ArgumentException($"--source camera:{argument}: use camera, camera:N or camera:/dev/videoN.");
+    }
+
+    /// <summary>Still-image extensions: a path with one of these is an image: source, any other path a file: source.</summary>
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pnm", ".ppm"];
+
+    /// <summary>
+    /// A bare path needs no prefix (`--source clip.mp4`, `--source photo.png`, `--source /dev/video2`): an existing file
+    /// is a file or image source by its extension, a /dev/video node a camera. A path-like value that names nothing is one
+    /// line saying so, rather than "unknown source".
+    /// </summary>
+    private static SourceSpec? PathSource(string text)
+    {
+        string path = text.Trim();
+        if (path.StartsWith("/dev/video", StringComparison.Ordinal))
+        {
+            return new SourceSpec(SourceKind.Camera, path);
+        }
+
+        bool looksLikePath = path.Contains('/', StringComparison.Ordinal) || Path.HasExtension(path);
+        if (path.Contains("://", StringComparison.Ordinal) || !looksLikePath && !File.Exists(path))
+        {
+            return null;
+        }
+
+        if (File.Exists(path))
+        {
+            string full = Path.GetFullPath(path);
+            return ImageExtensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase)
+                ? new SourceSpec(SourceKind.Image, full)
+                : new SourceSpec(SourceKind.File, full);
+        }
+
+        // "file:x.mp4", "image:a.png", "lavfi:testsrc2=size=640x360" have an extension-like dot too: only prefix-less
+        // values that are not a known kind are treated as paths.
+        string kind = path.Split(':', 2)[0].ToLowerInvariant();
+        return kind is "file" or "image" or "lavfi" or "camera" or "webcam" or "v4l2" or "screen" or "x11" or "pattern" or "testpattern"
+            ? null
+            : throw new ArgumentException($"--source {path}: no such file (a video file, an image, or one of: {Help}).");
     }
 
     private static string ExistingFile(string path, string kind)

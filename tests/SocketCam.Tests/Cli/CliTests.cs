@@ -45,6 +45,23 @@ public sealed partial class CliTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(20)]
+    [InlineData(300)]
+    [InlineData(1200)]
+    public async Task Ctrl_C_at_any_moment_of_start_up_stops_serve_cleanly(int afterMilliseconds)
+    {
+        // Before the fix, a Ctrl+C before System.CommandLine had registered its handler (up to ~1.5 s into serve's start)
+        // killed it with 130 and no word. Timed from when the runtime has mapped socketcam.dll: before that no program
+        // of ours runs at all, and the signal's default action is all there is.
+        await using CliProcess serve = CliProcess.Start(null, "serve", "--listen", "127.0.0.1:0", "--http", "off", "--udp", "off", "--data", "off", "--quiet");
+        await Eventually.UntilAsync(() => File.ReadAllText($"/proc/{serve.Id}/maps").Contains("socketcam.dll", StringComparison.Ordinal), "socketcam.dll loaded");
+        await Task.Delay(afterMilliseconds);
+        await serve.InterruptAsync();
+        Assert.True(await serve.WaitForExitAsync(ProcessTimeout) == 0, serve.Transcript());
+        Assert.DoesNotContain(serve.Stderr, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_too_long_token_is_refused_without_echoing_it()
     {
@@ -104,7 +121,7 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Demo_runs_for_the_given_seconds_and_writes_its_snapshot()
+    public async Task Demo_runs_for_the_given_seconds_and_leaves_no_file_behind()
     {
         (int code, CliProcess demo) = await CliProcess.RunAsync(_directory, ProcessTimeout, "demo", "--seconds", "3", "--json", "--size", "320x240");
         await using (demo)
@@ -117,12 +134,46 @@ public sealed partial class CliTests : IDisposable
             AssertNoStackTrace(demo);
         }
 
-        string snapshot = Path.Combine(_directory, "socketcam-demo.jpg");
-        Assert.True(File.Exists(snapshot), "demo wrote no snapshot in its working directory");
-        byte[] jpeg = await File.ReadAllBytesAsync(snapshot);
+        // Nothing unasked in the user's directory (it used to get socketcam-demo.jpg).
+        Assert.Empty(Directory.GetFileSystemEntries(_directory));
+    }
+
+    [Fact]
+    public async Task Demo_writes_its_last_frame_to_the_snapshot_file_asked_for()
+    {
+        (int code, CliProcess demo) = await CliProcess.RunAsync(_directory, ProcessTimeout, "demo", "--seconds", "2", "--size", "320x240", "--snapshot", "last.jpg");
+        await using (demo)
+        {
+            Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{demo.Transcript()}");
+            AssertNoStackTrace(demo);
+        }
+
+        Assert.Equal(["last.jpg"], Directory.GetFileSystemEntries(_directory).Select(Path.GetFileName));
+        byte[] jpeg = await File.ReadAllBytesAsync(Path.Combine(_directory, "last.jpg"));
         Assert.True(jpeg.Length > 100);
         Assert.Equal([0xFF, 0xD8], jpeg[..2]);
         Assert.Equal([0xFF, 0xD9], jpeg[^2..]);
+        // The frame's own size in its SOF0 header: a real 320x240 picture, not just JPEG markers.
+        (int width, int height) = JpegSize(jpeg);
+        Assert.Equal((320, 240), (width, height));
+    }
+
+    private static (int Width, int Height) JpegSize(byte[] jpeg)
+    {
+        for (int i = 2; i + 9 < jpeg.Length;)
+        {
+            Assert.Equal(0xFF, jpeg[i]);
+            byte marker = jpeg[i + 1];
+            int length = BinaryPrimitives.ReadUInt16BigEndian(jpeg.AsSpan(i + 2));
+            if (marker is >= 0xC0 and <= 0xC2)
+            {
+                return (BinaryPrimitives.ReadUInt16BigEndian(jpeg.AsSpan(i + 7)), BinaryPrimitives.ReadUInt16BigEndian(jpeg.AsSpan(i + 5)));
+            }
+
+            i += 2 + length;
+        }
+
+        throw new Xunit.Sdk.XunitException("no SOF marker in the JPEG");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using SocketCam.Sources;
 using SocketCam.Tests.Support;
 
 namespace SocketCam.Tests.Cli;
@@ -78,6 +79,7 @@ public sealed class SourceCliTests : IDisposable
     [InlineData("file:/no/such/video.mp4", "--source file:/no/such/video.mp4: no such file.")]
     [InlineData("bogus:thing", "Unknown source 'bogus:thing'")]
     [InlineData("lavfi:", "--source lavfi: needs a filter graph")]
+    [InlineData("holiday.mp4", "--source holiday.mp4: no such file")]
     public async Task A_bad_source_spec_is_one_line_and_exit_code_2(string spec, string message)
     {
         (int code, CliProcess cli) = await CliProcess.RunAsync(_directory, ProcessTimeout, "serve", "--listen", "127.0.0.1:0", "--source", spec);
@@ -119,6 +121,34 @@ public sealed class SourceCliTests : IDisposable
         {
             Assert.Equal(0, code);
             Assert.Contains(cli.Stdout, l => l.StartsWith("No cameras found", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Publish_without_a_source_says_which_it_sends_and_a_bare_path_is_a_file_source()
+    {
+        await MediaTools.FfmpegAsync("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-frames:v", "10", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", Path.Combine(_directory, "clip.mp4"));
+        await using TestHub hub = TestHub.Start(captureRoom: null);
+
+        // Like serve and call: the first camera when there is one, else the test pattern, and it says which.
+        (int code, CliProcess publish) = await CliProcess.RunAsync(_directory, ProcessTimeout, "publish", hub.Url, "--room", "auto", "--seconds", "1", "--quiet");
+        await using (publish)
+        {
+            Assert.True(code == 0, publish.Transcript());
+            string said = Assert.Single(publish.Stderr, l => l.StartsWith("socketcam: ", StringComparison.Ordinal));
+            Assert.Equal(
+                CameraDevices.List().FirstOrDefault() is { } camera
+                    ? $"socketcam: using the first camera, {camera}; pick another with --source"
+                    : "socketcam: no camera found (/dev/video*): using the built-in test pattern; pick one with --source",
+                said);
+        }
+
+        // `--source clip.mp4`, relative to the working directory, as a person types it: no file: prefix needed.
+        (code, publish) = await CliProcess.RunAsync(_directory, ProcessTimeout, "publish", hub.Url, "--room", "clip", "--source", "clip.mp4", "--fps", "0", "--quiet");
+        await using (publish)
+        {
+            Assert.True(code == 0, publish.Transcript());
+            Assert.Contains(publish.Stderr, l => l.StartsWith("Sent 10 frames", StringComparison.Ordinal));
         }
     }
 

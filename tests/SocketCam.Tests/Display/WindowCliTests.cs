@@ -373,7 +373,7 @@ public sealed partial class WindowCliTests : IDisposable
     public async Task Demo_window_runs_until_closed()
     {
         await using XvfbDisplay x = await XvfbDisplay.StartAsync();
-        await using CliProcess demo = CliProcess.StartWithEnvironment(_directory, x.Environment, "demo", "--window", "--size", "320x240", "--json");
+        await using CliProcess demo = CliProcess.StartWithEnvironment(_directory, x.Environment, "demo", "--window", "--size", "320x240", "--json", "--snapshot", "shot.jpg");
         string id = await x.FindWindowAsync("SocketCam", demo);
         RgbImage shot = await ShowingVideoAsync(x, id, 320, 240);
         Assert.True(shot.NonBlackBounds() is not null);
@@ -381,14 +381,14 @@ public sealed partial class WindowCliTests : IDisposable
         await x.KeyAsync(id, "q");
         Assert.True(await demo.WaitForExitAsync(ExitTimeout) == 0, demo.Transcript());
         Assert.True(demo.LastJsonLine().GetProperty("display").GetProperty("frames").GetInt64() > 0);
-        Assert.True(File.Exists(Path.Combine(_directory, "socketcam-demo.jpg")));
+        Assert.True(File.Exists(Path.Combine(_directory, "shot.jpg")));
     }
 
     [Theory]
     [InlineData("view", "view --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or use --snapshot FILE.jpg to save a frame instead.")]
     [InlineData("serve", "serve --preview needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --preview (watch with `socketcam view` elsewhere).")]
     [InlineData("publish", "publish --preview needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --preview.")]
-    [InlineData("demo", "demo --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --window (the demo prints its figures and writes a snapshot).")]
+    [InlineData("demo", "demo --window needs a display (DISPLAY is not set): run it in an X11 or Wayland session, or leave out --window (the demo prints its figures; --snapshot FILE saves a frame).")]
     public async Task Without_a_display_it_is_one_line_and_a_non_zero_exit(string command, string message)
     {
         string[] args = command switch

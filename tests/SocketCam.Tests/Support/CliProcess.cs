@@ -75,7 +75,9 @@ internal sealed class CliProcess : IAsyncDisposable
         Assert.True(File.Exists(DllPath), $"{DllPath} is missing: the test project must reference the CLI.");
         // serve keeps its chat store in the per-user data directory unless told otherwise: the tests' children share one of
         // their own, never the user's.
-        var variables = new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1", ["XDG_DATA_HOME"] = TestDataHome };
+        // No display unless a test gives one (an Xvfb's): `view` opens a window whenever it sees a display, and a test run
+        // from a desktop session must behave as in CI.
+        var variables = new Dictionary<string, string?> { ["DOTNET_NOLOGO"] = "1", ["XDG_DATA_HOME"] = TestDataHome, ["DISPLAY"] = null, ["WAYLAND_DISPLAY"] = null };
         foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
         {
             variables[name] = value;

@@ -88,6 +88,8 @@ internal sealed record RgbImage(int Width, int Height, byte[] Pixels)
 internal sealed partial class XvfbDisplay : IAsyncDisposable
 {
     private readonly Process _server;
+    private Process? _windowManager;
+    private Task? _windowManagerOutput;
 
     private XvfbDisplay(Process server, string name)
     {
@@ -135,6 +137,23 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a real window manager (openbox) on this display, for what only a window manager does (fullscreen through
+    /// _NET_WM_STATE, decorations); waits until it has taken over the screen. It stops with the display.
+    /// </summary>
+    public async Task StartWindowManagerAsync()
+    {
+        var info = new ProcessStartInfo("openbox") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.Environment["DISPLAY"] = Name;
+        info.ArgumentList.Add("--sm-disable");
+        _windowManager = Process.Start(info) ?? throw new InvalidOperationException("openbox did not start (scripts/setup installs it).");
+        // Drained so it never blocks on a full pipe; awaited when the display stops.
+        _windowManagerOutput = Task.WhenAll(_windowManager.StandardOutput.ReadToEndAsync(), _windowManager.StandardError.ReadToEndAsync());
+        await Eventually.UntilAsync(
+            async () => Encoding.ASCII.GetString(await RunAsync("xprop", "-root", "_NET_SUPPORTING_WM_CHECK")).Contains("window id", StringComparison.Ordinal),
+            "openbox managing the display");
+    }
+
     /// <summary>Runs an X client (xdotool, import, ...) on this display; fails the test if it fails.</summary>
     public async Task<byte[]> RunAsync(string tool, params string[] args)
     {
@@ -167,12 +186,22 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
     /// <summary>The window's size (xdotool getwindowgeometry).</summary>
     public async Task<(int Width, int Height)> WindowSizeAsync(string id)
     {
+        (_, _, int width, int height) = await WindowGeometryAsync(id);
+        return (width, height);
+    }
+
+    /// <summary>The window's place on the screen and size (xdotool getwindowgeometry).</summary>
+    public async Task<(int X, int Y, int Width, int Height)> WindowGeometryAsync(string id)
+    {
         string shell = Encoding.ASCII.GetString(await RunAsync("xdotool", "getwindowgeometry", "--shell", id));
         int Value(string key) => int.Parse(
             shell.Split('\n').Single(l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..],
             CultureInfo.InvariantCulture);
-        return (Value("WIDTH"), Value("HEIGHT"));
+        return (Value("X"), Value("Y"), Value("WIDTH"), Value("HEIGHT"));
     }
+
+    /// <summary>Ids of the mapped windows whose title contains <paramref name="name"/>, now (no waiting).</summary>
+    public IReadOnlyList<string> WindowsNamed(string name) => SearchAll(name);
 
     /// <summary>What the window shows now (ImageMagick's import reads it back from the X server).</summary>
     public async Task<RgbImage> ScreenshotAsync(string id) => RgbImage.FromPpm(await RunAsync("import", "-window", id, "-depth", "8", "ppm:-"));
@@ -215,6 +244,21 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_windowManager is not null)
+        {
+            try
+            {
+                _windowManager.Kill();
+                await _windowManager.WaitForExitAsync().WaitAsync(TestHub.Timeout);
+                await _windowManagerOutput!.WaitAsync(TestHub.Timeout);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            _windowManager.Dispose();
+        }
+
         try
         {
             if (!_server.HasExited)
@@ -271,7 +315,9 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
-    private string? TrySearch(string name)
+    private string? TrySearch(string name) => SearchAll(name).FirstOrDefault();
+
+    private List<string> SearchAll(string name)
     {
         var info = new ProcessStartInfo("xdotool") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["DISPLAY"] = Name;
@@ -284,7 +330,7 @@ internal sealed partial class XvfbDisplay : IAsyncDisposable
         process.StandardError.ReadToEnd();
         process.WaitForExit();
         // Exit code 1 means "no window matched" (yet).
-        return process.ExitCode == 0 ? output.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() : null;
+        return process.ExitCode == 0 ? [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim())] : [];
     }
 
     /// <summary>The few libX11 calls for a WM_DELETE_WINDOW message.</summary>

@@ -58,7 +58,7 @@ public sealed partial class UdpCliTests : IDisposable
         {
             Assert.Equal(1, code);
             string error = Assert.Single(serve.Stderr, l => l.StartsWith("socketcam: ", StringComparison.Ordinal));
-            Assert.StartsWith($"socketcam: --udp 127.0.0.1:{port}: the address is already in use", error, StringComparison.Ordinal);
+            Assert.Equal($"socketcam: 127.0.0.1:{port} is already in use (another serve?): stop it or pick another port with --udp HOST:PORT (or --udp off)", error);
             SeedCli.AssertNoStackTrace(serve);
         }
     }

@@ -70,8 +70,17 @@ public sealed partial class HttpServeCliTests : IAsyncLifetime
         (CliProcess serve, string url) = await StartServeAsync("--size", "160x120", "--token", "s3cret");
         await using (serve)
         {
-            Assert.Contains(serve.Stdout, l => l.Contains("/stream.mjpg?token=SECRET", StringComparison.Ordinal));
+            // The banner's URLs can be pasted as printed: they carry the token itself, and the pasted one works.
+            string printed = Assert.Single(serve.Stdout, l => l.Contains("/snapshot.jpg?token=", StringComparison.Ordinal));
+            string snapshotUrl = printed[printed.IndexOf("http://", StringComparison.Ordinal)..].Split(' ')[0];
+            Assert.EndsWith("/snapshot.jpg?token=s3cret", snapshotUrl, StringComparison.Ordinal);
+            Assert.DoesNotContain(serve.Stdout, l => l.Contains("SECRET", StringComparison.Ordinal));
             using var http = new HttpClient { Timeout = TestHub.Timeout };
+            using (HttpResponseMessage pasted = await http.GetAsync(snapshotUrl))
+            {
+                Assert.Equal(HttpStatusCode.OK, pasted.StatusCode);
+            }
+
             using HttpResponseMessage refused = await http.GetAsync(url + "/snapshot.jpg");
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
             using HttpResponseMessage allowed = await http.GetAsync(url + "/snapshot.jpg?token=s3cret");

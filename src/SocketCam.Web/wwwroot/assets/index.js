@@ -45,11 +45,23 @@ function createCard(name) {
   return card;
 }
 
+// /api/rooms names viewer kinds for scripts ("websocket", "native", ...); people read what those are.
+const VIEWER_KINDS = {
+  websocket: 'in a browser',
+  mjpeg: 'on the MJPEG stream',
+  native: 'with socketcam view',
+  'udp-viewer': 'with socketcam view over UDP',
+  seed: "with the Python tutorial's client",
+  'v2-watcher': 'from a call',
+};
+
 function describeViewers(viewers = {}) {
   const kinds = Object.entries(viewers).filter(([, n]) => n > 0);
-  if (kinds.length === 0) return 'no viewers';
+  if (kinds.length === 0) return 'nobody watching';
+  const name = (k) => VIEWER_KINDS[k] ?? k;
+  if (kinds.length === 1) return `${kinds[0][1]} watching ${name(kinds[0][0])}`;
   const total = kinds.reduce((sum, [, n]) => sum + n, 0);
-  return `${total} viewer${total === 1 ? '' : 's'}: ` + kinds.map(([k, n]) => `${k} ${n}`).join(' · ');
+  return `${total} watching: ` + kinds.map(([k, n]) => `${n} ${name(k)}`).join(' · ');
 }
 
 function updateCard(entry, room) {
@@ -62,7 +74,10 @@ function updateCard(entry, room) {
   const publisher = room.publisher ? 'publisher connected' : 'no publisher';
   card.querySelector('.size').textContent = `${size} · ${room.framesPublished} frames · ${publisher}`;
   const recorders = room.recorders ? ` · ${room.recorders} recording` : '';
-  card.querySelector('.viewers').textContent = describeViewers(room.viewers) + recorders;
+  const viewers = card.querySelector('.viewers');
+  viewers.textContent = describeViewers(room.viewers) + recorders;
+  viewers.title = 'Viewer connections by kind (as /api/rooms names them): '
+    + (Object.entries(room.viewers ?? {}).map(([k, n]) => `${k} ${n}`).join(', ') || 'none');
   const shot = card.querySelector('.shot');
   if (room.codec !== 'jpeg' && !shot.querySelector('.thumb')) {
     shot.textContent = room.codec === 'raw' ? 'raw frames: no preview' : 'no picture yet';

@@ -72,6 +72,13 @@ function scheduleReconnect(event) {
   reconnectAt = performance.now() + backoffMs;
   setTimeout(connect, backoffMs);
   backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+  if (event.code === 4404) {
+    // Nobody publishes to this room yet (the hub makes a room when its publisher comes): nothing is broken, the page
+    // waits for it. The hub's reason ends with the rooms it has, "(rooms: 'main')" or "(no rooms yet)": keep that part.
+    const rooms = /\(([^()]*)\)$/.exec(event.reason || '')?.[1];
+    setState('waiting', rooms ? `waiting for ${room} to start (${rooms})` : `waiting for ${room} to start`);
+    return;
+  }
   setState('disconnected', `${why} (code ${event.code})`);
 }
 
@@ -81,6 +88,8 @@ function onText(text) {
   if (msg.type === 'signal') {
     if (msg.live) setState('live');
     else setState('nosignal', msg.reason || 'no signal');
+  } else if (msg.type === 'hello') {
+    if (msg.publishing === false && sc.state === 'connecting') setState('waiting', `waiting for ${room} to start`);
   } else if (msg.type === 'pong') {
     onPong(msg);
   }
@@ -158,7 +167,7 @@ function recordFrame(captureUs, width, height) {
   sc.width = width;
   sc.height = height;
   backoffMs = BACKOFF_MIN_MS;
-  if (sc.state === 'connecting') setState('live');
+  if (sc.state === 'connecting' || sc.state === 'waiting') setState('live');
 }
 
 function percentile(sorted, p) {
@@ -192,6 +201,7 @@ function overlayText() {
   switch (sc.state) {
     case 'connecting': return 'connecting…';
     case 'nosignal': return `NO SIGNAL: ${sc.reason}`;
+    case 'waiting': return sc.reason;
     case 'disconnected': {
       const seconds = Math.max(0, (reconnectAt - performance.now()) / 1000);
       return `disconnected: ${sc.reason} — retrying in ${seconds.toFixed(1)} s`;
@@ -204,12 +214,15 @@ function render() {
   const text = overlayText();
   $('overlay').textContent = text;
   $('overlay').hidden = !text;
-  $('state').textContent = { nosignal: 'no signal', disconnected: 'disconnected' }[sc.state] ?? sc.state;
+  $('state').textContent = { nosignal: 'no signal', disconnected: 'disconnected', waiting: 'waiting for the publisher' }[sc.state] ?? sc.state;
   $('state').className = { live: 'ok', nosignal: 'bad', disconnected: 'bad' }[sc.state] ?? 'warn';
   $('fps-text').textContent = `${sc.fps.toFixed(1)} fps`;
   $('latency-text').textContent = sc.latencyMs === null ? 'latency –' : `latency ${Math.round(sc.latencyMs)} ms`;
   $('size-text').textContent = sc.width ? `${sc.width}×${sc.height}` : '–';
-  $('dropped-text').textContent = `dropped ${sc.framesDropped}`;
+  // Viewers do not know "dropped": say what happened and why (the element's title explains more).
+  const skipped = sc.framesDropped;
+  $('dropped-text').textContent = skipped === 0 ? 'no frames skipped'
+    : `skipped ${skipped} frame${skipped === 1 ? '' : 's'} to stay live`;
 }
 
 function toggleFullscreen() {

@@ -45,6 +45,10 @@ internal static unsafe partial class SdlNative
     public const int KeyReturn = '\r';
     public const int KeyEscape = 27;
     public const int KeyQ = 'q';
+    public const int KeyF = 'f';
+
+    /// <summary>SDL_WINDOW_FULLSCREEN_DESKTOP: fullscreen at the desktop's resolution (no mode switch), what ffplay's f does.</summary>
+    public const uint WindowFullscreenDesktop = 0x1001;
     public const int KeyKeypadEnter = 0x40000058;
 
     public const string HintNoSignalHandlers = "SDL_NO_SIGNAL_HANDLERS";
@@ -75,6 +79,12 @@ internal static unsafe partial class SdlNative
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_DestroyWindow")]
     public static partial void DestroyWindow(nint window);
+
+    [LibraryImport(LibraryName, EntryPoint = "SDL_SetWindowPosition")]
+    public static partial void SetWindowPosition(nint window, int x, int y);
+
+    [LibraryImport(LibraryName, EntryPoint = "SDL_SetWindowFullscreen")]
+    public static partial int SetWindowFullscreen(nint window, uint flags);
 
     [LibraryImport(LibraryName, EntryPoint = "SDL_SetWindowSize")]
     public static partial void SetWindowSize(nint window, int width, int height);
@@ -215,7 +225,7 @@ internal static class SdlLibrary
 
     private static readonly string[] RequiredExports =
     [
-        "SDL_SetHint", "SDL_Init", "SDL_Quit", "SDL_GetError", "SDL_CreateWindow", "SDL_SetWindowTitle", "SDL_ShowWindow", "SDL_DestroyWindow", "SDL_SetWindowSize",
+        "SDL_SetHint", "SDL_Init", "SDL_Quit", "SDL_GetError", "SDL_CreateWindow", "SDL_SetWindowTitle", "SDL_ShowWindow", "SDL_DestroyWindow", "SDL_SetWindowSize", "SDL_SetWindowPosition", "SDL_SetWindowFullscreen",
         "SDL_GetWindowFlags", "SDL_GetWindowDisplayIndex", "SDL_GetDisplayUsableBounds", "SDL_CreateRenderer", "SDL_DestroyRenderer",
         "SDL_GetRendererInfo", "SDL_GetRendererOutputSize", "SDL_CreateTexture", "SDL_DestroyTexture", "SDL_UpdateTexture", "SDL_SetTextureBlendMode",
         "SDL_SetRenderDrawColor", "SDL_SetRenderDrawBlendMode", "SDL_RenderClear", "SDL_RenderCopy", "SDL_RenderFillRect",

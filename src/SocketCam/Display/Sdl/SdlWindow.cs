@@ -15,6 +15,7 @@ internal sealed unsafe class SdlWindow : IDisposable
     private nint _renderer;
     private SdlTexture? _picture;
     private bool _initialized;
+    private readonly WindowSlots _slots = WindowSlots.Claim();
 
     private SdlWindow()
     {
@@ -88,19 +89,45 @@ internal sealed unsafe class SdlWindow : IDisposable
         }
     }
 
-    /// <summary>Sets the window to the picture's size, scaled down (keeping its shape) to 90% of the usable screen if larger.</summary>
+    /// <summary>
+    /// Sets the window to the picture's size, scaled down (keeping its shape) to 90% of the usable screen if larger, and
+    /// places it on the screen: centred, then cascaded by its slot (<see cref="WindowSlots"/>) so several windows do not
+    /// cover each other, never past the screen's edges.
+    /// </summary>
     public void SizeToPicture(int width, int height)
     {
-        SdlRect bounds;
+        SdlRect bounds = default;
         int display = SdlNative.GetWindowDisplayIndex(_window);
-        if (display >= 0 && SdlNative.GetDisplayUsableBounds(display, &bounds) == 0 && bounds.W > 0 && bounds.H > 0
-            && (width > bounds.W * 9 / 10 || height > bounds.H * 9 / 10))
+        bool known = display >= 0 && SdlNative.GetDisplayUsableBounds(display, &bounds) == 0 && bounds.W > 0 && bounds.H > 0;
+        if (known && (width > bounds.W * 9 / 10 || height > bounds.H * 9 / 10))
         {
             PixelRect fit = Letterbox.Fit(width, height, bounds.W * 9 / 10, bounds.H * 9 / 10);
             (width, height) = (fit.Width, fit.Height);
         }
 
         SdlNative.SetWindowSize(_window, width, height);
+        if (known)
+        {
+            (int x, int y) = Placement(new PixelRect(bounds.X, bounds.Y, bounds.W, bounds.H), width, height, _slots.Slot);
+            SdlNative.SetWindowPosition(_window, x, y);
+        }
+    }
+
+    /// <summary>Where a window of this size goes on <paramref name="screen"/>: centred, moved by its cascade slot, kept inside.</summary>
+    internal static (int X, int Y) Placement(PixelRect screen, int width, int height, int slot)
+    {
+        int offset = slot * WindowSlots.Step;
+        int x = screen.X + ((screen.Width - width) / 2) + offset;
+        int y = screen.Y + ((screen.Height - height) / 2) + offset;
+        return (Math.Clamp(x, screen.X, Math.Max(screen.X, screen.X + screen.Width - width)),
+            Math.Clamp(y, screen.Y, Math.Max(screen.Y, screen.Y + screen.Height - height)));
+    }
+
+    /// <summary>Fullscreen at the desktop's resolution, or back to the window (the f key, as in ffplay).</summary>
+    public void ToggleFullscreen()
+    {
+        bool fullscreen = (SdlNative.GetWindowFlags(_window) & SdlNative.WindowFullscreenDesktop) == SdlNative.WindowFullscreenDesktop;
+        SdlNative.SetWindowFullscreen(_window, fullscreen ? 0 : SdlNative.WindowFullscreenDesktop);
     }
 
     /// <summary>Copies a BGR24 picture into the window's picture texture (made anew when the size changes); false with SDL's error.</summary>
@@ -193,6 +220,7 @@ internal sealed unsafe class SdlWindow : IDisposable
 
     public void Dispose()
     {
+        _slots.Dispose();
         _picture?.Dispose();
         _picture = null;
         if (_renderer != 0)

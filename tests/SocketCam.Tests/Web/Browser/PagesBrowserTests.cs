@@ -80,6 +80,22 @@ public sealed class PagesBrowserTests(BrowserFixture browser) : IClassFixture<Br
         Assert.Contains("/rooms/main", paths);
         Assert.Contains("/rooms/main/publish", paths);
 
+        // Viewers by kind, in words: a watch page open elsewhere is "1 watching in a browser" (the API's name, "websocket",
+        // only in the tooltip).
+        await page.UntilAsync(
+            "document.querySelector('article.room[data-room=\"main\"] .viewers')?.textContent === 'nobody watching'",
+            "the index says nobody watches main");
+        await using (BrowserPage watcher = await browser.NewPageAsync())
+        {
+            await watcher.GotoAsync($"{server.Url}/rooms/main");
+            await watcher.UntilAsync("window.socketcam.framesDrawn > 0", "the other watch page draws");
+            await page.UntilAsync(
+                "document.querySelector('article.room[data-room=\"main\"] .viewers')?.textContent === '1 watching in a browser'",
+                "the index says one browser watches main");
+            Assert.Contains("websocket 1", await page.EvalAsync<string>(
+                "() => document.querySelector('article.room[data-room=\"main\"] .viewers').title"), StringComparison.Ordinal);
+        }
+
         // The watch link opens a watch page that draws.
         await page.Page.ClickAsync("article.room[data-room=\"main\"] a[href$=\"/rooms/main\"]");
         await page.Page.WaitForURLAsync($"{server.Url}/rooms/main");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
+using SocketCam.Rooms;
 using SocketCam.Tests.Support;
 using SocketCam.Web;
 
@@ -38,6 +39,12 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
         Assert.Equal(320, await page.EvalAsync<int>("() => window.socketcam.width"));
         Assert.Equal(240, await page.EvalAsync<int>("() => window.socketcam.height"));
         Assert.Equal("live", await page.EvalAsync<string>("() => window.socketcam.state"));
+
+        // Skipped frames in words a viewer understands, with the why in a tooltip (it used to say "dropped 16").
+        string skipped = await page.EvalAsync<string>("() => document.getElementById('dropped-text').textContent");
+        long dropped = await page.EvalAsync<long>("() => window.socketcam.framesDropped");
+        Assert.Equal(dropped == 0 ? "no frames skipped" : $"skipped {dropped} frame{(dropped == 1 ? "" : "s")} to stay live", skipped);
+        Assert.Contains("newest", await page.EvalAsync<string>("() => document.getElementById('dropped-text').title"), StringComparison.Ordinal);
 
         // fps is measured over a window: once it has a value it is above 0 and not more than the source sends.
         await page.UntilAsync("window.socketcam.fps > 0", "the page shows an fps above 0");
@@ -129,9 +136,12 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
 
         IResponse response = await page.GotoAsync($"{server.Url}/rooms/nosuch");
         Assert.Equal(200, response.Status); // the page itself is served: it waits for the room
+        // A room without a publisher is one to wait for, not a failure: no red "disconnected", no raw close text.
         await page.UntilAsync(
-            "window.socketcam.state === 'disconnected' && /unknown room/i.test(window.socketcam.reason)",
-            "the page says the room is unknown");
+            "window.socketcam.state === 'waiting' && document.getElementById('overlay').textContent.startsWith('waiting for nosuch to start')",
+            "the page says it waits for the room to start");
+        Assert.Equal("waiting for the publisher", await page.EvalAsync<string>("() => document.getElementById('state').textContent"));
+        Assert.DoesNotContain("disconnected", await page.EvalAsync<string>("() => document.getElementById('overlay').textContent"), StringComparison.Ordinal);
         IReadOnlyList<WebSocketEvent> sockets = await page.WebSocketLogAsync();
         Assert.Contains(sockets, e => e.Event == "close" && e.Code == 4404 && e.Url.Contains("/rooms/nosuch/ws", StringComparison.Ordinal));
         Assert.Equal(0, await page.EvalAsync<int>("() => window.socketcam.framesDrawn"));
@@ -140,6 +150,31 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
         await page.UntilAsync(
             "window.socketcam.state === 'live' && window.socketcam.framesDrawn > 5 && window.socketcam.width === 320",
             "the page draws the room once it exists (no reload)");
+    }
+
+    [Fact]
+    public async Task A_room_that_exists_without_a_publisher_says_it_waits_for_it_and_draws_once_it_starts()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
+        // Someone watches "empty" (a viewer makes the room), nobody publishes to it yet.
+        Room empty = server.Hub.Server.GetOrCreateRoom("empty");
+        try
+        {
+            await using BrowserPage page = await browser.NewPageAsync();
+            await page.GotoAsync($"{server.Url}/rooms/empty");
+            await page.UntilAsync(
+                "window.socketcam.state === 'waiting' && document.getElementById('overlay').textContent === 'waiting for empty to start'",
+                "the page says it waits for the room to start");
+
+            server.Hub.StartCapture("empty", width: 320, height: 240, fps: SourceFps);
+            await page.UntilAsync(
+                "window.socketcam.state === 'live' && window.socketcam.framesDrawn > 5 && document.getElementById('overlay').hidden",
+                "the page draws the room once its publisher starts");
+        }
+        finally
+        {
+            server.Hub.Server.LeaveRoom(empty);
+        }
     }
 
     /// <summary>Starts the HTTP server for the hub on the port (0: any), retrying the bind while the old listener still holds it.</summary>
