@@ -611,7 +611,9 @@ internal static class ServeCommand
             string query = needsToken ? $"?token={access.Shown}" : "";
             string lan = $"http://{FormatHost(PreferLan(ReachableAddresses(webBound)))}:{webBound.Port}";
             Console.WriteLine($"SocketCam HTTP listening on http://{loopback}:{webBound.Port}");
-            Console.WriteLine($"  video call in a browser: http://{loopback}:{webBound.Port}/call/{room}{page}   from other machines: {lan}/call/{room}{page} (cameras need localhost or https)");
+            // Bound to loopback only, there are no other machines to name.
+            string others = IPAddress.IsLoopback(webBound.Address) ? "" : $"   from other machines: {lan}/call/{room}{page} (cameras need localhost or https)";
+            Console.WriteLine($"  video call in a browser: http://{loopback}:{webBound.Port}/call/{room}{page}{others}");
             Console.WriteLine($"  watch in a browser: {lan}/rooms/{room}{page}   all rooms: {lan}/{page}");
             Console.WriteLine($"  publish a browser's camera: http://{loopback}:{webBound.Port}/rooms/NAME/publish{page} (browsers allow cameras on localhost or https only)");
             Console.WriteLine($"  MJPEG for VLC, ffmpeg, OpenCV or an <img>: {lan}/stream.mjpg{query}   other rooms: {lan}/rooms/ROOM/stream.mjpg{query}");
@@ -621,7 +623,8 @@ internal static class ServeCommand
             {
                 string secure = $"https://{FormatHost(PreferLan(ReachableAddresses(httpsBound)))}:{httpsBound.Port}";
                 Console.WriteLine($"SocketCam HTTPS listening on https://{(httpsBound.Address.Equals(IPAddress.Any) || httpsBound.Address.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : FormatHost(httpsBound.Address))}:{httpsBound.Port}");
-                Console.WriteLine($"  video call from a phone or another computer: {secure}/call/{room}{page}");
+                string who = IPAddress.IsLoopback(httpsBound.Address) ? "video call over https" : "video call from a phone or another computer";
+                Console.WriteLine($"  {who}: {secure}/call/{room}{page}");
                 Console.WriteLine($"  certificate SHA-256 {tls.Certificate.FingerprintWithColons}"
                     + (tls.Certificate.Path is { } pem ? $" ({(tls.Certificate.Created ? "made now" : "made earlier")}, {pem}: browsers ask once to trust it; compare this fingerprint)" : ""));
             }
