@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using SocketCam.Cli.Output;
+using SocketCam.Audio;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
@@ -27,11 +28,13 @@ internal static class PublishCommand
         var noRecovery = CommonOptions.NoRecovery();
         var preview = CommandWindow.PreviewOption();
         var logLevel = CommonOptions.LogLevel();
+        var audio = new AudioOptionSet("auto");
         var command = new Command("publish", "Feed a room of a hub from a local source (the hub need not own the camera)")
         {
             url, sources.SourceOption, name, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, noRecovery, preview, logLevel,
         };
         tls.AddTo(command);
+        audio.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
             if (r.GetValue(preview))
@@ -49,9 +52,18 @@ internal static class PublishCommand
                 UdpRecovery = !r.GetValue(noRecovery),
             };
             IReadOnlyList<string> specs = sources.Specs(r);
-            if (specs.Count > 1)
+            bool udp = r.GetValue(url)!.StartsWith("udp", StringComparison.OrdinalIgnoreCase);
+            bool autoAudio = r.GetValue(audio.Audio) == "auto";
+            bool withAudio = !(udp && autoAudio) && audio.Spec(r).Kind != AudioSourceKind.None;
+            if (specs.Count > 1 || withAudio)
             {
-                return await PublishTracksAsync(r, specs, options with { Agent = "socketcam publish (tracks)" }, r.GetValue(name)!, r.GetValue(quiet), r.GetValue(seconds), loggers, token2);
+                if (withAudio && r.GetValue(preview))
+                {
+                    throw new UserFacingException("--preview shows a video-only publisher: leave it out, or add --audio none.");
+                }
+
+                await using AudioTrackEncoder? sound = withAudio ? audio.Open(r, loggers) : null;
+                return await PublishTracksAsync(r, specs, options with { Agent = "socketcam publish (tracks)" }, r.GetValue(name)!, r.GetValue(quiet), r.GetValue(seconds), loggers, sound, token2);
             }
 
             using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
@@ -80,12 +92,14 @@ internal static class PublishCommand
         return command;
 
         // Several sources: one v2 participant with a track per source (docs/PROTOCOL.md Part II).
-        async Task<int> PublishTracksAsync(ParseResult r, IReadOnlyList<string> specs, ClientOptions options, string who, bool quietLine, double duration, Microsoft.Extensions.Logging.ILoggerFactory loggers, CancellationToken token2)
+        async Task<int> PublishTracksAsync(ParseResult r, IReadOnlyList<string> specs, ClientOptions options, string who, bool quietLine, double duration, Microsoft.Extensions.Logging.ILoggerFactory loggers, AudioTrackEncoder? sound, CancellationToken token2)
         {
             StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes);
             if (endpoint.Scheme is not ("tcp" or "tls" or "unix"))
             {
-                throw new UserFacingException("Several --source need protocol v2, which runs over tcp://, tls:// or unix:// (not udp://).");
+                throw new UserFacingException(sound is not null
+                    ? "--audio needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet): use one of those, or --audio none."
+                    : "Several --source need protocol v2, which runs over tcp://, tls:// or unix:// (not udp://).");
             }
 
             if (r.GetValue(preview))
@@ -105,22 +119,29 @@ internal static class PublishCommand
                     opened.Add(new PublishedSource(source, encoder, SourceOptionSet.TrackSourceOf(spec), source.Description));
                 }
 
-                var publisher = new TrackPublisher(endpoint, options, opened, who, loggers);
+                var publisher = new TrackPublisher(endpoint, options, opened, who, loggers, audio: sound);
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);
                 if (duration > 0)
                 {
                     stop.CancelAfter(TimeSpan.FromSeconds(duration));
                 }
 
-                await Console.Error.WriteLineAsync($"Publishing {opened.Count} tracks as '{who}' to room '{options.Room}' at {endpoint}:");
+                int tracks = opened.Count + (sound is null ? 0 : 1);
+                await Console.Error.WriteLineAsync($"Publishing {tracks} tracks as '{who}' to room '{options.Room}' at {endpoint}:");
                 for (int i = 0; i < opened.Count; i++)
                 {
                     await Console.Error.WriteLineAsync($"  track {i + 1}: {opened[i].Label}");
                 }
 
+                if (sound is not null)
+                {
+                    await Console.Error.WriteLineAsync($"  track {opened.Count + 1}: {sound.Spec}, Opus {sound.Options.Bitrate / 1000} kbit/s, {sound.Options.PacketMilliseconds} ms packets (--audio none for video only)");
+                }
+
                 await RunWithStatusAsync(publisher.RunAsync, TracksLine(publisher), quietLine, stop);
 
-                await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB) on {opened.Count} tracks.");
+                await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames"
+                    + (sound is null ? "" : $" and {publisher.AudioPacketsSent} audio packets") + $" ({publisher.BytesSent / 1e6:0.0} MB) on {tracks} tracks.");
                 return 0;
             }
             finally

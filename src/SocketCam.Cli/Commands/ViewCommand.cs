@@ -40,9 +40,10 @@ internal static class ViewCommand
         var noWindow = new Option<bool>("--no-window") { Description = "Statistics in the terminal only, even with a display (default: a window when there is one)" };
         var participant = new Option<string?>("--participant") { Description = "Watch this participant's video (a name `socketcam rooms` shows); default: the room's main video" };
         var track = new Option<string?>("--track") { Description = "Watch this track: its name, its source (camera, screen, file) or its id; default: the first video track" };
+        var audioOut = AudioOutput.Option("the watched participant's");
         var command = new Command("view", "Watch a room: decode frames and show live fps, latency, bitrate and skipped frames")
         {
-            url, room, token, participant, track, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, noWindow, windowStats, logLevel,
+            url, room, token, participant, track, audioOut, frames, seconds, snapshot, record, maxFrame, json, noReconnect, quiet, noRecovery, window, noWindow, windowStats, logLevel,
         };
         tls.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (loggers, token2) =>
@@ -69,8 +70,15 @@ internal static class ViewCommand
             {
                 Window = showWindow,
                 WindowStats = r.GetValue(windowStats),
+                AudioOut = r.GetValue(audioOut),
             };
-            return RunAsync(ParseUrl(r.GetValue(url)!), options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
+            StreamEndpoint endpoint = ParseUrl(r.GetValue(url)!);
+            if (output.AudioOut is not null && endpoint.Scheme is not ("tcp" or "tls" or "unix"))
+            {
+                throw new UserFacingException("--audio-out needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet).");
+            }
+
+            return RunAsync(endpoint, options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);
         }));
         return command;
     }
@@ -149,7 +157,12 @@ internal static class ViewCommand
             stop.CancelAfter(TimeSpan.FromSeconds(seconds));
         }
 
-        using var viewer = new ViewerClient(endpoint, options, loggers);
+        ViewerClient? heard = null;
+        await using AudioOutput? audio = output.AudioOut is { } audioTarget
+            ? AudioOutput.Start(audioTarget, _ => heard?.Hearing?.PlayheadCaptureMicros ?? 0)
+            : null;
+        using var viewer = new ViewerClient(endpoint, options, loggers) { Audio = audio?.Mixer };
+        heard = viewer;
         if (maxFrames > 0)
         {
             viewer.FrameDecoded = _ =>
@@ -205,6 +218,10 @@ internal static class ViewCommand
                 }
 
                 Finish(viewer, output.Snapshot, output.Json, recording, window);
+                if (audio is not null)
+                {
+                    await Console.Error.WriteLineAsync(audio.SummaryLine());
+                }
             }
 
             if (recording?.Failure is { } failure)
@@ -220,7 +237,7 @@ internal static class ViewCommand
             }
         }
 
-        int code = viewer.Stats.Frames > 0 ? 0 : 1;
+        int code = viewer.Stats.Frames > 0 || viewer.AudioPackets > 0 ? 0 : 1;
         return window?.ExitCode(code) ?? code;
     }
 
@@ -353,4 +370,7 @@ internal sealed record ViewOutput(string? Snapshot, string? RecordPath, Recordin
 
     /// <summary>--stats: the window's overlay.</summary>
     public bool WindowStats { get; init; }
+
+    /// <summary>--audio-out: a .wav file or speaker; null: no audio.</summary>
+    public string? AudioOut { get; init; }
 }

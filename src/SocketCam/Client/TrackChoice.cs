@@ -32,6 +32,31 @@ internal static class TrackChoice
         return null;
     }
 
+    /// <summary>
+    /// The audio track a viewer hears with the video it watches: <paramref name="ownerId"/>'s first Opus track when it
+    /// watches someone, else the first Opus track of the participant named (or of anyone).
+    /// </summary>
+    public static TrackRecord? PickAudio(IReadOnlyList<ParticipantRecord> participants, IReadOnlyList<TrackRecord> tracks, uint? ownerId, string? participant)
+    {
+        foreach (TrackRecord t in tracks)
+        {
+            if (t.Description.Kind != TrackKind.Audio || t.Description.Codec != CodecId.Opus)
+            {
+                continue;
+            }
+
+            if (ownerId is { } id ? t.ParticipantId != id
+                : participant is not null && !participants.Any(p => p.ParticipantId == t.ParticipantId && string.Equals(p.Name, participant, StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
+            return t;
+        }
+
+        return null;
+    }
+
     /// <summary>A label matches the track's name, its source (camera, screen, file, synthetic...), or its id.</summary>
     public static bool Matches(TrackDescription d, string label) =>
         string.Equals(d.Name, label, StringComparison.OrdinalIgnoreCase)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using SocketCam.Audio;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
@@ -23,6 +24,9 @@ internal sealed record ParticipantHooks
 
     /// <summary>Subscribe to every other participant's video tracks.</summary>
     public bool SubscribeToVideo { get; init; }
+
+    /// <summary>Subscribe to every other participant's audio tracks.</summary>
+    public bool SubscribeToAudio { get; init; }
 
     /// <summary>Frames of subscribed tracks (on the receive loop).</summary>
     public Func<ReceivedFrame, ValueTask>? FrameReceived { get; init; }
@@ -49,14 +53,17 @@ internal sealed class TrackPublisher
     private readonly IReadOnlyList<PublishedSource> _sources;
     private readonly string _name;
     private readonly ILogger _logger;
+    private readonly AudioTrackEncoder? _audio;
     private long _framesSent;
+    private long _audioPacketsSent;
     private long _bytesSent;
     private int _reconnects;
 
-    public TrackPublisher(StreamEndpoint endpoint, ClientOptions options, IReadOnlyList<PublishedSource> sources, string name, ILoggerFactory? loggerFactory = null, ParticipantHooks? hooks = null)
+    public TrackPublisher(StreamEndpoint endpoint, ClientOptions options, IReadOnlyList<PublishedSource> sources, string name, ILoggerFactory? loggerFactory = null, ParticipantHooks? hooks = null, AudioTrackEncoder? audio = null)
     {
         _hooks = hooks ?? new ParticipantHooks();
-        if (sources.Count > ushort.MaxValue - 1 || (sources.Count == 0 && hooks is null))
+        _audio = audio;
+        if (sources.Count > ushort.MaxValue - 2 || (sources.Count == 0 && hooks is null && audio is null))
         {
             throw new ArgumentOutOfRangeException(nameof(sources), "One source or more.");
         }
@@ -69,6 +76,9 @@ internal sealed class TrackPublisher
     }
 
     public long FramesSent => Interlocked.Read(ref _framesSent);
+
+    /// <summary>Audio packets sent (DTX silence is not sent).</summary>
+    public long AudioPacketsSent => Interlocked.Read(ref _audioPacketsSent);
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
@@ -113,12 +123,13 @@ internal sealed class TrackPublisher
         _hooks.SessionChanged?.Invoke(client);
         try
         {
-            if (_hooks.SubscribeToVideo)
+            byte kinds = (byte)((_hooks.SubscribeToVideo ? 1 : 0) | (_hooks.SubscribeToAudio ? 2 : 0)); // bit 0 video, bit 1 audio
+            if (kinds != 0)
             {
-                ResultMessage subscribed = await client.SubscribeAsync(ProtocolV2.AnyParticipant, ProtocolV2.AnyTrack, stop.Token, kinds: 1); // bit 0: video
+                ResultMessage subscribed = await client.SubscribeAsync(ProtocolV2.AnyParticipant, ProtocolV2.AnyTrack, stop.Token, kinds);
                 if (subscribed.Code != ErrorCode.Normal)
                 {
-                    throw new UserFacingException($"The hub refused to send the others' video: {subscribed.Code.ToWireName()}: {subscribed.Text}");
+                    throw new UserFacingException($"The hub refused to send the others' media: {subscribed.Code.ToWireName()}: {subscribed.Text}");
                 }
             }
 
@@ -142,6 +153,22 @@ internal sealed class TrackPublisher
                 }
 
                 loops.Add(SendLoopAsync(client, track.TrackId, s, maxFrame, stop.Token));
+            }
+
+            if (_audio is { } audio)
+            {
+                AudioFormat f = audio.Format;
+                var track = new TrackDescription(
+                    (ushort)(_sources.Count + 1), TrackKind.Audio, CodecId.Opus, audio.Spec.TrackSource, Truncate(audio.Spec.ToString()),
+                    A: (ushort)f.Channels, Rate: (uint)f.SampleRate, PacketMicros: (uint)f.PacketMicros, Bitrate: (uint)audio.Options.Bitrate,
+                    Flags: (byte)((audio.Options.Fec ? 1 : 0) | (audio.Options.Dtx ? 2 : 0)));
+                ResultMessage result = await client.PublishAsync(track, stop.Token);
+                if (result.Code != ErrorCode.Normal)
+                {
+                    throw new UserFacingException($"The hub refused the audio track ({audio.Spec}): {result.Code.ToWireName()}: {result.Text}");
+                }
+
+                loops.Add(AudioLoopAsync(client, track.TrackId, audio, stop.Token));
             }
 
             // Until one ends: the receive loop (the hub went away or said goodbye) or a source loop (a fatal error).
@@ -201,6 +228,31 @@ internal sealed class TrackPublisher
                 // The hub marks the track live again with its next frame (§4.6.6): nothing to send for that.
                 await client.SendFrameAsync(trackId, frame.Header, frame.Payload, cancellationToken);
                 Interlocked.Increment(ref _framesSent);
+                Interlocked.Add(ref _bytesSent, ProtocolConstants.MessageHeaderSize + ProtocolV2.FrameHeaderSize + frame.DataLength);
+            }
+            finally
+            {
+                frame.Release();
+            }
+        }
+    }
+
+    // Audio is live or nothing: packets that waited in the pipe while there was no session are dropped, not sent late.
+    private async Task AudioLoopAsync(RoomClient client, ushort trackId, AudioTrackEncoder audio, CancellationToken cancellationToken)
+    {
+        const long Stale = 200_000;
+        while (true)
+        {
+            MediaFrame frame = await audio.ReadAsync(cancellationToken) ?? throw new SourceEndedException($"{audio.Spec} ended.");
+            try
+            {
+                if (Clock.NowMicros() - frame.Header.CaptureMicros > Stale)
+                {
+                    continue;
+                }
+
+                await client.SendFrameAsync(trackId, frame.Header, frame.Payload, cancellationToken);
+                Interlocked.Increment(ref _audioPacketsSent);
                 Interlocked.Add(ref _bytesSent, ProtocolConstants.MessageHeaderSize + ProtocolV2.FrameHeaderSize + frame.DataLength);
             }
             finally

@@ -1,3 +1,4 @@
+using SocketCam.Audio;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -62,6 +63,12 @@ public sealed class ViewerClient : IDisposable
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
+    /// <summary>Where the watched participant's audio goes (protocol v2 only); null: video only.</summary>
+    internal AudioMixer? Audio { get; init; }
+
+    /// <summary>The audio track heard now, if any (its buffer's playhead gives what plays).</summary>
+    internal JitterBuffer? Hearing { get; private set; }
+
     /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnRetry, cancellationToken);
@@ -71,7 +78,9 @@ public sealed class ViewerClient : IDisposable
             ? throw new UserFacingException("--participant and --track need protocol v2, which runs over tcp:// or unix://.")
         : SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync
         : UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync
-        : _options.Participant is not null || _options.Track is not null ? RunRoomSessionAsync
+        : Audio is not null && (SeedClient.IsSeed(_endpoint) || UdpClientSession.IsUdp(_endpoint))
+            ? throw new UserFacingException("--audio-out needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet).")
+        : _options.Participant is not null || _options.Track is not null || Audio is not null ? RunRoomSessionAsync
         : RunSessionAsync;
 
     /// <summary>
@@ -90,9 +99,23 @@ public sealed class ViewerClient : IDisposable
         var changed = new Rooms.AsyncSignal();
         (uint Participant, ushort Track)? watching = null;
         client.EventReceived = _ => changed.Set();
-        client.FrameReceived = f => watching is { } w && w.Participant == f.ParticipantId && w.Track == f.TrackId && f.Info.Kind == TrackKind.Video
-            ? DeliverHubFrameAsync(f.Info, f.Data, client.ClockOffsetMicros, cancellationToken)
-            : ValueTask.CompletedTask;
+        (uint Participant, ushort Track, JitterBuffer Buffer)? hearing = null;
+        client.FrameReceived = f =>
+        {
+            if (f.Info.Kind == TrackKind.Audio)
+            {
+                if (hearing is { } h && h.Participant == f.ParticipantId && h.Track == f.TrackId)
+                {
+                    PushAudio(h.Buffer, f, client.ClockOffsetMicros);
+                }
+
+                return ValueTask.CompletedTask;
+            }
+
+            return watching is { } w && w.Participant == f.ParticipantId && w.Track == f.TrackId && f.Info.Kind == TrackKind.Video
+                ? DeliverHubFrameAsync(f.Info, f.Data, client.ClockOffsetMicros, cancellationToken)
+                : ValueTask.CompletedTask;
+        };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task receive = client.ReceiveAsync(maxFrame, stop.Token);
         Task pings = PingRoomAsync(client, stop.Token);
@@ -131,6 +154,27 @@ public sealed class ViewerClient : IDisposable
                     OnSignal(false, off.Text);
                 }
 
+                if (Audio is { } mixer)
+                {
+                    if (hearing is { } heard && !tracks.Any(t => t.ParticipantId == heard.Participant && t.Description.TrackId == heard.Track))
+                    {
+                        mixer.Remove(heard.Participant, heard.Track);
+                        hearing = null;
+                        Hearing = null;
+                    }
+
+                    if (hearing is null && TrackChoice.PickAudio(people, tracks, watching?.Participant, _options.Participant) is { } sound)
+                    {
+                        ResultMessage result = await client.SubscribeAsync(sound.ParticipantId, sound.Description.TrackId, stop.Token);
+                        if (result.Code == ErrorCode.Normal)
+                        {
+                            JitterBuffer buffer = mixer.Track(sound.ParticipantId, sound.Description.TrackId, Math.Clamp((int)sound.Description.A, 1, 2));
+                            hearing = (sound.ParticipantId, sound.Description.TrackId, buffer);
+                            Hearing = buffer;
+                        }
+                    }
+                }
+
                 Stats.RttMilliseconds = client.LastRttMilliseconds;
                 Task woke = changed.WaitAsync(stop.Token).AsTask();
                 await Task.WhenAny(woke, receive);
@@ -148,6 +192,19 @@ public sealed class ViewerClient : IDisposable
             }
         }
     }
+
+    // An audio packet into its jitter buffer, its capture time moved from the hub's clock to ours.
+    private void PushAudio(JitterBuffer buffer, ReceivedFrame f, long clockOffsetMicros)
+    {
+        ReadOnlySpan<byte> data = f.Data.IsSingleSegment ? f.Data.FirstSpan : f.Data.ToArray();
+        buffer.Push(f.Info.Sequence, f.Info.Width, f.Info.CaptureMicros - clockOffsetMicros, Clock.NowMicros(), data, (f.Info.Flags & FrameFlags.Discontinuity) != 0);
+        Interlocked.Increment(ref _audioPackets);
+    }
+
+    /// <summary>Audio packets received.</summary>
+    internal long AudioPackets => Interlocked.Read(ref _audioPackets);
+
+    private long _audioPackets;
 
     private async Task PingRoomAsync(RoomClient client, CancellationToken cancellationToken)
     {

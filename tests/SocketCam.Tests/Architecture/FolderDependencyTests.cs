@@ -9,6 +9,7 @@
 //   Diagnostics, Media, Limits          clock, latency, throttled logging, exceptions; frames, pools, CodecId; what one peer may take
 //   Transport, Protocol, Codecs, Ffmpeg socket helpers and endpoints; the wire (v1, v2, FrameFraming); JPEG, raw and PNG
 //                                       encoders and decoders, snapshots; the ffmpeg child process
+//   Audio                               Opus (libopus), audio sources through ffmpeg, the jitter buffer, mixer, player, WAV
 //   Auth                                tokens: the shared secret and signed room tokens (AccessPolicy), their key files
 //   Transfer                            one file over TCP or UDP (its SendPacer also paces live UDP)
 //   Chat                                the rooms' chat logs in SQLite (ChatStore), the messages being Protocol's records

@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Globalization;
+using SocketCam.Audio;
+using SocketCam.Diagnostics;
+using SocketCam.Display;
+
+namespace SocketCam.Cli.Commands;
+
+/// <summary>
+/// Where `view` and `call` play what they hear (`--audio-out`): a .wav file (written as it plays: what a speaker would
+/// have played, for scripts and tests) or `speaker` (the default sound device, through SDL2). One mixer, one player.
+/// </summary>
+internal sealed class AudioOutput : IAsyncDisposable
+{
+    private readonly IAudioSink _sink;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _playing;
+
+    private AudioOutput(string target, IAudioSink sink, int channels, Func<AudioMixer, long> playhead)
+    {
+        Target = target;
+        _sink = sink;
+        Mixer = new AudioMixer(channels);
+        Player = new AudioPlayer(Mixer, sink);
+        _playing = Player.RunAsync(() => playhead(Mixer), _stop.Token);
+    }
+
+    public string Target { get; }
+
+    public AudioMixer Mixer { get; }
+
+    public AudioPlayer Player { get; }
+
+    public static Option<string?> Option(string what) => new("--audio-out")
+    {
+        HelpName = "FILE.wav|speaker",
+        Description = $"Play {what} audio: into a WAV file, or on the default sound device (speaker)",
+    };
+
+    /// <summary>Starts playing into <paramref name="target"/>; <paramref name="playhead"/> says which capture time is playing (for latency).</summary>
+    public static AudioOutput Start(string target, Func<AudioMixer, long> playhead)
+    {
+        if (string.Equals(target, "speaker", StringComparison.OrdinalIgnoreCase))
+        {
+            return new AudioOutput(target, SdlAudioSink.Open(AudioFormat.OpusRate, 2), 2, playhead);
+        }
+
+        if (!target.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"--audio-out '{target}': give a FILE.wav or speaker.");
+        }
+
+        IAudioSink sink;
+        try
+        {
+            sink = new WavSink(target, 1);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UserFacingException($"--audio-out '{target}': {ViewCommand.CannotWrite(target, ex)}", ex);
+        }
+
+        return new AudioOutput(target, sink, 1, playhead);
+    }
+
+    /// <summary>One line: what played and how it went.</summary>
+    public string SummaryLine()
+    {
+        var tracks = Mixer.Stats();
+        long received = tracks.Sum(t => t.Stats.Received);
+        long concealed = tracks.Sum(t => t.Stats.Recovered + t.Stats.Concealed);
+        long played = tracks.Sum(t => t.Stats.Decoded + t.Stats.Recovered + t.Stats.Concealed);
+        var l = Player.Latency.Summarize();
+        string latency = Player.Latency.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", latency p50 {l.P50:0} ms p99 {l.P99:0} ms") : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"audio: {received} packets from {tracks.Count} track(s), {Player.Ticks / 100.0:0.0} s played into {Target}, concealed {concealed} ({(played == 0 ? 0 : 100.0 * concealed / played):0.#}%){latency}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _playing;
+        _sink.Dispose();
+        Mixer.Dispose();
+        _stop.Dispose();
+    }
+}

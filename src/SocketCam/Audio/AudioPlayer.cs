@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using SocketCam.Diagnostics;
+
+namespace SocketCam.Audio;
+
+/// <summary>Where played audio goes: a WAV file (`--audio-out`), a sound device (Display/SdlAudioSink).</summary>
+internal interface IAudioSink : IDisposable
+{
+    /// <summary>Takes one tick of interleaved s16 samples at 48 kHz.</summary>
+    void Write(ReadOnlySpan<short> pcm);
+
+    /// <summary>Audio handed over but not yet heard (a device's queue), in µs: the player keeps it near one tick.</summary>
+    long QueuedMicros { get; }
+}
+
+/// <summary>A WAV file as a sink: nothing is queued, what is written is "heard".</summary>
+internal sealed class WavSink(string path, int channels) : IAudioSink
+{
+    private readonly WavWriter _wav = new(path, AudioFormat.OpusRate, channels);
+
+    public long QueuedMicros => 0;
+
+    public long Samples => _wav.Samples;
+
+    public void Write(ReadOnlySpan<short> pcm) => _wav.Write(pcm);
+
+    public void Dispose() => _wav.Dispose();
+}
+
+/// <summary>
+/// The playout clock: every <see cref="TickMicros"/> (10 ms) it pulls the mix and writes it to the sink, paced by absolute
+/// deadlines on the monotonic clock (a late tick catches up instead of drifting). It measures mouth-to-ear latency as it
+/// plays: the sink's queue plus now minus the capture time (hub clock moved to ours) of the sound leaving.
+/// </summary>
+internal sealed class AudioPlayer
+{
+    public const int TickMicros = 10_000;
+
+    private readonly AudioMixer _mixer;
+    private readonly IAudioSink _sink;
+
+    public AudioPlayer(AudioMixer mixer, IAudioSink sink)
+    {
+        _mixer = mixer;
+        _sink = sink;
+    }
+
+    /// <summary>Capture-to-output latency of what played, in ms.</summary>
+    public LatencyRecorder Latency { get; } = new();
+
+    /// <summary>Ticks written.</summary>
+    public long Ticks { get; private set; }
+
+    /// <summary>Plays until cancelled.</summary>
+    public async Task RunAsync(Func<long> playheadCaptureMicros, CancellationToken cancellationToken)
+    {
+        var pcm = new short[AudioFormat.OpusRate / (1_000_000 / TickMicros) * _mixer.Channels];
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                long due = start + (Stopwatch.Frequency * (Ticks + 1) * TickMicros / 1_000_000);
+                TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
+
+                if (_sink.QueuedMicros > 6 * TickMicros)
+                {
+                    Ticks++; // the device plays slower than our clock: skip a tick rather than let delay build up
+                    continue;
+                }
+
+                long playhead = playheadCaptureMicros();
+                bool sounding = _mixer.Pull(pcm);
+                _sink.Write(pcm);
+                if (sounding && playhead > 0)
+                {
+                    Latency.Record((Clock.NowMicros() - playhead + _sink.QueuedMicros) / 1000.0);
+                }
+
+                Ticks++;
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}

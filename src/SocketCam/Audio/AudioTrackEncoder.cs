@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging;
+using SocketCam.Audio.Opus;
+using SocketCam.Media;
+
+namespace SocketCam.Audio;
+
+/// <summary>
+/// A published audio track's sending side: PCM from its source, one Opus packet per 20 ms (or 10 ms), each a pooled
+/// <see cref="MediaFrame"/> (kind audio, codec Opus, keyframe, samples per channel in <see cref="FrameInfo.Width"/>).
+/// DTX packets (1-2 bytes: silence) are not sent; the sequence counts only packets sent, so a receiver tells silence
+/// (capture time jumps, sequence does not) from loss (sequence jumps).
+/// </summary>
+internal sealed class AudioTrackEncoder : IAsyncDisposable
+{
+    private readonly FfmpegAudioSource _source;
+    private readonly OpusEncoder _encoder;
+    private readonly short[] _pcm;
+    private long _sequence;
+
+    public AudioTrackEncoder(AudioSourceSpec spec, AudioOptions options, ILogger? logger = null)
+    {
+        _encoder = new OpusEncoder(options);
+        try
+        {
+            _source = FfmpegAudioSource.Open(spec, _encoder.Format, logger);
+        }
+        catch
+        {
+            _encoder.Dispose();
+            throw;
+        }
+
+        _pcm = new short[_encoder.Format.PacketValues];
+    }
+
+    public AudioOptions Options => _encoder.Options;
+
+    public AudioFormat Format => _encoder.Format;
+
+    public AudioSourceSpec Spec => _source.Spec;
+
+    /// <summary>Packets of silence DTX kept off the wire.</summary>
+    public long SilentPackets { get; private set; }
+
+    /// <summary>The next packet to send (capture time on this machine's clock), or null when the source ended.</summary>
+    public async ValueTask<MediaFrame?> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            long capture = await _source.ReadAsync(_pcm, cancellationToken);
+            if (capture < 0)
+            {
+                return null;
+            }
+
+            MediaFrame frame = MediaFrame.Rent(OpusEncoder.MaxPacketBytes);
+            try
+            {
+                int length = _encoder.Encode(_pcm, frame.WritableData);
+                if (length <= 2 && Options.Dtx)
+                {
+                    SilentPackets++;
+                    frame.Release();
+                    continue;
+                }
+
+                frame.Complete(new FrameInfo(TrackKind.Audio, CodecId.Opus, FrameFlags.Keyframe, Format.PacketSamples, 0, _sequence++, capture), length);
+                return frame;
+            }
+            catch
+            {
+                frame.Release();
+                throw;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _source.DisposeAsync();
+        _encoder.Dispose();
+    }
+}

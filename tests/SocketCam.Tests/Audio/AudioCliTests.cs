@@ -1,0 +1,119 @@
+using System.Globalization;
+using SocketCam.Tests.Support;
+
+namespace SocketCam.Tests.Audio;
+
+/// <summary>
+/// Opus end to end as a user runs it: `publish --audio` into a real `serve`, `view --audio-out` writing what it plays (there
+/// is no sound card here), and SDL's real audio output through its disk driver. The signal is ffmpeg's own 440 Hz sine.
+/// </summary>
+[Collection(NetworkCollection.Name)]
+public sealed class AudioCliTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-audio-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task A_440_hz_tone_published_with_video_plays_into_a_wav_at_440_hz_and_the_sources_level_without_gaps()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--udp", "off", "--source", "none", "--data", Path.Combine(_directory, "data"), "--quiet");
+        string url = await HubUrlAsync(serve);
+        await using CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "pattern", "--size", "320x240", "--audio", "lavfi:sine=frequency=440", "--quiet");
+        string described = await TrackLineAsync(publish);
+        Assert.Contains("sine=frequency=440, Opus 32 kbit/s, 20 ms packets", described, StringComparison.Ordinal);
+
+        string wav = Path.Combine(_directory, "heard.wav");
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, Wait, "view", url, "--audio-out", wav, "--seconds", "6", "--no-window", "--quiet");
+        await using (view)
+        {
+            Assert.True(code == 0, view.Transcript());
+            string summary = Assert.Single(view.Stderr, l => l.StartsWith("audio: ", StringComparison.Ordinal));
+            Assert.Contains("from 1 track(s)", summary, StringComparison.Ordinal);
+            Assert.Contains("concealed 0 (0%)", summary, StringComparison.Ordinal);
+        }
+
+        (short[] heard, int rate) = WavAnalysis.Read(wav);
+        Assert.Equal(48_000, rate);
+        // From the first sound on: the hub needs a moment to route the track to the new viewer.
+        int start = Array.FindIndex(heard, x => Math.Abs((int)x) > 500);
+        Assert.True(start >= 0 && heard.Length - start > rate * 3, $"{heard.Length - start} samples of sound in {heard.Length}");
+        short[] sound = heard[start..^(rate / 5)];
+        Assert.Equal(440, WavAnalysis.DominantFrequency(sound, rate), 0);
+        Assert.InRange(WavAnalysis.LongestQuietMs(sound, rate), 0, 60);
+
+        // The source's level, measured the same way on ffmpeg's own rendering of the same graph.
+        string reference = Path.Combine(_directory, "source.wav");
+        await MediaTools.FfmpegAsync("-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-ar", "48000", "-ac", "1", "-c:a", "pcm_s16le", reference);
+        (short[] source, _) = WavAnalysis.Read(reference);
+        double difference = WavAnalysis.LevelDbfs(sound) - WavAnalysis.LevelDbfs(source);
+        Assert.True(Math.Abs(difference) <= 1.0, string.Create(CultureInfo.InvariantCulture, $"level differs by {difference:0.00} dB"));
+    }
+
+    [Fact]
+    public async Task The_speaker_is_sdls_real_audio_output_which_its_disk_driver_writes_out()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--udp", "off", "--source", "none", "--data", Path.Combine(_directory, "data"), "--quiet");
+        string url = await HubUrlAsync(serve);
+        await using CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "pattern", "--size", "160x120", "--audio", "lavfi:sine=frequency=660", "--quiet");
+        await TrackLineAsync(publish);
+
+        string played = Path.Combine(_directory, "sdl-disk.raw");
+        var environment = new Dictionary<string, string> { ["SDL_AUDIODRIVER"] = "disk", ["SDL_DISKAUDIOFILE"] = played };
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, environment, "view", url, "--audio-out", "speaker", "--seconds", "5", "--no-window", "--quiet");
+        Assert.True(await view.WaitForExitAsync(Wait) == 0, view.Transcript());
+        Assert.Contains(view.Stderr, l => l.StartsWith("audio: ", StringComparison.Ordinal) && l.Contains("into speaker", StringComparison.Ordinal));
+
+        short[] left = WavAnalysis.Channel(await File.ReadAllBytesAsync(played), 2);
+        int start = Array.FindIndex(left, x => Math.Abs((int)x) > 500);
+        Assert.True(start >= 0 && left.Length - start > 48_000 * 2, $"SDL played {left.Length} samples, sound from {start}");
+        Assert.Equal(660, WavAnalysis.DominantFrequency(left[start..], 48_000), 0);
+    }
+
+    [Fact]
+    public async Task Audio_mistakes_are_one_line_each()
+    {
+        (int code, CliProcess p) = await CliProcess.RunAsync(_directory, Wait, "publish", "tcp://127.0.0.1:9", "--audio", "trumpet", "--seconds", "1");
+        await using (p)
+        {
+            Assert.NotEqual(0, code);
+            Assert.Contains(p.Stderr, l => l.Contains("--audio 'trumpet' is not an audio source: use none, auto, mic", StringComparison.Ordinal));
+            Assert.DoesNotContain(p.Stderr, l => l.Contains("   at ", StringComparison.Ordinal));
+        }
+
+        (code, p) = await CliProcess.RunAsync(_directory, Wait, "publish", "udp://127.0.0.1:9", "--audio", "lavfi:sine", "--seconds", "1");
+        await using (p)
+        {
+            Assert.NotEqual(0, code);
+            Assert.Contains(p.Stderr, l => l.Contains("--audio needs protocol v2, which runs over tcp://, tls:// or unix://", StringComparison.Ordinal));
+        }
+
+        (code, p) = await CliProcess.RunAsync(_directory, Wait, "view", "tcp://127.0.0.1:9", "--audio-out", "x.mp3", "--seconds", "1", "--no-window");
+        await using (p)
+        {
+            Assert.NotEqual(0, code);
+            Assert.Contains(p.Stderr, l => l.Contains("--audio-out 'x.mp3': give a FILE.wav or speaker.", StringComparison.Ordinal));
+        }
+
+        (code, p) = await CliProcess.RunAsync(_directory, Wait, "view", "udp://127.0.0.1:9", "--audio-out", Path.Combine(_directory, "u.wav"), "--seconds", "1", "--no-window");
+        await using (p)
+        {
+            Assert.NotEqual(0, code);
+            Assert.Contains(p.Stderr, l => l.Contains("--audio-out needs protocol v2", StringComparison.Ordinal));
+        }
+    }
+
+    private static async Task<string> TrackLineAsync(CliProcess publish)
+    {
+        await Eventually.UntilAsync(() => publish.Stderr.Any(l => l.Contains("track 2:", StringComparison.Ordinal)) || publish.HasExited, "publish describing its audio track", Wait);
+        return Assert.Single(publish.Stderr, l => l.Contains("track 2:", StringComparison.Ordinal));
+    }
+
+    private static async Task<string> HubUrlAsync(CliProcess serve)
+    {
+        string banner = await serve.WaitForStdoutLineAsync(l => l.Contains("hub listening on tcp://", StringComparison.Ordinal), Wait);
+        return banner[banner.IndexOf("tcp://", StringComparison.Ordinal)..].Trim();
+    }
+}
