@@ -54,10 +54,29 @@ internal sealed class AudioOptionSet
     /// <summary>The source --audio names (auto resolved), without opening it.</summary>
     public AudioSourceSpec Spec(ParseResult r) => AudioSourceSpec.Parse(r.GetValue(Audio)!);
 
-    /// <summary>The encoder of the source --audio names, or null for none; options out of range are one line.</summary>
-    public AudioTrackEncoder? Open(ParseResult r, ILoggerFactory loggers)
+    /// <summary>
+    /// What --audio means with these video sources: `auto` with a video file sends the file's own sound when it has one
+    /// (a clip plays with its soundtrack), else the first microphone, else nothing.
+    /// </summary>
+    public async Task<AudioSourceSpec> SpecAsync(ParseResult r, IEnumerable<string> videoSpecs, CancellationToken cancellationToken)
     {
-        AudioSourceSpec spec = Spec(r);
+        if (r.GetValue(Audio) == "auto")
+        {
+            foreach (string video in videoSpecs)
+            {
+                if (TryParseSource(video) is { Kind: Sources.SourceKind.File } file && await AudioProbe.HasAudioAsync(file.Argument, cancellationToken))
+                {
+                    return new AudioSourceSpec(AudioSourceKind.File, file.Argument);
+                }
+            }
+        }
+
+        return Spec(r);
+    }
+
+    /// <summary>The encoder of <paramref name="spec"/>, or null for none; options out of range are one line.</summary>
+    public AudioTrackEncoder? Open(ParseResult r, AudioSourceSpec spec, ILoggerFactory loggers)
+    {
         if (spec.Kind == AudioSourceKind.None)
         {
             return null;
@@ -65,5 +84,17 @@ internal sealed class AudioOptionSet
 
         var options = new AudioOptions { Bitrate = r.GetValue(Bitrate), PacketMilliseconds = r.GetValue(Packet), Channels = r.GetValue(Channels) }.Validated();
         return new AudioTrackEncoder(spec, options, loggers.CreateLogger("SocketCam.Audio"));
+    }
+
+    private static Sources.SourceSpec? TryParseSource(string text)
+    {
+        try
+        {
+            return Sources.SourceSpec.Parse(text);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 }

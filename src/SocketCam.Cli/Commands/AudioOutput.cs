@@ -16,13 +16,13 @@ internal sealed class AudioOutput : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _playing;
 
-    private AudioOutput(string target, IAudioSink sink, int channels, Func<AudioMixer, long> playhead)
+    private AudioOutput(string target, IAudioSink sink, int channels)
     {
         Target = target;
         _sink = sink;
         Mixer = new AudioMixer(channels);
         Player = new AudioPlayer(Mixer, sink);
-        _playing = Player.RunAsync(() => playhead(Mixer), _stop.Token);
+        _playing = Player.RunAsync(Mixer.PlayheadMicros, _stop.Token);
     }
 
     public string Target { get; }
@@ -37,12 +37,12 @@ internal sealed class AudioOutput : IAsyncDisposable
         Description = $"Play {what} audio: into a WAV file, or on the default sound device (speaker)",
     };
 
-    /// <summary>Starts playing into <paramref name="target"/>; <paramref name="playhead"/> says which capture time is playing (for latency).</summary>
-    public static AudioOutput Start(string target, Func<AudioMixer, long> playhead)
+    /// <summary>Starts playing into <paramref name="target"/>.</summary>
+    public static AudioOutput Start(string target)
     {
         if (string.Equals(target, "speaker", StringComparison.OrdinalIgnoreCase))
         {
-            return new AudioOutput(target, SdlAudioSink.Open(AudioFormat.OpusRate, 2), 2, playhead);
+            return new AudioOutput(target, SdlAudioSink.Open(AudioFormat.OpusRate, 2), 2);
         }
 
         if (!target.EndsWith(".wav", StringComparison.OrdinalIgnoreCase))
@@ -60,7 +60,7 @@ internal sealed class AudioOutput : IAsyncDisposable
             throw new UserFacingException($"--audio-out '{target}': {ViewCommand.CannotWrite(target, ex)}", ex);
         }
 
-        return new AudioOutput(target, sink, 1, playhead);
+        return new AudioOutput(target, sink, 1);
     }
 
     /// <summary>One line: what played and how it went.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using SocketCam.Audio;
 using SocketCam.Cli.Output;
 using SocketCam.Client;
 using SocketCam.Codecs;
@@ -40,11 +41,16 @@ internal static class CallCommand
         var quiet = new Option<bool>("--quiet") { Description = "No live status line" };
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
+        var audio = new AudioOptionSet("auto");
+        var audioOut = AudioOutput.Option("the others'");
+        audioOut.Description += " (default: speaker with the window, none with --no-window)";
         var command = new Command("call", "Join a video call: publish your camera, see everyone else, chat on the terminal (lines you type are sent)")
         {
             url, name, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noWindow, json, noReconnect, quiet, logLevel,
         };
         tls.AddTo(command);
+        audio.AddTo(command);
+        command.Options.Add(audioOut);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, cancellationToken) =>
         {
             (StreamEndpoint endpoint, string roomName) = ParseUrl(r.GetValue(url)!, r.GetValue(room));
@@ -80,10 +86,14 @@ internal static class CallCommand
                     opened.Add(new PublishedSource(source, encoder, SourceOptionSet.TrackSourceOf(spec), source.Description));
                 }
 
-                await using var call = new CallSession(r.GetValue(json), loggers);
+                AudioSourceSpec soundSpec = await audio.SpecAsync(r, opened.Count > 0 ? [spec] : [], cancellationToken);
+                await using AudioTrackEncoder? sound = audio.Open(r, soundSpec, loggers);
+                await using AudioOutput? speaker = OpenAudioOutput(r.GetValue(audioOut) ?? (window ? "speaker" : null), r.GetValue(audioOut) is null);
+                await using var call = new CallSession(r.GetValue(json), loggers, speaker?.Mixer);
                 using CallScreen? screen = window ? await CallScreen.OpenAsync(roomName, who, loggers, cancellationToken) : null;
                 call.Screen = screen;
-                var publisher = new TrackPublisher(endpoint, options, opened, who, loggers, call.Hooks);
+                var publisher = new TrackPublisher(endpoint, options, opened, who, loggers, call.Hooks, sound);
+                call.Publisher = publisher;
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, screen?.Closed ?? CancellationToken.None);
                 if (r.GetValue(seconds) is > 0 and var s)
                 {
@@ -92,7 +102,8 @@ internal static class CallCommand
 
                 await Console.Error.WriteLineAsync(
                     $"Joining room '{roomName}' at {endpoint} as '{who}'" + (opened.Count > 0 ? $", publishing {opened[0].Label}" : ", not publishing")
-                    + ". Type a message and Enter to send it; /who lists who is here, /quit leaves.");
+                    + (sound is null ? ", no sound" : $", sound from {sound.Spec}") + (speaker is null ? "" : $", playing into {speaker.Target}")
+                    + ". Type a message and Enter to send it; /who lists who is here, /mute [NAME] and /unmute [NAME] mute you or someone, /quit leaves.");
                 call.Stopping = stop.Token;
                 Task input = call.ReadInputAsync(Console.In, stop);
                 Task sending = call.SendLoopAsync(stop.Token);
@@ -114,6 +125,11 @@ internal static class CallCommand
                 }
 
                 call.PrintSummary(publisher);
+                if (speaker is not null)
+                {
+                    await Console.Error.WriteLineAsync(speaker.SummaryLine());
+                }
+
                 return 0;
             }
             finally
@@ -127,6 +143,25 @@ internal static class CallCommand
             }
         }));
         return command;
+    }
+
+    /// <summary>The others' sound: where --audio-out says; by default the speaker, and no device there is a notice, not an error.</summary>
+    private static AudioOutput? OpenAudioOutput(string? target, bool byDefault)
+    {
+        if (target is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return AudioOutput.Start(target);
+        }
+        catch (Exception ex) when (byDefault && ex is UserFacingException or NativeDependencyException)
+        {
+            Console.Error.WriteLine($"socketcam: you will not hear the others: {ex.Message}");
+            return null;
+        }
     }
 
     /// <summary>`tcp://HOST:PORT/ROOM` (the room in the path), or any hub URL and --room.</summary>

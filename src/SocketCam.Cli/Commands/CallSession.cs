@@ -29,15 +29,17 @@ internal sealed class CallSession : IAsyncDisposable
     private uint _self;
     private long _chatShown;
 
-    public CallSession(bool json, ILoggerFactory loggers)
+    public CallSession(bool json, ILoggerFactory loggers, Audio.AudioMixer? audio = null)
     {
         _json = json;
+        Audio = audio;
         _logger = loggers.CreateLogger("SocketCam.Call");
         _chat.Shown = PrintChat;
         Hooks = new ParticipantHooks
         {
             Chat = _chat,
             SubscribeToVideo = true,
+            SubscribeToAudio = audio is not null,
             FrameReceived = OnFrameAsync,
             EventReceived = OnEvent,
             SessionChanged = OnSessionChanged,
@@ -45,6 +47,15 @@ internal sealed class CallSession : IAsyncDisposable
     }
 
     public ParticipantHooks Hooks { get; }
+
+    /// <summary>Where the others' audio plays (one jitter buffer per track), or null: the call is silent here.</summary>
+    public Audio.AudioMixer? Audio { get; }
+
+    /// <summary>The publisher, for /mute of our own microphone.</summary>
+    public TrackPublisher? Publisher { get; set; }
+
+    private readonly Dictionary<(uint, ushort), int> _audioChannels = [];
+    private long _audioPackets;
 
     /// <summary>The call's stop: a session that ends while it is not set dropped, and the user hears so.</summary>
     public CancellationToken Stopping { get; set; }
@@ -128,6 +139,12 @@ internal sealed class CallSession : IAsyncDisposable
                 if (line.Trim() == "/who")
                 {
                     PrintWho();
+                    continue;
+                }
+
+                if (line.Trim().Split(' ', 2) is ["/mute" or "/unmute", ..] mute)
+                {
+                    Mute(mute[0] == "/mute", mute.Length > 1 ? mute[1].Trim() : null);
                     continue;
                 }
 
@@ -223,8 +240,73 @@ internal sealed class CallSession : IAsyncDisposable
         }
     }
 
+    // Audio tracks' channel counts, from their descriptions (call under _lock).
+    private void NoteAudio(uint participant, TrackDescription d)
+    {
+        if (d.Kind == Media.TrackKind.Audio)
+        {
+            _audioChannels[(participant, d.TrackId)] = Math.Clamp((int)d.A, 1, 2);
+        }
+    }
+
+    /// <summary>/mute, /unmute: our own microphone; /mute NAME, /unmute NAME: that participant, here only.</summary>
+    private void Mute(bool mute, string? who)
+    {
+        string verb = mute ? "muted" : "unmuted";
+        if (who is null)
+        {
+            if (Publisher is null)
+            {
+                return;
+            }
+
+            Publisher.AudioMuted = mute;
+            PrintNotice($"your microphone is {verb}");
+            return;
+        }
+
+        uint[] ids;
+        lock (_lock)
+        {
+            ids = [.. _names.Where(n => string.Equals(n.Value, who, StringComparison.OrdinalIgnoreCase) && n.Key != _self).Select(n => n.Key)];
+        }
+
+        if (ids.Length == 0 || Audio is null)
+        {
+            PrintNotice(Audio is null ? "there is no sound here to mute (--audio-out)" : $"nobody called '{PrintableText.Of(who)}' is here (/who lists them)");
+            return;
+        }
+
+        foreach (uint id in ids)
+        {
+            Audio.Mute(id, mute);
+        }
+
+        PrintNotice($"{PrintableText.Of(who)} is {verb} here");
+    }
+
     private ValueTask OnFrameAsync(ReceivedFrame frame)
     {
+        if (frame.Info.Kind == Media.TrackKind.Audio)
+        {
+            if (Audio is { } mixer)
+            {
+                int channels;
+                lock (_lock)
+                {
+                    channels = _audioChannels.GetValueOrDefault((frame.ParticipantId, frame.TrackId), 1);
+                }
+
+                ReadOnlySpan<byte> data = frame.Data.IsSingleSegment ? frame.Data.FirstSpan : System.Buffers.BuffersExtensions.ToArray(frame.Data);
+                mixer.Track(frame.ParticipantId, frame.TrackId, channels).Push(
+                    frame.Info.Sequence, frame.Info.Width, frame.Info.CaptureMicros - (_client?.ClockOffsetMicros ?? 0), Clock.NowMicros(), data,
+                    (frame.Info.Flags & Media.FrameFlags.Discontinuity) != 0);
+                Interlocked.Increment(ref _audioPackets);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
         long latency = Clock.NowMicros() + (_client?.ClockOffsetMicros ?? 0) - frame.Info.CaptureMicros;
         lock (_lock)
         {
@@ -256,6 +338,14 @@ internal sealed class CallSession : IAsyncDisposable
                     }
                 }
 
+                lock (_lock)
+                {
+                    foreach (TrackRecord t in tracks)
+                    {
+                        NoteAudio(t.ParticipantId, t.Description);
+                    }
+                }
+
                 Screen?.Reset(client.ParticipantId, participants, tracks, client.ClockOffsetMicros);
                 int others = participants.Count(p => p.ParticipantId != client.ParticipantId);
                 PrintPresence("joined", client.ParticipantId, "you", others == 0 ? "nobody else is here yet" : $"with {string.Join(", ", participants.Where(p => p.ParticipantId != client.ParticipantId).Select(p => PrintableText.Of(p.Name)))}");
@@ -277,13 +367,20 @@ internal sealed class CallSession : IAsyncDisposable
                     _names.Remove(l.ParticipantId);
                 }
 
+                Audio?.RemoveParticipant(l.ParticipantId);
                 Screen?.Leave(l.ParticipantId);
                 PrintPresence("left", l.ParticipantId, name, l.Reason == ErrorCode.Normal ? null : l.Reason.ToWireName());
                 break;
             case TrackPublishedEvent p:
+                lock (_lock)
+                {
+                    NoteAudio(p.Track.ParticipantId, p.Track.Description);
+                }
+
                 Screen?.Publish(p.Track);
                 break;
             case TrackUnpublishedEvent u:
+                Audio?.Remove(u.ParticipantId, u.TrackId);
                 Screen?.Unpublish(u.ParticipantId, u.TrackId);
                 break;
             case TrackStateEvent s:

@@ -54,7 +54,8 @@ internal static class PublishCommand
             IReadOnlyList<string> specs = sources.Specs(r);
             bool udp = r.GetValue(url)!.StartsWith("udp", StringComparison.OrdinalIgnoreCase);
             bool autoAudio = r.GetValue(audio.Audio) == "auto";
-            bool withAudio = !(udp && autoAudio) && audio.Spec(r).Kind != AudioSourceKind.None;
+            AudioSourceSpec soundSpec = udp && autoAudio ? AudioSourceSpec.None : await audio.SpecAsync(r, specs, token2);
+            bool withAudio = soundSpec.Kind != AudioSourceKind.None;
             if (specs.Count > 1 || withAudio)
             {
                 if (withAudio && r.GetValue(preview))
@@ -62,7 +63,7 @@ internal static class PublishCommand
                     throw new UserFacingException("--preview shows a video-only publisher: leave it out, or add --audio none.");
                 }
 
-                await using AudioTrackEncoder? sound = withAudio ? audio.Open(r, loggers) : null;
+                await using AudioTrackEncoder? sound = withAudio ? audio.Open(r, soundSpec, loggers) : null;
                 return await PublishTracksAsync(r, specs, options with { Agent = "socketcam publish (tracks)" }, r.GetValue(name)!, r.GetValue(quiet), r.GetValue(seconds), loggers, sound, token2);
             }
 

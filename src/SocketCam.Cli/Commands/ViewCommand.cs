@@ -157,12 +157,8 @@ internal static class ViewCommand
             stop.CancelAfter(TimeSpan.FromSeconds(seconds));
         }
 
-        ViewerClient? heard = null;
-        await using AudioOutput? audio = output.AudioOut is { } audioTarget
-            ? AudioOutput.Start(audioTarget, _ => heard?.Hearing?.PlayheadCaptureMicros ?? 0)
-            : null;
+        await using AudioOutput? audio = output.AudioOut is { } audioTarget ? AudioOutput.Start(audioTarget) : null;
         using var viewer = new ViewerClient(endpoint, options, loggers) { Audio = audio?.Mixer };
-        heard = viewer;
         if (maxFrames > 0)
         {
             viewer.FrameDecoded = _ =>

@@ -8,6 +8,7 @@ internal sealed class AudioMixer : IDisposable
 {
     private readonly object _lock = new();
     private readonly Dictionary<(uint Participant, ushort Track), JitterBuffer> _tracks = [];
+    private readonly HashSet<uint> _muted = [];
     private short[] _one = [];
 
     public AudioMixer(int channels)
@@ -26,7 +27,7 @@ internal sealed class AudioMixer : IDisposable
             if (!_tracks.TryGetValue((participant, track), out JitterBuffer? buffer) || buffer.Channels != channels)
             {
                 buffer?.Dispose();
-                buffer = new JitterBuffer(channels);
+                buffer = new JitterBuffer(channels) { Muted = _muted.Contains(participant) };
                 _tracks[(participant, track)] = buffer;
             }
 
@@ -46,6 +47,36 @@ internal sealed class AudioMixer : IDisposable
         }
     }
 
+    /// <summary>Forgets every track of a participant (it left).</summary>
+    public void RemoveParticipant(uint participant)
+    {
+        lock (_lock)
+        {
+            foreach ((uint p, ushort t) in _tracks.Keys.Where(k => k.Participant == participant).ToList())
+            {
+                _tracks.Remove((p, t), out JitterBuffer? buffer);
+                buffer?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Capture time (local µs) of what plays next on the first track that has played, 0 if none: for latency.</summary>
+    public long PlayheadMicros()
+    {
+        lock (_lock)
+        {
+            foreach (JitterBuffer track in _tracks.Values)
+            {
+                if (track.PlayheadCaptureMicros > 0)
+                {
+                    return track.PlayheadCaptureMicros;
+                }
+            }
+
+            return 0;
+        }
+    }
+
     /// <summary>Each track's figures.</summary>
     public IReadOnlyList<((uint Participant, ushort Track) Key, JitterStats Stats)> Stats()
     {
@@ -60,6 +91,15 @@ internal sealed class AudioMixer : IDisposable
     {
         lock (_lock)
         {
+            if (muted)
+            {
+                _muted.Add(participant);
+            }
+            else
+            {
+                _muted.Remove(participant);
+            }
+
             foreach (((uint p, ushort _), JitterBuffer buffer) in _tracks)
             {
                 if (p == participant)

@@ -39,6 +39,9 @@ internal sealed class AudioTrackEncoder : IAsyncDisposable
 
     public AudioSourceSpec Spec => _source.Spec;
 
+    /// <summary>Why the sound stopped (its source failed or ended), or null while it plays; kept across sessions.</summary>
+    public string? Failure { get; set; }
+
     /// <summary>Packets of silence DTX kept off the wire.</summary>
     public long SilentPackets { get; private set; }
 

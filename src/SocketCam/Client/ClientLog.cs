@@ -30,4 +30,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "Source failed ({Reason}); retrying in {Seconds} s")]
     public static partial void SourceFailed(ILogger logger, string reason, double seconds);
+
+    [LoggerMessage(EventId = 120, Level = LogLevel.Warning, Message = "Audio stopped ({Reason}); video goes on without it")]
+    public static partial void AudioStopped(ILogger logger, string reason);
 }

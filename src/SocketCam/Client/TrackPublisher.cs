@@ -77,6 +77,9 @@ internal sealed class TrackPublisher
 
     public long FramesSent => Interlocked.Read(ref _framesSent);
 
+    /// <summary>Our microphone is muted: its packets are read and dropped, its track shows "muted" to the others.</summary>
+    public bool AudioMuted { get; set; }
+
     /// <summary>Audio packets sent (DTX silence is not sent).</summary>
     public long AudioPacketsSent => Interlocked.Read(ref _audioPacketsSent);
 
@@ -238,18 +241,53 @@ internal sealed class TrackPublisher
     }
 
     // Audio is live or nothing: packets that waited in the pipe while there was no session are dropped, not sent late.
+    // Sound that fails (a microphone unplugged, a file without audio) is the audio track's no-signal: the call goes on.
     private async Task AudioLoopAsync(RoomClient client, ushort trackId, AudioTrackEncoder audio, CancellationToken cancellationToken)
     {
         const long Stale = 200_000;
+        bool mutedSaid = false;
         while (true)
         {
-            MediaFrame frame = await audio.ReadAsync(cancellationToken) ?? throw new SourceEndedException($"{audio.Spec} ended.");
+            MediaFrame? frame;
+            try
+            {
+                frame = audio.Failure is null ? await audio.ReadAsync(cancellationToken) : null;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException)
+            {
+                audio.Failure = ex.Message;
+                ClientLog.AudioStopped(_logger, ex.Message);
+                frame = null;
+            }
+
+            if (frame is null)
+            {
+                audio.Failure ??= $"{audio.Spec} ended";
+                await client.SendSourceStateAsync(trackId, false, audio.Failure, cancellationToken);
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                return;
+            }
+
             try
             {
                 if (Clock.NowMicros() - frame.Header.CaptureMicros > Stale)
                 {
                     continue;
                 }
+
+                if (AudioMuted)
+                {
+                    // Muted: the microphone keeps being read (unmuting is instant) but nothing leaves; the others see why.
+                    if (!mutedSaid)
+                    {
+                        await client.SendSourceStateAsync(trackId, false, "muted", cancellationToken);
+                        mutedSaid = true;
+                    }
+
+                    continue;
+                }
+
+                mutedSaid = false; // the hub marks the track live again with this frame
 
                 await client.SendFrameAsync(trackId, frame.Header, frame.Payload, cancellationToken);
                 Interlocked.Increment(ref _audioPacketsSent);

@@ -66,9 +66,6 @@ public sealed class ViewerClient : IDisposable
     /// <summary>Where the watched participant's audio goes (protocol v2 only); null: video only.</summary>
     internal AudioMixer? Audio { get; init; }
 
-    /// <summary>The audio track heard now, if any (its buffer's playhead gives what plays).</summary>
-    internal JitterBuffer? Hearing { get; private set; }
-
     /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnRetry, cancellationToken);
@@ -160,7 +157,6 @@ public sealed class ViewerClient : IDisposable
                     {
                         mixer.Remove(heard.Participant, heard.Track);
                         hearing = null;
-                        Hearing = null;
                     }
 
                     if (hearing is null && TrackChoice.PickAudio(people, tracks, watching?.Participant, _options.Participant) is { } sound)
@@ -170,7 +166,6 @@ public sealed class ViewerClient : IDisposable
                         {
                             JitterBuffer buffer = mixer.Track(sound.ParticipantId, sound.Description.TrackId, Math.Clamp((int)sound.Description.A, 1, 2));
                             hearing = (sound.ParticipantId, sound.Description.TrackId, buffer);
-                            Hearing = buffer;
                         }
                     }
                 }
