@@ -73,6 +73,37 @@ public sealed class AudioCliTests : IDisposable
     }
 
     [Fact]
+    public async Task In_a_call_each_hears_the_other_and_a_muted_microphone_goes_silent()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--udp", "off", "--source", "none", "--data", Path.Combine(_directory, "data"), "--quiet");
+        string url = await HubUrlAsync(serve) + "/talk";
+        await using CliProcess alice = CliProcess.Start(_directory, "call", url, "--name", "alice", "--no-window", "--source", "pattern", "--size", "160x120", "--audio", "lavfi:sine=frequency=500", "--quiet");
+        string wav = Path.Combine(_directory, "bob.wav");
+        await using CliProcess bob = CliProcess.Start(_directory, "call", url, "--name", "bob", "--no-window", "--source", "none", "--audio", "none", "--audio-out", wav, "--quiet");
+        await bob.WaitForStdoutLineAsync(l => l.Contains("alice", StringComparison.Ordinal) && l.Contains("joined", StringComparison.Ordinal), Wait);
+
+        // Bob hears alice's tone: wait until a second of it is in his file (its header is brought up to date every second).
+        await Eventually.UntilAsync(() => Sounding(wav) > 48_000, "bob hearing alice", Wait);
+        await alice.WriteLineAsync("/mute");
+        await alice.WaitForStdoutLineAsync(l => l.Contains("your microphone is muted", StringComparison.Ordinal), Wait);
+        int soundingWhenMuted = Sounding(wav);
+        // Two seconds' worth of bob's output after the mute: the file grows, the sound does not.
+        long muted = WavAnalysis.Read(wav).Samples.Length;
+        await Eventually.UntilAsync(() => WavAnalysis.Read(wav).Samples.Length > muted + (2 * 48_000), "bob's output going on", Wait);
+        await bob.WriteLineAsync("/quit");
+        Assert.True(await bob.WaitForExitAsync(Wait) == 0, bob.Transcript());
+
+        (short[] heard, int rate) = WavAnalysis.Read(wav);
+        int start = Array.FindIndex(heard, x => Math.Abs((int)x) > 500);
+        Assert.Equal(500, WavAnalysis.DominantFrequency(heard.AsSpan(start, rate), rate), 0);
+        // After the mute (and the packets already under way), silence to the end.
+        Assert.True(WavAnalysis.LongestQuietMs(heard.AsSpan(heard.Length - (rate * 3 / 2)), rate) >= 1500, "alice's muted microphone is still heard");
+        // What was already under way when alice muted: the file's header lags up to a second, plus the jitter buffer.
+        Assert.InRange(Sounding(wav) - soundingWhenMuted, 0, rate * 3 / 2);
+        Assert.Contains(bob.Stderr, l => l.StartsWith("audio: ", StringComparison.Ordinal) && l.Contains("from 1 track(s)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Audio_mistakes_are_one_line_each()
     {
         (int code, CliProcess p) = await CliProcess.RunAsync(_directory, Wait, "publish", "tcp://127.0.0.1:9", "--audio", "trumpet", "--seconds", "1");
@@ -102,6 +133,19 @@ public sealed class AudioCliTests : IDisposable
         {
             Assert.NotEqual(0, code);
             Assert.Contains(p.Stderr, l => l.Contains("--audio-out needs protocol v2", StringComparison.Ordinal));
+        }
+    }
+
+    // Samples with sound in a WAV being written (0 before its header first says it has data).
+    private static int Sounding(string wav)
+    {
+        try
+        {
+            return WavAnalysis.Read(wav).Samples.Count(x => Math.Abs((int)x) > 500);
+        }
+        catch (Exception ex) when (ex is IOException or Xunit.Sdk.XunitException)
+        {
+            return 0;
         }
     }
 

@@ -121,6 +121,8 @@ public sealed class SourceCliTests : IDisposable
         {
             Assert.Equal(0, code);
             Assert.Contains(cli.Stdout, l => l.StartsWith("No cameras found", StringComparison.Ordinal));
+            // This machine has no sound card either (no /dev/snd capture node, no PulseAudio).
+            Assert.Contains(cli.Stdout, l => l.StartsWith("No microphones found", StringComparison.Ordinal) && l.Contains("--audio lavfi:sine", StringComparison.Ordinal));
         }
     }
 
