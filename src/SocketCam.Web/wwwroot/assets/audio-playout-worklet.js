@@ -15,6 +15,7 @@ const TRIM_WINDOW_S = 1;           // a buffer above its target for this long is
 const STATS_QUANTA = 36;           // ~100 ms of 128-sample quanta
 const ENVELOPE_QUANTA = 3000;      // ~8 s of the played level, per 128-sample quantum, for tests
 const QUANTUM = 128;
+const LEVEL_FALL = Math.exp(-QUANTUM / (0.3 * sampleRate)); // levels are peaks falling with a 300 ms time constant
 
 const ms = (samples) => (samples * 1000) / sampleRate;
 const samplesOf = (milliseconds) => Math.round((milliseconds * sampleRate) / 1000);
@@ -27,6 +28,7 @@ class Track {
     this.buffered = 0;       // samples waiting
     this.playing = false;
     this.targetMs = START_MS;
+    this.jitterMs = 0;
     this.underrunBoostMs = 0;
     this.lastSeq = null;
     this.lastFrame = null;
@@ -114,8 +116,8 @@ class Track {
       if (d < lo) lo = d;
       if (d > hi) hi = d;
     }
-    const jitterMs = this.delays.length > 1 ? (hi - lo) / 1000 : 0;
-    this.targetMs = Math.min(MAX_MS, Math.max(MIN_MS, jitterMs + ms(QUANTUM) + this.underrunBoostMs));
+    this.jitterMs = this.delays.length > 1 ? (hi - lo) / 1000 : 0;
+    this.targetMs = Math.min(MAX_MS, Math.max(MIN_MS, this.jitterMs + ms(QUANTUM) + this.underrunBoostMs));
 
     // Never more than the maximum: the oldest goes.
     const max = samplesOf(MAX_MS) + FRAME;
@@ -156,9 +158,9 @@ class Track {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += scratch[i] * scratch[i];
     const rms = Math.sqrt(sum / scratch.length);
-    this.level = Math.max(rms, this.level * 0.9);
+    this.level = Math.max(rms, this.level * LEVEL_FALL);
     const played = this.muted ? 0 : rms;
-    this.playedLevel = Math.max(played, this.playedLevel * 0.9);
+    this.playedLevel = Math.max(played, this.playedLevel * LEVEL_FALL);
     if (!this.muted) for (let i = 0; i < mix.length; i++) mix[i] += scratch[i];
     this.envelope[this.envelopeAt] = played;
     this.envelopeAt = (this.envelopeAt + 1) % ENVELOPE_QUANTA;
@@ -189,10 +191,12 @@ class Track {
       ...this.stats,
       bufferMs: ms(this.buffered),
       targetMs: this.targetMs,
+      jitterMs: this.jitterMs,
       playing: this.playing,
       muted: this.muted,
       level: this.level,
       playedLevel: this.playedLevel,
+      envelopeQuanta: this.envelopeCount,
     };
   }
 }

@@ -402,8 +402,8 @@ export class AudioPlayout {
     return {
       ...(remote?.stats ?? { packetsReceived: 0, decoded: 0 }),
       frames: f.frames ?? 0, lost: f.lost ?? 0, concealed: f.concealed ?? 0, late: f.late ?? 0, underruns: f.underruns ?? 0,
-      droppedMs: f.droppedMs ?? 0, bufferMs: f.bufferMs ?? 0, targetMs: f.targetMs ?? 0, level: f.level ?? 0,
-      playedLevel: f.playedLevel ?? 0, speaking: this.speaking(key), mutedHere: this.muted.has(key),
+      droppedMs: f.droppedMs ?? 0, bufferMs: f.bufferMs ?? 0, targetMs: f.targetMs ?? 0, jitterMs: f.jitterMs ?? 0, level: f.level ?? 0,
+      playedLevel: f.playedLevel ?? 0, envelopeQuanta: f.envelopeQuanta ?? 0, speaking: this.speaking(key), mutedHere: this.muted.has(key),
     };
   }
 

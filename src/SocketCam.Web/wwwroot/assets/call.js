@@ -360,7 +360,8 @@ function audioStats() {
   for (const t of session?.tracks.values() ?? []) {
     if (t.kind !== KIND_AUDIO || t.participantId === session.participantId) continue;
     const key = trackKey(t.participantId, t.trackId);
-    tracks.push({ key, participantId: t.participantId, trackId: t.trackId, name: t.name, live: t.live, ...p.trackStats(key) });
+    const description = { kind: t.kind, codec: t.codec, source: t.source, flags: t.flags, channels: t.channels, rate: t.rate, packetUs: t.packetUs, bitrate: t.bitrate };
+    tracks.push({ key, participantId: t.participantId, trackId: t.trackId, name: t.name, live: t.live, description, ...p.trackStats(key) });
   }
   return {
     mic: {
