@@ -65,7 +65,7 @@ export const meterOf = (rms) => Math.max(0, Math.min(1, (20 * Math.log10(Math.ma
  * the packet's first sample on the hub's clock (`hubOffsetUs()` = hub − local).
  */
 export class MicSender {
-  constructor(stream, config, { send, hubOffsetUs, wanted = () => true, context = null }) {
+  constructor(stream, config, { send, hubOffsetUs, wanted = () => true, context = null, capture = 'auto' }) {
     Object.assign(this, { stream, config, send, hubOffsetUs, wanted, context });
     this.track = stream.getAudioTracks()[0];
     this.muted = false;
@@ -76,7 +76,7 @@ export class MicSender {
     this.timeBase = null;  // how AudioData timestamps map to local µs: { perf: true } or { anchor } (min of now − ts)
     this.anchors = [];
     this.stats = { packetsSent: 0, bytesSent: 0, packetsNotSent: 0, encoded: 0, inputDropped: 0, encoderErrors: 0 };
-    this.mode = typeof MediaStreamTrackProcessor === 'function' ? 'track-processor' : 'audio-worklet';
+    this.mode = typeof MediaStreamTrackProcessor === 'function' && capture !== 'worklet' ? 'track-processor' : 'audio-worklet';
   }
 
   /** Starts reading the microphone; resolves false where neither capture path is available (no worklet context yet). */

@@ -234,6 +234,7 @@ async function openMicrophoneOnce() {
     hubOffsetUs: () => session?.clock.offsetUs ?? 0,
     wanted: () => !!session?.local.get(MIC.trackId)?.published,
     context: audio.playout.context,
+    capture: params.get('audiocapture') ?? 'auto', // 'worklet': the AudioWorklet capture even where a track processor exists
   });
   sender.setMuted(audio.muted);
   audio.mic = sender;

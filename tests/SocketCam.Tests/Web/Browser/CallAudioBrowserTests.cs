@@ -1,7 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
+using SocketCam.Chat;
+using SocketCam.Hub;
 using SocketCam.Tests.Support;
+using SocketCam.Web;
 using Xunit.Abstractions;
 
 namespace SocketCam.Tests.Web.Browser;
@@ -160,6 +164,65 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
         // It still hears the others.
         await quiet.UntilAsync($"window.socketcamAudioStats().tracks.find(t => t.participantId === {talkerId})?.decoded > 50", "it decodes the other's audio");
         Assert.DoesNotContain("page error", quiet.Transcript(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CallAudio_the_worklet_capture_is_heard_and_after_a_reconnect_both_microphones_are_back_and_a_muted_one_stays_muted()
+    {
+        await using TestHub hub = TestHub.Start(options: new HubOptions { Chat = new ChatOptions { Directory = _directory } }, captureRoom: null);
+        using ILoggerFactory loggers = hub.Logs.CreateFactory();
+        HttpServer web = await WatchPageBrowserTests.StartWebAsync(hub, loggers, port: 0);
+        int port = web.EndPoint.Port;
+        string url = $"http://127.0.0.1:{port}";
+        try
+        {
+            await using BrowserPage alice = await browser.NewPageAsync();
+            await using BrowserPage bob = await browser.NewPageAsync();
+
+            // Alice's page captures through the AudioWorklet (what browsers without MediaStreamTrackProcessor use).
+            IResponse response = await alice.GotoAsync($"{url}/call/call?{LightVideo}&audiocapture=worklet");
+            Assert.Equal(200, response.Status);
+            uint aliceId = await JoinAsync(alice, url, "Alice", navigate: false);
+            uint bobId = await JoinAsync(bob, url, "Bob");
+            Assert.Equal("audio-worklet", (await StatsAsync(alice, "window.socketcamAudioStats().mic")).GetProperty("capture").GetString());
+            await bob.UntilAsync($"window.socketcamAudioStats().tracks.find(t => t.participantId === {aliceId})?.decoded > 100", "Bob decodes Alice's worklet-captured audio");
+            await UntilLoudAsync(bob, aliceId, "Alice's beeps play at Bob's");
+
+            // Bob mutes himself, then the HTTP server goes away and comes back (the hub stays).
+            await bob.Page.ClickAsync("#mic");
+            await alice.UntilAsync($"document.querySelector('.tile[data-participant=\"{bobId}\"]').dataset.audio === 'muted'", "Alice sees Bob muted");
+            await web.DisposeAsync().AsTask().WaitAsync(TestHub.Timeout);
+            foreach (BrowserPage page in new[] { alice, bob })
+            {
+                await page.UntilAsync("window.socketcam.state === 'reconnecting'", "the page is reconnecting");
+            }
+
+            web = await WatchPageBrowserTests.StartWebAsync(hub, loggers, port);
+            foreach (BrowserPage page in new[] { alice, bob })
+            {
+                await page.UntilAsync("window.socketcam.state === 'live' && window.socketcam.participants.length === 2", "the page is live again with both");
+            }
+
+            // New sessions, new ids: Alice's microphone is published again and heard; Bob's is back, still muted.
+            aliceId = await alice.EvalAsync<uint>("() => window.socketcam.participantId");
+            bobId = await bob.EvalAsync<uint>("() => window.socketcam.participantId");
+            await bob.UntilAsync($"window.socketcamAudioStats().tracks.find(t => t.participantId === {aliceId})?.decoded > 100", "Bob decodes Alice's audio after the reconnect");
+            await UntilLoudAsync(bob, aliceId, "Alice's beeps play at Bob's after the reconnect");
+            await alice.UntilAsync($"document.querySelector('.tile[data-participant=\"{bobId}\"]')?.dataset.audio === 'muted'", "Alice sees Bob still muted");
+            Assert.True((await StatsAsync(bob, "window.socketcamAudioStats().mic")).GetProperty("muted").GetBoolean());
+            int video = await alice.EvalAsync<int>($"() => window.socketcam.tiles[{bobId}] ?? 0");
+            await alice.UntilAsync($"window.socketcam.tiles[{bobId}] >= {video + 10}", "10 more of Bob's video frames reach Alice");
+            Assert.Equal(0, (await StatsAsync(alice, $"window.socketcamAudioStats().tracks.find(t => t.participantId === {bobId})")).GetProperty("packetsReceived").GetInt32());
+
+            // Bob unmutes: Alice hears him.
+            await bob.Page.ClickAsync("#mic");
+            await alice.UntilAsync($"window.socketcamAudioStats().tracks.find(t => t.participantId === {bobId})?.decoded > 50", "Alice decodes Bob's audio once he unmutes");
+            Assert.DoesNotContain("page error", bob.Transcript() + alice.Transcript(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await web.DisposeAsync().AsTask().WaitAsync(TestHub.Timeout);
+        }
     }
 
     /// <summary>
