@@ -105,6 +105,7 @@ class Track {
     this.concealRun = 0;
     this.lastFrame = pcm;
     this.stats.frames++;
+    pcm.captureUs = captureUs; // for the mouth-to-ear figure: which capture instant is being played
     this.push(pcm);
 
     // Jitter: the spread of (arrival − capture) over the last packets; the clocks' offset cancels out.
@@ -146,6 +147,11 @@ class Track {
     if (!this.playing && this.buffered >= samplesOf(this.targetMs)) this.playing = true;
     let n = 0;
     if (this.playing) {
+      const head = this.chunks[0];
+      if (head?.captureUs !== undefined) {
+        this.playedCaptureUs = head.captureUs + (this.readAt / sampleRate) * 1e6;
+        this.playedAtFrame = currentFrame;
+      }
       n = this.read(scratch);
       if (n < scratch.length) {
         // Ran dry: wait for the target again, a little higher (it decays back as arrivals stay regular).
@@ -197,6 +203,8 @@ class Track {
       level: this.level,
       playedLevel: this.playedLevel,
       envelopeQuanta: this.envelopeCount,
+      playedCaptureUs: this.playedCaptureUs ?? 0,
+      playedAtFrame: this.playedAtFrame ?? 0,
     };
   }
 }

@@ -10,6 +10,13 @@ const MAX_ENCODE_QUEUE = 10;     // packets waiting in the encoder: beyond, the 
 const MAX_DECODE_QUEUE = 50;     // 1 s: beyond, the page is far behind and packets are dropped (a gap, concealed)
 const SPEAKING_LEVEL = 0.02;     // RMS (about −34 dBFS)
 const SPEAKING_HOLD_MS = 600;
+const MAX_LATENCIES = 600;       // mouth-to-ear samples per track (~1 min at one per stats message)
+
+function percentileMs(samples, p) {
+  if (!samples?.length) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] / 1000;
+}
 
 /** Our microphone track as PUBLISHed (§4.5): Opus mono 48 kHz, 20 ms packets, in-band FEC and DTX. */
 export const MIC = Object.freeze({
@@ -234,6 +241,7 @@ class RemoteAudio {
     Object.assign(this, { key, post });
     this.channels = track.channels || 1;
     this.pending = [];     // { seq, captureUs, discontinuity } of the packets inside the decoder, in order
+    this.transits = [];    // capture → arrival here (µs)
     this.decoder = null;
     this.stats = { packetsReceived: 0, bytesReceived: 0, decoded: 0, decodeErrors: 0, notDecoded: 0 };
     this.scratch = null;
@@ -296,7 +304,10 @@ class RemoteAudio {
  * mixes every track's jitter buffer, a decoder per track. `stats` holds the worklet's latest figures per track key.
  */
 export class AudioPlayout {
-  constructor() {
+  constructor({ hubOffsetUs = () => 0 } = {}) {
+    this.hubOffsetUs = hubOffsetUs;
+    this.latencies = new Map();   // key -> mouth-to-ear samples (µs)
+    this.lastPlayed = new Map();
     this.context = null;
     this.node = null;
     this.ready = null;
@@ -345,11 +356,32 @@ export class AudioPlayout {
     if (m.type === 'stats') {
       this.figures = m.tracks;
       const now = performance.now();
-      for (const [key, f] of Object.entries(m.tracks)) if (f.level > SPEAKING_LEVEL) this.speakingUntil.set(key, now + SPEAKING_HOLD_MS);
+      for (const [key, f] of Object.entries(m.tracks)) {
+        if (f.level > SPEAKING_LEVEL) this.speakingUntil.set(key, now + SPEAKING_HOLD_MS);
+        this.noteLatency(key, f);
+      }
     } else if (m.type === 'envelope') {
       this.waiting.get(m.id)?.(m);
       this.waiting.delete(m.id);
     }
+  }
+
+  /**
+   * Mouth to ear: when the sample the worklet played last (at context frame `playedAtFrame`) leaves the output device
+   * (getOutputTimestamp maps context time to the performance clock, output latency included), on the hub's clock,
+   * less its capture_us. One sample per track per stats message, the last MAX_LATENCIES kept.
+   */
+  noteLatency(key, f) {
+    if (!f.playedCaptureUs || !f.playedAtFrame || f.playedAtFrame === this.lastPlayed.get(key) || !this.context?.getOutputTimestamp) return;
+    this.lastPlayed.set(key, f.playedAtFrame);
+    const { contextTime, performanceTime } = this.context.getOutputTimestamp();
+    if (!performanceTime) return;
+    const outMs = performanceTime + (f.playedAtFrame / this.context.sampleRate - contextTime) * 1000;
+    const latencyUs = (performance.timeOrigin + outMs) * 1000 + this.hubOffsetUs() - f.playedCaptureUs;
+    let samples = this.latencies.get(key);
+    if (!samples) this.latencies.set(key, (samples = []));
+    samples.push(latencyUs);
+    if (samples.length > MAX_LATENCIES) samples.shift();
   }
 
   post(message, transfer) {
@@ -364,6 +396,9 @@ export class AudioPlayout {
     }
     let remote = this.remotes.get(key);
     if (!remote) this.remotes.set(key, (remote = new RemoteAudio(key, track, (m, t) => this.post(m, t))));
+    // Capture to arrival in this page (hub clock), the network's and the sender's share of mouth to ear.
+    remote.transits.push(localUs() + this.hubOffsetUs() - Number(frame.captureUs));
+    if (remote.transits.length > MAX_LATENCIES) remote.transits.shift();
     remote.onFrame(frame);
   }
 
@@ -375,6 +410,8 @@ export class AudioPlayout {
       this.remotes.delete(key);
       this.post({ type: 'remove', key });
       delete this.figures[key];
+      this.latencies.delete(key);
+      this.lastPlayed.delete(key);
     }
   }
 
@@ -403,7 +440,8 @@ export class AudioPlayout {
       ...(remote?.stats ?? { packetsReceived: 0, decoded: 0 }),
       frames: f.frames ?? 0, lost: f.lost ?? 0, concealed: f.concealed ?? 0, late: f.late ?? 0, underruns: f.underruns ?? 0,
       droppedMs: f.droppedMs ?? 0, bufferMs: f.bufferMs ?? 0, targetMs: f.targetMs ?? 0, jitterMs: f.jitterMs ?? 0, level: f.level ?? 0,
-      playedLevel: f.playedLevel ?? 0, envelopeQuanta: f.envelopeQuanta ?? 0, speaking: this.speaking(key), mutedHere: this.muted.has(key),
+      playedLevel: f.playedLevel ?? 0, transitP50Ms: percentileMs(remote?.transits, 0.5), mouthToEarP50Ms: percentileMs(this.latencies.get(key), 0.5),
+      mouthToEarP99Ms: percentileMs(this.latencies.get(key), 0.99), envelopeQuanta: f.envelopeQuanta ?? 0, speaking: this.speaking(key), mutedHere: this.muted.has(key),
     };
   }
 

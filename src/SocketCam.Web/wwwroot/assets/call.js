@@ -186,7 +186,7 @@ function stopScreen() {
 
 // state: 'starting', 'on', 'none' (no microphone, refused, or no secure context), 'unsupported' (no Opus encoder here).
 const audio = {
-  playout: new AudioPlayout(), mic: null, muted: params.get('mic') === 'off', state: 'starting', note: '',
+  playout: new AudioPlayout({ hubOffsetUs: () => session?.clock.offsetUs ?? 0 }), mic: null, muted: params.get('mic') === 'off', state: 'starting', note: '',
   mutedPeople: new Set(), starting: null,
 };
 
