@@ -300,9 +300,11 @@ function renderMic() {
   const note = $('audio-note');
   note.textContent = audio.note;
   note.hidden = !audio.note;
-  const sound = audio.playout.context;
-  $('sound-on').hidden = !sound || audio.playout.running || document.body.dataset.screen !== 'call';
+  $('sound-on').hidden = soundOnHidden();
 }
+
+/** The "Sound is off" button shows in the call while the browser keeps the AudioContext from running. */
+const soundOnHidden = () => !audio.playout.context || audio.playout.running || document.body.dataset.screen !== 'call';
 
 /** Every AUDIO_TICK_MS: the meters, who is speaking, and the figures in window.socketcam.audio. */
 function audioTick() {
@@ -316,7 +318,7 @@ function audioTick() {
       tile.el.classList.toggle('speaking', audioKeys(tile.participantId).some((k) => audio.playout.speaking(k)));
     }
   }
-  if ($('sound-on').hidden === audio.playout.running) renderMic();
+  if ($('sound-on').hidden !== soundOnHidden()) renderMic();
   sc.audio = audioStats();
 }
 
