@@ -10,6 +10,8 @@ const STABLE_MS = 10000;
 const MAX_SENDABLE_BYTES = 60000; // CHAT_SEND's cap is 64 KiB with its header; the hub refuses above 4096 with a RESULT
 const BACKOFF_MAX_MS = 5000;
 const CLOCK_SAMPLES = 8;
+const STATE_MS = 300;             // SOURCE_STATE per track at most this often (each takes a request token)
+const AUDIO_BUFFER_BYTES = 65536; // an audio packet is skipped while the socket holds more than this
 const FINAL_CLOSES = new Set([4401]);                 // the HTTP token check: a retry cannot fix it
 const FINAL_ERRORS = new Set([v2.CODE.UNAUTHORIZED, v2.CODE.ROOM_FULL]);
 
@@ -286,11 +288,11 @@ export class CallSession {
     this.afterJoin();
   }
 
-  // Everything a (re)joined session asks for: our tracks, the others' video, the chat we still owe.
+  // Everything a (re)joined session asks for: our tracks, the others' video and audio, the chat we still owe.
   afterJoin() {
     this.joinedAt = performance.now();
     for (const track of this.local.values()) this.sendPublish(track);
-    this.request((id) => v2.subscribe(id, v2.ANY_PARTICIPANT, v2.ANY_TRACK, 1), (r) => r.code && this.emit('refused', r));
+    this.request((id) => v2.subscribe(id, v2.ANY_PARTICIPANT, v2.ANY_TRACK, v2.KINDS.VIDEO | v2.KINDS.AUDIO), (r) => r.code && this.emit('refused', r));
     // Resent in order, a bucket's worth at once and the rest at the hub's rate, so the rate limit refuses none of them.
     const burst = Math.max(1, (this.welcome.chat?.burst ?? 10) - 1);
     const intervalMs = 10000 / Math.max(1, this.welcome.chat?.rateX10 ?? 20);
@@ -374,7 +376,10 @@ export class CallSession {
       if (r.code !== 0 && r.code !== v2.CODE.TRACK_EXISTS) return this.emit('refused', r);
       if (this.local.get(track.desc.trackId) !== track) return;
       track.published = true;
-      if (!track.live) this.send(v2.sourceState(track.desc.trackId, false, track.stateText));
+      // A new track is live: only a track that is not needs saying so.
+      track.sentLive = true;
+      track.sentText = '';
+      if (!track.live) this.sendState(track);
     });
   }
 
@@ -384,19 +389,49 @@ export class CallSession {
     if (track && this.welcome) this.request((id) => v2.unpublish(id, trackId), () => {});
   }
 
-  /** SOURCE_STATE of our track (camera off: no signal; on: live, and frames follow). */
+  /**
+   * SOURCE_STATE of our track (camera off or microphone muted: no signal; on: live, and frames follow). Each takes one
+   * of the hub's request tokens, so a quick series of toggles sends the latest state at most every STATE_MS per track.
+   */
   setTrackLive(trackId, live, text = '') {
     const track = this.local.get(trackId);
     if (!track) return;
     track.live = live;
     track.stateText = text;
-    if (track.published) this.send(v2.sourceState(trackId, live, text));
+    if (!track.published || track.stateTimer) return;
+    const wait = (track.stateSentAt ?? -Infinity) + STATE_MS - performance.now();
+    if (wait <= 0) return this.sendState(track);
+    track.stateTimer = setTimeout(() => {
+      track.stateTimer = 0;
+      if (track.published && this.local.get(trackId) === track) this.sendState(track);
+    }, wait);
+  }
+
+  sendState(track) {
+    if (track.sentLive === track.live && track.sentText === track.stateText) return;
+    track.stateSentAt = performance.now();
+    track.sentLive = track.live;
+    track.sentText = track.stateText;
+    this.send(v2.sourceState(track.desc.trackId, track.live, track.stateText));
   }
 
   /** Whether a frame of this size may go now: the track is published and the socket holds less than one frame. */
   canSend(trackId, bytes) {
     const track = this.local.get(trackId);
     return !!(track?.published && track.live && this.ws?.readyState === WebSocket.OPEN && this.ws.bufferedAmount < Math.max(bytes, 16384));
+  }
+
+  /**
+   * One Opus packet of our audio track. Audio is small and must not wait behind video: it goes while the socket holds
+   * less than AUDIO_BUFFER_BYTES; above that the packet is skipped but still counted in `sequence` (the receivers see
+   * the gap and conceal it). False when it was not sent.
+   */
+  sendAudio(trackId, packet, samples, captureUs, discontinuity) {
+    const track = this.local.get(trackId);
+    if (!track?.published || !track.live || this.ws?.readyState !== WebSocket.OPEN) return false;
+    const sequence = ++track.sequence;
+    if (this.ws.bufferedAmount > AUDIO_BUFFER_BYTES) return false;
+    return this.send(v2.audioFrame({ trackId, samples, sequence, captureUs, discontinuity }, packet));
   }
 
   sendFrame(trackId, jpeg, width, height, captureUs) {

@@ -1,9 +1,11 @@
 // The call page (/call/ROOM): a name and a camera preview, then a grid of everyone else, your own camera small, a screen
-// share, the people in the room and the chat; all over one protocol v2 WebSocket (call-session.js). Everything that comes
-// from the network (names, chat text, reasons) goes into the page as text nodes, never as markup.
+// share, everyone's voice (Opus, call-audio.js), the people in the room and the chat; all over one protocol v2 WebSocket
+// (call-session.js). Everything that comes from the network (names, chat text, reasons) goes into the page as text
+// nodes, never as markup.
 import { CallSession, trackKey } from './call-session.js';
 import { FrameDrawer, FrameSender, openCamera, openScreen, screenSize } from './call-media.js';
-import { SOURCE, KIND_VIDEO, codeName, cleanName, cleanChatText } from './v2.js';
+import { AudioPlayout, MIC, MicSender, encoderConfig, meterOf, openMicrophone } from './call-audio.js';
+import { SOURCE, KIND_VIDEO, KIND_AUDIO, CODEC_OPUS, codeName, cleanName, cleanChatText } from './v2.js';
 
 const params = new URLSearchParams(location.search);
 import { token, pageLink } from './access.js';
@@ -16,6 +18,7 @@ const SCREEN_FPS = 10;
 const NAME_KEY = 'socketcam.name';
 const MAX_LATENCIES = 5000;
 const TOAST_MS = 4000;
+const AUDIO_TICK_MS = 100;
 
 const $ = (id) => document.getElementById(id);
 
@@ -179,6 +182,205 @@ function stopScreen() {
   render();
 }
 
+// --- the microphone and everyone's sound ---
+
+// state: 'starting', 'on', 'none' (no microphone, refused, or no secure context), 'unsupported' (no Opus encoder here).
+const audio = {
+  playout: new AudioPlayout({ hubOffsetUs: () => session?.clock.offsetUs ?? 0 }), mic: null, muted: params.get('mic') === 'off', state: 'starting', note: '',
+  mutedPeople: new Set(), starting: null,
+};
+
+function micWords(err) {
+  const rest = 'you can still join; the others will not hear you.';
+  if (err.name === 'NotAllowedError' || err.name === 'SecurityError') return `Microphone access was refused: ${rest}`;
+  if (err.name === 'NotFoundError' || err.name === 'OverconstrainedError') return `No microphone found: ${rest}`;
+  if (err.name === 'NotReadableError') return `The microphone is in use by another program: ${rest}`;
+  return `No microphone (${err.name}): ${rest}`;
+}
+
+function micUnavailable(state, note) {
+  audio.state = state;
+  audio.note = note;
+  renderMic();
+  return false;
+}
+
+/** Opens the microphone and its Opus encoder once (the call goes on without them, saying why). */
+function startMicrophone() {
+  audio.starting ??= openMicrophoneOnce().finally(() => { audio.starting = null; });
+  return audio.starting;
+}
+
+async function openMicrophoneOnce() {
+  if (audio.mic) return true;
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return micUnavailable('none', 'The microphone needs a secure context (https:// or http://localhost): the others will not hear you.');
+  }
+  const { config, reason } = await encoderConfig();
+  let stream;
+  try {
+    stream = await openMicrophone();
+  } catch (err) {
+    return micUnavailable('none', micWords(err));
+  }
+  const input = stream.getAudioTracks()[0];
+  if (!input) return micUnavailable('none', 'No microphone found: you can still join; the others will not hear you.');
+  if (!config) {
+    stream.getTracks().forEach((t) => t.stop());
+    return micUnavailable('unsupported', `The others cannot hear you: ${reason}.`);
+  }
+  const sender = new MicSender(stream, config, {
+    send: (packet, samples, captureUs, discontinuity) => !!session?.sendAudio(MIC.trackId, packet, samples, captureUs, discontinuity),
+    hubOffsetUs: () => session?.clock.offsetUs ?? 0,
+    wanted: () => !!session?.local.get(MIC.trackId)?.published,
+    context: audio.playout.context,
+    capture: params.get('audiocapture') ?? 'auto', // 'worklet': the AudioWorklet capture even where a track processor exists
+  });
+  sender.setMuted(audio.muted);
+  audio.mic = sender;
+  input.addEventListener('ended', () => {
+    stopMicrophone();
+    micUnavailable('none', 'The microphone was disconnected: the others no longer hear you.');
+  });
+  audio.state = 'on';
+  audio.note = '';
+  if (!(await sender.start())) audio.captureWaits = true; // the worklet capture needs the Join click's AudioContext
+  if (session && document.body.dataset.screen === 'call' && !session.local.has(MIC.trackId)) session.publishTrack(MIC, !audio.muted, 'muted');
+  renderMic();
+  return true;
+}
+
+function stopMicrophone() {
+  audio.mic?.stop();
+  audio.mic = null;
+  session?.unpublishTrack(MIC.trackId);
+}
+
+/** The Join (or Rejoin) click: the one user gesture that may start sound. */
+function startSound() {
+  const ready = audio.playout.start();
+  ready.then(async () => {
+    if (audio.captureWaits && audio.mic) {
+      audio.mic.context = audio.playout.context;
+      audio.captureWaits = !(await audio.mic.start());
+    }
+    renderMic();
+  });
+}
+
+function setMicMuted(muted) {
+  audio.muted = muted;
+  audio.mic?.setMuted(muted);
+  session?.setTrackLive(MIC.trackId, !muted, 'muted');
+  renderMic();
+}
+
+function micTitle() {
+  if (audio.state === 'starting') return 'Opening the microphone…';
+  if (audio.state !== 'on') return audio.note;
+  return audio.muted ? 'Unmute your microphone' : 'Mute your microphone';
+}
+
+function renderMic() {
+  const on = audio.state === 'on' && !audio.muted;
+  for (const id of ['preview-mic', 'mic']) {
+    const button = $(id);
+    button.setAttribute('aria-pressed', String(on));
+    button.classList.toggle('off', audio.state === 'on' && audio.muted);
+    button.classList.toggle('unavailable', audio.state === 'none' || audio.state === 'unsupported');
+    button.disabled = audio.state !== 'on';
+    button.title = micTitle();
+    button.setAttribute('aria-label', micTitle());
+    setIcon(button, on || audio.state === 'starting' ? 'mic' : 'mic-off');
+  }
+  $('mic-status').textContent = audio.note;
+  const self = $('self');
+  self.classList.toggle('micmuted', audio.state !== 'on' || audio.muted);
+  self.querySelector('.name').textContent = audio.state === 'on' ? (audio.muted ? 'You · muted' : 'You') : 'You · no microphone';
+  const note = $('audio-note');
+  note.textContent = audio.note;
+  note.hidden = !audio.note;
+  $('sound-on').hidden = soundOnHidden();
+}
+
+/** The "Sound is off" button shows in the call while the browser keeps the AudioContext from running. */
+const soundOnHidden = () => !audio.playout.context || audio.playout.running || document.body.dataset.screen !== 'call';
+
+/** Every AUDIO_TICK_MS: the meters, who is speaking, and the figures in window.socketcam.audio. */
+function audioTick() {
+  const level = audio.mic && !audio.muted ? audio.mic.level : 0;
+  const meter = `${Math.round(meterOf(audio.mic?.level ?? 0) * 100)}%`;
+  for (const id of ['preview-mic', 'mic']) $(id).style.setProperty('--level', meter);
+  $('self').classList.toggle('speaking', level > 0.02);
+  if (session) {
+    for (const tile of tiles.values()) {
+      if (tile.screen) continue;
+      tile.el.classList.toggle('speaking', audioKeys(tile.participantId).some((k) => audio.playout.speaking(k)));
+    }
+  }
+  if ($('sound-on').hidden !== soundOnHidden()) renderMic();
+  sc.audio = audioStats();
+}
+
+/** The track keys ("pid:tid") of a participant's audio tracks. */
+function audioKeys(participantId) {
+  const keys = [];
+  for (const t of session?.tracks.values() ?? []) if (t.participantId === participantId && t.kind === KIND_AUDIO) keys.push(trackKey(t.participantId, t.trackId));
+  return keys;
+}
+
+/** The others' audio tracks: decoders kept for these only, each muted here or not. */
+function syncAudio() {
+  const keys = new Set();
+  for (const t of session.tracks.values()) {
+    if (t.kind !== KIND_AUDIO || t.participantId === session.participantId) continue;
+    const key = trackKey(t.participantId, t.trackId);
+    keys.add(key);
+    const muted = audio.mutedPeople.has(t.participantId);
+    if (audio.playout.muted.has(key) !== muted) audio.playout.setMuted(key, muted);
+  }
+  audio.playout.keep(keys);
+}
+
+function routeAudio(frame) {
+  const track = session.tracks.get(trackKey(frame.participantId, frame.trackId));
+  if (!track || track.kind !== KIND_AUDIO || frame.codec !== CODEC_OPUS || track.codec !== CODEC_OPUS) return;
+  audio.playout.onFrame(trackKey(frame.participantId, frame.trackId), track, frame);
+}
+
+function toggleMutedHere(participantId) {
+  if (audio.mutedPeople.has(participantId)) audio.mutedPeople.delete(participantId);
+  else audio.mutedPeople.add(participantId);
+  syncAudio();
+  render();
+}
+
+/** Figures for tests and the curious: the microphone, the sound output and every remote audio track. */
+function audioStats() {
+  const p = audio.playout;
+  const mic = audio.mic;
+  const tracks = [];
+  for (const t of session?.tracks.values() ?? []) {
+    if (t.kind !== KIND_AUDIO || t.participantId === session.participantId) continue;
+    const key = trackKey(t.participantId, t.trackId);
+    const description = { kind: t.kind, codec: t.codec, source: t.source, flags: t.flags, channels: t.channels, rate: t.rate, packetUs: t.packetUs, bitrate: t.bitrate };
+    tracks.push({ key, participantId: t.participantId, trackId: t.trackId, name: t.name, live: t.live, description, ...p.trackStats(key) });
+  }
+  return {
+    mic: {
+      state: audio.state, note: audio.note, muted: audio.muted, capture: mic?.mode ?? null, level: mic?.level ?? 0,
+      codec: mic?.config ? { bitrate: mic.config.bitrate, ...(mic.config.opus ?? {}) } : null,
+      ...(mic?.stats ?? { packetsSent: 0, bytesSent: 0 }),
+    },
+    output: { state: p.context?.state ?? 'none', sampleRate: p.context?.sampleRate ?? 0, baseLatencyMs: (p.context?.baseLatency ?? 0) * 1000, error: p.error, notReady: p.notReady },
+    tracks,
+  };
+}
+
+window.socketcamAudioStats = audioStats;
+/** The played level of a participant's (first) audio track per 128-sample quantum, its last ~8 s: { values, quantum, sampleRate }. */
+window.socketcamAudioEnvelope = (participantId) => audio.playout.envelope(audioKeys(participantId)[0] ?? '');
+
 // --- tiles: one per other participant (its camera), one per screen share ---
 
 const tiles = new Map(); // key -> { el, canvas, drawer, participantId, hasFrame }
@@ -191,8 +393,19 @@ function makeTile(key, participantId, screen) {
   canvas.width = 640;
   canvas.height = 360;
   const caption = el('figcaption', 'label');
-  caption.append(icon('cam-off'), el('span', 'name'));
+  const camIcon = icon('cam-off');
+  camIcon.classList.add('cam-icon');
+  const micIcon = icon('mic-off');
+  micIcon.classList.add('mic-icon');
+  caption.append(camIcon, micIcon, el('span', 'name'));
   figure.append(canvas, el('div', 'avatar'), caption);
+  if (!screen) {
+    const mute = el('button', 'round small tile-mute');
+    mute.type = 'button';
+    mute.append(icon('speaker'));
+    mute.addEventListener('click', () => toggleMutedHere(participantId));
+    figure.append(mute);
+  }
   const tile = { el: figure, canvas, participantId, hasFrame: false, screen };
   tile.drawer = new FrameDrawer(canvas, (frame) => onDrawn(tile, frame));
   return tile;
@@ -244,6 +457,7 @@ function syncTiles() {
   const grid = $('grid');
   [...tiles.values()].sort(tileOrder).forEach((t) => grid.append(t.el));
   placeSelf();
+  syncAudio();
   $('alone').hidden = tiles.size > 0 || session.state !== 'live';
   $('stage').classList.toggle('solo', tiles.size === 0);
   layoutGrid();
@@ -267,9 +481,23 @@ function updateTile(key, { p, track, screen }) {
   tile.el.classList.toggle('novideo', !(live && tile.hasFrame));
   tile.el.classList.toggle('camoff', !screen && !live);
   tile.el.title = track && !track.live && track.text ? `${name}: ${track.text}` : name;
+  if (screen) return;
+  const voices = [...session.tracks.values()].filter((t) => t.participantId === p.id && t.kind === KIND_AUDIO);
+  const voice = voices.some((t) => t.live) ? 'on' : voices.length ? 'muted' : 'none';
+  tile.el.dataset.audio = voice;
+  tile.el.classList.toggle('micmuted', voice !== 'on');
+  tile.el.querySelector('.mic-icon').dataset.tip = voice === 'muted' ? 'muted' : 'no microphone';
+  const here = audio.mutedPeople.has(p.id);
+  tile.el.classList.toggle('mutedhere', here);
+  const mute = tile.el.querySelector('.tile-mute');
+  mute.setAttribute('aria-pressed', String(here));
+  mute.title = here ? `Unmute ${name} for you` : `Mute ${name} for you`;
+  mute.setAttribute('aria-label', mute.title);
+  setIcon(mute, here ? 'speaker-off' : 'speaker');
 }
 
 function routeFrame(frame) {
+  if (frame.kind === KIND_AUDIO) return routeAudio(frame);
   const track = session.tracks.get(trackKey(frame.participantId, frame.trackId));
   if (!track || !track.live) return;
   const key = track.source === SOURCE.SCREEN ? `s:${trackKey(frame.participantId, frame.trackId)}` : `p:${frame.participantId}`;
@@ -334,6 +562,10 @@ function personItem(p) {
   if (p.id === session.participantId) li.append(el('span', 'tag', 'You'));
   const cam = primaryTrack(p.id);
   if (p.id !== session.participantId && !cam?.live) li.append(el('span', 'tag muted', 'camera off'));
+  const voices = p.id === session.participantId ? null : [...session.tracks.values()].filter((t) => t.participantId === p.id && t.kind === KIND_AUDIO);
+  if (voices && voices.length && !voices.some((t) => t.live)) li.append(el('span', 'tag muted', 'muted'));
+  if (voices && !voices.length) li.append(el('span', 'tag muted', 'no microphone'));
+  if (audio.mutedPeople.has(p.id)) li.append(el('span', 'tag muted', 'muted for you'));
   if ([...session.tracks.values()].some((t) => t.participantId === p.id && t.source === SOURCE.SCREEN)) li.append(el('span', 'tag', 'presenting'));
   return li;
 }
@@ -499,6 +731,7 @@ function onRoom({ reset }) {
     for (const tile of tiles.values()) tile.el.remove();
     tiles.clear();
     sc.tiles = {};
+    audio.playout.keep(new Set());
   }
   render();
 }
@@ -524,19 +757,27 @@ async function join(event) {
   const name = cleanName($('name').value) || 'Guest';
   localStorage.setItem(NAME_KEY, name);
   fillAvatar($('self-avatar'), name);
+  startSound();
   session ??= createSession(name);
   session.name = name;
   if (media.camera) session.publishTrack(CAMERA);
+  if (audio.mic) session.publishTrack(MIC, !audio.muted, 'muted');
   showScreen('call');
+  renderMic();
+  if (audio.note) toast(audio.note);
   session.start();
   sendCamera();
   openPanel(matchMedia('(min-width: 1000px)').matches ? 'chat' : null);
 }
 
 async function rejoin() {
+  startSound();
   if (media.cameraWanted && !media.camera) await startCamera();
   if (media.camera && !session.local.has(CAMERA.trackId)) session.publishTrack(CAMERA);
+  if (!audio.mic && audio.state !== 'unsupported') await startMicrophone();
+  if (audio.mic && !session.local.has(MIC.trackId)) session.publishTrack(MIC, !audio.muted, 'muted');
   showScreen('call');
+  renderMic();
   session.start();
   sendCamera();
 }
@@ -545,6 +786,10 @@ function leave() {
   stopScreen();
   stopCamera();
   session.local.delete(CAMERA.trackId);
+  audio.mic?.stop();
+  audio.mic = null;
+  session.local.delete(MIC.trackId);
+  audio.playout.stop();
   session.leave();
 }
 
@@ -597,6 +842,9 @@ function wire() {
   $('join-form').addEventListener('submit', join);
   $('preview-cam').addEventListener('click', () => setCamera(!media.camera));
   $('cam').addEventListener('click', () => setCamera(!media.camera));
+  $('preview-mic').addEventListener('click', () => setMicMuted(!audio.muted));
+  $('mic').addEventListener('click', () => setMicMuted(!audio.muted));
+  $('sound-on').addEventListener('click', () => { startSound(); renderMic(); });
   $('screen').addEventListener('click', () => setScreen(!media.screen));
   $('leave').addEventListener('click', leave);
   $('rejoin').addEventListener('click', rejoin);
@@ -618,6 +866,7 @@ function wire() {
   $('name').addEventListener('input', showPreviewName);
   new ResizeObserver(layoutGrid).observe($('grid'));
   setInterval(tickClock, 1000);
+  setInterval(audioTick, AUDIO_TICK_MS);
 }
 
 function init() {
@@ -632,11 +881,14 @@ function init() {
   showScreen('join');
   tickClock();
   peek();
+  renderMic();
   if (!navigator.mediaDevices?.getUserMedia) {
     $('join-status').textContent = 'The camera needs a secure context (https:// or http://localhost); you can still join and chat.';
     showOwnVideo();
+    startMicrophone();
   } else {
-    startCamera();
+    // The camera first, then the microphone: a browser that asks asks once for each, in that order.
+    startCamera().finally(startMicrophone);
   }
 }
 

@@ -14,8 +14,17 @@ export const PERMISSION_CHAT = 4;
 export const ANY_PARTICIPANT = 0xFFFFFFFF;
 export const ANY_TRACK = 0xFFFF;
 export const KIND_VIDEO = 1;
+export const KIND_AUDIO = 2;
 export const CODEC_JPEG = 1;
-export const SOURCE = Object.freeze({ UNKNOWN: 0, CAMERA: 1, SCREEN: 2 });
+export const CODEC_OPUS = 64;
+export const SOURCE = Object.freeze({ UNKNOWN: 0, CAMERA: 1, SCREEN: 2, MICROPHONE: 3 });
+/** SUBSCRIBE `kinds` with a wildcard (§4.6.3): bit 0 video, bit 1 audio. */
+export const KINDS = Object.freeze({ VIDEO: 1, AUDIO: 2 });
+/** Audio track_flags (§4.5): in-band FEC, DTX. */
+export const AUDIO_FLAGS = Object.freeze({ FEC: 1, DTX: 2 });
+/** FRAME frame_flags (§4.6.4). */
+export const FRAME_FLAGS = Object.freeze({ KEYFRAME: 1, DROPPABLE: 2, DISCONTINUITY: 4 });
+export const MAX_AUDIO_BYTES = 16384;
 export const FRAME_HEADER = 32;
 const HEADER = 8;
 const OPTIONAL_BIT = 0x80;
@@ -88,15 +97,25 @@ export function join({ room, name, token = '', agent = 'socketcam call page', ch
     .u64(chatAfter).u64(chatStore).done(T.JOIN);
 }
 
-/** PUBLISH: request id and a video track description (§4.5). */
-export function publish(requestId, { trackId, source, width, height, fps, name }) {
-  return new Writer().u32(requestId).u16(trackId).u8(KIND_VIDEO).u8(CODEC_JPEG).u8(source).u8(0)
-    .u16(width).u16(height).u8(0).u8(0).u32(Math.round(fps * 1000)).u32(0).u32(0).text8(name, 64).done(T.PUBLISH);
+/**
+ * PUBLISH: request id and a track description (§4.5). Video (JPEG): width, height, fps. Audio (`kind: KIND_AUDIO`,
+ * Opus): channels, sampleRate, packetUs, bitrate, flags (AUDIO_FLAGS).
+ */
+export function publish(requestId, desc) {
+  const w = new Writer().u32(requestId).u16(desc.trackId);
+  if (desc.kind === KIND_AUDIO) {
+    w.u8(KIND_AUDIO).u8(CODEC_OPUS).u8(desc.source).u8(desc.flags ?? 0).u16(desc.channels).u16(0).u8(0).u8(0)
+      .u32(desc.sampleRate).u32(desc.packetUs).u32(desc.bitrate ?? 0);
+  } else {
+    w.u8(KIND_VIDEO).u8(CODEC_JPEG).u8(desc.source).u8(0).u16(desc.width).u16(desc.height).u8(0).u8(0)
+      .u32(Math.round(desc.fps * 1000)).u32(0).u32(0);
+  }
+  return w.text8(desc.name, 64).done(T.PUBLISH);
 }
 
 export const unpublish = (requestId, trackId) => new Writer().u32(requestId).u16(trackId).u16(0).done(T.UNPUBLISH);
 
-/** SUBSCRIBE (or UNSUBSCRIBE); `kinds` bit 0 = video. */
+/** SUBSCRIBE (or UNSUBSCRIBE); `kinds` bit 0 = video, bit 1 = audio (KINDS). */
 export const subscribe = (requestId, participantId, trackId, kinds = 1, type = T.SUBSCRIBE) =>
   new Writer(24).u32(requestId).u32(participantId).u16(trackId).u8(kinds).u8(0xFF).done(type);
 
@@ -132,6 +151,25 @@ export function frame({ trackId, width, height, sequence, captureUs }, jpeg) {
   v.setBigInt64(24, BigInt(sequence));
   v.setBigInt64(32, BigInt(captureUs));
   out.set(data, HEADER + FRAME_HEADER);
+  return out.buffer;
+}
+
+/** FRAME of an Opus audio track: `samples` per channel (960 = 20 ms at 48 kHz), one Opus packet as data. */
+export function audioFrame({ trackId, samples, sequence, captureUs, discontinuity = false }, packet) {
+  const out = new Uint8Array(HEADER + FRAME_HEADER + packet.byteLength);
+  const v = new DataView(out.buffer);
+  v.setUint8(0, T.FRAME);
+  v.setUint32(4, FRAME_HEADER + packet.byteLength);
+  v.setUint32(8, 0);
+  v.setUint16(12, trackId);
+  v.setUint8(14, KIND_AUDIO);
+  v.setUint8(15, CODEC_OPUS);
+  v.setUint8(16, FRAME_FLAGS.KEYFRAME | (discontinuity ? FRAME_FLAGS.DISCONTINUITY : 0)); // every Opus packet decodes alone
+  v.setUint16(20, samples);
+  v.setUint16(22, 0);
+  v.setBigInt64(24, BigInt(sequence));
+  v.setBigInt64(32, BigInt(captureUs));
+  out.set(packet, HEADER + FRAME_HEADER);
   return out.buffer;
 }
 
@@ -204,9 +242,10 @@ function trackDescription(r) {
   r.u8();
   r.u8();
   d.rate = r.u32();
-  r.u32();
-  r.u32();
+  d.packetUs = r.u32();
+  d.bitrate = r.u32();
   d.name = r.text8();
+  if (d.kind === KIND_AUDIO) d.channels = d.width;
   return d;
 }
 

@@ -546,14 +546,15 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await bob.UntilAsync($"document.querySelector('{screenTile}:not(.novideo)')", "Bob sees Alice's screen as its own tile");
         await AssertMovingAsync(bob, screenTile + " canvas");
         Assert.Equal("true", await alice.Page.GetAttributeAsync("#screen", "aria-pressed"));
-        // On the wire: Alice publishes two tracks, the second a screen.
+        // On the wire: Alice publishes two video tracks, the second a screen (and her microphone, an audio track).
         await Eventually.UntilAsync(() => native.Client.Room.Tracks.Any(t => t.ParticipantId == aliceId && t.Description.Source == SocketCam.Protocol.TrackSource.Screen),
             "a screen track in the room", TestHub.Timeout);
-        Assert.Equal(2, native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId));
+        Assert.Equal(2, native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId && t.Description.Kind == SocketCam.Media.TrackKind.Video));
+        Assert.Single(native.Client.Room.Tracks, t => t.ParticipantId == aliceId && t.Description.Kind == SocketCam.Media.TrackKind.Audio);
 
         await alice.Page.ClickAsync("#screen");
         await bob.UntilAsync($"!document.querySelector('{screenTile}')", "the screen tile goes when the share stops");
-        await Eventually.UntilAsync(() => native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId) == 1, "the screen track unpublished", TestHub.Timeout);
+        await Eventually.UntilAsync(() => native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId && t.Description.Kind == SocketCam.Media.TrackKind.Video) == 1, "the screen track unpublished", TestHub.Timeout);
         await AssertMovingAsync(bob, TileCanvas(aliceId)); // her camera goes on
     }
 
