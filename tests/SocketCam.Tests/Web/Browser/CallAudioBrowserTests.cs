@@ -264,6 +264,35 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
         output.WriteLine((await StatsAsync(linus, "window.socketcamAudioStats().tracks")).ToString());
     }
 
+    [Fact]
+    public async Task CallAudio_the_pages_microphone_reaches_a_native_viewers_wav_with_its_beeps_once_a_second()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
+        await using BrowserPage alice = await browser.NewPageAsync();
+        await JoinAsync(alice, server.Url, "Alice");
+
+        // The native viewer hears the page's Opus track through libopus, its jitter buffer and player, into a WAV.
+        string wav = Path.Combine(_directory, "alice.wav");
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, TestHub.Timeout * 3,
+            "view", server.Hub.Url, "--room", "call", "--audio-out", wav, "--seconds", "10", "--no-window", "--quiet");
+        await using (view)
+        {
+            Assert.True(code == 0, view.Transcript());
+            output.WriteLine(view.Transcript());
+        }
+
+        (short[] heard, int rate) = WavAnalysis.Read(wav);
+        // The same envelope the pages measure: RMS per 128-sample quantum, in full scale.
+        double[] envelope = [.. heard.Chunk(128).Select(q => Math.Pow(10, WavAnalysis.LevelDbfs(q) / 20))];
+        (int beeps, double periodSeconds, double regular, _, double peak) = Beeps(envelope);
+        output.WriteLine($"native: {beeps} beeps, median period {periodSeconds:0.000} s, {regular:P0} regular, peak {peak:0.000}, {heard.Length / (double)rate:0.0} s");
+        // Chromium's fake microphone beeps once a second per capture it serves (the preview and the call's own capture
+        // share its clock, so here twice a second): every beep there, at that steady rate, each one whole.
+        Assert.True(beeps >= 8, $"{beeps} beeps in {Describe(envelope.Chunk(375).Select(c => c.Max()))}");
+        Assert.True(Math.Abs(periodSeconds - 0.5) <= 0.05 || Math.Abs(periodSeconds - 1.0) <= 0.1, $"beeps every {periodSeconds:0.000} s");
+        Assert.True(regular >= 0.7, $"irregular beeps: {regular:P0}");
+    }
+
     private static async Task<uint> JoinAsync(BrowserPage page, string url, string name, string room = "call", bool navigate = true)
     {
         if (navigate)
