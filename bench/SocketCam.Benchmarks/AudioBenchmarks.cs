@@ -18,7 +18,6 @@ public class AudioBenchmarks
     private readonly byte[] _packet = new byte[OpusEncoder.MaxPacketBytes];
     private readonly short[] _decoded = new short[OpusDecoder.MaxPacketSamples];
     private byte[][] _libopusPackets = [];
-    private byte[][] _concentusPackets = [];
     private OpusEncoder _libopus = null!;
     private OpusDecoder _libopusDecoder = null!;
     private Concentus.Structs.OpusEncoder _concentus = null!;
@@ -49,7 +48,6 @@ public class AudioBenchmarks
         _concentusDecoder = new Concentus.Structs.OpusDecoder(48_000, 1);
 #pragma warning restore CS0618
         _libopusPackets = [.. Enumerable.Range(0, 50).Select(_ => EncodeLibopus())];
-        _concentusPackets = [.. Enumerable.Range(0, 50).Select(_ => EncodeConcentus())];
     }
 
     [GlobalCleanup]
@@ -68,12 +66,12 @@ public class AudioBenchmarks
     [Benchmark(Description = "libopus decode 20 ms")]
     public int LibopusDecode() => _libopusDecoder.Decode(_libopusPackets[Next()], _decoded);
 
+    // Both decoders decode libopus's packets (the same input). Concentus 2.2.2 threw OpusException ("argument out of
+    // range") decoding a run of its own encoder's FEC packets here: one more reason for libopus.
     [Benchmark(Description = "Concentus decode 20 ms")]
-    public int ConcentusDecode() => _concentusDecoder.Decode(_concentusPackets[Next()], _decoded.AsSpan(0, Packet), Packet, false);
+    public int ConcentusDecode() => _concentusDecoder.Decode(_libopusPackets[Next()], _decoded.AsSpan(0, Packet), Packet, false);
 
     private byte[] EncodeLibopus() => _packet[.._libopus.Encode(NextPcm(), _packet)];
-
-    private byte[] EncodeConcentus() => _packet[.._concentus.Encode(NextPcm(), Packet, _packet, _packet.Length)];
 
     private ReadOnlySpan<short> NextPcm() => _pcm.AsSpan(Next() * Packet, Packet);
 
