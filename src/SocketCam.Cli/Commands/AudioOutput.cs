@@ -63,8 +63,11 @@ internal sealed class AudioOutput : IAsyncDisposable
         return new AudioOutput(target, sink, 1);
     }
 
-    /// <summary>One line: what played and how it went.</summary>
-    public string SummaryLine()
+    /// <summary>
+    /// One line: what played and how it went. With the video's capture-to-screen latency (p50), the A/V skew too: audio
+    /// minus video, positive when the sound comes after the picture (ITU-R BT.1359 accepts -45 to +125 ms).
+    /// </summary>
+    public string SummaryLine(double? videoLatencyMs = null)
     {
         var tracks = Mixer.Stats();
         long received = tracks.Sum(t => t.Stats.Received);
@@ -72,6 +75,10 @@ internal sealed class AudioOutput : IAsyncDisposable
         long played = tracks.Sum(t => t.Stats.Decoded + t.Stats.Recovered + t.Stats.Concealed);
         var l = Player.Latency.Summarize();
         string latency = Player.Latency.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", latency p50 {l.P50:0} ms p99 {l.P99:0} ms") : "";
+        if (Player.Latency.Count > 0 && videoLatencyMs is { } video)
+        {
+            latency += string.Create(CultureInfo.InvariantCulture, $", a/v skew {l.P50 - video:+0;-0;0} ms");
+        }
         return string.Create(CultureInfo.InvariantCulture,
             $"audio: {received} packets from {tracks.Count} track(s), {Player.Ticks / 100.0:0.0} s played into {Target}, concealed {concealed} ({(played == 0 ? 0 : 100.0 * concealed / played):0.#}%){latency}");
     }

@@ -216,7 +216,7 @@ internal static class ViewCommand
                 Finish(viewer, output.Snapshot, output.Json, recording, window);
                 if (audio is not null)
                 {
-                    await Console.Error.WriteLineAsync(audio.SummaryLine());
+                    await Console.Error.WriteLineAsync(audio.SummaryLine(viewer.Stats.MeasuresLatency && viewer.Stats.Frames > 0 ? viewer.Stats.Latency.P50 : null));
                 }
             }
 

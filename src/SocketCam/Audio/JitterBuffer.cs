@@ -24,7 +24,7 @@ internal sealed class JitterBuffer : IDisposable
     public const int MinDelayMs = 20;
     public const int MaxDelayMs = 120;
 
-    private const int StartDelayMs = 40;
+    private const int StartDelayMs = 20;
     private const int JitterWindow = 50; // packets: a second at 20 ms
 
     private readonly object _lock = new();

@@ -33,6 +33,12 @@ public sealed class AudioCliTests : IDisposable
             string summary = Assert.Single(view.Stderr, l => l.StartsWith("audio: ", StringComparison.Ordinal));
             Assert.Contains("from 1 track(s)", summary, StringComparison.Ordinal);
             Assert.Contains("concealed 0 (0%)", summary, StringComparison.Ordinal);
+            // Lip sync: each is played against its capture time, so the sound's delay (its jitter buffer) minus the
+            // picture's stays inside ITU-R BT.1359's window (audio at most 45 ms early, 125 ms late).
+            int at = summary.IndexOf("a/v skew ", StringComparison.Ordinal);
+            Assert.True(at > 0, summary);
+            double skew = double.Parse(summary[(at + 9)..].Split(' ')[0], CultureInfo.InvariantCulture);
+            Assert.InRange(skew, -45, 125);
         }
 
         (short[] heard, int rate) = WavAnalysis.Read(wav);
