@@ -125,7 +125,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
             }
 
             string name = $"room '{room.Name}'";
-            var recorder = new RotatingRecorder(name, first => OpenFile(room.Name, first), _options, _logger, _quota);
+            var recorder = new RotatingRecorder(name, _ => OpenFile(room.Name), _options, _logger, _quota);
             var sink = RecordingSink.Start(name, recorder, _options, _logger);
             _active[room] = sink;
             room.AddRecorder(sink);
@@ -175,7 +175,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
-    private IFrameRecorder OpenFile(string room, JpegFrame first)
+    private IFrameRecorder OpenFile(string room)
     {
         string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         string extension = RecordingFormats.Extension(_format);
