@@ -145,6 +145,19 @@ public sealed class AudioRecordingTests : IDisposable
         Assert.Equal([("video", "mjpeg", 0, 0)], await MediaProbe.StreamsAsync(path));
     }
 
+    [Theory]
+    [InlineData("mkv", "tcp", true)]
+    [InlineData("mp4", "tls", true)]
+    [InlineData("mkv", "unix", true)]
+    [InlineData("mjpeg", "tcp", false)] // concatenated JPEGs have no room for sound
+    [InlineData("mkv", "udp", false)] // protocol v1 only: video, as before
+    [InlineData("mp4", "seed+tcp", false)] // the seed tutorials' servers send pictures only
+    public void View_record_keeps_audio_only_where_the_format_and_the_transport_carry_it(string format, string scheme, bool audio)
+    {
+        Assert.True(RecordingFormats.TryParse(format, out RecordingFormat parsed));
+        Assert.Equal(audio, SocketCam.Cli.Commands.ViewCommand.RecordsAudio(parsed, new SocketCam.Transport.StreamEndpoint(scheme, "127.0.0.1", 9999)));
+    }
+
     /// <summary><paramref name="count"/> 20 ms Opus packets of a sine tone, as a publisher's encoder makes them.</summary>
     internal static List<byte[]> EncodeTone(double frequency, int count)
     {
