@@ -27,7 +27,7 @@ internal static class ViewCommand
         var record = new Option<string?>("--record")
         {
             HelpName = "FILE",
-            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4 (replaced if it exists; see docs/RECORDING.md)",
+            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4, with the heard audio in .mkv and .mp4 (replaced if it exists; see docs/RECORDING.md)",
         };
         var maxFrame = CommonOptions.MaxFrameBytes();
         var json = CommonOptions.Json();

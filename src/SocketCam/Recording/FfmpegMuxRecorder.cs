@@ -203,6 +203,8 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
                 "-pix_fmt", "yuv420p",
                 // Keep every frame and its own timestamp: no frame-rate conversion, no rounding to a 1/fps grid.
                 "-vsync", "passthrough", "-enc_time_base", "-1",
+                // Opus in MP4 was "experimental" to ffmpeg's mp4 muxer before 4.3; newer ones ignore this.
+                "-strict", "experimental",
                 "-f", "mp4",
             ]);
         }
