@@ -145,6 +145,78 @@ public sealed class AudioRecordingTests : IDisposable
         Assert.Equal([("video", "mjpeg", 0, 0)], await MediaProbe.StreamsAsync(path));
     }
 
+    [Fact]
+    public async Task When_audio_starts_after_a_rotating_file_began_without_it_the_next_file_has_the_audio()
+    {
+        List<byte[]> jpegs = TestMedia.EncodePattern(160, 120, 20);
+        List<byte[]> packets = EncodeTone(440, 50);
+        int opened = 0;
+        var recorder = new RotatingRecorder("test", _ => FrameRecorders.Create(RecordingFormat.Matroska, Path.Combine(_directory, $"part{++opened}.mkv"), new RecordingOptions(), overwrite: false, NullLogger.Instance), new RecordingOptions(), NullLogger.Instance);
+        await using (recorder)
+        {
+            // A publisher with video only...
+            for (int i = 0; i < 10; i++)
+            {
+                await recorder.WriteAsync(new JpegFrame(jpegs[i], 160, 120, i, StartMicros + (i * 100_000L)), CancellationToken.None);
+            }
+
+            // ...then publishes audio: the first packet finishes part1 (video only) and starts part2 with an audio track.
+            recorder.AudioChannels = 1;
+            for (int i = 0; i < 50; i++)
+            {
+                await recorder.WriteAudioAsync(new OpusPacket(packets[i], 960, i, StartMicros + 1_000_000 + (i * 20_000L)), CancellationToken.None);
+                if (i % 5 == 0)
+                {
+                    int v = 10 + (i / 5);
+                    await recorder.WriteAsync(new JpegFrame(jpegs[v], 160, 120, v, StartMicros + (v * 100_000L)), CancellationToken.None);
+                }
+            }
+
+            await recorder.CompleteAsync(CancellationToken.None);
+            Assert.Equal(20, recorder.FramesWritten);
+            Assert.Equal(50, recorder.AudioPacketsWritten);
+        }
+
+        Assert.Equal([Path.Combine(_directory, "part1.mkv"), Path.Combine(_directory, "part2.mkv")], recorder.Files);
+        Assert.Equal([("video", "mjpeg", 0, 0)], await MediaProbe.StreamsAsync(recorder.Files[0]));
+        Assert.Equal([("video", "mjpeg", 0, 0), ("audio", "opus", 1, 48_000)], await MediaProbe.StreamsAsync(recorder.Files[1]));
+        Assert.Equal(10, (await MediaProbe.StreamSpanAsync(recorder.Files[1], "v:0")).Packets);
+        Assert.Equal(50, (await MediaProbe.StreamSpanAsync(recorder.Files[1], "a:0")).Packets);
+    }
+
+    [Fact]
+    public void A_room_records_the_first_opus_track_of_the_participant_whose_video_is_primary()
+    {
+        var room = new SocketCam.Rooms.Room("main");
+        var recorder = new AudioChannelsSeen();
+        room.AddRecorder(recorder);
+        Assert.Equal([0], recorder.Seen);
+
+        SocketCam.Rooms.Participant alice = room.Join("alice", SocketCam.Protocol.ParticipantTransport.Other, default, hidden: false, outbox: null);
+        SocketCam.Rooms.Participant bob = room.Join("bob", SocketCam.Protocol.ParticipantTransport.Other, default, hidden: false, outbox: null);
+        // Bob's audio is not Alice's: while Alice's video is primary, nothing of Bob's is recorded.
+        room.PublishTrack(alice, 1, new SocketCam.Protocol.TrackDescription(1, SocketCam.Media.TrackKind.Video, SocketCam.Media.CodecId.Jpeg, SocketCam.Protocol.TrackSource.Camera, "cam", 320, 240), out _);
+        room.PublishTrack(bob, 2, new SocketCam.Protocol.TrackDescription(1, SocketCam.Media.TrackKind.Audio, SocketCam.Media.CodecId.Opus, SocketCam.Protocol.TrackSource.Microphone, "mic", 2, 0), out _);
+        Assert.Null(room.PrimaryAudioTrack);
+        room.PublishTrack(alice, 3, new SocketCam.Protocol.TrackDescription(2, SocketCam.Media.TrackKind.Audio, SocketCam.Media.CodecId.Opus, SocketCam.Protocol.TrackSource.Microphone, "mic", 1, 0), out _);
+        Assert.Equal((alice.Id, (ushort)2), (room.PrimaryAudioTrack!.Publisher.Id, room.PrimaryAudioTrack.Id));
+        Assert.Equal([0, 1], recorder.Seen);
+
+        // Alice leaves: Bob has no video, so there is no primary track and no recorded audio.
+        room.Leave(alice, SocketCam.Protocol.ErrorCode.Normal);
+        Assert.Null(room.PrimaryAudioTrack);
+        Assert.Equal([0, 1, 0], recorder.Seen);
+    }
+
+    private sealed class AudioChannelsSeen : SocketCam.Rooms.IRoomRecorder
+    {
+        public List<int> Seen { get; } = [];
+
+        public ValueTask OfferAsync(SocketCam.Media.MediaFrame frame, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public void SetAudio(int channels) => Seen.Add(channels);
+    }
+
     [Theory]
     [InlineData("mkv", "tcp", true)]
     [InlineData("mp4", "tls", true)]
