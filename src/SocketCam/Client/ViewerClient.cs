@@ -145,12 +145,14 @@ public sealed class ViewerClient : IDisposable
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
-        // The audio heard with the video (to play, to record): the owner's first Opus track; dropped when it ends.
-        async Task HearAsync(ParticipantRecord[] people, TrackRecord[] tracks, uint? owner)
+        // The audio heard with the video (to play, to record): the owner's first Opus track; dropped when it ends. The
+        // SUBSCRIBE goes out at once and the returned task completes with its result, so the video's can follow it
+        // without waiting a round trip (the tracks of a recording then start together).
+        Task HearAsync(ParticipantRecord[] people, TrackRecord[] tracks, uint? owner)
         {
             if (!WantsAudio)
             {
-                return;
+                return Task.CompletedTask;
             }
 
             if (hearing is { } heard && !tracks.Any(t => t.ParticipantId == heard.Participant && t.Description.TrackId == heard.Track))
@@ -163,19 +165,28 @@ public sealed class ViewerClient : IDisposable
 
             if (hearing is null && TrackChoice.PickAudio(people, tracks, owner, _options.Participant) is { } sound)
             {
+                // Heard from the moment it is asked for (like the watched video): no packet is missed before the result.
                 int channels = Math.Clamp((int)sound.Description.A, 1, 2);
                 AudioTrackChanged?.Invoke(channels);
-                ResultMessage result = await client.SubscribeAsync(sound.ParticipantId, sound.Description.TrackId, stop.Token);
-                if (result.Code == ErrorCode.Normal)
-                {
-                    JitterBuffer? buffer = Audio?.Track(sound.ParticipantId, sound.Description.TrackId, channels);
-                    hearing = (sound.ParticipantId, sound.Description.TrackId, buffer);
-                    Hearing = buffer;
-                }
-                else
-                {
-                    AudioTrackChanged?.Invoke(0);
-                }
+                JitterBuffer? buffer = Audio?.Track(sound.ParticipantId, sound.Description.TrackId, channels);
+                hearing = (sound.ParticipantId, sound.Description.TrackId, buffer);
+                Hearing = buffer;
+                return ConfirmHearingAsync(sound.ParticipantId, sound.Description.TrackId);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        async Task ConfirmHearingAsync(uint participantId, ushort trackId)
+        {
+            ResultMessage result = await client.SubscribeAsync(participantId, trackId, stop.Token);
+            if (result.Code != ErrorCode.Normal && hearing is { } h && h.Participant == participantId && h.Track == trackId)
+            {
+                // It went away meanwhile: pick again with the next event.
+                Audio?.Remove(participantId, trackId);
+                hearing = null;
+                Hearing = null;
+                AudioTrackChanged?.Invoke(0);
             }
         }
 
@@ -195,11 +206,13 @@ public sealed class ViewerClient : IDisposable
 
                 if (watching is null && TrackChoice.Pick(people, tracks, _options.Participant, _options.Track) is { } pick)
                 {
-                    // Its owner's audio first, so a recording knows of the audio track before the first video frame.
-                    await HearAsync(people, tracks, pick.ParticipantId);
+                    // Its owner's audio first, so a recording knows of the audio track before the first video frame; both
+                    // requests go out back to back.
+                    Task heard = HearAsync(people, tracks, pick.ParticipantId);
                     watching = (pick.ParticipantId, pick.Description.TrackId);
                     _lastSequence = -1;
                     ResultMessage result = await client.SubscribeAsync(pick.ParticipantId, pick.Description.TrackId, stop.Token);
+                    await heard;
                     if (result.Code != ErrorCode.Normal)
                     {
                         watching = null; // it left meanwhile: pick again with the next event

@@ -24,6 +24,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     private readonly List<string> _finishedFiles = [];
     private readonly List<Exception> _finishedFailures = [];
     private long _finishedFrames;
+    private long _finishedAudio;
     private long _finishedBytes;
     private bool _disposed;
     private RecordingQuota? _quota;
@@ -75,6 +76,18 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
             lock (_lock)
             {
                 return _finishedFrames + LiveSinks().Sum(s => s.FramesRecorded);
+            }
+        }
+    }
+
+    /// <summary>Opus packets recorded in all rooms so far.</summary>
+    internal long AudioPacketsRecorded
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _finishedAudio + LiveSinks().Sum(s => s.AudioPacketsRecorded);
             }
         }
     }
@@ -210,6 +223,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
 
             _finishing.RemoveAt(i);
             _finishedFrames += sink.FramesRecorded;
+            _finishedAudio += sink.AudioPacketsRecorded;
             _finishedBytes += sink.BytesRecorded;
             _finishedFiles.AddRange(((RotatingRecorder)sink.Recorder).Files);
             if (sink.Failure is { } failure)

@@ -24,7 +24,7 @@ public sealed class AudioRecordingCliTests : IDisposable
     {
         await using CliProcess serve = StartServe();
         string url = await HubUrlAsync(serve);
-        await using CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "pattern", "--size", "320x240", "--fps", "15", "--audio", "lavfi:sine=frequency=440", "--quiet");
+        await using CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "pattern", "--size", "320x240", "--fps", "25", "--audio", "lavfi:sine=frequency=440", "--quiet");
         await TrackLineAsync(publish);
 
         string path = Path.Combine(_directory, file);
@@ -48,7 +48,7 @@ public sealed class AudioRecordingCliTests : IDisposable
         string directory = Path.Combine(_directory, "recordings");
         await using CliProcess serve = StartServe("--record", directory, "--record-format", "mkv");
         string url = await HubUrlAsync(serve);
-        await using (CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "pattern", "--size", "320x240", "--fps", "15", "--audio", "lavfi:sine=frequency=440", "--seconds", "5", "--quiet"))
+        await using (CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "pattern", "--size", "320x240", "--fps", "25", "--audio", "lavfi:sine=frequency=440", "--seconds", "5", "--quiet"))
         {
             await TrackLineAsync(publish);
             Assert.True(await publish.WaitForExitAsync(Wait) == 0, publish.Transcript());
@@ -56,6 +56,7 @@ public sealed class AudioRecordingCliTests : IDisposable
 
         await serve.InterruptAsync();
         Assert.True(await serve.WaitForExitAsync(Wait) == 0, serve.Transcript());
+        Assert.Contains(serve.Stderr, l => l.StartsWith("recorded ", StringComparison.Ordinal) && l.Contains(" audio packets", StringComparison.Ordinal));
         string recording = Assert.Single(Directory.GetFiles(directory));
         Assert.Matches(@"^main-\d{8}-\d{6}\.mkv$", Path.GetFileName(recording));
         await AssertCallRecordingAsync(recording, "mjpeg");
