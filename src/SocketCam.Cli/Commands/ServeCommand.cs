@@ -516,7 +516,9 @@ internal static class ServeCommand
     private static void PrintRecordingSummary(RecordingDirectory recording)
     {
         IReadOnlyList<string> files = recording.Files;
-        Console.Error.WriteLine($"recorded {recording.FramesRecorded} frames in {files.Count} file(s) ({LiveStats.Size(recording.BytesRecorded)}) to {recording.FullPath}");
+        long audio = recording.AudioPacketsRecorded;
+        Console.Error.WriteLine($"recorded {recording.FramesRecorded} frames in {files.Count} file(s) ({LiveStats.Size(recording.BytesRecorded)}) to {recording.FullPath}"
+            + (audio > 0 ? $", with {audio} audio packets" : ""));
         if (recording.Quota.FramesNotRecorded > 0)
         {
             Console.Error.WriteLine($"socketcam: {recording.Quota.FramesNotRecorded} frames were not recorded: --record-max-total or --record-min-free was reached");

@@ -27,7 +27,7 @@ internal static class ViewCommand
         var record = new Option<string?>("--record")
         {
             HelpName = "FILE",
-            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4 (replaced if it exists; see docs/RECORDING.md)",
+            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4, with the heard audio in .mkv and .mp4 (replaced if it exists; see docs/RECORDING.md)",
         };
         var maxFrame = CommonOptions.MaxFrameBytes();
         var json = CommonOptions.Json();
@@ -187,6 +187,20 @@ internal static class ViewCommand
                         await stop.CancelAsync();
                     }
                 };
+
+                // A recorded call has sound: .mkv and .mp4 keep the watched participant's Opus track (protocol v2, so
+                // tcp://, tls:// and unix://); .mjpeg, udp:// and seed+tcp:// record video only.
+                if (RecordsAudio(output.RecordFormat!.Value, endpoint))
+                {
+                    viewer.AudioTrackChanged = recording.SetAudio;
+                    viewer.AudioReceivedAsync = async (info, data, ct) =>
+                    {
+                        if (!await recording.EnqueueCopyAsync(info, data, ct))
+                        {
+                            await stop.CancelAsync();
+                        }
+                    };
+                }
             }
 
             Task status = new LiveStats(ViewerLine(viewer.Stats), output.Quiet).RunAsync(stop.Token);
@@ -236,6 +250,10 @@ internal static class ViewCommand
         int code = viewer.Stats.Frames > 0 || viewer.AudioPackets > 0 ? 0 : 1;
         return window?.ExitCode(code) ?? code;
     }
+
+    /// <summary>Whether `view --record` keeps audio: a format with room for Opus, over a transport that carries it.</summary>
+    internal static bool RecordsAudio(RecordingFormat format, StreamEndpoint endpoint) =>
+        format != RecordingFormat.Mjpeg && endpoint.Scheme is "tcp" or "tls" or "unix";
 
     private static RecordingSink StartRecording(string path, RecordingFormat format, ILoggerFactory loggers)
     {
@@ -306,7 +324,8 @@ internal static class ViewCommand
         RecordingQueue queue = recording.Queue;
         string line = recording.FramesRecorded == 0
             ? $"recorded no frames: {recording.Name} not written"
-            : $"recorded {recording.FramesRecorded} frames to {recording.Name} ({LiveStats.Size(recording.BytesRecorded)})";
+            : $"recorded {recording.FramesRecorded} frames to {recording.Name} ({LiveStats.Size(recording.BytesRecorded)})"
+                + (recording.AudioPacketsRecorded > 0 ? $" with {recording.AudioPacketsRecorded} audio packets" : "");
         if (queue.StallEpisodes > 0)
         {
             line += string.Create(CultureInfo.InvariantCulture, $"; the recorder held the input back {queue.Stalled.TotalSeconds:0.0} s in all");

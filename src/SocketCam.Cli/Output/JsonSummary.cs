@@ -46,6 +46,7 @@ internal static class JsonSummary
         w.WriteStartObject("recorded");
         w.WriteString("file", recording.Name);
         w.WriteNumber("frames", recording.FramesRecorded);
+        w.WriteNumber("audio_packets", recording.AudioPacketsRecorded);
         w.WriteNumber("bytes", recording.BytesRecorded);
         w.WriteNumber("skipped", recording.FramesSkipped);
         w.WriteNumber("stalled_ms", Math.Round(recording.Queue.Stalled.TotalMilliseconds, 1));

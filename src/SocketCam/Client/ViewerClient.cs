@@ -66,6 +66,23 @@ public sealed class ViewerClient : IDisposable
     /// <summary>Where the watched participant's audio goes (protocol v2 only); null: video only.</summary>
     internal AudioMixer? Audio { get; init; }
 
+    /// <summary>
+    /// Awaited on the receive loop for every packet of the heard audio track (a recorder that must keep them all), in the
+    /// order packets and video frames arrived; the data is valid until the returned task completes. Set, it makes the
+    /// viewer hear audio over protocol v2 (tcp://, tls://, unix://); over udp:// and seed+tcp:// the viewer stays video only.
+    /// </summary>
+    internal Func<FrameInfo, ReadOnlySequence<byte>, CancellationToken, ValueTask>? AudioReceivedAsync { get; set; }
+
+    /// <summary>
+    /// The heard audio track changed: its channels (1 or 2), or 0 when it went away. Called before any of its packets,
+    /// and before the video it goes with is subscribed when both are picked together (a recorder can declare the audio
+    /// track before the first video frame starts its file).
+    /// </summary>
+    internal Action<int>? AudioTrackChanged { get; set; }
+
+    /// <summary>Whether this viewer subscribes to audio (to play it or to record it).</summary>
+    private bool WantsAudio => Audio is not null || AudioReceivedAsync is not null;
+
     /// <summary>Watches until cancelled (or, with Reconnect off, until the hub goes away).</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Reconnector.RunAsync(_endpoint, _options, _logger, SessionRunner(), Stats.OnRetry, cancellationToken);
@@ -77,7 +94,7 @@ public sealed class ViewerClient : IDisposable
         : UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync
         : Audio is not null && (SeedClient.IsSeed(_endpoint) || UdpClientSession.IsUdp(_endpoint))
             ? throw new UserFacingException("--audio-out needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet).")
-        : _options.Participant is not null || _options.Track is not null || Audio is not null ? RunRoomSessionAsync
+        : _options.Participant is not null || _options.Track is not null || WantsAudio ? RunRoomSessionAsync
         : RunSessionAsync;
 
     /// <summary>
@@ -96,14 +113,24 @@ public sealed class ViewerClient : IDisposable
         var changed = new Rooms.AsyncSignal();
         (uint Participant, ushort Track)? watching = null;
         client.EventReceived = _ => changed.Set();
-        (uint Participant, ushort Track, JitterBuffer Buffer)? hearing = null;
+        (uint Participant, ushort Track, JitterBuffer? Buffer)? hearing = null;
         client.FrameReceived = f =>
         {
             if (f.Info.Kind == TrackKind.Audio)
             {
                 if (hearing is { } h && h.Participant == f.ParticipantId && h.Track == f.TrackId)
                 {
-                    PushAudio(h.Buffer, f, client.ClockOffsetMicros);
+                    Interlocked.Increment(ref _audioPackets);
+                    if (h.Buffer is { } buffer)
+                    {
+                        PushAudio(buffer, f, client.ClockOffsetMicros);
+                    }
+
+                    // A recorder sees the packet on the hub's clock, like the video frames.
+                    if (AudioReceivedAsync is { } record)
+                    {
+                        return record(f.Info, f.Data, cancellationToken);
+                    }
                 }
 
                 return ValueTask.CompletedTask;
@@ -114,6 +141,49 @@ public sealed class ViewerClient : IDisposable
                 : ValueTask.CompletedTask;
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        // The audio heard with the video (to play, to record): the owner's first Opus track; dropped when it ends. The
+        // SUBSCRIBE goes out at once and the returned task completes with its result, so the video's can follow it
+        // without waiting a round trip (the tracks of a recording then start together).
+        Task HearAsync(ParticipantRecord[] people, TrackRecord[] tracks, uint? owner)
+        {
+            if (!WantsAudio)
+            {
+                return Task.CompletedTask;
+            }
+
+            if (hearing is { } heard && !tracks.Any(t => t.ParticipantId == heard.Participant && t.Description.TrackId == heard.Track))
+            {
+                Audio?.Remove(heard.Participant, heard.Track);
+                hearing = null;
+                AudioTrackChanged?.Invoke(0);
+            }
+
+            if (hearing is null && TrackChoice.PickAudio(people, tracks, owner, _options.Participant) is { } sound)
+            {
+                // Heard from the moment it is asked for (like the watched video): no packet is missed before the result.
+                int channels = Math.Clamp((int)sound.Description.A, 1, 2);
+                AudioTrackChanged?.Invoke(channels);
+                JitterBuffer? buffer = Audio?.Track(sound.ParticipantId, sound.Description.TrackId, channels);
+                hearing = (sound.ParticipantId, sound.Description.TrackId, buffer);
+                return ConfirmHearingAsync(sound.ParticipantId, sound.Description.TrackId);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        async Task ConfirmHearingAsync(uint participantId, ushort trackId)
+        {
+            ResultMessage result = await client.SubscribeAsync(participantId, trackId, stop.Token);
+            if (result.Code != ErrorCode.Normal && hearing is { } h && h.Participant == participantId && h.Track == trackId)
+            {
+                // It went away meanwhile: pick again with the next event.
+                Audio?.Remove(participantId, trackId);
+                hearing = null;
+                AudioTrackChanged?.Invoke(0);
+            }
+        }
+
         Task receive = client.ReceiveAsync(maxFrame, stop.Token);
         Task pings = PingRoomAsync(client, stop.Token);
         try
@@ -130,9 +200,13 @@ public sealed class ViewerClient : IDisposable
 
                 if (watching is null && TrackChoice.Pick(people, tracks, _options.Participant, _options.Track) is { } pick)
                 {
+                    // Its owner's audio first, so a recording knows of the audio track before the first video frame; both
+                    // requests go out back to back.
+                    Task heard = HearAsync(people, tracks, pick.ParticipantId);
                     watching = (pick.ParticipantId, pick.Description.TrackId);
                     _lastSequence = -1;
                     ResultMessage result = await client.SubscribeAsync(pick.ParticipantId, pick.Description.TrackId, stop.Token);
+                    await heard;
                     if (result.Code != ErrorCode.Normal)
                     {
                         watching = null; // it left meanwhile: pick again with the next event
@@ -151,24 +225,7 @@ public sealed class ViewerClient : IDisposable
                     OnSignal(false, off.Text);
                 }
 
-                if (Audio is { } mixer)
-                {
-                    if (hearing is { } heard && !tracks.Any(t => t.ParticipantId == heard.Participant && t.Description.TrackId == heard.Track))
-                    {
-                        mixer.Remove(heard.Participant, heard.Track);
-                        hearing = null;
-                    }
-
-                    if (hearing is null && TrackChoice.PickAudio(people, tracks, watching?.Participant, _options.Participant) is { } sound)
-                    {
-                        ResultMessage result = await client.SubscribeAsync(sound.ParticipantId, sound.Description.TrackId, stop.Token);
-                        if (result.Code == ErrorCode.Normal)
-                        {
-                            JitterBuffer buffer = mixer.Track(sound.ParticipantId, sound.Description.TrackId, Math.Clamp((int)sound.Description.A, 1, 2));
-                            hearing = (sound.ParticipantId, sound.Description.TrackId, buffer);
-                        }
-                    }
-                }
+                await HearAsync(people, tracks, watching?.Participant);
 
                 Stats.RttMilliseconds = client.LastRttMilliseconds;
                 Task woke = changed.WaitAsync(stop.Token).AsTask();
@@ -179,6 +236,11 @@ public sealed class ViewerClient : IDisposable
         }
         finally
         {
+            if (hearing is not null)
+            {
+                AudioTrackChanged?.Invoke(0);
+            }
+
             await stop.CancelAsync();
             await Task.WhenAll(receive, pings).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (cancellationToken.IsCancellationRequested)
@@ -193,7 +255,6 @@ public sealed class ViewerClient : IDisposable
     {
         ReadOnlySpan<byte> data = f.Data.IsSingleSegment ? f.Data.FirstSpan : f.Data.ToArray();
         buffer.Push(f.Info.Sequence, f.Info.Width, f.Info.CaptureMicros - clockOffsetMicros, Clock.NowMicros(), data, (f.Info.Flags & FrameFlags.Discontinuity) != 0);
-        Interlocked.Increment(ref _audioPackets);
     }
 
     /// <summary>Audio packets received.</summary>

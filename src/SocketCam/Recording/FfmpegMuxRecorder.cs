@@ -8,13 +8,20 @@ namespace SocketCam.Recording;
 /// Records through an ffmpeg child process: the JPEGs go down its standard input in a minimal live Matroska stream that
 /// carries each frame's capture time (<see cref="MatroskaStream"/>), and ffmpeg writes a proper file: .mkv by stream
 /// copy (the JPEGs as they are), .mp4 as H.264 from libx264. Timestamps pass through unchanged, so the file plays at the
-/// pace the frames were captured however the frame rate varied. <see cref="CompleteAsync"/> closes ffmpeg's input and
+/// pace the frames were captured however the frame rate varied. With <see cref="AudioChannels"/> set before the first
+/// frame the stream also has an Opus track, copied as it is into either file, its packets stamped with their capture
+/// times from the same origin as the video (one clock, so the file keeps them in sync). ffmpeg starts with the first
+/// video frame (the header needs its size): audio that comes first waits here (up to <see cref="MaxEarlyAudioPackets"/>)
+/// and the file's time starts at whichever of the two was captured first. <see cref="CompleteAsync"/> closes ffmpeg's input and
 /// waits while it writes its index (the mp4 moov atom, the mkv cues and duration). ffmpeg runs in its own session, so
 /// Ctrl+C in the terminal does not stop it before SocketCam has handed over every frame.
 /// </summary>
 internal sealed class FfmpegMuxRecorder : IFrameRecorder
 {
     private static readonly TimeSpan SizeCheckInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Audio packets kept while waiting for the first video frame: 10 s of 20 ms packets.</summary>
+    internal const int MaxEarlyAudioPackets = 500;
 
     private readonly string _path;
     private readonly RecordingFormat _format;
@@ -24,6 +31,12 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     private FfmpegProcess? _ffmpeg;
     private long _firstCaptureMicros;
     private long _lastTimestampMs = -1;
+    private long _lastAudioMs = -1;
+    private readonly Queue<(byte[] Data, long CaptureMicros)> _earlyAudio = new();
+    private int _audioChannels;
+    private int _fileAudioChannels;
+    private long _audioPackets;
+    private long _audioSkipped;
     private long _frames;
     private long _bytes;
     private long _nextSizeCheck;
@@ -42,6 +55,24 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     public long FramesWritten => Interlocked.Read(ref _frames);
 
     public long BytesWritten => Interlocked.Read(ref _bytes);
+
+    public int AudioChannels
+    {
+        get => _audioChannels;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 2);
+            _audioChannels = value;
+        }
+    }
+
+    public bool AcceptsAudio => _ffmpeg is null ? _audioChannels > 0 : _fileAudioChannels > 0;
+
+    public long AudioPacketsWritten => Interlocked.Read(ref _audioPackets);
+
+    /// <summary>Audio packets left out (the file has no audio track, or too many came before any video).</summary>
+    public long AudioPacketsSkipped => Interlocked.Read(ref _audioSkipped);
 
     /// <summary>
     /// Checks that ffmpeg is installed and claims the file (so a bad path fails now, not at the first frame); ffmpeg
@@ -81,6 +112,37 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
         }
     }
 
+    public async ValueTask WriteAudioAsync(OpusPacket packet, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        if (_ffmpeg is not { } ffmpeg)
+        {
+            if (_audioChannels == 0)
+            {
+                SkipAudio("the recording has no audio track");
+                return;
+            }
+
+            // Before the first video frame: kept (a copy: the packet is only ours during the call) until the header can go.
+            if (_earlyAudio.Count >= MaxEarlyAudioPackets)
+            {
+                _earlyAudio.Dequeue();
+                SkipAudio($"more than {MaxEarlyAudioPackets} packets came before the first video frame; the oldest are left out");
+            }
+
+            _earlyAudio.Enqueue((packet.Data.ToArray(), packet.CaptureMicros));
+            return;
+        }
+
+        if (_fileAudioChannels == 0)
+        {
+            SkipAudio("audio began after the file was started without an audio track");
+            return;
+        }
+
+        await SendAudioAsync(ffmpeg, packet.Data, packet.CaptureMicros, cancellationToken);
+    }
+
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
         if (_completed)
@@ -91,7 +153,13 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
         _completed = true;
         if (_ffmpeg is not { } ffmpeg)
         {
-            // Not one frame: leave no empty (unplayable) file behind.
+            // Not one video frame: leave no empty (unplayable) file behind.
+            if (_earlyAudio.Count > 0)
+            {
+                SkipAudio("no video frame came, so no file was written", _earlyAudio.Count);
+                _earlyAudio.Clear();
+            }
+
             File.Delete(_path);
             return;
         }
@@ -122,7 +190,8 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     /// <summary>The arguments after ffmpeg's own (-hide_banner etc.): Matroska on stdin, the file out.</summary>
     internal static List<string> Arguments(RecordingFormat format, string path, int width, int height, RecordingOptions options)
     {
-        List<string> args = ["-loglevel", "error", "-f", "matroska", "-i", "pipe:0", "-map", "0:v:0"];
+        // The audio track, when the stream has one, is copied as it is: Opus goes into .mkv and (ffmpeg 4.3 and later) .mp4.
+        List<string> args = ["-loglevel", "error", "-f", "matroska", "-i", "pipe:0", "-map", "0:v:0", "-map", "0:a:0?", "-c:a", "copy"];
         if (format == RecordingFormat.Mp4)
         {
             // One fixed, even output size (yuv420p needs it), so a stream that changes size midway still encodes.
@@ -134,6 +203,8 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
                 "-pix_fmt", "yuv420p",
                 // Keep every frame and its own timestamp: no frame-rate conversion, no rounding to a 1/fps grid.
                 "-vsync", "passthrough", "-enc_time_base", "-1",
+                // Opus in MP4 was "experimental" to ffmpeg's mp4 muxer before 4.3; newer ones ignore this.
+                "-strict", "experimental",
                 "-f", "mp4",
             ]);
         }
@@ -151,10 +222,45 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     {
         FfmpegProcess ffmpeg = FfmpegProcess.Start(Arguments(_format, _path, first.Width, first.Height, _options), redirectInput: true, _logger, ownSession: true);
         _ffmpeg = ffmpeg;
-        _firstCaptureMicros = first.CaptureMicros;
-        int length = MatroskaStream.WriteHeader(_header, first.Width, first.Height);
+        _fileAudioChannels = _audioChannels;
+        // One origin for both tracks: the earliest capture time there is, so no timestamp is negative.
+        long origin = first.CaptureMicros;
+        foreach ((byte[] _, long capture) in _earlyAudio)
+        {
+            origin = Math.Min(origin, capture);
+        }
+
+        _firstCaptureMicros = origin;
+        int length = MatroskaStream.WriteHeader(_header, first.Width, first.Height, _fileAudioChannels);
         await SendAsync(ffmpeg, _header.AsMemory(0, length), cancellationToken);
+        while (_earlyAudio.TryDequeue(out (byte[] Data, long CaptureMicros) early))
+        {
+            await SendAudioAsync(ffmpeg, early.Data, early.CaptureMicros, cancellationToken);
+        }
+
         return ffmpeg;
+    }
+
+    private async ValueTask SendAudioAsync(FfmpegProcess ffmpeg, ReadOnlyMemory<byte> data, long captureMicros, CancellationToken cancellationToken)
+    {
+        // The same origin and clock as the video; strictly increasing within the track.
+        long timestamp = Math.Max(_lastAudioMs + 1, (captureMicros - _firstCaptureMicros) / 1000);
+        _lastAudioMs = timestamp;
+        int headerLength = MatroskaStream.WriteBlockHeader(_header, MatroskaStream.AudioTrack, timestamp, data.Length);
+        await SendAsync(ffmpeg, _header.AsMemory(0, headerLength), cancellationToken);
+        await SendAsync(ffmpeg, data, cancellationToken);
+        Interlocked.Increment(ref _audioPackets);
+    }
+
+    /// <summary>Counts audio left out; the first time (and every 500th) says why in the log.</summary>
+    private void SkipAudio(string reason, long packets = 1)
+    {
+        long before = _audioSkipped;
+        long total = Interlocked.Add(ref _audioSkipped, packets);
+        if (before == 0 || before / 500 != total / 500)
+        {
+            RecordingLog.AudioSkipped(_logger, _path, total, reason);
+        }
     }
 
     private async ValueTask SendAsync(FfmpegProcess ffmpeg, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)

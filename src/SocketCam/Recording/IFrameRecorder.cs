@@ -1,8 +1,9 @@
 namespace SocketCam.Recording;
 
 /// <summary>
-/// Writes JPEG frames to a recording, one at a time, from one task. <see cref="CompleteAsync"/> finishes the file so
-/// players can read all of it; disposing without completing abandons it (a .mjpeg stays playable up to its last frame).
+/// Writes JPEG frames (and Opus packets, where the format has room for them) to a recording, one at a time, from one
+/// task. <see cref="CompleteAsync"/> finishes the file so players can read all of it; disposing without completing
+/// abandons it (a .mjpeg stays playable up to its last frame).
 /// </summary>
 internal interface IFrameRecorder : IAsyncDisposable
 {
@@ -14,7 +15,26 @@ internal interface IFrameRecorder : IAsyncDisposable
     /// <summary>Bytes in the output so far (for files written by ffmpeg, as of the last check of their size).</summary>
     long BytesWritten { get; }
 
+    /// <summary>
+    /// The Opus audio track a file declares when it starts (1 or 2 channels), or 0: video only. Set it before the first
+    /// frame; a file already started keeps the tracks it has. Formats without audio (MJPEG) ignore it and say 0.
+    /// </summary>
+    int AudioChannels
+    {
+        get => 0;
+        set { }
+    }
+
+    /// <summary>Whether a packet written now would be recorded (false for MJPEG, or a file that started without audio).</summary>
+    bool AcceptsAudio => false;
+
+    /// <summary>Opus packets written so far.</summary>
+    long AudioPacketsWritten => 0;
+
     ValueTask WriteAsync(JpegFrame frame, CancellationToken cancellationToken);
+
+    /// <summary>Writes one Opus packet (its data is only valid during the call); recorders without audio ignore it.</summary>
+    ValueTask WriteAudioAsync(OpusPacket packet, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     /// <summary>Finishes the recording (flushes it to disk, lets ffmpeg write its index). Nothing may be written after.</summary>
     ValueTask CompleteAsync(CancellationToken cancellationToken);

@@ -4,10 +4,12 @@ using System.Text;
 namespace SocketCam.Recording;
 
 /// <summary>
-/// Just enough Matroska to hand ffmpeg JPEGs with their timestamps through a pipe: an EBML header, a Segment of unknown
-/// size (a live stream), one V_MJPEG video track, then one Cluster per frame holding one SimpleBlock. Raw MJPEG carries
-/// no timestamps, so this is what lets a .mkv or .mp4 play at the pace the frames were really captured, even when the
-/// frame rate varies or frames were skipped. Timestamps are in milliseconds (TimestampScale 1 000 000 ns).
+/// Just enough Matroska to hand ffmpeg JPEGs (and Opus packets) with their timestamps through a pipe: an EBML header, a
+/// Segment of unknown size (a live stream), one V_MJPEG video track (track 1) and optionally one A_OPUS audio track
+/// (track 2), then one Cluster per frame or packet holding one SimpleBlock. Raw MJPEG carries no timestamps, so this is
+/// what lets a .mkv or .mp4 play at the pace the frames were really captured, even when the frame rate varies or frames
+/// were skipped; both tracks' timestamps count from the same origin on the same clock (the hub's), so audio and video
+/// stay in sync in the file. Timestamps are in milliseconds (TimestampScale 1 000 000 ns).
 /// </summary>
 internal static class MatroskaStream
 {
@@ -15,7 +17,22 @@ internal static class MatroskaStream
     public const int FrameHeaderSize = 4 + 8 + 1 + 1 + 8 + 1 + 8 + 4;
 
     /// <summary>Upper bound of what <see cref="WriteHeader"/> writes.</summary>
-    public const int MaxHeaderSize = 256;
+    public const int MaxHeaderSize = 384;
+
+    /// <summary>The video track's number.</summary>
+    public const int VideoTrack = 1;
+
+    /// <summary>The audio track's number (when there is one).</summary>
+    public const int AudioTrack = 2;
+
+    /// <summary>
+    /// Samples the decoder drops at the start (OpusHead's pre-skip): libopus's lookahead at 48 kHz with the VOIP
+    /// application, 312 (<see cref="Audio.Opus.OpusEncoder.LookaheadSamples"/>), what every SocketCam publisher sends.
+    /// </summary>
+    public const int OpusPreSkip = 312;
+
+    /// <summary>Matroska's Opus mapping: decode at least 80 ms before a seek target (SeekPreRoll, ns).</summary>
+    public const ulong OpusSeekPreRollNs = 80_000_000;
 
     private const uint EbmlId = 0x1A45DFA3;
     private const uint SegmentId = 0x18538067;
@@ -24,12 +41,21 @@ internal static class MatroskaStream
     private const uint ClusterId = 0x1F43B675;
     private const byte TrackEntryId = 0xAE;
     private const byte VideoId = 0xE0;
+    private const byte AudioId = 0xE1;
     private const byte TimestampId = 0xE7;
     private const byte SimpleBlockId = 0xA3;
 
-    /// <summary>Writes the stream header (EBML header, Segment start, Info, Tracks) for one video track of the given size.</summary>
-    public static int WriteHeader(Span<byte> destination, int width, int height)
+    /// <summary>
+    /// Writes the stream header (EBML header, Segment start, Info, Tracks) for one video track of the given size and, when
+    /// <paramref name="audioChannels"/> is 1 or 2, an Opus audio track (48 kHz) of that many channels.
+    /// </summary>
+    public static int WriteHeader(Span<byte> destination, int width, int height, int audioChannels = 0)
     {
+        if (audioChannels is < 0 or > 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(audioChannels), audioChannels, "Opus tracks here are mono or stereo.");
+        }
+
         var w = new Writer(destination);
         int ebml = w.BeginMaster(EbmlId);
         w.Uint(0x4286, 1); // EBMLVersion
@@ -62,20 +88,69 @@ internal static class MatroskaStream
         w.Uint(0xBA, (ulong)height); // PixelHeight
         w.EndMaster(video);
         w.EndMaster(entry);
+        if (audioChannels > 0)
+        {
+            int audioEntry = w.BeginMaster(TrackEntryId);
+            w.Uint(0xD7, AudioTrack); // TrackNumber
+            w.Uint(0x73C5, AudioTrack); // TrackUID
+            w.Uint(0x83, 2); // TrackType: audio
+            w.Uint(0x9C, 0); // FlagLacing: off
+            w.Text(0x86, "A_OPUS"); // CodecID
+            Span<byte> head = stackalloc byte[OpusHeadSize];
+            WriteOpusHead(head, audioChannels);
+            w.Binary(0x63A2, head); // CodecPrivate: the OpusHead
+            // Matroska's Opus mapping: CodecDelay is the pre-skip in ns, SeekPreRoll 80 ms.
+            w.Uint(0x56AA, (ulong)OpusPreSkip * 1_000_000_000UL / 48_000);
+            w.Uint(0x56BB, OpusSeekPreRollNs);
+            int audio = w.BeginMaster(AudioId);
+            w.Float(0xB5, 48_000); // SamplingFrequency
+            w.Uint(0x9F, (ulong)audioChannels); // Channels
+            w.EndMaster(audio);
+            w.EndMaster(audioEntry);
+        }
+
         w.EndMaster(tracks);
         return w.Position;
+    }
+
+    /// <summary>Bytes of an OpusHead for mapping family 0 (RFC 7845 §5.1).</summary>
+    public const int OpusHeadSize = 19;
+
+    /// <summary>
+    /// The identification header Opus streams start with (RFC 7845 §5.1): 'OpusHead', version 1, the channel count, the
+    /// pre-skip, the input rate (48 kHz), no output gain, channel mapping family 0 (mono or stereo, no table).
+    /// </summary>
+    public static void WriteOpusHead(Span<byte> destination, int channels)
+    {
+        "OpusHead"u8.CopyTo(destination);
+        destination[8] = 1; // version
+        destination[9] = (byte)channels;
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[10..], OpusPreSkip);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], 48_000);
+        BinaryPrimitives.WriteInt16LittleEndian(destination[16..], 0); // output gain
+        destination[18] = 0; // mapping family
     }
 
     /// <summary>
     /// Writes a Cluster (timestamp <paramref name="timestampMs"/>) holding one key-frame SimpleBlock of track 1, up to
     /// the start of its <paramref name="jpegLength"/> bytes of JPEG, which the caller writes next.
     /// </summary>
-    public static int WriteFrameHeader(Span<byte> destination, long timestampMs, int jpegLength)
+    public static int WriteFrameHeader(Span<byte> destination, long timestampMs, int jpegLength) =>
+        WriteBlockHeader(destination, VideoTrack, timestampMs, jpegLength);
+
+    /// <summary>
+    /// Writes a Cluster (timestamp <paramref name="timestampMs"/>) holding one SimpleBlock of track
+    /// <paramref name="track"/> (every block a key frame: JPEGs and Opus packets all are), up to the start of its
+    /// <paramref name="payloadLength"/> bytes of payload, which the caller writes next.
+    /// </summary>
+    public static int WriteBlockHeader(Span<byte> destination, int track, long timestampMs, int payloadLength)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(track, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(track, 126);
         ArgumentOutOfRangeException.ThrowIfNegative(timestampMs);
         const int TimestampElementSize = 1 + 1 + 8;
         const int BlockPrefixSize = 4; // track number (vint), relative timestamp (int16), flags
-        long blockSize = BlockPrefixSize + (long)jpegLength;
+        long blockSize = BlockPrefixSize + (long)payloadLength;
         long clusterSize = TimestampElementSize + 1 + 8 + blockSize;
         var w = new Writer(destination);
         w.Id(ClusterId);
@@ -85,7 +160,7 @@ internal static class MatroskaStream
         w.BigEndian((ulong)timestampMs, 8);
         w.Id(SimpleBlockId);
         w.Size(blockSize);
-        w.Byte(0x81); // track 1
+        w.Byte((byte)(0x80 | track)); // track number (a 1-byte vint)
         w.BigEndian(0, 2); // timestamp relative to the cluster's
         w.Byte(0x80); // key frame
         return w.Position;
@@ -155,6 +230,23 @@ internal static class MatroskaStream
             Id(id);
             Byte((byte)(0x80 | length));
             BigEndian(value, length);
+        }
+
+        public void Binary(uint id, scoped ReadOnlySpan<byte> value)
+        {
+            Id(id);
+            Byte((byte)(0x80 | value.Length)); // short values only (< 127 bytes)
+            value.CopyTo(_buffer[Position..]);
+            Position += value.Length;
+        }
+
+        /// <summary>An 8-byte (double) float element.</summary>
+        public void Float(uint id, double value)
+        {
+            Id(id);
+            Byte(0x88);
+            BinaryPrimitives.WriteDoubleBigEndian(_buffer[Position..], value);
+            Position += 8;
         }
 
         public void Text(uint id, string value)

@@ -24,6 +24,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
     private readonly List<string> _finishedFiles = [];
     private readonly List<Exception> _finishedFailures = [];
     private long _finishedFrames;
+    private long _finishedAudio;
     private long _finishedBytes;
     private bool _disposed;
     private RecordingQuota? _quota;
@@ -79,6 +80,18 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
+    /// <summary>Opus packets recorded in all rooms so far.</summary>
+    internal long AudioPacketsRecorded
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _finishedAudio + LiveSinks().Sum(s => s.AudioPacketsRecorded);
+            }
+        }
+    }
+
     /// <summary>Bytes written to the directory's files so far (`/api/stats`' recordingBytes).</summary>
     public long BytesRecorded
     {
@@ -125,7 +138,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
             }
 
             string name = $"room '{room.Name}'";
-            var recorder = new RotatingRecorder(name, first => OpenFile(room.Name, first), _options, _logger, _quota);
+            var recorder = new RotatingRecorder(name, _ => OpenFile(room.Name), _options, _logger, _quota);
             var sink = RecordingSink.Start(name, recorder, _options, _logger);
             _active[room] = sink;
             room.AddRecorder(sink);
@@ -175,7 +188,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
-    private IFrameRecorder OpenFile(string room, JpegFrame first)
+    private IFrameRecorder OpenFile(string room)
     {
         string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
         string extension = RecordingFormats.Extension(_format);
@@ -210,6 +223,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
 
             _finishing.RemoveAt(i);
             _finishedFrames += sink.FramesRecorded;
+            _finishedAudio += sink.AudioPacketsRecorded;
             _finishedBytes += sink.BytesRecorded;
             _finishedFiles.AddRange(((RotatingRecorder)sink.Recorder).Files);
             if (sink.Failure is { } failure)

@@ -40,4 +40,7 @@ internal static partial class RecordingLog
 
     [LoggerMessage(EventId = 311, Level = LogLevel.Warning, Message = "Recording to {Directory} resumed ({Frames} frames were not recorded meanwhile)")]
     public static partial void QuotaResumed(ILogger logger, string directory, long frames);
+
+    [LoggerMessage(EventId = 312, Level = LogLevel.Warning, Message = "{Path}: {Packets} audio packet(s) not recorded so far: {Reason}")]
+    public static partial void AudioSkipped(ILogger logger, string path, long packets, string reason);
 }

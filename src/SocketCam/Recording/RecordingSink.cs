@@ -12,8 +12,10 @@ namespace SocketCam.Recording;
 /// <summary>
 /// One recording in progress: a bounded <see cref="RecordingQueue"/> in front (the producer waits when it is full, so
 /// no frame that reached the recorder is ever dropped) and one drain task behind it that checks each JPEG, compresses
-/// raw frames to JPEG, and hands them to an <see cref="IFrameRecorder"/>. A room offers frames through
-/// <see cref="IRoomRecorder"/>; a viewer copies them in with <see cref="EnqueueCopyAsync"/>.
+/// raw frames to JPEG, and hands them to an <see cref="IFrameRecorder"/>. Opus audio frames travel in the same queue,
+/// so audio and video reach the file in the order they came. A room offers frames through <see cref="IRoomRecorder"/>;
+/// a viewer copies them in with <see cref="EnqueueCopyAsync"/>. <see cref="SetAudio"/> says whether (and in how many
+/// channels) files started from now on have an audio track.
 /// <see cref="CompleteAsync"/> writes what is queued and finishes the file. If the recorder fails, the error is
 /// logged, the queue stops accepting frames (so the source is never held up by a dead recorder) and
 /// <see cref="Failure"/> says why.
@@ -29,6 +31,7 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
     private IFrameEncoder? _encoder;
     private byte[] _jpegBuffer = [];
     private long _skipped;
+    private volatile int _audioChannels;
     private volatile Exception? _failure;
 
     private RecordingSink(string name, IFrameRecorder recorder, RecordingOptions options, ILogger logger)
@@ -51,6 +54,17 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
     public long FramesRecorded => _recorder.FramesWritten;
 
     public long BytesRecorded => _recorder.BytesWritten;
+
+    /// <summary>Opus packets recorded.</summary>
+    public long AudioPacketsRecorded => _recorder.AudioPacketsWritten;
+
+    /// <summary>
+    /// The audio track to record from now on: its Opus channels (1 or 2), or 0 for none. A file takes the value that holds
+    /// when it starts (with its first frame): set it before the first frame of the track's owner is queued.
+    /// </summary>
+    public void SetAudio(int channels) => _audioChannels = Math.Clamp(channels, 0, 2);
+
+    void IRoomRecorder.SetAudio(int channels) => SetAudio(channels);
 
     /// <summary>Frames left out because they were not a valid JPEG.</summary>
     public long FramesSkipped => Interlocked.Read(ref _skipped);
@@ -85,7 +99,7 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
     /// Copies a received frame (its picture is only valid during the call) and queues it, waiting while the queue is
     /// full. Returns false once the recording has ended (failed or completed): the frame was not recorded.
     /// </summary>
-    public ValueTask<bool> EnqueueCopyAsync(VideoFrameHeader header, ReadOnlySequence<byte> data, CancellationToken cancellationToken)
+    public ValueTask<bool> EnqueueCopyAsync(FrameInfo header, ReadOnlySequence<byte> data, CancellationToken cancellationToken)
     {
         if (_failure is not null || _drain.IsCompleted)
         {
@@ -169,7 +183,21 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
             {
                 try
                 {
-                    if (TryGetJpeg(frame, out JpegFrame jpeg))
+                    int channels = _audioChannels;
+                    if (_recorder.AudioChannels != channels)
+                    {
+                        _recorder.AudioChannels = channels;
+                    }
+
+                    FrameInfo info = frame.Header;
+                    if (info.Kind == TrackKind.Audio)
+                    {
+                        if (info.Codec == CodecId.Opus)
+                        {
+                            await _recorder.WriteAudioAsync(new OpusPacket(frame.Payload, info.Width, info.Sequence, info.CaptureMicros), abort);
+                        }
+                    }
+                    else if (TryGetJpeg(frame, out JpegFrame jpeg))
                     {
                         await _recorder.WriteAsync(jpeg, abort);
                     }

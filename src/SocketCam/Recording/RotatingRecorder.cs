@@ -6,11 +6,12 @@ namespace SocketCam.Recording;
 /// A series of files: the first frame opens a file, and a frame that would take the current file past
 /// <see cref="RecordingOptions.MaxFileBytes"/>, or past <see cref="RecordingOptions.MaxFileDuration"/> of capture time,
 /// finishes it and starts the next one. Files change only between frames, and each one is finished on its own, so
-/// every file plays by itself.
+/// every file plays by itself. Audio goes into the open file; when audio starts while the open file has no audio track
+/// (the publisher added one later), that file is finished and the next one, which has the track, starts with it.
 /// </summary>
 internal sealed class RotatingRecorder : IFrameRecorder
 {
-    private readonly Func<JpegFrame, IFrameRecorder> _open;
+    private readonly Func<long, IFrameRecorder> _open;
     private readonly string _name;
     private readonly RecordingOptions _options;
     private readonly ILogger _logger;
@@ -18,12 +19,14 @@ internal sealed class RotatingRecorder : IFrameRecorder
     private readonly RecordingQuota? _quota;
     private IFrameRecorder? _current;
     private long _currentStartMicros;
+    private int _audioChannels;
+    private long _closedAudio;
     private long _closedFrames;
     private long _closedBytes;
 
-    /// <param name="open">Creates the next file for the frame that will be its first.</param>
+    /// <param name="open">Creates the next file, given the capture time (µs) of what will be the first in it.</param>
     /// <param name="quota">The directory's size cap and free-space margin; over it, the open file is finished and frames are skipped.</param>
-    public RotatingRecorder(string name, Func<JpegFrame, IFrameRecorder> open, RecordingOptions options, ILogger logger, RecordingQuota? quota = null)
+    public RotatingRecorder(string name, Func<long, IFrameRecorder> open, RecordingOptions options, ILogger logger, RecordingQuota? quota = null)
     {
         _quota = quota;
         _name = name;
@@ -51,6 +54,24 @@ internal sealed class RotatingRecorder : IFrameRecorder
     public long FramesWritten => Interlocked.Read(ref _closedFrames) + (Volatile.Read(ref _current)?.FramesWritten ?? 0);
 
     public long BytesWritten => Interlocked.Read(ref _closedBytes) + (Volatile.Read(ref _current)?.BytesWritten ?? 0);
+
+    public int AudioChannels
+    {
+        get => _audioChannels;
+        set
+        {
+            _audioChannels = value;
+            if (_current is not null)
+            {
+                // Takes effect only if the file has not started yet.
+                _current.AudioChannels = value;
+            }
+        }
+    }
+
+    public bool AcceptsAudio => _audioChannels > 0;
+
+    public long AudioPacketsWritten => Interlocked.Read(ref _closedAudio) + (Volatile.Read(ref _current)?.AudioPacketsWritten ?? 0);
 
     /// <summary>The files written so far, oldest first.</summary>
     public IReadOnlyList<string> Files
@@ -82,20 +103,30 @@ internal sealed class RotatingRecorder : IFrameRecorder
             await CloseCurrentAsync(cancellationToken);
         }
 
-        if (_current is null)
+        _current ??= Open(frame.CaptureMicros);
+        await _current.WriteAsync(frame, cancellationToken);
+    }
+
+    public async ValueTask WriteAudioAsync(OpusPacket packet, CancellationToken cancellationToken)
+    {
+        if (_quota is not null && !_quota.TryAdmit(packet.Data.Length))
         {
-            IFrameRecorder next = _open(frame);
-            lock (_files)
+            if (_current is not null)
             {
-                _files.Add(next.Description);
+                await CloseCurrentAsync(cancellationToken);
             }
 
-            _currentStartMicros = frame.CaptureMicros;
-            Volatile.Write(ref _current, next);
-            RecordingLog.FileOpened(_logger, _name, next.Description);
+            return;
         }
 
-        await _current.WriteAsync(frame, cancellationToken);
+        if (_current is { AcceptsAudio: false } current && current.AudioChannels > 0 && current.FramesWritten > 0)
+        {
+            // Audio arrived for a file that started without an audio track: the next file has one.
+            await CloseCurrentAsync(cancellationToken);
+        }
+
+        _current ??= Open(packet.CaptureMicros);
+        await _current.WriteAudioAsync(packet, cancellationToken);
     }
 
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
@@ -112,6 +143,21 @@ internal sealed class RotatingRecorder : IFrameRecorder
         {
             await _current.DisposeAsync();
         }
+    }
+
+    private IFrameRecorder Open(long firstCaptureMicros)
+    {
+        IFrameRecorder next = _open(firstCaptureMicros);
+        next.AudioChannels = _audioChannels;
+        lock (_files)
+        {
+            _files.Add(next.Description);
+        }
+
+        _currentStartMicros = firstCaptureMicros;
+        Volatile.Write(ref _current, next);
+        RecordingLog.FileOpened(_logger, _name, next.Description);
+        return next;
     }
 
     private bool IsFull(IFrameRecorder current, in JpegFrame next)
@@ -141,6 +187,7 @@ internal sealed class RotatingRecorder : IFrameRecorder
         finally
         {
             Interlocked.Add(ref _closedFrames, current.FramesWritten);
+            Interlocked.Add(ref _closedAudio, current.AudioPacketsWritten);
             Interlocked.Add(ref _closedBytes, current.BytesWritten);
             Volatile.Write(ref _current, null);
             await current.DisposeAsync();

@@ -20,6 +20,7 @@ public sealed partial class Room
     private long _trackOrder;
     private int _visibleCount;
     private Track? _primary;
+    private Track? _primaryAudio;
     private Participant? _seat;
     private TrackDescription? _seatDescription;
 
@@ -73,6 +74,9 @@ public sealed partial class Room
 
     /// <summary>The track v1 viewers watch (earliest published video track in a v1 codec), or null.</summary>
     internal Track? PrimaryTrack => Volatile.Read(ref _primary);
+
+    /// <summary>The audio recorders keep with the primary track: its owner's earliest published Opus track, or null.</summary>
+    internal Track? PrimaryAudioTrack => Volatile.Read(ref _primaryAudio);
 
     /// <summary>
     /// Adds a participant. A v2 one (with an <paramref name="outbox"/>) gets the snapshot of the room as of its join,
@@ -346,7 +350,11 @@ public sealed partial class Room
         {
             FrameFraming.Stamp(frame, frame.Header.Sequence);
             track.Deliver(frame);
-            return ValueTask.CompletedTask;
+            // The primary participant's audio is recorded with its video: subscribers first (they never wait for a
+            // recorder), then every recorder queues the packet, holding the publisher back only if one is full.
+            return ReferenceEquals(track, Volatile.Read(ref _primaryAudio))
+                ? OfferToRecordersAsync(frame, cancellationToken)
+                : ValueTask.CompletedTask;
         }
 
         FrameFraming.Stamp(frame, frame.Header.Sequence);
@@ -572,7 +580,7 @@ public sealed partial class Room
 
     private static ResultMessage Refuse(uint requestId, ErrorCode code, uint value, string text) => new(requestId, code, value, text);
 
-    /// <summary>Re-chooses the primary track; true when v1 viewers must hear about a change.</summary>
+    /// <summary>Re-chooses the primary track (and the audio recorded with it); true when v1 viewers must hear about a change.</summary>
     private bool UpdatePrimaryLocked()
     {
         Track? best = null;
@@ -584,6 +592,26 @@ public sealed partial class Room
             }
         }
 
+        Track? audio = null;
+        foreach (Track t in _tracks)
+        {
+            if (best is not null && ReferenceEquals(t.Publisher, best.Publisher) && t.Kind == TrackKind.Audio
+                && t.Description.Codec == CodecId.Opus && (audio is null || t.Order < audio.Order))
+            {
+                audio = t;
+            }
+        }
+
+        if (!ReferenceEquals(audio, _primaryAudio))
+        {
+            Volatile.Write(ref _primaryAudio, audio);
+            int channels = RecordedAudioChannelsLocked();
+            foreach (IRoomRecorder recorder in _recorders)
+            {
+                recorder.SetAudio(channels);
+            }
+        }
+
         if (ReferenceEquals(best, _primary))
         {
             return false;
@@ -592,6 +620,9 @@ public sealed partial class Room
         Volatile.Write(ref _primary, best);
         return true;
     }
+
+    /// <summary>The recorded audio track's channels (1 or 2), or 0 without one; call under the lock.</summary>
+    private int RecordedAudioChannelsLocked() => _primaryAudio is { } t ? Math.Clamp((int)t.Description.A, 1, 2) : 0;
 
     /// <summary>v1 viewers: no primary track any more is SIGNAL(0); the new primary's frames (and state) follow.</summary>
     private void AfterPrimaryChange(bool changed)

@@ -28,6 +28,12 @@ internal interface IRoomRecorder
 {
     /// <summary>Takes its own reference to <paramref name="frame"/>; completes once the recorder has room for it.</summary>
     ValueTask OfferAsync(MediaFrame frame, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The room's recorded audio track changed: its Opus channels (1 or 2), or 0 when there is none. Called under the
+    /// room's lock before any frame of the new track is offered: only record the value.
+    /// </summary>
+    void SetAudio(int channels);
 }
 
 /// <summary>
@@ -207,6 +213,7 @@ public sealed partial class Room : IDisposable
     {
         lock (_lock)
         {
+            recorder.SetAudio(RecordedAudioChannelsLocked());
             _recorders = [.. _recorders, recorder];
         }
 
@@ -271,6 +278,12 @@ public sealed partial class Room : IDisposable
             viewer.Slot.Offer(frame);
         }
 
+        return OfferToRecordersAsync(frame, cancellationToken);
+    }
+
+    /// <summary>Waits until every recorder has queued the frame (a video frame of the primary track, or a packet of its owner's audio).</summary>
+    private ValueTask OfferToRecordersAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
         IRoomRecorder[] recorders = Volatile.Read(ref _recorders);
         return recorders.Length switch
         {

@@ -42,6 +42,56 @@ internal static class MediaProbe
             .Order()];
     }
 
+    /// <summary>Every stream of a file as ffprobe names it: (codec_type, codec_name, channels or 0, sample_rate or 0).</summary>
+    public static async Task<List<(string Type, string Codec, int Channels, int SampleRate)>> StreamsAsync(string path)
+    {
+        (int code, string output, string errors) = await RunAsync(FfmpegTool.Ffprobe,
+            ["-v", "error", "-show_entries", "stream=codec_type,codec_name,channels,sample_rate", "-of", "json", path]);
+        Assert.True(code == 0, $"ffprobe {path} exited with {code}: {errors}");
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var streams = new List<(string, string, int, int)>();
+        foreach (System.Text.Json.JsonElement s in json.RootElement.GetProperty("streams").EnumerateArray())
+        {
+            streams.Add((
+                s.GetProperty("codec_type").GetString()!,
+                s.GetProperty("codec_name").GetString()!,
+                s.TryGetProperty("channels", out var c) ? c.GetInt32() : 0,
+                s.TryGetProperty("sample_rate", out var r) ? int.Parse(r.GetString()!, CultureInfo.InvariantCulture) : 0));
+        }
+
+        return streams;
+    }
+
+    /// <summary>
+    /// Where a stream's packets start and end (seconds on the file's clock): the first packet's time and the last one's
+    /// time plus its duration (or the average interval). <paramref name="stream"/> is ffprobe's selector (v:0, a:0).
+    /// </summary>
+    public static async Task<(double Start, double End, int Packets)> StreamSpanAsync(string path, string stream)
+    {
+        (int code, string output, string errors) = await RunAsync(FfmpegTool.Ffprobe,
+            ["-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", path]);
+        Assert.True(code == 0, $"ffprobe {path} exited with {code}: {errors}");
+        var packets = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length > 0 && f[0] != "N/A")
+            .Select(f => (Pts: double.Parse(f[0], CultureInfo.InvariantCulture), Duration: f.Length > 1 && f[1] != "N/A" ? double.Parse(f[1], CultureInfo.InvariantCulture) : 0))
+            .OrderBy(p => p.Pts)
+            .ToList();
+        Assert.True(packets.Count > 0, $"{path} has no packets in stream {stream}");
+        // A video packet copied into Matroska may carry no duration: the last frame lasts as long as the average one.
+        double last = packets[^1].Duration > 0 || packets.Count < 2 ? packets[^1].Duration : (packets[^1].Pts - packets[0].Pts) / (packets.Count - 1);
+        return (packets[0].Pts, packets[^1].Pts + last, packets.Count);
+    }
+
+    /// <summary>Decodes the first audio stream to 48 kHz mono 16-bit PCM with ffmpeg (what a player would play).</summary>
+    public static async Task<short[]> DecodeAudioAsync(string path)
+    {
+        (int code, byte[] output, string errors) = await MediaTools.RunAsync(FfmpegTool.Ffmpeg,
+            "-v", "error", "-i", path, "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-");
+        Assert.True(code == 0, $"ffmpeg could not decode the audio of {path}: {errors}");
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, short>(output).ToArray();
+    }
+
     /// <summary>Decodes the whole file with ffmpeg (-f null) and counts the frames it produced; returns its error output too.</summary>
     public static async Task<(int ExitCode, int Frames, string Errors)> DecodeMjpegAsync(string path)
     {
