@@ -27,7 +27,7 @@ internal static class ViewCommand
         var record = new Option<string?>("--record")
         {
             HelpName = "FILE",
-            Description = "Record every frame received to FILE.mjpeg, .mkv or .mp4, with the heard audio in .mkv and .mp4 (replaced if it exists; see docs/RECORDING.md)",
+            Description = "Record what is received to FILE.mjpeg, .mkv or .mp4 (.mkv and .mp4 with the audio); replaced if it exists",
         };
         var maxFrame = CommonOptions.MaxFrameBytes();
         var json = CommonOptions.Json();

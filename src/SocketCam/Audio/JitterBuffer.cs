@@ -230,14 +230,15 @@ internal sealed class JitterBuffer : IDisposable
             return true;
         }
 
-        // Empty: the next packet is late, or the sender went quiet (DTX) or away. Stretch by PLC for a little while
-        // (the delay grows: the buffer adapts up); after that it is silence until packets come again.
+        // Empty: the next packet is late, or the sender went quiet (DTX) or away. Stretch by PLC for up to 60 ms (the
+        // delay grows: the buffer adapts up; Opus's PLC fades out by itself); after that it is silence until packets
+        // come again.
         _emptyPulls++;
-        if (_emptyPulls <= 2)
+        if (_emptyPulls <= 6)
         {
             Append(_decoder.Conceal(AudioFormat.OpusRate / 100, _scratch), -1); // 10 ms
             _expanded++;
-            _targetMs = Math.Min(MaxDelayMs, _targetMs + 10);
+            _targetMs = Math.Min(MaxDelayMs, _targetMs + 5);
             return true;
         }
 

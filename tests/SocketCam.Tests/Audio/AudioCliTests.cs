@@ -48,7 +48,10 @@ public sealed class AudioCliTests : IDisposable
         Assert.True(start >= 0 && heard.Length - start > rate * 3, $"{heard.Length - start} samples of sound in {heard.Length}");
         short[] sound = heard[start..^(rate / 5)];
         Assert.Equal(440, WavAnalysis.DominantFrequency(sound, rate), 0);
-        Assert.InRange(WavAnalysis.LongestQuietMs(sound, rate), 0, 60);
+        // Without gaps: on TCP nothing is lost, so every 10 ms of the played tone sounds (a stall of this shared machine
+        // could still stretch one by PLC, hence a share, not none).
+        double quietShare = sound.Chunk(rate / 100).Count(b => WavAnalysis.LevelDbfs(b) < -50) / (double)(sound.Length / (rate / 100));
+        Assert.True(quietShare <= 0.02, string.Create(CultureInfo.InvariantCulture, $"{quietShare:P1} of the tone's 10 ms blocks are silent; longest gap {WavAnalysis.LongestQuietMs(sound, rate):0} ms"));
 
         // The source's level, measured the same way on ffmpeg's own rendering of the same graph.
         string reference = Path.Combine(_directory, "source.wav");
