@@ -323,7 +323,10 @@ public sealed partial class CliTests : IDisposable
             Assert.Equal(0, code);
             string text = string.Join('\n', help.Stdout);
             Assert.Contains("--codec <jpeg|raw>", text, StringComparison.Ordinal);
-            Assert.DoesNotContain("Opus", text, StringComparison.Ordinal);
+            // The --codec line itself (the --audio-* options name Opus, rightly: that is what audio is sent as).
+            string codecLine = Assert.Single(help.Stdout, l => l.TrimStart().StartsWith("-c, --codec", StringComparison.Ordinal) || l.TrimStart().StartsWith("--codec", StringComparison.Ordinal));
+            Assert.DoesNotContain("Opus", codecLine, StringComparison.Ordinal);
+            Assert.DoesNotContain("H264", codecLine, StringComparison.OrdinalIgnoreCase);
         }
     }
 
