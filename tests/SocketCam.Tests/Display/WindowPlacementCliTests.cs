@@ -124,7 +124,17 @@ public sealed class WindowPlacementCliTests : IDisposable
     private static async Task<(int X, int Y, int Width, int Height)> SizedAsync(XvfbDisplay x, string id)
     {
         (int X, int Y, int Width, int Height) geometry = default;
+        // The size and the place are two X requests: wait until both are applied (the place is checked by the caller).
         await Eventually.UntilAsync(async () => (geometry = await x.WindowGeometryAsync(id)).Width != 640, "the window sized to its first picture");
+        (int X, int Y, int Width, int Height) settled = default;
+        await Eventually.UntilAsync(async () =>
+        {
+            await Task.Delay(100);
+            settled = await x.WindowGeometryAsync(id);
+            bool same = settled == geometry;
+            geometry = settled;
+            return same;
+        }, "the window's size and place settled");
         return geometry;
     }
 

@@ -105,12 +105,15 @@ internal sealed unsafe class SdlWindow : IDisposable
             (width, height) = (fit.Width, fit.Height);
         }
 
-        SdlNative.SetWindowSize(_window, width, height);
+        // Moved first, then grown: in between, the smaller old size at the new place is on screen too (the other way
+        // round, the new size at the old, centred place can run off the edge for a moment).
         if (known)
         {
             (int x, int y) = Placement(new PixelRect(bounds.X, bounds.Y, bounds.W, bounds.H), width, height, _slots.Slot);
             SdlNative.SetWindowPosition(_window, x, y);
         }
+
+        SdlNative.SetWindowSize(_window, width, height);
     }
 
     /// <summary>Where a window of this size goes on <paramref name="screen"/>: centred, moved by its cascade slot, kept inside.</summary>
