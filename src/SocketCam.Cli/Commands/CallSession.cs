@@ -297,10 +297,7 @@ internal sealed class CallSession : IAsyncDisposable
                     channels = _audioChannels.GetValueOrDefault((frame.ParticipantId, frame.TrackId), 1);
                 }
 
-                ReadOnlySpan<byte> data = frame.Data.IsSingleSegment ? frame.Data.FirstSpan : System.Buffers.BuffersExtensions.ToArray(frame.Data);
-                mixer.Track(frame.ParticipantId, frame.TrackId, channels).Push(
-                    frame.Info.Sequence, frame.Info.Width, frame.Info.CaptureMicros - (_client?.ClockOffsetMicros ?? 0), Clock.NowMicros(), data,
-                    (frame.Info.Flags & Media.FrameFlags.Discontinuity) != 0);
+                frame.PushTo(mixer.Track(frame.ParticipantId, frame.TrackId, channels), _client?.ClockOffsetMicros ?? 0);
                 Interlocked.Increment(ref _audioPackets);
             }
 

@@ -123,7 +123,7 @@ public sealed class ViewerClient : IDisposable
                     Interlocked.Increment(ref _audioPackets);
                     if (h.Buffer is { } buffer)
                     {
-                        PushAudio(buffer, f, client.ClockOffsetMicros);
+                        f.PushTo(buffer, client.ClockOffsetMicros);
                     }
 
                     // A recorder sees the packet on the hub's clock, like the video frames.
@@ -248,13 +248,6 @@ public sealed class ViewerClient : IDisposable
                 await client.SayGoodbyeAsync(CancellationToken.None);
             }
         }
-    }
-
-    // An audio packet into its jitter buffer, its capture time moved from the hub's clock to ours.
-    private void PushAudio(JitterBuffer buffer, ReceivedFrame f, long clockOffsetMicros)
-    {
-        ReadOnlySpan<byte> data = f.Data.IsSingleSegment ? f.Data.FirstSpan : f.Data.ToArray();
-        buffer.Push(f.Info.Sequence, f.Info.Width, f.Info.CaptureMicros - clockOffsetMicros, Clock.NowMicros(), data, (f.Info.Flags & FrameFlags.Discontinuity) != 0);
     }
 
     /// <summary>Audio packets received.</summary>
