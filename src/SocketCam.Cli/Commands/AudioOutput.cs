@@ -64,23 +64,26 @@ internal sealed class AudioOutput : IAsyncDisposable
     }
 
     /// <summary>
-    /// One line: what played and how it went. With the video's capture-to-screen latency (p50), the A/V skew too: audio
+    /// One line: what played and how it went (packets lost and concealed by PLC, lost and rebuilt from the next packet's
+    /// FEC). With the video's capture-to-screen latency (p50), the A/V skew too: audio
     /// minus video, positive when the sound comes after the picture (ITU-R BT.1359 accepts -45 to +125 ms).
     /// </summary>
     public string SummaryLine(double? videoLatencyMs = null)
     {
         var tracks = Mixer.Stats();
         long received = tracks.Sum(t => t.Stats.Received);
-        long concealed = tracks.Sum(t => t.Stats.Recovered + t.Stats.Concealed);
+        long concealed = tracks.Sum(t => t.Stats.Concealed);
+        long rebuilt = tracks.Sum(t => t.Stats.Recovered);
         long played = tracks.Sum(t => t.Stats.Decoded + t.Stats.Recovered + t.Stats.Concealed);
         var l = Player.Latency.Summarize();
+        string buffer = tracks.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", jitter buffer {tracks.Max(t => t.Stats.TargetMs):0} ms");
         string latency = Player.Latency.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", latency p50 {l.P50:0} ms p99 {l.P99:0} ms") : "";
         if (Player.Latency.Count > 0 && videoLatencyMs is { } video)
         {
             latency += string.Create(CultureInfo.InvariantCulture, $", a/v skew {l.P50 - video:+0;-0;0} ms");
         }
         return string.Create(CultureInfo.InvariantCulture,
-            $"audio: {received} packets from {tracks.Count} track(s), {Player.Ticks / 100.0:0.0} s played into {Target}, concealed {concealed} ({(played == 0 ? 0 : 100.0 * concealed / played):0.#}%){latency}");
+            $"audio: {received} packets from {tracks.Count} track(s), {Player.Ticks / 100.0:0.0} s played into {Target}, concealed {concealed} ({(played == 0 ? 0 : 100.0 * concealed / played):0.#}%), {rebuilt} rebuilt from FEC{buffer}{latency}");
     }
 
     public async ValueTask DisposeAsync()

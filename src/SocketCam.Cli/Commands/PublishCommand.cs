@@ -53,10 +53,10 @@ internal static class PublishCommand
             };
             IReadOnlyList<string> specs = sources.Specs(r);
             bool udp = r.GetValue(url)!.StartsWith("udp", StringComparison.OrdinalIgnoreCase);
-            bool autoAudio = r.GetValue(audio.Audio) == "auto";
-            AudioSourceSpec soundSpec = udp && autoAudio ? AudioSourceSpec.None : await audio.SpecAsync(r, specs, token2);
+            AudioSourceSpec soundSpec = await audio.SpecAsync(r, specs, token2);
             bool withAudio = soundSpec.Kind != AudioSourceKind.None;
-            if (specs.Count > 1 || withAudio)
+            // Over TCP, TLS and Unix sound is a v2 track; over UDP it rides beside the v1 frames (AUDIO datagrams).
+            if (specs.Count > 1 || (withAudio && !udp))
             {
                 if (withAudio && r.GetValue(preview))
                 {
@@ -75,7 +75,11 @@ internal static class PublishCommand
             }
 
             await using IFrameSource frames = opened;
-            var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes), options, frames, encoder, loggers);
+            await using AudioTrackEncoder? udpSound = withAudio ? audio.Open(r, soundSpec, loggers) : null;
+            var publisher = new PublisherClient(StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes), options, frames, encoder, loggers)
+            {
+                Audio = udpSound,
+            };
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(token2);
             if (r.GetValue(seconds) is > 0 and var s)
             {
@@ -83,10 +87,11 @@ internal static class PublishCommand
             }
 
             using CommandWindow? window = r.GetValue(preview) ? await CommandWindow.ForPublisherAsync(publisher, options.Room, stop, loggers) : null;
-            await Console.Error.WriteLineAsync($"Publishing {frames.Description} to room '{options.Room}' at {r.GetValue(url)}");
+            await Console.Error.WriteLineAsync($"Publishing {frames.Description}{(udpSound is null ? "" : $" with sound ({udpSound.Spec}, Opus {udpSound.Options.Bitrate / 1000} kbit/s, {udpSound.Options.PacketMilliseconds} ms packets)")} to room '{options.Room}' at {r.GetValue(url)}");
             await RunWithStatusAsync(publisher.RunAsync, PublisherLine(publisher), r.GetValue(quiet), stop);
 
-            await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB)."
+            await Console.Error.WriteLineAsync($"Sent {publisher.FramesSent} frames ({publisher.BytesSent / 1e6:0.0} MB)"
+                + (udpSound is null ? "." : $" and {publisher.AudioPacketsSent} audio packets.")
                 + (publisher.UdpBytes is (> 0, var recoveryBytes) and (var dataBytes, _) ? $" Loss recovery sent {recoveryBytes / 1e6:0.0} MB more ({100.0 * recoveryBytes / dataBytes:0.#}%)." : ""));
             return window?.ExitCode(0) ?? 0;
         }));
@@ -98,9 +103,7 @@ internal static class PublishCommand
             StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.LiveSchemes);
             if (endpoint.Scheme is not ("tcp" or "tls" or "unix"))
             {
-                throw new UserFacingException(sound is not null
-                    ? "--audio needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet): use one of those, or --audio none."
-                    : "Several --source need protocol v2, which runs over tcp://, tls:// or unix:// (not udp://).");
+                throw new UserFacingException("Several --source need protocol v2, which runs over tcp://, tls:// or unix:// (not udp://).");
             }
 
             if (r.GetValue(preview))

@@ -73,9 +73,9 @@ internal static class ViewCommand
                 AudioOut = r.GetValue(audioOut),
             };
             StreamEndpoint endpoint = ParseUrl(r.GetValue(url)!);
-            if (output.AudioOut is not null && endpoint.Scheme is not ("tcp" or "tls" or "unix"))
+            if (output.AudioOut is not null && endpoint.Scheme.StartsWith("seed", StringComparison.Ordinal))
             {
-                throw new UserFacingException("--audio-out needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet).");
+                throw new UserFacingException("--audio-out needs a SocketCam hub (tcp://, tls://, unix:// or udp://): the seed format carries no sound.");
             }
 
             return RunAsync(endpoint, options, r.GetValue(frames), r.GetValue(seconds), output, loggers, token2);

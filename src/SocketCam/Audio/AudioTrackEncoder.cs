@@ -78,6 +78,44 @@ internal sealed class AudioTrackEncoder : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The next packet to send now, or null once the source failed or ended (<see cref="Failure"/> then says why, and
+    /// stays set across sessions). Sound is live or nothing: a packet that waited more than 200 ms (in the pipe while
+    /// there was no session) is dropped, never sent late.
+    /// </summary>
+    public async ValueTask<MediaFrame?> ReadLiveAsync(CancellationToken cancellationToken)
+    {
+        const long Stale = 200_000;
+        while (Failure is null)
+        {
+            MediaFrame? frame;
+            try
+            {
+                frame = await ReadAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException)
+            {
+                Failure = ex.Message;
+                return null;
+            }
+
+            if (frame is null)
+            {
+                Failure = $"{Spec} ended";
+                return null;
+            }
+
+            if (Diagnostics.Clock.NowMicros() - frame.Header.CaptureMicros <= Stale)
+            {
+                return frame;
+            }
+
+            frame.Release();
+        }
+
+        return null;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _source.DisposeAsync();

@@ -8,9 +8,12 @@ namespace SocketCam.Audio;
 
 /// <summary>
 /// PCM from ffmpeg: a microphone (ALSA or PulseAudio), a filter graph or a file's audio, resampled by ffmpeg to 48 kHz s16le
-/// in the track's channels and read one packet at a time. Files and filter graphs are read at their own pace (`-re`), so
-/// every source is live. Capture times follow the samples (packet n starts n packets after the first) and are pulled back
-/// to the wall clock when the two drift apart by more than <see cref="MaxDriftMicros"/>, so they stay honest for sync.
+/// in the track's channels and read one packet at a time. A microphone's capture times follow the samples (packet n
+/// starts n packets after the first) and are pulled back to the wall clock when the two drift apart by more than
+/// <see cref="MaxDriftMicros"/>, so they stay honest for sync. Files and filter graphs are paced here, not by ffmpeg's
+/// `-re` (which hands out its own 21 ms frames unevenly): ffmpeg runs ahead as far as the pipe lets it, and packet n is
+/// released at its own deadline, start + (n + 1) packets, with that exact capture time, so every source is live and
+/// the receivers' jitter buffers see the network's jitter only.
 /// </summary>
 internal sealed class FfmpegAudioSource : IAsyncDisposable
 {
@@ -19,8 +22,10 @@ internal sealed class FfmpegAudioSource : IAsyncDisposable
 
     private readonly FfmpegProcess _process;
     private readonly byte[] _bytes;
+    private readonly bool _paced;
     private long _anchorMicros = -1;
     private long _samplesSinceAnchor;
+    private long _packetsSinceAnchor;
 
     private FfmpegAudioSource(FfmpegProcess process, AudioSourceSpec spec, AudioFormat format)
     {
@@ -28,6 +33,7 @@ internal sealed class FfmpegAudioSource : IAsyncDisposable
         Spec = spec;
         Format = format;
         _bytes = new byte[format.PacketBytes];
+        _paced = spec.Kind != AudioSourceKind.Microphone;
     }
 
     public AudioSourceSpec Spec { get; }
@@ -65,10 +71,10 @@ internal sealed class FfmpegAudioSource : IAsyncDisposable
                 args.AddRange(["-i", spec.Argument]);
                 break;
             case AudioSourceKind.Lavfi:
-                args.AddRange(["-re", "-f", "lavfi", "-i", spec.Argument]);
+                args.AddRange(["-f", "lavfi", "-i", spec.Argument]);
                 break;
             default:
-                args.AddRange(["-re", "-i", spec.Argument]);
+                args.AddRange(["-i", spec.Argument]);
                 break;
         }
 
@@ -102,7 +108,30 @@ internal sealed class FfmpegAudioSource : IAsyncDisposable
 
         MemoryMarshal.Cast<byte, short>(_bytes).CopyTo(pcm);
         Packets++;
-        return NextCaptureMicros(Clock.NowMicros());
+        return _paced ? await PaceAsync(cancellationToken) : NextCaptureMicros(Clock.NowMicros());
+    }
+
+    /// <summary>
+    /// Waits for the packet just read to be due (start + its index + 1 packets) and returns its first sample's time. A
+    /// reader more than <see cref="MaxDriftMicros"/> late restarts the schedule from now rather than bursting to catch up.
+    /// </summary>
+    private async ValueTask<long> PaceAsync(CancellationToken cancellationToken)
+    {
+        long now = Clock.NowMicros();
+        long packet = Format.PacketMicros;
+        if (_anchorMicros < 0 || now - (_anchorMicros + ((_packetsSinceAnchor + 1) * packet)) > MaxDriftMicros)
+        {
+            _anchorMicros = now - packet;
+            _packetsSinceAnchor = 0;
+        }
+
+        long due = _anchorMicros + ((_packetsSinceAnchor + 1) * packet);
+        if (due - now > 500)
+        {
+            await Task.Delay(TimeSpan.FromMicroseconds(due - now), cancellationToken);
+        }
+
+        return _anchorMicros + (_packetsSinceAnchor++ * packet);
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

@@ -39,6 +39,8 @@ internal sealed class JitterBuffer : IDisposable
     private bool _started;
     private bool _played; // something played since the last reset: sequence numbers below _nextSequence are history
     private int _emptyPulls;
+    private int _standingPackets;
+    private long _standingMicros = long.MaxValue;
     private double _targetMs = StartDelayMs;
     private long _readyCaptureMicros; // capture time of _ready[0]
     private long _received, _decoded, _recovered, _concealed, _expanded, _late, _dropped, _corrupt;
@@ -285,13 +287,32 @@ internal sealed class JitterBuffer : IDisposable
         _targetMs = wanted > _targetMs ? wanted : Math.Max(wanted, _targetMs - 0.5);
     }
 
-    // More queued than the target plus two packets: skip one (the delay comes down after a burst).
+    // Far more queued than the target: skip one at once (the delay comes down after a burst). A smaller excess that
+    // stands for a whole second (its minimum over the second stays above the target plus half a packet, e.g. packets that
+    // piled up while this process started) costs one packet too: otherwise it would be delay for the whole call.
     private void TrimToTarget()
     {
-        if (_packets.Count > 2 && QueuedMicros() > (_targetMs + 40) * 1000)
+        long queued = QueuedMicros();
+        if (_packets.Count > 2 && queued > (_targetMs + 40) * 1000)
+        {
+            DropOldest();
+            return;
+        }
+
+        _standingMicros = Math.Min(_standingMicros, queued);
+        if (++_standingPackets < JitterWindow)
+        {
+            return;
+        }
+
+        int packetMicros = _packets.Count > 0 ? _packets.First().Value.Samples * 1_000_000 / AudioFormat.OpusRate : 20_000;
+        if (_packets.Count > 1 && _standingMicros > (_targetMs * 1000) + (packetMicros / 2))
         {
             DropOldest();
         }
+
+        _standingPackets = 0;
+        _standingMicros = long.MaxValue;
     }
 
     private void DropOldest()

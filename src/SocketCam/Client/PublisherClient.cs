@@ -1,3 +1,4 @@
+using SocketCam.Audio;
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
@@ -69,6 +70,14 @@ internal sealed class PublisherClient
     /// e.g. a local preview. The frame is valid only during the call: take a reference to keep it. Must not block.
     /// </summary>
     internal Action<MediaFrame>? FrameEncoded { get; set; }
+
+    /// <summary>Sound sent with the video over UDP (AUDIO datagrams, docs/PROTOCOL.md §2.0 "Audio"); null: video only.</summary>
+    internal AudioTrackEncoder? Audio { get; init; }
+
+    /// <summary>Audio packets sent (DTX silence is not sent).</summary>
+    public long AudioPacketsSent => Interlocked.Read(ref _audioPacketsSent);
+
+    private long _audioPacketsSent;
 
     public Task RunAsync(CancellationToken cancellationToken) =>
         Reconnector.RunAsync(_endpoint, _options, _logger, UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync : RunSessionAsync, (reason, delay) =>
@@ -147,6 +156,7 @@ internal sealed class PublisherClient
         UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
         Retry = null;
         using var sender = new UdpFrameSender(session.SendControl, session.SessionId, _options.UdpRecovery, _options.UdpPacingBytesPerSecond);
+        var soundSender = new UdpAudioSender(session.SendControl, session.SessionId);
         using var sending = new SemaphoreSlim(1, 1);
         using var done = new SemaphoreSlim(0);
         var nacked = new AsyncSignal();
@@ -174,6 +184,10 @@ internal sealed class PublisherClient
                 {
                     nacked.Set();
                 }
+                else if (type == DatagramType.AudioNack && UdpWire.TryReadAudioNack(datagram.Span, out ReadOnlySpan<byte> ids))
+                {
+                    soundSender.OnNack(ids, Clock.NowMicros());
+                }
                 else if (type == DatagramType.Done && UdpWire.TryReadDone(datagram.Span, out uint doneId))
                 {
                     sender.OnDone(doneId);
@@ -190,6 +204,7 @@ internal sealed class PublisherClient
             stop.Token);
         Task resend = ResendLoopAsync(sender, sending, nacked, stop.Token);
         Task send = UdpSendLoopAsync(session, sender, sending, done, (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes), stop.Token);
+        Task sound = Audio is { } audio ? UdpAudioLoopAsync(session, soundSender, audio, stop.Token) : Task.CompletedTask;
         try
         {
             Task first = await Task.WhenAny(receive, send);
@@ -199,7 +214,7 @@ internal sealed class PublisherClient
         {
             _udpSession = null;
             await stop.CancelAsync();
-            await Task.WhenAll(pings, receive, send, resend).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(pings, receive, send, resend, sound).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             Interlocked.Add(ref _udpDataBytes, sender.DataBytes);
             Interlocked.Add(ref _udpRecoveryBytes, sender.RecoveryBytes);
             // However the session ended (Ctrl+C, the source ended, an error), unless the hub ended it: free the seat now
@@ -208,6 +223,37 @@ internal sealed class PublisherClient
             {
                 session.SendBye(ErrorCode.Normal, cancellationToken.IsCancellationRequested ? "bye" : "publisher stopped");
             }
+        }
+    }
+
+    /// <summary>
+    /// One AUDIO datagram per Opus packet, as it is encoded (not paced with the frames: a packet is small and must not
+    /// wait behind a frame's train). A source that fails stops the sound only; the video goes on.
+    /// </summary>
+    private async Task UdpAudioLoopAsync(UdpClientSession session, UdpAudioSender sender, AudioTrackEncoder audio, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await audio.ReadLiveAsync(cancellationToken) is { } packet)
+            {
+                try
+                {
+                    FrameInfo info = packet.Header with { CaptureMicros = packet.Header.CaptureMicros + session.ClockOffsetMicros };
+                    if (sender.Send(info, audio.Format.Channels, packet.Payload.Span, Clock.NowMicros()) > 0)
+                    {
+                        Interlocked.Increment(ref _audioPacketsSent);
+                    }
+                }
+                finally
+                {
+                    packet.Release();
+                }
+            }
+
+            ClientLog.AudioStopped(_logger, audio.Failure!);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
         }
     }
 

@@ -11,6 +11,10 @@ internal static class ReceivedAudio
     public static void PushTo(this ReceivedFrame f, JitterBuffer buffer, long clockOffsetMicros)
     {
         ReadOnlySpan<byte> data = f.Data.IsSingleSegment ? f.Data.FirstSpan : System.Buffers.BuffersExtensions.ToArray(f.Data);
-        buffer.Push(f.Info.Sequence, f.Info.Width, f.Info.CaptureMicros - clockOffsetMicros, Clock.NowMicros(), data, (f.Info.Flags & FrameFlags.Discontinuity) != 0);
+        PushTo(buffer, f.Info, data, clockOffsetMicros);
     }
+
+    /// <summary>The same for a packet that came another way (a UDP AUDIO datagram): samples per channel in <see cref="FrameInfo.Width"/>.</summary>
+    public static void PushTo(JitterBuffer buffer, in FrameInfo info, ReadOnlySpan<byte> data, long clockOffsetMicros) =>
+        buffer.Push(info.Sequence, info.Width, info.CaptureMicros - clockOffsetMicros, Clock.NowMicros(), data, (info.Flags & FrameFlags.Discontinuity) != 0);
 }

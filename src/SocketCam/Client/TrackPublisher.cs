@@ -240,41 +240,23 @@ internal sealed class TrackPublisher
         }
     }
 
-    // Audio is live or nothing: packets that waited in the pipe while there was no session are dropped, not sent late.
     // Sound that fails (a microphone unplugged, a file without audio) is the audio track's no-signal: the call goes on.
     private async Task AudioLoopAsync(RoomClient client, ushort trackId, AudioTrackEncoder audio, CancellationToken cancellationToken)
     {
-        const long Stale = 200_000;
         bool mutedSaid = false;
         while (true)
         {
-            MediaFrame? frame;
-            try
-            {
-                frame = audio.Failure is null ? await audio.ReadAsync(cancellationToken) : null;
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException)
-            {
-                audio.Failure = ex.Message;
-                ClientLog.AudioStopped(_logger, ex.Message);
-                frame = null;
-            }
-
+            MediaFrame? frame = await audio.ReadLiveAsync(cancellationToken);
             if (frame is null)
             {
-                audio.Failure ??= $"{audio.Spec} ended";
-                await client.SendSourceStateAsync(trackId, false, audio.Failure, cancellationToken);
+                ClientLog.AudioStopped(_logger, audio.Failure!);
+                await client.SendSourceStateAsync(trackId, false, audio.Failure!, cancellationToken);
                 await Task.Delay(Timeout.Infinite, cancellationToken);
                 return;
             }
 
             try
             {
-                if (Clock.NowMicros() - frame.Header.CaptureMicros > Stale)
-                {
-                    continue;
-                }
-
                 if (AudioMuted)
                 {
                     // Muted: the microphone keeps being read (unmuting is instant) but nothing leaves; the others see why.

@@ -66,7 +66,8 @@ internal sealed class UdpClientSession : IDisposable
     public long LastRttMicros => _clock.LastRttMicros;
 
     /// <summary>Handshakes with the hub; throws <see cref="RemoteErrorException"/> for a REFUSE and <see cref="TimeoutException"/> when nobody answers.</summary>
-    public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken)
+    /// <param name="audio">A viewer that wants the watched participant's sound (HELLO's audio flag).</param>
+    public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken, bool audio = false)
     {
         // Encrypted: the keys first, over TLS to the stream port; the hub's answer names its UDP port.
         UdpSessionKeys? keys = UdpKeyExchange.IsSealed(endpoint) ? await UdpKeyExchange.RequestAsync(endpoint, role, options, cancellationToken) : null;
@@ -81,7 +82,7 @@ internal sealed class UdpClientSession : IDisposable
             await socket.ConnectAsync(server, timeout.Token);
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
             byte[] hello = new byte[UdpWire.MaxDatagram];
-            int helloLength = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, recovery ? (byte)0 : UdpWire.HelloFlagNoRecovery, role, options.Room, options.Token, options.Agent));
+            int helloLength = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, (byte)((recovery ? 0 : UdpWire.HelloFlagNoRecovery) | (audio ? UdpWire.HelloFlagAudio : 0)), role, options.Room, options.Token, options.Agent));
             byte[] buffer = new byte[UdpWire.MaxDatagram + 1];
             byte[] opened = new byte[UdpWire.MaxDatagram];
             if (seal is not null)

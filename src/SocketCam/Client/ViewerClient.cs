@@ -63,13 +63,13 @@ public sealed class ViewerClient : IDisposable
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
-    /// <summary>Where the watched participant's audio goes (protocol v2 only); null: video only.</summary>
+    /// <summary>Where the watched participant's audio goes (v2 tracks, or UDP's AUDIO datagrams); null: video only.</summary>
     internal AudioMixer? Audio { get; init; }
 
     /// <summary>
     /// Awaited on the receive loop for every packet of the heard audio track (a recorder that must keep them all), in the
     /// order packets and video frames arrived; the data is valid until the returned task completes. Set, it makes the
-    /// viewer hear audio over protocol v2 (tcp://, tls://, unix://); over udp:// and seed+tcp:// the viewer stays video only.
+    /// viewer hear audio over protocol v2 (tcp://, tls://, unix://); over udp:// only <see cref="Audio"/> is fed (AUDIO datagrams).
     /// </summary>
     internal Func<FrameInfo, ReadOnlySequence<byte>, CancellationToken, ValueTask>? AudioReceivedAsync { get; set; }
 
@@ -90,10 +90,10 @@ public sealed class ViewerClient : IDisposable
     private Func<CancellationToken, Task> SessionRunner() =>
         (_options.Participant is not null || _options.Track is not null) && (SeedClient.IsSeed(_endpoint) || UdpClientSession.IsUdp(_endpoint))
             ? throw new UserFacingException("--participant and --track need protocol v2, which runs over tcp:// or unix://.")
+        : Audio is not null && SeedClient.IsSeed(_endpoint)
+            ? throw new UserFacingException("--audio-out needs a SocketCam hub (tcp://, tls://, unix:// or udp://): the seed format carries no sound.")
         : SeedClient.IsSeed(_endpoint) ? RunSeedSessionAsync
         : UdpClientSession.IsUdp(_endpoint) ? RunUdpSessionAsync
-        : Audio is not null && (SeedClient.IsSeed(_endpoint) || UdpClientSession.IsUdp(_endpoint))
-            ? throw new UserFacingException("--audio-out needs protocol v2, which runs over tcp://, tls:// or unix:// (audio over udp:// is not there yet).")
         : _options.Participant is not null || _options.Track is not null || WantsAudio ? RunRoomSessionAsync
         : RunSessionAsync;
 
@@ -277,18 +277,19 @@ public sealed class ViewerClient : IDisposable
     /// </summary>
     private async Task RunUdpSessionAsync(CancellationToken cancellationToken)
     {
-        using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, _options.UdpRecovery, cancellationToken);
+        using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, _options.UdpRecovery, cancellationToken, audio: Audio is not null);
         UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
         Stats.OnConnected();
         _lastSequence = -1;
         int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         using var receiver = new UdpFrameReceiver(session.SessionId, maxFrame, _options.UdpRecovery, session.SendControl);
+        UdpAudioReceiver? sound = Audio is null ? null : new UdpAudioReceiver(session.SendControl, session.SessionId, _options.UdpRecovery);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task pings = session.PingLoopAsync(stop.Token);
-        Task ticks = UdpTicksAsync(session, receiver, stop.Token);
+        Task ticks = UdpTicksAsync(session, receiver, sound, stop.Token);
         try
         {
-            await session.ReceiveAsync((type, datagram) => OnUdpDatagramAsync(session, receiver, type, datagram, cancellationToken), stop.Token);
+            await session.ReceiveAsync((type, datagram) => OnUdpDatagramAsync(session, receiver, sound, type, datagram, cancellationToken), stop.Token);
         }
         finally
         {
@@ -303,13 +304,23 @@ public sealed class ViewerClient : IDisposable
         }
     }
 
-    private ValueTask OnUdpDatagramAsync(UdpClientSession session, UdpFrameReceiver receiver, DatagramType type, ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken)
+    private ValueTask OnUdpDatagramAsync(UdpClientSession session, UdpFrameReceiver receiver, UdpAudioReceiver? sound, DatagramType type, ReadOnlyMemory<byte> datagram, CancellationToken cancellationToken)
     {
         switch (type)
         {
             case DatagramType.Fragment:
                 receiver.Accept(datagram.Span, out CompletedFrame? frame);
                 return frame is null ? ValueTask.CompletedTask : DeliverUdpFrameAsync(session, receiver, frame, cancellationToken);
+            case DatagramType.Audio when sound is not null && Audio is { } mixer:
+                // The hub's seat sound has no participant id over UDP: one track, (0, 2), in the mixer.
+                if (sound.Accept(datagram.Span, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload))
+                {
+                    Interlocked.Increment(ref _audioPackets);
+                    var info = new FrameInfo(TrackKind.Audio, header.Codec, FrameFlags.Keyframe, header.Samples, 0, header.Sequence, header.CaptureMicros);
+                    ReceivedAudio.PushTo(mixer.Track(0, Rooms.Room.SeatAudioTrackId, header.Channels), info, payload, session.ClockOffsetMicros);
+                }
+
+                return ValueTask.CompletedTask;
             case DatagramType.Signal when UdpWire.TryReadSignal(datagram.Span, out SignalMessage signal):
                 // The hub repeats a no-signal every second; OnSignal lets only changes through.
                 OnSignal(signal.Live, signal.Text);
@@ -331,7 +342,7 @@ public sealed class ViewerClient : IDisposable
     }
 
     /// <summary>The receiver's timer (deadlines, NACKs, REPORTs) and the stats' view of the link.</summary>
-    private async Task UdpTicksAsync(UdpClientSession session, UdpFrameReceiver receiver, CancellationToken cancellationToken)
+    private async Task UdpTicksAsync(UdpClientSession session, UdpFrameReceiver receiver, UdpAudioReceiver? sound, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(UdpFrameReceiver.TickInterval);
         int turn = 0;
@@ -341,6 +352,12 @@ public sealed class ViewerClient : IDisposable
             {
                 receiver.RttMicros = session.LastRttMicros;
                 receiver.Tick();
+                if (sound is not null)
+                {
+                    sound.RttMicros = session.LastRttMicros;
+                    sound.Tick(Clock.NowMicros());
+                }
+
                 if (++turn % 20 == 0)
                 {
                     Stats.RttMilliseconds = session.LastRttMicros / 1000.0;

@@ -17,11 +17,19 @@ namespace SocketCam.Hub;
 /// (JPEG structure and size) and handed to a publish loop through a small newest-wins queue, so a recorder that holds the
 /// room back never stalls the receive loop every UDP session shares. Reassembly holds only what has arrived, within this
 /// session's cap and the hub's shared budget (<see cref="ServerGuards.Reassembly"/>, per address and in total); frames
-/// above --max-publish-fps / --max-publish-bitrate are dropped before they reach the room.
+/// above --max-publish-fps / --max-publish-bitrate are dropped before they reach the room. Its sound (AUDIO datagrams,
+/// one Opus packet each) is read by a <see cref="UdpAudioReceiver"/> (duplicates dropped, gaps NACKed) and published as
+/// the seat's audio track through a queue of its own, so sound and pictures never push each other out.
 /// </summary>
 internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 {
     private const int QueuedFrames = 4;
+
+    /// <summary>Audio packets waiting to be published (320 ms of 20 ms packets); the oldest goes first when full.</summary>
+    private const int QueuedAudio = 16;
+
+    /// <summary>10 ms packets are the shortest Opus packets we take: more per second is a flood, dropped.</summary>
+    private const int MaxAudioPerSecond = 100;
 
     private readonly UdpHubListener _listener;
     private readonly Room _room;
@@ -32,6 +40,12 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly UdpFrameReceiver _receiver;
     private readonly PublishRateLimit _rateLimit;
     private readonly Channel<MediaFrame> _frames;
+    private readonly UdpAudioReceiver _audioReceiver;
+    private readonly Channel<(MediaFrame Packet, byte Channels)> _audio;
+    private long _audioSecond;
+    private int _audioThisSecond;
+    private long _audioPublished;
+    private long _audioDropped;
     private readonly UdpSessionEnd _end = new();
     private readonly ReceiveCounters _received = new();
     private volatile bool _seatHandedOver;
@@ -55,6 +69,14 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         bool recovery = !pending.Hello.NoLossRecovery;
         var budget = new ReassemblyBudget(FrameReassembler.SessionCapFor(maxFrameBytes), guards.Reassembly, UdpHubListener.KeyOf(Address));
         _receiver = new UdpFrameReceiver(Id, maxFrameBytes, recovery, d => _listener.SendTo(d, Address, Seal), budget);
+        _audioReceiver = new UdpAudioReceiver(d => _listener.SendTo(d, Address, Seal), Id, recovery);
+        _audio = Channel.CreateBounded<(MediaFrame Packet, byte Channels)>(
+            new BoundedChannelOptions(QueuedAudio) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
+            dropped =>
+            {
+                Interlocked.Increment(ref _audioDropped);
+                dropped.Packet.Release();
+            });
         _frames = Channel.CreateBounded<MediaFrame>(
             new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
             dropped =>
@@ -111,8 +133,12 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             case DatagramType.Fragment:
                 OnFragment(datagram);
                 break;
+            case DatagramType.Audio:
+                OnAudio(datagram);
+                break;
             case DatagramType.Ping when UdpWire.TryReadPing(datagram, out PingMessage ping):
                 _receiver.RttMicros = PingRoundTrip.Read(datagram);
+                _audioReceiver.RttMicros = _receiver.RttMicros;
                 Span<byte> pong = stackalloc byte[UdpWire.PongSize];
                 UdpWire.WritePong(pong, Id, new PongMessage(ping.Id, ping.SentMicros, Clock.NowMicros()));
                 _listener.SendTo(pong, Address, Seal);
@@ -151,6 +177,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         string recovery = _hello.NoLossRecovery ? " without loss recovery" : "";
         UdpLog.Joined(_logger, Remote, _room.Name, "publisher", _hello.Agent, recovery);
         Task ticks = TickLoopAsync(stop.Token);
+        Task sound = AudioLoopAsync(stop.Token);
         string reason = "closed";
         try
         {
@@ -180,12 +207,19 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         {
             try
             {
-                await stop.CancelAsync(); // also when publishing failed: the tick loop must end
+                await stop.CancelAsync(); // also when publishing failed: the tick and audio loops must end
                 await ticks;
+                await sound;
                 _frames.Writer.TryComplete();
                 while (_frames.Reader.TryRead(out MediaFrame? left))
                 {
                     left.Release();
+                }
+
+                _audio.Writer.TryComplete();
+                while (_audio.Reader.TryRead(out (MediaFrame Packet, byte Channels) leftPacket))
+                {
+                    leftPacket.Packet.Release();
                 }
 
                 // Told before the seat is free, so it cannot land after a new publisher's first frame.
@@ -210,7 +244,75 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
         ReassemblyStats stats = _receiver.Stats;
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
-            $"published {_received.FramesReceived} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent"));
+            $"published {_received.FramesReceived} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent{AudioSummary()}"));
+    }
+
+    /// <summary>Audio packets published into the room.</summary>
+    public long AudioPacketsPublished => Interlocked.Read(ref _audioPublished);
+
+    public UdpAudioStats AudioReception => _audioReceiver.Stats;
+
+    private string AudioSummary()
+    {
+        UdpAudioStats a = _audioReceiver.Stats;
+        return a.Received == 0 ? "" : FormattableString.Invariant(
+            $"; {AudioPacketsPublished} audio packets ({a.Recovered} of {a.Missed} missed came back after a NACK, {Interlocked.Read(ref _audioDropped)} dropped)");
+    }
+
+    /// <summary>On the listener's receive loop: a flood is cut first, then duplicates; a new packet is copied into the queue.</summary>
+    private void OnAudio(ReadOnlySpan<byte> datagram)
+    {
+        long second = Environment.TickCount64 / 1000;
+        if (second != _audioSecond)
+        {
+            _audioSecond = second;
+            _audioThisSecond = 0;
+        }
+
+        if (++_audioThisSecond > MaxAudioPerSecond)
+        {
+            _guards.Refusals.Count(Refusal.PublishRateLimit);
+            Interlocked.Increment(ref _audioDropped);
+            return;
+        }
+
+        if (_end.IsEnding || _seatHandedOver || !_audioReceiver.Accept(datagram, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload))
+        {
+            return;
+        }
+
+        MediaFrame packet = MediaFrame.Rent(payload.Length);
+        payload.CopyTo(packet.WritableData);
+        packet.Complete(new FrameInfo(TrackKind.Audio, header.Codec, FrameFlags.Keyframe, header.Samples, 0, header.Sequence, header.CaptureMicros), payload.Length);
+        if (!_audio.Writer.TryWrite((packet, header.Channels)))
+        {
+            packet.Release();
+        }
+    }
+
+    private async Task AudioLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach ((MediaFrame packet, byte channels) in _audio.Reader.ReadAllAsync(cancellationToken))
+            {
+                try
+                {
+                    if (!_seatHandedOver)
+                    {
+                        await _room.PublishSeatAudioAsync(packet, channels, cancellationToken);
+                        Interlocked.Increment(ref _audioPublished);
+                    }
+                }
+                finally
+                {
+                    packet.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     private void OnFragment(ReadOnlySpan<byte> datagram)
@@ -286,6 +388,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
                 _receiver.Tick();
+                _audioReceiver.Tick(Clock.NowMicros());
             }
         }
         catch (OperationCanceledException)

@@ -12,9 +12,11 @@ namespace SocketCam.Hub;
 /// A viewer over UDP, on the hub: a room viewer like any other (its <see cref="ViewerFeed"/>: one-frame slot, newest
 /// wins, skips counted, the send loop) that fragments each frame through a <see cref="UdpFrameSender"/>, answers the
 /// viewer's NACKs between frames and holds frames back while 4 are in flight (flow control). PINGs are answered at once
-/// from the receive loop (a PONG is one small datagram; no ordering with frames matters).
+/// from the receive loop (a PONG is one small datagram; no ordering with frames matters). A viewer that asked for sound
+/// (HELLO's audio flag) also gets the watched participant's Opus packets, one AUDIO datagram each, ahead of the frames
+/// and outside their flow control; its AUDIO_NACKs are answered from the receive loop (<see cref="UdpAudioSender"/>).
 /// </summary>
-internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats, IViewerWriter
+internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioViewer, IClientStats, IViewerWriter
 {
     private static readonly long SignalRepeatMicros = 1_000_000;
 
@@ -25,6 +27,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
     private readonly UdpHello _hello;
     private readonly ViewerFeed _feed;
     private readonly UdpFrameSender _sender;
+    private readonly UdpAudioSender? _audio;
     private readonly UdpSessionEnd _end = new();
     private readonly Timer _windowTimer;
     private readonly byte[] _control = new byte[UdpWire.MaxDatagram];
@@ -47,6 +50,11 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
         _windowTimer = new Timer(static state => ((ViewerFeed)state!).Wake(), _feed, Timeout.Infinite, Timeout.Infinite);
         bool recovery = !pending.Hello.NoLossRecovery;
         _sender = new UdpFrameSender(d => _listener.SendTo(d, Address, Seal), Id, recovery, options.PacingBytesPerSecond);
+        if (pending.Hello.WantsAudio)
+        {
+            _audio = new UdpAudioSender(d => _listener.SendTo(d, Address, Seal), Id);
+            _feed.EnableAudio();
+        }
     }
 
     public ulong Id { get; }
@@ -89,6 +97,11 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
 
     public void OnSignal(SignalMessage message) => _feed.OnSignal(message);
 
+    void IRoomAudioViewer.OfferAudio(MediaFrame frame) => _feed.OfferAudio(frame);
+
+    /// <summary>Audio packets sent (0 unless the viewer asked for sound).</summary>
+    public long AudioPacketsSent => _audio?.PacketsSent ?? 0;
+
     public void OnDatagram(DatagramType type, ReadOnlySpan<byte> datagram)
     {
         _end.Heard();
@@ -105,6 +118,9 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
                     _feed.Wake();
                 }
 
+                break;
+            case DatagramType.AudioNack when _audio is not null && UdpWire.TryReadAudioNack(datagram, out ReadOnlySpan<byte> ids):
+                _audio.OnNack(ids, Clock.NowMicros());
                 break;
             case DatagramType.Done when UdpWire.TryReadDone(datagram, out uint doneId):
                 _sender.OnDone(doneId);
@@ -173,8 +189,10 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
         }
 
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
-            $"sent {FramesSent} frames, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
+            $"sent {FramesSent} frames{AudioSummary()}, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
     }
+
+    private string AudioSummary() => _audio is null ? "" : FormattableString.Invariant($" and {_audio.PacketsSent} audio packets ({_audio.Resent} resent, {_feed.AudioDropped} dropped)");
 
     /// <summary>Resends what the viewer NACKed; a frame may go only while fewer than 4 are in flight (flow control).</summary>
     async ValueTask<bool> IViewerWriter.BeforeFrameAsync(CancellationToken cancellationToken)
@@ -204,6 +222,13 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IClientStats,
         }
 
         return frame.DataLength;
+    }
+
+    ValueTask<int> IViewerWriter.WriteAudioAsync(MediaFrame packet, CancellationToken cancellationToken)
+    {
+        // The room's audio track says its channels; the packet is on the hub's clock, as the viewer expects.
+        int channels = _room.HeardAudioChannels;
+        return new(_audio?.Send(packet.Header, channels, packet.Payload.Span, Clock.NowMicros()) ?? 0);
     }
 
     ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken)

@@ -352,9 +352,18 @@ public sealed partial class Room
             track.Deliver(frame);
             // The primary participant's audio is recorded with its video: subscribers first (they never wait for a
             // recorder), then every recorder queues the packet, holding the publisher back only if one is full.
-            return ReferenceEquals(track, Volatile.Read(ref _primaryAudio))
-                ? OfferToRecordersAsync(frame, cancellationToken)
-                : ValueTask.CompletedTask;
+            if (!ReferenceEquals(track, Volatile.Read(ref _primaryAudio)))
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            // v1 viewers that carry sound (UDP) hear the participant they watch, like v2 subscribers: never waiting.
+            foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+            {
+                (viewer as IRoomAudioViewer)?.OfferAudio(frame);
+            }
+
+            return OfferToRecordersAsync(frame, cancellationToken);
         }
 
         FrameFraming.Stamp(frame, frame.Header.Sequence);
@@ -419,6 +428,41 @@ public sealed partial class Room
         }
 
         Interlocked.CompareExchange(ref _publisher, null, owner);
+    }
+
+    /// <summary>The v1 seat's sound is its track 2 (docs/PROTOCOL.md §2.0 "Audio"); its video is track 1.</summary>
+    internal const ushort SeatAudioTrackId = 2;
+
+    /// <summary>
+    /// A packet of the v1 seat's sound (a UDP publisher's AUDIO, samples per channel in its Width): the seat's Opus track is
+    /// published at the first packet and republished when the channels change; then it goes out like any track's frame.
+    /// Without a seat (its owner left meanwhile) nothing happens.
+    /// </summary>
+    internal ValueTask PublishSeatAudioAsync(MediaFrame frame, int channels, CancellationToken cancellationToken)
+    {
+        Track? track;
+        lock (_lock)
+        {
+            if (_seat is not { } seat)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            track = seat.Tracks.GetValueOrDefault(SeatAudioTrackId);
+            if (track is null || track.Description.A != channels)
+            {
+                if (track is not null)
+                {
+                    UnpublishLocked(track, ErrorCode.Normal);
+                }
+
+                uint packetMicros = (uint)(frame.Header.Width * 1_000_000L / 48_000);
+                track = PublishLocked(seat, new TrackDescription(SeatAudioTrackId, TrackKind.Audio, CodecId.Opus, TrackSource.Microphone, "", A: (ushort)channels, Rate: 48_000, PacketMicros: packetMicros));
+                UpdatePrimaryLocked(); // the seat's video, if primary, now has its sound (for v1 viewers and recorders)
+            }
+        }
+
+        return PublishAsync(track, frame, cancellationToken);
     }
 
     /// <summary>The seat's track for a v1 frame: published at the first frame, republished when the codec changes (§4.12).</summary>
@@ -620,6 +664,9 @@ public sealed partial class Room
         Volatile.Write(ref _primary, best);
         return true;
     }
+
+    /// <summary>The channels (1 or 2) of the audio heard with the primary track (v1 viewers that carry sound), 1 without one.</summary>
+    internal int HeardAudioChannels => Volatile.Read(ref _primaryAudio) is { } t ? Math.Clamp((int)t.Description.A, 1, 2) : 1;
 
     /// <summary>The recorded audio track's channels (1 or 2), or 0 without one; call under the lock.</summary>
     private int RecordedAudioChannelsLocked() => _primaryAudio is { } t ? Math.Clamp((int)t.Description.A, 1, 2) : 0;

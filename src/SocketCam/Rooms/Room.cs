@@ -21,6 +21,15 @@ public interface IRoomViewer
 }
 
 /// <summary>
+/// A v1 viewer whose transport carries sound (UDP): besides its video slot it is offered every packet of the audio that
+/// goes with the primary track (its participant's first Opus track). Called on the publisher's path: queue and wake only.
+/// </summary>
+internal interface IRoomAudioViewer
+{
+    void OfferAudio(MediaFrame frame);
+}
+
+/// <summary>
 /// Something that must see every frame of a room, in order (a recorder). Unlike a viewer it never skips: the publisher
 /// awaits <see cref="OfferAsync"/>, so a recorder that falls behind slows the source down instead of losing frames.
 /// </summary>

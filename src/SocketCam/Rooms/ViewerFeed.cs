@@ -29,6 +29,12 @@ public interface IViewerWriter
         throw new NotSupportedException("This viewer queues no control messages.");
 
     /// <summary>
+    /// Writes one audio packet (feeds with <see cref="ViewerFeed.EnableAudio"/> only: UDP). Returns the bytes that went
+    /// out, 0 when it was skipped. Audio goes out ahead of the frame and is never held back by the frame's flow control.
+    /// </summary>
+    internal ValueTask<int> WriteAudioAsync(MediaFrame packet, CancellationToken cancellationToken) => new(0);
+
+    /// <summary>
     /// Runs each time the send loop wakes, before a frame is taken: transport work between frames (UDP: resending what
     /// was NACKed), and whether a frame may be taken now (UDP flow control). When not, the frame stays in the slot,
     /// where a newer one replaces it, and the writer calls <see cref="ViewerFeed.Wake"/> once one may go.
@@ -91,6 +97,8 @@ public sealed class ViewerFeed : IRoomViewer
 
     private volatile string? _signalReason;
     private volatile Action? _onWake;
+    private AudioFifo? _audio;
+    private long _audioSent;
 
     /// <summary>A feed whose send loop writes through <paramref name="writer"/> (add it to a room as a viewer, then run it).</summary>
     /// <param name="writer">Writes the items; the feed's <see cref="RunAsync(CancellationToken, CancellationToken)"/> calls it.</param>
@@ -130,6 +138,18 @@ public sealed class ViewerFeed : IRoomViewer
 
     /// <summary>Why there is no signal (possibly empty), or null while live. Safe to read from any thread.</summary>
     internal string? SignalReason => _signalReason;
+
+    /// <summary>Audio packets written (feeds with <see cref="EnableAudio"/>).</summary>
+    internal long AudioPacketsSent => Interlocked.Read(ref _audioSent);
+
+    /// <summary>Audio packets dropped because 10 were already waiting (the viewer's path is slower than the sound).</summary>
+    internal long AudioDropped => _audio?.Dropped ?? 0;
+
+    /// <summary>Before the feed joins a room: it also carries the sound of the participant it watches (an <see cref="AudioFifo"/>, 200 ms).</summary>
+    internal void EnableAudio() => _audio = new AudioFifo(Wake);
+
+    /// <summary>Queues an audio packet (a reference is taken), when this feed carries sound; called on the publisher's path.</summary>
+    internal void OfferAudio(MediaFrame packet) => _audio?.Offer(packet);
 
     /// <summary>Pull feeds: what to call (from the producer's thread, never blocking) when a frame or a signal change is there.</summary>
     internal void SetWake(Action wake) => _onWake = wake;
@@ -272,6 +292,7 @@ public sealed class ViewerFeed : IRoomViewer
         }
 
         Slot.Close();
+        _audio?.Close();
         _signal.Set();
     }
 
@@ -310,6 +331,25 @@ public sealed class ViewerFeed : IRoomViewer
                     if (await FlushControlAsync(writer, stall, token))
                     {
                         return FeedEnd.Finished;
+                    }
+
+                    // Sound first: a packet is small and late sound is worse than a late picture.
+                    while (_audio?.Take() is { } packet)
+                    {
+                        try
+                        {
+                            Arm(stall);
+                            int sent = await writer.WriteAudioAsync(packet, token);
+                            Disarm(stall);
+                            if (sent > 0)
+                            {
+                                Interlocked.Increment(ref _audioSent);
+                            }
+                        }
+                        finally
+                        {
+                            packet.Release();
+                        }
                     }
 
                     if (frame is null)

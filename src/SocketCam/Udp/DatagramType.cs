@@ -10,6 +10,8 @@ internal enum DatagramType : byte
     Nack = 0x11,
     Report = 0x12,
     Done = 0x13,
+    Audio = 0x15,
+    AudioNack = 0x16,
     Ping = 0x20,
     Pong = 0x21,
     Signal = 0x30,

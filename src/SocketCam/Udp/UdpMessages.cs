@@ -8,7 +8,15 @@ namespace SocketCam.Udp;
 internal readonly record struct UdpHello(ulong Nonce, byte Flags, PeerRole Role, string Room, string? Token, string Agent)
 {
     public bool NoLossRecovery => (Flags & UdpWire.HelloFlagNoRecovery) != 0;
+
+    public bool WantsAudio => (Flags & UdpWire.HelloFlagAudio) != 0;
 }
+
+/// <summary>
+/// The 44-byte header of an AUDIO datagram (the prefix's session id aside): one Opus packet, never fragmented.
+/// <see cref="PacketId"/> counts datagrams of the session for loss detection; <see cref="Sequence"/> is the track's.
+/// </summary>
+internal readonly record struct UdpAudioHeader(uint PacketId, CodecId Codec, byte Channels, ushort Samples, ushort PayloadLength, bool Resent, long Sequence, long CaptureMicros);
 
 internal readonly record struct UdpWelcome(ulong Nonce, long ServerTimeMicros, uint MaxFrameBytes, ushort FragmentPayload);
 

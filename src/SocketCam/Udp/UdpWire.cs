@@ -14,7 +14,7 @@ namespace SocketCam.Udp;
 /// nothing is allocated before every length has been checked. Readers check the prefix's magic, version and type but
 /// not its session id (<see cref="TryReadPrefix"/> gives it; binding it to a session is the caller's job).
 /// </summary>
-internal static class UdpWire
+internal static partial class UdpWire
 {
     /// <summary>"SCUV" read as a big-endian 32-bit integer.</summary>
     public const uint Magic = 0x53435556;
@@ -59,6 +59,9 @@ internal static class UdpWire
     /// <summary>HELLO flag bit 0: the frame sender adds no parity and the receiver sends no NACK.</summary>
     public const byte HelloFlagNoRecovery = 1;
 
+    /// <summary>HELLO flag bit 2: a viewer that wants the watched participant's sound (AUDIO datagrams).</summary>
+    public const byte HelloFlagAudio = 4;
+
     /// <summary>Fragment indexes are 16-bit: data plus parity fragments of one frame never exceed this.</summary>
     public const int MaxFragmentsPerFrame = 65536;
 
@@ -84,7 +87,7 @@ internal static class UdpWire
     }
 
     public static bool IsKnownType(byte type) => (DatagramType)type is DatagramType.Hello or DatagramType.Welcome or DatagramType.Refuse
-        or DatagramType.Fragment or DatagramType.Nack or DatagramType.Report or DatagramType.Done or DatagramType.Ping or DatagramType.Pong
+        or DatagramType.Fragment or DatagramType.Nack or DatagramType.Report or DatagramType.Done or DatagramType.Audio or DatagramType.AudioNack or DatagramType.Ping or DatagramType.Pong
         or DatagramType.Signal or DatagramType.Bye;
 
     // ---- Frame arithmetic (§2.0 "Frames: FRAGMENT") ----

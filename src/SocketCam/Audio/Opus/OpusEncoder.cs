@@ -6,8 +6,14 @@ namespace SocketCam.Audio.Opus;
 /// </summary>
 internal sealed unsafe class OpusEncoder : IDisposable
 {
-    /// <summary>Opus's largest useful packet (RFC 6716 §3.4: 1275 bytes per frame; 4000 is libopus's recommended buffer).</summary>
+    /// <summary>The buffer a packet is encoded into (4000 is libopus's recommendation).</summary>
     public const int MaxPacketBytes = 4000;
+
+    /// <summary>
+    /// The largest packet made: every packet fits one UDP datagram (docs/PROTOCOL.md §2.0 "Audio": 1132 bytes, about
+    /// 450 kbit/s at 20 ms); libopus lowers the bitrate of a packet that would be larger.
+    /// </summary>
+    public const int MaxEncodedBytes = 1132;
 
     private readonly OpusEncoderHandle _handle;
 
@@ -48,7 +54,7 @@ internal sealed unsafe class OpusEncoder : IDisposable
         fixed (short* p = pcm)
         fixed (byte* d = packet)
         {
-            int n = OpusNative.Encode(_handle, p, Format.PacketSamples, d, Math.Min(packet.Length, MaxPacketBytes));
+            int n = OpusNative.Encode(_handle, p, Format.PacketSamples, d, Math.Min(packet.Length, MaxEncodedBytes));
             return n >= 0 ? n : throw new InvalidOperationException($"opus_encode failed: {OpusNative.ErrorText(n)}.");
         }
     }
