@@ -313,7 +313,7 @@ public sealed class ViewerClient : IDisposable
                 return frame is null ? ValueTask.CompletedTask : DeliverUdpFrameAsync(session, receiver, frame, cancellationToken);
             case DatagramType.Audio when sound is not null && Audio is { } mixer:
                 // The hub's seat sound has no participant id over UDP: one track, (0, 2), in the mixer.
-                if (sound.Accept(datagram.Span, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload))
+                if (sound.Accept(datagram.Span, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload) == AudioArrival.New)
                 {
                     Interlocked.Increment(ref _audioPackets);
                     var info = new FrameInfo(TrackKind.Audio, header.Codec, FrameFlags.Keyframe, header.Samples, 0, header.Sequence, header.CaptureMicros);

@@ -276,8 +276,19 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             return;
         }
 
-        if (_end.IsEnding || _seatHandedOver || !_audioReceiver.Accept(datagram, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload))
+        if (_end.IsEnding || _seatHandedOver)
         {
+            return;
+        }
+
+        AudioArrival arrival = _audioReceiver.Accept(datagram, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload);
+        if (arrival != AudioArrival.New)
+        {
+            if (arrival == AudioArrival.Malformed)
+            {
+                _listener.Drops.OnMalformed();
+            }
+
             return;
         }
 

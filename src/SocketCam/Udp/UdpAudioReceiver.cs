@@ -1,5 +1,21 @@
 namespace SocketCam.Udp;
 
+/// <summary>What became of one AUDIO datagram.</summary>
+internal enum AudioArrival
+{
+    /// <summary>A packet not had before: use it now.</summary>
+    New,
+
+    /// <summary>Had already (a resend that crossed the original), or older than the 64 ids remembered.</summary>
+    Duplicate,
+
+    /// <summary>Its id is more than 256 away from the newest: a stray or hostile datagram.</summary>
+    Stray,
+
+    /// <summary>Not exactly an AUDIO layout.</summary>
+    Malformed,
+}
+
 /// <summary>What a <see cref="UdpAudioReceiver"/> saw: packets taken, duplicates and strays dropped, NACKs and what they brought back.</summary>
 internal readonly record struct UdpAudioStats(long Received, long Duplicates, long Strays, long Malformed, long Missed, long Nacked, long Recovered, long GaveUp);
 
@@ -61,16 +77,16 @@ internal sealed class UdpAudioReceiver
     }
 
     /// <summary>
-    /// Reads one AUDIO datagram; true when it is a packet not had before (<paramref name="header"/> and
+    /// Reads one AUDIO datagram; <see cref="AudioArrival.New"/> for a packet not had before (<paramref name="header"/> and
     /// <paramref name="payload"/>, a slice of <paramref name="datagram"/>, are then to be used now). Missing ids a jump
     /// reveals are NACKed from here.
     /// </summary>
-    public bool Accept(ReadOnlySpan<byte> datagram, long nowMicros, out UdpAudioHeader header, out ReadOnlySpan<byte> payload)
+    public AudioArrival Accept(ReadOnlySpan<byte> datagram, long nowMicros, out UdpAudioHeader header, out ReadOnlySpan<byte> payload)
     {
         if (!UdpWire.TryReadAudio(datagram, out header, out payload))
         {
             Interlocked.Increment(ref _malformed);
-            return false;
+            return AudioArrival.Malformed;
         }
 
         lock (_lock)
@@ -85,7 +101,7 @@ internal sealed class UdpAudioReceiver
             else if (Math.Abs(distance) > StrayDistance)
             {
                 _strays++;
-                return false;
+                return AudioArrival.Stray;
             }
             else if (distance > 0)
             {
@@ -111,7 +127,7 @@ internal sealed class UdpAudioReceiver
                 if (back >= Window || (_seen & (1UL << back)) != 0)
                 {
                     _duplicates++;
-                    return false;
+                    return AudioArrival.Duplicate;
                 }
 
                 _seen |= 1UL << back;
@@ -125,7 +141,7 @@ internal sealed class UdpAudioReceiver
 
             _lastArrival = nowMicros;
             _received++;
-            return true;
+            return AudioArrival.New;
         }
     }
 

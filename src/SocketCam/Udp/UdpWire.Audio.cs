@@ -42,7 +42,7 @@ internal static partial class UdpWire
     /// <summary>Marks an AUDIO datagram already written as a resend (its flags byte), in place.</summary>
     public static void MarkAudioResent(Span<byte> datagram) => datagram[26] |= AudioFlagResent;
 
-    /// <summary>An AUDIO datagram, exactly: Opus, 1 or 2 channels, 10 or 20 ms, the length it says.</summary>
+    /// <summary>An AUDIO datagram, exactly: Opus, 1 or 2 channels, 10 or 20 ms, no unknown flag, the length it says.</summary>
     public static bool TryReadAudio(ReadOnlySpan<byte> datagram, out UdpAudioHeader header, out ReadOnlySpan<byte> payload)
     {
         header = default;
@@ -56,7 +56,8 @@ internal static partial class UdpWire
         byte channels = datagram[21];
         ushort samples = BinaryPrimitives.ReadUInt16BigEndian(datagram[22..]);
         int length = BinaryPrimitives.ReadUInt16BigEndian(datagram[24..]);
-        if (codec != CodecId.Opus || channels is < 1 or > 2 || samples is not (480 or 960) || datagram.Length != AudioHeaderSize + length)
+        if (codec != CodecId.Opus || channels is < 1 or > 2 || samples is not (480 or 960) || datagram[26] > AudioFlagResent
+            || datagram.Length != AudioHeaderSize + length)
         {
             return false;
         }

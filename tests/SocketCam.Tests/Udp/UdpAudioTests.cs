@@ -170,7 +170,7 @@ public sealed class UdpAudioTests
     {
         byte[] b = new byte[UdpWire.MaxDatagram];
         int n = UdpWire.WriteAudio(b, Session, new UdpAudioHeader(id, CodecId.Opus, 1, 960, 3, false, id, now), [1, 2, 3]);
-        return receiver.Accept(b.AsSpan(0, n), now, out _, out _);
+        return receiver.Accept(b.AsSpan(0, n), now, out _, out _) == AudioArrival.New;
     }
 
     private static uint[] NackedIds(ReadOnlySpan<byte> datagram)

@@ -164,6 +164,55 @@ public sealed class UdpHostileTests
         Assert.Equal(0, viewer.Stats.Corrupt);
     }
 
+    [Fact]
+    public async Task A_UDP_publisher_flooding_or_garbling_audio_has_it_dropped_and_counted_and_the_viewer_keeps_its_stream()
+    {
+        await using TestHub hub = TestHub.Start(options: WithUdp, captureRoom: null);
+        await using TestViewer viewer = TestViewer.Start(hub.Endpoint, room: "loud");
+        using var publisher = new Attacker(hub);
+        ulong session = (await publisher.HelloAsync(1, "loud", null, PeerRole.Publisher)).SessionId ?? throw new Xunit.Sdk.XunitException("refused");
+        publisher.SendPing(session);
+        await Eventually.UntilAsync(() => hub.Server.Udp!.Sessions.OfType<UdpPublisherSession>().Any(), "the publisher's session is active");
+        UdpPublisherSession hubSide = hub.Server.Udp!.Sessions.OfType<UdpPublisherSession>().Single();
+        byte[] jpeg = TestMedia.EncodePattern(64, 48, 1)[0];
+        publisher.SendFrame(session, 1, jpeg, 64, 48);
+        await viewer.WaitForFramesAsync(1);
+
+        // Lies about its own length, a codec, a channel count: each dropped unread, counted, never answered.
+        byte[] b = new byte[UdpWire.MaxDatagram];
+        int n = UdpWire.WriteAudio(b, session, new UdpAudioHeader(0, CodecId.Opus, 1, 960, 50, false, 0, Clock.NowMicros()), new byte[50]);
+        long malformedBefore = hub.Server.Udp!.Drops.Malformed;
+        foreach ((int offset, byte value) in new (int, byte)[] { (25, 200), (20, (byte)CodecId.Jpeg), (21, 9) })
+        {
+            byte[] lie = b[..n];
+            lie[offset] = value;
+            publisher.Send(lie);
+        }
+
+        // Then 600 well-formed packets at once: six seconds of sound in a moment. At most 100 a second are taken.
+        var clock = Stopwatch.StartNew();
+        for (uint id = 1; id <= 600; id++)
+        {
+            publisher.Send(b[..UdpWire.WriteAudio(b, session, new UdpAudioHeader(id, CodecId.Opus, 1, 960, 50, false, id, Clock.NowMicros()), new byte[50])]);
+        }
+
+        await Eventually.UntilAsync(() => hub.Server.Udp!.Drops.Malformed - malformedBefore >= 3, "the three lies are counted as malformed");
+        await Eventually.UntilAsync(() => hub.Server.Guards.Refusals[Refusal.PublishRateLimit] > 0, "the flood is cut");
+        double seconds = clock.Elapsed.TotalSeconds;
+        Assert.InRange(hubSide.AudioReception.Received, 1, (long)(100 * (Math.Ceiling(seconds) + 1)));
+
+        // The pictures go on for the viewer.
+        long before = viewer.Decoded;
+        for (uint id = 2; id <= 6; id++)
+        {
+            publisher.SendFrame(session, id, jpeg, 64, 48);
+            await Task.Delay(20);
+        }
+
+        await Eventually.UntilAsync(() => viewer.Decoded > before, "the viewer still gets frames");
+        Assert.Equal(0, viewer.Stats.Corrupt);
+    }
+
     /// <summary>Frames per second the viewer decodes over <paramref name="length"/>, while <paramref name="during"/> runs.</summary>
     private static async Task<double> FramesPerSecondAsync(TestViewer viewer, TimeSpan length, Func<CancellationToken, Task>? during)
     {
@@ -244,6 +293,18 @@ public sealed class UdpHostileTests
             }
             catch (SocketException)
             {
+            }
+        }
+
+        public void Send(byte[] datagram)
+        {
+            try
+            {
+                _socket.Send(datagram);
+            }
+            catch (SocketException)
+            {
+                // A full socket buffer loses it, as a real flood would.
             }
         }
 

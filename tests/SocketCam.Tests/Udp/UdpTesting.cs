@@ -63,6 +63,18 @@ internal static class UdpTesting
             case DatagramType.Nack when UdpWire.TryReadNack(d, out UdpNack nack):
                 n = UdpWire.WriteNack(buffer, session, nack);
                 break;
+            case DatagramType.Audio when UdpWire.TryReadAudio(d, out UdpAudioHeader audio, out ReadOnlySpan<byte> sound):
+                n = UdpWire.WriteAudio(buffer, session, audio, sound);
+                break;
+            case DatagramType.AudioNack when UdpWire.TryReadAudioNack(d, out ReadOnlySpan<byte> ids):
+                uint[] list = new uint[ids.Length / 4];
+                for (int i = 0; i < list.Length; i++)
+                {
+                    list[i] = UdpWire.AudioNackId(ids, i);
+                }
+
+                n = UdpWire.WriteAudioNack(buffer, session, list);
+                break;
             case DatagramType.Report when UdpWire.TryReadReport(d, out UdpReport report):
                 n = UdpWire.WriteReport(buffer, session, report);
                 break;
@@ -91,7 +103,8 @@ internal static class UdpTesting
         (UdpWire.TryReadHello(d, out _) ? 1 : 0) + (UdpWire.TryReadWelcome(d, out _) ? 1 : 0) + (UdpWire.TryReadRefuse(d, out _) ? 1 : 0)
         + (UdpWire.TryReadFragment(d, int.MaxValue, out _, out _) ? 1 : 0) + (UdpWire.TryReadNack(d, out UdpNack _) ? 1 : 0)
         + (UdpWire.TryReadReport(d, out _) ? 1 : 0) + (UdpWire.TryReadPing(d, out _) ? 1 : 0) + (UdpWire.TryReadPong(d, out _) ? 1 : 0)
-        + (UdpWire.TryReadSignal(d, out _) ? 1 : 0) + (UdpWire.TryReadBye(d, out _) ? 1 : 0);
+        + (UdpWire.TryReadSignal(d, out _) ? 1 : 0) + (UdpWire.TryReadBye(d, out _) ? 1 : 0)
+        + (UdpWire.TryReadAudio(d, out _, out _) ? 1 : 0) + (UdpWire.TryReadAudioNack(d, out _) ? 1 : 0);
 
     /// <summary>Offsets of the reserved bytes of a type (receivers ignore them; writers write 0).</summary>
     public static int[] ReservedOffsets(DatagramType type) => type switch
@@ -101,6 +114,8 @@ internal static class UdpTesting
         DatagramType.Report => [6, 7, 36, 37, 38, 39],
         DatagramType.Pong => [6, 7, 20, 21, 22, 23],
         DatagramType.Signal => [6, 7, 17],
+        DatagramType.Audio => [6, 7, 27],
+        DatagramType.AudioNack => [6, 7, 17, 18, 19],
         _ => [6, 7],
     };
 
@@ -120,6 +135,9 @@ internal static class UdpTesting
         yield return ("ping", b[..PingRoundTrip.Write(b, Session, new PingMessage(3, -5), 12_345)], prefix);
         yield return ("pong", b[..UdpWire.WritePong(b, Session, new PongMessage(3, -5, 99))], [.. prefix, 20, 21, 22, 23]);
         yield return ("signal", b[..UdpWire.WriteSignal(b, Session, new SignalMessage(false, "ffmpeg exited: déjà vu"))], [.. prefix, 17]);
+        yield return ("audio", b[..UdpWire.WriteAudio(b, Session, new UdpAudioHeader(5, CodecId.Opus, 1, 960, 40, false, 77, -3), Bytes(40))], [.. prefix, 27]);
+        yield return ("resent audio", b[..UdpWire.WriteAudio(b, Session, new UdpAudioHeader(6, CodecId.Opus, 2, 480, 3, true, 78, 9), Bytes(3))], [.. prefix, 27]);
+        yield return ("audio nack", b[..UdpWire.WriteAudioNack(b, Session, [1, 2, uint.MaxValue])], [.. prefix, 17, 18, 19]);
         yield return ("bye", b[..UdpWire.WriteBye(b, Session, new CloseMessage(ErrorCode.IdleTimeout, "nothing heard for 5 s"))], prefix);
     }
 }
