@@ -123,13 +123,6 @@ public sealed class AudioCliTests : IDisposable
             Assert.DoesNotContain(p.Stderr, l => l.Contains("   at ", StringComparison.Ordinal));
         }
 
-        (code, p) = await CliProcess.RunAsync(_directory, Wait, "publish", "udp://127.0.0.1:9", "--audio", "lavfi:sine", "--seconds", "1");
-        await using (p)
-        {
-            Assert.NotEqual(0, code);
-            Assert.Contains(p.Stderr, l => l.Contains("--audio needs protocol v2, which runs over tcp://, tls:// or unix://", StringComparison.Ordinal));
-        }
-
         (code, p) = await CliProcess.RunAsync(_directory, Wait, "view", "tcp://127.0.0.1:9", "--audio-out", "x.mp3", "--seconds", "1", "--no-window");
         await using (p)
         {
@@ -137,11 +130,12 @@ public sealed class AudioCliTests : IDisposable
             Assert.Contains(p.Stderr, l => l.Contains("--audio-out 'x.mp3': give a FILE.wav or speaker.", StringComparison.Ordinal));
         }
 
-        (code, p) = await CliProcess.RunAsync(_directory, Wait, "view", "udp://127.0.0.1:9", "--audio-out", Path.Combine(_directory, "u.wav"), "--seconds", "1", "--no-window");
+        (code, p) = await CliProcess.RunAsync(_directory, Wait, "view", "seed+tcp://127.0.0.1:9", "--audio-out", Path.Combine(_directory, "u.wav"), "--seconds", "1", "--no-window");
         await using (p)
         {
             Assert.NotEqual(0, code);
-            Assert.Contains(p.Stderr, l => l.Contains("--audio-out needs protocol v2", StringComparison.Ordinal));
+            Assert.Contains(p.Stderr, l => l.Contains("--audio-out needs a SocketCam hub (tcp://, tls://, unix:// or udp://): the seed format carries no sound.", StringComparison.Ordinal));
+            Assert.DoesNotContain(p.Stderr, l => l.Contains("   at ", StringComparison.Ordinal));
         }
     }
 
