@@ -21,7 +21,7 @@ internal sealed class AudioOutput : IAsyncDisposable
         Target = target;
         _sink = sink;
         Mixer = new AudioMixer(channels);
-        Player = new AudioPlayer(Mixer, sink);
+        Player = new AudioPlayer(Mixer, sink) { LipSync = LipSync };
         _playing = Player.RunAsync(Mixer.PlayheadMicros, _stop.Token);
     }
 
@@ -30,6 +30,9 @@ internal sealed class AudioOutput : IAsyncDisposable
     public AudioMixer Mixer { get; }
 
     public AudioPlayer Player { get; }
+
+    /// <summary>Beeps played and flashes shown, timed (a source made with `--source sync --audio sync`): lip sync on the content.</summary>
+    public LipSyncMeter LipSync { get; } = new();
 
     public static Option<string?> Option(string what) => new("--audio-out")
     {
@@ -82,6 +85,11 @@ internal sealed class AudioOutput : IAsyncDisposable
         {
             latency += string.Create(CultureInfo.InvariantCulture, $", a/v skew {l.P50 - video:+0;-0;0} ms");
         }
+        if (LipSync.Measure() is { } sync)
+        {
+            latency += string.Create(CultureInfo.InvariantCulture, $", lip sync {sync.MedianMs:+0;-0;0} ms (beep after flash, {sync.Pairs} pairs)");
+        }
+
         return string.Create(CultureInfo.InvariantCulture,
             $"audio: {received} packets from {tracks.Count} track(s), {Player.Ticks / 100.0:0.0} s played into {Target}, concealed {concealed} ({(played == 0 ? 0 : 100.0 * concealed / played):0.#}%), {rebuilt} rebuilt from FEC{buffer}{latency}");
     }

@@ -76,7 +76,7 @@ internal sealed class SourceOptionSet
         SourceKind.Camera => Protocol.TrackSource.Camera,
         SourceKind.Screen => Protocol.TrackSource.Screen,
         SourceKind.File => Protocol.TrackSource.File,
-        SourceKind.Pattern or SourceKind.Image or SourceKind.Lavfi => Protocol.TrackSource.Synthetic,
+        SourceKind.Pattern or SourceKind.Sync or SourceKind.Image or SourceKind.Lavfi => Protocol.TrackSource.Synthetic,
         _ => Protocol.TrackSource.Unknown,
     };
 }

@@ -158,7 +158,7 @@ internal static class ViewCommand
         }
 
         await using AudioOutput? audio = output.AudioOut is { } audioTarget ? AudioOutput.Start(audioTarget) : null;
-        using var viewer = new ViewerClient(endpoint, options, loggers) { Audio = audio?.Mixer };
+        using var viewer = new ViewerClient(endpoint, options, loggers) { Audio = audio?.Mixer, LipSync = audio?.LipSync };
         if (maxFrames > 0)
         {
             viewer.FrameDecoded = _ =>

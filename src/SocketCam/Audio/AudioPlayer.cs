@@ -48,6 +48,9 @@ internal sealed class AudioPlayer
     /// <summary>Capture-to-output latency of what played, in ms.</summary>
     public LatencyRecorder Latency { get; } = new();
 
+    /// <summary>Where the beeps of what plays are timed (`--audio sync`), with the flashes the video shows; null: not measured.</summary>
+    public LipSyncMeter? LipSync { get; set; }
+
     /// <summary>Ticks written.</summary>
     public long Ticks { get; private set; }
 
@@ -73,10 +76,14 @@ internal sealed class AudioPlayer
                     continue;
                 }
 
-                long playhead = playheadCaptureMicros();
                 bool sounding = _mixer.Pull(pcm);
+                // Read after the pull (before it, a talk spurt's first block would be timed by the sound before the pause):
+                // the playhead has moved on by this block, whose first sample was captured one tick earlier.
+                long playhead = playheadCaptureMicros() - TickMicros;
+                long playsAt = Clock.NowMicros() + _sink.QueuedMicros;
                 _sink.Write(pcm);
-                if (sounding && playhead > 0)
+                LipSync?.OnSound(pcm, _mixer.Channels, AudioFormat.OpusRate, playsAt);
+                if (sounding && playhead > TickMicros)
                 {
                     Latency.Record((Clock.NowMicros() - playhead + _sink.QueuedMicros) / 1000.0);
                 }

@@ -16,11 +16,14 @@ internal enum AudioSourceKind
 
     /// <summary>A file's first audio stream, played at its own pace.</summary>
     File,
+
+    /// <summary>`sync`: a beep at the start of every second of the clock (with `--source sync`'s flashes: a lip-sync test).</summary>
+    Sync,
 }
 
 /// <summary>
 /// An audio source as `--audio` gives it: `none`, `auto` (the first microphone, else none), `mic`, `mic:DEVICE` (an ALSA
-/// device such as hw:1), `pulse:SOURCE`, `lavfi:GRAPH`, `file:PATH` or a path that exists.
+/// device such as hw:1), `pulse:SOURCE`, `lavfi:GRAPH`, `sync`, `file:PATH` or a path that exists.
 /// </summary>
 internal sealed record AudioSourceSpec(AudioSourceKind Kind, string Argument, bool Pulse = false)
 {
@@ -30,7 +33,7 @@ internal sealed record AudioSourceSpec(AudioSourceKind Kind, string Argument, bo
     public TrackSource TrackSource => Kind switch
     {
         AudioSourceKind.Microphone => TrackSource.Microphone,
-        AudioSourceKind.Lavfi => TrackSource.Synthetic,
+        AudioSourceKind.Lavfi or AudioSourceKind.Sync => TrackSource.Synthetic,
         _ => TrackSource.File,
     };
 
@@ -51,9 +54,10 @@ internal sealed record AudioSourceSpec(AudioSourceKind Kind, string Argument, bo
                 : new AudioSourceSpec(AudioSourceKind.Microphone, rest),
             "pulse" => new AudioSourceSpec(AudioSourceKind.Microphone, rest.Length == 0 ? "default" : rest, Pulse: true),
             "lavfi" when rest.Length > 0 => new AudioSourceSpec(AudioSourceKind.Lavfi, rest),
+            "sync" when rest.Length == 0 => new AudioSourceSpec(AudioSourceKind.Sync, ""),
             "file" when rest.Length > 0 => fileExists(rest) ? new AudioSourceSpec(AudioSourceKind.File, rest) : throw new ArgumentException($"--audio file:{rest}: no such file."),
             _ when fileExists(t) => new AudioSourceSpec(AudioSourceKind.File, t),
-            _ => throw new ArgumentException($"--audio '{text}' is not an audio source: use none, auto, mic, mic:hw:1, pulse:SOURCE, lavfi:sine=frequency=440 or file:PATH."),
+            _ => throw new ArgumentException($"--audio '{text}' is not an audio source: use none, auto, mic, mic:hw:1, pulse:SOURCE, lavfi:sine=frequency=440, sync or file:PATH."),
         };
     }
 
@@ -62,6 +66,7 @@ internal sealed record AudioSourceSpec(AudioSourceKind Kind, string Argument, bo
         AudioSourceKind.None => "no audio",
         AudioSourceKind.Microphone => Pulse ? $"microphone (PulseAudio {Argument})" : $"microphone (ALSA {Argument})",
         AudioSourceKind.Lavfi => $"ffmpeg filter {Argument}",
+        AudioSourceKind.Sync => "sync test (a beep each second)",
         _ => $"audio of {Path.GetFileName(Argument)}",
     };
 }

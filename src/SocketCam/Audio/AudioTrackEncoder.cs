@@ -12,7 +12,7 @@ namespace SocketCam.Audio;
 /// </summary>
 internal sealed class AudioTrackEncoder : IAsyncDisposable
 {
-    private readonly FfmpegAudioSource _source;
+    private readonly IAudioSource _source;
     private readonly OpusEncoder _encoder;
     private readonly short[] _pcm;
     private long _sequence;
@@ -22,7 +22,7 @@ internal sealed class AudioTrackEncoder : IAsyncDisposable
         _encoder = new OpusEncoder(options);
         try
         {
-            _source = FfmpegAudioSource.Open(spec, _encoder.Format, logger);
+            _source = spec.Kind == AudioSourceKind.Sync ? new SyncToneSource(_encoder.Format) : FfmpegAudioSource.Open(spec, _encoder.Format, logger);
         }
         catch
         {

@@ -15,17 +15,16 @@ namespace SocketCam.Audio;
 /// released at its own deadline, start + (n + 1) packets, with that exact capture time, so every source is live and
 /// the receivers' jitter buffers see the network's jitter only.
 /// </summary>
-internal sealed class FfmpegAudioSource : IAsyncDisposable
+internal sealed class FfmpegAudioSource : IAudioSource
 {
     /// <summary>How far the sample count may run from the wall clock before capture times are re-anchored.</summary>
     public const long MaxDriftMicros = 60_000;
 
     private readonly FfmpegProcess _process;
     private readonly byte[] _bytes;
-    private readonly bool _paced;
+    private readonly AudioPacer? _pacer;
     private long _anchorMicros = -1;
     private long _samplesSinceAnchor;
-    private long _packetsSinceAnchor;
 
     private FfmpegAudioSource(FfmpegProcess process, AudioSourceSpec spec, AudioFormat format)
     {
@@ -33,7 +32,7 @@ internal sealed class FfmpegAudioSource : IAsyncDisposable
         Spec = spec;
         Format = format;
         _bytes = new byte[format.PacketBytes];
-        _paced = spec.Kind != AudioSourceKind.Microphone;
+        _pacer = spec.Kind == AudioSourceKind.Microphone ? null : new AudioPacer(format.PacketMicros);
     }
 
     public AudioSourceSpec Spec { get; }
@@ -108,30 +107,7 @@ internal sealed class FfmpegAudioSource : IAsyncDisposable
 
         MemoryMarshal.Cast<byte, short>(_bytes).CopyTo(pcm);
         Packets++;
-        return _paced ? await PaceAsync(cancellationToken) : NextCaptureMicros(Clock.NowMicros());
-    }
-
-    /// <summary>
-    /// Waits for the packet just read to be due (start + its index + 1 packets) and returns its first sample's time. A
-    /// reader more than <see cref="MaxDriftMicros"/> late restarts the schedule from now rather than bursting to catch up.
-    /// </summary>
-    private async ValueTask<long> PaceAsync(CancellationToken cancellationToken)
-    {
-        long now = Clock.NowMicros();
-        long packet = Format.PacketMicros;
-        if (_anchorMicros < 0 || now - (_anchorMicros + ((_packetsSinceAnchor + 1) * packet)) > MaxDriftMicros)
-        {
-            _anchorMicros = now - packet;
-            _packetsSinceAnchor = 0;
-        }
-
-        long due = _anchorMicros + ((_packetsSinceAnchor + 1) * packet);
-        if (due - now > 500)
-        {
-            await Task.Delay(TimeSpan.FromMicroseconds(due - now), cancellationToken);
-        }
-
-        return _anchorMicros + (_packetsSinceAnchor++ * packet);
+        return _pacer is not null ? await _pacer.WaitAsync(cancellationToken) : NextCaptureMicros(Clock.NowMicros());
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

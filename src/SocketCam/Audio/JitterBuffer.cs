@@ -99,6 +99,13 @@ internal sealed class JitterBuffer : IDisposable
                 return;
             }
 
+            // Not playing (a pause in speech): a lone packet from before it (DTX's comfort-noise refresh) is not kept to be
+            // played late with the next talk spurt.
+            while (!_started && _packets.Count > 0 && captureMicros - _packets.First().Value.CaptureMicros > MaxDelayMs * 1000L)
+            {
+                DropOldest();
+            }
+
             _packets[sequence] = new Packet(packet.ToArray(), samples, captureMicros);
             if (_nextSequence < 0)
             {
@@ -232,15 +239,14 @@ internal sealed class JitterBuffer : IDisposable
             return true;
         }
 
-        // Empty: the next packet is late, or the sender went quiet (DTX) or away. Stretch by PLC for up to 60 ms (the
-        // delay grows: the buffer adapts up; Opus's PLC fades out by itself); after that it is silence until packets
-        // come again.
+        // Empty: the next packet is late, or the sender went quiet (DTX) or away. Stretch by PLC for up to 60 ms (Opus's
+        // PLC fades out by itself); after that it is silence until packets come again. The target is not raised here: a
+        // pause in speech (DTX) is no lateness, and a late packet raises it anyway through its transit time (Adapt).
         _emptyPulls++;
         if (_emptyPulls <= 6)
         {
             Append(_decoder.Conceal(AudioFormat.OpusRate / 100, _scratch), -1); // 10 ms
             _expanded++;
-            _targetMs = Math.Min(MaxDelayMs, _targetMs + 5);
             return true;
         }
 

@@ -60,6 +60,9 @@ public sealed class ViewerClient : IDisposable
     /// </summary>
     internal long ClockOffsetMicros { get; private set; }
 
+    /// <summary>Where the flashes of what is shown are timed (with the beeps of what plays: lip sync); null: not measured.</summary>
+    internal LipSyncMeter? LipSync { get; init; }
+
     /// <summary>The most recently decoded picture, or null. Only read it after <see cref="RunAsync"/> returns.</summary>
     internal VideoFrame? LastPicture => _picture;
 
@@ -561,6 +564,8 @@ public sealed class ViewerClient : IDisposable
         Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
         if (_options.Decode && _picture is not null)
         {
+            // Decoded is shown (the window draws within a few ms): when flashes reach the screen, for lip sync.
+            LipSync?.OnPicture(Clock.NowMicros(), LipSyncMeter.Brightness(_picture.Buffer.AsSpan(_picture.Offset), _picture.Width, _picture.Height, _picture.Stride));
             FrameDecoded?.Invoke(_picture);
         }
     }

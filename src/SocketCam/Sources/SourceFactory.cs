@@ -38,6 +38,9 @@ internal static class SourceFactory
             case SourceKind.Pattern:
                 FrameSize size = options.Size ?? new FrameSize(1280, 720);
                 return new TestPatternSource(new TestPatternOptions { Width = size.Width, Height = size.Height, Fps = options.Fps ?? 30 });
+            case SourceKind.Sync:
+                FrameSize syncSize = options.Size ?? new FrameSize(640, 360);
+                return new SyncTestSource(syncSize.Width, syncSize.Height, options.Fps ?? 30);
             case SourceKind.Image:
                 return await ImageSource.OpenAsync(spec.Argument, options, logger, cancellationToken);
             case SourceKind.Seed:

@@ -11,6 +11,7 @@ internal enum SourceKind
     Image,
     Lavfi,
     Seed,
+    Sync,
 }
 
 /// <summary>
@@ -21,7 +22,7 @@ internal enum SourceKind
 internal sealed record SourceSpec(SourceKind Kind, string Argument)
 {
     public const string Help =
-        "pattern (built-in test pattern), camera / camera:N / camera:/dev/videoN (V4L2 webcam), file:PATH (any video ffmpeg reads), "
+        "pattern (built-in test pattern), sync (a flash each second, with --audio sync for lip-sync checks), camera / camera:N / camera:/dev/videoN (V4L2 webcam), file:PATH (any video ffmpeg reads), "
         + "screen / screen:DISPLAY (X11), image:PATH (a still JPEG/PNG/...), lavfi:GRAPH (ffmpeg filter source, e.g. lavfi:testsrc2=size=1280x720:rate=30), "
         + "seed+tcp://HOST:PORT (a seed tutorial's Python server: pickled frames, read safely)";
 
@@ -40,6 +41,8 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
         {
             case "pattern" or "testpattern":
                 return new SourceSpec(SourceKind.Pattern, "");
+            case "sync":
+                return new SourceSpec(SourceKind.Sync, "");
             case "camera" or "webcam" or "v4l2":
                 return new SourceSpec(SourceKind.Camera, CameraDevice(argument));
             case "screen" or "x11":
@@ -63,6 +66,7 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
     public override string ToString() => Kind switch
     {
         SourceKind.Pattern => "pattern",
+        SourceKind.Sync => "sync",
         SourceKind.Screen when Argument.Length == 0 => "screen",
         SourceKind.Seed => Argument,
         _ => $"{Kind.ToString().ToLowerInvariant()}:{Argument}",
@@ -122,7 +126,7 @@ internal sealed record SourceSpec(SourceKind Kind, string Argument)
         // "file:x.mp4", "image:a.png", "lavfi:testsrc2=size=640x360" have an extension-like dot too: only prefix-less
         // values that are not a known kind are treated as paths.
         string kind = path.Split(':', 2)[0].ToLowerInvariant();
-        return kind is "file" or "image" or "lavfi" or "camera" or "webcam" or "v4l2" or "screen" or "x11" or "pattern" or "testpattern"
+        return kind is "file" or "image" or "lavfi" or "camera" or "webcam" or "v4l2" or "screen" or "x11" or "pattern" or "testpattern" or "sync"
             ? null
             : throw new ArgumentException($"--source {path}: no such file (a video file, an image, or one of: {Help}).");
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using SocketCam.Tests.Support;
 
 namespace SocketCam.Tests.Audio;
@@ -59,6 +60,52 @@ public sealed class AudioCliTests : IDisposable
         (short[] source, _) = WavAnalysis.Read(reference);
         double difference = WavAnalysis.LevelDbfs(sound) - WavAnalysis.LevelDbfs(source);
         Assert.True(Math.Abs(difference) <= 1.0, string.Create(CultureInfo.InvariantCulture, $"level differs by {difference:0.00} dB"));
+    }
+
+    [Fact]
+    public async Task Flashes_and_beeps_made_together_are_shown_and_played_within_the_lip_sync_window_over_tcp_and_udp()
+    {
+        await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--source", "none", "--data", Path.Combine(_directory, "data"), "--quiet");
+        string url = await HubUrlAsync(serve);
+        string udpLine = await serve.WaitForStdoutLineAsync(l => l.Contains("listening on udp://", StringComparison.Ordinal), Wait);
+        string udpUrl = udpLine[udpLine.IndexOf("udp://", StringComparison.Ordinal)..].Trim();
+        await using CliProcess publish = CliProcess.Start(_directory, "publish", url, "--source", "sync", "--size", "320x180", "--audio", "sync", "--quiet");
+        Assert.Contains("sync test (a beep each second)", await TrackLineAsync(publish), StringComparison.Ordinal);
+
+        // Two viewers at once, one per transport; each times the flashes it shows and the beeps it plays on its own clock.
+        Task<(int, CliProcess)> overUdp = CliProcess.RunAsync(_directory, Wait, "view", udpUrl, "--audio-out", Path.Combine(_directory, "udp.wav"), "--seconds", "7", "--no-window", "--quiet");
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, Wait, "view", url, "--audio-out", Path.Combine(_directory, "tcp.wav"), "--seconds", "7", "--no-window", "--quiet");
+        (int udpCode, CliProcess udpView) = await overUdp;
+        await using (view)
+        await using (udpView)
+        {
+            foreach ((int exit, CliProcess viewer) in new[] { (code, view), (udpCode, udpView) })
+            {
+                Assert.True(exit == 0, viewer.Transcript());
+                string summary = Assert.Single(viewer.Stderr, l => l.StartsWith("audio: ", StringComparison.Ordinal));
+                Match m = Regex.Match(summary, @"lip sync ([+-]?\d+) ms \(beep after flash, (\d+) pairs\)");
+                Assert.True(m.Success, summary);
+                double offset = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+                Assert.True(int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) >= 3, summary);
+                // ITU-R BT.1359: the sound at most 45 ms before the picture, at most 125 ms after it.
+                Assert.InRange(offset, -45, 125);
+            }
+        }
+
+        // The played sound itself: 1 kHz beeps a second apart.
+        (short[] heard, int rate) = WavAnalysis.Read(Path.Combine(_directory, "tcp.wav"));
+        var onsets = new List<int>();
+        for (int i = 0; i < heard.Length; i++)
+        {
+            if (Math.Abs((int)heard[i]) > 8000 && (onsets.Count == 0 || i - onsets[^1] > rate / 2))
+            {
+                onsets.Add(i);
+            }
+        }
+
+        Assert.True(onsets.Count >= 4, $"{onsets.Count} beeps");
+        Assert.All(onsets.Zip(onsets.Skip(1), (a, b) => b - a), gap => Assert.InRange(gap, rate - (rate / 10), rate + (rate / 10))); // each talk spurt starts after the jitter buffer's delay, which adapts
+        Assert.InRange(WavAnalysis.DominantFrequency(heard.AsSpan(onsets[1], rate / 20), rate, 500, 2000), 980, 1020);
     }
 
     [Fact]

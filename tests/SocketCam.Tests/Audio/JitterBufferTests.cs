@@ -105,6 +105,79 @@ public sealed class JitterBufferTests
         Assert.All(muted, x => Assert.Equal(0, x));
     }
 
+    [Fact]
+    public void Pauses_in_speech_are_stretched_but_do_not_count_as_lateness()
+    {
+        using var buffer = new JitterBuffer(1);
+        var pcm = new short[480];
+        long sequence = 0;
+        long capture = 0;
+        for (int spurt = 0; spurt < 5; spurt++)
+        {
+            // Ten packets on time, pulled in step; then a second of DTX silence: nothing arrives, the sequence goes on.
+            for (int k = 0; k < 10; k++)
+            {
+                buffer.Push(sequence, Packet, capture, capture + 1_000, Tone[(int)sequence]);
+                sequence++;
+                capture += PacketMicros;
+                buffer.Pull(pcm);
+                buffer.Pull(pcm);
+            }
+
+            for (int k = 0; k < 100; k++)
+            {
+                buffer.Pull(pcm);
+            }
+
+            capture += 1_000_000;
+        }
+
+        JitterStats s = buffer.Stats;
+        Assert.True(s.Expanded > 0, s.ToString()); // each pause was stretched by PLC at first ...
+        Assert.True(s.TargetMs <= 25, s.ToString()); // ... without raising the delay for the next talk spurt
+    }
+
+    [Fact]
+    public void A_lone_packet_from_before_a_pause_is_dropped_not_played_late_with_the_next_talk_spurt()
+    {
+        using var buffer = new JitterBuffer(1);
+        var pcm = new short[480];
+        long sequence = 0;
+        long capture = 0;
+        for (int k = 0; k < 20; k++)
+        {
+            // Arrivals jitter by 40 ms: the delay adapts up (to about 60 ms).
+            buffer.Push(sequence, Packet, capture, capture + (k % 2 == 0 ? 1_000 : 41_000), Tone[(int)sequence]);
+            sequence++;
+            capture += PacketMicros;
+            buffer.Pull(pcm);
+            buffer.Pull(pcm);
+        }
+
+        PullMs(buffer, 500); // the pause: drained, stretched, then silent
+        Assert.True(buffer.Stats.TargetMs > 40, buffer.Stats.ToString());
+
+        // 400 ms into the pause, one lone packet (DTX's comfort-noise refresh): less than the delay, so it waits.
+        buffer.Push(sequence, Packet, capture + 400_000, capture + 401_000, Tone[(int)sequence]);
+        sequence++;
+        PullMs(buffer, 500);
+        long spurt = capture + 1_000_000;
+        long dropped = buffer.Stats.Dropped;
+        for (int k = 0; k < 5; k++)
+        {
+            buffer.Push(sequence, Packet, spurt + (k * PacketMicros), spurt + (k * PacketMicros) + 1_000, Tone[(int)sequence]);
+            sequence++;
+        }
+
+        Assert.Equal(dropped + 1, buffer.Stats.Dropped);
+        for (int i = 0; i < 100 && !buffer.Pull(pcm); i++)
+        {
+        }
+
+        // What plays is the new talk spurt, not a packet from 600 ms before it.
+        Assert.True(buffer.PlayheadCaptureMicros >= spurt, $"playing sound captured at {buffer.PlayheadCaptureMicros}, the spurt began at {spurt}");
+    }
+
     private static void Push(JitterBuffer buffer, int sequence, long arrivalJitterMicros = 0) =>
         buffer.Push(sequence, Packet, sequence * PacketMicros, (sequence * PacketMicros) + arrivalJitterMicros, Tone[sequence]);
 
