@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using SocketCam.Audio;
+using SocketCam.Audio.Opus;
 using SocketCam.Client;
 using SocketCam.Codecs;
 using SocketCam.Diagnostics;
@@ -12,7 +14,20 @@ namespace SocketCam.Cli.Bench;
 
 /// <param name="Frames">Frames to measure, counted at the slowest subscription (after the warm-up).</param>
 /// <param name="ChatRate">Chat messages each participant sends per second while the video runs (0: no chat; the hub then keeps none).</param>
-internal sealed record ParticipantsBenchSettings(int Participants, FrameSize Size, double Fps, JpegOptions Jpeg, long Frames, double ChatRate = 0);
+internal sealed record ParticipantsBenchSettings(int Participants, FrameSize Size, double Fps, JpegOptions Jpeg, long Frames, double ChatRate = 0, bool Audio = false);
+
+/// <summary>
+/// `bench --participants N --audio`: every participant also encodes a tone with libopus (20 ms packets, 32 kbit/s) and
+/// plays everyone else's through its own jitter buffers and mixer on 10 ms ticks, as `call` does (into no device).
+/// </summary>
+internal sealed record AudioBenchFigures(
+    long PacketsSent,
+    long PacketsReceived,
+    double ConcealedShare,
+    LatencySummary Transit,
+    LatencySummary Played,
+    double EncodeMicrosPerPacket,
+    double DecodeMicrosPerPacket);
 
 internal sealed record ParticipantsBenchResult(
     ParticipantsBenchSettings Settings,
@@ -33,7 +48,8 @@ internal sealed record ParticipantsBenchResult(
     double ClientsCpuPercent,
     long ChatSent,
     long ChatShown,
-    LatencySummary ChatLatency)
+    LatencySummary ChatLatency,
+    AudioBenchFigures? Audio)
 {
     /// <summary>Every subscription kept up: the slowest got at least the target rate less one frame per second.</summary>
     public bool Holds => SlowestFps >= Settings.Fps - 1;
@@ -105,6 +121,11 @@ internal static class ParticipantsBench
                 var track = new TrackDescription(1, TrackKind.Video, CodecId.Jpeg, TrackSource.Synthetic, "camera",
                     (ushort)settings.Size.Width, (ushort)settings.Size.Height, (uint)(settings.Fps * 1000));
                 Expect(await p.Client.PublishAsync(track, cancellationToken), "PUBLISH");
+                if (settings.Audio)
+                {
+                    var sound = new TrackDescription(2, TrackKind.Audio, CodecId.Opus, TrackSource.Synthetic, "tone", A: 1, Rate: 48_000, PacketMicros: 20_000, Bitrate: 32_000, Flags: 3);
+                    Expect(await p.Client.PublishAsync(sound, cancellationToken), "PUBLISH (audio)");
+                }
             }
 
             foreach (Person p in people)
@@ -116,6 +137,12 @@ internal static class ParticipantsBench
             for (int i = 0; i < n; i++)
             {
                 tasks.Add(people[i].SendLoopAsync(frames, settings.Fps, TimeSpan.FromSeconds(i / settings.Fps / n), stop.Token));
+                if (settings.Audio)
+                {
+                    tasks.Add(people[i].AudioLoopAsync(stop.Token));
+                    tasks.Add(people[i].PlayLoopAsync(stop.Token));
+                }
+
                 if (settings.ChatRate > 0)
                 {
                     tasks.Add(people[i].ChatLoopAsync(settings.ChatRate, TimeSpan.FromSeconds(i / settings.ChatRate / n), stop.Token));
@@ -135,6 +162,11 @@ internal static class ParticipantsBench
 
             call.Latency.Reset();
             call.ChatLatency.Reset();
+            call.AudioTransit.Reset();
+            foreach (Person p in people)
+            {
+                p.ResetAudio();
+            }
             long chatSent0 = people.Sum(p => Interlocked.Read(ref p.ChatSent));
             long chatShown0 = Interlocked.Read(ref call.ChatShown);
 
@@ -172,7 +204,8 @@ internal static class ParticipantsBench
                 100 * ownCpuMs / (seconds * 1000),
                 people.Sum(p => Interlocked.Read(ref p.ChatSent)) - chatSent0,
                 Interlocked.Read(ref call.ChatShown) - chatShown0,
-                call.ChatLatency.Summarize());
+                call.ChatLatency.Summarize(),
+                settings.Audio ? AudioFigures(people, call) : null);
         }
         finally
         {
@@ -186,6 +219,34 @@ internal static class ParticipantsBench
                 }
             }
         }
+    }
+
+    private static AudioBenchFigures AudioFigures(Person[] people, Call call)
+    {
+        long concealed = 0, played = 0;
+        foreach (Person p in people)
+        {
+            foreach ((_, JitterStats stats) in p.Mixer!.Stats())
+            {
+                concealed += stats.Concealed;
+                played += stats.Decoded + stats.Recovered + stats.Concealed;
+            }
+        }
+
+        // Each participant's own player: the median participant's p50, the worst participant's p99.
+        LatencySummary[] players = [.. people.Select(p => p.Player!.Latency.Summarize()).OrderBy(l => l.P50)];
+        LatencySummary median = players[players.Length / 2] with { P99 = players.Max(l => l.P99), Max = players.Max(l => l.Max) };
+        long sent = people.Sum(p => Interlocked.Read(ref p.AudioSent));
+        long decoded = people.Sum(p => p.DecodedSinceReset());
+        long pullTicks = people.Sum(p => p.PullTicksSinceReset());
+        return new AudioBenchFigures(
+            sent,
+            people.Sum(p => Interlocked.Read(ref p.AudioReceived)),
+            played == 0 ? 0 : (double)concealed / played,
+            call.AudioTransit.Summarize(),
+            median,
+            sent == 0 ? 0 : Stopwatch.GetElapsedTime(0, people.Sum(p => Interlocked.Read(ref p.EncodeTicks))).TotalMicroseconds / sent,
+            decoded == 0 ? 0 : Stopwatch.GetElapsedTime(0, pullTicks).TotalMicroseconds / decoded);
     }
 
     private static void Expect(ResultMessage result, string request)
@@ -244,6 +305,9 @@ internal static class ParticipantsBench
         /// <summary>Chat send → shown, every participant's every message (the send time travels in the text).</summary>
         public LatencyRecorder ChatLatency { get; } = new(1 << 20);
 
+        /// <summary>Audio capture → received (µs on one clock), every packet of every subscription.</summary>
+        public LatencyRecorder AudioTransit { get; } = new(1 << 20);
+
         public long ChatShown;
 
         public void OnChatShown(ChatMessage m)
@@ -271,10 +335,50 @@ internal static class ParticipantsBench
 
         public LatencyRecorder Latency { get; } = new();
 
+        public long AudioSent;
+        public long AudioReceived;
+        public long EncodeTicks;
+        private long _decodedAtReset;
+        private long _pullTicksAtReset;
+
+        /// <summary>Everyone else's sound, as `call` hears it (made on the first packet: audio benches only).</summary>
+        public AudioMixer? Mixer { get; private set; }
+
+        public AudioPlayer? Player { get; private set; }
+
+        public void ResetAudio()
+        {
+            Interlocked.Exchange(ref AudioSent, 0);
+            Interlocked.Exchange(ref AudioReceived, 0);
+            Interlocked.Exchange(ref EncodeTicks, 0);
+            _decodedAtReset = Decoded();
+            _pullTicksAtReset = Player?.PullTicks ?? 0;
+            Player?.Latency.Reset();
+        }
+
+        /// <summary>Packets played (decoded, rebuilt or concealed) since the measurement began; the pulls' time with them.</summary>
+        public long DecodedSinceReset() => Decoded() - _decodedAtReset;
+
+        public long PullTicksSinceReset() => (Player?.PullTicks ?? 0) - _pullTicksAtReset;
+
+        private long Decoded() => Mixer?.Stats().Sum(t => t.Stats.Decoded + t.Stats.Recovered + t.Stats.Concealed) ?? 0;
+
         public ValueTask OnFrame(ReceivedFrame frame)
         {
             if (!call.Indexes.TryGetValue(frame.ParticipantId, out int from))
             {
+                return ValueTask.CompletedTask;
+            }
+
+            if (frame.Info.Kind == TrackKind.Audio)
+            {
+                Interlocked.Increment(ref AudioReceived);
+                call.AudioTransit.Record((Clock.NowMicros() - (frame.Info.CaptureMicros - Volatile.Read(ref call.PublisherOffsets[from]))) / 1000.0);
+                if (Mixer is { } mixer)
+                {
+                    frame.PushTo(mixer.Track(frame.ParticipantId, frame.TrackId, 1), Client.ClockOffsetMicros);
+                }
+
                 return ValueTask.CompletedTask;
             }
 
@@ -332,6 +436,54 @@ internal static class ParticipantsBench
             }
         }
 
+        /// <summary>A tone of its own (150 Hz apart from the next person's) through libopus, one packet per 20 ms on the clock.</summary>
+        public async Task AudioLoopAsync(CancellationToken cancellationToken)
+        {
+            var format = new AudioFormat(48_000, 1, 20_000);
+            using var encoder = new OpusEncoder(new AudioOptions());
+            var pacer = new AudioPacer(format.PacketMicros);
+            short[] pcm = new short[format.PacketValues];
+            byte[] packet = new byte[OpusEncoder.MaxPacketBytes];
+            double hz = 300 + (150 * Index);
+            long sample = 0;
+            long sequence = 0;
+            try
+            {
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    for (int i = 0; i < pcm.Length; i++, sample++)
+                    {
+                        pcm[i] = (short)(8000 * Math.Sin(2 * Math.PI * hz * sample / 48_000));
+                    }
+
+                    long t0 = Stopwatch.GetTimestamp();
+                    int length = encoder.Encode(pcm, packet);
+                    Interlocked.Add(ref EncodeTicks, Stopwatch.GetTimestamp() - t0);
+                    long capture = await pacer.WaitAsync(cancellationToken);
+                    await Client.SendFrameAsync(2, new FrameInfo(TrackKind.Audio, CodecId.Opus, FrameFlags.Keyframe, format.PacketSamples, 0, sequence++, capture + Client.ClockOffsetMicros), packet.AsMemory(0, length), cancellationToken);
+                    Interlocked.Increment(ref AudioSent);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+
+        /// <summary>Plays everyone else's sound on 10 ms ticks (jitter buffers, Opus decoding, mixing) into no device.</summary>
+        public async Task PlayLoopAsync(CancellationToken cancellationToken)
+        {
+            Mixer = new AudioMixer(1);
+            Player = new AudioPlayer(Mixer, new DiscardSink());
+            try
+            {
+                await Player.RunAsync(Mixer.PlayheadMicros, cancellationToken);
+            }
+            finally
+            {
+                Mixer.Dispose();
+            }
+        }
+
         public async Task SendLoopAsync((FrameInfo Info, byte[] Data)[] frames, double fps, TimeSpan delay, CancellationToken cancellationToken)
         {
             await Task.Delay(delay, cancellationToken);
@@ -353,5 +505,19 @@ internal static class ParticipantsBench
             {
             }
         }
+    }
+}
+
+/// <summary>A sound device that plays instantly and keeps nothing: the bench measures up to the device.</summary>
+internal sealed class DiscardSink : IAudioSink
+{
+    public long QueuedMicros => 0;
+
+    public void Write(ReadOnlySpan<short> pcm)
+    {
+    }
+
+    public void Dispose()
+    {
     }
 }

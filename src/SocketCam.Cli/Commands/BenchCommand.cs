@@ -63,6 +63,10 @@ internal static class BenchCommand
             HelpName = "N",
             Description = "With --participants: each also sends N chat messages per second; reports chat latency",
         };
+        var audio = new Option<bool>("--audio")
+        {
+            Description = "With --participants: each also sends an Opus track and plays the others'; reports audio latency and codec CPU",
+        };
         var chat = new Option<int>("--chat")
         {
             HelpName = "N",
@@ -74,7 +78,7 @@ internal static class BenchCommand
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, hubProcess, handshakes, concurrency, sourceOnly, participants, chatRate, chat, seconds, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, hubProcess, handshakes, concurrency, sourceOnly, participants, chatRate, audio, chat, seconds, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
@@ -95,7 +99,7 @@ internal static class BenchCommand
                     throw new ArgumentException("--chat-rate takes 0 to 100 messages per second per participant.");
                 }
 
-                return await RunCallAsync(r, people, sources, frames, json, r.GetValue(chatRate), token);
+                return await RunCallAsync(r, people, sources, frames, json, r.GetValue(chatRate), r.GetValue(audio), token);
             }
 
             BenchTransport[] transports = r.GetValue(transport) is { Length: > 0 } chosen ? chosen : [BenchTransport.Tcp];
@@ -188,7 +192,7 @@ internal static class BenchCommand
         return result.Gaps == 0 && result.Duplicates == 0 ? 0 : 1;
     }
 
-    private static async Task<int> RunCallAsync(ParseResult r, int people, SourceOptionSet sources, Option<long> frames, Option<bool> json, double chatRate, CancellationToken token)
+    private static async Task<int> RunCallAsync(ParseResult r, int people, SourceOptionSet sources, Option<long> frames, Option<bool> json, double chatRate, bool audio, CancellationToken token)
     {
         if (people < 2)
         {
@@ -206,9 +210,10 @@ internal static class BenchCommand
             r.GetValue(sources.Fps) is > 0 and var fps ? fps : 30,
             CommonOptions.Jpeg(r.GetValue(sources.Quality), "420"),
             r.GetResult(frames) is null or { Implicit: true } ? 300 : r.GetValue(frames),
-            chatRate);
+            chatRate,
+            audio);
         await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-            $"bench: {people} participants in one room, each publishing {settings.Size} jpeg q{settings.Jpeg.Quality} at {settings.Fps} fps and watching the other {people - 1}: {people * (people - 1)} subscriptions, {settings.Frames} frames on each"));
+            $"bench: {people} participants in one room, each publishing {settings.Size} jpeg q{settings.Jpeg.Quality} at {settings.Fps} fps{(audio ? " with Opus audio" : "")} and watching{(audio ? " and hearing" : "")} the other {people - 1}: {people * (people - 1)} subscriptions, {settings.Frames} frames on each"));
         ParticipantsBenchResult result = await ParticipantsBench.RunAsync(settings, line => Console.Error.WriteLine(line), token);
         var l = result.Latency;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
@@ -219,6 +224,16 @@ internal static class BenchCommand
             hub                  cpu {result.HubCpuPercent:0}% of one core, {result.HubCpuMicrosPerDelivery:0.0} µs per delivered frame, working set {result.HubWorkingSetMegabytes:0} MB
             participants         cpu {result.ClientsCpuPercent:0}% of one core (this process: {people} clients sending and receiving)
             """));
+        if (result.Audio is { } a)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"audio                {a.PacketsSent} packets sent, {a.PacketsReceived} received; concealed {a.ConcealedShare:P1}"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"audio latency        first sample → received p50 {a.Transit.P50:0.00} ms  p99 {a.Transit.P99:0.00} ms (a packet is whole 20 ms after its first sample); first sample → played p50 {a.Played.P50:0} ms  p99 {a.Played.P99:0} ms (worst participant)"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"audio cpu            libopus encode {a.EncodeMicrosPerPacket:0.0} µs per packet; decode + jitter buffer + mix {a.DecodeMicrosPerPacket:0.0} µs per packet played"));
+        }
+
         if (chatRate > 0)
         {
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -249,6 +264,19 @@ internal static class BenchCommand
                 w.WriteNumber("hub_cpu_us_per_delivery", Math.Round(result.HubCpuMicrosPerDelivery, 2));
                 w.WriteNumber("hub_working_set_mb", Math.Round(result.HubWorkingSetMegabytes, 1));
                 w.WriteNumber("clients_cpu_pct", Math.Round(result.ClientsCpuPercent, 1));
+                if (result.Audio is { } a)
+                {
+                    w.WriteNumber("audio_packets_sent", a.PacketsSent);
+                    w.WriteNumber("audio_packets_received", a.PacketsReceived);
+                    w.WriteNumber("audio_concealed_share", Math.Round(a.ConcealedShare, 4));
+                    w.WriteNumber("audio_transit_p50_ms", Math.Round(a.Transit.P50, 3));
+                    w.WriteNumber("audio_transit_p99_ms", Math.Round(a.Transit.P99, 3));
+                    w.WriteNumber("audio_played_p50_ms", Math.Round(a.Played.P50, 3));
+                    w.WriteNumber("audio_played_p99_ms", Math.Round(a.Played.P99, 3));
+                    w.WriteNumber("audio_encode_us_per_packet", Math.Round(a.EncodeMicrosPerPacket, 2));
+                    w.WriteNumber("audio_decode_us_per_packet", Math.Round(a.DecodeMicrosPerPacket, 2));
+                }
+
                 if (chatRate > 0)
                 {
                     w.WriteNumber("chat_rate", chatRate);

@@ -51,6 +51,9 @@ internal sealed class AudioPlayer
     /// <summary>Where the beeps of what plays are timed (`--audio sync`), with the flashes the video shows; null: not measured.</summary>
     public LipSyncMeter? LipSync { get; set; }
 
+    /// <summary>Time spent pulling from the mixer (jitter buffers, Opus decoding, mixing), in Stopwatch ticks.</summary>
+    public long PullTicks { get; private set; }
+
     /// <summary>Ticks written.</summary>
     public long Ticks { get; private set; }
 
@@ -76,7 +79,9 @@ internal sealed class AudioPlayer
                     continue;
                 }
 
+                long pullStart = Stopwatch.GetTimestamp();
                 bool sounding = _mixer.Pull(pcm);
+                PullTicks += Stopwatch.GetTimestamp() - pullStart;
                 // Read after the pull (before it, a talk spurt's first block would be timed by the sound before the pause):
                 // the playhead has moved on by this block, whose first sample was captured one tick earlier.
                 long playhead = playheadCaptureMicros() - TickMicros;

@@ -364,10 +364,10 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
-    public async Task Bench_participants_measures_every_subscription_of_a_call_against_a_serve_child()
+    public async Task Bench_participants_measures_every_subscription_of_a_call_with_its_sound_against_a_serve_child()
     {
         (int code, CliProcess bench) = await CliProcess.RunAsync(_directory, ProcessTimeout,
-            "bench", "--participants", "3", "--size", "320x180", "--frames", "30", "--json");
+            "bench", "--participants", "3", "--size", "320x180", "--frames", "30", "--audio", "--json");
         await using (bench)
         {
             Assert.True(code == 0, $"exit code {code}{Environment.NewLine}{bench.Transcript()}");
@@ -379,6 +379,13 @@ public sealed partial class CliTests : IDisposable
             Assert.True(json.GetProperty("fps").GetDouble() > 0, bench.Transcript());
             Assert.True(json.GetProperty("latency_ms").GetProperty("p50").GetDouble() > 0, bench.Transcript());
             Assert.True(json.GetProperty("hub_cpu_pct").GetDouble() > 0, bench.Transcript()); // the hub is a process of its own
+
+            // --audio: everyone's Opus track reaches the other two, is played through their jitter buffers, and is timed.
+            long sent = json.GetProperty("audio_packets_sent").GetInt64();
+            Assert.True(sent > 0 && json.GetProperty("audio_packets_received").GetInt64() >= sent, bench.Transcript());
+            Assert.True(json.GetProperty("audio_concealed_share").GetDouble() <= 0.05, bench.Transcript());
+            Assert.True(json.GetProperty("audio_played_p50_ms").GetDouble() > json.GetProperty("audio_transit_p50_ms").GetDouble(), bench.Transcript());
+            Assert.True(json.GetProperty("audio_encode_us_per_packet").GetDouble() > 0 && json.GetProperty("audio_decode_us_per_packet").GetDouble() > 0, bench.Transcript());
             AssertNoStackTrace(bench);
         }
     }
