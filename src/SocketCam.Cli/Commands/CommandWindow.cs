@@ -66,8 +66,10 @@ internal sealed class CommandWindow : IDisposable
                 Alternative = "use --snapshot FILE.jpg to save a frame instead",
             };
             VideoWindow window = await VideoWindow.OpenAsync(mailbox, options, loggers, stop.Token);
-            ViewerDisplay.Connect(viewer, mailbox);
-            return new CommandWindow(window, mailbox, null, stop, loggers);
+            // With sound, pictures wait for it (lip sync): held until their capture time plus the sound's delay.
+            PictureDelay? delay = viewer.SoundDelayMicros is null ? null : new PictureDelay(mailbox);
+            ViewerDisplay.Connect(viewer, mailbox, delay);
+            return new CommandWindow(window, mailbox, delay is null ? null : delay.Dispose, stop, loggers);
         }
         catch
         {

@@ -158,7 +158,13 @@ internal static class ViewCommand
         }
 
         await using AudioOutput? audio = output.AudioOut is { } audioTarget ? AudioOutput.Start(audioTarget) : null;
-        using var viewer = new ViewerClient(endpoint, options, loggers) { Audio = audio?.Mixer, LipSync = audio?.LipSync };
+        using var viewer = new ViewerClient(endpoint, options, loggers)
+        {
+            Audio = audio?.Mixer,
+            LipSync = audio?.LipSync,
+            // Pictures are shown with their sound: held back by the sound's delay (docs/AUDIO.md, "Lip sync").
+            SoundDelayMicros = audio is null ? null : () => audio.Player.DelayMicros,
+        };
         if (maxFrames > 0)
         {
             viewer.FrameDecoded = _ =>
@@ -230,7 +236,7 @@ internal static class ViewCommand
                 Finish(viewer, output.Snapshot, output.Json, recording, window);
                 if (audio is not null)
                 {
-                    await Console.Error.WriteLineAsync(audio.SummaryLine(viewer.Stats.MeasuresLatency && viewer.Stats.Frames > 0 ? viewer.Stats.Latency.P50 : null));
+                    await Console.Error.WriteLineAsync(audio.SummaryLine(viewer.PresentedLatency.Count > 0 ? viewer.PresentedLatency.Summarize().P50 : null));
                 }
             }
 

@@ -51,6 +51,14 @@ internal sealed class AudioPlayer
     /// <summary>Where the beeps of what plays are timed (`--audio sync`), with the flashes the video shows; null: not measured.</summary>
     public LipSyncMeter? LipSync { get; set; }
 
+    /// <summary>
+    /// Capture to output of the sound playing now (µs; the last measured, kept through pauses in speech), 0 before any:
+    /// what pictures are held back by so that they are shown with their sound.
+    /// </summary>
+    public long DelayMicros => Volatile.Read(ref _delayMicros);
+
+    private long _delayMicros;
+
     /// <summary>Time spent pulling from the mixer (jitter buffers, Opus decoding, mixing), in Stopwatch ticks.</summary>
     public long PullTicks { get; private set; }
 
@@ -90,7 +98,9 @@ internal sealed class AudioPlayer
                 LipSync?.OnSound(pcm, _mixer.Channels, AudioFormat.OpusRate, playsAt);
                 if (sounding && playhead > TickMicros)
                 {
-                    Latency.Record((Clock.NowMicros() - playhead + _sink.QueuedMicros) / 1000.0);
+                    long delay = Clock.NowMicros() - playhead + _sink.QueuedMicros;
+                    Latency.Record(delay / 1000.0);
+                    Volatile.Write(ref _delayMicros, delay);
                 }
 
                 Ticks++;

@@ -60,6 +60,21 @@ public sealed class ViewerClient : IDisposable
     /// </summary>
     internal long ClockOffsetMicros { get; private set; }
 
+    /// <summary>The longest a picture is held back to be shown with its sound.</summary>
+    public const long MaxHoldMicros = 200_000;
+
+    /// <summary>
+    /// The sound's capture-to-output delay now (µs; 0: none), when the watched participant's sound plays: pictures are then
+    /// shown at their capture time plus it (<see cref="PresentAtMicros"/>), with their sound. Null: shown as decoded.
+    /// </summary>
+    internal Func<long>? SoundDelayMicros { get; init; }
+
+    /// <summary>When the picture just decoded is to be shown (this process's clock): read it in <see cref="FrameDecoded"/>.</summary>
+    internal long PresentAtMicros { get; private set; }
+
+    /// <summary>Capture to shown (held back for lip sync included), in ms.</summary>
+    internal LatencyRecorder PresentedLatency { get; } = new();
+
     /// <summary>Where the flashes of what is shown are timed (with the beeps of what plays: lip sync); null: not measured.</summary>
     internal LipSyncMeter? LipSync { get; init; }
 
@@ -564,8 +579,18 @@ public sealed class ViewerClient : IDisposable
         Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
         if (_options.Decode && _picture is not null)
         {
-            // Decoded is shown (the window draws within a few ms): when flashes reach the screen, for lip sync.
-            LipSync?.OnPicture(Clock.NowMicros(), LipSyncMeter.Brightness(_picture.Buffer.AsSpan(_picture.Offset), _picture.Width, _picture.Height, _picture.Stride));
+            // Lip sync: the picture is shown with its sound, at its capture time plus the sound's delay (held back at
+            // most 200 ms), or now when the sound is not further behind. Flashes are timed when they are shown.
+            long now = Clock.NowMicros();
+            long localCapture = header.CaptureMicros - ClockOffsetMicros;
+            long hold = clockOffsetMicros is null ? 0 : Math.Clamp(localCapture + (SoundDelayMicros?.Invoke() ?? 0) - now, 0, MaxHoldMicros);
+            PresentAtMicros = now + hold;
+            if (clockOffsetMicros is not null)
+            {
+                PresentedLatency.Record((PresentAtMicros - localCapture) / 1000.0);
+            }
+
+            LipSync?.OnPicture(PresentAtMicros, LipSyncMeter.Brightness(_picture.Buffer.AsSpan(_picture.Offset), _picture.Width, _picture.Height, _picture.Stride));
             FrameDecoded?.Invoke(_picture);
         }
     }

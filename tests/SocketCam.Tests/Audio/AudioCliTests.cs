@@ -63,7 +63,7 @@ public sealed class AudioCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Flashes_and_beeps_made_together_are_shown_and_played_within_the_lip_sync_window_over_tcp_and_udp()
+    public async Task Flashes_and_beeps_made_together_are_shown_and_played_within_the_lip_sync_window_over_tcp_in_a_window_and_udp()
     {
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--source", "none", "--data", Path.Combine(_directory, "data"), "--quiet");
         string url = await HubUrlAsync(serve);
@@ -73,10 +73,13 @@ public sealed class AudioCliTests : IDisposable
         Assert.Contains("sync test (a beep each second)", await TrackLineAsync(publish), StringComparison.Ordinal);
 
         // Two viewers at once, one per transport; each times the flashes it shows and the beeps it plays on its own clock.
+        // The TCP one shows its pictures in a real window (Xvfb), held back there to meet their sound.
+        await using XvfbDisplay x = await XvfbDisplay.StartAsync();
         Task<(int, CliProcess)> overUdp = CliProcess.RunAsync(_directory, Wait, "view", udpUrl, "--audio-out", Path.Combine(_directory, "udp.wav"), "--seconds", "7", "--no-window", "--quiet");
-        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, Wait, "view", url, "--audio-out", Path.Combine(_directory, "tcp.wav"), "--seconds", "7", "--no-window", "--quiet");
+        await using CliProcess view = CliProcess.StartWithEnvironment(_directory, x.Environment, "view", url, "--audio-out", Path.Combine(_directory, "tcp.wav"), "--seconds", "7", "--window", "--quiet");
+        int code = await view.WaitForExitAsync(Wait);
         (int udpCode, CliProcess udpView) = await overUdp;
-        await using (view)
+        Assert.Contains(view.Stderr, l => l.StartsWith("window (", StringComparison.Ordinal) && !l.Contains(" 0 frames shown", StringComparison.Ordinal));
         await using (udpView)
         {
             foreach ((int exit, CliProcess viewer) in new[] { (code, view), (udpCode, udpView) })
