@@ -311,7 +311,7 @@ internal sealed class JitterBuffer : IDisposable
             return;
         }
 
-        int packetMicros = _packets.Count > 0 ? _packets.First().Value.Samples * 1_000_000 / AudioFormat.OpusRate : 20_000;
+        long packetMicros = _packets.Count > 0 ? _packets.First().Value.Samples * 1_000_000L / AudioFormat.OpusRate : 20_000;
         if (_packets.Count > 1 && _standingMicros > (_targetMs * 1000) + (packetMicros / 2))
         {
             DropOldest();

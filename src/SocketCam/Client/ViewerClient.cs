@@ -334,7 +334,9 @@ public sealed class ViewerClient : IDisposable
                 if (sound.Accept(datagram.Span, Clock.NowMicros(), out UdpAudioHeader header, out ReadOnlySpan<byte> payload) == AudioArrival.New)
                 {
                     Interlocked.Increment(ref _audioPackets);
-                    var info = new FrameInfo(TrackKind.Audio, header.Codec, FrameFlags.Keyframe, header.Samples, 0, header.Sequence, header.CaptureMicros);
+                    // (A resend of a stream's first packet is only a late packet: it must not start the buffer afresh again.)
+                    bool restart = header.Discontinuity && !header.Resent;
+                    var info = new FrameInfo(TrackKind.Audio, header.Codec, FrameFlags.Keyframe | (restart ? FrameFlags.Discontinuity : 0), header.Samples, 0, header.Sequence, header.CaptureMicros);
                     ReceivedAudio.PushTo(mixer.Track(0, Rooms.Room.SeatAudioTrackId, header.Channels), info, payload, session.ClockOffsetMicros);
                 }
 

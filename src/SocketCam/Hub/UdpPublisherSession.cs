@@ -28,8 +28,8 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     /// <summary>Audio packets waiting to be published (320 ms of 20 ms packets); the oldest goes first when full.</summary>
     private const int QueuedAudio = 16;
 
-    /// <summary>10 ms packets are the shortest Opus packets we take: more per second is a flood, dropped.</summary>
-    private const int MaxAudioPerSecond = 100;
+    /// <summary>10 ms packets (100 a second) are the shortest we take; with room for resends, more than this per second is a flood, dropped.</summary>
+    private const int MaxAudioPerSecond = 150;
 
     private readonly UdpHubListener _listener;
     private readonly Room _room;
@@ -46,6 +46,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private int _audioThisSecond;
     private long _audioPublished;
     private long _audioDropped;
+    private (byte Channels, ushort Samples)? _audioShape;
     private readonly UdpSessionEnd _end = new();
     private readonly ReceiveCounters _received = new();
     private volatile bool _seatHandedOver;
@@ -209,7 +210,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             {
                 await stop.CancelAsync(); // also when publishing failed: the tick and audio loops must end
                 await ticks;
-                await sound;
+                await sound.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // whatever it did, the cleanup below runs
                 _frames.Writer.TryComplete();
                 while (_frames.Reader.TryRead(out MediaFrame? left))
                 {
@@ -289,6 +290,15 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 _listener.Drops.OnMalformed();
             }
 
+            return;
+        }
+
+        // The session's sound keeps the shape of its first packet: a change of channels would republish the seat's track,
+        // and a publisher flipping them could flood everyone with track events.
+        _audioShape ??= (header.Channels, header.Samples);
+        if (_audioShape != (header.Channels, header.Samples))
+        {
+            Interlocked.Increment(ref _audioDropped);
             return;
         }
 

@@ -28,6 +28,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioVie
     private readonly ViewerFeed _feed;
     private readonly UdpFrameSender _sender;
     private readonly UdpAudioSender? _audio;
+    private (uint, ushort) _lastAudioFrom;
     private readonly UdpSessionEnd _end = new();
     private readonly Timer _windowTimer;
     private readonly byte[] _control = new byte[UdpWire.MaxDatagram];
@@ -192,7 +193,7 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioVie
             $"sent {FramesSent} frames{AudioSummary()}, {_sender.DataBytes} picture bytes + {_sender.RecoveryBytes} for loss recovery ({RecoveryPercent:0.0}%: parity group {_sender.Group}, {_sender.ResentBytes} resent); the viewer reported {LossPercent:0.00}% loss and {FramesLostReported} frames lost"));
     }
 
-    private string AudioSummary() => _audio is null ? "" : FormattableString.Invariant($" and {_audio.PacketsSent} audio packets ({_audio.Resent} resent, {_feed.AudioDropped} dropped)");
+    private string AudioSummary() => _audio is null ? "" : FormattableString.Invariant($" and {_audio.PacketsSent} audio packets ({_audio.Resent} resent, {_feed.AudioDropped} dropped, {_audio.TooLarge} not carried)");
 
     /// <summary>Resends what the viewer NACKed; a frame may go only while fewer than 4 are in flight (flow control).</summary>
     async ValueTask<bool> IViewerWriter.BeforeFrameAsync(CancellationToken cancellationToken)
@@ -227,8 +228,11 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioVie
     ValueTask<int> IViewerWriter.WriteAudioAsync(MediaFrame packet, CancellationToken cancellationToken)
     {
         // The room's audio track says its channels; the packet is on the hub's clock, as the viewer expects.
+        // A packet of another stream than the last (the primary participant changed) starts the viewer's buffer afresh.
         int channels = _room.HeardAudioChannels;
-        return new(_audio?.Send(packet.Header, channels, packet.Payload.Span, Clock.NowMicros()) ?? 0);
+        bool discontinuity = (packet.ParticipantId, packet.TrackId) != _lastAudioFrom;
+        _lastAudioFrom = (packet.ParticipantId, packet.TrackId);
+        return new(_audio?.Send(packet.Header, channels, packet.Payload.Span, Clock.NowMicros(), discontinuity) ?? 0);
     }
 
     ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken)

@@ -94,11 +94,12 @@ internal sealed class UdpAudioReceiver
             uint id = header.PacketId;
             int distance = (int)(id - _newest);
             bool restarted = nowMicros - _lastArrival > RestartAfterMicros;
-            if (!_started || (restarted && Math.Abs(distance) > StrayDistance))
+            bool far = distance is > StrayDistance or < -StrayDistance; // (no Math.Abs: int.MinValue is a distance too)
+            if (!_started || (restarted && far))
             {
                 Reset(id);
             }
-            else if (Math.Abs(distance) > StrayDistance)
+            else if (far)
             {
                 _strays++;
                 return AudioArrival.Stray;

@@ -41,13 +41,14 @@ internal sealed class UdpAudioSender
     /// <summary>Packets sent again because the receiver asked.</summary>
     public long Resent => Interlocked.Read(ref _resent);
 
-    /// <summary>Packets above 1132 bytes, not sent (our own encoder never makes one).</summary>
+    /// <summary>Packets UDP cannot carry, not sent: above 1132 bytes, or not 10 or 20 ms long (a v2 publisher's 40 or 60 ms packets).</summary>
     public long TooLarge => Interlocked.Read(ref _tooLarge);
 
     /// <summary>Sends one packet of a track with <paramref name="channels"/> (its capture time already on the receiver's clock); returns the datagram's size, 0 when it was too large.</summary>
-    public int Send(in FrameInfo info, int channels, ReadOnlySpan<byte> payload, long nowMicros)
+    /// <param name="discontinuity">The packet starts another stream than the previous one (the hub's primary participant changed).</param>
+    public int Send(in FrameInfo info, int channels, ReadOnlySpan<byte> payload, long nowMicros, bool discontinuity = false)
     {
-        if (payload.Length is < 1 or > UdpWire.MaxAudioPayload)
+        if (payload.Length is < 1 or > UdpWire.MaxAudioPayload || info.Width is not (480 or 960))
         {
             Interlocked.Increment(ref _tooLarge);
             return 0;
@@ -57,7 +58,7 @@ internal sealed class UdpAudioSender
         {
             int slot = (int)(_nextId % Kept);
             Span<byte> datagram = _ring.AsSpan(slot * UdpWire.MaxDatagram, UdpWire.MaxDatagram);
-            var header = new UdpAudioHeader(_nextId, info.Codec, (byte)Math.Clamp(channels, 1, 2), (ushort)info.Width, (ushort)payload.Length, false, info.Sequence, info.CaptureMicros);
+            var header = new UdpAudioHeader(_nextId, info.Codec, (byte)Math.Clamp(channels, 1, 2), (ushort)info.Width, (ushort)payload.Length, false, info.Sequence, info.CaptureMicros, discontinuity);
             int length = UdpWire.WriteAudio(datagram, _sessionId, header, payload);
             _lengths[slot] = length;
             _ids[slot] = _nextId;

@@ -16,7 +16,7 @@ internal readonly record struct UdpHello(ulong Nonce, byte Flags, PeerRole Role,
 /// The 44-byte header of an AUDIO datagram (the prefix's session id aside): one Opus packet, never fragmented.
 /// <see cref="PacketId"/> counts datagrams of the session for loss detection; <see cref="Sequence"/> is the track's.
 /// </summary>
-internal readonly record struct UdpAudioHeader(uint PacketId, CodecId Codec, byte Channels, ushort Samples, ushort PayloadLength, bool Resent, long Sequence, long CaptureMicros);
+internal readonly record struct UdpAudioHeader(uint PacketId, CodecId Codec, byte Channels, ushort Samples, ushort PayloadLength, bool Resent, long Sequence, long CaptureMicros, bool Discontinuity = false);
 
 internal readonly record struct UdpWelcome(ulong Nonce, long ServerTimeMicros, uint MaxFrameBytes, ushort FragmentPayload);
 

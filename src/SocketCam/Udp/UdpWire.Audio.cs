@@ -17,6 +17,8 @@ internal static partial class UdpWire
 
     private const byte AudioFlagResent = 1;
 
+    private const byte AudioFlagDiscontinuity = 2;
+
     /// <summary>Writes an AUDIO datagram: the header, then <paramref name="payload"/> (1..1132 bytes).</summary>
     public static int WriteAudio(Span<byte> destination, ulong sessionId, in UdpAudioHeader header, ReadOnlySpan<byte> payload)
     {
@@ -31,7 +33,7 @@ internal static partial class UdpWire
         destination[21] = header.Channels;
         BinaryPrimitives.WriteUInt16BigEndian(destination[22..], header.Samples);
         BinaryPrimitives.WriteUInt16BigEndian(destination[24..], (ushort)payload.Length);
-        destination[26] = header.Resent ? AudioFlagResent : (byte)0;
+        destination[26] = (byte)((header.Resent ? AudioFlagResent : 0) | (header.Discontinuity ? AudioFlagDiscontinuity : 0));
         destination[27] = 0;
         BinaryPrimitives.WriteInt64BigEndian(destination[28..], header.Sequence);
         BinaryPrimitives.WriteInt64BigEndian(destination[36..], header.CaptureMicros);
@@ -56,7 +58,7 @@ internal static partial class UdpWire
         byte channels = datagram[21];
         ushort samples = BinaryPrimitives.ReadUInt16BigEndian(datagram[22..]);
         int length = BinaryPrimitives.ReadUInt16BigEndian(datagram[24..]);
-        if (codec != CodecId.Opus || channels is < 1 or > 2 || samples is not (480 or 960) || datagram[26] > AudioFlagResent
+        if (codec != CodecId.Opus || channels is < 1 or > 2 || samples is not (480 or 960) || datagram[26] > (AudioFlagResent | AudioFlagDiscontinuity)
             || datagram.Length != AudioHeaderSize + length)
         {
             return false;
@@ -64,7 +66,7 @@ internal static partial class UdpWire
 
         header = new UdpAudioHeader(
             BinaryPrimitives.ReadUInt32BigEndian(datagram[16..]), codec, channels, samples, (ushort)length, (datagram[26] & AudioFlagResent) != 0,
-            BinaryPrimitives.ReadInt64BigEndian(datagram[28..]), BinaryPrimitives.ReadInt64BigEndian(datagram[36..]));
+            BinaryPrimitives.ReadInt64BigEndian(datagram[28..]), BinaryPrimitives.ReadInt64BigEndian(datagram[36..]), (datagram[26] & AudioFlagDiscontinuity) != 0);
         payload = datagram.Slice(AudioHeaderSize, length);
         return true;
     }

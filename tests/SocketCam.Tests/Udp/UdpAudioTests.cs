@@ -119,8 +119,9 @@ public sealed class UdpAudioTests
         Assert.True(Accept(receiver, 1200, t + 5)); // a jump of 199: a restart, nothing asked for
         Assert.Empty(sent);
         Assert.True(Accept(receiver, 7, t + 2_000_000)); // silence for 2 s, then a new sender: taken
+        Assert.False(Accept(receiver, 7 + 0x8000_0000u, t + 2_000_001)); // half the id space away (int.MinValue): a stray, no overflow
         UdpAudioStats stats = receiver.Stats;
-        Assert.Equal((2L, 1L, 4L), (stats.Duplicates, stats.Strays, stats.Received));
+        Assert.Equal((2L, 2L, 4L), (stats.Duplicates, stats.Strays, stats.Received));
 
         var quiet = new UdpAudioReceiver(d => sent.Add(NackedIds(d)), Session, recovery: false);
         Assert.True(Accept(quiet, 1, t));

@@ -201,6 +201,19 @@ public sealed class UdpHostileTests
         double seconds = clock.Elapsed.TotalSeconds;
         Assert.InRange(hubSide.AudioReception.Received, 1, (long)(100 * (Math.Ceiling(seconds) + 1)));
 
+        // A publisher flipping its channels packet by packet: only the session's first shape is taken (each flip would
+        // republish the seat's track to everyone).
+        await Task.Delay(1100); // a fresh second of the flood cap
+        long publishedBefore = hubSide.AudioPacketsPublished;
+        for (uint id = 601; id <= 620; id++)
+        {
+            publisher.Send(b[..UdpWire.WriteAudio(b, session, new UdpAudioHeader(id, CodecId.Opus, (byte)(1 + (id % 2)), 960, 50, false, id, Clock.NowMicros()), new byte[50])]);
+        }
+
+        await Eventually.UntilAsync(() => hubSide.AudioReception.Received >= 600 + 20 - 1 || hubSide.AudioPacketsPublished - publishedBefore >= 10, "the flipping packets are read");
+        await Task.Delay(200);
+        Assert.InRange(hubSide.AudioPacketsPublished - publishedBefore, 0, 10);
+
         // The pictures go on for the viewer.
         long before = viewer.Decoded;
         for (uint id = 2; id <= 6; id++)
