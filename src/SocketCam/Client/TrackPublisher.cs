@@ -137,6 +137,7 @@ internal sealed class TrackPublisher
             }
 
             int maxFrame = (int)Math.Min(client.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
+            var starts = new List<Func<Task>>();
             for (int i = 0; i < _sources.Count; i++)
             {
                 PublishedSource s = _sources[i];
@@ -155,7 +156,8 @@ internal sealed class TrackPublisher
                     throw new UserFacingException($"The hub refused track {track.TrackId} ({s.Label}): {result.Code.ToWireName()}: {result.Text}");
                 }
 
-                loops.Add(SendLoopAsync(client, track.TrackId, s, maxFrame, stop.Token));
+                ushort videoTrack = track.TrackId;
+                starts.Add(() => SendLoopAsync(client, videoTrack, s, maxFrame, stop.Token));
             }
 
             if (_audio is { } audio)
@@ -171,8 +173,12 @@ internal sealed class TrackPublisher
                     throw new UserFacingException($"The hub refused the audio track ({audio.Spec}): {result.Code.ToWireName()}: {result.Text}");
                 }
 
-                loops.Add(AudioLoopAsync(client, track.TrackId, audio, stop.Token));
+                starts.Add(() => AudioLoopAsync(client, track.TrackId, audio, stop.Token));
             }
+
+            // Frames only once every track is published: a recorder then knows of the sound before the first picture
+            // (a file started without an audio track would have to be closed and a new one begun).
+            loops.AddRange(starts.Select(start => start()));
 
             // Until one ends: the receive loop (the hub went away or said goodbye) or a source loop (a fatal error).
             Task first = await Task.WhenAny(loops);
