@@ -15,7 +15,7 @@ internal sealed class AudioOptionSet
         Audio = new Option<string>("--audio")
         {
             HelpName = "SOURCE",
-            Description = $"Sound to send: auto (a microphone if any), none, mic[:hw:1], lavfi:GRAPH, file:PATH; see docs/AUDIO.md (default: {defaultSpec})",
+            Description = $"Sound to send: auto (a microphone if any), none, mic[:hw:1], lavfi:GRAPH, file:PATH, sync; see docs/AUDIO.md (default: {defaultSpec})",
             DefaultValueFactory = _ => defaultSpec,
         };
     }

@@ -124,7 +124,7 @@ internal static class CommonOptions
     };
 
     /// <summary>The --source kinds in brief; the README's Sources table has every form (seed+tcp:// too).</summary>
-    public const string SourceKinds = "camera[:N], file:PATH, screen, image:PATH, lavfi:GRAPH, pattern (README: Sources)";
+    public const string SourceKinds = "camera[:N], file:PATH, screen, image:PATH, lavfi:GRAPH, pattern, sync (README: Sources)";
 
     public static Option<string> Source(string defaultSpec = "pattern") => new("--source", "-i")
     {

@@ -11,6 +11,7 @@ public sealed class AudioSourceSpecTests
     [InlineData("mic:hw:1,0", nameof(AudioSourceKind.Microphone), "hw:1,0")]
     [InlineData("pulse:alsa_input.usb", nameof(AudioSourceKind.Microphone), "alsa_input.usb")]
     [InlineData("lavfi:sine=frequency=440", nameof(AudioSourceKind.Lavfi), "sine=frequency=440")]
+    [InlineData("sync", nameof(AudioSourceKind.Sync), "")]
     [InlineData("LAVFI:anoisesrc", nameof(AudioSourceKind.Lavfi), "anoisesrc")]
     public void Each_kind_parses(string text, string kind, string argument)
     {

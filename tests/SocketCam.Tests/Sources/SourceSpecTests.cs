@@ -26,6 +26,8 @@ public sealed class SourceSpecTests : IDisposable
     public void The_named_kinds_keep_their_meaning_and_a_missing_path_says_no_such_file()
     {
         Assert.Equal(SourceKind.Pattern, SourceSpec.Parse("pattern").Kind);
+        Assert.Equal(new SourceSpec(SourceKind.Sync, ""), SourceSpec.Parse("sync"));
+        Assert.Equal("sync", SourceSpec.Parse("sync").ToString());
         Assert.Equal(new SourceSpec(SourceKind.Camera, "/dev/video1"), SourceSpec.Parse("camera:1"));
         Assert.Equal(SourceKind.Lavfi, SourceSpec.Parse("lavfi:testsrc2=size=640x360:rate=30").Kind);
         Assert.Equal(SourceKind.Screen, SourceSpec.Parse("screen::99.0").Kind);
