@@ -28,7 +28,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     /// <summary>Audio packets waiting to be published (320 ms of 20 ms packets); the oldest goes first when full.</summary>
     private const int QueuedAudio = 16;
 
-    /// <summary>10 ms packets (100 a second) are the shortest we take; with room for resends, more than this per second is a flood, dropped.</summary>
+    /// <summary>10 ms packets (100 a second) are the shortest we take; with room for resends, more than this a second (a one-second bucket) is a flood, dropped.</summary>
     private const int MaxAudioPerSecond = 150;
 
     private readonly UdpHubListener _listener;
@@ -42,8 +42,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly Channel<MediaFrame> _frames;
     private readonly UdpAudioReceiver _audioReceiver;
     private readonly Channel<(MediaFrame Packet, byte Channels)> _audio;
-    private long _audioSecond;
-    private int _audioThisSecond;
+    private readonly PublishRateLimit _audioRate = new(new LimitOptions { MaxPublishFps = MaxAudioPerSecond });
     private long _audioPublished;
     private long _audioDropped;
     private (byte Channels, ushort Samples)? _audioShape;
@@ -263,14 +262,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     /// <summary>On the listener's receive loop: a flood is cut first, then duplicates; a new packet is copied into the queue.</summary>
     private void OnAudio(ReadOnlySpan<byte> datagram)
     {
-        long second = Environment.TickCount64 / 1000;
-        if (second != _audioSecond)
-        {
-            _audioSecond = second;
-            _audioThisSecond = 0;
-        }
-
-        if (++_audioThisSecond > MaxAudioPerSecond)
+        if (!_audioRate.TryAdmit(datagram.Length))
         {
             _guards.Refusals.Count(Refusal.PublishRateLimit);
             Interlocked.Increment(ref _audioDropped);

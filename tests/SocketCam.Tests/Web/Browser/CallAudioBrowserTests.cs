@@ -21,7 +21,7 @@ namespace SocketCam.Tests.Web.Browser;
 [Collection(NetworkCollection.Name)]
 public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>, IDisposable
 {
-    private const string LightVideo = "size=320x180&fps=10";
+    private const string LightVideo = CallPage.LightVideo;
 
     /// <summary>A beep is there when a quantum's RMS passes this (the fake beep plays at about 0.45 RMS; silence is 0).</summary>
     private const double BeepLevel = 0.1;
@@ -36,8 +36,8 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
         await using BrowserPage alice = await browser.NewPageAsync();
         await using BrowserPage bob = await browser.NewPageAsync();
-        uint aliceId = await JoinAsync(alice, server.Url, "Alice");
-        uint bobId = await JoinAsync(bob, server.Url, "Bob");
+        uint aliceId = await CallPage.JoinAsync(alice, server.Url, "Alice");
+        uint bobId = await CallPage.JoinAsync(bob, server.Url, "Bob");
         string aliceAtBob = $"window.socketcamAudioStats().tracks.find(t => t.participantId === {aliceId})";
         string aliceTile = $".tile[data-participant=\"{aliceId}\"]";
 
@@ -149,8 +149,8 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
         Assert.Contains("Microphone access was refused", words, StringComparison.Ordinal);
         Assert.Contains("you can still join", words, StringComparison.Ordinal);
 
-        uint quietId = await JoinAsync(quiet, server.Url, "Quiet", navigate: false);
-        uint talkerId = await JoinAsync(talker, server.Url, "Talker");
+        uint quietId = await CallPage.JoinAsync(quiet, server.Url, "Quiet", navigate: false);
+        uint talkerId = await CallPage.JoinAsync(talker, server.Url, "Talker");
         Assert.True(await quiet.Page.IsVisibleAsync("#audio-note"));
         Assert.Contains("Microphone access was refused", await quiet.Page.InnerTextAsync("#audio-note"), StringComparison.Ordinal);
         Assert.True(await quiet.Page.IsDisabledAsync("#mic"));
@@ -182,8 +182,8 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
             // Alice's page captures through the AudioWorklet (what browsers without MediaStreamTrackProcessor use).
             IResponse response = await alice.GotoAsync($"{url}/call/call?{LightVideo}&audiocapture=worklet");
             Assert.Equal(200, response.Status);
-            uint aliceId = await JoinAsync(alice, url, "Alice", navigate: false);
-            uint bobId = await JoinAsync(bob, url, "Bob");
+            uint aliceId = await CallPage.JoinAsync(alice, url, "Alice", navigate: false);
+            uint bobId = await CallPage.JoinAsync(bob, url, "Bob");
             Assert.Equal("audio-worklet", (await StatsAsync(alice, "window.socketcamAudioStats().mic")).GetProperty("capture").GetString());
             await bob.UntilAsync($"window.socketcamAudioStats().tracks.find(t => t.participantId === {aliceId})?.decoded > 100", "Bob decodes Alice's worklet-captured audio");
             await UntilLoudAsync(bob, aliceId, "Alice's beeps play at Bob's");
@@ -244,9 +244,9 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
         await using BrowserPage grace = await browser.NewPageAsync();
         await using BrowserPage linus = await browser.NewPageAsync();
         await linus.Page.SetViewportSizeAsync(1280, 720);
-        uint adaId = await JoinAsync(ada, server.Url, "Ada Lovelace", room: "standup");
-        uint graceId = await JoinAsync(grace, server.Url, "Grace Hopper", room: "standup");
-        await JoinAsync(linus, server.Url, "Linus", room: "standup");
+        uint adaId = await CallPage.JoinAsync(ada, server.Url, "Ada Lovelace", room: "standup");
+        uint graceId = await CallPage.JoinAsync(grace, server.Url, "Grace Hopper", room: "standup");
+        await CallPage.JoinAsync(linus, server.Url, "Linus", room: "standup");
         await grace.Page.ClickAsync("#mic");
         await linus.UntilAsync($"document.querySelector('.tile[data-participant=\"{graceId}\"]').dataset.audio === 'muted'", "Grace shows as muted");
         if (await linus.Page.IsVisibleAsync("#panel"))
@@ -269,7 +269,7 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
     {
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
         await using BrowserPage alice = await browser.NewPageAsync();
-        await JoinAsync(alice, server.Url, "Alice");
+        await CallPage.JoinAsync(alice, server.Url, "Alice");
 
         // The native viewer hears the page's Opus track through libopus, its jitter buffer and player, into a WAV.
         string wav = Path.Combine(_directory, "alice.wav");
@@ -291,21 +291,6 @@ public sealed class CallAudioBrowserTests(BrowserFixture browser, ITestOutputHel
         Assert.True(beeps >= 8, $"{beeps} beeps in {Describe(envelope.Chunk(375).Select(c => c.Max()))}");
         Assert.True(Math.Abs(periodSeconds - 0.5) <= 0.05 || Math.Abs(periodSeconds - 1.0) <= 0.1, $"beeps every {periodSeconds:0.000} s");
         Assert.True(regular >= 0.7, $"irregular beeps: {regular:P0}");
-    }
-
-    private static async Task<uint> JoinAsync(BrowserPage page, string url, string name, string room = "call", bool navigate = true)
-    {
-        if (navigate)
-        {
-            IResponse response = await page.GotoAsync($"{url}/call/{room}?{LightVideo}");
-            Assert.Equal(200, response.Status);
-        }
-
-        await page.Page.FillAsync("#name", name);
-        await page.UntilAsync("document.getElementById('preview').readyState >= 2", "the camera preview plays");
-        await page.Page.ClickAsync("#join");
-        await page.UntilAsync("window.socketcam.state === 'live' && window.socketcam.participantId > 0", $"{name} is in the call");
-        return await page.EvalAsync<uint>("() => window.socketcam.participantId");
     }
 
     private static async Task<JsonElement> StatsAsync(BrowserPage page, string expression) =>

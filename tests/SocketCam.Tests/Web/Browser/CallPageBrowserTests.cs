@@ -21,7 +21,7 @@ namespace SocketCam.Tests.Web.Browser;
 public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelper output) : IClassFixture<BrowserFixture>, IDisposable
 {
     /// <summary>Small and slow enough for three browsers on a shared 2-core machine; the page's defaults are 640x360 at 20 fps.</summary>
-    private const string LightVideo = "size=320x180&fps=10";
+    private const string LightVideo = CallPage.LightVideo;
 
     private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-call-").FullName;
 
@@ -35,7 +35,7 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using BrowserPage bob = await browser.NewPageAsync();
         await using BrowserPage carol = await browser.NewPageAsync();
         BrowserPage[] pages = [alice, bob, carol];
-        uint[] ids = [await JoinAsync(alice, server.Url, "Alice"), await JoinAsync(bob, server.Url, "Bob"), await JoinAsync(carol, server.Url, "Carol")];
+        uint[] ids = [await CallPage.JoinAsync(alice, server.Url, "Alice"), await CallPage.JoinAsync(bob, server.Url, "Bob"), await CallPage.JoinAsync(carol, server.Url, "Carol")];
 
         // The fourth is the real CLI: `socketcam call --no-window` over TCP, its test pattern as its camera, chat on stdin.
         await using CliProcess native = CliProcess.Start(_directory, "call", $"{server.Hub.Url}/call", "--name", "Native", "--no-window", "--json",
@@ -114,8 +114,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
         await using BrowserPage mallory = await browser.NewPageAsync();
         await using BrowserPage victim = await browser.NewPageAsync();
-        await JoinAsync(victim, server.Url, "Victim");
-        uint malloryId = await JoinAsync(mallory, server.Url, HostileName);
+        await CallPage.JoinAsync(victim, server.Url, "Victim");
+        uint malloryId = await CallPage.JoinAsync(mallory, server.Url, HostileName);
 
         await SendChatAsync(mallory, HostileText);
         foreach (BrowserPage page in new[] { victim, mallory })
@@ -150,8 +150,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
             await using RoomSession native = await RoomSession.JoinAsync(hub, "Native", room: "call", chat: new ChatChannel());
             await using BrowserPage alice = await browser.NewPageAsync();
             await using BrowserPage bob = await browser.NewPageAsync();
-            await JoinAsync(alice, url, "Alice");
-            await JoinAsync(bob, url, "Bob");
+            await CallPage.JoinAsync(alice, url, "Alice");
+            await CallPage.JoinAsync(bob, url, "Bob");
             await SendChatAsync(alice, "before the drop");
             await native.WaitForChatAsync(1);
             await bob.UntilAsync("window.socketcam.chat.length === 1", "Bob sees the first message");
@@ -204,8 +204,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
         await using BrowserPage alice = await browser.NewPageAsync();
         await using BrowserPage bob = await browser.NewPageAsync();
-        await JoinAsync(alice, server.Url, "Alice");
-        uint bobId = await JoinAsync(bob, server.Url, "Bob");
+        await CallPage.JoinAsync(alice, server.Url, "Alice");
+        uint bobId = await CallPage.JoinAsync(bob, server.Url, "Bob");
 
         await SendChatAsync(alice, new string('x', 4097));
         await alice.UntilAsync("window.socketcam.refusals.some(r => r.code === 'too-large')", "the oversize message is refused");
@@ -246,8 +246,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using BrowserPage desk = await browser.NewPageAsync();
         await using BrowserPage phone = await browser.NewPageAsync();
         await phone.Page.SetViewportSizeAsync(390, 844);
-        uint deskId = await JoinAsync(desk, server.Url, "Desk");
-        uint phoneId = await JoinAsync(phone, server.Url, "Phone");
+        uint deskId = await CallPage.JoinAsync(desk, server.Url, "Desk");
+        uint phoneId = await CallPage.JoinAsync(phone, server.Url, "Phone");
 
         await phone.UntilAsync($"window.socketcam.tiles[{deskId}] > 3", "the phone draws the other camera");
         LocatorBoundingBoxResult grid = await BoxAsync(phone, "#grid");
@@ -312,8 +312,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
         await using BrowserPage alice = await browser.NewPageAsync();
         await using BrowserPage bob = await browser.NewPageAsync();
-        await JoinAsync(alice, server.Url, "Alice");
-        uint bobId = await JoinAsync(bob, server.Url, "Bob");
+        await CallPage.JoinAsync(alice, server.Url, "Alice");
+        uint bobId = await CallPage.JoinAsync(bob, server.Url, "Bob");
         await alice.UntilAsync($"window.socketcam.tiles[{bobId}] > 3", "Alice draws Bob");
         await alice.UntilAsync("document.getElementById('chat-input').disabled", "the chat box is off");
         Assert.Equal("This hub keeps no chat", await alice.Page.GetAttributeAsync("#chat-input", "placeholder"));
@@ -371,7 +371,7 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
             {
                 BrowserPage page = await browser.NewPageAsync();
                 pages.Add(page);
-                await JoinAsync(page, server.Url, $"P{i}", video: Environment.GetEnvironmentVariable("SOCKETCAM_CALL_VIDEO") ?? "");
+                await CallPage.JoinAsync(page, server.Url, $"P{i}", video: Environment.GetEnvironmentVariable("SOCKETCAM_CALL_VIDEO") ?? "");
             }
 
             await pages[0].UntilAsync("Object.values(window.socketcam.tiles).filter(n => n > 0).length === 3", "the first page draws the other three");
@@ -425,12 +425,12 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
             BrowserPage first = await browser.NewPageAsync();
             pages.Add(first);
             await first.Page.SetViewportSizeAsync(1280, 800);
-            await JoinAsync(first, server.Url, names[0], room: "standup");
+            await CallPage.JoinAsync(first, server.Url, names[0], room: "standup");
             for (int i = 1; i < names.Length; i++)
             {
                 BrowserPage page = await browser.NewPageAsync();
                 pages.Add(page);
-                await JoinAsync(page, server.Url, names[i], room: "standup");
+                await CallPage.JoinAsync(page, server.Url, names[i], room: "standup");
             }
 
             await pages[3].Page.ClickAsync("#cam");
@@ -453,7 +453,7 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
             BrowserPage phone = await browser.NewPageAsync();
             pages.Add(phone);
             await phone.Page.SetViewportSizeAsync(390, 844);
-            await JoinAsync(phone, server.Url, "Phone", room: "standup");
+            await CallPage.JoinAsync(phone, server.Url, "Phone", room: "standup");
             await phone.UntilAsync("Object.values(window.socketcam.tiles).filter(n => n > 3).length >= 3", "the phone draws the cameras");
             await phone.UntilAsync("document.querySelectorAll('.toast').length === 0", "the toasts faded");
             await phone.Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(target, "call-page-phone.png") });
@@ -489,7 +489,7 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         {
             await hub.WaitForStdoutLineAsync(l => l.Contains("HTTP listening", StringComparison.Ordinal), TestHub.Timeout);
             await using BrowserPage alice = await browser.NewPageAsync();
-            await JoinAsync(alice, url, "Alice");
+            await CallPage.JoinAsync(alice, url, "Alice");
             await using CliProcess bob = CliProcess.Start(_directory, "call", $"tcp://127.0.0.1:{tcp}/call", "--name", "Bob", "--no-window", "--json",
                 "--source", "pattern", "--size", "320x180", "--fps", "10", "--quiet");
             await alice.UntilAsync("window.socketcam.participants.length === 2", "Alice sees Bob");
@@ -537,8 +537,8 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null, chatDirectory: _directory);
         await using BrowserPage alice = await browser.NewPageAsync();
         await using BrowserPage bob = await browser.NewPageAsync();
-        uint aliceId = await JoinAsync(alice, server.Url, "Alice");
-        await JoinAsync(bob, server.Url, "Bob");
+        uint aliceId = await CallPage.JoinAsync(alice, server.Url, "Alice");
+        await CallPage.JoinAsync(bob, server.Url, "Bob");
         await using RoomSession native = await RoomSession.JoinAsync(server.Hub, "Native", room: "call");
 
         await alice.Page.ClickAsync("#screen");
@@ -556,17 +556,6 @@ public sealed class CallPageBrowserTests(BrowserFixture browser, ITestOutputHelp
         await bob.UntilAsync($"!document.querySelector('{screenTile}')", "the screen tile goes when the share stops");
         await Eventually.UntilAsync(() => native.Client.Room.Tracks.Count(t => t.ParticipantId == aliceId && t.Description.Kind == SocketCam.Media.TrackKind.Video) == 1, "the screen track unpublished", TestHub.Timeout);
         await AssertMovingAsync(bob, TileCanvas(aliceId)); // her camera goes on
-    }
-
-    private static async Task<uint> JoinAsync(BrowserPage page, string url, string name, string room = "call", string video = LightVideo)
-    {
-        IResponse response = await page.GotoAsync($"{url}/call/{room}{(video.Length > 0 ? "?" + video : "")}");
-        Assert.Equal(200, response.Status);
-        await page.Page.FillAsync("#name", name);
-        await page.UntilAsync("document.getElementById('preview').readyState >= 2", "the camera preview plays");
-        await page.Page.ClickAsync("#join");
-        await page.UntilAsync("window.socketcam.state === 'live' && window.socketcam.participantId > 0", $"{name} is in the call");
-        return await page.EvalAsync<uint>("() => window.socketcam.participantId");
     }
 
     private static async Task SendChatAsync(BrowserPage page, string text)
