@@ -9,7 +9,7 @@ public enum CodecId : byte
     /// <summary>Uncompressed BGR24, rows packed, top row first (what the seed tutorials send).</summary>
     RawBgr24 = 2,
 
-    /// <summary>H.264, one Annex B access unit per frame (issue 19; refused until then).</summary>
+    /// <summary>H.264, one Annex B access unit per frame; SPS and PPS in-band before each IDR (docs/H264.md).</summary>
     H264 = 3,
 
     /// <summary>One Opus packet (issue 18).</summary>

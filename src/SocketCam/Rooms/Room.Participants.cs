@@ -191,7 +191,7 @@ public sealed partial class Room
                 return Refuse(requestId, ErrorCode.TooManyTracks, (uint)Limits.MaxTracks, $"at most {Limits.MaxTracks} tracks per participant");
             }
 
-            if (CodecIds.KindOf(description.Codec) != description.Kind || description.Codec == CodecId.H264)
+            if (CodecIds.KindOf(description.Codec) != description.Kind)
             {
                 return Refuse(requestId, ErrorCode.UnsupportedMedia, 0, $"{description.Kind.ToString().ToLowerInvariant()} codec {CodecIds.Name(description.Codec)} is not accepted here");
             }
