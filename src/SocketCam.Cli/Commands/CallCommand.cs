@@ -49,6 +49,7 @@ internal static class CallCommand
             url, name, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noWindow, json, noReconnect, quiet, logLevel,
         };
         tls.AddTo(command);
+        sources.AddEncoderOptionsTo(command);
         audio.AddTo(command);
         command.Options.Add(audioOut);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, cancellationToken) =>
@@ -82,7 +83,7 @@ internal static class CallCommand
                         await Console.Error.WriteLineAsync("socketcam: " + note);
                     }
 
-                    encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                    encoder = sources.CreateEncoder(r, codec, subsampling);
                     opened.Add(new PublishedSource(source, encoder, SourceOptionSet.TrackSourceOf(spec), source.Description));
                 }
 

@@ -83,14 +83,14 @@ internal static class CommonOptions
 
     public static Option<CodecId> Codec() => new("--codec", "-c")
     {
-        HelpName = "jpeg|raw",
-        Description = "jpeg (libjpeg-turbo) or raw (uncompressed BGR frames, as the Python tutorials send)",
+        HelpName = "jpeg|h264|raw",
+        Description = "jpeg (libjpeg-turbo, every frame whole), h264 (libx264: about a tenth of the bytes) or raw (uncompressed BGR, as the tutorials send)",
         DefaultValueFactory = _ => CodecId.Jpeg,
         CustomParser = r =>
         {
             if (!TryParseCodec(r.Tokens[0].Value, out CodecId codec))
             {
-                r.AddError($"Unknown codec '{r.Tokens[0].Value}': use jpeg or raw.");
+                r.AddError($"Unknown codec '{r.Tokens[0].Value}': use jpeg, h264 or raw.");
                 return default;
             }
 
@@ -364,6 +364,9 @@ internal static class CommonOptions
             case "raw" or "bgr" or "bgr24":
                 codec = CodecId.RawBgr24;
                 return true;
+            case "h264" or "h.264" or "avc":
+                codec = CodecId.H264;
+                return true;
             default:
                 codec = default;
                 return false;
@@ -383,5 +386,5 @@ internal static class CommonOptions
         },
     };
 
-    public static string CodecName(CodecId codec) => codec == CodecId.Jpeg ? "jpeg" : "raw";
+    public static string CodecName(CodecId codec) => CodecIds.Name(codec);
 }

@@ -34,6 +34,7 @@ internal static class PublishCommand
             url, sources.SourceOption, name, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, seconds, noReconnect, quiet, noRecovery, preview, logLevel,
         };
         tls.AddTo(command);
+        sources.AddEncoderOptionsTo(command);
         audio.AddTo(command);
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -67,7 +68,7 @@ internal static class PublishCommand
                 return await PublishTracksAsync(r, specs, options with { Agent = "socketcam publish (tracks)" }, r.GetValue(name)!, r.GetValue(quiet), r.GetValue(seconds), loggers, sound, token2);
             }
 
-            using IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+            using IFrameEncoder encoder = sources.CreateEncoder(r, codec, subsampling);
             (IFrameSource opened, string? note) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
             if (note is not null)
             {
@@ -118,7 +119,7 @@ internal static class PublishCommand
                 foreach (string spec in specs)
                 {
                     (IFrameSource source, _) = await sources.OpenSpecAsync(spec, r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token2);
-                    IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                    IFrameEncoder encoder = sources.CreateEncoder(r, codec, subsampling);
                     encoders.Add(encoder);
                     opened.Add(new PublishedSource(source, encoder, SourceOptionSet.TrackSourceOf(spec), source.Description));
                 }

@@ -201,7 +201,7 @@ internal static class ServeCommand
         var logLevel = CommonOptions.LogLevel();
         var command = new Command("serve", "Run the hub: capture into a room and serve it to viewers; publishers can feed other rooms")
         {
-            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, tlsOn, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, open, tokenKey, rooms, maxRooms, quiet, preview, logLevel,
+            listen, unix, sources.Source, sources.Loop, sources.NoPassthrough, sources.Size, sources.Fps, codec, sources.Quality, subsampling, sources.Bitrate, sources.KeyframeInterval, sources.IntraRefresh, room, token, maxFrame, record, recordFormat, recordMaxSize, recordMaxDuration, recordMaxTotal, recordMinFree, maxPerAddress, maxPublishFps, maxPublishBitrate, maxParticipants, maxTracks, maxSubscriptions, maxRequests, data, chatHistory, chatRate, https, tlsOn, cert, key, seedTcp, seedRoom, http, allowOrigin, udp, open, tokenKey, rooms, maxRooms, quiet, preview, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token2) =>
         {
@@ -279,7 +279,7 @@ internal static class ServeCommand
             options = options with { Sessions = options.Sessions with { Token = access.Token, RoomTokens = access.RoomTokens } };
             if (!string.Equals(r.GetValue(sources.Source)!, "none", StringComparison.OrdinalIgnoreCase))
             {
-                IFrameEncoder encoder = CodecFactory.CreateEncoder(r.GetValue(codec), CommonOptions.Jpeg(r.GetValue(sources.Quality), r.GetValue(subsampling)!));
+                IFrameEncoder encoder = sources.CreateEncoder(r, codec, subsampling);
                 try
                 {
                     (IFrameSource frameSource, string? note) = await sources.OpenAsync(r, options.Sessions.MaxFrameBytes, loggers, token2);

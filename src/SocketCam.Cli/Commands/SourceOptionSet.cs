@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
 using SocketCam.Media;
 using SocketCam.Sources;
 
@@ -39,6 +41,51 @@ internal sealed class SourceOptionSet
     public Option<double> Fps { get; }
 
     public Option<int> Quality { get; } = CommonOptions.Quality();
+
+    /// <summary>--bitrate, for --codec h264.</summary>
+    public Option<int> Bitrate { get; } = CommonOptions.Range(
+        new Option<int>("--bitrate")
+        {
+            HelpName = "KBPS",
+            Description = "H.264 bitrate in kbit/s (default 0: from size and rate, about 1900 at 720p30)",
+        },
+        0,
+        100_000);
+
+    /// <summary>--keyint, for --codec h264.</summary>
+    public Option<int> KeyframeInterval { get; } = CommonOptions.Range(
+        new Option<int>("--keyint")
+        {
+            HelpName = "FRAMES",
+            Description = "H.264 frames between keyframes (default 0: two seconds; joining or lagging viewers ask for one sooner)",
+        },
+        0,
+        100_000);
+
+    /// <summary>--intra-refresh, for --codec h264.</summary>
+    public Option<bool> IntraRefresh { get; } = new("--intra-refresh")
+    {
+        Description = "H.264: refresh the picture a column at a time instead of whole keyframes (no big frames)",
+    };
+
+    /// <summary>The encoder options a command adds beside --codec and --quality.</summary>
+    public void AddEncoderOptionsTo(Command command)
+    {
+        command.Options.Add(Bitrate);
+        command.Options.Add(KeyframeInterval);
+        command.Options.Add(IntraRefresh);
+    }
+
+    /// <summary>The encoder --codec asks for, with --quality/--subsampling (JPEG) or --bitrate/--keyint/--intra-refresh (H.264).</summary>
+    public IFrameEncoder CreateEncoder(ParseResult r, Option<CodecId> codec, Option<string> subsampling)
+    {
+        double fps = r.GetValue(Fps);
+        return CodecFactory.CreateEncoder(
+            r.GetValue(codec),
+            CommonOptions.Jpeg(r.GetValue(Quality), r.GetValue(subsampling)!),
+            new H264Options { BitrateKbps = r.GetValue(Bitrate), KeyframeInterval = r.GetValue(KeyframeInterval), IntraRefresh = r.GetValue(IntraRefresh) },
+            fps > 0 ? fps : 30);
+    }
 
     /// <summary>
     /// Opens --source with what the user gave explicitly (--size/--fps left at their defaults keep a file's or camera's

@@ -10,7 +10,7 @@ internal static class TrackChoice
     {
         foreach (TrackRecord t in tracks)
         {
-            if (t.Description.Kind != TrackKind.Video || !CodecIds.IsV1Video(t.Description.Codec))
+            if (t.Description.Kind != TrackKind.Video || !CodecIds.IsWatchableVideo(t.Description.Codec))
             {
                 continue;
             }

@@ -116,6 +116,14 @@ internal sealed class TrackPublisher
         Retry = null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         client.FrameReceived = _hooks.FrameReceived;
+        // Video tracks are 1..N in source order; an inter-coded encoder answers with a keyframe (JPEG ignores it).
+        client.KeyframeRequested = m =>
+        {
+            if (m.TrackId >= 1 && m.TrackId <= _sources.Count)
+            {
+                _sources[m.TrackId - 1].Encoder.RequestKeyframe();
+            }
+        };
         if (_hooks.EventReceived is { } onEvent)
         {
             client.EventReceived = e => onEvent(client, e);

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
 using SocketCam.Diagnostics;
 using SocketCam.Media;
 using SocketCam.Protocol;
@@ -154,9 +155,13 @@ public sealed class ViewerClient : IDisposable
                 return ValueTask.CompletedTask;
             }
 
-            return watching is { } w && w.Participant == f.ParticipantId && w.Track == f.TrackId && f.Info.Kind == TrackKind.Video
-                ? DeliverHubFrameAsync(f.Info, f.Data, client.ClockOffsetMicros, cancellationToken)
-                : ValueTask.CompletedTask;
+            if (watching is not { } w || w.Participant != f.ParticipantId || w.Track != f.TrackId || f.Info.Kind != TrackKind.Video)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            ValueTask delivered = DeliverHubFrameAsync(f.Info, f.Data, client.ClockOffsetMicros, cancellationToken);
+            return KeyframeWanted || !delivered.IsCompletedSuccessfully ? AskForKeyframeAfterAsync(delivered, client, w.Participant, w.Track, cancellationToken) : delivered;
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
@@ -270,6 +275,22 @@ public sealed class ViewerClient : IDisposable
 
     /// <summary>Audio packets received.</summary>
     internal long AudioPackets => Interlocked.Read(ref _audioPackets);
+
+    /// <summary>The H.264 decoder waits for a keyframe: the session asks the hub for one (which coalesces and rate-limits).</summary>
+    private bool KeyframeWanted { get; set; }
+
+    /// <summary>The H.264 decoder of the watched track (null before the first H.264 frame): its error counts, for tests and stats.</summary>
+    internal H264Decoder? H264Decoder => _decoders.GetValueOrDefault(CodecId.H264) as H264Decoder;
+
+    private async ValueTask AskForKeyframeAfterAsync(ValueTask delivered, RoomClient client, uint participantId, ushort trackId, CancellationToken cancellationToken)
+    {
+        await delivered;
+        if (KeyframeWanted)
+        {
+            KeyframeWanted = false;
+            await client.SendKeyframeRequestAsync(participantId, trackId, cancellationToken);
+        }
+    }
 
     private long _audioPackets;
 
@@ -566,6 +587,14 @@ public sealed class ViewerClient : IDisposable
             {
                 Verify(header, data);
             }
+        }
+        catch (InvalidDataException) when (_decoders.GetValueOrDefault(CodecId.H264) is H264Decoder { WaitingForKeyframe: true } && header.Codec == CodecId.H264)
+        {
+            // Inter-coded video after a loss (or from the middle of the stream): nothing to show until the next
+            // keyframe, which the session asks for (v2: KEYFRAME_REQUEST; UDP: its own request).
+            Stats.OnWaitingForKeyframe();
+            KeyframeWanted = true;
+            return;
         }
         catch (InvalidDataException ex)
         {

@@ -137,6 +137,14 @@ public sealed class ViewerStats
 
     internal void OnCorrupt() => Interlocked.Increment(ref _corrupt);
 
+    /// <summary>An H.264 frame that could not be shown because the decoder waits for a keyframe (not an error).</summary>
+    internal void OnWaitingForKeyframe() => Interlocked.Increment(ref _waitingForKeyframe);
+
+    /// <summary>H.264 frames skipped while waiting for a keyframe.</summary>
+    public long WaitingForKeyframe => Interlocked.Read(ref _waitingForKeyframe);
+
+    private long _waitingForKeyframe;
+
     /// <summary>While the viewer is not connected and waits to try again: why and when (for the status line); null once connected.</summary>
     public RetryState? Retry => _retry;
 

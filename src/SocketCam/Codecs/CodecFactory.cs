@@ -1,4 +1,5 @@
 using SocketCam.Media;
+using SocketCam.Codecs.H264;
 using SocketCam.Codecs.TurboJpeg;
 
 namespace SocketCam.Codecs;
@@ -6,11 +7,14 @@ namespace SocketCam.Codecs;
 /// <summary>Creates encoders and decoders by codec id.</summary>
 internal static class CodecFactory
 {
-    /// <exception cref="Diagnostics.NativeDependencyException">JPEG was asked for and libjpeg-turbo is not installed.</exception>
-    public static IFrameEncoder CreateEncoder(CodecId codec, JpegOptions? jpegOptions = null)
+    /// <exception cref="Diagnostics.NativeDependencyException">The codec's library (libjpeg-turbo, libx264) is not installed.</exception>
+    public static IFrameEncoder CreateEncoder(CodecId codec, JpegOptions? jpegOptions = null, H264Options? h264Options = null, double fps = 30)
     {
         switch (codec)
         {
+            case CodecId.H264:
+                TurboJpegLibrary.EnsureAvailable(); // BGR sources are converted to I420 with it
+                return new X264Encoder(h264Options, fps);
             case CodecId.Jpeg:
                 TurboJpegLibrary.EnsureAvailable();
                 return new JpegEncoder(jpegOptions);
@@ -21,11 +25,14 @@ internal static class CodecFactory
         }
     }
 
-    /// <exception cref="Diagnostics.NativeDependencyException">JPEG was asked for and libjpeg-turbo is not installed.</exception>
+    /// <exception cref="Diagnostics.NativeDependencyException">The codec's library (libjpeg-turbo, libavcodec) is not installed.</exception>
     public static IFrameDecoder CreateDecoder(CodecId codec)
     {
         switch (codec)
         {
+            case CodecId.H264:
+                TurboJpegLibrary.EnsureAvailable();
+                return new H264Decoder();
             case CodecId.Jpeg:
                 TurboJpegLibrary.EnsureAvailable();
                 return new JpegDecoder();

@@ -32,7 +32,10 @@ public static class CodecIds
     /// <summary>Every frame of the codec decodes on its own (JPEG, raw, Opus, PCM): keyframe requests are absorbed.</summary>
     public static bool AllKeyframes(CodecId codec) => codec != CodecId.H264;
 
-    /// <summary>v1 can carry it (VIDEO_FRAME's codec field): what a v1 viewer's primary track must use.</summary>
+    /// <summary>Video the native viewers and the hub decode (JPEG, raw, H.264): what can be watched and be a room's primary track.</summary>
+    public static bool IsWatchableVideo(CodecId codec) => codec is CodecId.Jpeg or CodecId.RawBgr24 or CodecId.H264;
+
+    /// <summary>v1 can carry it (VIDEO_FRAME's codec field): JPEG and raw; an H.264 primary reaches v1 viewers transcoded (docs/H264.md).</summary>
     public static bool IsV1Video(CodecId codec) => codec is CodecId.Jpeg or CodecId.RawBgr24;
 
     public static string Name(CodecId codec) => codec switch

@@ -375,7 +375,8 @@ public sealed partial class Room
     /// The v1 seat: claims it for <paramref name="owner"/> and adds its participant (visible, one video track published
     /// at its first frame, or now when <paramref name="description"/> is known, like the hub's own capture).
     /// </summary>
-    public bool TryClaimPublisher(object owner, string name, ParticipantTransport transport, ParticipantFlags flags = ParticipantFlags.SpeaksV1, TrackDescription? description = null)
+    /// <param name="keyframeRequested">Called when a keyframe of the seat's track is asked for (coalesced, §4.9): inter-coded sources answer it.</param>
+    public bool TryClaimPublisher(object owner, string name, ParticipantTransport transport, ParticipantFlags flags = ParticipantFlags.SpeaksV1, TrackDescription? description = null, Action? keyframeRequested = null)
     {
         if (Interlocked.CompareExchange(ref _publisher, owner, null) is not null)
         {
@@ -385,6 +386,11 @@ public sealed partial class Room
         try
         {
             Participant seat = Join(name, transport, flags, hidden: false, outbox: null);
+            if (keyframeRequested is not null)
+            {
+                seat.KeyframeRequested = _ => keyframeRequested();
+            }
+
             lock (_lock)
             {
                 _seat = seat;
@@ -405,7 +411,7 @@ public sealed partial class Room
         }
     }
 
-    /// <summary>Frees the v1 seat <paramref name="owner"/> claimed with <see cref="TryClaimPublisher(object, string, ParticipantTransport, ParticipantFlags, TrackDescription?)"/> (its participant leaves); anyone else's claim is left alone.</summary>
+    /// <summary>Frees the v1 seat <paramref name="owner"/> claimed with <see cref="TryClaimPublisher(object, string, ParticipantTransport, ParticipantFlags, TrackDescription?, Action?)"/> (its participant leaves); anyone else's claim is left alone.</summary>
     public void ReleasePublisher(object owner)
     {
         if (!ReferenceEquals(Volatile.Read(ref _publisher), owner))
@@ -630,7 +636,7 @@ public sealed partial class Room
         Track? best = null;
         foreach (Track t in _tracks)
         {
-            if (t.Kind == TrackKind.Video && CodecIds.IsV1Video(t.Description.Codec) && (best is null || t.Order < best.Order))
+            if (t.Kind == TrackKind.Video && CodecIds.IsWatchableVideo(t.Description.Codec) && (best is null || t.Order < best.Order))
             {
                 best = t;
             }
@@ -662,6 +668,7 @@ public sealed partial class Room
         }
 
         Volatile.Write(ref _primary, best);
+        PrimaryCodecChangedLocked(best);
         return true;
     }
 

@@ -18,6 +18,12 @@ public interface IRoomViewer
     /// lock, so changes arrive in order: only record the message and wake the sender, never block or send here.
     /// </summary>
     void OnSignal(SignalMessage message);
+
+    /// <summary>
+    /// Takes an H.264 primary track as it is (a UDP viewer or watch page that asked for it; docs/H264.md): its slot then
+    /// skips to keyframes. Every other viewer gets the room's one JPEG transcoding of it.
+    /// </summary>
+    bool AcceptsH264 => false;
 }
 
 /// <summary>
@@ -63,6 +69,7 @@ public sealed partial class Room : IDisposable
     private object? _publisher;
     private long _framesPublished;
     private MediaFrame? _latest;
+    private PrimaryTranscoder? _transcoder;
     private bool _disposed;
 
     // Null while live; written under _lock, read without it (one reference: state and reason always agree).
@@ -188,6 +195,7 @@ public sealed partial class Room : IDisposable
             _viewers = [.. _viewers, viewer];
         }
 
+        StartH264For(viewer);
         _viewersChanged.Set();
         _taken.Set(); // a new viewer is ready for a frame: an unpaced stream waiting on the others may go on
     }
@@ -281,13 +289,110 @@ public sealed partial class Room : IDisposable
         }
 
         Interlocked.Increment(ref _framesPublished);
-        KeepLatest(frame);
-        foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+        if (frame.Header.Codec == CodecId.H264)
         {
-            viewer.Slot.Offer(frame);
+            OfferH264(frame);
+        }
+        else
+        {
+            KeepLatest(frame);
+            foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+            {
+                viewer.Slot.Offer(frame);
+            }
         }
 
         return OfferToRecordersAsync(frame, cancellationToken);
+    }
+
+    /// <summary>
+    /// An H.264 primary frame: as it is to the viewers that take H.264 (keyframe-aware; one keyframe request for all that
+    /// lost one), and to the transcoder while any viewer needs JPEG. Without such a viewer the transcoder sleeps and the
+    /// room keeps no picture (an old one would be no snapshot of now).
+    /// </summary>
+    private void OfferH264(MediaFrame frame)
+    {
+        bool needJpeg = false;
+        bool needKeyframe = false;
+        foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+        {
+            if (viewer.AcceptsH264)
+            {
+                needKeyframe |= viewer.Slot.Offer(frame) == SlotOffer.DroppedNeedKeyframe;
+            }
+            else
+            {
+                needJpeg = true;
+            }
+        }
+
+        if (Volatile.Read(ref _transcoder) is { } transcoder)
+        {
+            transcoder.Active = needJpeg;
+            transcoder.Offer(frame);
+        }
+
+        if (!needJpeg)
+        {
+            DropLatest();
+        }
+
+        if (needKeyframe)
+        {
+            RequestPrimaryKeyframe(reason: 2);
+        }
+    }
+
+    /// <summary>The transcoder's JPEG of an H.264 primary frame, for every viewer that needs JPEG (on the transcoder's task).</summary>
+    private void DeliverTranscoded(MediaFrame jpeg)
+    {
+        FrameFraming.Stamp(jpeg, jpeg.Header.Sequence);
+        KeepLatest(jpeg);
+        foreach (IRoomViewer viewer in Volatile.Read(ref _viewers))
+        {
+            if (!viewer.AcceptsH264)
+            {
+                viewer.Slot.Offer(jpeg);
+            }
+        }
+    }
+
+    /// <summary>A new viewer of an H.264 primary: a keyframe for it (its slot waits for one), or the transcoder woken.</summary>
+    private void StartH264For(IRoomViewer viewer)
+    {
+        if (Volatile.Read(ref _primary) is not { Description.Codec: CodecId.H264 })
+        {
+            return;
+        }
+
+        if (viewer.AcceptsH264)
+        {
+            viewer.Slot.RequireKeyframe();
+            RequestPrimaryKeyframe(reason: 1);
+        }
+        else if (Volatile.Read(ref _transcoder) is { } transcoder)
+        {
+            transcoder.Active = true;
+        }
+    }
+
+    private void RequestPrimaryKeyframe(byte reason) => Volatile.Read(ref _primary)?.Keyframes.Request(reason);
+
+    /// <summary>
+    /// The transcoder is made when an H.264 track first becomes primary, and put to sleep at every change of primary (its
+    /// decoder then starts again at a keyframe).
+    /// </summary>
+    private void PrimaryCodecChangedLocked(Track? primary)
+    {
+        if (primary is { Description.Codec: CodecId.H264 } && _transcoder is null && !_disposed)
+        {
+            Volatile.Write(ref _transcoder, new PrimaryTranscoder(DeliverTranscoded, () => RequestPrimaryKeyframe(reason: 1), _logger));
+        }
+
+        if (_transcoder is { } transcoder)
+        {
+            transcoder.Active = false;
+        }
     }
 
     /// <summary>Waits until every recorder has queued the frame (a video frame of the primary track, or a packet of its owner's audio).</summary>
@@ -367,6 +472,14 @@ public sealed partial class Room : IDisposable
     internal void Dispose()
     {
         _takenTimeout.Dispose();
+        PrimaryTranscoder? transcoder;
+        lock (_lock)
+        {
+            transcoder = _transcoder;
+            _transcoder = null;
+        }
+
+        transcoder?.Dispose();
         MediaFrame? latest;
         lock (_latestLock)
         {
@@ -376,6 +489,18 @@ public sealed partial class Room : IDisposable
         }
 
         latest?.Release();
+    }
+
+    private void DropLatest()
+    {
+        MediaFrame? previous;
+        lock (_latestLock)
+        {
+            previous = _latest;
+            _latest = null;
+        }
+
+        previous?.Release();
     }
 
     private void KeepLatest(MediaFrame frame)

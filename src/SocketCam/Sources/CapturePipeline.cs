@@ -63,7 +63,7 @@ public sealed class CapturePipeline
             1, TrackKind.Video, _encoder.Codec, _options.Kind, _source.Description.Length <= 64 ? _source.Description : _source.Description[..64],
             (ushort)Math.Clamp(_source.Width, 0, FrameLimits.MaxDimension), (ushort)Math.Clamp(_source.Height, 0, FrameLimits.MaxDimension),
             (uint)Math.Max(0, _source.Fps * 1000));
-        if (!_room.TryClaimPublisher(this, "hub", ParticipantTransport.Hub, ParticipantFlags.HubSource | ParticipantFlags.SpeaksV1, track))
+        if (!_room.TryClaimPublisher(this, "hub", ParticipantTransport.Hub, ParticipantFlags.HubSource | ParticipantFlags.SpeaksV1, track, _encoder.RequestKeyframe))
         {
             throw new UserFacingException($"Room '{_room.Name}' already has a publisher.");
         }

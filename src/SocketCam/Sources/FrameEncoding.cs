@@ -8,13 +8,24 @@ namespace SocketCam.Sources;
 /// <summary>Turns what a source produces into a pooled wire message (no intermediate copy).</summary>
 internal static class FrameEncoding
 {
-    public static MediaFrame Encode(IFrameEncoder encoder, VideoFrame frame)
+    public static MediaFrame Encode(IFrameEncoder encoder, VideoFrame frame) =>
+        TryEncode(encoder, frame) ?? throw new InvalidOperationException("The encoder kept the frame back.");
+
+    /// <summary>The frame encoded, or null when an inter-coded encoder gave nothing for it.</summary>
+    public static MediaFrame? TryEncode(IFrameEncoder encoder, VideoFrame frame)
     {
         MediaFrame shared = MediaFrame.Rent(encoder.MaxEncodedSize(frame.Width, frame.Height));
         try
         {
             int length = encoder.Encode(frame, shared.WritableData);
-            shared.Complete(new VideoFrameHeader(encoder.Codec, frame.Width, frame.Height, frame.Sequence, frame.CaptureMicros), length);
+            if (length == 0)
+            {
+                // An inter-coded encoder kept this picture back (not with the live settings): nothing to send for it.
+                shared.Release();
+                return null;
+            }
+
+            shared.Complete(new FrameInfo(TrackKind.Video, encoder.Codec, encoder.LastFrameFlags, frame.Width, frame.Height, frame.Sequence, frame.CaptureMicros), length);
             return shared;
         }
         catch

@@ -56,6 +56,20 @@ internal static unsafe partial class TurboJpegNative
         int jpegQual,
         int flags);
 
+    /// <summary>Converts packed pixels to planar YUV (full-range BT.601, as JPEG uses), planes packed, rows padded to <paramref name="pad"/>.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "tjEncodeYUV3")]
+    public static partial int EncodeYuv3(
+        TurboJpegHandle handle,
+        byte* srcBuf,
+        int width,
+        int pitch,
+        int height,
+        int pixelFormat,
+        byte* dstBuf,
+        int pad,
+        int subsamp,
+        int flags);
+
     /// <summary>Converts planar YUV to packed pixels (libjpeg-turbo's SIMD colour conversion and upsampling).</summary>
     [LibraryImport(LibraryName, EntryPoint = "tjDecodeYUV")]
     public static partial int DecodeYuv(
@@ -147,7 +161,7 @@ internal static class TurboJpegLibrary
     private static readonly string[] RequiredExports =
     [
         "tjInitCompress", "tjInitDecompress", "tjDestroy", "tjCompress2", "tjDecompressHeader3", "tjDecompress2", "tjBufSize", "tjGetErrorStr2",
-        "tjCompressFromYUV", "tjDecodeYUV",
+        "tjCompressFromYUV", "tjDecodeYUV", "tjEncodeYUV3",
     ];
 
     private static readonly Lazy<bool> Available = new(Probe);
