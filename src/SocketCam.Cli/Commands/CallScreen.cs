@@ -2,6 +2,8 @@ using System.Buffers;
 using Microsoft.Extensions.Logging;
 using SocketCam.Client;
 using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
+using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Diagnostics;
 using SocketCam.Display;
 using SocketCam.Media;
@@ -27,6 +29,8 @@ internal sealed class CallScreen : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _decodeLoop;
     private readonly IFrameDecoder _decoder;
+    private readonly Dictionary<uint, H264Tile> _h264 = [];
+    private YuvToBgrConverter? _toBgr;
     private uint _self;
     private uint _nextTile = 1;
     private long _clockOffsetMicros;
@@ -164,7 +168,7 @@ internal sealed class CallScreen : IDisposable
     /// <summary>A frame of a subscribed track (on the receive loop): kept as its tile's newest, for the decode loop.</summary>
     public void Offer(in ReceivedFrame frame)
     {
-        if (frame.Info.Codec != CodecId.Jpeg || frame.Data.Length > int.MaxValue
+        if (frame.Info.Codec is not (CodecId.Jpeg or CodecId.H264) || frame.Data.Length > int.MaxValue
             || frame.Info.Width is <= 0 or > FrameLimits.MaxDimension || frame.Info.Height is <= 0 or > FrameLimits.MaxDimension)
         {
             return;
@@ -249,14 +253,26 @@ internal sealed class CallScreen : IDisposable
             while (true)
             {
                 await _wake.WaitAsync(_stop.Token);
-                while (TakeOne() is ({ } pending, var tile))
+                while (TakeOne() is ({ } pending, var tile, bool more))
                 {
                     try
                     {
+                        if (pending.Info.Codec == CodecId.H264)
+                        {
+                            if (DecodeH264(tile, pending, show: !more) && _h264[tile].Picture is { } shown)
+                            {
+                                shown.CaptureMicros = pending.Info.CaptureMicros - Volatile.Read(ref _clockOffsetMicros);
+                                _window.Offer(tile, shown); // the window copies it
+                            }
+
+                            continue;
+                        }
+
                         VideoFrame picture = VideoFrame.Rent(pending.Info.Width, pending.Info.Height);
                         try
                         {
                             _decoder.Decode(pending.Data.AsSpan(0, pending.Length), pending.Info.Width, pending.Info.Height, picture);
+
                             picture.CaptureMicros = pending.Info.CaptureMicros - Volatile.Read(ref _clockOffsetMicros);
                             _window.Offer(tile, picture);
                         }
@@ -281,7 +297,30 @@ internal sealed class CallScreen : IDisposable
         }
     }
 
-    private (Taken? Frame, uint Tile) TakeOne()
+    /// <summary>
+    /// An H.264 tile decodes every frame in order (each depends on the one before); only the newest becomes a picture for
+    /// the window. False when there is nothing to show (not the newest, waiting for a keyframe, or a damaged frame).
+    /// </summary>
+    private bool DecodeH264(uint tile, Taken frame, bool show)
+    {
+        if (!_h264.TryGetValue(tile, out H264Tile? state))
+        {
+            state = new H264Tile(new H264Decoder());
+            _h264[tile] = state;
+        }
+
+        using VideoFrame? decoded = state.Decoder.DecodeToI420(frame.Data.AsSpan(0, frame.Length));
+        if (decoded is null || !show)
+        {
+            return false;
+        }
+
+        state.Picture?.Dispose();
+        state.Picture = (_toBgr ??= new YuvToBgrConverter()).ToBgr(decoded);
+        return state.Picture.Width == frame.Info.Width && state.Picture.Height == frame.Info.Height;
+    }
+
+    private (Taken? Frame, uint Tile, bool More) TakeOne()
     {
         lock (_lock)
         {
@@ -289,12 +328,27 @@ internal sealed class CallScreen : IDisposable
             {
                 if (p.Take() is { } taken)
                 {
-                    return (taken, tile);
+                    if (p.Overflowed && _h264.TryGetValue(tile, out H264Tile? state))
+                    {
+                        // Frames were dropped here: what follows depends on them, so start again at a keyframe.
+                        state.Decoder.Reset();
+                        p.Overflowed = false;
+                    }
+
+                    return (taken, tile, p.HasMore);
                 }
             }
         }
 
-        return (null, 0);
+        return (null, 0, false);
+    }
+
+    /// <summary>An H.264 tile's decoder and its newest picture (BGR, for the window).</summary>
+    private sealed class H264Tile(H264Decoder decoder)
+    {
+        public H264Decoder Decoder { get; } = decoder;
+
+        public VideoFrame? Picture { get; set; }
     }
 
     public void Dispose()
@@ -313,43 +367,54 @@ internal sealed class CallScreen : IDisposable
 
         _window.Stop();
         _decoder.Dispose();
+        foreach (H264Tile tile in _h264.Values)
+        {
+            tile.Decoder.Dispose();
+            tile.Picture?.Dispose();
+        }
+
+        _toBgr?.Dispose();
         _stop.Dispose();
         _wake.Dispose();
     }
 
     private sealed record Taken(byte[] Data, int Length, FrameInfo Info);
 
-    /// <summary>A tile's newest undecoded frame (one; a newer one replaces it).</summary>
+    /// <summary>
+    /// A tile's undecoded frames: JPEG keeps the newest (a newer one replaces it); H.264 keeps them in order, up to
+    /// <see cref="MaxQueued"/> (beyond that all are dropped and the decoder starts again at a keyframe).
+    /// </summary>
     private sealed class Pending
     {
-        private Taken? _newest;
+        private const int MaxQueued = 16;
+        private readonly Queue<Taken> _frames = new();
+
+        public bool Overflowed { get; set; }
+
+        public bool HasMore => _frames.Count > 0;
 
         public void Set(System.Buffers.ReadOnlySequence<byte> data, int length, FrameInfo info)
         {
             byte[] copy = ArrayPool<byte>.Shared.Rent(length);
             data.CopyTo(copy);
-            if (_newest is { } old)
+            if (info.Codec != CodecId.H264 || _frames.Count >= MaxQueued)
             {
-                ArrayPool<byte>.Shared.Return(old.Data);
+                Overflowed |= info.Codec == CodecId.H264;
+                Discard();
             }
 
-            _newest = new Taken(copy, length, info);
+            _frames.Enqueue(new Taken(copy, length, info));
         }
 
-        /// <summary>Gives the frame's buffer back (its tile went away).</summary>
+        /// <summary>Gives the frames' buffers back (its tile went away).</summary>
         public void Discard()
         {
-            if (Take() is { } t)
+            while (Take() is { } t)
             {
                 ArrayPool<byte>.Shared.Return(t.Data);
             }
         }
 
-        public Taken? Take()
-        {
-            Taken? t = _newest;
-            _newest = null;
-            return t;
-        }
+        public Taken? Take() => _frames.TryDequeue(out Taken? t) ? t : null;
     }
 }

@@ -23,6 +23,7 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
     private nint _packet;
     private nint _frame;
     private byte[] _input = new byte[64 * 1024];
+    private readonly ReferenceCheck _references = new();
     private YuvToBgrConverter? _toBgr;
     private long _errors;
     private string? _lastError;
@@ -96,6 +97,7 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
             if (WaitingForKeyframe)
             {
                 AvCodecNative.FlushBuffers(_context);
+                _references.Reset();
                 WaitingForKeyframe = false;
             }
         }
@@ -103,6 +105,12 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
         {
             SkippedWaiting++;
             return null;
+        }
+
+        if (!_references.Check(accessUnit))
+        {
+            Interlocked.Increment(ref _errors);
+            Volatile.Write(ref _lastError, "a reference picture is missing (frame_num gap)");
         }
 
         // The bitstream reader may read up to 64 bytes past the end: the unit goes into our own zero-padded buffer.
@@ -173,6 +181,7 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         AvCodecNative.FlushBuffers(_context);
+        _references.Reset();
         WaitingForKeyframe = true;
     }
 
