@@ -12,6 +12,9 @@ const BACKOFF_MAX_MS = 5000;
 const CLOCK_SAMPLES = 8;
 const STATE_MS = 300;             // SOURCE_STATE per track at most this often (each takes a request token)
 const AUDIO_BUFFER_BYTES = 65536; // an audio packet is skipped while the socket holds more than this
+// An encoded H.264 access unit is skipped only above this: the frames after it depend on it, so a skip costs a keyframe.
+// The sender already waits for an emptier socket before it encodes (canSend), so this is the stalled-socket case.
+const ENCODED_BUFFER_BYTES = 1 << 20;
 const FINAL_CLOSES = new Set([4401]);                 // the HTTP token check: a retry cannot fix it
 const FINAL_ERRORS = new Set([v2.CODE.UNAUTHORIZED, v2.CODE.ROOM_FULL]);
 
@@ -440,6 +443,24 @@ export class CallSession {
     return this.send(v2.frame({ trackId, width, height, sequence: ++track.sequence, captureUs }, jpeg));
   }
 
+  /**
+   * One H.264 access unit of our track (one EncodedVideoChunk). Its `sequence` is taken even when the socket is too
+   * full to take it, so receivers see the gap; false means it was not sent and the encoder's next frame must be a
+   * keyframe.
+   */
+  sendEncoded(trackId, data, width, height, captureUs, keyframe) {
+    const track = this.local.get(trackId);
+    if (!track?.published || !track.live || this.ws?.readyState !== WebSocket.OPEN) return false;
+    const sequence = ++track.sequence;
+    if (this.ws.bufferedAmount > ENCODED_BUFFER_BYTES) return false;
+    return this.send(v2.frame({ trackId, width, height, sequence, captureUs, codec: v2.CODEC_H264, keyframe }, data));
+  }
+
+  /** Asks the hub for a keyframe of a track we receive (§4.6.5; the hub coalesces, so asking again is harmless). */
+  requestKeyframe(participantId, trackId) {
+    return this.send(v2.keyframeRequest(participantId, trackId));
+  }
+
   // --- chat ---
 
   /** Sends a chat message: kept as unacknowledged until its RESULT, resent with the same id after a reconnect. */
@@ -489,4 +510,5 @@ CallSession.prototype.dispatch = {
   [v2.T.CHAT_HISTORY]: function onHistory(m) { this.chat.onHistory(m); },
   [v2.T.CHAT_MESSAGE]: function onChat(m) { this.chat.onLive(m.message); },
   [v2.T.FRAME]: function onFrame(m) { this.emit('frame', m); },
+  [v2.T.KEYFRAME_REQUEST]: function onKeyframeRequest(m) { this.emit('keyframerequest', m); },
 };
