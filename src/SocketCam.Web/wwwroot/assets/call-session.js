@@ -10,6 +10,9 @@ const STABLE_MS = 10000;
 const MAX_SENDABLE_BYTES = 60000; // CHAT_SEND's cap is 64 KiB with its header; the hub refuses above 4096 with a RESULT
 const BACKOFF_MAX_MS = 5000;
 const CLOCK_SAMPLES = 8;
+// Extra pings after WELCOME: the first pong often waits behind a busy page (camera, encoders starting), and latency
+// figures lean on the offset from the fastest round trip, so a few samples early beat waiting PING_MS for each.
+const EARLY_PINGS_MS = [300, 800, 1500, 3000];
 const STATE_MS = 300;             // SOURCE_STATE per track at most this often (each takes a request token)
 const AUDIO_BUFFER_BYTES = 65536; // an audio packet is skipped while the socket holds more than this
 // An encoded H.264 access unit is skipped only above this: the frames after it depend on it, so a skip costs a keyframe.
@@ -276,6 +279,8 @@ export class CallSession {
     this.snapshot = [];
     this.chat.begin(!!m.chat);
     this.ping();
+    const ws = this.ws;
+    for (const ms of EARLY_PINGS_MS) this.timers.push(setTimeout(() => ws === this.ws && this.welcome && this.ping(), ms));
   }
 
   onSnapshot(m) {
