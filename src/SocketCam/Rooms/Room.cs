@@ -18,6 +18,13 @@ public interface IRoomViewer
     /// lock, so changes arrive in order: only record the message and wake the sender, never block or send here.
     /// </summary>
     void OnSignal(SignalMessage message);
+
+    /// <summary>
+    /// True when this viewer takes the primary track's H.264 frames as they are (codec 3, issue 19: a watch page with
+    /// WebCodecs); false (the default) when it needs JPEG, which the room's transcoder makes for it. Fixed for the
+    /// viewer's lifetime.
+    /// </summary>
+    bool AcceptsH264 => false;
 }
 
 /// <summary>
