@@ -67,6 +67,59 @@ public sealed class CallH264BrowserTests(BrowserFixture browser, ITestOutputHelp
     }
 
     [Fact]
+    public async Task Frames_lost_on_the_way_make_the_page_ask_for_a_keyframe_and_its_picture_comes_back_without_decode_errors()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
+        await using BrowserPage ada = await browser.NewPageAsync();
+        await using BrowserPage bob = await browser.NewPageAsync();
+
+        // Bob's v2 WebSocket goes through Playwright, which loses the next `toDrop` H.264 frames that are not keyframes
+        // (FRAME 0x12: kind at 14, codec at 15, frame_flags at 16), as a broken path would.
+        int toDrop = 0;
+        int dropped = 0;
+        await bob.Page.RouteWebSocketAsync("**/v2/ws", ws =>
+        {
+            Microsoft.Playwright.IWebSocketRoute hub = ws.ConnectToServer();
+            hub.OnMessage(message =>
+            {
+                byte[]? data = message.Binary;
+                if (data is null)
+                {
+                    ws.Send(message.Text ?? "");
+                    return;
+                }
+
+                bool h264Delta = data.Length > 40 && data[0] == 0x12 && data[14] == 1 && data[15] == (byte)CodecId.H264 && (data[16] & 1) == 0;
+                if (h264Delta && Volatile.Read(ref toDrop) > 0)
+                {
+                    Interlocked.Decrement(ref toDrop);
+                    Interlocked.Increment(ref dropped);
+                    return;
+                }
+
+                ws.Send(data);
+            });
+        });
+
+        uint adaId = await CallPage.JoinAsync(ada, server.Url, "Ada", room: "lossy");
+        await CallPage.JoinAsync(bob, server.Url, "Bob", room: "lossy");
+        string tile = $"window.socketcamVideoStats().tracks.find(t => t.participantId === {adaId})";
+        await bob.UntilAsync($"{tile}?.codec === 'h264' && {tile}.framesDecoded > 5", "Bob decodes Ada's H.264");
+        int requestsBefore = await bob.EvalAsync<int>($"() => {tile}.keyframeRequestsSent");
+
+        Volatile.Write(ref toDrop, 3);
+        await Eventually.UntilAsync(() => Volatile.Read(ref dropped) == 3, "three of Ada's frames were lost on the way to Bob");
+        await bob.UntilAsync($"{tile}.gaps >= 1 && {tile}.resets >= 1 && {tile}.keyframeRequestsSent > {requestsBefore}", "Bob saw the gap, dropped his decoder and asked for a keyframe");
+        int decoded = await bob.EvalAsync<int>($"() => {tile}.framesDecoded");
+        await bob.UntilAsync($"{tile}.framesDecoded > {decoded + 10}", "Bob's picture of Ada comes back");
+
+        JsonElement track = (await VideoStatsAsync(bob)).GetProperty("tracks").EnumerateArray().Single(t => t.GetProperty("participantId").GetUInt32() == adaId);
+        output.WriteLine(track.ToString());
+        Assert.Equal(0, track.GetProperty("decodeErrors").GetInt32());
+        Assert.True(track.GetProperty("skipped").GetInt32() >= 1, track.ToString()); // frames after the gap waited for the keyframe
+    }
+
+    [Fact]
     public async Task A_page_without_WebCodecs_publishes_JPEG_and_says_it_cannot_decode_the_others_H264()
     {
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
