@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Text.Json;
+using Microsoft.Playwright;
 using SocketCam.Media;
 using SocketCam.Protocol;
 using SocketCam.Tests.Support;
@@ -79,7 +81,7 @@ public sealed class CallH264BrowserTests(BrowserFixture browser, ITestOutputHelp
         int dropped = 0;
         await bob.Page.RouteWebSocketAsync("**/v2/ws", ws =>
         {
-            Microsoft.Playwright.IWebSocketRoute hub = ws.ConnectToServer();
+            IWebSocketRoute hub = ws.ConnectToServer();
             hub.OnMessage(message =>
             {
                 byte[]? data = message.Binary;
@@ -147,6 +149,84 @@ public sealed class CallH264BrowserTests(BrowserFixture browser, ITestOutputHelp
         Assert.Equal(CodecId.Jpeg, tracks.Single(t => t.ParticipantId == oldId && t.Description.Kind == TrackKind.Video).Description.Codec);
         Assert.Equal(CodecId.H264, tracks.Single(t => t.ParticipantId == modernId && t.Description.Kind == TrackKind.Video).Description.Codec);
         Assert.Equal(0, await old.EvalAsync<int>("() => window.socketcamVideoStats().tracks.filter(t => t.decodeErrors > 0).length"));
+    }
+
+    /// <summary>
+    /// The watch page's half: where WebCodecs decodes H.264 it opens its WebSocket with `?codec=h264` and decodes what
+    /// comes with the 28-byte header (docs/HTTP.md). The room only feeds such viewers H.264 once the hub's H.264 wiring
+    /// is in, so here the socket is Playwright's: it answers with a hello that says `jpeg,h264` and 30 access units that
+    /// Chromium's own VideoEncoder made (a keyframe with SPS/PPS first, then P-frames), as the hub would send them.
+    /// </summary>
+    [Fact]
+    public async Task The_watch_page_asks_for_H264_and_draws_what_a_socket_sends_it_in_H264()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
+        await using BrowserPage helper = await browser.NewPageAsync();
+        await helper.GotoAsync($"{server.Url}/healthz");
+        string encoded = await helper.EvalAsync<string>(
+            """
+            async () => {
+              const canvas = new OffscreenCanvas(320, 180);
+              const g = canvas.getContext('2d');
+              const chunks = [];
+              let failure = null;
+              const encoder = new VideoEncoder({
+                output: (c) => { const b = new Uint8Array(c.byteLength); c.copyTo(b); chunks.push({ key: c.type === 'key', data: btoa(String.fromCharCode(...b)) }); },
+                error: (e) => { failure = String(e); },
+              });
+              encoder.configure({ codec: 'avc1.42e01e', width: 320, height: 180, framerate: 10, bitrate: 300000, latencyMode: 'realtime', avc: { format: 'annexb' } });
+              for (let i = 0; i < 30; i++) {
+                g.fillStyle = `hsl(${i * 12}, 80%, 45%)`; g.fillRect(0, 0, 320, 180);
+                g.fillStyle = '#fff'; g.fillRect(i * 9, 60, 40, 60);
+                const frame = new VideoFrame(canvas, { timestamp: i * 100000 });
+                encoder.encode(frame, { keyFrame: i === 0 });
+                frame.close();
+              }
+              await encoder.flush();
+              return JSON.stringify({ failure, chunks });
+            }
+            """);
+        using JsonDocument made = JsonDocument.Parse(encoded);
+        Assert.Equal(JsonValueKind.Null, made.RootElement.GetProperty("failure").ValueKind);
+        (bool Key, byte[] Data)[] units = [.. made.RootElement.GetProperty("chunks").EnumerateArray().Select(c => (c.GetProperty("key").GetBoolean(), Convert.FromBase64String(c.GetProperty("data").GetString()!)))];
+        Assert.Equal(30, units.Length);
+        Assert.True(units[0].Key);
+
+        await using BrowserPage watch = await browser.NewPageAsync();
+        var opened = new TaskCompletionSource<IWebSocketRoute>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await watch.Page.RouteWebSocketAsync("**/rooms/tv/ws**", ws =>
+        {
+            ws.OnMessage(_ => { }); // the page's pings and stats: nobody answers
+            opened.TrySetResult(ws);
+        });
+        await watch.GotoAsync($"{server.Url}/rooms/tv");
+        IWebSocketRoute socket = await opened.Task.WaitAsync(TestHub.Timeout);
+        Assert.EndsWith("/rooms/tv/ws?codec=h264", socket.Url, StringComparison.Ordinal);
+
+        long serverTime = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        socket.Send($$"""{"type":"hello","room":"tv","serverTime":{{serverTime}},"publishing":true,"codecs":"jpeg,h264"}""");
+        for (int i = 0; i < units.Length; i++)
+        {
+            byte[] message = new byte[28 + units[i].Data.Length];
+            long nowUs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+            BinaryPrimitives.WriteInt64LittleEndian(message, nowUs);
+            BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(8), nowUs);
+            BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(16), (uint)(i + 1));
+            BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(20), 320);
+            BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(22), 180);
+            message[24] = (byte)CodecId.H264;
+            message[25] = units[i].Key ? (byte)1 : (byte)0;
+            units[i].Data.CopyTo(message, 28);
+            socket.Send(message);
+            await Task.Delay(30);
+        }
+
+        await watch.UntilAsync("window.socketcam.codec === 'h264' && window.socketcam.framesDrawn === 30", "the watch page drew all 30 H.264 frames");
+        Assert.Equal(0, await watch.EvalAsync<int>("() => window.socketcam.h264.decodeErrors"));
+        Assert.Equal(320, await watch.EvalAsync<int>("() => window.socketcam.width"));
+        Assert.Equal(180, await watch.EvalAsync<int>("() => window.socketcam.height"));
+        int[] picture = await watch.SampleAsync("#video") ?? throw new InvalidOperationException("the canvas has no size");
+        Assert.True(picture.Max() - picture.Min() > 50, "the canvas shows the picture (a white bar on colour)");
     }
 
     private static async Task<JsonElement> VideoStatsAsync(BrowserPage page) =>
