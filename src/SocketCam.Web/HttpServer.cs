@@ -590,7 +590,9 @@ public sealed class HttpServer : IAsyncDisposable
 
         try
         {
-            if (room.LatestHeader is { Codec: not CodecId.Jpeg } header)
+            // H.264 rooms are watched too: as it is by a page that asks for it, as the transcoder's JPEG by the others.
+            bool acceptsH264 = string.Equals(context.Request.Query["codec"], "h264", StringComparison.Ordinal);
+            if (room.LatestHeader is { Codec: not CodecId.Jpeg and not CodecId.H264 } header)
             {
                 await RefuseSocketAsync(context, WebSocketCloseCodes.NotJpegRoom, $"room '{room.Name}' is sent as {header.Codec}; browsers need JPEG (serve --codec jpeg)");
                 return;
@@ -605,7 +607,7 @@ public sealed class HttpServer : IAsyncDisposable
             try
             {
                 WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
-                await ServeAsync(_sockets, new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
+                await ServeAsync(_sockets, new WebSocketWatcher(socket, room, MjpegClient.Describe(context), _options, _logger, acceptsH264), c => ((WebSocketWatcher)c).RunAsync(_shutdown.Token));
             }
             finally
             {

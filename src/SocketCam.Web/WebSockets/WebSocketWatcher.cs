@@ -14,7 +14,9 @@ namespace SocketCam.Web.WebSockets;
 /// <summary>
 /// One watch WebSocket (`/rooms/{room}/ws`): a room viewer like any other (its <see cref="ViewerFeed"/>: one-frame slot,
 /// newest wins, skips counted, the send loop) that writes each frame as one binary message, a 24-byte header then the
-/// JPEG straight from the room's <see cref="MediaFrame"/>. Its receive loop takes the page's pings and stats; replies go
+/// JPEG straight from the room's <see cref="MediaFrame"/>. A page that asked for H.264 (`?codec=h264`, it has
+/// WebCodecs) gets a 28-byte header (codec and keyframe flag appended) and the primary track's H.264 access units as
+/// they are, JPEG frames as before. Its receive loop takes the page's pings and stats; replies go
 /// through the feed's send loop, the socket's only writer, as "newest wins" control state, so a page that floods pings
 /// cannot grow anything.
 /// </summary>
@@ -23,6 +25,9 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
     /// <summary>Capture µs, send µs, sequence, width, height (docs/HTTP.md).</summary>
     public const int FrameHeaderSize = 24;
 
+    /// <summary>With <c>?codec=h264</c>: the 24 bytes, then codec (1 JPEG, 3 H.264), flags (bit 0 keyframe), 2 reserved.</summary>
+    public const int CodecFrameHeaderSize = 28;
+
     private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
 
     private readonly WebSocket _socket;
@@ -30,13 +35,14 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
     private readonly HttpOptions _options;
     private readonly ILogger _logger;
     private readonly ViewerFeed _feed;
-    private readonly byte[] _header = new byte[FrameHeaderSize];
+    private readonly byte[] _header = new byte[CodecFrameHeaderSize];
     private PageStats? _page;
     private bool _warnedCodec;
 
-    public WebSocketWatcher(WebSocket socket, Room room, string remote, HttpOptions options, ILogger logger)
+    public WebSocketWatcher(WebSocket socket, Room room, string remote, HttpOptions options, ILogger logger, bool acceptsH264 = false)
     {
         _socket = socket;
+        AcceptsH264 = acceptsH264;
         _room = room;
         _options = options;
         _logger = logger;
@@ -55,6 +61,9 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
 
     public ViewerFeed Feed => _feed;
 
+    /// <summary>The page asked for H.264 (<c>?codec=h264</c>): the room may give it the primary track's frames as they are.</summary>
+    public bool AcceptsH264 { get; }
+
     /// <summary>What the page last reported about itself, or null (not a page, or none yet).</summary>
     public PageStats? Page => Volatile.Read(ref _page);
 
@@ -72,6 +81,8 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
             // False while nobody has published here yet (the room exists because someone watches it): the page says it
             // waits for the room to start instead of "connecting" forever. A v2 publisher counts from its first frame.
             json.WriteBoolean("publishing", _room.HasPublisher || _room.LatestHeader is not null);
+            // Which frames this socket carries: the page knows its header size from it (docs/HTTP.md).
+            json.WriteString("codecs", AcceptsH264 ? "jpeg,h264" : "jpeg");
         }));
         _room.AddViewerWithLatestFrame(this);
 
@@ -129,7 +140,8 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
 
     async ValueTask<int> IViewerWriter.WriteFrameAsync(MediaFrame frame, CancellationToken cancellationToken)
     {
-        if (frame.Header.Codec != CodecId.Jpeg)
+        bool h264 = frame.Header.Codec == CodecId.H264 && AcceptsH264;
+        if (frame.Header.Codec != CodecId.Jpeg && !h264)
         {
             if (!_warnedCodec)
             {
@@ -146,12 +158,21 @@ internal sealed class WebSocketWatcher : IRoomViewer, IClientStats, IViewerWrite
         BinaryPrimitives.WriteUInt32LittleEndian(_header.AsSpan(16), unchecked((uint)header.Sequence));
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(20), (ushort)Math.Min(header.Width, ushort.MaxValue));
         BinaryPrimitives.WriteUInt16LittleEndian(_header.AsSpan(22), (ushort)Math.Min(header.Height, ushort.MaxValue));
-        ReadOnlyMemory<byte> jpeg = frame.Payload;
+        int headerSize = FrameHeaderSize;
+        if (AcceptsH264)
+        {
+            // A page that takes H.264 is told each frame's codec, and which H.264 frames it can start decoding at.
+            _header[24] = (byte)header.Codec;
+            _header[25] = (byte)(header.IsKeyframe ? FrameFlags.Keyframe : FrameFlags.None);
+            headerSize = CodecFrameHeaderSize;
+        }
 
-        // Two fragments of one message: the header, then the JPEG from the shared frame as it is.
-        await _socket.SendAsync(_header.AsMemory(), WebSocketMessageType.Binary, WebSocketMessageFlags.None, cancellationToken);
-        await _socket.SendAsync(jpeg, WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, cancellationToken);
-        return FrameHeaderSize + jpeg.Length;
+        ReadOnlyMemory<byte> data = frame.Payload;
+
+        // Two fragments of one message: the header, then the JPEG (or access unit) from the shared frame as it is.
+        await _socket.SendAsync(_header.AsMemory(0, headerSize), WebSocketMessageType.Binary, WebSocketMessageFlags.None, cancellationToken);
+        await _socket.SendAsync(data, WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, cancellationToken);
+        return headerSize + data.Length;
     }
 
     ValueTask IViewerWriter.WriteSignalAsync(SignalMessage signal, CancellationToken cancellationToken) =>

@@ -20,8 +20,9 @@ public interface IRoomViewer
     void OnSignal(SignalMessage message);
 
     /// <summary>
-    /// Takes an H.264 primary track as it is (a UDP viewer or watch page that asked for it; docs/H264.md): its slot then
-    /// skips to keyframes. Every other viewer gets the room's one JPEG transcoding of it.
+    /// Takes an H.264 primary track as it is (a UDP viewer or a watch page with WebCodecs that asked for it;
+    /// docs/H264.md): its slot then skips to keyframes. Every other viewer gets the room's one JPEG transcoding of it.
+    /// Fixed for the viewer's lifetime.
     /// </summary>
     bool AcceptsH264 => false;
 }

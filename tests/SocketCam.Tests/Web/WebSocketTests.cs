@@ -42,6 +42,43 @@ public sealed class WebSocketTests
     }
 
     [Fact]
+    public async Task A_watcher_that_asks_for_H264_is_marked_so_and_gets_28_byte_headers_with_codec_and_keyframe_flag()
+    {
+        await using WebTestServer server = await WebTestServer.StartAsync(width: 320, height: 240);
+        using ClientWebSocket socket = await ConnectAsync(server, "/rooms/main/ws?codec=h264");
+        using JsonDocument hello = JsonDocument.Parse(await ReceiveTextAsync(socket));
+        Assert.Equal("jpeg,h264", hello.RootElement.GetProperty("codecs").GetString());
+
+        // The room's viewers: this one says it takes H.264 as it is (the room's wiring decides what it gets).
+        await Eventually.UntilAsync(() => server.Hub.Server.Clients.Snapshot().OfType<IRoomViewer>().Any(v => v.AcceptsH264), "the watcher is registered as taking H.264");
+
+        // This room is JPEG: the frames are JPEG, each with codec 1 and the keyframe flag after the usual 24 bytes.
+        using CancellationTokenSource timeout = new(TestHub.Timeout);
+        byte[] data;
+        do
+        {
+            (WebSocketMessageType type, data) = await ReceiveAsync(socket, timeout.Token);
+            if (type == WebSocketMessageType.Binary)
+            {
+                break;
+            }
+        }
+        while (true);
+
+        Assert.Equal((byte)CodecId.Jpeg, data[24]);
+        Assert.Equal((byte)FrameFlags.Keyframe, data[25]);
+        Assert.Equal((320, 240), (BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(20)), BinaryPrimitives.ReadUInt16LittleEndian(data.AsSpan(22))));
+        Assert.True(JpegStructure.TryValidate(data.AsSpan(28), out _, out _, out string? error), error);
+
+        // Without the query: the plain 24-byte header (the JPEG right after it).
+        using ClientWebSocket plain = await ConnectAsync(server, "/rooms/main/ws");
+        using JsonDocument plainHello = JsonDocument.Parse(await ReceiveTextAsync(plain));
+        Assert.Equal("jpeg", plainHello.RootElement.GetProperty("codecs").GetString());
+        WatchedFrame frame = await ReceiveFrameAsync(plain);
+        Assert.True(JpegStructure.TryValidate(frame.Jpeg, out _, out _, out error), error);
+    }
+
+    [Fact]
     public async Task A_ping_is_answered_with_its_t_and_page_stats_show_up_in_api_stats()
     {
         await using WebTestServer server = await WebTestServer.StartAsync();

@@ -2,7 +2,7 @@
 // is skipped while the previous frame is still encoding or still in the socket), and received JPEGs drawn on canvases.
 
 /** A video element playing `stream` (not in the page), so frames can be drawn from it. */
-function playing(stream) {
+export function playing(stream) {
   const video = document.createElement('video');
   video.muted = true;
   video.playsInline = true;
@@ -21,7 +21,7 @@ export async function openScreen({ fps }) {
   return navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: fps } }, audio: false });
 }
 
-function surface(width, height) {
+export function surface(width, height) {
   if (typeof OffscreenCanvas === 'function') {
     const canvas = new OffscreenCanvas(width, height);
     return { canvas, ctx: canvas.getContext('2d'), encode: (o) => canvas.convertToBlob(o) };
@@ -32,7 +32,7 @@ function surface(width, height) {
 }
 
 /** Scales the picture to cover the target (centred crop) or to fit inside it (letterboxed), keeping its aspect. */
-function draw(video, { canvas, ctx }, fit) {
+export function draw(video, { canvas, ctx }, fit) {
   const vw = video.videoWidth;
   const vh = video.videoHeight;
   const scale = (fit === 'cover' ? Math.max : Math.min)(canvas.width / vw, canvas.height / vh);

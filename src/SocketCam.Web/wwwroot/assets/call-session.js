@@ -10,8 +10,14 @@ const STABLE_MS = 10000;
 const MAX_SENDABLE_BYTES = 60000; // CHAT_SEND's cap is 64 KiB with its header; the hub refuses above 4096 with a RESULT
 const BACKOFF_MAX_MS = 5000;
 const CLOCK_SAMPLES = 8;
+// Extra pings after WELCOME: the first pong often waits behind a busy page (camera, encoders starting), and latency
+// figures lean on the offset from the fastest round trip, so a few samples early beat waiting PING_MS for each.
+const EARLY_PINGS_MS = [300, 800, 1500, 3000];
 const STATE_MS = 300;             // SOURCE_STATE per track at most this often (each takes a request token)
 const AUDIO_BUFFER_BYTES = 65536; // an audio packet is skipped while the socket holds more than this
+// An encoded H.264 access unit is skipped only above this: the frames after it depend on it, so a skip costs a keyframe.
+// The sender already waits for an emptier socket before it encodes (canSend), so this is the stalled-socket case.
+const ENCODED_BUFFER_BYTES = 1 << 20;
 const FINAL_CLOSES = new Set([4401]);                 // the HTTP token check: a retry cannot fix it
 const FINAL_ERRORS = new Set([v2.CODE.UNAUTHORIZED, v2.CODE.ROOM_FULL]);
 
@@ -273,6 +279,8 @@ export class CallSession {
     this.snapshot = [];
     this.chat.begin(!!m.chat);
     this.ping();
+    const ws = this.ws;
+    for (const ms of EARLY_PINGS_MS) this.timers.push(setTimeout(() => ws === this.ws && this.welcome && this.ping(), ms));
   }
 
   onSnapshot(m) {
@@ -440,6 +448,24 @@ export class CallSession {
     return this.send(v2.frame({ trackId, width, height, sequence: ++track.sequence, captureUs }, jpeg));
   }
 
+  /**
+   * One H.264 access unit of our track (one EncodedVideoChunk). Its `sequence` is taken even when the socket is too
+   * full to take it, so receivers see the gap; false means it was not sent and the encoder's next frame must be a
+   * keyframe.
+   */
+  sendEncoded(trackId, data, width, height, captureUs, keyframe) {
+    const track = this.local.get(trackId);
+    if (!track?.published || !track.live || this.ws?.readyState !== WebSocket.OPEN) return false;
+    const sequence = ++track.sequence;
+    if (this.ws.bufferedAmount > ENCODED_BUFFER_BYTES) return false;
+    return this.send(v2.frame({ trackId, width, height, sequence, captureUs, codec: v2.CODEC_H264, keyframe }, data));
+  }
+
+  /** Asks the hub for a keyframe of a track we receive (§4.6.5; the hub coalesces, so asking again is harmless). */
+  requestKeyframe(participantId, trackId) {
+    return this.send(v2.keyframeRequest(participantId, trackId));
+  }
+
   // --- chat ---
 
   /** Sends a chat message: kept as unacknowledged until its RESULT, resent with the same id after a reconnect. */
@@ -489,4 +515,5 @@ CallSession.prototype.dispatch = {
   [v2.T.CHAT_HISTORY]: function onHistory(m) { this.chat.onHistory(m); },
   [v2.T.CHAT_MESSAGE]: function onChat(m) { this.chat.onLive(m.message); },
   [v2.T.FRAME]: function onFrame(m) { this.emit('frame', m); },
+  [v2.T.KEYFRAME_REQUEST]: function onKeyframeRequest(m) { this.emit('keyframerequest', m); },
 };

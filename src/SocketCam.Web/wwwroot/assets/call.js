@@ -5,7 +5,8 @@
 import { CallSession, trackKey } from './call-session.js';
 import { FrameDrawer, FrameSender, openCamera, openScreen, screenSize } from './call-media.js';
 import { AudioPlayout, MIC, MicSender, encoderConfig, meterOf, openMicrophone } from './call-audio.js';
-import { SOURCE, KIND_VIDEO, KIND_AUDIO, CODEC_OPUS, codeName, cleanName, cleanChatText } from './v2.js';
+import { H264Drawer, H264Sender, LATENCY_SAMPLES, h264CanDecode, h264EncoderConfig, latencySummary } from './call-h264.js';
+import { SOURCE, KIND_VIDEO, KIND_AUDIO, CODEC_JPEG, CODEC_H264, CODEC_OPUS, codeName, cleanName, cleanChatText } from './v2.js';
 
 const params = new URLSearchParams(location.search);
 import { token, pageLink } from './access.js';
@@ -91,6 +92,26 @@ function percentile(samples, p) {
 const media = { camera: null, cameraSender: null, cameraWanted: true, screen: null, screenSender: null };
 let session = null;
 
+// The camera's codec: H.264 where this browser's WebCodecs can encode it (`?codec=jpeg` asks for JPEG anyway), else
+// JPEG; and whether the others' H.264 can be shown here. Screen shares stay JPEG (a still screen is cheap as JPEG).
+const video = { config: null, note: '', canDecode: false, ready: null };
+video.ready = (async () => {
+  const wanted = params.get('codec') ?? 'auto';
+  const [encoding, canDecode] = await Promise.all([
+    wanted === 'jpeg' ? { config: null, reason: 'JPEG was asked for (?codec=jpeg)' } : h264EncoderConfig(CAMERA),
+    h264CanDecode(),
+  ]);
+  video.config = encoding.config;
+  video.note = encoding.reason;
+  video.canDecode = canDecode;
+  if (session) render();
+})();
+
+/** The camera track as published: H.264 with its bitrate when the encoder is there, else JPEG. */
+const cameraDesc = () => (video.config
+  ? { ...CAMERA, codec: CODEC_H264, bitrate: video.config.bitrate }
+  : { ...CAMERA, codec: CODEC_JPEG });
+
 async function startCamera() {
   try {
     media.camera = await openCamera(CAMERA);
@@ -130,7 +151,32 @@ function showOwnVideo() {
 function sendCamera() {
   if (!media.camera || !session) return;
   media.cameraSender?.stop();
-  media.cameraSender = new FrameSender(media.camera, CAMERA, senderHooks(CAMERA.trackId));
+  const published = session.local.get(CAMERA.trackId)?.desc.codec;
+  if (video.config && published === CODEC_H264) {
+    media.cameraSender = new H264Sender(media.camera, video.config, {
+      ready: (bytes) => session.canSend(CAMERA.trackId, bytes),
+      send: (data, w, h, captureUs, key) => session.sendEncoded(CAMERA.trackId, data, w, h, captureUs, key) && ++sc.framesSent,
+      captureUs: () => session.hubNowUs(),
+      failed: h264Failed,
+    });
+  } else {
+    media.cameraSender = new FrameSender(media.camera, CAMERA, senderHooks(CAMERA.trackId));
+  }
+}
+
+/** The encoder broke (not merely a missing feature): the camera goes on as JPEG, published again under its id. */
+function h264Failed(reason) {
+  video.config = null;
+  video.note = reason;
+  toast(`Your camera is sent as JPEG: ${reason}`);
+  if (!session?.local.has(CAMERA.trackId)) return;
+  session.unpublishTrack(CAMERA.trackId);
+  session.publishTrack(cameraDesc(), !!media.camera, 'camera off');
+  sendCamera();
+}
+
+function onKeyframeRequest(m) {
+  if (m.trackId === CAMERA.trackId) media.cameraSender?.requestKeyframe?.();
 }
 
 function senderHooks(trackId) {
@@ -149,7 +195,8 @@ async function setCamera(on) {
     return render();
   }
   if (!(await startCamera())) return render();
-  if (session && !session.local.has(CAMERA.trackId)) session.publishTrack(CAMERA);
+  await video.ready;
+  if (session && !session.local.has(CAMERA.trackId)) session.publishTrack(cameraDesc());
   session?.setTrackLive(CAMERA.trackId, true);
   sendCamera();
   render();
@@ -381,6 +428,33 @@ window.socketcamAudioStats = audioStats;
 /** The played level of a participant's (first) audio track per 128-sample quantum, its last ~8 s: { values, quantum, sampleRate }. */
 window.socketcamAudioEnvelope = (participantId) => audio.playout.envelope(audioKeys(participantId)[0] ?? '');
 
+/**
+ * Figures for tests and the curious: how the camera is sent (codec, frames, keyframes, requests answered, skips) and, per
+ * tile, its track's codec, frames decoded and drawn, decode errors, keyframe requests sent and the capture-to-canvas
+ * latency (capture µs on the hub's clock to the moment the picture was drawn, through the session's clock offset).
+ */
+function videoStats() {
+  const sender = media.cameraSender;
+  const publish = sender instanceof H264Sender ? { ...sender.stats }
+    : { codec: sender ? 'jpeg' : null, framesSent: sender?.sent ?? 0, skipped: sender?.skipped ?? 0 };
+  Object.assign(publish, { note: video.note, canDecodeH264: video.canDecode });
+  const tracks = [];
+  for (const tile of tiles.values()) {
+    const t = tile.track;
+    const h = tile.h264?.stats;
+    const codec = !t ? null : t.codec === CODEC_H264 ? 'h264' : t.codec === CODEC_JPEG ? 'jpeg' : `codec-${t.codec}`;
+    tracks.push({
+      ...(h ?? {}), participantId: tile.participantId, trackId: t?.trackId ?? null, screen: tile.screen, codec,
+      framesDecoded: h ? h.framesDecoded : tile.drawer.frames, framesDrawn: tile.drawer.frames + (tile.h264?.frames ?? 0),
+      decodeErrors: h?.decodeErrors ?? 0, keyframeRequestsSent: h?.keyframeRequestsSent ?? 0, jpegDropped: tile.drawer.dropped,
+      latency: latencySummary(tile.latencies), note: tile.note.textContent,
+    });
+  }
+  return { publish, tracks, latency: latencySummary(sc.latencies) };
+}
+
+window.socketcamVideoStats = videoStats;
+
 // --- tiles: one per other participant (its camera), one per screen share ---
 
 const tiles = new Map(); // key -> { el, canvas, drawer, participantId, hasFrame }
@@ -398,7 +472,9 @@ function makeTile(key, participantId, screen) {
   const micIcon = icon('mic-off');
   micIcon.classList.add('mic-icon');
   caption.append(camIcon, micIcon, el('span', 'name'));
-  figure.append(canvas, el('div', 'avatar'), caption);
+  const note = el('p', 'tile-note');
+  note.hidden = true;
+  figure.append(canvas, el('div', 'avatar'), note, caption);
   if (!screen) {
     const mute = el('button', 'round small tile-mute');
     mute.type = 'button';
@@ -406,16 +482,28 @@ function makeTile(key, participantId, screen) {
     mute.addEventListener('click', () => toggleMutedHere(participantId));
     figure.append(mute);
   }
-  const tile = { el: figure, canvas, participantId, hasFrame: false, screen };
+  const tile = { el: figure, canvas, note, participantId, hasFrame: false, screen, h264: null, latencies: [] };
   tile.drawer = new FrameDrawer(canvas, (frame) => onDrawn(tile, frame));
   return tile;
+}
+
+/** The tile's H.264 decoder, for its current track (a new track, or none, closes the old one). */
+function h264Of(tile, frame) {
+  const key = trackKey(frame.participantId, frame.trackId);
+  if (tile.h264?.key === key) return tile.h264;
+  tile.h264?.close();
+  tile.h264 = new H264Drawer(tile.canvas, (f) => onDrawn(tile, f), () => session.requestKeyframe(frame.participantId, frame.trackId));
+  tile.h264.key = key;
+  return tile.h264;
 }
 
 function onDrawn(tile, frame) {
   const latency = session.hubNowUs() - Number(frame.captureUs);
   sc.latencies.push(latency);
   if (sc.latencies.length > MAX_LATENCIES) sc.latencies.splice(0, sc.latencies.length - MAX_LATENCIES);
-  if (!tile.screen) sc.tiles[tile.participantId] = tile.drawer.frames;
+  tile.latencies.push(latency);
+  if (tile.latencies.length > LATENCY_SAMPLES) tile.latencies.shift();
+  if (!tile.screen) sc.tiles[tile.participantId] = tile.drawer.frames + (tile.h264?.frames ?? 0);
   if (!tile.hasFrame) {
     tile.hasFrame = true;
     tile.el.classList.remove('novideo');
@@ -448,6 +536,7 @@ function syncTiles() {
   const wanted = wantedTiles();
   for (const [key, tile] of tiles) {
     if (!wanted.has(key)) {
+      tile.h264?.close();
       tile.el.remove();
       tiles.delete(key);
       if (!tile.screen) delete sc.tiles[tile.participantId];
@@ -472,7 +561,15 @@ function updateTile(key, { p, track, screen }) {
     tiles.set(key, tile);
     if (!screen) sc.tiles[p.id] = 0;
   }
+  if (tile.track !== track && tile.h264) {
+    tile.h264.close();
+    tile.h264 = null;
+  }
   tile.track = track;
+  const cannot = track?.codec === CODEC_H264 && !video.canDecode;
+  tile.note.textContent = cannot ? 'This browser cannot decode H.264 video.' : '';
+  tile.note.hidden = !cannot;
+  tile.el.classList.toggle('undecodable', cannot);
   const name = displayName(p);
   tile.el.querySelector('.name').textContent = screen ? `${name} (screen)` : name;
   fillAvatar(tile.el.querySelector('.avatar'), name);
@@ -502,7 +599,12 @@ function routeFrame(frame) {
   if (!track || !track.live) return;
   const key = track.source === SOURCE.SCREEN ? `s:${trackKey(frame.participantId, frame.trackId)}` : `p:${frame.participantId}`;
   const tile = tiles.get(key);
-  if (tile && tile.track === track) tile.drawer.push(frame);
+  if (!tile || tile.track !== track) return;
+  if (frame.codec === CODEC_H264) {
+    if (video.canDecode) h264Of(tile, frame).push(frame);
+  } else if (frame.codec === CODEC_JPEG) {
+    tile.drawer.push(frame);
+  }
 }
 
 /** Your own camera: a small picture-in-picture with one other tile or none; from two on, the last tile of the grid. */
@@ -728,7 +830,10 @@ function onState({ state, reason }) {
 
 function onRoom({ reset }) {
   if (reset) {
-    for (const tile of tiles.values()) tile.el.remove();
+    for (const tile of tiles.values()) {
+      tile.h264?.close();
+      tile.el.remove();
+    }
     tiles.clear();
     sc.tiles = {};
     audio.playout.keep(new Set());
@@ -744,6 +849,7 @@ function createSession(name) {
     .on('left', (p) => { notice(`${displayName(p)} left`); render(); })
     .on('track', render).on('untrack', render).on('trackstate', render)
     .on('frame', routeFrame)
+    .on('keyframerequest', onKeyframeRequest)
     .on('chat', onChat)
     .on('chatrefused', onChatRefused)
     .on('chatreset', () => { $('chat-log').replaceChildren(); sc.chat = []; })
@@ -760,7 +866,8 @@ async function join(event) {
   startSound();
   session ??= createSession(name);
   session.name = name;
-  if (media.camera) session.publishTrack(CAMERA);
+  await video.ready;
+  if (media.camera) session.publishTrack(cameraDesc());
   if (audio.mic) session.publishTrack(MIC, !audio.muted, 'muted');
   showScreen('call');
   renderMic();
@@ -773,7 +880,8 @@ async function join(event) {
 async function rejoin() {
   startSound();
   if (media.cameraWanted && !media.camera) await startCamera();
-  if (media.camera && !session.local.has(CAMERA.trackId)) session.publishTrack(CAMERA);
+  await video.ready;
+  if (media.camera && !session.local.has(CAMERA.trackId)) session.publishTrack(cameraDesc());
   if (!audio.mic && audio.state !== 'unsupported') await startMicrophone();
   if (audio.mic && !session.local.has(MIC.trackId)) session.publishTrack(MIC, !audio.muted, 'muted');
   showScreen('call');

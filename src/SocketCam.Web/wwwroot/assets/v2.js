@@ -16,6 +16,7 @@ export const ANY_TRACK = 0xFFFF;
 export const KIND_VIDEO = 1;
 export const KIND_AUDIO = 2;
 export const CODEC_JPEG = 1;
+export const CODEC_H264 = 3;
 export const CODEC_OPUS = 64;
 export const SOURCE = Object.freeze({ UNKNOWN: 0, CAMERA: 1, SCREEN: 2, MICROPHONE: 3 });
 /** SUBSCRIBE `kinds` with a wildcard (§4.6.3): bit 0 video, bit 1 audio. */
@@ -98,7 +99,7 @@ export function join({ room, name, token = '', agent = 'socketcam call page', ch
 }
 
 /**
- * PUBLISH: request id and a track description (§4.5). Video (JPEG): width, height, fps. Audio (`kind: KIND_AUDIO`,
+ * PUBLISH: request id and a track description (§4.5). Video: codec (JPEG unless given), width, height, fps, bitrate. Audio (`kind: KIND_AUDIO`,
  * Opus): channels, sampleRate, packetUs, bitrate, flags (AUDIO_FLAGS).
  */
 export function publish(requestId, desc) {
@@ -107,8 +108,8 @@ export function publish(requestId, desc) {
     w.u8(KIND_AUDIO).u8(CODEC_OPUS).u8(desc.source).u8(desc.flags ?? 0).u16(desc.channels).u16(0).u8(0).u8(0)
       .u32(desc.sampleRate).u32(desc.packetUs).u32(desc.bitrate ?? 0);
   } else {
-    w.u8(KIND_VIDEO).u8(CODEC_JPEG).u8(desc.source).u8(0).u16(desc.width).u16(desc.height).u8(0).u8(0)
-      .u32(Math.round(desc.fps * 1000)).u32(0).u32(0);
+    w.u8(KIND_VIDEO).u8(desc.codec ?? CODEC_JPEG).u8(desc.source).u8(0).u16(desc.width).u16(desc.height).u8(0).u8(0)
+      .u32(Math.round(desc.fps * 1000)).u32(0).u32(desc.bitrate ?? 0);
   }
   return w.text8(desc.name, 64).done(T.PUBLISH);
 }
@@ -122,6 +123,9 @@ export const subscribe = (requestId, participantId, trackId, kinds = 1, type = T
 export const sourceState = (trackId, live, text = '') =>
   new Writer().u16(trackId).u8(live ? 1 : 0).u8(0).text16(text, 1024).done(T.SOURCE_STATE);
 
+/** KEYFRAME_REQUEST (§4.6.5) for a track this page receives; reason 0. */
+export const keyframeRequest = (participantId, trackId) => new Writer(16).u32(participantId).u16(trackId).u8(0).u8(0).done(T.KEYFRAME_REQUEST);
+
 export const ping = (id, sentUs) => new Writer(24).u32(id).u32(0).i64(sentUs).done(T.PING);
 export const pong = (id, echoUs, nowUs) => new Writer(32).u32(id).u32(0).i64(echoUs).i64(nowUs).done(T.PONG);
 
@@ -134,8 +138,11 @@ export function chatSend(requestId, clientMsgId, text) {
   return new Writer(bytes.length + 32).u32(requestId).u64(clientMsgId).u32(bytes.length).raw(bytes).done(T.CHAT_SEND);
 }
 
-/** FRAME of a JPEG video track: header, 32-byte FRAME header, data; one allocation. */
-export function frame({ trackId, width, height, sequence, captureUs }, jpeg) {
+/**
+ * FRAME of a video track: header, 32-byte FRAME header, data; one allocation. JPEG unless `codec` says otherwise; every
+ * JPEG is a keyframe, an H.264 access unit only when `keyframe` says so.
+ */
+export function frame({ trackId, width, height, sequence, captureUs, codec = CODEC_JPEG, keyframe = true }, jpeg) {
   const data = new Uint8Array(jpeg);
   const out = new Uint8Array(HEADER + FRAME_HEADER + data.length);
   const v = new DataView(out.buffer);
@@ -144,8 +151,8 @@ export function frame({ trackId, width, height, sequence, captureUs }, jpeg) {
   v.setUint32(8, 0);
   v.setUint16(12, trackId);
   v.setUint8(14, KIND_VIDEO);
-  v.setUint8(15, CODEC_JPEG);
-  v.setUint8(16, 1); // keyframe: every JPEG frame is one
+  v.setUint8(15, codec);
+  v.setUint8(16, codec === CODEC_JPEG || keyframe ? FRAME_FLAGS.KEYFRAME : 0);
   v.setUint16(20, width);
   v.setUint16(22, height);
   v.setBigInt64(24, BigInt(sequence));

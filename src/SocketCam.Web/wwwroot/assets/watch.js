@@ -1,5 +1,11 @@
-// Watch page: JPEG frames over the room's watch WebSocket, drawn on a canvas (docs/HTTP.md, "WebSockets").
+// Watch page: JPEG frames over the room's watch WebSocket, drawn on a canvas (docs/HTTP.md, "WebSockets"). Where
+// WebCodecs can decode H.264 the page asks for it (`?codec=h264`): an H.264 room's frames then come as they are, each
+// with a 28-byte header saying its codec and whether it is a keyframe, and are decoded by a VideoDecoder.
+import { H264Drawer, h264CanDecode } from './call-h264.js';
+
 const HEADER_BYTES = 24;
+const CODEC_HEADER_BYTES = 28; // with ?codec=h264: + codec (1 JPEG, 3 H.264), flags (bit 0 keyframe), 2 reserved
+const CODEC_H264 = 3;
 const TICK_MS = 1000;          // ping + stats
 const UI_MS = 250;
 const WINDOW_MS = 2000;        // fps and latency p50 window
@@ -23,7 +29,7 @@ const $ = (id) => document.getElementById(id);
 
 const sc = window.socketcam = {
   state: 'connecting', framesDrawn: 0, framesDropped: 0, fps: 0, width: 0, height: 0,
-  latencyMs: null, latencies: [], clockOffsetMs: 0, reason: '',
+  latencyMs: null, latencies: [], clockOffsetMs: 0, reason: '', codec: null, h264: null,
 };
 
 let ws = null;
@@ -34,6 +40,9 @@ let pending = null;
 let recent = [];               // { t, ms } of frames drawn in the last WINDOW_MS
 const clockSamples = [];       // { rtt, offset } of the last CLOCK_SAMPLES pongs
 let pingOffsetMs = null;       // from the pong with the shortest round trip
+let canH264 = false;           // this browser decodes H.264: the socket asks for it
+let headerBytes = HEADER_BYTES; // of this socket's frames: 28 once its hello says it carries H.264 too
+let h264 = null;               // the H.264 decoder of this socket's frames
 let offsetFloorMs = -Infinity; // the highest lower bound frames' send times gave
 
 // A WebSocket's URL carries no token: the page's cookie (access.js) presents it.
@@ -51,7 +60,10 @@ function setState(state, reason = '') {
 function connect() {
   setState('connecting');
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(`${scheme}//${location.host}${withToken(roomPath + '/ws')}`);
+  const socket = new WebSocket(`${scheme}//${location.host}${withToken(roomPath + '/ws')}${canH264 ? '?codec=h264' : ''}`);
+  headerBytes = HEADER_BYTES;
+  h264?.close();
+  h264 = null;
   socket.binaryType = 'arraybuffer';
   ws = socket;
   const timer = setInterval(() => tick(socket), TICK_MS);
@@ -89,6 +101,7 @@ function onText(text) {
     if (msg.live) setState('live');
     else setState('nosignal', msg.reason || 'no signal');
   } else if (msg.type === 'hello') {
+    headerBytes = String(msg.codecs ?? '').split(',').includes('h264') ? CODEC_HEADER_BYTES : HEADER_BYTES;
     if (msg.publishing === false && sc.state === 'connecting') setState('waiting', `waiting for ${room} to start`);
   } else if (msg.type === 'pong') {
     onPong(msg);
@@ -108,7 +121,7 @@ function onPong({ t, serverTime }) {
 // Causality: a frame cannot arrive before the server sent it, so its send time bounds the offset from below. This keeps
 // a pong answered late (behind a frame, on a busy machine) from making latencies look negative.
 function noteSendTime(buffer) {
-  if (buffer.byteLength <= HEADER_BYTES) return;
+  if (buffer.byteLength <= headerBytes) return;
   const sendMs = Number(new DataView(buffer).getBigInt64(8, true)) / 1000;
   offsetFloorMs = Math.max(offsetFloorMs, sendMs - epochMs());
   updateOffset();
@@ -122,6 +135,9 @@ function updateOffset() {
 // Newest wins: while a decode runs only the newest message waits; a replaced one is dropped.
 function onFrame(buffer) {
   noteSendTime(buffer);
+  if (buffer.byteLength > headerBytes && headerBytes === CODEC_HEADER_BYTES && new Uint8Array(buffer)[24] === CODEC_H264) {
+    return onH264(buffer);
+  }
   if (decoding) {
     if (pending) sc.framesDropped++;
     pending = buffer;
@@ -144,10 +160,24 @@ async function decodeLoop(buffer) {
   decoding = false;
 }
 
+// H.264 cannot skip to the newest frame: every frame goes to the decoder (which starts at a keyframe and starts again at
+// the next one after a gap or an error); its pictures are drawn as they come out.
+function onH264(buffer) {
+  const view = new DataView(buffer);
+  h264 ??= new H264Drawer(canvas, ({ captureUs }) => recordFrame(Number(captureUs), canvas.width, canvas.height), () => false);
+  sc.codec = 'h264';
+  h264.push({
+    captureUs: view.getBigInt64(0, true), sequence: BigInt(view.getUint32(16, true)), flags: view.getUint8(25),
+    data: new Uint8Array(buffer, CODEC_HEADER_BYTES),
+  });
+  sc.h264 = { ...h264.stats };
+}
+
 async function drawFrame(buffer) {
-  if (buffer.byteLength <= HEADER_BYTES) return;
+  if (buffer.byteLength <= headerBytes) return;
+  sc.codec = 'jpeg';
   const captureUs = Number(new DataView(buffer).getBigInt64(0, true));
-  const blob = new Blob([new Uint8Array(buffer, HEADER_BYTES)], { type: 'image/jpeg' });
+  const blob = new Blob([new Uint8Array(buffer, headerBytes)], { type: 'image/jpeg' });
   const bitmap = await createImageBitmap(blob);
   if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
     canvas.width = bitmap.width;
@@ -240,7 +270,7 @@ function init() {
     $('fullscreen').textContent = document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen';
   });
   setInterval(() => { measure(); render(); }, UI_MS);
-  connect();
+  h264CanDecode().then((yes) => { canH264 = yes && new URLSearchParams(location.search).get('codec') !== 'jpeg'; }).finally(connect);
 }
 
 init();
