@@ -377,6 +377,9 @@ public sealed partial class Room : IDisposable
         }
     }
 
+    /// <summary>The H.264 → JPEG transcoder (null until an H.264 track was primary).</summary>
+    internal PrimaryTranscoder? Transcoder => Volatile.Read(ref _transcoder);
+
     private void RequestPrimaryKeyframe(byte reason) => Volatile.Read(ref _primary)?.Keyframes.Request(reason);
 
     /// <summary>

@@ -37,6 +37,9 @@ internal sealed class TestHub : IAsyncDisposable
     /// <summary>The capture pipeline of room "main" (null when started without one).</summary>
     public CapturePipeline? Capture => _captures.Count > 0 ? _captures[0].Pipeline : null;
 
+    /// <summary>The encoder of room "main"'s capture (null when started without one).</summary>
+    public IFrameEncoder? CaptureEncoder => _captures.Count > 0 ? _captures[0].Encoder : null;
+
     public IPEndPoint EndPoint => Server.TcpEndPoint;
 
     public StreamEndpoint Endpoint => new("tcp", "127.0.0.1", Server.TcpEndPoint.Port);
@@ -89,10 +92,10 @@ internal sealed class TestHub : IAsyncDisposable
     }
 
     /// <summary>Starts the hub's own capture into <paramref name="room"/> (claims the room's publisher seat at once).</summary>
-    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null)
+    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null, SocketCam.Codecs.H264.H264Options? h264 = null)
     {
         source ??= new TestPatternSource(new TestPatternOptions { Width = width, Height = height, Fps = fps });
-        IFrameEncoder encoder = CodecFactory.CreateEncoder(codec);
+        IFrameEncoder encoder = CodecFactory.CreateEncoder(codec, h264Options: h264, fps: fps > 0 ? fps : 30);
         var pipeline = new CapturePipeline(source, encoder, Server.GetOrCreateRoom(room), _loggerFactory.CreateLogger("SocketCam.Capture"), retryDelay is { } delay ? new CaptureOptions { RetryDelay = delay, MaxRetryDelay = delay } : null);
         // RunAsync claims the publisher seat synchronously, before its first await.
         Task task = pipeline.RunAsync(_stop.Token);

@@ -92,10 +92,12 @@ internal sealed class TestViewer : IAsyncDisposable
         Action<VideoFrameHeader, ReadOnlySequence<byte>>? onReceived = null,
         TimeSpan? maxBackoff = null,
         ILoggerFactory? loggerFactory = null,
-        TlsClientOptions? tls = null)
+        TlsClientOptions? tls = null,
+        string? participant = null)
     {
         var options = new ViewerOptions
         {
+            Participant = participant,
             Room = room,
             Token = token,
             Reconnect = reconnect,
