@@ -85,11 +85,14 @@ internal static class BenchRunner
         {
             Sessions = new() { IdleTimeout = TimeSpan.FromMinutes(5) },
             Limits = new Limits.LimitOptions { MaxConnectionsPerAddress = 0 },
+            Rooms = new RoomLimits { MaxParticipants = settings.Viewers + 16 },
         };
         await using var hub = new HubServer(hubOptions, loggers);
         hub.Start();
         StreamEndpoint endpoint = BenchTransports.Endpoint(settings.Transport, hub);
-        using IFrameEncoder encoder = CodecFactory.CreateEncoder(settings.Codec, settings.Jpeg);
+        using IFrameEncoder encoder = CodecFactory.CreateEncoder(settings.Codec, settings.Jpeg, fps: settings.Fps > 0 ? settings.Fps : 30);
+        // H.264 goes to stream viewers as protocol v2 (v1 viewers would get the hub's JPEG transcoding); UDP viewers take it as it is.
+        string? participant = settings.Codec == CodecId.H264 && settings.Transport is not (BenchTransport.Udp or BenchTransport.UdpTls) ? "hub" : null;
         await using IFrameSource source = settings.Source;
         Room room = hub.GetOrCreateRoom("bench");
         var pipeline = new CapturePipeline(source, encoder, room, loggers.CreateLogger("SocketCam.Capture"));
@@ -99,7 +102,7 @@ internal static class BenchRunner
         var tasks = new List<Task>();
         for (int i = 0; i < viewers.Length; i++)
         {
-            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}", Tls = BenchTransports.ClientTls(settings.Transport) }, loggers);
+            viewers[i] = new ViewerClient(endpoint, new ViewerOptions { Room = "bench", Participant = participant, Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}", Tls = BenchTransports.ClientTls(settings.Transport) }, loggers);
             tasks.Add(viewers[i].RunAsync(stop.Token));
         }
 
