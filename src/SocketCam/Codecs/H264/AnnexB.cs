@@ -331,6 +331,34 @@ internal static class AnnexB
         return (sps, pps);
     }
 
+    /// <summary>
+    /// The AVCDecoderConfigurationRecord (avcC, ISO/IEC 14496-15 §5.3.3.1) MP4 and Matroska keep as the track's codec
+    /// private data: profile, compatibility and level from the SPS, 4-byte NAL lengths, one SPS and one PPS.
+    /// </summary>
+    /// <exception cref="InvalidDataException">An SPS shorter than 4 bytes, a missing PPS, or either over 65535 bytes.</exception>
+    public static byte[] AvcDecoderConfiguration(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps)
+    {
+        if (sps.Length < 4 || pps.IsEmpty || sps.Length > ushort.MaxValue || pps.Length > ushort.MaxValue)
+        {
+            throw new InvalidDataException("An H.264 keyframe without usable parameter sets.");
+        }
+
+        byte[] record = new byte[11 + sps.Length + pps.Length];
+        record[0] = 1; // configurationVersion
+        record[1] = sps[1]; // AVCProfileIndication
+        record[2] = sps[2]; // profile_compatibility
+        record[3] = sps[3]; // AVCLevelIndication
+        record[4] = 0xFF; // reserved bits, lengthSizeMinusOne = 3
+        record[5] = 0xE1; // reserved bits, one SPS
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(record.AsSpan(6), (ushort)sps.Length);
+        sps.CopyTo(record.AsSpan(8));
+        int at = 8 + sps.Length;
+        record[at] = 1; // one PPS
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(record.AsSpan(at + 1), (ushort)pps.Length);
+        pps.CopyTo(record.AsSpan(at + 3));
+        return record;
+    }
+
     private static void SkipScalingList(ref BitReader bits, int size)
     {
         int last = 8, next = 8;
