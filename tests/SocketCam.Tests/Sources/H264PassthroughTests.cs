@@ -84,6 +84,15 @@ public sealed class H264PassthroughTests : IDisposable
         Assert.Null(VideoProbe.Parse(""));
     }
 
+    [Fact]
+    public async Task A_lavfi_graph_with_h264_wanted_is_decoded_rather_than_made_into_jpegs_first()
+    {
+        await using var source = new FfmpegSource(SourceSpec.Parse("lavfi:testsrc2=size=160x120:rate=30"), new SourceOptions { Codec = CodecId.H264 }, NullLogger.Instance);
+        Assert.Null(source.ProvidedCodec);
+        await using var jpeg = new FfmpegSource(SourceSpec.Parse("lavfi:testsrc2=size=160x120:rate=30"), new SourceOptions(), NullLogger.Instance);
+        Assert.Equal(CodecId.Jpeg, jpeg.ProvidedCodec);
+    }
+
     private async Task<string> MakeMp4Async(string name, int bFrames)
     {
         string path = Path.Combine(_directory, name);

@@ -42,7 +42,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         _logger = logger;
         _output = !options.Passthrough ? FfmpegOutput.Y4m
             : options.Codec == CodecId.H264 && spec.Kind == SourceKind.Camera ? FfmpegOutput.H264
-            : spec.Kind is SourceKind.Camera or SourceKind.Lavfi ? FfmpegOutput.Mjpeg
+            : spec.Kind == SourceKind.Camera || (spec.Kind == SourceKind.Lavfi && options.Codec == CodecId.Jpeg) ? FfmpegOutput.Mjpeg
             : FfmpegOutput.Y4m;
         Fps = options.Fps ?? 0;
     }
