@@ -13,7 +13,7 @@ internal static class SourceBench
 {
     public static async Task<int> RunAsync(IFrameSource source, long frames, bool json, CancellationToken cancellationToken)
     {
-        bool encoded = source is IEncodedFrameSource { ProvidesJpeg: true };
+        bool encoded = source is IEncodedFrameSource { ProvidedCodec: SocketCam.Media.CodecId.Jpeg };
         for (int i = 0; i < 10; i++)
         {
             await ReadOneAsync(source, encoded, cancellationToken); // warm-up: JIT, pools, ffmpeg's pipeline

@@ -1,13 +1,19 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using SocketCam.Codecs.H264;
 using SocketCam.Ffmpeg;
+using SocketCam.Media;
 
 namespace SocketCam.Recording;
 
 /// <summary>
 /// Records through an ffmpeg child process: the JPEGs go down its standard input in a minimal live Matroska stream that
 /// carries each frame's capture time (<see cref="MatroskaStream"/>), and ffmpeg writes a proper file: .mkv by stream
-/// copy (the JPEGs as they are), .mp4 as H.264 from libx264. Timestamps pass through unchanged, so the file plays at the
+/// copy (the JPEGs as they are), .mp4 as H.264 from libx264; H.264 frames go into either by stream copy (no re-encoding:
+/// Matroska's V_MPEG4/ISO/AVC with an avcC from the first keyframe's SPS and PPS, each access unit's NAL units
+/// length-prefixed, keyframes flagged). An H.264 file starts at a keyframe: frames before the first are left out
+/// (counted in <see cref="FramesSkipped"/>); one file holds one codec, frames of another are left out too (a
+/// <see cref="RotatingRecorder"/> starts a new file instead). Timestamps pass through unchanged, so the file plays at the
 /// pace the frames were captured however the frame rate varied. With <see cref="AudioChannels"/> set before the first
 /// frame the stream also has an Opus track, copied as it is into either file, its packets stamped with their capture
 /// times from the same origin as the video (one clock, so the file keeps them in sync). ffmpeg starts with the first
@@ -38,6 +44,9 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     private long _audioPackets;
     private long _audioSkipped;
     private long _frames;
+    private long _skipped;
+    private CodecId _codec;
+    private byte[] _sample = [];
     private long _bytes;
     private long _nextSizeCheck;
     private bool _completed;
@@ -71,6 +80,13 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
 
     public long AudioPacketsWritten => Interlocked.Read(ref _audioPackets);
 
+    public bool CanRecord(CodecId codec) => codec is CodecId.Jpeg or CodecId.H264;
+
+    public long FramesSkipped => Interlocked.Read(ref _skipped);
+
+    /// <summary>The video codec of the file once it started (JPEG or H.264).</summary>
+    internal CodecId Codec => _codec;
+
     /// <summary>Audio packets left out (the file has no audio track, or too many came before any video).</summary>
     public long AudioPacketsSkipped => Interlocked.Read(ref _audioSkipped);
 
@@ -96,14 +112,45 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     public async ValueTask WriteAsync(JpegFrame frame, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
-        FfmpegProcess ffmpeg = _ffmpeg ?? await StartAsync(frame, cancellationToken);
+        if (!CanRecord(frame.Codec))
+        {
+            SkipFrame(frame.Sequence, $"{frame.Codec} video cannot be recorded");
+            return;
+        }
+
+        if (_ffmpeg is null && frame.Codec == CodecId.H264 && !frame.Keyframe)
+        {
+            // A decoder needs the keyframe first: the file starts with one.
+            SkipFrame(frame.Sequence, "an H.264 recording starts at a keyframe; waiting for one");
+            return;
+        }
+
+        if (_ffmpeg is not null && frame.Codec != _codec)
+        {
+            SkipFrame(frame.Sequence, $"the file holds {_codec} and this frame is {frame.Codec}");
+            return;
+        }
+
+        FfmpegProcess? ffmpeg = _ffmpeg;
+        if (ffmpeg is null)
+        {
+            byte[] avcConfiguration = [];
+            if (frame.Codec == CodecId.H264 && !TryAvcConfiguration(frame.Data, out avcConfiguration))
+            {
+                SkipFrame(frame.Sequence, "an H.264 keyframe without an SPS and a PPS cannot start a file");
+                return;
+            }
+
+            ffmpeg = await StartAsync(frame, avcConfiguration, cancellationToken);
+        }
 
         // Milliseconds since the first frame, strictly increasing (a clock that steps back never reorders frames).
         long timestamp = Math.Max(_lastTimestampMs + 1, (frame.CaptureMicros - _firstCaptureMicros) / 1000);
         _lastTimestampMs = timestamp;
-        int headerLength = MatroskaStream.WriteFrameHeader(_header, timestamp, frame.Data.Length);
+        ReadOnlyMemory<byte> payload = frame.Codec == CodecId.H264 ? ToSample(frame.Data.Span) : frame.Data;
+        int headerLength = MatroskaStream.WriteBlockHeader(_header, MatroskaStream.VideoTrack, timestamp, payload.Length, frame.Keyframe);
         await SendAsync(ffmpeg, _header.AsMemory(0, headerLength), cancellationToken);
-        await SendAsync(ffmpeg, frame.Data, cancellationToken);
+        await SendAsync(ffmpeg, payload, cancellationToken);
         Interlocked.Increment(ref _frames);
         if (Environment.TickCount64 >= _nextSizeCheck)
         {
@@ -188,11 +235,17 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
     }
 
     /// <summary>The arguments after ffmpeg's own (-hide_banner etc.): Matroska on stdin, the file out.</summary>
-    internal static List<string> Arguments(RecordingFormat format, string path, int width, int height, RecordingOptions options)
+    internal static List<string> Arguments(RecordingFormat format, string path, int width, int height, RecordingOptions options, CodecId codec = CodecId.Jpeg)
     {
         // The audio track, when the stream has one, is copied as it is: Opus goes into .mkv and (ffmpeg 4.3 and later) .mp4.
         List<string> args = ["-loglevel", "error", "-f", "matroska", "-i", "pipe:0", "-map", "0:v:0", "-map", "0:a:0?", "-c:a", "copy"];
-        if (format == RecordingFormat.Mp4)
+        if (codec == CodecId.H264)
+        {
+            // Already H.264: copied into either container, never re-encoded.
+            args.AddRange(["-c:v", "copy"]);
+            args.AddRange(format == RecordingFormat.Mp4 ? ["-strict", "experimental", "-f", "mp4"] : ["-f", "matroska"]);
+        }
+        else if (format == RecordingFormat.Mp4)
         {
             // One fixed, even output size (yuv420p needs it), so a stream that changes size midway still encodes.
             int evenWidth = Math.Max(2, width & ~1);
@@ -218,10 +271,30 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
         return args;
     }
 
-    private async ValueTask<FfmpegProcess> StartAsync(JpegFrame first, CancellationToken cancellationToken)
+    /// <summary>
+    /// The track's avcC from a keyframe's SPS and PPS (in-band before each IDR, PROTOCOL §4.9); they stay in the samples
+    /// too, so a player follows a later change of size.
+    /// </summary>
+    private static bool TryAvcConfiguration(ReadOnlyMemory<byte> keyframe, out byte[] configuration)
     {
-        FfmpegProcess ffmpeg = FfmpegProcess.Start(Arguments(_format, _path, first.Width, first.Height, _options), redirectInput: true, _logger, ownSession: true);
+        (ReadOnlyMemory<byte> sps, ReadOnlyMemory<byte> pps) = AnnexB.ParameterSets(keyframe);
+        try
+        {
+            configuration = AnnexB.AvcDecoderConfiguration(sps.Span, pps.Span);
+            return true;
+        }
+        catch (InvalidDataException)
+        {
+            configuration = [];
+            return false;
+        }
+    }
+
+    private async ValueTask<FfmpegProcess> StartAsync(JpegFrame first, byte[] avcConfiguration, CancellationToken cancellationToken)
+    {
+        FfmpegProcess ffmpeg = FfmpegProcess.Start(Arguments(_format, _path, first.Width, first.Height, _options, first.Codec), redirectInput: true, _logger, ownSession: true);
         _ffmpeg = ffmpeg;
+        _codec = first.Codec;
         _fileAudioChannels = _audioChannels;
         // One origin for both tracks: the earliest capture time there is, so no timestamp is negative.
         long origin = first.CaptureMicros;
@@ -231,8 +304,9 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
         }
 
         _firstCaptureMicros = origin;
-        int length = MatroskaStream.WriteHeader(_header, first.Width, first.Height, _fileAudioChannels);
-        await SendAsync(ffmpeg, _header.AsMemory(0, length), cancellationToken);
+        byte[] header = avcConfiguration.Length == 0 ? _header : new byte[MatroskaStream.MaxHeaderSize + avcConfiguration.Length];
+        int length = MatroskaStream.WriteHeader(header, first.Width, first.Height, _fileAudioChannels, avcConfiguration);
+        await SendAsync(ffmpeg, header.AsMemory(0, length), cancellationToken);
         while (_earlyAudio.TryDequeue(out (byte[] Data, long CaptureMicros) early))
         {
             await SendAudioAsync(ffmpeg, early.Data, early.CaptureMicros, cancellationToken);
@@ -250,6 +324,28 @@ internal sealed class FfmpegMuxRecorder : IFrameRecorder
         await SendAsync(ffmpeg, _header.AsMemory(0, headerLength), cancellationToken);
         await SendAsync(ffmpeg, data, cancellationToken);
         Interlocked.Increment(ref _audioPackets);
+    }
+
+    /// <summary>An access unit as the file stores it: length-prefixed NAL units, in a buffer reused frame after frame.</summary>
+    private ReadOnlyMemory<byte> ToSample(ReadOnlySpan<byte> accessUnit)
+    {
+        int size = AnnexB.LengthPrefixedSize(accessUnit);
+        if (_sample.Length < size)
+        {
+            _sample = new byte[Math.Max(size, _sample.Length * 2)];
+        }
+
+        return _sample.AsMemory(0, AnnexB.WriteLengthPrefixed(accessUnit, _sample));
+    }
+
+    /// <summary>Counts frames left out; the first time (and every 500th) says why in the log.</summary>
+    private void SkipFrame(long sequence, string reason)
+    {
+        long total = Interlocked.Increment(ref _skipped);
+        if (total == 1 || total % 500 == 0)
+        {
+            RecordingLog.FrameSkipped(_logger, _path, sequence, $"{reason} ({total} so far)");
+        }
     }
 
     /// <summary>Counts audio left out; the first time (and every 500th) says why in the log.</summary>

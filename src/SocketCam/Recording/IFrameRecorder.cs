@@ -31,6 +31,15 @@ internal interface IFrameRecorder : IAsyncDisposable
     /// <summary>Opus packets written so far.</summary>
     long AudioPacketsWritten => 0;
 
+    /// <summary>
+    /// Whether this recording can hold video of <paramref name="codec"/> at all (MJPEG files hold JPEGs only; .mkv and
+    /// .mp4 hold JPEG or H.264, one codec per file).
+    /// </summary>
+    bool CanRecord(Media.CodecId codec) => codec == Media.CodecId.Jpeg;
+
+    /// <summary>Frames left out by the recorder itself: H.264 before a file's first keyframe, or of another codec than the file's.</summary>
+    long FramesSkipped => 0;
+
     ValueTask WriteAsync(JpegFrame frame, CancellationToken cancellationToken);
 
     /// <summary>Writes one Opus packet (its data is only valid during the call); recorders without audio ignore it.</summary>

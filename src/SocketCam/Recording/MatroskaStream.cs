@@ -4,9 +4,10 @@ using System.Text;
 namespace SocketCam.Recording;
 
 /// <summary>
-/// Just enough Matroska to hand ffmpeg JPEGs (and Opus packets) with their timestamps through a pipe: an EBML header, a
-/// Segment of unknown size (a live stream), one V_MJPEG video track (track 1) and optionally one A_OPUS audio track
-/// (track 2), then one Cluster per frame or packet holding one SimpleBlock. Raw MJPEG carries no timestamps, so this is
+/// Just enough Matroska to hand ffmpeg JPEGs or H.264 (and Opus packets) with their timestamps through a pipe: an EBML
+/// header, a Segment of unknown size (a live stream), one V_MJPEG or V_MPEG4/ISO/AVC video track (track 1; H.264 with
+/// an avcC CodecPrivate and length-prefixed samples) and optionally one A_OPUS audio track (track 2), then one Cluster
+/// per frame or packet holding one SimpleBlock. Raw MJPEG carries no timestamps, so this is
 /// what lets a .mkv or .mp4 play at the pace the frames were really captured, even when the frame rate varies or frames
 /// were skipped; both tracks' timestamps count from the same origin on the same clock (the hub's), so audio and video
 /// stay in sync in the file. Timestamps are in milliseconds (TimestampScale 1 000 000 ns).
@@ -16,7 +17,7 @@ internal static class MatroskaStream
     /// <summary>Bytes <see cref="WriteFrameHeader"/> writes in front of a JPEG.</summary>
     public const int FrameHeaderSize = 4 + 8 + 1 + 1 + 8 + 1 + 8 + 4;
 
-    /// <summary>Upper bound of what <see cref="WriteHeader"/> writes.</summary>
+    /// <summary>Upper bound of what <see cref="WriteHeader"/> writes, besides an H.264 track's avcC.</summary>
     public const int MaxHeaderSize = 384;
 
     /// <summary>The video track's number.</summary>
@@ -47,9 +48,11 @@ internal static class MatroskaStream
 
     /// <summary>
     /// Writes the stream header (EBML header, Segment start, Info, Tracks) for one video track of the given size and, when
-    /// <paramref name="audioChannels"/> is 1 or 2, an Opus audio track (48 kHz) of that many channels.
+    /// <paramref name="audioChannels"/> is 1 or 2, an Opus audio track (48 kHz) of that many channels. The video is MJPEG,
+    /// or H.264 when <paramref name="avcConfiguration"/> (an AVCDecoderConfigurationRecord) is given; the destination
+    /// needs <see cref="MaxHeaderSize"/> bytes plus the record's length.
     /// </summary>
-    public static int WriteHeader(Span<byte> destination, int width, int height, int audioChannels = 0)
+    public static int WriteHeader(Span<byte> destination, int width, int height, int audioChannels = 0, ReadOnlySpan<byte> avcConfiguration = default)
     {
         if (audioChannels is < 0 or > 2)
         {
@@ -82,7 +85,16 @@ internal static class MatroskaStream
         w.Uint(0x73C5, 1); // TrackUID
         w.Uint(0x83, 1); // TrackType: video
         w.Uint(0x9C, 0); // FlagLacing: off
-        w.Text(0x86, "V_MJPEG"); // CodecID
+        if (avcConfiguration.IsEmpty)
+        {
+            w.Text(0x86, "V_MJPEG"); // CodecID
+        }
+        else
+        {
+            w.Text(0x86, "V_MPEG4/ISO/AVC"); // CodecID
+            w.Binary(0x63A2, avcConfiguration); // CodecPrivate: the avcC
+        }
+
         int video = w.BeginMaster(VideoId);
         w.Uint(0xB0, (ulong)width); // PixelWidth
         w.Uint(0xBA, (ulong)height); // PixelHeight
@@ -140,10 +152,11 @@ internal static class MatroskaStream
 
     /// <summary>
     /// Writes a Cluster (timestamp <paramref name="timestampMs"/>) holding one SimpleBlock of track
-    /// <paramref name="track"/> (every block a key frame: JPEGs and Opus packets all are), up to the start of its
-    /// <paramref name="payloadLength"/> bytes of payload, which the caller writes next.
+    /// <paramref name="track"/> (a key frame unless <paramref name="keyframe"/> is false: JPEGs and Opus packets all are,
+    /// H.264 only at IDR access units), up to the start of its <paramref name="payloadLength"/> bytes of payload, which the
+    /// caller writes next.
     /// </summary>
-    public static int WriteBlockHeader(Span<byte> destination, int track, long timestampMs, int payloadLength)
+    public static int WriteBlockHeader(Span<byte> destination, int track, long timestampMs, int payloadLength, bool keyframe = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(track, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(track, 126);
@@ -162,7 +175,7 @@ internal static class MatroskaStream
         w.Size(blockSize);
         w.Byte((byte)(0x80 | track)); // track number (a 1-byte vint)
         w.BigEndian(0, 2); // timestamp relative to the cluster's
-        w.Byte(0x80); // key frame
+        w.Byte(keyframe ? (byte)0x80 : (byte)0); // key frame flag
         return w.Position;
     }
 
@@ -235,7 +248,15 @@ internal static class MatroskaStream
         public void Binary(uint id, scoped ReadOnlySpan<byte> value)
         {
             Id(id);
-            Byte((byte)(0x80 | value.Length)); // short values only (< 127 bytes)
+            if (value.Length < 127)
+            {
+                Byte((byte)(0x80 | value.Length));
+            }
+            else
+            {
+                Size(value.Length); // an avcC with long parameter sets
+            }
+
             value.CopyTo(_buffer[Position..]);
             Position += value.Length;
         }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using SocketCam.Diagnostics;
 using SocketCam.Hub;
+using SocketCam.Media;
 using SocketCam.Rooms;
 
 namespace SocketCam.Recording;
@@ -138,7 +139,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
             }
 
             string name = $"room '{room.Name}'";
-            var recorder = new RotatingRecorder(name, _ => OpenFile(room.Name), _options, _logger, _quota);
+            var recorder = new RotatingRecorder(name, (_, codec) => OpenFile(room.Name, codec), _options, _logger, _quota);
             var sink = RecordingSink.Start(name, recorder, _options, _logger);
             _active[room] = sink;
             room.AddRecorder(sink);
@@ -188,10 +189,12 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
         }
     }
 
-    private IFrameRecorder OpenFile(string room)
+    private IFrameRecorder OpenFile(string room, CodecId codec)
     {
         string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-        string extension = RecordingFormats.Extension(_format);
+        // .mjpeg holds JPEGs only: an H.264 room is recorded as .mkv (stream copy) instead.
+        RecordingFormat format = codec == CodecId.H264 && _format == RecordingFormat.Mjpeg ? RecordingFormat.Matroska : _format;
+        string extension = RecordingFormats.Extension(format);
         for (int attempt = 1; ; attempt++)
         {
             string file = attempt == 1 ? $"{room}-{stamp}{extension}" : $"{room}-{stamp}-{attempt}{extension}";
@@ -199,7 +202,7 @@ public sealed class RecordingDirectory : IRoomObserver, IAsyncDisposable
             try
             {
                 // overwrite: false: creating the file is what reserves its name, so two files never share one.
-                return FrameRecorders.Create(_format, path, _options, overwrite: false, _logger);
+                return FrameRecorders.Create(format, path, _options, overwrite: false, _logger);
             }
             catch (IOException) when (File.Exists(path) && attempt < 1000)
             {

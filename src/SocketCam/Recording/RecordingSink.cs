@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
 using SocketCam.Hub;
 using SocketCam.Rooms;
 using SocketCam.Media;
@@ -270,11 +271,41 @@ internal sealed class RecordingSink : IRoomRecorder, IAsyncDisposable
             case CodecId.RawBgr24:
                 jpeg = Compress(header, data);
                 return true;
+            case CodecId.H264:
+                return TryGetAccessUnit(frame, out jpeg);
             default:
                 Skip(header.Sequence, $"unknown codec {header.Codec}");
                 jpeg = default;
                 return false;
         }
+    }
+
+    /// <summary>An H.264 access unit to record as it is (checked, its keyframe and size from its own NAL units).</summary>
+    private bool TryGetAccessUnit(MediaFrame frame, out JpegFrame unit)
+    {
+        VideoFrameHeader header = frame.Header;
+        unit = default;
+        if (!_recorder.CanRecord(CodecId.H264))
+        {
+            // Fails the recording with one line: skipping every frame would record nothing, silently.
+            throw new IOException($"{_recorder.Description}: the video is H.264 and .mjpeg files hold JPEGs only; record to .mkv or .mp4.");
+        }
+
+        H264AccessUnitInfo info;
+        try
+        {
+            info = AnnexB.Inspect(frame.Payload.Span);
+        }
+        catch (InvalidDataException ex)
+        {
+            Skip(header.Sequence, ex.Message);
+            return false;
+        }
+
+        int width = info.Width > 0 ? info.Width : header.Width;
+        int height = info.Height > 0 ? info.Height : header.Height;
+        unit = new JpegFrame(frame.Payload, width, height, header.Sequence, header.CaptureMicros, CodecId.H264, info.IsIdr);
+        return true;
     }
 
     private JpegFrame Compress(in VideoFrameHeader header, ReadOnlyMemory<byte> data)

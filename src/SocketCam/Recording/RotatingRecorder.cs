@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using SocketCam.Media;
 
 namespace SocketCam.Recording;
 
@@ -8,10 +9,12 @@ namespace SocketCam.Recording;
 /// finishes it and starts the next one. Files change only between frames, and each one is finished on its own, so
 /// every file plays by itself. Audio goes into the open file; when audio starts while the open file has no audio track
 /// (the publisher added one later), that file is finished and the next one, which has the track, starts with it.
+/// H.264 files change only before a keyframe (each file starts with one), and a change of video codec (JPEG ⇄ H.264)
+/// starts a new file, opened for that codec (a directory of .mjpeg files records an H.264 room as .mkv).
 /// </summary>
 internal sealed class RotatingRecorder : IFrameRecorder
 {
-    private readonly Func<long, IFrameRecorder> _open;
+    private readonly Func<long, CodecId, IFrameRecorder> _open;
     private readonly string _name;
     private readonly RecordingOptions _options;
     private readonly ILogger _logger;
@@ -19,6 +22,9 @@ internal sealed class RotatingRecorder : IFrameRecorder
     private readonly RecordingQuota? _quota;
     private IFrameRecorder? _current;
     private long _currentStartMicros;
+    private CodecId? _currentCodec;
+    private CodecId _lastCodec = CodecId.Jpeg;
+    private long _closedSkipped;
     private int _audioChannels;
     private long _closedAudio;
     private long _closedFrames;
@@ -27,6 +33,16 @@ internal sealed class RotatingRecorder : IFrameRecorder
     /// <param name="open">Creates the next file, given the capture time (µs) of what will be the first in it.</param>
     /// <param name="quota">The directory's size cap and free-space margin; over it, the open file is finished and frames are skipped.</param>
     public RotatingRecorder(string name, Func<long, IFrameRecorder> open, RecordingOptions options, ILogger logger, RecordingQuota? quota = null)
+        : this(name, (start, _) => open(start), options, logger, quota)
+    {
+    }
+
+    /// <param name="open">
+    /// Creates the next file, given the capture time (µs) of what will be the first in it and the video codec it will hold
+    /// (the last one seen when audio opens it).
+    /// </param>
+    /// <param name="quota">The directory's size cap and free-space margin; over it, the open file is finished and frames are skipped.</param>
+    public RotatingRecorder(string name, Func<long, CodecId, IFrameRecorder> open, RecordingOptions options, ILogger logger, RecordingQuota? quota = null)
     {
         _quota = quota;
         _name = name;
@@ -73,6 +89,11 @@ internal sealed class RotatingRecorder : IFrameRecorder
 
     public long AudioPacketsWritten => Interlocked.Read(ref _closedAudio) + (Volatile.Read(ref _current)?.AudioPacketsWritten ?? 0);
 
+    /// <summary>JPEG and H.264: a codec the open file cannot hold goes to a new file, opened for it.</summary>
+    public bool CanRecord(CodecId codec) => codec is CodecId.Jpeg or CodecId.H264;
+
+    public long FramesSkipped => Interlocked.Read(ref _closedSkipped) + (Volatile.Read(ref _current)?.FramesSkipped ?? 0);
+
     /// <summary>The files written so far, oldest first.</summary>
     public IReadOnlyList<string> Files
     {
@@ -98,12 +119,24 @@ internal sealed class RotatingRecorder : IFrameRecorder
             return;
         }
 
-        if (_current is not null && IsFull(_current, frame))
+        if (_current is not null && (_currentCodec is { } codec ? codec != frame.Codec : !_current.CanRecord(frame.Codec)))
+        {
+            // Another codec: a file holds one.
+            await CloseCurrentAsync(cancellationToken);
+        }
+        else if (_current is not null && IsFull(_current, frame))
         {
             await CloseCurrentAsync(cancellationToken);
         }
 
+        _lastCodec = frame.Codec;
         _current ??= Open(frame.CaptureMicros);
+        if (!_current.CanRecord(frame.Codec))
+        {
+            throw new IOException($"{_current.Description} cannot hold {frame.Codec} video: .mjpeg files hold JPEGs only; record to .mkv or .mp4.");
+        }
+
+        _currentCodec ??= frame.Codec;
         await _current.WriteAsync(frame, cancellationToken);
     }
 
@@ -147,7 +180,7 @@ internal sealed class RotatingRecorder : IFrameRecorder
 
     private IFrameRecorder Open(long firstCaptureMicros)
     {
-        IFrameRecorder next = _open(firstCaptureMicros);
+        IFrameRecorder next = _open(firstCaptureMicros, _lastCodec);
         next.AudioChannels = _audioChannels;
         lock (_files)
         {
@@ -162,8 +195,9 @@ internal sealed class RotatingRecorder : IFrameRecorder
 
     private bool IsFull(IFrameRecorder current, in JpegFrame next)
     {
-        if (current.FramesWritten == 0)
+        if (current.FramesWritten == 0 || (next.Codec == CodecId.H264 && !next.Keyframe))
         {
+            // An H.264 file ends just before a keyframe, so the next one starts with it and loses nothing.
             return false;
         }
 
@@ -188,6 +222,8 @@ internal sealed class RotatingRecorder : IFrameRecorder
         {
             Interlocked.Add(ref _closedFrames, current.FramesWritten);
             Interlocked.Add(ref _closedAudio, current.AudioPacketsWritten);
+            Interlocked.Add(ref _closedSkipped, current.FramesSkipped);
+            _currentCodec = null;
             Interlocked.Add(ref _closedBytes, current.BytesWritten);
             Volatile.Write(ref _current, null);
             await current.DisposeAsync();

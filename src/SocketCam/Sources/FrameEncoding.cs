@@ -35,13 +35,19 @@ internal static class FrameEncoding
         }
     }
 
-    /// <summary>True when the source's own JPEGs can be sent as they are (no decode, no encode).</summary>
-    public static bool IsPassthrough(IFrameSource source, IFrameEncoder encoder) =>
-        source is IEncodedFrameSource { ProvidesJpeg: true } && encoder.Codec == CodecId.Jpeg;
+    /// <summary>True when the source's own frames (JPEG or H.264) can be sent as they are (no decode, no encode).</summary>
+    public static bool IsPassthrough(IFrameSource source, IFrameEncoder encoder) => IsPassthrough(source, encoder.Codec);
 
     /// <summary>
-    /// The next frame as a wire message: a source's JPEG passed through when the codec is JPEG, otherwise captured and
-    /// encoded. Null when the source ended.
+    /// True when the source's own frames are already in <paramref name="codec"/>: then no encoder is needed at all (an
+    /// H.264 file or camera passed through, docs/H264.md "Pass-through").
+    /// </summary>
+    public static bool IsPassthrough(IFrameSource source, CodecId codec) =>
+        source is IEncodedFrameSource { ProvidedCodec: { } provided } && provided == codec;
+
+    /// <summary>
+    /// The next frame as a wire message: a source's own frame passed through when it is in the encoder's codec, otherwise
+    /// captured and encoded. Null when the source ended.
     /// </summary>
     public static async ValueTask<MediaFrame?> ReadAsync(IFrameSource source, IFrameEncoder encoder, CancellationToken cancellationToken)
     {

@@ -22,15 +22,16 @@ internal interface IFrameSource : IAsyncDisposable
 }
 
 /// <summary>
-/// A source that can hand out frames already encoded as JPEG (a camera's own MJPEG, a still JPEG), so they are sent
-/// without decoding or re-encoding. <see cref="IFrameSource.ReadFrameAsync"/> still works (it decodes).
+/// A source that can hand out frames already encoded (a camera's own MJPEG or H.264, a still JPEG, an H.264 file), so
+/// they are sent without decoding or re-encoding. <see cref="IFrameSource.ReadFrameAsync"/> still works for JPEG (it
+/// decodes).
 /// </summary>
 internal interface IEncodedFrameSource : IFrameSource
 {
-    /// <summary>True when <see cref="ReadEncodedAsync"/> is the cheap path for this source.</summary>
-    bool ProvidesJpeg { get; }
+    /// <summary>The codec <see cref="ReadEncodedAsync"/> hands out as the cheap path for this source, or null: it decodes.</summary>
+    Media.CodecId? ProvidedCodec { get; }
 
-    /// <summary>The next frame as a sealed JPEG wire frame (the caller releases it), or null when the source ended.</summary>
+    /// <summary>The next frame as a sealed wire frame of <see cref="ProvidedCodec"/> (the caller releases it), or null when the source ended.</summary>
     ValueTask<Media.MediaFrame?> ReadEncodedAsync(CancellationToken cancellationToken);
 }
 

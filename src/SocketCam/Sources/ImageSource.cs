@@ -47,7 +47,7 @@ internal sealed class ImageSource : IEncodedFrameSource
 
     public double Fps { get; }
 
-    public bool ProvidesJpeg => _jpeg is not null;
+    public CodecId? ProvidedCodec => _jpeg is not null ? CodecId.Jpeg : null;
 
     public static async Task<ImageSource> OpenAsync(string path, SourceOptions options, ILogger logger, CancellationToken cancellationToken)
     {

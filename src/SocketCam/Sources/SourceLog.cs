@@ -23,6 +23,15 @@ internal static partial class SourceLog
     [LoggerMessage(EventId = 213, Level = LogLevel.Information, Message = "{Source}: ended after {Frames} frames")]
     public static partial void Ended(ILogger logger, string source, long frames);
 
+    [LoggerMessage(EventId = 220, Level = LogLevel.Information, Message = "{Source}: not passed through as H.264: {Reason}; decoding and re-encoding it")]
+    public static partial void NotPassedThrough(ILogger logger, string source, string reason);
+
+    [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "{Source}: no H.264 from the camera, using raw frames and our encoder")]
+    public static partial void NoH264FromCamera(ILogger logger, string source);
+
+    [LoggerMessage(EventId = 222, Level = LogLevel.Warning, Message = "{Source}: dropped {Count} H.264 access unit(s): {Reason}")]
+    public static partial void DroppedAccessUnits(ILogger logger, string source, long count, string reason);
+
     [LoggerMessage(EventId = 214, Level = LogLevel.Warning, Message = "{Source}: {Reason}")]
     public static partial void Failed(ILogger logger, string source, string reason);
 }

@@ -156,6 +156,12 @@ internal sealed record SourceOptions
     /// <summary>Pass a camera's (or lavfi graph's) JPEGs through instead of decoding to raw and re-encoding; default on.</summary>
     public bool Passthrough { get; init; } = true;
 
+    /// <summary>
+    /// The codec frames will be sent in (`--codec`); default JPEG. With H.264 (and <see cref="Passthrough"/>), a file whose
+    /// video is already H.264 without B-frames, or a camera offering H.264, is passed through without re-encoding.
+    /// </summary>
+    public Media.CodecId Codec { get; init; } = Media.CodecId.Jpeg;
+
     /// <summary>JPEG quality for JPEGs ffmpeg makes in pass-through mode (lavfi), 1-100; default 80.</summary>
     public int Quality { get; init; } = 80;
 

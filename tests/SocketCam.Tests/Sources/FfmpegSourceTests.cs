@@ -25,7 +25,7 @@ public sealed class FfmpegSourceTests : IDisposable
     {
         IFrameSource source = await OpenAsync("lavfi:testsrc2=size=352x288:rate=30", new SourceOptions { Passthrough = passthrough });
         var ffmpeg = (FfmpegSource)source;
-        Assert.Equal(passthrough, ffmpeg.ProvidesJpeg);
+        Assert.Equal(passthrough ? CodecId.Jpeg : null, ffmpeg.ProvidedCodec);
         await using TestHub hub = TestHub.Start(captureRoom: null);
         hub.StartCapture("main", source: source);
         await using TestViewer viewer = TestViewer.Start(hub.Endpoint, hashPictures: true);

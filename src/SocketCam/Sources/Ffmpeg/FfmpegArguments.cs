@@ -8,6 +8,12 @@ internal enum FfmpegOutput
     /// <summary>Concatenated JPEGs (`-f mjpeg`): a camera's own JPEGs copied through, or JPEGs ffmpeg made (lavfi).</summary>
     Mjpeg,
 
+    /// <summary>
+    /// An H.264 Annex B stream (`-f h264`): a file's or camera's own H.264 copied through (`-c:v copy`), SPS and PPS put
+    /// before each IDR by the muxer's own h264_mp4toannexb.
+    /// </summary>
+    H264,
+
     /// <summary>YUV4MPEG2 4:2:0 (`-f yuv4mpegpipe`): decoded pictures with a header giving size, rate and range.</summary>
     Y4m,
 }
@@ -20,6 +26,15 @@ internal static class FfmpegArguments
         var args = new List<string> { "-loglevel", "error" };
         AddInput(args, spec, options, output);
         args.AddRange(["-map", "0:v:0", "-an", "-sn", "-dn"]);
+        if (output == FfmpegOutput.H264)
+        {
+            // As it is: no filter (a copy cannot be scaled or resampled). The raw h264 muxer inserts h264_mp4toannexb
+            // itself (Annex B, SPS and PPS before each IDR); naming it with -bsf:v breaks -stream_loop in ffmpeg 5.1
+            // ("A non-NULL packet sent after an EOF" at the first loop, then nothing).
+            args.AddRange(["-c:v", "copy", "-f", "h264", "pipe:1"]);
+            return args;
+        }
+
         List<string> filters = Filters(spec, options, output);
         if (filters.Count > 0)
         {
@@ -54,9 +69,9 @@ internal static class FfmpegArguments
         {
             case SourceKind.Camera:
                 args.AddRange(["-fflags", "nobuffer", "-flags", "low_delay", "-f", "v4l2"]);
-                if (output == FfmpegOutput.Mjpeg)
+                if (output is FfmpegOutput.Mjpeg or FfmpegOutput.H264)
                 {
-                    args.AddRange(["-input_format", "mjpeg"]);
+                    args.AddRange(["-input_format", output == FfmpegOutput.H264 ? "h264" : "mjpeg"]);
                 }
 
                 if (options.Size is { } size)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
 using SocketCam.Codecs.TurboJpeg;
 using SocketCam.Diagnostics;
 using SocketCam.Ffmpeg;
@@ -13,7 +14,9 @@ namespace SocketCam.Sources.Ffmpeg;
 /// <summary>
 /// Frames from an ffmpeg child process: cameras, files, screens and lavfi graphs. In MJPEG mode the JPEGs ffmpeg writes
 /// (a camera's own, copied) are split by marker walking and sent as they are; in Y4M mode decoded I420 pictures are read
-/// by exact size and handed to our encoder. When ffmpeg exits, the next read starts it again, so the caller decides how
+/// by exact size and handed to our encoder. With <see cref="SourceOptions.Codec"/> H.264, a camera's H.264 or a file's
+/// (when ffprobe finds H.264 without B-frames) is copied through as Annex B, split into access units and sent as it is;
+/// files are paced here at their own rate, as decoded files are. When ffmpeg exits, the next read starts it again, so the caller decides how
 /// to retry; a camera that cannot give MJPEG falls back to raw frames.
 /// </summary>
 internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
@@ -25,6 +28,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     private FfmpegProcess? _process;
     private Y4mReader? _y4m;
     private MjpegStreamSplitter? _splitter;
+    private AnnexBAccessUnitSplitter? _units;
     private MediaFrame? _pending;
     private JpegDecoder? _decoder;
     private FramePacer? _pacer;
@@ -36,12 +40,20 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         _spec = spec;
         _options = options;
         _logger = logger;
-        _output = options.Passthrough && spec.Kind is SourceKind.Camera or SourceKind.Lavfi ? FfmpegOutput.Mjpeg : FfmpegOutput.Y4m;
+        _output = !options.Passthrough ? FfmpegOutput.Y4m
+            : options.Codec == CodecId.H264 && spec.Kind == SourceKind.Camera ? FfmpegOutput.H264
+            : spec.Kind == SourceKind.Camera || (spec.Kind == SourceKind.Lavfi && options.Codec == CodecId.Jpeg) ? FfmpegOutput.Mjpeg
+            : FfmpegOutput.Y4m;
         Fps = options.Fps ?? 0;
     }
 
     public string Description => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"{_spec} {Width}x{Height}{(Fps > 0 ? $" @ {Fps:0.##} fps" : "")}, {(_output == FfmpegOutput.Mjpeg ? (_spec.Kind == SourceKind.Camera ? "camera MJPEG passed through" : "ffmpeg MJPEG passed through") : "decoded by ffmpeg")}");
+        $"{_spec} {Width}x{Height}{(Fps > 0 ? $" @ {Fps:0.##} fps" : "")}, {_output switch
+        {
+            FfmpegOutput.Mjpeg => _spec.Kind == SourceKind.Camera ? "camera MJPEG passed through" : "ffmpeg MJPEG passed through",
+            FfmpegOutput.H264 => _spec.Kind == SourceKind.Camera ? "camera H.264 passed through" : "H.264 passed through",
+            _ => "decoded by ffmpeg",
+        }}");
 
     public int Width { get; private set; }
 
@@ -49,7 +61,12 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
     public double Fps { get; private set; }
 
-    public bool ProvidesJpeg => _output == FfmpegOutput.Mjpeg;
+    public CodecId? ProvidedCodec => _output switch
+    {
+        FfmpegOutput.Mjpeg => CodecId.Jpeg,
+        FfmpegOutput.H264 => CodecId.H264,
+        _ => null,
+    };
 
     /// <summary>The running ffmpeg's process id, or 0 (tests kill it to simulate a crash).</summary>
     internal int ProcessId => _process?.Id ?? 0;
@@ -60,15 +77,28 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     /// </summary>
     public async Task OpenAsync(CancellationToken cancellationToken)
     {
+        if (_options.Codec == CodecId.H264 && _options.Passthrough && _spec.Kind == SourceKind.File)
+        {
+            await ChooseFileOutputAsync(cancellationToken);
+        }
+
         try
         {
             try
             {
                 await StartAsync(cancellationToken);
             }
-            catch (SourceFailedException) when (_spec.Kind == SourceKind.Camera && _output == FfmpegOutput.Mjpeg)
+            catch (SourceFailedException) when (_spec.Kind == SourceKind.Camera && _output is FfmpegOutput.Mjpeg or FfmpegOutput.H264)
             {
-                SourceLog.FallingBackToRaw(_logger, _spec.ToString());
+                if (_output == FfmpegOutput.H264)
+                {
+                    SourceLog.NoH264FromCamera(_logger, _spec.ToString());
+                }
+                else
+                {
+                    SourceLog.FallingBackToRaw(_logger, _spec.ToString());
+                }
+
                 _output = FfmpegOutput.Y4m;
                 await StartAsync(cancellationToken);
             }
@@ -81,7 +111,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
 
     public async ValueTask<MediaFrame?> ReadEncodedAsync(CancellationToken cancellationToken)
     {
-        if (_output != FfmpegOutput.Mjpeg)
+        if (_output == FfmpegOutput.Y4m)
         {
             throw new InvalidOperationException("This source decodes: use ReadFrameAsync.");
         }
@@ -89,6 +119,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         if (_pending is { } first)
         {
             _pending = null;
+            await PaceAsync(first, cancellationToken);
             return first;
         }
 
@@ -98,14 +129,88 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
             await StartAsync(cancellationToken);
             MediaFrame? started = _pending;
             _pending = null;
+            if (started is not null)
+            {
+                await PaceAsync(started, cancellationToken);
+            }
+
             return started;
+        }
+
+        if (_output == FfmpegOutput.H264)
+        {
+            // A file's units are released at its own rate, then stamped: the capture time is when it is sent on.
+            if (_pacer is not null)
+            {
+                await _pacer.WaitAsync(cancellationToken);
+            }
+
+            return await NextAccessUnitAsync(cancellationToken);
         }
 
         return await NextJpegAsync(cancellationToken);
     }
 
+    /// <summary>The first unit of a run waits for the pacer's first slot too (so the next is one interval later).</summary>
+    private async ValueTask PaceAsync(MediaFrame frame, CancellationToken cancellationToken)
+    {
+        if (_output == FfmpegOutput.H264 && _pacer is not null)
+        {
+            try
+            {
+                await _pacer.WaitAsync(cancellationToken);
+            }
+            catch
+            {
+                frame.Release();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>--codec h264</c> with a file: passed through when ffprobe finds H.264 the live path can carry as it is, else
+    /// decoded and encoded (one log line says why). A size or rate the user asked for needs re-encoding too.
+    /// </summary>
+    private async Task ChooseFileOutputAsync(CancellationToken cancellationToken)
+    {
+        string? refusal;
+        VideoStreamInfo? info = null;
+        if (_options.Size is not null)
+        {
+            refusal = "--size asks for scaling";
+        }
+        else if (_options.Fps is > 0)
+        {
+            refusal = "--fps asks for another frame rate";
+        }
+        else
+        {
+            info = await VideoProbe.ProbeAsync(_spec.Argument, cancellationToken);
+            refusal = info is null ? "ffprobe could not read its video stream" : info.H264PassthroughRefusal();
+        }
+
+        if (refusal is not null)
+        {
+            SourceLog.NotPassedThrough(_logger, _spec.ToString(), refusal);
+            _output = FfmpegOutput.Y4m;
+            return;
+        }
+
+        _output = FfmpegOutput.H264;
+        if (_options.Paced)
+        {
+            Fps = info!.Fps;
+        }
+    }
+
     public async ValueTask<VideoFrame?> ReadFrameAsync(CancellationToken cancellationToken)
     {
+        if (_output == FfmpegOutput.H264)
+        {
+            throw new InvalidOperationException("This source passes H.264 through: use ReadEncodedAsync.");
+        }
+
         while (_output == FfmpegOutput.Mjpeg)
         {
             MediaFrame? jpeg = await ReadEncodedAsync(cancellationToken);
@@ -216,6 +321,17 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
                 // Files are read at their own rate here (live sources are paced by the device or -re).
                 _pacer = _spec.Kind == SourceKind.File && Fps > 0 ? new FramePacer(Fps) : null;
             }
+            else if (_output == FfmpegOutput.H264)
+            {
+                _units = new AnnexBAccessUnitSplitter(_process.Output, _options.MaxFrameBytes);
+                // Files at their own rate (ffprobe's), as decoded files are; live cameras are paced by the device.
+                _pacer = _spec.Kind == SourceKind.File && Fps > 0 ? new FramePacer(Fps) : null;
+                _pending = await NextAccessUnitAsync(cancellationToken);
+                if (_pending is null)
+                {
+                    await EndOfStreamAsync(startup: true);
+                }
+            }
             else
             {
                 _splitter = new MjpegStreamSplitter(_process.Output, _options.MaxFrameBytes);
@@ -258,6 +374,37 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
         return frame;
     }
 
+    private async ValueTask<MediaFrame?> NextAccessUnitAsync(CancellationToken cancellationToken)
+    {
+        AnnexBAccessUnitSplitter splitter = _units!;
+        long dropped = splitter.DroppedUnits;
+        (ReadOnlyMemory<byte> unit, H264AccessUnitInfo info) = await splitter.ReadAccessUnitAsync(cancellationToken);
+        if (splitter.DroppedUnits != dropped)
+        {
+            SourceLog.DroppedAccessUnits(_logger, _spec.ToString(), splitter.DroppedUnits - dropped, splitter.LastError ?? "");
+        }
+
+        if (unit.IsEmpty)
+        {
+            await EndOfStreamAsync();
+            return null;
+        }
+
+        if (info.Width > 0)
+        {
+            // The size changes only with an SPS; units between keep the last one.
+            Width = info.Width;
+            Height = info.Height;
+        }
+
+        MediaFrame frame = MediaFrame.Rent(unit.Length);
+        unit.Span.CopyTo(frame.WritableData);
+        FrameFlags flags = info.IsIdr ? FrameFlags.Keyframe : FrameFlags.None;
+        frame.Complete(new FrameInfo(TrackKind.Video, CodecId.H264, flags, Width, Height, _sequence++, Clock.NowMicros()), unit.Length);
+        _framesThisRun++;
+        return frame;
+    }
+
     /// <summary>ffmpeg's output ended: a clean end (a file without --loop) returns null to the reader; anything else fails.</summary>
     private async Task EndOfStreamAsync(bool startup = false)
     {
@@ -280,6 +427,7 @@ internal sealed class FfmpegSource : IEncodedFrameSource, IPausableSource
     {
         _y4m = null;
         _splitter = null;
+        _units = null;
         if (_process is { } process)
         {
             _process = null;
