@@ -16,6 +16,7 @@ internal static class BenchCommand
         sources.Source.Description += "; measured instead of the test pattern";
         sources.Fps.Description = "0 = unpaced, for throughput (default); N = paced at N fps, for latency";
         var codec = CommonOptions.Codec();
+        sources.Codec = codec;
         var subsampling = CommonOptions.Subsampling();
         var frames = new Option<long>("--frames", "-n") { Description = "Frames to measure (after a warm-up), counted at the slowest viewer", DefaultValueFactory = _ => 2000 };
         var viewers = new Option<int>("--viewers") { Description = "Viewers; the first decodes, the others only check framing", DefaultValueFactory = _ => 1 };

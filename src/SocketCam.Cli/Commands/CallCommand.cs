@@ -30,6 +30,7 @@ internal static class CallCommand
         // A call sends to everyone at once: 640x360 (the call page's size too) keeps a many-person call light.
         sources.Size.DefaultValueFactory = _ => new Media.FrameSize(640, 360);
         var codec = CommonOptions.Codec();
+        sources.Codec = codec;
         var subsampling = CommonOptions.Subsampling();
         var room = new Option<string?>("--room", "-r") { HelpName = "ROOM", Description = "The room, when the URL does not name it (default: main)" };
         var token = CommonOptions.Token();

@@ -18,6 +18,7 @@ internal static class PublishCommand
         var sources = new SourceOptionSet(SourceFactory.AutoSpec, many: true);
         var name = new Option<string>("--name") { Description = "Your name in the room, shown to the others; default: user@host", DefaultValueFactory = _ => DefaultName() };
         var codec = CommonOptions.Codec();
+        sources.Codec = codec;
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();

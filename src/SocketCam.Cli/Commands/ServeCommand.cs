@@ -38,6 +38,7 @@ internal static class ServeCommand
         var sources = new SourceOptionSet(SourceFactory.AutoSpec);
         sources.Source.Description += "; none: publishers only";
         var codec = CommonOptions.Codec();
+        sources.Codec = codec;
         var subsampling = CommonOptions.Subsampling();
         var room = CommonOptions.Room();
         var token = CommonOptions.Token();

@@ -42,6 +42,9 @@ internal sealed class SourceOptionSet
 
     public Option<int> Quality { get; } = CommonOptions.Quality();
 
+    /// <summary>The command's --codec, when it has one: a source that already delivers that codec is passed through.</summary>
+    public Option<CodecId>? Codec { get; set; }
+
     /// <summary>--bitrate, for --codec h264.</summary>
     public Option<int> Bitrate { get; } = CommonOptions.Range(
         new Option<int>("--bitrate")
@@ -107,6 +110,7 @@ internal sealed class SourceOptionSet
             Loop = r.GetValue(Loop),
             Passthrough = !r.GetValue(NoPassthrough),
             Quality = r.GetValue(Quality),
+            Codec = Codec is null ? CodecId.Jpeg : r.GetValue(Codec),
             MaxFrameBytes = maxFrameBytes,
         };
         if (options.Loop && spec.Kind != SourceKind.File)
