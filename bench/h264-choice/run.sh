@@ -34,6 +34,9 @@ src() { # W H
         -frames:v 300 -pix_fmt yuv420p -f rawvideo "$f"
     echo "$f"
 }
+sizes() { # STREAM KBPS -> largest P frame and largest IDR, in units of the per-frame budget (kbit/s / 8 / 30 bytes)
+    awk -v b="$2" '{ m[$2] = $1 > m[$2] ? $1 : m[$2] } END { printf "%.1f / %.1f", m[0] / (b * 125 / 30), m[1] / (b * 125 / 30) }' "$1.au"
+}
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 
 quality() { # STREAM W H SRC -> "ssim_all psnr_y"
@@ -62,8 +65,8 @@ echo "x264 build $(sed -n 's/#define X264_BUILD //p' $INC/x264.h), $(sed -n 's/.
 echo
 echo "### Encoding (300 frames, 30 fps; ms/frame: CPU = process CPU time in the encode call, wall = elapsed)"
 echo
-echo "| size | target kbit/s | encoder | actual kbit/s | CPU ms/frame | wall ms/frame | delay (frames) | SSIM (all) | PSNR-Y dB |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| size | target kbit/s | encoder | actual kbit/s | CPU ms/frame | wall ms/frame | delay (frames) | largest P / IDR (x frame budget) | SSIM (all) | PSNR-Y dB |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for p in "${POINTS[@]}"; do
     set -- $p; W=$1 H=$2 K=$3
     S=$(src $W $H)
@@ -74,7 +77,7 @@ for p in "${POINTS[@]}"; do
         r=$($C enc $args "$S" "$f")
         [ "$(kv "$r" frames_out)" = 300 ] || echo "WARNING: $label wrote $(kv "$r" frames_out) frames" >&2
         read -r ssim psnr <<<"$(quality "$f" $W $H "$S")"
-        echo "| ${H}p | $K | $label | $(kv "$r" kbps) | $(kv "$r" cpu_ms) | $(kv "$r" wall_ms) | $(kv "$r" delay_frames) | $ssim | $psnr |"
+        echo "| ${H}p | $K | $label | $(kv "$r" kbps) | $(kv "$r" cpu_ms) | $(kv "$r" wall_ms) | $(kv "$r" delay_frames) | $(sizes "$f" $K) | $ssim | $psnr |"
     done
 done
 
