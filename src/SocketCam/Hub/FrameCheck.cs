@@ -1,4 +1,5 @@
 using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
 using SocketCam.Media;
 using SocketCam.Protocol;
 
@@ -6,7 +7,7 @@ namespace SocketCam.Hub;
 
 /// <summary>
 /// What the hub checks in a publisher's frame before anyone else sees it (docs/PROTOCOL.md §1.4 and §4.6.4 step 3):
-/// a JPEG's structure and size (by walking its markers, no decoding), a raw picture's exact length, a PCM packet's
+/// a JPEG's structure and size (by walking its markers, no decoding), an H.264 access unit's NAL units and flags, a raw picture's exact length, a PCM packet's
 /// length. Used for v1 VIDEO_FRAMEs and v2 FRAMEs alike.
 /// </summary>
 internal static class FrameCheck
@@ -28,6 +29,9 @@ internal static class FrameCheck
                     throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} says {h.Width}x{h.Height} but its JPEG is {width}x{height}.");
                 }
 
+                break;
+            case CodecId.H264:
+                CheckH264(frame);
                 break;
             case CodecId.RawBgr24:
                 long expected = (long)h.Width * h.Height * 3;
@@ -57,6 +61,39 @@ internal static class FrameCheck
         if (h.Kind == TrackKind.Video && (h.Width is < 1 or > FrameLimits.MaxDimension || h.Height is < 1 or > FrameLimits.MaxDimension))
         {
             throw new ProtocolException(ErrorCode.Malformed, $"Frame size {h.Width}x{h.Height} is outside 1..{FrameLimits.MaxDimension}.");
+        }
+    }
+
+    /// <summary>
+    /// An H.264 access unit's structure (Annex B NAL units, an SPS and a PPS before an IDR) and its flags: `keyframe` on
+    /// every IDR and only where decoding can start (parameter sets present); an SPS's size equal to the frame's.
+    /// </summary>
+    private static void CheckH264(MediaFrame frame)
+    {
+        FrameInfo h = frame.Header;
+        H264AccessUnitInfo info;
+        try
+        {
+            info = AnnexB.Inspect(frame.Data);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ProtocolException(ErrorCode.BadFrame, $"Corrupt H.264 in frame {h.Sequence}: {ex.Message}");
+        }
+
+        if (info.IsIdr && !h.IsKeyframe)
+        {
+            throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} is an IDR picture but is not flagged as a keyframe.");
+        }
+
+        if (h.IsKeyframe && !info.HasParameterSets)
+        {
+            throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} is flagged as a keyframe but carries no SPS and PPS.");
+        }
+
+        if (info.Width > 0 && (info.Width != h.Width || info.Height != h.Height))
+        {
+            throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} says {h.Width}x{h.Height} but its SPS is {info.Width}x{info.Height}.");
         }
     }
 }
