@@ -27,7 +27,8 @@ internal static class HubProcessViewers
             bool tls = settings.Transport == BenchTransport.Tls;
             await using HubProcess hub = await HubProcess.StartAsync(
                 ["--source", "pattern", "--size", settings.Size.ToString(), "--fps", settings.Fps.ToString(CultureInfo.InvariantCulture), "--room", "bench",
-                 "--codec", settings.Codec == Media.CodecId.Jpeg ? "jpeg" : "raw", "--quality", settings.Jpeg.Quality.ToString(CultureInfo.InvariantCulture),
+                 "--codec", Media.CodecIds.Name(settings.Codec), "--quality", settings.Jpeg.Quality.ToString(CultureInfo.InvariantCulture),
+                 "--max-participants", (settings.Viewers + 16).ToString(CultureInfo.InvariantCulture),
                  "--http", "off", "--udp", "off", "--quiet", "--log-level", "warning", "--max-connections-per-address", "0", "--data", data, .. (string[])(tls ? ["--tls"] : [])],
                 cancellationToken);
             TlsClientOptions? pin = tls ? new TlsClientOptions { Fingerprint = Web.Tls.ServerCertificate.LoadOrCreate(data).Fingerprint } : null;
@@ -47,7 +48,7 @@ internal static class HubProcessViewers
         var tasks = new List<Task> { hub.WaitForUnexpectedExitAsync(stop.Token) };
         for (int i = 0; i < viewers.Length; i++)
         {
-            viewers[i] = new ViewerClient(hub.Endpoint, new ViewerOptions { Room = "bench", Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}", Tls = pin }, loggers);
+            viewers[i] = new ViewerClient(hub.Endpoint, new ViewerOptions { Room = "bench", Participant = settings.Codec == Media.CodecId.H264 ? "hub" : null, Decode = i == 0 && settings.Decode, Reconnect = false, Agent = $"bench viewer {i}", Tls = pin }, loggers);
             tasks.Add(viewers[i].RunAsync(stop.Token));
         }
 

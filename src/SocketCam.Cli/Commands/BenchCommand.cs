@@ -74,12 +74,16 @@ internal static class BenchCommand
             Description = "Measure chat instead: N participants send as fast as the hub stores; reports messages per second and latency",
         };
         var seconds = CommonOptions.Seconds("--chat only; default 20", 20);
+        var codecs = new Option<bool>("--codecs")
+        {
+            Description = "Compare JPEG and H.264 at equal quality (SSIM 0.95 by ffmpeg): bitrates and encode/decode ms; --frames default 90",
+        };
         var json = CommonOptions.Json();
         var logLevel = CommonOptions.LogLevel();
         logLevel.DefaultValueFactory = _ => "warning";
         var command = new Command("bench", "Measure encode → send → receive → decode over loopback: fps, MB/s, latency, allocations")
         {
-            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, hubProcess, handshakes, concurrency, sourceOnly, participants, chatRate, audio, chat, seconds, json, logLevel,
+            sources.Size, codec, sources.Quality, subsampling, frames, viewers, sources.Fps, sources.Source, sources.Loop, sources.NoPassthrough, noDecode, transport, hubProcess, handshakes, concurrency, sourceOnly, participants, chatRate, audio, chat, codecs, seconds, json, logLevel,
         };
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (loggers, token) =>
         {
@@ -101,6 +105,14 @@ internal static class BenchCommand
                 }
 
                 return await RunCallAsync(r, people, sources, frames, json, r.GetValue(chatRate), r.GetValue(audio), token);
+            }
+
+            if (r.GetValue(codecs))
+            {
+                (IFrameSource clip, _) = await sources.OpenAsync(r, Media.FrameLimits.DefaultMaxFrameBytes, loggers, token);
+                await using IFrameSource measured = clip;
+                long clipFrames = r.GetResult(frames) is { Implicit: false } ? r.GetValue(frames) : 90;
+                return await CodecBench.RunAsync(measured, (int)Math.Min(clipFrames, 1000), r.GetValue(sources.Fps), 0.95, token);
             }
 
             BenchTransport[] transports = r.GetValue(transport) is { Length: > 0 } chosen ? chosen : [BenchTransport.Tcp];
