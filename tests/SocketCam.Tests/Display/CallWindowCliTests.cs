@@ -74,7 +74,7 @@ public sealed class CallWindowCliTests : IDisposable
         CliProcess.Start(_directory, "call", $"{hub}/family", "--name", name, "--no-window", "--source", "pattern", "--size", "320x180", "--fps", "10", "--quiet");
 
     /// <summary>A picture, not a flat fill: many distinct colours inside the rectangle (its inner half, clear of the label).</summary>
-    private static bool ShowsPicture(RgbImage shot, PixelRect r)
+    internal static bool ShowsPicture(RgbImage shot, PixelRect r)
     {
         var colours = new HashSet<(int, int, int)>();
         for (int y = r.Y + (r.Height / 4); y < r.Y + (r.Height * 3 / 4); y += 4)

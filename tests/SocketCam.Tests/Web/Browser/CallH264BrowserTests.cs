@@ -69,6 +69,48 @@ public sealed class CallH264BrowserTests(BrowserFixture browser, ITestOutputHelp
     }
 
     [Fact]
+    public async Task A_Chromium_call_page_and_a_native_call_see_each_other_in_H264()
+    {
+        string directory = Directory.CreateTempSubdirectory("socketcam-call-h264-").FullName;
+        try
+        {
+            await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
+            await using BrowserPage ada = await browser.NewPageAsync();
+            uint adaId = await CallPage.JoinAsync(ada, server.Url, "Ada", room: "mixed");
+
+            // The native participant: libx264 out, libavcodec in, its call window on a real X server.
+            await using XvfbDisplay x = await XvfbDisplay.StartAsync(1024, 640);
+            await using CliProcess native = CliProcess.StartWithEnvironment(directory, x.Environment, "call", $"{server.Hub.Url}/mixed", "--name", "Native",
+                "--codec", "h264", "--source", "pattern", "--size", "320x180", "--fps", "15", "--audio", "none", "--json", "--quiet");
+            string window = await x.FindWindowAsync("SocketCam call", native);
+
+            // The page decodes the native participant's H.264 ...
+            TrackRecord? NativeTrack() => server.Hub.Server.Rooms.Single(r => r.Name == "mixed").DescribeAll().Tracks.FirstOrDefault(t => t.ParticipantId != adaId && t.Description.Kind == TrackKind.Video);
+            await Eventually.UntilAsync(() => NativeTrack() is not null, "the native participant's camera track", TestHub.Timeout);
+            TrackRecord nativeTrack = NativeTrack()!;
+            Assert.Equal(CodecId.H264, nativeTrack.Description.Codec);
+            string tile = $"window.socketcamVideoStats().tracks.find(t => t.participantId === {nativeTrack.ParticipantId} && !t.screen)";
+            await ada.UntilAsync($"{tile}?.codec === 'h264' && {tile}.framesDecoded > 5", "the page decodes the native call's H.264");
+            JsonElement track = (await VideoStatsAsync(ada)).GetProperty("tracks").EnumerateArray().Single(t => t.GetProperty("participantId").GetUInt32() == nativeTrack.ParticipantId);
+            Assert.Equal(0, track.GetProperty("decodeErrors").GetInt32());
+
+            // ... and the native window shows the page's H.264 camera as a picture in its one tile.
+            TrackDescription adaCamera = server.Hub.Server.Rooms.Single(r => r.Name == "mixed").DescribeAll().Tracks.Single(t => t.ParticipantId == adaId && t.Description.Kind == TrackKind.Video).Description;
+            Assert.Equal(CodecId.H264, adaCamera.Codec);
+            (int width, int height) = await x.WindowSizeAsync(window);
+            SocketCam.Display.PixelRect only = SocketCam.Display.CallGridLayout.Compute(1, width, height)[0];
+            await Eventually.UntilAsync(async () => SocketCam.Tests.Display.CallWindowCliTests.ShowsPicture(await x.ScreenshotAsync(window), only),
+                $"the native window shows Ada's picture{Environment.NewLine}{native.Transcript()}", TestHub.Timeout);
+            await native.InterruptAsync();
+            Assert.Equal(0, await native.WaitForExitAsync(TestHub.Timeout));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Frames_lost_on_the_way_make_the_page_ask_for_a_keyframe_and_its_picture_comes_back_without_decode_errors()
     {
         await using WebTestServer server = await WebTestServer.StartAsync(captureRoom: null);
