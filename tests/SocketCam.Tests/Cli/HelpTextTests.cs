@@ -50,10 +50,10 @@ public sealed partial class HelpTextTests
     public void The_same_option_shows_the_same_value_names_in_every_command(string command)
     {
         string help = Render(command, "--help");
-        // Wherever --codec is, it reads `--codec <jpeg|raw>`; whatever takes a source spec calls it SOURCE.
+        // Wherever --codec is, it reads `--codec <jpeg|h264|raw>`; whatever takes a source spec calls it SOURCE.
         foreach (Match codec in Regex.Matches(help, @"--codec\b[^\n]*?(?=  )"))
         {
-            Assert.Contains("--codec <jpeg|raw>", codec.Value, StringComparison.Ordinal);
+            Assert.Contains("--codec <jpeg|h264|raw>", codec.Value, StringComparison.Ordinal);
         }
 
         foreach (Match source in Regex.Matches(help, @"--source <[^>]*>"))

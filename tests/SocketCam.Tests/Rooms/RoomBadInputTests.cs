@@ -256,11 +256,9 @@ public sealed class RoomBadInputTests
         await using RoomScene scene = await RoomScene.StartAsync();
         await using RoomSession offender = await scene.JoinAsync("Offender");
 
-        ResultMessage opusAsVideo = await offender.Client.PublishAsync(new TrackDescription(1, TrackKind.Video, CodecId.Opus, TrackSource.Camera, "opus as video", 64, 48), CancellationToken.None).WaitAsync(TestHub.Timeout);
         ResultMessage unknownCodec = await offender.Client.PublishAsync(new TrackDescription(2, TrackKind.Video, (CodecId)30, TrackSource.Camera, "codec 30", 64, 48), CancellationToken.None).WaitAsync(TestHub.Timeout);
         ResultMessage dataKind = await offender.Client.PublishAsync(new TrackDescription(3, (TrackKind)3, (CodecId)200, TrackSource.Unknown, "data"), CancellationToken.None).WaitAsync(TestHub.Timeout);
 
-        Assert.Equal(ErrorCode.UnsupportedMedia, opusAsVideo.Code);
         Assert.Equal(ErrorCode.UnsupportedMedia, unknownCodec.Code);
         Assert.Equal(ErrorCode.UnsupportedMedia, dataKind.Code);
         // Refused, so nothing was published; the session goes on and a JPEG track (id 1 is still free) is accepted.
