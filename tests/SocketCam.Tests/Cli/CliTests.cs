@@ -24,7 +24,7 @@ public sealed partial class CliTests : IDisposable
     [Theory]
     [InlineData("serve", "--size", "99999x1")]
     [InlineData("serve", "--room", "a b")]
-    [InlineData("serve", "--codec", "h264")]
+    [InlineData("serve", "--codec", "vp9")]
     [InlineData("serve", "--max-frame-bytes", "10")]
     [InlineData("serve", "--quality", "0")]
     [InlineData("serve", "--fps", "NaN")]
