@@ -666,7 +666,7 @@ public sealed class ViewerClient : IDisposable
         // (seed+tcp:// frames carry no capture time: their "capture" is when they arrived, with no offset and no latency.)
         ClockOffsetMicros = clockOffsetMicros ?? 0;
         double? latencyMs = clockOffsetMicros is { } offset ? (Clock.NowMicros() + offset - header.CaptureMicros) / 1000.0 : null;
-        Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
+        Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs, header.Sequence);
         if (_options.Decode && _picture is not null)
         {
             // Lip sync: the picture is shown with its sound, at its capture time plus the sound's delay (held back at

@@ -75,6 +75,9 @@ internal static class UdpTesting
 
                 n = UdpWire.WriteAudioNack(buffer, session, list);
                 break;
+            case DatagramType.KeyframeRequest when UdpWire.TryReadKeyframeRequest(d, out byte reason):
+                n = UdpWire.WriteKeyframeRequest(buffer, session, reason);
+                break;
             case DatagramType.Report when UdpWire.TryReadReport(d, out UdpReport report):
                 n = UdpWire.WriteReport(buffer, session, report);
                 break;
