@@ -89,10 +89,11 @@ internal sealed class TestHub : IAsyncDisposable
     }
 
     /// <summary>Starts the hub's own capture into <paramref name="room"/> (claims the room's publisher seat at once).</summary>
-    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null)
+    /// <param name="encoder">The capture's encoder (the hub disposes it); null: <paramref name="codec"/>'s default one.</param>
+    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null, IFrameEncoder? encoder = null)
     {
         source ??= new TestPatternSource(new TestPatternOptions { Width = width, Height = height, Fps = fps });
-        IFrameEncoder encoder = CodecFactory.CreateEncoder(codec);
+        encoder ??= CodecFactory.CreateEncoder(codec);
         var pipeline = new CapturePipeline(source, encoder, Server.GetOrCreateRoom(room), _loggerFactory.CreateLogger("SocketCam.Capture"), retryDelay is { } delay ? new CaptureOptions { RetryDelay = delay, MaxRetryDelay = delay } : null);
         // RunAsync claims the publisher seat synchronously, before its first await.
         Task task = pipeline.RunAsync(_stop.Token);

@@ -92,10 +92,12 @@ internal sealed class TestViewer : IAsyncDisposable
         Action<VideoFrameHeader, ReadOnlySequence<byte>>? onReceived = null,
         TimeSpan? maxBackoff = null,
         ILoggerFactory? loggerFactory = null,
-        TlsClientOptions? tls = null)
+        TlsClientOptions? tls = null,
+        bool udpH264 = true)
     {
         var options = new ViewerOptions
         {
+            UdpH264 = udpH264,
             Room = room,
             Token = token,
             Reconnect = reconnect,
