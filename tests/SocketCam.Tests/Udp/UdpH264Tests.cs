@@ -98,6 +98,40 @@ public sealed partial class UdpH264Tests : IDisposable
     }
 
     [Fact]
+    public async Task A_publisher_frame_lost_on_the_way_in_is_held_back_until_the_keyframe_the_hub_asks_the_publisher_for()
+    {
+        await using TestHub hub = TestHub.Start(options: WithUdp, captureRoom: null);
+        const uint Lost = 40;
+        await using UdpRelay relay = UdpRelay.Start(
+            new IPEndPoint(IPAddress.Loopback, hub.Server.UdpEndPoint!.Port),
+            toReceiver: new RelayFaults { DropWhen = d => d.Length >= UdpWire.FragmentHeaderSize && d[5] == (byte)DatagramType.Fragment && BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(16)) == Lost });
+        await using var source = new SocketCam.Sources.TestPatternSource(new SocketCam.Sources.TestPatternOptions { Width = 320, Height = 240, Fps = 30 });
+        using IFrameEncoder encoder = CodecFactory.CreateEncoder(CodecId.H264, h264Options: new H264Options { KeyframeInterval = 3000 });
+        var publisher = new SocketCam.Client.PublisherClient(new StreamEndpoint("udp", "127.0.0.1", relay.EndPoint.Port), new SocketCam.Client.ClientOptions { Room = "cam" }, source, encoder);
+        using var stop = new CancellationTokenSource();
+        Task publishing = publisher.RunAsync(stop.Token);
+        try
+        {
+            await using TestViewer viewer = TestViewer.Start(hub.UdpEndpoint, room: "cam");
+            await Eventually.UntilAsync(() => publisher.FramesSent > Lost + 5, "the publisher got past the lost frame", TimeSpan.FromSeconds(10));
+            await Eventually.UntilAsync(() => publisher.KeyframeRequests >= 1, "the hub asked the publisher for a keyframe", TimeSpan.FromSeconds(5));
+            long decoded = viewer.Decoded;
+            await viewer.WaitForFramesAsync(decoded + 20);
+
+            UdpPublisherSession session = hub.Server.Udp!.Sessions.OfType<UdpPublisherSession>().Single();
+            Assert.True(session.FramesAwaitingKeyframe >= 1, "frames after the lost one were held back");
+            Assert.True(session.KeyframeRequestsSent >= 1);
+            Assert.Equal(0, viewer.Client.H264Decoder!.Errors); // the room never carried a frame without its reference
+            Assert.Equal(0, viewer.Stats.Corrupt);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await publishing.ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+    }
+
+    [Fact]
     public async Task Keyframe_request_floods_are_absorbed_malformed_ones_counted_and_H264_garbage_from_a_publisher_ends_its_session()
     {
         await using TestHub hub = TestHub.Start(options: WithUdp, codec: CodecId.H264);
