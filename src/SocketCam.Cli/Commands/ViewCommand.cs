@@ -345,7 +345,7 @@ internal static class ViewCommand
         var l = s.Latency;
         string latency = s.MeasuresLatency ? string.Create(CultureInfo.InvariantCulture, $", skipped {s.Dropped}, latency p50 {l.P50:0.0} ms p99 {l.P99:0.0} ms max {l.Max:0.0} ms") : "";
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{s.Frames} frames, {s.Fps:0.0} fps, {s.Width}x{s.Height}, {s.Bytes / 1e6:0.0} MB{latency}"));
+            $"{s.Frames} frames, {s.Fps:0.0} fps, {s.Width}x{s.Height}, {s.Bytes / 1e6:0.0} MB{latency}, frozen {s.FreezeTime.TotalSeconds:0.00} s in {s.Freezes} pauses over {ViewerStats.FreezeThreshold.TotalMilliseconds:0} ms"));
     }
 
     public static Func<TimeSpan, string> ViewerLine(ViewerStats stats)

@@ -74,6 +74,13 @@ internal static class JsonSummary
 
         w.WriteNumber("no_signal_events", stats.NoSignalEvents);
         w.WriteNumber("corrupt", stats.Corrupt); // added after the first keys: scripts reading them by position keep working
+        // Freezes: pauses between shown frames over 100 ms, summed; shown_pct: frames shown of the publisher's frames
+        // between the first and the last shown (by sequence).
+        w.WriteNumber("freeze_ms", Math.Round(stats.FreezeTime.TotalMilliseconds, 1));
+        w.WriteNumber("freezes", stats.Freezes);
+        w.WriteNumber("longest_freeze_ms", Math.Round(stats.LongestFreeze.TotalMilliseconds, 1));
+        w.WriteNumber("shown_pct", stats.SequenceSpan == 0 ? 0 : Math.Round(100.0 * stats.Frames / stats.SequenceSpan, 2));
+        w.WriteNumber("waiting_for_keyframe", stats.WaitingForKeyframe);
         if (stats.Link is { } link)
         {
             WriteLink(w, link);

@@ -57,4 +57,10 @@ public sealed record ViewerOptions : ClientOptions
 
     /// <summary>Watch the track with this label (its name, its source such as camera or screen, or its id); null = the first video track.</summary>
     public string? Track { get; init; }
+
+    /// <summary>
+    /// Over udp://: ask for H.264 as it is (HELLO flag bit 3; default, the viewer decodes it). False: the room's JPEG, as a
+    /// viewer that predates H.264 gets (tests compare the two).
+    /// </summary>
+    internal bool UdpH264 { get; init; } = true;
 }

@@ -91,6 +91,10 @@ internal sealed class PublisherClient
 
     private long _udpDataBytes;
     private long _udpRecoveryBytes;
+    private long _keyframeRequests;
+
+    /// <summary>KEYFRAME_REQUESTs the hub sent over UDP (each made the encoder's next frame a keyframe).</summary>
+    public long KeyframeRequests => Interlocked.Read(ref _keyframeRequests);
 
     /// <summary>
     /// Tells the hub (SIGNAL) whether this publisher's source is live, so the room's viewers see "no signal" and why.
@@ -197,6 +201,12 @@ internal sealed class PublisherClient
                 {
                     sender.OnReport(report);
                     RttMilliseconds = session.LastRttMicros / 1000.0;
+                }
+                else if (type == DatagramType.KeyframeRequest && UdpWire.TryReadKeyframeRequest(datagram.Span, out _))
+                {
+                    // The hub coalesced its viewers' requests (§4.9); an encoder of all-keyframe codecs ignores it.
+                    Interlocked.Increment(ref _keyframeRequests);
+                    _encoder.RequestKeyframe();
                 }
 
                 return ValueTask.CompletedTask;

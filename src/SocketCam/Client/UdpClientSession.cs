@@ -67,7 +67,8 @@ internal sealed class UdpClientSession : IDisposable
 
     /// <summary>Handshakes with the hub; throws <see cref="RemoteErrorException"/> for a REFUSE and <see cref="TimeoutException"/> when nobody answers.</summary>
     /// <param name="audio">A viewer that wants the watched participant's sound (HELLO's audio flag).</param>
-    public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken, bool audio = false)
+    /// <param name="h264">A viewer that takes H.264 as it is (HELLO's H.264 flag); without it the hub sends JPEG.</param>
+    public static async Task<UdpClientSession> ConnectAsync(StreamEndpoint endpoint, PeerRole role, ClientOptions options, bool recovery, CancellationToken cancellationToken, bool audio = false, bool h264 = false)
     {
         // Encrypted: the keys first, over TLS to the stream port; the hub's answer names its UDP port.
         UdpSessionKeys? keys = UdpKeyExchange.IsSealed(endpoint) ? await UdpKeyExchange.RequestAsync(endpoint, role, options, cancellationToken) : null;
@@ -82,7 +83,7 @@ internal sealed class UdpClientSession : IDisposable
             await socket.ConnectAsync(server, timeout.Token);
             ulong nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
             byte[] hello = new byte[UdpWire.MaxDatagram];
-            int helloLength = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, (byte)((recovery ? 0 : UdpWire.HelloFlagNoRecovery) | (audio ? UdpWire.HelloFlagAudio : 0)), role, options.Room, options.Token, options.Agent));
+            int helloLength = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, (byte)((recovery ? 0 : UdpWire.HelloFlagNoRecovery) | (audio ? UdpWire.HelloFlagAudio : 0) | (h264 ? UdpWire.HelloFlagH264 : 0)), role, options.Room, options.Token, options.Agent));
             byte[] buffer = new byte[UdpWire.MaxDatagram + 1];
             byte[] opened = new byte[UdpWire.MaxDatagram];
             if (seal is not null)
@@ -191,6 +192,12 @@ internal sealed class UdpClientSession : IDisposable
     {
         byte[] datagram = new byte[UdpWire.MaxDatagram];
         SendControl(datagram.AsSpan(0, UdpWire.WriteSignal(datagram, SessionId, signal)));
+    }
+
+    public void SendKeyframeRequest(byte reason)
+    {
+        Span<byte> datagram = stackalloc byte[UdpWire.KeyframeRequestSize];
+        SendControl(datagram[..UdpWire.WriteKeyframeRequest(datagram, SessionId, reason)]);
     }
 
     public void SendBye(ErrorCode code, string text)

@@ -316,10 +316,11 @@ public sealed class ViewerClient : IDisposable
     /// </summary>
     private async Task RunUdpSessionAsync(CancellationToken cancellationToken)
     {
-        using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, _options.UdpRecovery, cancellationToken, audio: Audio is not null);
+        using UdpClientSession session = await UdpClientSession.ConnectAsync(_endpoint, PeerRole.Viewer, _options, _options.UdpRecovery, cancellationToken, audio: Audio is not null, h264: _options.UdpH264);
         UdpLog.Connected(_logger, session.SessionId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture), session.Server, _options.Room, _options.UdpRecovery ? "" : " (loss recovery off)");
         Stats.OnConnected();
         _lastSequence = -1;
+        _udpLastFrameId = null;
         int maxFrame = (int)Math.Min(session.Welcome.MaxFrameBytes, (uint)_options.MaxFrameBytes);
         using var receiver = new UdpFrameReceiver(session.SessionId, maxFrame, _options.UdpRecovery, session.SendControl);
         UdpAudioReceiver? sound = Audio is null ? null : new UdpAudioReceiver(session.SendControl, session.SessionId, _options.UdpRecovery);
@@ -375,11 +376,57 @@ public sealed class ViewerClient : IDisposable
     {
         using (frame)
         {
+            // The hub's frame ids are +1 per frame sent: a gap is a frame lost for good (the timer may have asked for a
+            // keyframe already). Every lost frame lies in such a gap, so it alone decides.
+            bool gap = _udpLastFrameId is { } last && frame.FrameId != unchecked(last + 1);
+            _udpLastFrameId = frame.FrameId;
+            if (frame.Header.Codec == CodecId.H264)
+            {
+                Volatile.Write(ref _udpH264, 1);
+                if (gap && H264Decoder is { } decoder)
+                {
+                    // A lost frame may be a reference of this one: wait for a keyframe rather than decode a broken picture
+                    // (libavcodec would conceal it silently). A keyframe itself decodes straight after the reset.
+                    decoder.Reset();
+                }
+            }
+
             await DeliverHubFrameAsync(frame.Header, new ReadOnlySequence<byte>(frame.Data), session.ClockOffsetMicros, cancellationToken);
         }
 
         // Flow control: the hub sends the next frame once we are done with this one (or 200 ms pass).
         receiver.Done(frame.FrameId);
+        if (KeyframeWanted)
+        {
+            KeyframeWanted = false;
+            TrySendKeyframeRequest(session, UdpWire.KeyframeReasonDecoderWaits);
+        }
+    }
+
+    /// <summary>The last frame id delivered in this UDP session (a gap to the next one is a frame lost for good).</summary>
+    private uint? _udpLastFrameId;
+
+    /// <summary>1 once this UDP session carried H.264 (only then is a lost frame worth a keyframe request).</summary>
+    private int _udpH264;
+
+    private long _lastKeyframeRequestMicros = long.MinValue / 2;
+    private long _udpKeyframeRequests;
+
+    /// <summary>KEYFRAME_REQUESTs this viewer sent over UDP (at most one per 200 ms).</summary>
+    internal long UdpKeyframeRequests => Interlocked.Read(ref _udpKeyframeRequests);
+
+    /// <summary>The client's own limit: at most one KEYFRAME_REQUEST per 200 ms (the hub's coalescer limits the rest).</summary>
+    private void TrySendKeyframeRequest(UdpClientSession session, byte reason)
+    {
+        long now = Clock.NowMicros();
+        long last = Interlocked.Read(ref _lastKeyframeRequestMicros);
+        if (now - last < 200_000 || Interlocked.CompareExchange(ref _lastKeyframeRequestMicros, now, last) != last)
+        {
+            return;
+        }
+
+        session.SendKeyframeRequest(reason);
+        Interlocked.Increment(ref _udpKeyframeRequests);
     }
 
     /// <summary>The receiver's timer (deadlines, NACKs, REPORTs) and the stats' view of the link.</summary>
@@ -387,12 +434,24 @@ public sealed class ViewerClient : IDisposable
     {
         using var timer = new PeriodicTimer(UdpFrameReceiver.TickInterval);
         int turn = 0;
+        long framesLost = 0;
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
                 receiver.RttMicros = session.LastRttMicros;
                 receiver.Tick();
+                if (receiver.FramesLost is var lost && lost != framesLost)
+                {
+                    // A frame given up for good (deadline, in-flight cap): H.264 after it is broken until a keyframe, so
+                    // ask now rather than when the next frame arrives.
+                    framesLost = lost;
+                    if (Volatile.Read(ref _udpH264) == 1)
+                    {
+                        TrySendKeyframeRequest(session, UdpWire.KeyframeReasonFrameLost);
+                    }
+                }
+
                 if (sound is not null)
                 {
                     sound.RttMicros = session.LastRttMicros;
@@ -607,7 +666,7 @@ public sealed class ViewerClient : IDisposable
         // (seed+tcp:// frames carry no capture time: their "capture" is when they arrived, with no offset and no latency.)
         ClockOffsetMicros = clockOffsetMicros ?? 0;
         double? latencyMs = clockOffsetMicros is { } offset ? (Clock.NowMicros() + offset - header.CaptureMicros) / 1000.0 : null;
-        Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs);
+        Stats.OnFrame(header.Width, header.Height, header.Codec, data.Length, skipped, latencyMs, header.Sequence);
         if (_options.Decode && _picture is not null)
         {
             // Lip sync: the picture is shown with its sound, at its capture time plus the sound's delay (held back at

@@ -90,19 +90,55 @@ public sealed class ViewerStats
 
     public LatencySummary Latency => _latency.Summarize();
 
+    /// <summary>A pause between two shown frames longer than this is a freeze (30 fps video shows one every 33 ms).</summary>
+    public static readonly TimeSpan FreezeThreshold = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The sum of the pauses between shown frames longer than <see cref="FreezeThreshold"/> (each counted whole).</summary>
+    public TimeSpan FreezeTime => TimeSpanFromTicks(Interlocked.Read(ref _freezeTicks));
+
+    /// <summary>How many pauses between shown frames were longer than <see cref="FreezeThreshold"/>.</summary>
+    public long Freezes => Interlocked.Read(ref _freezes);
+
+    public TimeSpan LongestFreeze => TimeSpanFromTicks(Interlocked.Read(ref _longestFreezeTicks));
+
+    /// <summary>
+    /// The publisher's frames from the first shown to the last shown (by sequence number): what <see cref="Frames"/> is a
+    /// share of. 0 before two frames, or when the sequence went backwards (the source restarted).
+    /// </summary>
+    public long SequenceSpan => Interlocked.Read(ref _lastSequence) is var last && Interlocked.Read(ref _firstSequence) is var first && last >= first && first >= 0 ? last - first + 1 : 0;
+
+    private long _freezeTicks;
+    private long _freezes;
+    private long _longestFreezeTicks;
+    private long _firstSequence = -1;
+    private long _lastSequence = -1;
+
     /// <summary>False when the sender gives no capture times (the seed format): there is no latency to show.</summary>
     public bool MeasuresLatency => _latency.Count > 0;
 
     /// <param name="latencyMs">Capture to decoded, or null when the sender gives no capture time (the seed format).</param>
-    internal void OnFrame(int width, int height, CodecId codec, long bytes, long skipped, double? latencyMs)
+    /// <param name="sequence">The frame's sequence number (the share of the publisher's frames shown is measured by it).</param>
+    internal void OnFrame(int width, int height, CodecId codec, long bytes, long skipped, double? latencyMs, long sequence = -1)
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         _noPublisher = null;
         if (Interlocked.Increment(ref _frames) == 1)
         {
             Interlocked.Exchange(ref _firstFrameTicks, now);
+            Interlocked.Exchange(ref _firstSequence, sequence);
+        }
+        else if (now - Interlocked.Read(ref _lastFrameTicks) is var pause && pause > FreezeThreshold.TotalSeconds * System.Diagnostics.Stopwatch.Frequency)
+        {
+            // Frozen picture: the viewer kept showing the last frame for the whole pause.
+            Interlocked.Add(ref _freezeTicks, pause);
+            Interlocked.Increment(ref _freezes);
+            if (pause > Interlocked.Read(ref _longestFreezeTicks))
+            {
+                Interlocked.Exchange(ref _longestFreezeTicks, pause);
+            }
         }
 
+        Interlocked.Exchange(ref _lastSequence, sequence);
         Interlocked.Exchange(ref _lastFrameTicks, now);
         Interlocked.Add(ref _bytes, bytes);
         Interlocked.Add(ref _dropped, skipped);

@@ -542,7 +542,7 @@ internal sealed class UdpHubListener : IAsyncDisposable
                 previous.HandOverSeat();
             }
 
-            if (!room.TryClaimPublisher(publisher, "v1 publisher", ParticipantTransport.Udp))
+            if (!room.TryClaimPublisher(publisher, "v1 publisher", ParticipantTransport.Udp, keyframeRequested: publisher.RequestKeyframe))
             {
                 _hub.LeaveRoom(room);
                 byte[] bye = new byte[UdpWire.MaxDatagram];

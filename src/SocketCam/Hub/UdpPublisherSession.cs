@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using SocketCam.Media;
 using SocketCam.Codecs;
+using SocketCam.Codecs.H264;
 using SocketCam.Diagnostics;
 using SocketCam.Rooms;
 using SocketCam.Limits;
@@ -19,7 +20,10 @@ namespace SocketCam.Hub;
 /// session's cap and the hub's shared budget (<see cref="ServerGuards.Reassembly"/>, per address and in total); frames
 /// above --max-publish-fps / --max-publish-bitrate are dropped before they reach the room. Its sound (AUDIO datagrams,
 /// one Opus packet each) is read by a <see cref="UdpAudioReceiver"/> (duplicates dropped, gaps NACKed) and published as
-/// the seat's audio track through a queue of its own, so sound and pictures never push each other out.
+/// the seat's audio track through a queue of its own, so sound and pictures never push each other out. H.264 (codec 3):
+/// each access unit must start with a start code, its keyframe flag comes from its NAL units, and after any frame of
+/// it was lost (on the wire, over the rate limit, pushed out of the queue) nothing is published until a keyframe, which
+/// is asked for through the seat track's coalescer; the coalesced requests reach the publisher as KEYFRAME_REQUEST.
 /// </summary>
 internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 {
@@ -39,7 +43,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private readonly ServerGuards _guards;
     private readonly UdpFrameReceiver _receiver;
     private readonly PublishRateLimit _rateLimit;
-    private readonly Channel<MediaFrame> _frames;
+    private readonly Channel<(MediaFrame Frame, bool AfterLoss)> _frames;
     private readonly UdpAudioReceiver _audioReceiver;
     private readonly Channel<(MediaFrame Packet, byte Channels)> _audio;
     private readonly PublishRateLimit _audioRate = new(new LimitOptions { MaxPublishFps = MaxAudioPerSecond });
@@ -52,6 +56,15 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private long _framesDropped;
     private long _framesOverRateLimit;
     private bool _budgetLogged;
+
+    // H.264 continuity. On the receive loop: the last completed frame id, and a loss not yet told to the queue.
+    private uint? _lastCompletedId;
+    private bool _lostSinceQueued;
+
+    // Set by the queue's drop callback; the publish loop then waits for a keyframe.
+    private int _queueDropped;
+    private long _framesAwaitingKeyframe;
+    private long _keyframeRequestsSent;
 
     public UdpPublisherSession(UdpHubListener listener, PendingUdpSession pending, Room room, UdpOptions options, int maxFrameBytes, ServerGuards guards, ILogger logger)
     {
@@ -77,12 +90,13 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 Interlocked.Increment(ref _audioDropped);
                 dropped.Packet.Release();
             });
-        _frames = Channel.CreateBounded<MediaFrame>(
+        _frames = Channel.CreateBounded<(MediaFrame Frame, bool AfterLoss)>(
             new BoundedChannelOptions(QueuedFrames) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
             dropped =>
             {
                 Interlocked.Increment(ref _framesDropped);
-                dropped.Release();
+                Volatile.Write(ref _queueDropped, 1);
+                dropped.Frame.Release();
             });
     }
 
@@ -111,6 +125,30 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     public long ReassemblyBytes => _receiver.BytesHeld;
 
     public ReassemblyStats Reception => _receiver.Stats;
+
+    /// <summary>H.264 frames not published because a frame before them was lost and no keyframe had come since.</summary>
+    public long FramesAwaitingKeyframe => Interlocked.Read(ref _framesAwaitingKeyframe);
+
+    /// <summary>KEYFRAME_REQUESTs sent to the publisher (the seat track's coalesced requests).</summary>
+    public long KeyframeRequestsSent => Interlocked.Read(ref _keyframeRequestsSent);
+
+    /// <summary>
+    /// The seat track's coalescer forwards a keyframe request (§4.9): one KEYFRAME_REQUEST to the publisher, reason 0 (the
+    /// callback does not carry one). Any thread; a lost datagram is made good by the next request, which the coalescer
+    /// lets through after 1 s without a keyframe.
+    /// </summary>
+    public void RequestKeyframe()
+    {
+        if (_end.IsEnding || _seatHandedOver)
+        {
+            return;
+        }
+
+        Span<byte> datagram = stackalloc byte[UdpWire.KeyframeRequestSize];
+        UdpWire.WriteKeyframeRequest(datagram, Id, 0);
+        _listener.SendTo(datagram, Address, Seal);
+        Interlocked.Increment(ref _keyframeRequestsSent);
+    }
 
     public bool HoldsSeatOf(Room room) => ReferenceEquals(room, _room) && !_seatHandedOver;
 
@@ -181,13 +219,28 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
         string reason = "closed";
         try
         {
-            await foreach (MediaFrame frame in _frames.Reader.ReadAllAsync(stop.Token))
+            bool needKeyframe = true; // an H.264 stream is published from a keyframe on
+            await foreach ((MediaFrame frame, bool afterLoss) in _frames.Reader.ReadAllAsync(stop.Token))
             {
                 try
                 {
                     if (_seatHandedOver)
                     {
                         continue;
+                    }
+
+                    needKeyframe |= afterLoss | (Interlocked.Exchange(ref _queueDropped, 0) == 1);
+                    if (frame.Header.Codec == CodecId.H264 && needKeyframe)
+                    {
+                        if (!frame.Header.IsKeyframe)
+                        {
+                            // Its reference is gone: published, it would break every decoder downstream until a keyframe.
+                            Interlocked.Increment(ref _framesAwaitingKeyframe);
+                            _room.RequestSeatKeyframe(this, reason: 2);
+                            continue;
+                        }
+
+                        needKeyframe = false;
                     }
 
                     await _room.PublishAsync(frame, stop.Token);
@@ -211,9 +264,9 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 await ticks;
                 await sound.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // whatever it did, the cleanup below runs
                 _frames.Writer.TryComplete();
-                while (_frames.Reader.TryRead(out MediaFrame? left))
+                while (_frames.Reader.TryRead(out (MediaFrame Frame, bool) left))
                 {
-                    left.Release();
+                    left.Frame.Release();
                 }
 
                 _audio.Writer.TryComplete();
@@ -244,8 +297,11 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
         ReassemblyStats stats = _receiver.Stats;
         UdpLog.Left(_logger, Remote, _room.Name, reason, FormattableString.Invariant(
-            $"published {_received.FramesReceived} frames; {stats.FramesLost} lost, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent{AudioSummary()}"));
+            $"published {_received.FramesReceived} frames; {stats.FramesLost} lost{H264Summary()}, {stats.Recovered} fragments rebuilt from parity, {stats.RetransmittedArrivals} resent{AudioSummary()}"));
     }
+
+    private string H264Summary() => FramesAwaitingKeyframe == 0 && KeyframeRequestsSent == 0 ? "" : FormattableString.Invariant(
+        $" ({FramesAwaitingKeyframe} H.264 frames held back until a keyframe, {KeyframeRequestsSent} keyframe requests sent)");
 
     /// <summary>Audio packets published into the room.</summary>
     public long AudioPacketsPublished => Interlocked.Read(ref _audioPublished);
@@ -350,14 +406,32 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             VideoFrameHeader header = completed.Header;
             ReadOnlySpan<byte> picture = completed.Data.Span;
 
+            // Frame ids are +1 per frame sent: a gap is a frame lost for good (inter-coded video needs to know).
+            _lostSinceQueued |= _lastCompletedId is { } last && completed.FrameId != unchecked(last + 1);
+            _lastCompletedId = completed.FrameId;
+
             // Before any work on the picture: a flooding publisher costs as little as possible.
             if (!_rateLimit.TryAdmit(picture.Length))
             {
                 _guards.Refusals.Count(Refusal.PublishRateLimit);
                 Interlocked.Increment(ref _framesOverRateLimit);
                 Interlocked.Increment(ref _framesDropped);
+                _lostSinceQueued = true;
                 _receiver.Done(completed.FrameId);
                 return;
+            }
+
+            FrameFlags flags = FrameFlags.Keyframe;
+            if (header.Codec == CodecId.H264)
+            {
+                // TODO(merge): AnnexB.Inspect (Codecs/H264/AnnexB.cs, being written) validates the NAL units fully.
+                if (!StartsWithStartCode(picture))
+                {
+                    Reject($"Frame {header.Sequence} is not an H.264 access unit in Annex B (no start code).");
+                    return;
+                }
+
+                flags = H264Decoder.IsKeyframe(picture) ? FrameFlags.Keyframe : FrameFlags.None;
             }
 
             if (header.Codec == CodecId.Jpeg)
@@ -377,8 +451,12 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
 
             MediaFrame frame = MediaFrame.Rent(picture.Length);
             picture.CopyTo(frame.WritableData);
-            frame.Complete(header, picture.Length);
-            if (!_frames.Writer.TryWrite(frame))
+            frame.Complete(new FrameInfo(TrackKind.Video, header.Codec, flags, header.Width, header.Height, header.Sequence, header.CaptureMicros), picture.Length);
+            if (_frames.Writer.TryWrite((frame, _lostSinceQueued)))
+            {
+                _lostSinceQueued = false;
+            }
+            else
             {
                 frame.Release();
             }
@@ -386,6 +464,11 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             _receiver.Done(completed.FrameId);
         }
     }
+
+    /// <summary>An Annex B access unit starts with 00 00 01 or 00 00 00 01 (the cheap check until AnnexB.Inspect).</summary>
+    private static bool StartsWithStartCode(ReadOnlySpan<byte> data) =>
+        (data.Length > 3 && data[0] == 0 && data[1] == 0 && data[2] == 1)
+        || (data.Length > 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 1);
 
     private void Reject(string reason)
     {

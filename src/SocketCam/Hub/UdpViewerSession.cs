@@ -15,6 +15,8 @@ namespace SocketCam.Hub;
 /// from the receive loop (a PONG is one small datagram; no ordering with frames matters). A viewer that asked for sound
 /// (HELLO's audio flag) also gets the watched participant's Opus packets, one AUDIO datagram each, ahead of the frames
 /// and outside their flow control; its AUDIO_NACKs are answered from the receive loop (<see cref="UdpAudioSender"/>).
+/// A viewer that takes H.264 (HELLO flag bit 3) gets an H.264 primary as it is, others the room's JPEG; its
+/// KEYFRAME_REQUESTs go to the primary track's coalescer, which limits what reaches the encoder.
 /// </summary>
 internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioViewer, IClientStats, IViewerWriter
 {
@@ -74,6 +76,14 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioVie
 
     public ViewerFeed Feed => _feed;
 
+    /// <summary>HELLO flag bit 3: H.264 frames as they are (the room then skips the transcoder for it).</summary>
+    public bool AcceptsH264 => _hello.TakesH264;
+
+    /// <summary>KEYFRAME_REQUESTs the viewer sent (each handed to the primary track's coalescer, which absorbs most of a flood).</summary>
+    public long KeyframeRequests => Interlocked.Read(ref _keyframeRequests);
+
+    private long _keyframeRequests;
+
     public long FramesSent => _feed.FramesSent;
 
     /// <summary>Everything on the wire: the pictures (counted by the feed) and what loss recovery added (parity, resends).</summary>
@@ -122,6 +132,20 @@ internal sealed class UdpViewerSession : IUdpSession, IRoomViewer, IRoomAudioVie
                 break;
             case DatagramType.AudioNack when _audio is not null && UdpWire.TryReadAudioNack(datagram, out ReadOnlySpan<byte> ids):
                 _audio.OnNack(ids, Clock.NowMicros());
+                break;
+            case DatagramType.KeyframeRequest:
+                if (!UdpWire.TryReadKeyframeRequest(datagram, out _))
+                {
+                    _listener.Drops.OnMalformed();
+                }
+                else if (AcceptsH264)
+                {
+                    // The coalescer rate-limits per track (§4.9); a JPEG viewer's request means nothing (all keyframes).
+                    // Toward the publisher it is §4.6.5's reason 0, "a subscriber asked"; the viewer's reason is for its own logs.
+                    Interlocked.Increment(ref _keyframeRequests);
+                    _room.PrimaryTrack?.Keyframes.Request(0);
+                }
+
                 break;
             case DatagramType.Done when UdpWire.TryReadDone(datagram, out uint doneId):
                 _sender.OnDone(doneId);

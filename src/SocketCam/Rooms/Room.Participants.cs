@@ -471,6 +471,26 @@ public sealed partial class Room
         return PublishAsync(track, frame, cancellationToken);
     }
 
+    /// <summary>
+    /// The v1 seat's publisher lost one of its own frames on the way in (UDP): a keyframe of its video track is asked for
+    /// through the track's coalescer (§4.9), like any other request. Nothing when <paramref name="owner"/> no longer holds the seat.
+    /// </summary>
+    internal void RequestSeatKeyframe(object owner, byte reason)
+    {
+        if (!ReferenceEquals(Volatile.Read(ref _publisher), owner))
+        {
+            return;
+        }
+
+        Track? track;
+        lock (_lock)
+        {
+            track = _seat?.Tracks.GetValueOrDefault((ushort)1);
+        }
+
+        track?.Keyframes.Request(reason);
+    }
+
     /// <summary>The seat's track for a v1 frame: published at the first frame, republished when the codec changes (§4.12).</summary>
     private Track? SeatTrack(in FrameInfo frame)
     {

@@ -12,6 +12,7 @@ internal enum DatagramType : byte
     Done = 0x13,
     Audio = 0x15,
     AudioNack = 0x16,
+    KeyframeRequest = 0x17,
     Ping = 0x20,
     Pong = 0x21,
     Signal = 0x30,

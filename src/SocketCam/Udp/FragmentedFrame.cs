@@ -20,7 +20,7 @@ internal static class FrameFragmenter
             throw new ArgumentException($"Frame size {header.Width}x{header.Height} is outside 1..{FrameLimits.MaxDimension}.", nameof(header));
         }
 
-        if (header.Codec is not (CodecId.Jpeg or CodecId.RawBgr24)
+        if (header.Codec is not (CodecId.Jpeg or CodecId.RawBgr24 or CodecId.H264)
             || (header.Codec == CodecId.RawBgr24 && data.Length != (long)header.Width * header.Height * 3))
         {
             throw new ArgumentException($"A {header.Codec} frame of {header.Width}x{header.Height} cannot have {data.Length} bytes.", nameof(data));

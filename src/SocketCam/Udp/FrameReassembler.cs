@@ -112,6 +112,9 @@ internal sealed class FrameReassembler : IDisposable
         return _haveFloor;
     }
 
+    /// <summary>Frames given up for good so far (deadline, in-flight cap, a newer one first, ids never seen): REPORT's frames_lost, summed.</summary>
+    public long FramesLost => _framesLost;
+
     public ReassemblyStats Stats => new()
     {
         FragmentsReceived = _fragmentsReceived,

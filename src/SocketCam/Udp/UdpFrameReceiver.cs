@@ -46,6 +46,18 @@ internal sealed class UdpFrameReceiver : IDisposable
         }
     }
 
+    /// <summary>Frames given up for good so far (cheap: the viewer's timer polls it to ask for a keyframe).</summary>
+    public long FramesLost
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _reassembler.FramesLost;
+            }
+        }
+    }
+
     /// <summary>Bytes reassembly holds now.</summary>
     public long BytesHeld
     {

@@ -10,6 +10,9 @@ internal readonly record struct UdpHello(ulong Nonce, byte Flags, PeerRole Role,
     public bool NoLossRecovery => (Flags & UdpWire.HelloFlagNoRecovery) != 0;
 
     public bool WantsAudio => (Flags & UdpWire.HelloFlagAudio) != 0;
+
+    /// <summary>A viewer that takes H.264 as it is (HELLO flag bit 3); without it, JPEG.</summary>
+    public bool TakesH264 => (Flags & UdpWire.HelloFlagH264) != 0;
 }
 
 /// <summary>

@@ -62,6 +62,20 @@ internal static partial class UdpWire
     /// <summary>HELLO flag bit 2: a viewer that wants the watched participant's sound (AUDIO datagrams).</summary>
     public const byte HelloFlagAudio = 4;
 
+    /// <summary>HELLO flag bit 3: a viewer that takes H.264 frames as they are (without it, the room's JPEG). Bit 1 is §4.13's.</summary>
+    public const byte HelloFlagH264 = 8;
+
+    public const int KeyframeRequestSize = 20;
+
+    /// <summary>KEYFRAME_REQUEST reasons above this are malformed (0 other, 1 frame lost, 2 decoder waits; hub → publisher: §4.6.5's).</summary>
+    public const byte MaxKeyframeReason = 2;
+
+    /// <summary>KEYFRAME_REQUEST reason: a frame was lost for good.</summary>
+    public const byte KeyframeReasonFrameLost = 1;
+
+    /// <summary>KEYFRAME_REQUEST reason: the decoder waits for a keyframe.</summary>
+    public const byte KeyframeReasonDecoderWaits = 2;
+
     /// <summary>Fragment indexes are 16-bit: data plus parity fragments of one frame never exceed this.</summary>
     public const int MaxFragmentsPerFrame = 65536;
 
@@ -87,7 +101,7 @@ internal static partial class UdpWire
     }
 
     public static bool IsKnownType(byte type) => (DatagramType)type is DatagramType.Hello or DatagramType.Welcome or DatagramType.Refuse
-        or DatagramType.Fragment or DatagramType.Nack or DatagramType.Report or DatagramType.Done or DatagramType.Audio or DatagramType.AudioNack or DatagramType.Ping or DatagramType.Pong
+        or DatagramType.Fragment or DatagramType.Nack or DatagramType.Report or DatagramType.Done or DatagramType.Audio or DatagramType.AudioNack or DatagramType.KeyframeRequest or DatagramType.Ping or DatagramType.Pong
         or DatagramType.Signal or DatagramType.Bye;
 
     // ---- Frame arithmetic (§2.0 "Frames: FRAGMENT") ----
@@ -317,7 +331,7 @@ internal static partial class UdpWire
 
         switch (codec)
         {
-            case CodecId.Jpeg:
+            case CodecId.Jpeg or CodecId.H264:
                 break;
             case CodecId.RawBgr24 when total == (long)width * height * 3:
                 break;
@@ -451,6 +465,30 @@ internal static partial class UdpWire
             BinaryPrimitives.ReadUInt32BigEndian(datagram[24..]),
             BinaryPrimitives.ReadUInt32BigEndian(datagram[28..]),
             BinaryPrimitives.ReadUInt32BigEndian(datagram[32..]));
+        return true;
+    }
+
+    // ---- KEYFRAME_REQUEST ----
+
+    public static int WriteKeyframeRequest(Span<byte> destination, ulong sessionId, byte reason)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(reason, MaxKeyframeReason);
+        WritePrefix(destination, DatagramType.KeyframeRequest, sessionId);
+        destination[16] = reason;
+        destination[17..KeyframeRequestSize].Clear();
+        return KeyframeRequestSize;
+    }
+
+    /// <summary>Exactly 20 bytes with a known reason (0..2); the reserved bytes are ignored, as in the prefix.</summary>
+    public static bool TryReadKeyframeRequest(ReadOnlySpan<byte> datagram, out byte reason)
+    {
+        reason = 0;
+        if (!HasPrefix(datagram, DatagramType.KeyframeRequest, KeyframeRequestSize, KeyframeRequestSize) || datagram[16] > MaxKeyframeReason)
+        {
+            return false;
+        }
+
+        reason = datagram[16];
         return true;
     }
 

@@ -39,8 +39,23 @@ public sealed class ViewOutputTests
         using JsonDocument json = JsonDocument.Parse(JsonSummary.Viewer(stats));
 
         Assert.Equal(
-            ["frames", "fps", "bytes", "width", "height", "codec", "dropped", "latency_ms", "no_signal_events", "corrupt"],
+            ["frames", "fps", "bytes", "width", "height", "codec", "dropped", "latency_ms", "no_signal_events", "corrupt", "freeze_ms", "freezes", "longest_freeze_ms", "shown_pct", "waiting_for_keyframe"],
             json.RootElement.EnumerateObject().Select(p => p.Name));
         Assert.Equal(2, json.RootElement.GetProperty("no_signal_events").GetInt64());
+    }
+
+    [Fact]
+    public void Freezes_are_the_pauses_over_100_ms_between_shown_frames_and_the_share_counts_by_sequence()
+    {
+        var stats = new ViewerStats();
+        stats.OnFrame(64, 48, global::SocketCam.Media.CodecId.H264, 100, 0, null, sequence: 10);
+        stats.OnFrame(64, 48, global::SocketCam.Media.CodecId.H264, 100, 0, null, sequence: 11);
+        Thread.Sleep(150);
+        stats.OnFrame(64, 48, global::SocketCam.Media.CodecId.H264, 100, 0, null, sequence: 19);
+
+        Assert.Equal(1, stats.Freezes);
+        Assert.InRange(stats.FreezeTime.TotalMilliseconds, 140, 2000);
+        Assert.Equal(stats.FreezeTime, stats.LongestFreeze);
+        Assert.Equal(10, stats.SequenceSpan);
     }
 }

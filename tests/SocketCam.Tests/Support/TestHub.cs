@@ -92,10 +92,11 @@ internal sealed class TestHub : IAsyncDisposable
     }
 
     /// <summary>Starts the hub's own capture into <paramref name="room"/> (claims the room's publisher seat at once).</summary>
-    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null, SocketCam.Codecs.H264.H264Options? h264 = null)
+    /// <param name="encoder">The capture's encoder (the hub disposes it); null: <paramref name="codec"/>'s, with <paramref name="h264"/> for H.264.</param>
+    public CapturePipeline StartCapture(string room, CodecId codec = CodecId.Jpeg, int width = 320, int height = 240, double fps = 30, IFrameSource? source = null, TimeSpan? retryDelay = null, SocketCam.Codecs.H264.H264Options? h264 = null, IFrameEncoder? encoder = null)
     {
         source ??= new TestPatternSource(new TestPatternOptions { Width = width, Height = height, Fps = fps });
-        IFrameEncoder encoder = CodecFactory.CreateEncoder(codec, h264Options: h264, fps: fps > 0 ? fps : 30);
+        encoder ??= CodecFactory.CreateEncoder(codec, h264Options: h264, fps: fps > 0 ? fps : 30);
         var pipeline = new CapturePipeline(source, encoder, Server.GetOrCreateRoom(room), _loggerFactory.CreateLogger("SocketCam.Capture"), retryDelay is { } delay ? new CaptureOptions { RetryDelay = delay, MaxRetryDelay = delay } : null);
         // RunAsync claims the publisher seat synchronously, before its first await.
         Task task = pipeline.RunAsync(_stop.Token);

@@ -93,11 +93,13 @@ internal sealed class TestViewer : IAsyncDisposable
         TimeSpan? maxBackoff = null,
         ILoggerFactory? loggerFactory = null,
         TlsClientOptions? tls = null,
-        string? participant = null)
+        string? participant = null,
+        bool udpH264 = true)
     {
         var options = new ViewerOptions
         {
             Participant = participant,
+            UdpH264 = udpH264,
             Room = room,
             Token = token,
             Reconnect = reconnect,

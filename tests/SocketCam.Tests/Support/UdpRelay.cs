@@ -22,6 +22,9 @@ internal sealed record RelayFaults
 
     /// <summary>DATA datagrams (image transfer) with these part indexes are dropped every time.</summary>
     public IReadOnlySet<int> AlwaysDropParts { get; init; } = new HashSet<int>();
+
+    /// <summary>Datagrams this says yes to are dropped every time (e.g. every FRAGMENT of one frame, resends included).</summary>
+    public Func<byte[], bool>? DropWhen { get; init; }
 }
 
 /// <summary>
@@ -115,7 +118,7 @@ internal sealed class UdpRelay : IAsyncDisposable
                 double drop = random.NextDouble();
                 double duplicate = random.NextDouble();
                 double reorder = random.NextDouble();
-                if (drop < faults.Drop || (DataPart(datagram) is { } part && faults.AlwaysDropParts.Contains(part)))
+                if (drop < faults.Drop || (DataPart(datagram) is { } part && faults.AlwaysDropParts.Contains(part)) || faults.DropWhen?.Invoke(datagram) == true)
                 {
                     Interlocked.Increment(ref _dropped);
                     continue;

@@ -360,8 +360,8 @@ public sealed class UdpHubTests
         return jpeg;
     }
 
-    /// <summary>A bare UDP socket speaking datagrams by hand to the hub.</summary>
-    private sealed class RawUdp : IDisposable
+    /// <summary>A bare UDP socket speaking datagrams by hand to the hub (also the H.264 tests').</summary>
+    internal sealed class RawUdp : IDisposable
     {
         private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
 
@@ -373,10 +373,10 @@ public sealed class UdpHubTests
 
         public void Send(byte[] datagram) => _socket.Send(datagram);
 
-        public int SendHello(ulong nonce, PeerRole role, string room = "main", string? token = null)
+        public int SendHello(ulong nonce, PeerRole role, string room = "main", string? token = null, byte flags = 0)
         {
             byte[] hello = new byte[UdpWire.MaxDatagram];
-            int length = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, 0, role, room, token, "raw test"));
+            int length = UdpWire.WriteHello(hello, 0, new UdpHello(nonce, flags, role, room, token, "raw test"));
             _socket.Send(hello.AsSpan(0, length));
             return length;
         }
@@ -388,9 +388,9 @@ public sealed class UdpHubTests
             _socket.Send(ping);
         }
 
-        public void SendFrame(ulong session, uint frameId, byte[] picture, int width, int height)
+        public void SendFrame(ulong session, uint frameId, byte[] picture, int width, int height, CodecId codec = CodecId.Jpeg)
         {
-            using FragmentedFrame fragments = FrameFragmenter.Fragment(session, frameId, new VideoFrameHeader(CodecId.Jpeg, width, height, frameId, Clock.NowMicros()), picture, 0);
+            using FragmentedFrame fragments = FrameFragmenter.Fragment(session, frameId, new VideoFrameHeader(codec, width, height, frameId, Clock.NowMicros()), picture, 0);
             for (int i = 0; i < fragments.Count; i++)
             {
                 _socket.Send(fragments[i].Span);

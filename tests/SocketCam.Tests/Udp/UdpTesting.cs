@@ -75,6 +75,9 @@ internal static class UdpTesting
 
                 n = UdpWire.WriteAudioNack(buffer, session, list);
                 break;
+            case DatagramType.KeyframeRequest when UdpWire.TryReadKeyframeRequest(d, out byte reason):
+                n = UdpWire.WriteKeyframeRequest(buffer, session, reason);
+                break;
             case DatagramType.Report when UdpWire.TryReadReport(d, out UdpReport report):
                 n = UdpWire.WriteReport(buffer, session, report);
                 break;
@@ -104,7 +107,8 @@ internal static class UdpTesting
         + (UdpWire.TryReadFragment(d, int.MaxValue, out _, out _) ? 1 : 0) + (UdpWire.TryReadNack(d, out UdpNack _) ? 1 : 0)
         + (UdpWire.TryReadReport(d, out _) ? 1 : 0) + (UdpWire.TryReadPing(d, out _) ? 1 : 0) + (UdpWire.TryReadPong(d, out _) ? 1 : 0)
         + (UdpWire.TryReadSignal(d, out _) ? 1 : 0) + (UdpWire.TryReadBye(d, out _) ? 1 : 0)
-        + (UdpWire.TryReadAudio(d, out _, out _) ? 1 : 0) + (UdpWire.TryReadAudioNack(d, out _) ? 1 : 0);
+        + (UdpWire.TryReadAudio(d, out _, out _) ? 1 : 0) + (UdpWire.TryReadAudioNack(d, out _) ? 1 : 0)
+        + (UdpWire.TryReadKeyframeRequest(d, out _) ? 1 : 0);
 
     /// <summary>Offsets of the reserved bytes of a type (receivers ignore them; writers write 0).</summary>
     public static int[] ReservedOffsets(DatagramType type) => type switch
@@ -116,6 +120,7 @@ internal static class UdpTesting
         DatagramType.Signal => [6, 7, 17],
         DatagramType.Audio => [6, 7, 27],
         DatagramType.AudioNack => [6, 7, 17, 18, 19],
+        DatagramType.KeyframeRequest => [6, 7, 17, 18, 19],
         _ => [6, 7],
     };
 
@@ -138,6 +143,8 @@ internal static class UdpTesting
         yield return ("audio", b[..UdpWire.WriteAudio(b, Session, new UdpAudioHeader(5, CodecId.Opus, 1, 960, 40, false, 77, -3), Bytes(40))], [.. prefix, 27]);
         yield return ("resent audio", b[..UdpWire.WriteAudio(b, Session, new UdpAudioHeader(6, CodecId.Opus, 2, 480, 3, true, 78, 9), Bytes(3))], [.. prefix, 27]);
         yield return ("audio nack", b[..UdpWire.WriteAudioNack(b, Session, [1, 2, uint.MaxValue])], [.. prefix, 17, 18, 19]);
+        yield return ("keyframe request", b[..UdpWire.WriteKeyframeRequest(b, Session, UdpWire.KeyframeReasonFrameLost)], [.. prefix, 17, 18, 19]);
+        yield return ("h264 fragment", Datagrams(4, Bytes(2000), 0, new VideoFrameHeader(CodecId.H264, 64, 48, 1, 2))[1], prefix);
         yield return ("bye", b[..UdpWire.WriteBye(b, Session, new CloseMessage(ErrorCode.IdleTimeout, "nothing heard for 5 s"))], prefix);
     }
 }

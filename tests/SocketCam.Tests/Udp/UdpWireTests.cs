@@ -250,7 +250,7 @@ public sealed class UdpWireTests
             Assert.False(UdpWire.TryReadFragment(With(d, x => BinaryPrimitives.WriteUInt16BigEndian(x.AsSpan(22), (ushort)(dataCount + 1))), int.MaxValue, out _, out _));
             Assert.False(UdpWire.TryReadFragment(With(d, x => BinaryPrimitives.WriteUInt16BigEndian(x.AsSpan(20), (ushort)datagrams.Length)), int.MaxValue, out _, out _));
             Assert.False(UdpWire.TryReadFragment(With(d, x => BinaryPrimitives.WriteUInt16BigEndian(x.AsSpan(30), (ushort)(h.PayloadLength + 1))), int.MaxValue, out _, out _));
-            Assert.False(UdpWire.TryReadFragment(With(d, x => x[25] = 3), int.MaxValue, out _, out _));
+            Assert.False(UdpWire.TryReadFragment(With(d, x => x[25] = 4), int.MaxValue, out _, out _)); // 3 is H.264 (issue 19); 4 is no video codec
             Assert.False(UdpWire.TryReadFragment(With(d, x => BinaryPrimitives.WriteUInt16BigEndian(x.AsSpan(26), 8193)), int.MaxValue, out _, out _));
             Assert.False(UdpWire.TryReadFragment(With(d, x => BinaryPrimitives.WriteUInt16BigEndian(x.AsSpan(28), 0)), int.MaxValue, out _, out _));
         }
