@@ -424,14 +424,26 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             FrameFlags flags = FrameFlags.Keyframe;
             if (header.Codec == CodecId.H264)
             {
-                // TODO(merge): AnnexB.Inspect (Codecs/H264/AnnexB.cs, being written) validates the NAL units fully.
-                if (!StartsWithStartCode(picture))
+                // The same check as every other publisher's H.264 (FrameCheck): NAL structure, SPS size; FRAGMENT carries no
+                // keyframe flag, so the access unit says it: decoding starts where SPS and PPS are.
+                H264AccessUnitInfo info;
+                try
                 {
-                    Reject($"Frame {header.Sequence} is not an H.264 access unit in Annex B (no start code).");
+                    info = AnnexB.Inspect(picture);
+                }
+                catch (InvalidDataException ex)
+                {
+                    Reject($"Corrupt H.264 in frame {header.Sequence}: {ex.Message}");
                     return;
                 }
 
-                flags = H264Decoder.IsKeyframe(picture) ? FrameFlags.Keyframe : FrameFlags.None;
+                if (info.Width > 0 && (info.Width != header.Width || info.Height != header.Height))
+                {
+                    Reject($"Frame {header.Sequence} says {header.Width}x{header.Height} but its SPS is {info.Width}x{info.Height}.");
+                    return;
+                }
+
+                flags = info.HasParameterSets ? FrameFlags.Keyframe : FrameFlags.None;
             }
 
             if (header.Codec == CodecId.Jpeg)
@@ -464,11 +476,6 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             _receiver.Done(completed.FrameId);
         }
     }
-
-    /// <summary>An Annex B access unit starts with 00 00 01 or 00 00 00 01 (the cheap check until AnnexB.Inspect).</summary>
-    private static bool StartsWithStartCode(ReadOnlySpan<byte> data) =>
-        (data.Length > 3 && data[0] == 0 && data[1] == 0 && data[2] == 1)
-        || (data.Length > 4 && data[0] == 0 && data[1] == 0 && data[2] == 0 && data[3] == 1);
 
     private void Reject(string reason)
     {

@@ -188,7 +188,7 @@ public sealed partial class UdpH264Tests : IDisposable
             publisher.SendFrame(publisherSession, 0, garbage, 160, 120, CodecId.H264);
             CloseMessage bye = await publisher.ReceiveByeAsync();
             Assert.Equal(ErrorCode.BadFrame, bye.Code);
-            Assert.Contains("Annex B", bye.Text, StringComparison.Ordinal);
+            Assert.Contains("Corrupt H.264", bye.Text, StringComparison.Ordinal);
         }
         finally
         {
