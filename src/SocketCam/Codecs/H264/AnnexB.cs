@@ -11,6 +11,9 @@ internal readonly record struct H264AccessUnitInfo(bool IsIdr, bool HasParameter
 /// <summary>One NAL unit inside a buffer: where its header byte is, its length (header included, trailing zeros not), its type.</summary>
 internal readonly record struct NalUnit(int Offset, int Length, int Type);
 
+/// <summary>What <see cref="AnnexB.ReadSps"/> reads of an SPS: the cropped picture size and what slice headers need.</summary>
+internal readonly record struct SpsInfo(int Width, int Height, int Log2MaxFrameNum, bool SeparateColourPlane);
+
 /// <summary>
 /// The NAL units of an Annex B buffer, in order, without allocating: each starts after a 3- or 4-byte start code and
 /// ends at the next start code, its trailing zero bytes (a 4-byte start code's first byte, trailing_zero_8bits) left
@@ -222,6 +225,34 @@ internal static class AnnexB
     /// <exception cref="InvalidDataException">The SPS is too long, ends early or declares an impossible size.</exception>
     public static (int Width, int Height) ReadSpsSize(ReadOnlySpan<byte> spsNal)
     {
+        SpsInfo sps = ReadSps(spsNal);
+        return (sps.Width, sps.Height);
+    }
+
+    /// <summary>
+    /// A slice's <c>frame_num</c> (7.3.3; <paramref name="sliceNal"/> with its header byte), read with the SPS it refers to.
+    /// Throws <see cref="InvalidDataException"/> when the header ends early.
+    /// </summary>
+    public static int ReadFrameNum(ReadOnlySpan<byte> sliceNal, in SpsInfo sps)
+    {
+        // first_mb_in_slice, slice_type and pic_parameter_set_id come first: 64 bytes hold them whatever their values.
+        Span<byte> rbsp = stackalloc byte[64];
+        int length = Unescape(sliceNal[1..Math.Min(sliceNal.Length, 65)], rbsp);
+        var bits = new BitReader(rbsp[..length]);
+        bits.Ue(uint.MaxValue - 1); // first_mb_in_slice
+        bits.Ue(9); // slice_type
+        bits.Ue(255); // pic_parameter_set_id
+        if (sps.SeparateColourPlane)
+        {
+            bits.Bits(2); // colour_plane_id
+        }
+
+        return (int)bits.Bits(sps.Log2MaxFrameNum);
+    }
+
+    /// <summary>What this code reads of an SPS (7.3.2.1.1): the cropped picture size and what slice headers need.</summary>
+    public static SpsInfo ReadSps(ReadOnlySpan<byte> spsNal)
+    {
         if (spsNal.Length > MaxSpsBytes)
         {
             throw new InvalidDataException($"An H.264 SPS of {spsNal.Length} bytes is over the {MaxSpsBytes}-byte cap.");
@@ -261,7 +292,7 @@ internal static class AnnexB
             }
         }
 
-        bits.Ue(12); // log2_max_frame_num_minus4
+        int log2MaxFrameNum = (int)bits.Ue(12) + 4; // log2_max_frame_num_minus4
         uint pocType = bits.Ue(2);
         if (pocType == 0)
         {
@@ -309,7 +340,7 @@ internal static class AnnexB
             throw new InvalidDataException("An H.264 SPS declares an impossible picture size.");
         }
 
-        return ((int)width, (int)height);
+        return new SpsInfo((int)width, (int)height, log2MaxFrameNum, separateColourPlane);
     }
 
     /// <summary>The SPS and PPS NAL units of an access unit (the first of each), header byte included; empty if missing.</summary>

@@ -188,22 +188,16 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
     /// <summary>An access unit that starts decoding: it carries an SPS (ours come before every keyframe) or an IDR slice.</summary>
     internal static bool IsKeyframe(ReadOnlySpan<byte> accessUnit)
     {
-        for (int i = 0; i + 3 < accessUnit.Length; i++)
+        foreach (NalUnit nal in AnnexB.NalUnits(accessUnit))
         {
-            if (accessUnit[i] == 0 && accessUnit[i + 1] == 0 && accessUnit[i + 2] == 1)
+            if (nal.Type is AnnexB.Sps or AnnexB.IdrSlice)
             {
-                int type = accessUnit[i + 3] & 0x1F;
-                if (type is 5 or 7)
-                {
-                    return true;
-                }
+                return true;
+            }
 
-                if (type is 1)
-                {
-                    return false; // a non-IDR slice came first
-                }
-
-                i += 2;
+            if (nal.Type == AnnexB.NonIdrSlice)
+            {
+                return false; // a non-IDR slice came first
             }
         }
 
