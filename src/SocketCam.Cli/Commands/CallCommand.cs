@@ -94,6 +94,11 @@ internal static class CallCommand
                 await using var call = new CallSession(r.GetValue(json), loggers, speaker?.Mixer);
                 using CallScreen? screen = window ? await CallScreen.OpenAsync(roomName, who, loggers, cancellationToken) : null;
                 call.Screen = screen;
+                if (screen is not null)
+                {
+                    screen.RequestKeyframe = call.RequestKeyframeAsync;
+                }
+
                 var publisher = new TrackPublisher(endpoint, options, opened, who, loggers, call.Hooks, sound);
                 call.Publisher = publisher;
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, screen?.Closed ?? CancellationToken.None);

@@ -30,6 +30,7 @@ internal sealed class CallScreen : IDisposable
     private readonly Task _decodeLoop;
     private readonly IFrameDecoder _decoder;
     private readonly Dictionary<uint, H264Tile> _h264 = [];
+    private readonly List<uint> _retired = [];
     private YuvToBgrConverter? _toBgr;
     private uint _self;
     private uint _nextTile = 1;
@@ -231,6 +232,8 @@ internal sealed class CallScreen : IDisposable
                 pending.Discard();
             }
 
+            _retired.Add(_tileIds[key]); // its H.264 decoder, if any, is freed on the decode loop, which owns it
+
             _tileIds.Remove(key);
         }
 
@@ -265,6 +268,7 @@ internal sealed class CallScreen : IDisposable
                                 _window.Offer(tile, shown); // the window copies it
                             }
 
+                            await AskForKeyframeIfWaitingAsync(tile);
                             continue;
                         }
 
@@ -281,7 +285,7 @@ internal sealed class CallScreen : IDisposable
                             picture.Dispose();
                         }
                     }
-                    catch (Exception ex) when (ex is InvalidDataException or ArgumentException or ObjectDisposedException)
+                    catch (Exception ex) when (ex is InvalidDataException or ArgumentException or ObjectDisposedException or InvalidOperationException or NativeDependencyException)
                     {
                         // One corrupt picture (or a window closing): the next one will do.
                     }
@@ -324,14 +328,29 @@ internal sealed class CallScreen : IDisposable
     {
         lock (_lock)
         {
+            foreach (uint gone in _retired)
+            {
+                if (_h264.Remove(gone, out H264Tile? state))
+                {
+                    state.Decoder.Dispose();
+                    state.Picture?.Dispose();
+                }
+            }
+
+            _retired.Clear();
             foreach ((uint tile, Pending p) in _pending)
             {
                 if (p.Take() is { } taken)
                 {
-                    if (p.Overflowed && _h264.TryGetValue(tile, out H264Tile? state))
+                    if (p.Overflowed)
                     {
-                        // Frames were dropped here: what follows depends on them, so start again at a keyframe.
-                        state.Decoder.Reset();
+                        // Frames were dropped here: what follows depends on them, so start again at a keyframe (a new
+                        // decoder waits for one anyway).
+                        if (_h264.TryGetValue(tile, out H264Tile? state))
+                        {
+                            state.Decoder.Reset();
+                        }
+
                         p.Overflowed = false;
                     }
 
@@ -343,12 +362,53 @@ internal sealed class CallScreen : IDisposable
         return (null, 0, false);
     }
 
+    /// <summary>Sends a track's KEYFRAME_REQUEST (set by the call's session; the hub coalesces and rate-limits them).</summary>
+    public Func<uint, ushort, CancellationToken, ValueTask>? RequestKeyframe { get; set; }
+
+    /// <summary>A tile whose decoder waits for a keyframe (after a loss here or an error) asks for one, at most twice a second.</summary>
+    private async ValueTask AskForKeyframeIfWaitingAsync(uint tile)
+    {
+        if (RequestKeyframe is not { } ask || !_h264.TryGetValue(tile, out H264Tile? state) || !state.Decoder.WaitingForKeyframe
+            || Environment.TickCount64 - state.LastAsked < 500)
+        {
+            return;
+        }
+
+        (uint Participant, ushort Track)? key = null;
+        lock (_lock)
+        {
+            foreach (KeyValuePair<(uint Participant, ushort Track), uint> t in _tileIds)
+            {
+                if (t.Value == tile)
+                {
+                    key = t.Key;
+                }
+            }
+        }
+
+        if (key is { } k)
+        {
+            state.LastAsked = Environment.TickCount64;
+            try
+            {
+                await ask(k.Participant, k.Track, _stop.Token);
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The session is going away; the next one's subscription asks for a keyframe by itself.
+            }
+        }
+    }
+
     /// <summary>An H.264 tile's decoder and its newest picture (BGR, for the window).</summary>
     private sealed class H264Tile(H264Decoder decoder)
     {
         public H264Decoder Decoder { get; } = decoder;
 
         public VideoFrame? Picture { get; set; }
+
+        /// <summary>When this tile last asked for a keyframe (Environment.TickCount64).</summary>
+        public long LastAsked { get; set; } = long.MinValue / 2;
     }
 
     public void Dispose()

@@ -84,6 +84,10 @@ internal sealed class CallSession : IAsyncDisposable
     /// <summary>The window, when there is one: tiles follow the room, pictures follow the frames.</summary>
     public CallScreen? Screen { get; set; }
 
+    /// <summary>KEYFRAME_REQUEST for another participant's track, on the current session (none while reconnecting).</summary>
+    public ValueTask RequestKeyframeAsync(uint participantId, ushort trackId, CancellationToken cancellationToken) =>
+        _client is { } client ? client.SendKeyframeRequestAsync(participantId, trackId, cancellationToken) : ValueTask.CompletedTask;
+
     /// <summary>Reads lines until the input ends or the call stops: each line is a chat message; /who and /quit are commands.</summary>
     public async Task ReadInputAsync(TextReader input, CancellationTokenSource stop)
     {

@@ -66,7 +66,7 @@ internal static class FrameCheck
 
     /// <summary>
     /// An H.264 access unit's structure (Annex B NAL units, an SPS and a PPS before an IDR) and its flags: `keyframe` on
-    /// every IDR and only where decoding can start (parameter sets present); an SPS's size equal to the frame's.
+    /// every IDR and only there (Inspect wants SPS and PPS before an IDR); an SPS's size equal to the frame's.
     /// </summary>
     private static void CheckH264(MediaFrame frame)
     {
@@ -86,9 +86,11 @@ internal static class FrameCheck
             throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} is an IDR picture but is not flagged as a keyframe.");
         }
 
-        if (h.IsKeyframe && !info.HasParameterSets)
+        if (h.IsKeyframe && !info.IsIdr)
         {
-            throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} is flagged as a keyframe but carries no SPS and PPS.");
+            // Only an IDR with its SPS and PPS lets a decoder start: a flagged P picture would end a viewer's wait for a
+            // keyframe with a frame whose references it never had.
+            throw new ProtocolException(ErrorCode.BadFrame, $"Frame {h.Sequence} is flagged as a keyframe but is not an IDR picture with its SPS and PPS.");
         }
 
         if (info.Width > 0 && (info.Width != h.Width || info.Height != h.Height))

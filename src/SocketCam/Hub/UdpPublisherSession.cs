@@ -62,7 +62,6 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
     private bool _lostSinceQueued;
 
     // Set by the queue's drop callback; the publish loop then waits for a keyframe.
-    private int _queueDropped;
     private long _framesAwaitingKeyframe;
     private long _keyframeRequestsSent;
 
@@ -95,7 +94,6 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             dropped =>
             {
                 Interlocked.Increment(ref _framesDropped);
-                Volatile.Write(ref _queueDropped, 1);
                 dropped.Frame.Release();
             });
     }
@@ -229,7 +227,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                         continue;
                     }
 
-                    needKeyframe |= afterLoss | (Interlocked.Exchange(ref _queueDropped, 0) == 1);
+                    needKeyframe |= afterLoss;
                     if (frame.Header.Codec == CodecId.H264 && needKeyframe)
                     {
                         if (!frame.Header.IsKeyframe)
@@ -425,7 +423,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             if (header.Codec == CodecId.H264)
             {
                 // The same check as every other publisher's H.264 (FrameCheck): NAL structure, SPS size; FRAGMENT carries no
-                // keyframe flag, so the access unit says it: decoding starts where SPS and PPS are.
+                // keyframe flag, so the access unit says it: an IDR (Inspect wants its SPS and PPS).
                 H264AccessUnitInfo info;
                 try
                 {
@@ -443,7 +441,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                     return;
                 }
 
-                flags = info.HasParameterSets ? FrameFlags.Keyframe : FrameFlags.None;
+                flags = info.IsIdr ? FrameFlags.Keyframe : FrameFlags.None;
             }
 
             if (header.Codec == CodecId.Jpeg)
@@ -464,7 +462,11 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
             MediaFrame frame = MediaFrame.Rent(picture.Length);
             picture.CopyTo(frame.WritableData);
             frame.Complete(new FrameInfo(TrackKind.Video, header.Codec, flags, header.Width, header.Height, header.Sequence, header.CaptureMicros), picture.Length);
-            if (_frames.Writer.TryWrite((frame, _lostSinceQueued)))
+            // A full queue drops its oldest frame to take this one: then this frame comes after a loss (the mark travels
+            // with the frame written, never with one the reader already holds). Counted just before, so a frame the
+            // reader took meanwhile only makes the mark cautious.
+            bool dropsOne = _frames.Reader.Count >= QueuedFrames;
+            if (_frames.Writer.TryWrite((frame, _lostSinceQueued || dropsOne)))
             {
                 _lostSinceQueued = false;
             }

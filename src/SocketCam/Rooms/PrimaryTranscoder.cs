@@ -28,6 +28,7 @@ internal sealed class PrimaryTranscoder : IDisposable
     private readonly Task _loop;
     private bool _waitingForKeyframe = true;
     private bool _active;
+    private bool _disposed;
     private long _decoded;
     private long _encoded;
     private long _dropped;
@@ -58,6 +59,11 @@ internal sealed class PrimaryTranscoder : IDisposable
             bool ask;
             lock (_lock)
             {
+                if (_disposed)
+                {
+                    return;
+                }
+
                 ask = value && !_active;
                 _active = value;
                 if (!value)
@@ -80,7 +86,7 @@ internal sealed class PrimaryTranscoder : IDisposable
         bool ask = false;
         lock (_lock)
         {
-            if (!_active)
+            if (!_active || _disposed)
             {
                 return;
             }
@@ -108,16 +114,13 @@ internal sealed class PrimaryTranscoder : IDisposable
                 _waitingForKeyframe = false;
                 frame.AddRef();
                 _queue.Enqueue(frame);
+                _ready.Release(); // under the lock: never after Dispose
             }
         }
 
         if (ask)
         {
             _requestKeyframe();
-        }
-        else
-        {
-            _ready.Release();
         }
     }
 
@@ -157,9 +160,10 @@ internal sealed class PrimaryTranscoder : IDisposable
                     encoder ??= new JpegEncoder();
                     Transcode(decoder, encoder, frame, newest);
                 }
-                catch (InvalidDataException ex)
+                catch (Exception ex) when (ex is not (OperationCanceledException or Diagnostics.NativeDependencyException))
                 {
-                    // A frame the decoder refused: everything after it until the next keyframe would be damaged.
+                    // A frame the decoder refused (or any other failure with it): everything after it until the next
+                    // keyframe would be damaged; start again there. The task itself never dies of one frame.
                     Interlocked.Increment(ref _errors);
                     RoomLog.TranscodeFailed(_logger, ex.Message);
                     lock (_lock)
@@ -200,6 +204,12 @@ internal sealed class PrimaryTranscoder : IDisposable
             return;
         }
 
+        if (picture.Width != frame.Header.Width || picture.Height != frame.Header.Height)
+        {
+            // The hub checked the SPS against the frame's size; a picture of another size is damage, never shown.
+            throw new InvalidDataException($"a {picture.Width}x{picture.Height} picture in a {frame.Header.Width}x{frame.Header.Height} frame");
+        }
+
         Interlocked.Increment(ref _decoded);
         if (!newest)
         {
@@ -225,6 +235,18 @@ internal sealed class PrimaryTranscoder : IDisposable
     /// <summary>Stops the task (at most one frame's work away) and drops what is queued.</summary>
     public void Dispose()
     {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _active = false;
+            DropQueuedLocked();
+        }
+
         _stop.Cancel();
         try
         {
@@ -234,13 +256,6 @@ internal sealed class PrimaryTranscoder : IDisposable
         {
         }
 
-        lock (_lock)
-        {
-            _active = false;
-            DropQueuedLocked();
-        }
-
-        _stop.Dispose();
-        _ready.Dispose();
+        // The semaphore and the token source are left to the GC: a loop still finishing its frame may touch them.
     }
 }

@@ -707,6 +707,11 @@ public sealed partial class Room
         }
 
         Track? primary = Volatile.Read(ref _primary);
+        if (primary is { Description.Codec: CodecId.H264 })
+        {
+            primary.Keyframes.Request(reason: 1); // its viewers (and the transcoder) start again at a keyframe
+        }
+
         if (primary is null)
         {
             bool videoLeft;

@@ -397,6 +397,18 @@ public sealed partial class Room : IDisposable
         {
             transcoder.Active = false;
         }
+
+        if (primary is { Description.Codec: CodecId.H264 })
+        {
+            // Another stream from now on: what a viewer holds is no reference for it (AfterPrimaryChange asks for a keyframe).
+            foreach (IRoomViewer viewer in _viewers)
+            {
+                if (viewer.AcceptsH264)
+                {
+                    viewer.Slot.RequireKeyframe();
+                }
+            }
+        }
     }
 
     /// <summary>Waits until every recorder has queued the frame (a video frame of the primary track, or a packet of its owner's audio).</summary>
@@ -479,6 +491,7 @@ public sealed partial class Room : IDisposable
         PrimaryTranscoder? transcoder;
         lock (_lock)
         {
+            _disposed = true; // no new transcoder after this (PrimaryCodecChangedLocked checks it under the same lock)
             transcoder = _transcoder;
             _transcoder = null;
         }

@@ -10,14 +10,43 @@ namespace SocketCam.Tests.Rooms;
 /// <summary>A publisher's H.264 is checked before anyone sees it (FrameCheck): a lying or broken access unit ends only its session.</summary>
 public sealed class H264BadInputTests
 {
-    private static List<(byte[] Data, FrameFlags Flags)> RealFrames(int count)
+    /// <summary>The SPS and PPS NAL units at the head of a keyframe, start codes included (everything before the first slice).</summary>
+    private static byte[] ParameterSets(byte[] keyframe)
+    {
+        foreach (NalUnit nal in AnnexB.NalUnits(keyframe))
+        {
+            if (AnnexB.IsSlice(nal.Type) || nal.Type == AnnexB.Sei)
+            {
+                int start = nal.Offset - 3; // its start code, 3 bytes or 4
+                return keyframe[..(start > 0 && keyframe[start - 1] == 0 ? start - 1 : start)];
+            }
+        }
+
+        throw new InvalidOperationException("no slice");
+    }
+
+    /// <summary>The length of the leading SPS NAL unit with its start code.</summary>
+    private static int SpsLength(byte[] keyframe)
+    {
+        foreach (NalUnit nal in AnnexB.NalUnits(keyframe))
+        {
+            if (nal.Type == AnnexB.Sps)
+            {
+                return nal.Offset + nal.Length;
+            }
+        }
+
+        throw new InvalidOperationException("no SPS");
+    }
+
+    private static List<(byte[] Data, FrameFlags Flags)> RealFrames(int count, int width = 64, int height = 48)
     {
         using var encoder = new X264Encoder(new H264Options { KeyframeInterval = 100 });
         var units = new List<(byte[], FrameFlags)>();
-        byte[] buffer = new byte[encoder.MaxEncodedSize(64, 48)];
+        byte[] buffer = new byte[encoder.MaxEncodedSize(width, height)];
         for (int i = 0; i < count; i++)
         {
-            using VideoFrame frame = TestFrames.Pattern(64, 48, i);
+            using VideoFrame frame = TestFrames.Pattern(width, height, i);
             int length = encoder.Encode(frame, buffer);
             units.Add((buffer[..length], encoder.LastFrameFlags));
         }
@@ -61,10 +90,21 @@ public sealed class H264BadInputTests
         RemoteErrorException e1 = await RoomScene.ExpectErrorAsync(unflagged, ErrorCode.BadFrame);
         Assert.Contains("not flagged as a keyframe", e1.Reason, StringComparison.Ordinal);
 
-        // A "keyframe" that carries no parameter sets cannot start anyone's decoder.
+        // A "keyframe" that is a P picture cannot start anyone's decoder: not without parameter sets, nor with them.
         await using RoomSession noSps = await PublisherAsync(scene, "NoSps");
         await SendAsync(noSps, real[1].Data, FrameFlags.Keyframe, 0);
         await RoomScene.ExpectErrorAsync(noSps, ErrorCode.BadFrame);
+        await using RoomSession dressedUp = await PublisherAsync(scene, "DressedUp");
+        await SendAsync(dressedUp, [.. ParameterSets(real[0].Data), .. real[1].Data], FrameFlags.Keyframe, 0);
+        RemoteErrorException e2 = await RoomScene.ExpectErrorAsync(dressedUp, ErrorCode.BadFrame);
+        Assert.Contains("not an IDR", e2.Reason, StringComparison.Ordinal);
+
+        // A second SPS of another size, which the slices could refer to, is no way past the size check.
+        await using RoomSession twoSizes = await PublisherAsync(scene, "TwoSizes");
+        byte[] big = RealFrames(1, 128, 96)[0].Data;
+        await SendAsync(twoSizes, [.. ParameterSets(big)[..SpsLength(big)], .. real[0].Data], FrameFlags.Keyframe, 0);
+        RemoteErrorException e4 = await RoomScene.ExpectErrorAsync(twoSizes, ErrorCode.BadFrame);
+        Assert.Contains("SPSs of different picture sizes", e4.Reason, StringComparison.Ordinal);
 
         // A size that is not the SPS's.
         await using RoomSession liar = await PublisherAsync(scene, "Liar");

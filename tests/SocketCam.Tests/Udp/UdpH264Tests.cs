@@ -142,7 +142,9 @@ public sealed partial class UdpH264Tests : IDisposable
             raw.SendHello(21, PeerRole.Viewer, flags: UdpWire.HelloFlagH264);
             UdpWire.TryReadPrefix(await raw.ReceiveAsync(), out _, out ulong session);
             raw.SendPing(session);
-            await Eventually.UntilAsync(() => room.PrimaryTrack is { } t && t.Keyframes.Forwarded >= 1, "the new H.264 viewer's keyframe was asked for");
+            await Eventually.UntilAsync(
+                () => hub.Server.Udp!.Sessions.OfType<UdpViewerSession>().Any() && room.PrimaryTrack is { } t && t.Keyframes.Forwarded >= 1,
+                "the new H.264 viewer's session is active and a keyframe was asked for");
             UdpViewerSession viewer = hub.Server.Udp!.Sessions.OfType<UdpViewerSession>().Single();
             Assert.True(viewer.AcceptsH264);
 

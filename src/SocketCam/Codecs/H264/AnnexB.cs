@@ -144,11 +144,15 @@ internal static class AnnexB
             switch (nal.Type)
             {
                 case Sps:
-                    if (!sps)
+                    // Every SPS is read: a second one of another size could be the one the slices use (a hostile
+                    // publisher's way past the size check), so all must agree.
+                    (int w, int h) = ReadSpsSize(accessUnit.Slice(nal.Offset, nal.Length));
+                    if (sps && (w, h) != (width, height))
                     {
-                        (width, height) = ReadSpsSize(accessUnit.Slice(nal.Offset, nal.Length));
+                        throw new InvalidDataException("The H.264 access unit has SPSs of different picture sizes.");
                     }
 
+                    (width, height) = (w, h);
                     sps = true;
                     break;
                 case Pps:

@@ -72,7 +72,7 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
     public long PicturesDecoded { get; private set; }
 
     /// <summary>
-    /// True until a keyframe (an access unit with SPS, or an IDR) arrives, and again after an error: until then access
+    /// True until a keyframe (an IDR access unit) arrives, and again after an error: until then access
     /// units are skipped (<see cref="SkippedWaiting"/>), never decoded against pictures the decoder does not have.
     /// </summary>
     public bool WaitingForKeyframe { get; private set; } = true;
@@ -127,9 +127,16 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
             *(byte**)(_packet + AvCodecNative.PacketData) = data;
             *(int*)(_packet + AvCodecNative.PacketSize) = accessUnit.Length;
             int sent = AvCodecNative.SendPacket(_context, _packet);
+            if (sent == AvCodecNative.ErrorAgain)
+            {
+                // Pictures are waiting to be taken (odd input gave more than one): take them, then the unit goes in.
+                Drain()?.Dispose();
+                sent = AvCodecNative.SendPacket(_context, _packet);
+            }
+
             *(byte**)(_packet + AvCodecNative.PacketData) = null;
             *(int*)(_packet + AvCodecNative.PacketSize) = 0;
-            if (sent < 0 && sent != AvCodecNative.ErrorAgain)
+            if (sent < 0)
             {
                 Interlocked.Increment(ref _errors);
                 WaitingForKeyframe = true;
@@ -137,26 +144,46 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
             }
         }
 
-        int received = AvCodecNative.ReceiveFrame(_context, _frame);
-        if (received == AvCodecNative.ErrorAgain || received == AvCodecNative.ErrorEof)
-        {
-            return null;
-        }
+        return Drain();
+    }
 
-        if (received < 0)
-        {
-            Interlocked.Increment(ref _errors);
-            WaitingForKeyframe = true;
-            throw new InvalidDataException($"The H.264 decoder failed ({LastError ?? "error " + received}).");
-        }
-
+    /// <summary>Takes every picture the decoder has ready and returns the last (the others are released), or null.</summary>
+    private VideoFrame? Drain()
+    {
+        VideoFrame? picture = null;
         try
         {
-            return CopyPicture();
+            while (true)
+            {
+                int received = AvCodecNative.ReceiveFrame(_context, _frame);
+                if (received == AvCodecNative.ErrorAgain || received == AvCodecNative.ErrorEof)
+                {
+                    return picture;
+                }
+
+                if (received < 0)
+                {
+                    Interlocked.Increment(ref _errors);
+                    WaitingForKeyframe = true;
+                    throw new InvalidDataException($"The H.264 decoder failed ({LastError ?? "error " + received}).");
+                }
+
+                try
+                {
+                    picture?.Dispose();
+                    picture = null;
+                    picture = CopyPicture();
+                }
+                finally
+                {
+                    AvCodecNative.FrameUnref(_frame);
+                }
+            }
         }
-        finally
+        catch
         {
-            AvCodecNative.FrameUnref(_frame);
+            picture?.Dispose();
+            throw;
         }
     }
 
@@ -185,12 +212,12 @@ internal sealed unsafe class H264Decoder : IFrameDecoder
         WaitingForKeyframe = true;
     }
 
-    /// <summary>An access unit that starts decoding: it carries an SPS (ours come before every keyframe) or an IDR slice.</summary>
+    /// <summary>An access unit that starts decoding: an IDR picture (its SPS and PPS come before it, AnnexB.Inspect sees to that).</summary>
     internal static bool IsKeyframe(ReadOnlySpan<byte> accessUnit)
     {
         foreach (NalUnit nal in AnnexB.NalUnits(accessUnit))
         {
-            if (nal.Type is AnnexB.Sps or AnnexB.IdrSlice)
+            if (nal.Type == AnnexB.IdrSlice)
             {
                 return true;
             }

@@ -11,7 +11,7 @@ public sealed record H264Options
     /// <summary>Frames between keyframes (IDR); the default 0 means two seconds' worth. Viewers that join or fall behind also ask for one.</summary>
     public int KeyframeInterval { get; init; }
 
-    /// <summary>Periodic intra refresh instead of IDR keyframes: a column of intra blocks sweeps the picture, so no frame is big (smoother bitrate, better on lossy links). Off by default.</summary>
+    /// <summary>Periodic intra refresh instead of periodic IDR keyframes: a column of intra blocks sweeps the picture, so no frame is big. Keyframe requests still get an IDR. Off by default.</summary>
     public bool IntraRefresh { get; init; }
 
     /// <summary>The encoder's threads; 0 (the default) lets the encoder choose, 1 is lowest latency. Sliced threads keep one frame in, one out.</summary>

@@ -92,15 +92,10 @@ internal sealed unsafe class X264Encoder : IFrameEncoder
             *(long*)(pin + X264Native.PicturePts) = _pts++;
             if (forceKeyframe)
             {
+                // An IDR even with intra refresh: a joiner or a viewer that lost a frame can start only at an IDR (a
+                // refresh sweep's recovery point is no keyframe for the room, docs/H264.md).
                 KeyframesRequested++;
-                if (_options.IntraRefresh)
-                {
-                    X264Native.EncoderIntraRefresh(_encoder);
-                }
-                else
-                {
-                    *(int*)(pin + X264Native.PictureType) = X264Native.TypeIdr;
-                }
+                *(int*)(pin + X264Native.PictureType) = X264Native.TypeIdr;
             }
 
             byte* nals;
@@ -125,7 +120,7 @@ internal sealed unsafe class X264Encoder : IFrameEncoder
             // The NALs of one frame are contiguous in x264's buffer, so the frame is one copy.
             byte* first = *(byte**)(nals + X264Native.NalPayload);
             new ReadOnlySpan<byte>(first, size).CopyTo(destination);
-            LastFrameFlags = *(int*)(pout + X264Native.PictureKeyframe) != 0 ? FrameFlags.Keyframe : FrameFlags.None;
+            LastFrameFlags = *(int*)(pout + X264Native.PictureType) == X264Native.TypeIdr ? FrameFlags.Keyframe : FrameFlags.None;
             return size;
         }
     }

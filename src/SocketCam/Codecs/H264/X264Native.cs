@@ -20,7 +20,6 @@ internal static unsafe partial class X264Native
 
     public const int PictureBytes = 240;
     public const int PictureType = 0;
-    public const int PictureKeyframe = 12;
     public const int PicturePts = 16;
     public const int PictureImage = 40;
     public const int ImageCsp = 0;
@@ -54,9 +53,6 @@ internal static unsafe partial class X264Native
     /// <summary>Returns the frame's size in bytes (its NALs lie back to back from the first one's payload), 0 when buffered, negative on error.</summary>
     [LibraryImport(LibraryName, EntryPoint = "x264_encoder_encode")]
     public static partial int EncoderEncode(nint encoder, byte** nals, int* nalCount, byte* pictureIn, byte* pictureOut);
-
-    [LibraryImport(LibraryName, EntryPoint = "x264_encoder_intra_refresh")]
-    public static partial void EncoderIntraRefresh(nint encoder);
 
     [LibraryImport(LibraryName, EntryPoint = "x264_picture_init")]
     public static partial void PictureInit(byte* picture);
