@@ -27,6 +27,21 @@ internal sealed class SyncToneSource : IAudioSource
     public async ValueTask<long> ReadAsync(short[] pcm, CancellationToken cancellationToken)
     {
         long first = _pacer.NextCaptureMicros(Diagnostics.Clock.NowMicros());
+        Fill(pcm, first);
+        long capture = await _pacer.WaitAsync(cancellationToken);
+        if (capture != first)
+        {
+            // The pacer restarted its schedule meanwhile (this reader was over 60 ms late): the samples must be the ones
+            // of the time they are labelled with, or the beep would sit off the second.
+            Fill(pcm, capture);
+        }
+
+        return capture;
+    }
+
+    /// <summary>The packet whose first sample is captured at <paramref name="first"/> (µs on this machine's clock).</summary>
+    private void Fill(short[] pcm, long first)
+    {
         int samples = _format.PacketSamples;
         for (int i = 0; i < samples; i++)
         {
@@ -41,9 +56,6 @@ internal sealed class SyncToneSource : IAudioSource
                 pcm[(i * _format.Channels) + c] = value;
             }
         }
-
-        long capture = await _pacer.WaitAsync(cancellationToken);
-        return capture;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -18,7 +18,7 @@ public sealed class LipSyncTests
         await using var source = new SyncToneSource(format);
         var pcm = new short[format.PacketValues];
         int seconds = 0;
-        for (int p = 0; p < 250 && seconds < 2; p++)
+        for (int p = 0; p < 500 && seconds < 2; p++)
         {
             // (A reader that falls behind, e.g. on a busy machine, skips ahead: so count the seconds that did begin.)
             long capture = await source.ReadAsync(pcm, CancellationToken.None);
