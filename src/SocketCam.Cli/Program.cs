@@ -55,6 +55,7 @@ internal static class Program
         TokenCommand.Create(),
         SendImageCommand.Create(),
         ReceiveImageCommand.Create(),
+        SniffCommand.Create(),
     });
 
     // Value names for options that set none, here once so that one thing has one name in every command's help

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.Globalization;
+using SocketCam.Cli.Output;
+using SocketCam.Diagnostics;
+using SocketCam.Sniff;
+
+namespace SocketCam.Cli.Commands;
+
+/// <summary>
+/// `socketcam sniff`: SocketCam traffic as it crosses an interface, from a raw packet socket (docs/SNIFF.md). Frames are
+/// read on a thread of their own (a blocking receive per frame, nothing else), the figures drawn once a second.
+/// </summary>
+internal static class SniffCommand
+{
+    /// <summary>The kernel's queue for the packet socket: a raw 1080p frame is 6 MB, and the reader may lose the CPU for a while.</summary>
+    private const int ReceiveBufferBytes = 64 << 20;
+
+    public static Command Create()
+    {
+        var iface = new Option<string?>("--interface", "-i")
+        {
+            HelpName = "IF",
+            Description = "Capture on this interface only (e.g. lo, eth0; see `ip link`); default: every interface",
+        };
+        var ports = new Option<int[]>("--port", "-p")
+        {
+            HelpName = "PORT",
+            Description = "Only traffic to or from this port (repeat for more); default: every port, SocketCam told by content",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        ports.Validators.Add(r =>
+        {
+            foreach (int p in r.GetValueOrDefault<int[]>() ?? [])
+            {
+                if (p is < 1 or > 65535)
+                {
+                    r.AddError($"--port {p} is not a port: use 1-65535.");
+                }
+            }
+        });
+        var pcap = new Option<string?>("--pcap")
+        {
+            HelpName = "FILE",
+            Description = "Also write the SocketCam frames (with --port: every frame on those ports) to FILE in pcap format, for Wireshark or tshark",
+        };
+        var json = new Option<bool>("--json") { Description = "Print one JSON line per interval (the last one says \"final\": true) instead of the table" };
+        var seconds = CommonOptions.Seconds("default: until Ctrl+C");
+        var interval = new Option<double>("--interval")
+        {
+            HelpName = "SECONDS",
+            Description = "How often the figures are drawn (or printed with --json)",
+            DefaultValueFactory = _ => 1,
+        };
+        interval.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is not (>= 0.1 and <= 3600))
+            {
+                r.AddError("--interval must be between 0.1 and 3600 seconds.");
+            }
+        });
+        var logLevel = CommonOptions.LogLevel();
+        var command = new Command("sniff",
+            """
+            Watch SocketCam traffic on the wire (a raw packet socket: needs root or CAP_NET_RAW): the native protocol over TCP
+            (v1 and v2), live-video UDP, image transfers over TCP and UDP and the seed tutorials' format, each connection
+            reassembled passively, with live figures per session: messages by type, frames and bitrate per track, chat,
+            UDP loss, NACKs and resends, TCP retransmissions. --pcap saves the capture for Wireshark
+            (tools/wireshark/socketcam.lua dissects it; docs/WIRESHARK.md).
+            Example:  sudo socketcam sniff -i lo -p 9999 --pcap call.pcap
+            """)
+        {
+            iface, ports, pcap, json, seconds, interval, logLevel,
+        };
+        command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, (_, cancellationToken) =>
+            RunAsync(r.GetValue(iface), r.GetValue(ports) ?? [], r.GetValue(pcap), r.GetValue(json), r.GetValue(seconds), r.GetValue(interval), cancellationToken)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string? iface, int[] ports, string? pcapPath, bool json, double seconds, double interval, CancellationToken cancellationToken)
+    {
+        using var socket = new PacketSocket(iface, ReceiveBufferBytes);
+        using PcapWriter? pcap = pcapPath is null ? null : new PcapWriter(pcapPath);
+        var sniffer = new Sniffer(new SnifferOptions { Ports = ports.ToHashSet() }, pcap);
+        var output = new SniffOutput(sniffer, json, Console.IsOutputRedirected);
+        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"sniffing {(iface is null ? "every interface" : iface)}{(ports.Length > 0 ? ", port " + string.Join(", ", ports) : "")}{(pcapPath is null ? "" : ", writing " + pcapPath)}; Ctrl+C to stop"));
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (seconds > 0)
+        {
+            stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        }
+
+        Exception? failure = null;
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                Read(socket, sniffer, stop.Token);
+            }
+            catch (IOException ex)
+            {
+                failure = ex;
+                stop.Cancel();
+            }
+        })
+        { IsBackground = true, Name = "sniff reader", Priority = ThreadPriority.AboveNormal };
+        reader.Start();
+
+        var kernel = new KernelCounts();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(interval));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop.Token))
+            {
+                kernel.Add(socket.ReadAndResetStatistics());
+                output.Draw(Clock.NowMicros(), kernel, final: false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+
+        reader.Join();
+        kernel.Add(socket.ReadAndResetStatistics());
+        output.Draw(Clock.NowMicros(), kernel, final: true);
+        if (failure is not null)
+        {
+            throw failure;
+        }
+
+        return 0;
+    }
+
+    private static void Read(PacketSocket socket, Sniffer sniffer, CancellationToken stop)
+    {
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(PcapWriter.SnapLength, pinned: true);
+        while (!stop.IsCancellationRequested)
+        {
+            int n = socket.Receive(buffer, out int original, out PacketOrigin origin);
+            if (n == 0 && original == 0)
+            {
+                continue;
+            }
+
+            long now = Clock.NowMicros();
+            lock (sniffer.Sync)
+            {
+                sniffer.OnFrame(buffer.AsSpan(0, n), original, origin, now);
+            }
+        }
+    }
+}
+
+/// <summary>The kernel's PACKET_STATISTICS, summed over the run.</summary>
+internal sealed class KernelCounts
+{
+    public long Packets { get; private set; }
+    public long Drops { get; private set; }
+
+    public void Add((long Packets, long Drops) delta)
+    {
+        Packets += delta.Packets;
+        Drops += delta.Drops;
+    }
+}
