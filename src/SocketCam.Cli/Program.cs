@@ -33,8 +33,8 @@ internal static class Program
         A hub (`serve`) captures (camera, file, screen, image, ffmpeg graph, test pattern) or receives frames and
         fans them out to any number of viewers; `view` watches (and records), `publish` feeds a room from another
         machine, `call` joins a video call (everyone publishes and watches, with text chat), `snapshot` saves one frame,
-        `devices` lists cameras, `send-image`/`receive-image` move one file over TCP or UDP, `demo` shows it all in one
-        process, `bench` measures it. Details: README.md and docs/*.md.
+        `devices` lists cameras, `send-image`/`receive-image` move one file over TCP or UDP, `sniff` shows SocketCam traffic
+        on the wire, `demo` shows it all in one process, `bench` measures it. Details: README.md and docs/*.md.
 
         Quick start:  socketcam demo
                       socketcam serve            (then, elsewhere)  socketcam view tcp://HOST:9999

@@ -59,15 +59,7 @@ internal static class SniffCommand
             }
         });
         var logLevel = CommonOptions.LogLevel();
-        var command = new Command("sniff",
-            """
-            Watch SocketCam traffic on the wire (a raw packet socket: needs root or CAP_NET_RAW): the native protocol over TCP
-            (v1 and v2), live-video UDP, image transfers over TCP and UDP and the seed tutorials' format, each connection
-            reassembled passively, with live figures per session: messages by type, frames and bitrate per track, chat,
-            UDP loss, NACKs and resends, TCP retransmissions. --pcap saves the capture for Wireshark
-            (tools/wireshark/socketcam.lua dissects it; docs/WIRESHARK.md).
-            Example:  sudo socketcam sniff -i lo -p 9999 --pcap call.pcap
-            """)
+        var command = new Command("sniff", "Watch SocketCam traffic on the wire: sessions, messages, frames, chat, loss (needs root or CAP_NET_RAW)")
         {
             iface, ports, pcap, json, seconds, interval, logLevel,
         };

@@ -197,15 +197,7 @@ internal static class FolderDependencyChecker
         global using System.Threading.Tasks;
         """;
 
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "SocketCam.sln")))
-                return dir.FullName;
-        }
-        throw new InvalidOperationException("no SocketCam.sln above " + AppContext.BaseDirectory);
-    }
+    public static string RepoRoot() => SocketCam.Tests.Support.RepositoryFiles.Root;
 
     public static IReadOnlyList<SourceFile> EngineSources()
     {

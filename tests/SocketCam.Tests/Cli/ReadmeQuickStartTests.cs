@@ -133,18 +133,7 @@ public sealed partial class ReadmeQuickStartTests : IDisposable
     private static ChildProcess Shell(string command, string directory, IReadOnlyDictionary<string, string?> environment) =>
         ChildProcess.Start(command, "bash", ["-c", "exec " + command], directory, environment);
 
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "SocketCam.sln")))
-            {
-                return d.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no SocketCam.sln above {AppContext.BaseDirectory}");
-    }
+    private static string RepositoryRoot() => RepositoryFiles.Root;
 
     /// <summary>What a fresh clone has: the files git tracks (and new ones not ignored), none of bin/, obj/ or artifacts/.</summary>
     private static string CopyTrackedFiles(string repository, string target)

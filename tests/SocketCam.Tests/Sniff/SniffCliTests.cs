@@ -1,0 +1,337 @@
+using System.Text.Json;
+using SocketCam.Tests.Support;
+using Side = SocketCam.Tests.Support.LossyNetwork.Side;
+
+namespace SocketCam.Tests.Sniff;
+
+/// <summary>
+/// `socketcam sniff` (docs/SNIFF.md) on real traffic: a real raw packet socket on loopback (or on a network namespace's
+/// veth with real loss) while real clients talk to a real hub; its --pcap file read back by the real tshark with the
+/// repository's Lua dissector (docs/WIRESHARK.md). The figures are compared with the clients' own counts.
+/// </summary>
+[Collection(NetworkCollection.Name)]
+public sealed class SniffCliTests : IDisposable
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-sniff-").FullName;
+
+    [Fact]
+    public async Task A_call_with_chat_and_v1_and_udp_viewers_is_followed_and_every_count_agrees_with_the_clients_and_with_tshark()
+    {
+        int port = FreePorts.Tcp();
+        string pcap = Path.Combine(_directory, "call.pcap");
+        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
+            "--size", "320x240", "--fps", "10", "--data", Path.Combine(_directory, "data"), "--quiet");
+        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
+
+        JsonElement tcpView = await ViewAsync($"tcp://127.0.0.1:{port}");
+        JsonElement udpView = await ViewAsync($"udp://127.0.0.1:{port}");
+
+        await using CliProcess alice = StartCall(port, "Alice");
+        await WaitForLineAsync(alice, "joined");
+        await using CliProcess bob = StartCall(port, "Bob");
+        await WaitForLineAsync(bob, "joined");
+        string[] fromAlice = ["hello from Alice", "<b>not bold</b>", "third"];
+        string[] fromBob = ["hi Alice", "bye"];
+        foreach (string line in fromAlice)
+        {
+            await alice.WriteLineAsync(line);
+        }
+
+        foreach (string line in fromBob)
+        {
+            await bob.WriteLineAsync(line);
+        }
+
+        int chatLines = fromAlice.Length + fromBob.Length;
+        await Eventually.UntilAsync(() => Count(alice, "chat") >= chatLines && Count(bob, "chat") >= chatLines, $"chat seen by both{Environment.NewLine}{alice.Transcript()}", Wait);
+        await Task.Delay(1000); // frames both ways for a moment more
+        await alice.InterruptAsync();
+        await bob.InterruptAsync();
+        Assert.Equal(0, await alice.WaitForExitAsync(Wait));
+        Assert.Equal(0, await bob.WaitForExitAsync(Wait));
+        JsonElement aliceSummary = alice.LastJsonLine();
+
+        JsonElement figures = await StopSniffAsync(sniff);
+        List<JsonElement> sessions = [.. figures.GetProperty("sessions").EnumerateArray()];
+        string why = figures.ToString();
+        Assert.Equal(0, figures.GetProperty("kernel_drops").GetInt64());
+
+        // The v1 viewer: every frame it counted went over the wire (and at most the few in flight when it said GOODBYE).
+        JsonElement v1 = Assert.Single(sessions, s => s.GetProperty("format").GetString() == "v1");
+        Assert.Equal("viewer", v1.GetProperty("role").GetString());
+        Assert.Null(v1.GetProperty("malformed").GetString());
+        long v1Frames = Received(v1, "video");
+        Assert.InRange(v1Frames, tcpView.GetProperty("frames").GetInt64(), tcpView.GetProperty("frames").GetInt64() + 3);
+        Assert.Equal(v1Frames, v1.GetProperty("from_server").GetProperty("VIDEO_FRAME").GetInt64());
+        Assert.StartsWith("GOODBYE normal", v1.GetProperty("end").GetString(), StringComparison.Ordinal);
+
+        // The UDP viewer: its frames, and what its own REPORTs said it expected.
+        JsonElement udp = Assert.Single(sessions, s => s.GetProperty("format").GetString() == "udp");
+        Assert.Null(udp.GetProperty("malformed").GetString());
+        Assert.InRange(Received(udp, "video"), udpView.GetProperty("frames").GetInt64(), udpView.GetProperty("frames").GetInt64() + 4);
+        AssertNear(udpView.GetProperty("udp").GetProperty("fragments_lost").GetInt64(), udp.GetProperty("udp").GetProperty("reported_lost").GetInt64());
+
+        // The call: two v2 participants, each one's chat as typed, each one seeing all of it.
+        JsonElement a = Assert.Single(sessions, s => s.GetProperty("name").GetString() == "Alice");
+        JsonElement b = Assert.Single(sessions, s => s.GetProperty("name").GetString() == "Bob");
+        Assert.All([a, b], s => Assert.Equal("v2", s.GetProperty("format").GetString()));
+        Assert.All([a, b], s => Assert.Null(s.GetProperty("malformed").GetString()));
+        Assert.Equal(fromAlice.Length, a.GetProperty("chat").GetProperty("sent").GetInt64());
+        Assert.Equal(fromBob.Length, b.GetProperty("chat").GetProperty("sent").GetInt64());
+        Assert.Equal(chatLines, a.GetProperty("chat").GetProperty("received").GetInt64());
+        Assert.Equal(chatLines, b.GetProperty("chat").GetProperty("received").GetInt64()); // Bob joined first: all of it live
+        // Alice's own count of Bob's frames against what the wire carried to her from Bob.
+        JsonElement bobInAlice = aliceSummary.GetProperty("participants").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "Bob");
+        long bobVideoToAlice = a.GetProperty("tracks").EnumerateArray()
+            .Where(t => t.GetProperty("direction").GetString() == "from_server" && t.GetProperty("kind").GetString() == "video")
+            .Sum(t => t.GetProperty("frames").GetInt64());
+        Assert.True(bobVideoToAlice > 0, why);
+        Assert.InRange(bobVideoToAlice, bobInAlice.GetProperty("frames").GetInt64(), bobInAlice.GetProperty("frames").GetInt64() + 3);
+
+        // tshark with the dissector: nothing malformed, every datagram and segment with data on the port is SocketCam's,
+        // and its message counts are sniff's.
+        Assert.Equal(0, await Tshark.PacketsAsync(pcap, Tshark.MalformedFilter));
+        Assert.Equal(0, await Tshark.PacketsAsync(pcap, "(udp || tcp.len > 0) && !socketcam"));
+        Dictionary<long, int> types = await Tshark.ValueCountsAsync(pcap, "socketcam.msg.type");
+        Assert.Equal(chatLines, types.GetValueOrDefault(0x54)); // CHAT_SEND
+        Assert.Equal(2 * chatLines, types.GetValueOrDefault(0xC6)); // CHAT_MESSAGE, to each of the two
+        Assert.Equal(Sum(sessions, "VIDEO_FRAME"), types.GetValueOrDefault(0x10));
+        Assert.Equal(Sum(sessions, "FRAME"), types.GetValueOrDefault(0x12));
+        Assert.Equal(Sum(sessions, "JOIN"), types.GetValueOrDefault(0x03));
+        Dictionary<long, int> datagrams = await Tshark.ValueCountsAsync(pcap, "socketcam.udp.type");
+        Assert.Equal(udp.GetProperty("udp").GetProperty("fragments").GetInt64(), datagrams.GetValueOrDefault(0x10));
+        Assert.Equal(udp.GetProperty("from_client").GetProperty("DONE").GetInt64(), datagrams.GetValueOrDefault(0x13));
+        // The chat's text is in the capture as text (Wireshark shows strings; the markup stays characters).
+        List<string> texts = await Tshark.FieldsAsync(pcap, "socketcam.msg.type == 0x54", "socketcam.chat.text");
+        Assert.Contains(texts, t => t.Contains("<b>not bold</b>", StringComparison.Ordinal));
+        await hub.InterruptAsync();
+    }
+
+    [Fact]
+    public async Task Image_transfers_over_tcp_and_udp_and_the_seed_format_are_recognised_and_dissected()
+    {
+        int tcpPort = FreePorts.Tcp(), udpPort = FreePorts.Tcp(), seedPort = FreePorts.Tcp(), hubPort = FreePorts.Tcp();
+        string pcap = Path.Combine(_directory, "transfers.pcap");
+        string image = Path.Combine(_directory, "image.bin");
+        await File.WriteAllBytesAsync(image, [.. Enumerable.Range(0, 200_000).Select(i => (byte)(i * 7))]);
+        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{hubPort}", "--udp", "off", "--http", "off",
+            "--seed-tcp", $"127.0.0.1:{seedPort}", "--source", "pattern", "--size", "160x120", "--fps", "10", "--quiet");
+        await hub.WaitForStdoutLineAsync(l => l.Contains($":{seedPort}", StringComparison.Ordinal), Wait);
+        await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{tcpPort}", "-p", $"{udpPort}", "-p", $"{seedPort}", "--pcap", pcap]);
+
+        foreach ((string scheme, int port) in new[] { ("tcp", tcpPort), ("udp", udpPort) })
+        {
+            await using CliProcess receiver = CliProcess.Start(_directory, "receive-image", $"--{scheme}", $"127.0.0.1:{port}", "--out", Path.Combine(_directory, $"got-{scheme}.bin"));
+            await receiver.WaitForStdoutLineAsync(l => l.Contains("waiting", StringComparison.OrdinalIgnoreCase) || l.Contains("listening", StringComparison.OrdinalIgnoreCase), Wait);
+            (int sent, CliProcess sender) = await CliProcess.RunAsync(_directory, Wait, "send-image", $"{scheme}://127.0.0.1:{port}", image);
+            await using (sender)
+            {
+                Assert.True(sent == 0, sender.Transcript());
+            }
+
+            Assert.Equal(0, await receiver.WaitForExitAsync(Wait));
+        }
+
+        (int viewed, CliProcess seedView) = await CliProcess.RunAsync(_directory, Wait, "view", $"seed+tcp://127.0.0.1:{seedPort}", "--frames", "5", "--json", "--no-window");
+        await using (seedView)
+        {
+            Assert.True(viewed == 0, seedView.Transcript());
+        }
+
+        JsonElement figures = await StopSniffAsync(sniff);
+        List<JsonElement> sessions = [.. figures.GetProperty("sessions").EnumerateArray()];
+        string why = figures.ToString();
+        Assert.All(sessions, s => Assert.Null(s.GetProperty("malformed").GetString()));
+
+        JsonElement overTcp = Assert.Single(sessions, s => s.GetProperty("format").GetString() == "image-tcp");
+        Assert.Equal("TCP_RESULT ok", overTcp.GetProperty("end").GetString());
+        Assert.Equal(200_000, Sent(overTcp, "file"));
+        JsonElement overUdp = Assert.Single(sessions, s => s.GetProperty("format").GetString() == "image-udp");
+        Assert.Equal(200_000, overUdp.GetProperty("udp").GetProperty("file_bytes").GetInt64());
+        Assert.Equal(overUdp.GetProperty("udp").GetProperty("parts").GetInt64(), overUdp.GetProperty("udp").GetProperty("parts_seen").GetInt64());
+        Assert.Equal(1, overUdp.GetProperty("from_server").GetProperty("ACK").GetInt64());
+        JsonElement seed = Assert.Single(sessions, s => s.GetProperty("format").GetString() == "seed");
+        long seedFrames = seed.GetProperty("from_server").GetProperty("SEED_FRAME").GetInt64();
+        Assert.True(seedFrames >= 5, why);
+
+        Assert.Equal(0, await Tshark.PacketsAsync(pcap, Tshark.MalformedFilter));
+        Assert.Equal(0, await Tshark.PacketsAsync(pcap, "(udp || tcp.len > 0) && !socketcam"));
+        Dictionary<long, int> imageTypes = await Tshark.ValueCountsAsync(pcap, "socketcam.image.type");
+        Assert.Equal(1, imageTypes.GetValueOrDefault(0x10)); // TCP_OFFER
+        Assert.Equal(1, imageTypes.GetValueOrDefault(0x11)); // TCP_RESULT
+        Assert.Equal(overUdp.GetProperty("from_client").GetProperty("DATA").GetInt64(), imageTypes.GetValueOrDefault(0x01));
+        Assert.Equal(seedFrames, (await Tshark.ValueCountsAsync(pcap, "socketcam.seed.length")).Values.Sum());
+        await hub.InterruptAsync();
+    }
+
+    [Fact]
+    public async Task Udp_across_a_lossy_link_shows_the_loss_the_nacks_and_the_resends()
+    {
+        await using LossyNetwork net = await LossyNetwork.CreateAsync(lossPercent: 5);
+        const string token = "sniff-test";
+        await using CliProcess serve = net.StartCli(Side.Server, "serve", "--listen", $"{net.ServerAddress}:9999", "--udp", $"{net.ServerAddress}:9999", "--http", "off",
+            "--token", token, "--source", "pattern", "--size", "640x480", "--fps", "30", "--quiet");
+        await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        string pcap = Path.Combine(_directory, "lossy.pcap");
+        // On the client's end of the link: a packet socket sees what arrives before nftables drops it, so it is on the
+        // sending side of each direction's loss for what the client sends, and after it for what the server sends.
+        await using CliProcess sniff = net.StartCli(Side.Client, "sniff", "-i", net.ClientInterface, "--pcap", pcap, "--json", "--interval", "0.5");
+        await sniff.WaitForStdoutLineAsync(l => l.StartsWith('{'), Wait);
+        (int code, CliProcess view) = await net.RunCliAsync(Side.Client, Wait, "view", $"udp://{net.ServerAddress}:9999", "--token", token, "--seconds", "6", "--json", "--quiet", "--no-reconnect");
+        JsonElement viewed;
+        await using (view)
+        {
+            Assert.True(code == 0, view.Transcript());
+            viewed = view.LastJsonLine();
+        }
+
+        JsonElement figures = await StopSniffAsync(sniff);
+        JsonElement udp = Assert.Single(figures.GetProperty("sessions").EnumerateArray(), s => s.GetProperty("format").GetString() == "udp");
+        JsonElement u = udp.GetProperty("udp");
+        string why = $"{udp}{Environment.NewLine}{viewed}{Environment.NewLine}{await net.StatisticsAsync()}";
+        Assert.Null(udp.GetProperty("malformed").GetString());
+        Assert.True(u.GetProperty("nacks").GetInt64() > 0, why);
+        Assert.True(u.GetProperty("resends").GetInt64() > 0, why);
+        Assert.True(u.GetProperty("reported_lost").GetInt64() > 0, why);
+        // The viewer's REPORTs, read off the wire, against its own summary (a last REPORT may cross the summary either way).
+        AssertNear(viewed.GetProperty("udp").GetProperty("fragments_lost").GetInt64(), u.GetProperty("reported_lost").GetInt64());
+        Assert.True(Received(udp, "video") >= viewed.GetProperty("frames").GetInt64(), why);
+
+        Assert.Equal(0, await Tshark.PacketsAsync(pcap, Tshark.MalformedFilter));
+        Dictionary<long, int> datagrams = await Tshark.ValueCountsAsync(pcap, "socketcam.udp.type");
+        Assert.Equal(u.GetProperty("nacks").GetInt64(), datagrams.GetValueOrDefault(0x11));
+        Assert.Equal(u.GetProperty("fragments").GetInt64(), datagrams.GetValueOrDefault(0x10));
+        await serve.InterruptAsync();
+    }
+
+    [Fact]
+    public async Task A_peer_lying_about_sizes_is_marked_malformed_by_sniff_and_by_the_dissector_and_nothing_else_is()
+    {
+        int port = FreePorts.Tcp();
+        string pcap = Path.Combine(_directory, "bad.pcap");
+        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
+            "--size", "160x120", "--fps", "5", "--quiet");
+        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
+
+        // A v2 preface, then a FRAME header announcing 4 GiB: the hub answers ERROR too-large and closes.
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync("127.0.0.1", port);
+            using var stream = tcp.GetStream();
+            await stream.WriteAsync("SCAM\0\u0002\0\u0002"u8.ToArray());
+            await stream.WriteAsync(new byte[] { 0x12, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xF0 });
+            byte[] answer = new byte[256];
+            while (await stream.ReadAsync(answer) > 0)
+            {
+            }
+        }
+
+        // A datagram with SocketCam's UDP magic and a FRAGMENT type that is 30 bytes long: no such layout.
+        using (var udp = new System.Net.Sockets.UdpClient())
+        {
+            byte[] bad = new byte[30];
+            "SCUV"u8.CopyTo(bad);
+            bad[4] = 1;
+            bad[5] = 0x10;
+            await udp.SendAsync(bad, bad.Length, "127.0.0.1", port);
+        }
+
+        JsonElement good = await ViewAsync($"tcp://127.0.0.1:{port}"); // the hub, and sniff, go on
+        JsonElement figures = await StopSniffAsync(sniff);
+        List<JsonElement> sessions = [.. figures.GetProperty("sessions").EnumerateArray()];
+        string why = figures.ToString();
+        Assert.Contains(sessions, s => s.GetProperty("malformed").GetString()?.Contains("over its cap", StringComparison.Ordinal) == true);
+        Assert.Contains(sessions, s => s.GetProperty("transport").GetString() == "udp" && s.GetProperty("malformed").GetString() is not null);
+        JsonElement viewer = Assert.Single(sessions, s => s.GetProperty("role").GetString() == "viewer" && s.GetProperty("transport").GetString() == "tcp");
+        Assert.Null(viewer.GetProperty("malformed").GetString());
+        Assert.InRange(Received(viewer, "video"), good.GetProperty("frames").GetInt64(), good.GetProperty("frames").GetInt64() + 3);
+
+        // Wireshark's own verdict: the two lies are malformed, the rest is not.
+        List<string> malformed = await Tshark.FieldsAsync(pcap, Tshark.MalformedFilter, "frame.protocols");
+        Assert.Equal(2, malformed.Count);
+        Assert.Contains(malformed, p => p.Contains("udp", StringComparison.Ordinal));
+        Assert.Contains(malformed, p => p.Contains("tcp", StringComparison.Ordinal));
+        await hub.InterruptAsync();
+    }
+
+    [Fact]
+    public async Task Without_CAP_NET_RAW_it_says_so_in_one_line()
+    {
+        // Root without the capability (dropped from the bounding set before exec): what an ordinary user meets.
+        await using CliProcess sniff = CliProcess.StartThrough(["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"], "socketcam sniff (no CAP_NET_RAW)", _directory, null, "sniff", "--seconds", "1");
+        Assert.Equal(1, await sniff.WaitForExitAsync(Wait));
+        string line = Assert.Single(sniff.Stderr, l => l.Trim().Length > 0);
+        Assert.Contains("CAP_NET_RAW", line, StringComparison.Ordinal);
+        Assert.Contains("sudo", line, StringComparison.Ordinal);
+    }
+
+    private async Task<CliProcess> StartSniffAsync(string[] args)
+    {
+        CliProcess sniff = CliProcess.Start(_directory, ["sniff", "--json", "--interval", "0.5", .. args]);
+        // The first figures line means the socket is open and reading.
+        await sniff.WaitForStdoutLineAsync(l => l.StartsWith('{'), Wait);
+        return sniff;
+    }
+
+    private static async Task<JsonElement> StopSniffAsync(CliProcess sniff)
+    {
+        await Task.Delay(500); // the last packets (GOODBYE, FIN) are read
+        await sniff.InterruptAsync();
+        Assert.Equal(0, await sniff.WaitForExitAsync(Wait));
+        JsonElement final = sniff.LastJsonLine();
+        Assert.True(final.GetProperty("final").GetBoolean(), sniff.Transcript());
+        return final;
+    }
+
+    private async Task<JsonElement> ViewAsync(string url)
+    {
+        (int code, CliProcess view) = await CliProcess.RunAsync(_directory, Wait, "view", url, "--frames", "20", "--json", "--no-window", "--quiet", "--no-reconnect");
+        await using (view)
+        {
+            Assert.True(code == 0, view.Transcript());
+            return view.LastJsonLine();
+        }
+    }
+
+    private CliProcess StartCall(int port, string name) =>
+        CliProcess.Start(_directory, "call", $"tcp://127.0.0.1:{port}/chat", "--name", name, "--no-window", "--json", "--source", "pattern", "--size", "160x120", "--fps", "5", "--quiet");
+
+    private static Task WaitForLineAsync(CliProcess call, string type) =>
+        Eventually.UntilAsync(() => Count(call, type) > 0, $"a '{type}' line{Environment.NewLine}{call.Transcript()}", Wait);
+
+    private static int Count(CliProcess call, string type) =>
+        call.Stdout.Count(l => l.StartsWith('{') && l.Contains($"\"type\":\"{type}\"", StringComparison.Ordinal));
+
+    /// <summary>A figure the client printed against the same one read off the wire: a last REPORT may cross the summary.</summary>
+    private static void AssertNear(long client, long wire) => Assert.InRange(wire, (long)(client * 0.97) - 3, (long)(client * 1.03) + 3);
+
+    private static long Received(JsonElement session, string trackId) => Track(session, trackId, "from_server");
+
+    private static long Sent(JsonElement session, string trackId) =>
+        session.GetProperty("tracks").EnumerateArray().Single(t => t.GetProperty("id").GetString() == trackId).GetProperty("bytes").GetInt64();
+
+    private static long Track(JsonElement session, string trackId, string direction) =>
+        session.GetProperty("tracks").EnumerateArray()
+            .Single(t => t.GetProperty("id").GetString() == trackId && t.GetProperty("direction").GetString() == direction)
+            .GetProperty("frames").GetInt64();
+
+    private static long Sum(List<JsonElement> sessions, string type) =>
+        sessions.Sum(s => Count(s, "from_client", type) + Count(s, "from_server", type));
+
+    private static long Count(JsonElement session, string direction, string type) =>
+        session.GetProperty(direction).TryGetProperty(type, out JsonElement n) ? n.GetInt64() : 0;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
