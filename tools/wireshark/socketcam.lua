@@ -554,7 +554,7 @@ local function message_body(ty, ver, rd, pinfo, t, hdr_len_item, st)
             local r = rd:range(tl, "text"); txt = r:string(ENC_UTF_8); t:add(f["text"], r, txt)
         end
         if rd:left() >= 16 then rd:u64(f["result.chat_seq"]); rd:i64(f["result.sent_at_us"]) end
-        info = string.format("RESULT req %d %s", rid, vname(error_codes, code))
+        info = string.format("RESULT req %d %s", rid, code == 0 and "ok" or vname(error_codes, code))
         if code ~= 0 and txt ~= "" then info = info .. string.format(" %q", short_text(txt)) end
     elseif ty == 0x05 then -- LIST_ROOMS
         rd:lstr(f["text_len"], 2, f["token"], 4096, 0)
@@ -766,8 +766,10 @@ local function message_body(ty, ver, rd, pinfo, t, hdr_len_item, st)
     elseif ty >= 0xC0 and ty <= 0xCF then -- unknown optional room event
         local seq = rd:u64(f["event_seq"])
         info = string.format("optional event 0x%02X seq %s (skipped)", ty, tostring(seq))
-    else
+    elseif ty >= 0x80 then
         info = string.format("optional type 0x%02X (skipped)", ty)
+    else
+        info = string.format("unknown type 0x%02X", ty)
     end
     -- appended fields (v2) / unread tail
     if rd:left() > 0 then
@@ -802,7 +804,10 @@ local function stream_message(tvb, off, pinfo, tree, st)
     local known = cap ~= nil
     local mfb = st.max_frame_bytes or 16 * MiB
     if cap and cap < 0 then cap = -cap + mfb + (ty == 0x12 and 1024 or 0) end
-    if not known then
+    if not known and ver == 2 and v1_only[ty] then
+        bad(tit, pinfo, string.format("%s is not a version 2 message", vname(msg_types, ty)))
+        cap = v1_caps[ty] < 0 and (-v1_caps[ty] + mfb) or v1_caps[ty]
+    elseif not known then
         if ver == 2 and ty >= 0x80 then
             cap = 64 * KiB
         else
@@ -814,8 +819,9 @@ local function stream_message(tvb, off, pinfo, tree, st)
     end
     if ty == 0 or ty == 0x80 then bad(tit, pinfo, "type 0 / 0x80 is never assigned") end
     if len > cap then
-        bad(lit, pinfo, string.format("length %d above the cap %d for %s", len, cap, vname(msg_types, ty)))
-        return string.format("%s (length %d above cap)", vname(msg_types, ty), len), true
+        local tn = msg_types[ty] or string.format("type 0x%02X", ty)
+        bad(lit, pinfo, string.format("length %d above the cap %d for %s", len, cap, tn))
+        return string.format("%s (length %d above cap)", tn, len), true
     end
     if ver == 1 and exact_v1[ty] and len ~= exact_v1[ty] then
         bad(lit, pinfo, string.format("%s payload must be %d bytes", vname(msg_types, ty), exact_v1[ty]))
@@ -940,7 +946,7 @@ local function dissect_stream(tvb, pinfo, tree, st, d)
             -- check the cap before asking for more data: never reassemble a hostile length
             local ty = tvb(off, 1):uint()
             local caps = (st.version == 2) and v2_caps or v1_caps
-            local cap = caps[ty]
+            local cap = caps[ty] or (st.version == 2 and v1_only[ty] and v1_caps[ty]) or nil
             local mfb = st.max_frame_bytes or 16 * MiB
             if cap and cap < 0 then cap = -cap + mfb + (ty == 0x12 and 1024 or 0) end
             if cap == nil then cap = 64 * KiB end
