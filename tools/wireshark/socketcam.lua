@@ -837,7 +837,7 @@ local function stream_message(tvb, off, pinfo, tree, st)
         if err ~= TRUNC then error(err) end
         info = vname(msg_types, ty) .. " [truncated]"
     end
-    if ty == 0x12 then info = info else info = (ty >= 0x80 and not msg_types[ty]) and info or info end
+    if ty == 0x30 or ty == 0x31 then st.ended = true end
     t:append_text(": " .. info)
     return info, false
 end
@@ -846,14 +846,33 @@ end
 -- TCP: per-stream state
 ---------------------------------------------------------------------------------------------------
 
-local tcp_stream_f = Field.new("tcp.stream")
+-- One state per TCP connection, keyed by its two endpoints (tcp.stream is not available to a Lua
+-- dissector in a pass without a tree, e.g. tshark -2's first pass, so it cannot be the key). A
+-- connection that ended (GOODBYE, ERROR, TCP_RESULT) and whose ports are reused by a new one that
+-- starts with a preface gets a fresh state. Each frame remembers its state for later passes.
 local streams = {}
+local frame_st = {}
 
-local function stream_state(pinfo)
-    local fi = tcp_stream_f()
-    local key = fi and fi.value or (tostring(pinfo.src) .. ":" .. pinfo.src_port .. "-" .. tostring(pinfo.dst) .. ":" .. pinfo.dst_port)
+local function conn_key(pinfo)
+    local a = tostring(pinfo.src) .. ":" .. tostring(pinfo.src_port)
+    local b = tostring(pinfo.dst) .. ":" .. tostring(pinfo.dst_port)
+    if a < b then return a .. "|" .. b end
+    return b .. "|" .. a
+end
+
+local kind_of -- forward
+
+local function stream_state(pinfo, tvb)
+    if pinfo.visited and frame_st[pinfo.number] then return frame_st[pinfo.number] end
+    local key = conn_key(pinfo)
     local st = streams[key]
-    if not st then st = { dirs = {} }; streams[key] = st end
+    if st and st.ended and tvb and st.last_frame ~= pinfo.number and kind_of(tvb) then st = nil end
+    if not st then
+        st = { dirs = {} }
+        streams[key] = st
+    end
+    st.last_frame = pinfo.number
+    frame_st[pinfo.number] = st
     return st
 end
 
@@ -873,7 +892,7 @@ local function is_seed_start(tvb, off)
     return hi == 0 and tvb(off, 4):le_uint() >= 2
 end
 
-local function kind_of(tvb)
+kind_of = function(tvb)
     local n = tvb:len()
     if n >= 4 and tvb(0, 4):string() == "SCAM" then return "stream" end
     if n >= 6 and tvb(0, 4):string() == "SCIM" and tvb(4, 1):uint() == 1 then
@@ -1008,6 +1027,7 @@ local function dissect_image_tcp(tvb, pinfo, tree, st, d)
             t:add(f["image.code"], tvb(6, 2))
             t:add(f["image.value"], tvb(8, 8))
             info = string.format("SCIM TCP_RESULT %s", vname(image_codes, code))
+            st.ended = true
         else
             bad(tit, pinfo, "not a TCP image message")
             info = string.format("SCIM type 0x%02x", ty)
@@ -1126,7 +1146,7 @@ local function dissect_seed(tvb, pinfo, tree, st, d)
 end
 
 local function dissect_tcp(tvb, pinfo, tree)
-    local st = stream_state(pinfo)
+    local st = stream_state(pinfo, tvb)
     local d = dir_state(st, pinfo)
     if not st.kind then st.kind = kind_of(tvb) or "stream" end
     set_proto_col(pinfo)
@@ -1433,10 +1453,14 @@ function proto.dissector(tvb, pinfo, tree)
         end
         return dissect_udp(tvb, pinfo, tree)
     end
-    local st = stream_state(pinfo)
+    local st = stream_state(pinfo, tvb)
     if not st.kind and not kind_of(tvb) then
         local old = previous.tcp[pinfo.dst_port] or previous.tcp[pinfo.src_port]
         if old then return old:call(tvb, pinfo, tree) end
+        -- TLS on a SocketCam port (serve --tls, udp+tls:// key requests): not ours to read
+        if tvb:len() >= 3 and tvb(0, 1):uint() >= 0x14 and tvb(0, 1):uint() <= 0x17 and tvb(1, 1):uint() == 3 then
+            return 0
+        end
     end
     return dissect_tcp(tvb, pinfo, tree)
 end
@@ -1445,7 +1469,7 @@ local function heur_tcp(tvb, pinfo, tree)
     if not proto.prefs.heuristics then return false end
     local k = kind_of(tvb)
     if not k then return false end
-    local st = stream_state(pinfo)
+    local st = stream_state(pinfo, tvb)
     st.kind = st.kind or k
     pinfo.conversation = proto
     dissect_tcp(tvb, pinfo, tree)
@@ -1498,5 +1522,5 @@ local function register_ports()
 end
 
 function proto.prefs_changed() register_ports() end
-function proto.init() streams = {} end
+function proto.init() streams = {}; frame_st = {} end
 register_ports()
