@@ -296,8 +296,9 @@ proto.experts = { ef_malformed, ef_note }
 ---------------------------------------------------------------------------------------------------
 
 -- 9999 is SocketCam's default port; 19999 is the port its tests and docs' examples use, which Wireshark
--- otherwise gives to GPRS-NS over UDP (a port-table dissector wins over heuristics). Traffic on these ports
--- that is not SocketCam's goes to the dissector the port had before.
+-- otherwise gives to GPRS-NS over UDP (a port-table dissector wins over heuristics). Every datagram on
+-- these UDP ports is read as SocketCam's; TCP connections on them that do not start like SocketCam go to
+-- the dissector the port had before (or, for TLS, to TLS).
 proto.prefs.tcp_ports = Pref.range("TCP ports", "9999,19999", "TCP ports decoded as SocketCam (the heuristics find other ports)", 65535)
 proto.prefs.udp_ports = Pref.range("UDP ports", "9999,19999", "UDP ports decoded as SocketCam (the heuristics find other ports)", 65535)
 proto.prefs.heuristics = Pref.bool("Heuristics", true, "Recognise SocketCam by content on any port")
@@ -895,7 +896,7 @@ end
 kind_of = function(tvb)
     local n = tvb:len()
     if n >= 4 and tvb(0, 4):string() == "SCAM" then return "stream" end
-    if n >= 6 and tvb(0, 4):string() == "SCIM" and tvb(4, 1):uint() == 1 then
+    if n >= 6 and tvb(0, 4):string() == "SCIM" then -- any version: a wrong one is flagged
         local ty = tvb(5, 1):uint()
         if ty == 0x10 or ty == 0x11 then return "image" end
     end
@@ -1172,7 +1173,8 @@ local function dissect_scuv(tvb, pinfo, tree)
         pinfo.cols.info = "SCUV truncated"
         return n
     end
-    t:add(f["udp.magic"], tvb(0, 4), tvb(0, 4):string())
+    local mit = t:add(f["udp.magic"], tvb(0, 4), tvb(0, 4):string())
+    if tvb(0, 4):string() ~= "SCUV" then bad(mit, pinfo, "bad magic: not SCUV or SCIM") end
     local vit = t:add(f["udp.version"], tvb(4, 1))
     local ty = tvb(5, 1):uint()
     local tit = t:add(f["udp.type"], tvb(5, 1))
@@ -1447,10 +1449,7 @@ end
 
 function proto.dissector(tvb, pinfo, tree)
     if pinfo.port_type == 3 then -- UDP (PT_UDP)
-        if not udp_magic(tvb) then
-            local old = previous.udp[pinfo.dst_port] or previous.udp[pinfo.src_port]
-            if old then return old:call(tvb, pinfo, tree) end
-        end
+        -- every datagram on a SocketCam UDP port is SocketCam's: one without SCUV/SCIM is a bad magic
         return dissect_udp(tvb, pinfo, tree)
     end
     local st = stream_state(pinfo, tvb)
