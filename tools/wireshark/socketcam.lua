@@ -322,6 +322,10 @@ function Reader:left() return self.limit - self.off end
 function Reader:need(n, name)
     if self.off + n > self.limit then
         local avail = self.limit - self.off
+        if self.snapped then -- the capture kept fewer bytes than the datagram had: not the sender's fault
+            self.tree:add_proto_expert_info(ef_note, "packet size limited during capture")
+            error(TRUNC)
+        end
         local it
         if avail > 0 then it = self.tree:add(self.tvb(self.off, avail), "[truncated " .. name .. "]")
         else it = self.tree end
@@ -832,6 +836,7 @@ local function stream_message(tvb, off, pinfo, tree, st)
     if ty == 0x12 and len < 32 then bad(lit, pinfo, "FRAME shorter than its 32-byte header") end
 
     local rd = reader(tvb, t, off + 8, off + math.min(total, avail), vname(msg_types, ty))
+    rd.snapped = avail < total and tvb:len() < tvb:reported_len()
     local info
     local ok, err = pcall(function() info = message_body(ty, ver, rd, pinfo, t, lit, st) end)
     if not ok then
@@ -933,6 +938,11 @@ local function dissect_stream(tvb, pinfo, tree, st, d)
     local n = tvb:len()
     local infos = {}
     -- a direction that already went wrong (length above cap, bad magic): the rest is not framed
+    if d.snapped and pinfo.number > d.snapped then
+        tree:add(proto, tvb()):set_text("SocketCam: data after a segment the capture cut short (not dissected)")
+        pinfo.cols.info = "SocketCam: data after a cut-short segment"
+        return n
+    end
     if d.dead and pinfo.number > d.dead then
         tree:add(proto, tvb()):set_text("SocketCam: data after a framing error (not dissected)")
         pinfo.cols.info = "SocketCam: data after a framing error"
@@ -976,6 +986,13 @@ local function dissect_stream(tvb, pinfo, tree, st, d)
                 if off + 8 < n then tree:add(proto, tvb(off + 8)):set_text("SocketCam: data after a length above the cap (not dissected)") end
                 d.dead = pinfo.number
                 off = n
+                break
+            end
+            if left < need and tvb:len() < tvb:reported_len() then
+                -- the capture kept only part of this segment (snap length): message boundaries are lost
+                infos[#infos + 1] = stream_message(tvb, off, pinfo, tree, st)
+                tree:add_proto_expert_info(ef_note, "packet size limited during capture: the rest of this direction is not dissected")
+                d.snapped = pinfo.number
                 break
             end
             if left < need then
@@ -1163,14 +1180,19 @@ end
 local scuv_exact = { [0x02] = 40, [0x12] = 40, [0x13] = 24, [0x17] = 20, [0x20] = 32, [0x21] = 40 }
 
 local function dissect_scuv(tvb, pinfo, tree)
-    local n = tvb:len()
+    local n = tvb:reported_len() -- sizes are checked against what was sent
+    local cap_n = tvb:len()       -- and fields read from what was captured
     local t = tree:add(proto, tvb())
     set_proto_col(pinfo)
     if n < 16 then
         t:set_text("SocketCam UDP datagram (truncated)")
         bad(t, pinfo, string.format("datagram of %d bytes is shorter than the 16-byte prefix", n))
-        if n >= 6 then t:add(f["udp.type"], tvb(5, 1)) end
+        if cap_n >= 6 then t:add(f["udp.type"], tvb(5, 1)) end
         pinfo.cols.info = "SCUV truncated"
+        return n
+    end
+    if cap_n < 16 then
+        t:add_proto_expert_info(ef_note, "packet size limited during capture")
         return n
     end
     local mit = t:add(f["udp.magic"], tvb(0, 4), tvb(0, 4):string())
@@ -1192,7 +1214,9 @@ local function dissect_scuv(tvb, pinfo, tree)
     if n > 1224 or (n > 1200 and ty ~= 0x01) then bad(t, pinfo, string.format("datagram of %d bytes above 1200", n)) end
 
     if sealed then
-        if n < 16 + 8 + 16 then
+        if cap_n < n then
+            if cap_n > 16 then t:add(f["udp.encrypted"], tvb(16)) end
+        elseif n < 16 + 8 + 16 then
             bad(t, pinfo, "sealed datagram too short for counter and tag")
         else
             local plain = n - 24
@@ -1208,7 +1232,8 @@ local function dissect_scuv(tvb, pinfo, tree)
         return n
     end
 
-    local rd = reader(tvb, t, 16, n, "SCUV " .. tname)
+    local rd = reader(tvb, t, 16, cap_n, "SCUV " .. tname)
+    rd.snapped = cap_n < n
     local function size_is(expect)
         if n ~= expect then
             bad(t, pinfo, string.format("%s datagram is %d bytes, its layout says %d", tname, n, expect))
@@ -1349,7 +1374,7 @@ local function dissect_scuv(tvb, pinfo, tree)
         if err ~= TRUNC then error(err) end
         info = info .. " [truncated]"
     end
-    if rd.off < n and ty ~= 0x01 and udp_types[ty] then
+    if ok and rd.off < cap_n and ty ~= 0x01 and udp_types[ty] then
         bad(t:add(f["unexpected"], tvb(rd.off)), pinfo, "bytes after the datagram's layout")
     end
     pinfo.cols.info = info
@@ -1358,11 +1383,16 @@ end
 
 -- SCIM over UDP (§2.1)
 local function dissect_scim_udp(tvb, pinfo, tree)
-    local n = tvb:len()
+    local n = tvb:reported_len() -- sizes are checked against what was sent
+    local cap_n = tvb:len()       -- and fields read from what was captured
     local t = tree:add(proto, tvb())
     set_proto_col(pinfo)
     if n < 6 then
         bad(t, pinfo, "SCIM datagram shorter than its header")
+        return n
+    end
+    if cap_n < 6 then
+        t:add_proto_expert_info(ef_note, "packet size limited during capture")
         return n
     end
     t:add(f["image.magic"], tvb(0, 4), tvb(0, 4):string())
@@ -1375,7 +1405,8 @@ local function dissect_scim_udp(tvb, pinfo, tree)
     t:set_text(string.format("SocketCam image transfer (UDP) %s, %d bytes", tname, n))
     if ty == 0x10 or ty == 0x11 or not image_types[ty] then bad(tit, pinfo, "not a UDP image datagram type") end
     if n > 1200 then bad(t, pinfo, "datagram above 1200 bytes") end
-    local rd = reader(tvb, t, 6, n, "SCIM " .. tname)
+    local rd = reader(tvb, t, 6, cap_n, "SCIM " .. tname)
+    rd.snapped = cap_n < n
     local function size_is(e) if n ~= e then bad(t, pinfo, string.format("%s is %d bytes, its layout says %d", tname, n, e)) end end
     local ok, err = pcall(function()
         rd:skip(2)
