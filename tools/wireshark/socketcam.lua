@@ -872,7 +872,9 @@ local function stream_state(pinfo, tvb)
     if pinfo.visited and frame_st[pinfo.number] then return frame_st[pinfo.number] end
     local key = conn_key(pinfo)
     local st = streams[key]
-    if st and st.ended and tvb and st.last_frame ~= pinfo.number and kind_of(tvb) then st = nil end
+    if st and st.ended and tvb and st.last_frame ~= pinfo.number and st.kind and kind_of(tvb) == st.kind then
+        st = nil
+    end
     if not st then
         st = { dirs = {} }
         streams[key] = st
