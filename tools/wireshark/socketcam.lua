@@ -868,6 +868,25 @@ end
 
 local kind_of -- forward
 
+-- Which connections were seen from their SYN: the TCP tap runs after each packet's dissection, so a
+-- connection's SYN has been seen before its first data is dissected. A connection whose start the
+-- capture missed is not flagged for lacking a preface (its first bytes may be the middle of a message).
+local syn_seen = {}
+local tcp_tap = Listener.new("tcp", nil, false)
+function tcp_tap.packet(pinfo, tvb, ti)
+    -- (pinfo.visited is already true in a tap; frame numbers tell a new SYN from a later pass's)
+    if type(ti) ~= "table" or not ti.th_flags then return end
+    local fl = ti.th_flags
+    if fl % 4 >= 2 and math.floor(fl / 16) % 2 == 0 then -- SYN without ACK: a new connection
+        local key = conn_key(pinfo)
+        if pinfo.number > (syn_seen[key] or 0) then
+            syn_seen[key] = pinfo.number
+            streams[key] = nil -- a reused port pair starts afresh
+        end
+    end
+end
+function tcp_tap.reset() syn_seen = {} end
+
 local function stream_state(pinfo, tvb)
     if pinfo.visited and frame_st[pinfo.number] then return frame_st[pinfo.number] end
     local key = conn_key(pinfo)
@@ -876,7 +895,7 @@ local function stream_state(pinfo, tvb)
         st = nil
     end
     if not st then
-        st = { dirs = {} }
+        st = { dirs = {}, key = key }
         streams[key] = st
     end
     st.last_frame = pinfo.number
@@ -940,6 +959,15 @@ local function dissect_stream(tvb, pinfo, tree, st, d)
     local n = tvb:len()
     local infos = {}
     -- a direction that already went wrong (length above cap, bad magic): the rest is not framed
+    -- a direction whose first bytes are not a preface: a bad magic if the connection's SYN was seen,
+    -- else the capture started in the middle of it. (Looked up each time: tshark -2 runs taps only in
+    -- its second pass.)
+    if pinfo.number == d.first and (n < 4 or tvb(0, 4):string() ~= "SCAM") then d.no_preface = true end
+    if d.no_preface and not syn_seen[st.key] then
+        tree:add(proto, tvb()):set_text("SocketCam: data of a connection whose start was not captured (not dissected)")
+        pinfo.cols.info = "SocketCam: data (connection start not captured)"
+        return n
+    end
     if d.snapped and pinfo.number > d.snapped then
         tree:add(proto, tvb()):set_text("SocketCam: data after a segment the capture cut short (not dissected)")
         pinfo.cols.info = "SocketCam: data after a cut-short segment"
@@ -1019,6 +1047,12 @@ end
 -- SCIM over TCP (§2.1)
 local function dissect_image_tcp(tvb, pinfo, tree, st, d)
     local n = tvb:len()
+    if pinfo.number == d.first and (n < 4 or tvb(0, 4):string() ~= "SCIM") then d.no_preface = true end
+    if d.no_preface and not syn_seen[st.key] then
+        tree:add(proto, tvb()):set_text("SocketCam image transfer: data of a connection whose start was not captured")
+        pinfo.cols.info = "SCIM: data (connection start not captured)"
+        return n
+    end
     if pinfo.number == d.first then
         if n < 6 or tvb(0, 4):string() ~= "SCIM" then
             local t = tree:add(proto, tvb())
@@ -1554,5 +1588,5 @@ local function register_ports()
 end
 
 function proto.prefs_changed() register_ports() end
-function proto.init() streams = {}; frame_st = {} end
+function proto.init() streams = {}; frame_st = {}; syn_seen = {} end
 register_ports()
