@@ -49,7 +49,8 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
         var sb = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
         sb.Append(ci, $"{(final ? "sniffed" : "sniffing")} {CommonOptions.FormatDuration(TimeSpan.FromMicroseconds(now - _startMicros))}: ")
-            .Append(ci, $"{sniffer.Frames} frames, {sniffer.SocketCamFrames} of SocketCam sessions; kernel: {kernel.Packets} queued, {kernel.Drops} dropped")
+            .Append(ci, $"{sniffer.Frames} frames, {sniffer.SocketCamFrames} of SocketCam sessions; kernel: {kernel.Packets} queued, {kernel.Drops} dropped; ")
+            .Append(ci, $"CPU {Cpu(now).Percent:0}% of a core")
             .AppendLine();
         if (sessions.Count == 0)
         {
@@ -172,6 +173,14 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
         return sb.ToString();
     }
 
+    /// <summary>This process's CPU time, and its share of one core since the start: what reading every frame costs.</summary>
+    private (double Seconds, double Percent) Cpu(long now)
+    {
+        double seconds = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        double elapsed = (now - _startMicros) / 1e6;
+        return (seconds, elapsed > 0 ? 100 * seconds / elapsed : 0);
+    }
+
     private string Json(IReadOnlyList<SessionFigures> sessions, KernelCounts kernel, long now, bool final)
     {
         using var stream = new MemoryStream();
@@ -184,6 +193,9 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
             w.WriteNumber("socketcam_frames", sniffer.SocketCamFrames);
             w.WriteNumber("kernel_packets", kernel.Packets);
             w.WriteNumber("kernel_drops", kernel.Drops);
+            (double cpuSeconds, double cpuPercent) = Cpu(now);
+            w.WriteNumber("cpu_seconds", Math.Round(cpuSeconds, 3));
+            w.WriteNumber("cpu_pct", Math.Round(cpuPercent, 1));
             w.WriteStartArray("sessions");
             foreach (SessionFigures s in sessions)
             {

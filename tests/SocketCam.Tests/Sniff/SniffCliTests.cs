@@ -92,19 +92,20 @@ public sealed class SniffCliTests : IDisposable
 
         // tshark with the dissector: nothing malformed, every datagram and segment with data on the port is SocketCam's,
         // and its message counts are sniff's.
-        Assert.Equal(0, await Tshark.PacketsAsync(pcap, Tshark.MalformedFilter));
-        Assert.Equal(0, await Tshark.PacketsAsync(pcap, "(udp || tcp.len > 0) && !socketcam"));
-        Dictionary<long, int> types = await Tshark.ValueCountsAsync(pcap, "socketcam.msg.type");
+        var tshark = new Tshark(pcap, port);
+        await AssertNoneAsync(tshark, Tshark.MalformedFilter);
+        await AssertNoneAsync(tshark, Tshark.NotDissectedFilter);
+        Dictionary<long, int> types = await tshark.ValueCountsAsync("socketcam.msg.type");
         Assert.Equal(chatLines, types.GetValueOrDefault(0x54)); // CHAT_SEND
         Assert.Equal(2 * chatLines, types.GetValueOrDefault(0xC6)); // CHAT_MESSAGE, to each of the two
         Assert.Equal(Sum(sessions, "VIDEO_FRAME"), types.GetValueOrDefault(0x10));
         Assert.Equal(Sum(sessions, "FRAME"), types.GetValueOrDefault(0x12));
         Assert.Equal(Sum(sessions, "JOIN"), types.GetValueOrDefault(0x03));
-        Dictionary<long, int> datagrams = await Tshark.ValueCountsAsync(pcap, "socketcam.udp.type");
+        Dictionary<long, int> datagrams = await tshark.ValueCountsAsync("socketcam.udp.type");
         Assert.Equal(udp.GetProperty("udp").GetProperty("fragments").GetInt64(), datagrams.GetValueOrDefault(0x10));
         Assert.Equal(udp.GetProperty("from_client").GetProperty("DONE").GetInt64(), datagrams.GetValueOrDefault(0x13));
         // The chat's text is in the capture as text (Wireshark shows strings; the markup stays characters).
-        List<string> texts = await Tshark.FieldsAsync(pcap, "socketcam.msg.type == 0x54", "socketcam.chat.text");
+        List<string> texts = await tshark.FieldsAsync("socketcam.msg.type == 0x54", "socketcam.chat.text");
         Assert.Contains(texts, t => t.Contains("<b>not bold</b>", StringComparison.Ordinal));
         await hub.InterruptAsync();
     }
@@ -156,13 +157,14 @@ public sealed class SniffCliTests : IDisposable
         long seedFrames = seed.GetProperty("from_server").GetProperty("SEED_FRAME").GetInt64();
         Assert.True(seedFrames >= 5, why);
 
-        Assert.Equal(0, await Tshark.PacketsAsync(pcap, Tshark.MalformedFilter));
-        Assert.Equal(0, await Tshark.PacketsAsync(pcap, "(udp || tcp.len > 0) && !socketcam"));
-        Dictionary<long, int> imageTypes = await Tshark.ValueCountsAsync(pcap, "socketcam.image.type");
+        var tshark = new Tshark(pcap, tcpPort, udpPort, seedPort);
+        await AssertNoneAsync(tshark, Tshark.MalformedFilter);
+        await AssertNoneAsync(tshark, Tshark.NotDissectedFilter);
+        Dictionary<long, int> imageTypes = await tshark.ValueCountsAsync("socketcam.image.type");
         Assert.Equal(1, imageTypes.GetValueOrDefault(0x10)); // TCP_OFFER
         Assert.Equal(1, imageTypes.GetValueOrDefault(0x11)); // TCP_RESULT
         Assert.Equal(overUdp.GetProperty("from_client").GetProperty("DATA").GetInt64(), imageTypes.GetValueOrDefault(0x01));
-        Assert.Equal(seedFrames, (await Tshark.ValueCountsAsync(pcap, "socketcam.seed.length")).Values.Sum());
+        Assert.Equal(seedFrames, (await tshark.ValueCountsAsync("socketcam.seed.length")).Values.Sum());
         await hub.InterruptAsync();
     }
 
@@ -199,8 +201,9 @@ public sealed class SniffCliTests : IDisposable
         AssertNear(viewed.GetProperty("udp").GetProperty("fragments_lost").GetInt64(), u.GetProperty("reported_lost").GetInt64());
         Assert.True(Received(udp, "video") >= viewed.GetProperty("frames").GetInt64(), why);
 
-        Assert.Equal(0, await Tshark.PacketsAsync(pcap, Tshark.MalformedFilter));
-        Dictionary<long, int> datagrams = await Tshark.ValueCountsAsync(pcap, "socketcam.udp.type");
+        var tshark = new Tshark(pcap, 9999);
+        await AssertNoneAsync(tshark, Tshark.MalformedFilter);
+        Dictionary<long, int> datagrams = await tshark.ValueCountsAsync("socketcam.udp.type");
         Assert.Equal(u.GetProperty("nacks").GetInt64(), datagrams.GetValueOrDefault(0x11));
         Assert.Equal(u.GetProperty("fragments").GetInt64(), datagrams.GetValueOrDefault(0x10));
         await serve.InterruptAsync();
@@ -250,7 +253,7 @@ public sealed class SniffCliTests : IDisposable
         Assert.InRange(Received(viewer, "video"), good.GetProperty("frames").GetInt64(), good.GetProperty("frames").GetInt64() + 3);
 
         // Wireshark's own verdict: the two lies are malformed, the rest is not.
-        List<string> malformed = await Tshark.FieldsAsync(pcap, Tshark.MalformedFilter, "frame.protocols");
+        List<string> malformed = await new Tshark(pcap, port).FieldsAsync(Tshark.MalformedFilter, "frame.protocols");
         Assert.Equal(2, malformed.Count);
         Assert.Contains(malformed, p => p.Contains("udp", StringComparison.Ordinal));
         Assert.Contains(malformed, p => p.Contains("tcp", StringComparison.Ordinal));
@@ -266,6 +269,12 @@ public sealed class SniffCliTests : IDisposable
         string line = Assert.Single(sniff.Stderr, l => l.Trim().Length > 0);
         Assert.Contains("CAP_NET_RAW", line, StringComparison.Ordinal);
         Assert.Contains("sudo", line, StringComparison.Ordinal);
+    }
+
+    private static async Task AssertNoneAsync(Tshark tshark, string filter)
+    {
+        List<string> packets = await tshark.DescribeAsync(filter);
+        Assert.True(packets.Count == 0, $"{packets.Count} packets match {filter}:{Environment.NewLine}{string.Join(Environment.NewLine, packets.Take(20))}");
     }
 
     private async Task<CliProcess> StartSniffAsync(string[] args)
