@@ -20,7 +20,7 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
         string text;
         lock (sniffer.Sync)
         {
-            IReadOnlyList<SessionFigures> sessions = sniffer.Tick(nowMicros);
+            IReadOnlyList<SessionFigures> sessions = sniffer.Tick(nowMicros, final);
             if (json)
             {
                 text = Json(sessions, kernel, nowMicros, final);
@@ -35,9 +35,9 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
             }
         }
 
-        if (!json && !redirected && !final)
+        if (!json && !redirected)
         {
-            Console.Write("\e[H\e[2J"); // redraw in place, like top
+            Console.Write("\e[H\e[2J"); // redraw in place, like top (the final table stays on the screen)
         }
 
         Console.Out.Write(text);
@@ -123,7 +123,7 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
 
             if (s.ChatSent + s.ChatReceived + s.ChatHistory > 0)
             {
-                sb.Append(ci, $"  chat: {s.ChatSent} sent, {s.ChatReceived} received, {s.ChatHistory} history batches").AppendLine();
+                sb.Append(ci, $"  chat: {s.ChatSent} sent, {s.ChatReceived} received, history in {SessionFigures.Describe(s.ChatHistory, "message")}").AppendLine();
             }
 
             if (s.Transport == "udp")
@@ -150,7 +150,7 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
             }
             else
             {
-                sb.Append(ci, $"  tcp: {s.BytesFromClient} bytes from client, {s.BytesFromServer} from server, {s.Retransmissions} retransmitted segments, {s.OutOfOrder} out of order");
+                sb.Append(ci, $"  tcp: {CommonOptions.FormatByteSize(s.BytesFromClient)} from client, {CommonOptions.FormatByteSize(s.BytesFromServer)} from server, {s.Retransmissions} retransmitted segments, {s.OutOfOrder} out of order");
                 if (s.LostBytes > 0)
                 {
                     sb.Append(ci, $", {s.LostBytes} bytes not captured");

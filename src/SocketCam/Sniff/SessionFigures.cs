@@ -158,13 +158,13 @@ internal sealed class SessionFigures(string transport, string client, string ser
     /// <summary>The loss the frame receiver reported (REPORT: data fragments missing before recovery), in percent.</summary>
     public double? ReportedLossPercent => ReportedExpected > 0 ? 100.0 * ReportedLost / ReportedExpected : null;
 
-    /// <summary>Closes an interval: per-second rates of every track.</summary>
-    public void Tick(long nowUs)
+    /// <summary>Closes an interval: per-second rates of every track (the session's averages once it ended, or when <paramref name="final"/>).</summary>
+    public void Tick(long nowUs, bool final = false)
     {
         double seconds = _lastTickUs == 0 ? (nowUs - FirstSeenUs) / 1e6 : (nowUs - _lastTickUs) / 1e6;
         foreach (TrackFigures t in Tracks)
         {
-            if (Ended)
+            if (Ended || final)
             {
                 t.Average((LastSeenUs - FirstSeenUs) / 1e6); // an ended session shows what it carried on average, not 0/s
             }

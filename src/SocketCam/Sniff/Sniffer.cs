@@ -78,12 +78,15 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         }
     }
 
-    /// <summary>Closes an interval: rates per track, idle flows retired. Returns the sessions (read them under <see cref="Sync"/>).</summary>
-    public IReadOnlyList<SessionFigures> Tick(long nowMicros)
+    /// <summary>
+    /// Closes an interval: rates per track (with <paramref name="final"/>, each session's averages), idle flows retired.
+    /// Returns the sessions (read them under <see cref="Sync"/>).
+    /// </summary>
+    public IReadOnlyList<SessionFigures> Tick(long nowMicros, bool final = false)
     {
         foreach (SessionFigures s in _sessions)
         {
-            s.Tick(nowMicros);
+            s.Tick(nowMicros, final);
         }
 
         Retire(_tcp, nowMicros, TcpIdleMicros);
