@@ -20,6 +20,7 @@
 //   Sources                             frame sources (seed+tcp:// too), and the capture pipeline that publishes one into a room
 //   Client                              viewer, publisher and room clients (TCP, Unix, UDP, seed)
 //   Display                             the video window and previews
+//   Sniff                               `socketcam sniff`: the raw packet socket and passive readers of every wire format
 // The test enforces the absence of circles; the layering above is the order that keeps them out.
 using System.Collections.Immutable;
 using System.Globalization;
