@@ -295,12 +295,12 @@ proto.experts = { ef_malformed, ef_note }
 -- Preferences
 ---------------------------------------------------------------------------------------------------
 
--- 9999 is SocketCam's default port; 19999 is the port its tests and docs' examples use, which Wireshark
--- otherwise gives to GPRS-NS over UDP (a port-table dissector wins over heuristics). Every datagram on
+-- 9999 is SocketCam's default port. A port-table dissector wins over heuristics, so a hub on a port Wireshark
+-- gives to another protocol (19999 is GPRS-NS's over UDP, for one) needs its port added here. Every datagram on
 -- these UDP ports is read as SocketCam's; TCP connections on them that do not start like SocketCam go to
 -- the dissector the port had before (or, for TLS, to TLS).
-proto.prefs.tcp_ports = Pref.range("TCP ports", "9999,19999", "TCP ports decoded as SocketCam (the heuristics find other ports)", 65535)
-proto.prefs.udp_ports = Pref.range("UDP ports", "9999,19999", "UDP ports decoded as SocketCam (the heuristics find other ports)", 65535)
+proto.prefs.tcp_ports = Pref.range("TCP ports", "9999", "TCP ports decoded as SocketCam (the heuristics find other ports)", 65535)
+proto.prefs.udp_ports = Pref.range("UDP ports", "9999", "UDP ports decoded as SocketCam (the heuristics find other ports)", 65535)
 proto.prefs.heuristics = Pref.bool("Heuristics", true, "Recognise SocketCam by content on any port")
 
 ---------------------------------------------------------------------------------------------------
