@@ -88,11 +88,11 @@ internal static class SniffCommand
         {
             try
             {
-                Read(socket, sniffer, stop.Token);
+                Read(socket, sniffer, timestamps: pcap is not null, stop.Token);
             }
-            catch (IOException ex)
+            catch (Exception ex)
             {
-                failure = ex;
+                failure = ex; // reported as one line below; the figures so far are still printed
                 stop.Cancel();
             }
         })
@@ -118,28 +118,44 @@ internal static class SniffCommand
         output.Draw(Clock.NowMicros(), kernel, final: true);
         if (failure is not null)
         {
-            throw failure;
+            throw failure is IOException ? failure : new IOException($"sniff stopped reading: {failure.Message}", failure);
         }
 
         return 0;
     }
 
-    private static void Read(PacketSocket socket, Sniffer sniffer, CancellationToken stop)
+    /// <param name="timestamps">take each frame's arrival time from the kernel (for --pcap; one more system call a frame)</param>
+    private static void Read(PacketSocket socket, Sniffer sniffer, bool timestamps, CancellationToken stop)
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(PcapWriter.SnapLength, pinned: true);
         while (!stop.IsCancellationRequested)
         {
             int n = socket.Receive(buffer, out int original, out PacketOrigin origin);
-            if (n == 0 && original == 0)
+            if (original > 0)
             {
-                continue;
+                Hand(socket, sniffer, buffer.AsSpan(0, n), original, origin, timestamps);
+            }
+        }
+
+        // What the kernel still holds (the last GOODBYEs and FINs), so the final figures include it; bounded.
+        for (int i = 0; i < 1_000_000; i++)
+        {
+            int n = socket.ReceiveQueued(buffer, out int original, out PacketOrigin origin);
+            if (original == 0)
+            {
+                break;
             }
 
-            long now = Clock.NowMicros();
-            lock (sniffer.Sync)
-            {
-                sniffer.OnFrame(buffer.AsSpan(0, n), original, origin, now);
-            }
+            Hand(socket, sniffer, buffer.AsSpan(0, n), original, origin, timestamps);
+        }
+    }
+
+    private static void Hand(PacketSocket socket, Sniffer sniffer, ReadOnlySpan<byte> frame, int original, PacketOrigin origin, bool timestamps)
+    {
+        long now = (timestamps ? socket.LastFrameMicros() : null) ?? Clock.NowMicros();
+        lock (sniffer.Sync)
+        {
+            sniffer.OnFrame(frame, original, origin, now);
         }
     }
 }

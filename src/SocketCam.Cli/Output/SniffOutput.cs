@@ -52,6 +52,16 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
             .Append(ci, $"{sniffer.Frames} frames, {sniffer.SocketCamFrames} of SocketCam sessions; kernel: {kernel.Packets} queued, {kernel.Drops} dropped; ")
             .Append(ci, $"CPU {Cpu(now).Percent:0}% of a core")
             .AppendLine();
+        if (sniffer.OtherLinkFrames > 0)
+        {
+            sb.Append(ci, $"{sniffer.OtherLinkFrames} frames from a link sniff cannot read (ARPHRD {sniffer.OtherLinkType}: not Ethernet, loopback or IP)").AppendLine();
+        }
+
+        if (sniffer.FlowsRefused + sniffer.ReadErrors > 0)
+        {
+            sb.Append(ci, $"{sniffer.FlowsRefused} flows not followed (tables full), {sniffer.ReadErrors} frames sniff could not read").AppendLine();
+        }
+
         if (sessions.Count == 0)
         {
             sb.AppendLine("no SocketCam traffic seen yet (a session is told from its first bytes; --port follows connections already under way)");
@@ -153,7 +163,7 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
                 sb.Append(ci, $"  tcp: {CommonOptions.FormatByteSize(s.BytesFromClient)} from client, {CommonOptions.FormatByteSize(s.BytesFromServer)} from server, {s.Retransmissions} retransmitted segments, {s.OutOfOrder} out of order");
                 if (s.LostBytes > 0)
                 {
-                    sb.Append(ci, $", {s.LostBytes} bytes not captured");
+                    sb.Append(ci, $", {CommonOptions.FormatByteSize(s.LostBytes)} not captured ({SessionFigures.Describe(s.Resyncs, "resync")})");
                 }
 
                 if (s.KeyframeRequests > 0)
@@ -196,6 +206,9 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
             (double cpuSeconds, double cpuPercent) = Cpu(now);
             w.WriteNumber("cpu_seconds", Math.Round(cpuSeconds, 3));
             w.WriteNumber("cpu_pct", Math.Round(cpuPercent, 1));
+            w.WriteNumber("other_link_frames", sniffer.OtherLinkFrames);
+            w.WriteNumber("flows_refused", sniffer.FlowsRefused);
+            w.WriteNumber("read_errors", sniffer.ReadErrors);
             w.WriteStartArray("sessions");
             foreach (SessionFigures s in sessions)
             {
@@ -281,6 +294,7 @@ internal sealed class SniffOutput(Sniffer sniffer, bool json, bool redirected)
             w.WriteNumber("retransmissions", s.Retransmissions);
             w.WriteNumber("out_of_order", s.OutOfOrder);
             w.WriteNumber("lost_bytes", s.LostBytes);
+            w.WriteNumber("resyncs", s.Resyncs);
             w.WriteNumber("keyframe_requests", s.KeyframeRequests);
             w.WriteEndObject();
         }

@@ -15,7 +15,11 @@ internal sealed class DatagramDissector(SessionFigures figures)
 {
     private readonly FrameProgress _fromClient = new();
     private readonly FrameProgress _fromServer = new();
-    private readonly HashSet<int> _imageParts = [];
+    /// <summary>Parts of one transfer told apart (a bitmap): more than this (a 4.8 GB file) are counted without it.</summary>
+    private const int MaxTrackedParts = 1 << 22;
+
+    private ulong[] _imageParts = [];
+    private ulong _transferId;
 
     public SessionFigures Figures { get; } = figures;
 
@@ -240,11 +244,18 @@ internal sealed class DatagramDissector(SessionFigures figures)
                 ok = UdpChunkHeader.TryParse(d, out UdpChunkHeader h, out _, out _);
                 if (ok)
                 {
+                    if (h.TransferId != _transferId || _imageParts.Length == 0)
+                    {
+                        _transferId = h.TransferId; // a new transfer: its own parts
+                        _imageParts = new ulong[h.Count <= MaxTrackedParts ? (h.Count + 63) / 64 : 0];
+                        Figures.ImagePartsSeen = 0;
+                    }
+
                     Figures.ImageLength = h.TotalLength;
                     Figures.ImagePartsTotal = h.Count;
-                    if (_imageParts.Add(h.Index))
+                    if (FirstTime(h.Index))
                     {
-                        Figures.ImagePartsSeen = _imageParts.Count;
+                        Figures.ImagePartsSeen++;
                         Figures.Track("file", fromClient).Count(h.PayloadLength, keyframe: false);
                     }
                     else
@@ -255,26 +266,35 @@ internal sealed class DatagramDissector(SessionFigures figures)
 
                 break;
             case TransferMessageType.Nack:
-                ok = d.Length >= 24 && (d.Length - 24) % 8 == 0;
+                Span<PartRange> ranges = stackalloc PartRange[TransferProtocol.MaxNackRanges];
+                ok = TransferControl.TryParseNack(d, Figures.ImagePartsTotal > 0 ? (int)Figures.ImagePartsTotal : int.MaxValue, ranges, out int missing, out _, out _);
                 if (ok)
                 {
                     Figures.Nacks++;
-                    Figures.NackedItems += BinaryPrimitives.ReadUInt32BigEndian(d[16..]);
+                    Figures.NackedItems += missing;
                 }
 
                 break;
             case TransferMessageType.Ack:
                 ok = TransferControl.TryParseAck(d, out _, out _);
-                Figures.EndReason = "ACK";
+                if (ok)
+                {
+                    Figures.EndReason = "ACK";
+                }
+
                 break;
             case TransferMessageType.Done:
                 ok = TransferControl.IsDone(d);
-                Figures.Ended = true;
+                Figures.Ended |= ok;
                 break;
             case TransferMessageType.Abort:
                 ok = TransferControl.TryParseAbort(d, out TransferCode code, out _);
-                Figures.EndReason = $"ABORT {code}";
-                Figures.Ended = true;
+                if (ok)
+                {
+                    Figures.EndReason = $"ABORT {code}";
+                    Figures.Ended = true;
+                }
+
                 break;
             default:
                 ok = false;
@@ -285,6 +305,20 @@ internal sealed class DatagramDissector(SessionFigures figures)
         {
             Bad(fromClient, $"{name} of {d.Length} bytes does not follow its layout");
         }
+    }
+
+    /// <summary>Marks a part seen; false when it was already (a resend). Without a bitmap (a huge transfer) every part is new.</summary>
+    private bool FirstTime(int index)
+    {
+        if (index >= _imageParts.Length * 64)
+        {
+            return true;
+        }
+
+        ulong bit = 1UL << (index & 63);
+        bool first = (_imageParts[index >> 6] & bit) == 0;
+        _imageParts[index >> 6] |= bit;
+        return first;
     }
 
     private enum FragmentOutcome { Stored, Duplicate, Completed, Stale }

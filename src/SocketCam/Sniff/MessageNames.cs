@@ -12,31 +12,48 @@ internal static class MessageNames
     /// <summary>A stream message's name; an unknown type by its code (v2's optional ones are legal).</summary>
     public static string OfStream(byte type) => Stream[type] ?? $"0x{type:X2}";
 
-    public static bool IsKnownStream(byte type, bool v1) => Stream[type] is not null && (!v1 || type < 0x40 || type is 0x60 or 0x61);
+    /// <summary>The largest frame a hub takes (`serve --max-frame-bytes` at most): the frame cap until a WELCOME says the session's.</summary>
+    public const int DefaultMaxFrameBytes = 256 << 20;
+
+    /// <summary>
+    /// The payload cap of a stream message type in a session of this format, from the parsers the hub and the clients
+    /// use (§1.2, §4.2): -1 for a type the format does not have. v2's unknown optional types are skipped within 64 KiB; a
+    /// stream joined mid-way takes either version's types.
+    /// </summary>
+    public static long StreamCap(byte type, SessionFormat format, int maxFrameBytes)
+    {
+        long v1 = V1Cap(type, maxFrameBytes);
+        long v2 = MessageParserV2.PayloadCap(type, maxFrameBytes);
+        if (v2 < 0 && (type & 0x80) != 0)
+        {
+            v2 = ProtocolV2.MaxOptionalPayload;
+        }
+
+        return format switch
+        {
+            SessionFormat.V1 => v1,
+            SessionFormat.V2 => (MessageType)type is MessageType.Hello or MessageType.VideoFrame or MessageType.Signal ? -1 : v2,
+            _ => Math.Max(v1, v2),
+        };
+    }
+
+    private static long V1Cap(byte type, int maxFrameBytes) => V1Types[type] ? MessageParser.PayloadCap((MessageType)type, maxFrameBytes) : -1;
+
+    // The types version 1 has: the ones its parser gives a cap (asked once, here, not per message).
+    private static readonly bool[] V1Types = [.. Enumerable.Range(0, 256).Select(t =>
+    {
+        try
+        {
+            MessageParser.PayloadCap((MessageType)t, 0);
+            return true;
+        }
+        catch (ProtocolException)
+        {
+            return false;
+        }
+    })];
 
     public static string OfDatagram(byte type) => Datagram[type] ?? $"0x{type:X2}";
-
-    public static bool IsKnownDatagram(byte type) => Datagram[type] is not null;
-
-    /// <summary>The payload cap of a stream message type (§1.2, §4.2); frames get room for any --max-frame-bytes.</summary>
-    public static long StreamCap(byte type) => (MessageType)type switch
-    {
-        MessageType.VideoFrame => 24 + (1L << 30),
-        MessageType.Frame => 32 + 1024 + (1L << 30),
-        MessageType.Hello or MessageType.Welcome or MessageType.Publish or MessageType.UdpKeyRequest => 1024,
-        MessageType.Join => 8192,
-        MessageType.Result or MessageType.SourceState or MessageType.TrackState => 2048,
-        MessageType.ListRooms => 4098,
-        MessageType.RoomList => 1 << 20,
-        MessageType.Signal or MessageType.Error or MessageType.Goodbye => 4 + 1024,
-        MessageType.KeyframeRequest or MessageType.ParticipantLeft or MessageType.TrackUnpublished or MessageType.Unpublish
-            or MessageType.Subscribe or MessageType.Unsubscribe => 256,
-        MessageType.Ping => 16,
-        MessageType.Pong => 24,
-        MessageType.UdpKey => 84,
-        MessageType.ParticipantJoined or MessageType.TrackPublished => 4096,
-        _ => 64 * 1024, // RoomSnapshot, chat, and any optional type (§4.2: skipped within 64 KiB)
-    };
 
     /// <summary>VideoFrame → VIDEO_FRAME.</summary>
     private static string?[] Table<T>() where T : struct, Enum

@@ -51,7 +51,8 @@ internal sealed partial class PacketSocket : IDisposable
             }
         }
 
-        _fd = Socket(AfPacket, SockRaw, BinaryPrimitives.ReverseEndianness(EthPAll));
+        // Bound to one interface: opened for no protocol first, so nothing from another interface slips in before bind.
+        _fd = Socket(AfPacket, SockRaw, ifindex == 0 ? BinaryPrimitives.ReverseEndianness(EthPAll) : 0);
         if (_fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -73,12 +74,16 @@ internal sealed partial class PacketSocket : IDisposable
             }
 
             // A receive that wakes at least 5 times a second, so a stop request is seen without a second thread.
-            Span<long> timeout = [0, 200_000];
+            // (struct timeval: two longs, the size of a pointer on Linux.)
+            Span<nint> timeout = [0, 200_000];
             unsafe
             {
-                fixed (long* p = timeout)
+                fixed (nint* p = timeout)
                 {
-                    SetSockOpt(_fd, SolSocket, SoRcvtimeo, p, 16);
+                    if (SetSockOpt(_fd, SolSocket, SoRcvtimeo, p, 2 * sizeof(nint)) != 0)
+                    {
+                        throw new IOException($"cannot set the packet socket's receive timeout: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                    }
                 }
             }
 
@@ -114,7 +119,12 @@ internal sealed partial class PacketSocket : IDisposable
     /// Waits (up to 200 ms) for the next frame. Returns its captured length (0: nothing yet), with the frame's
     /// original length (longer when the buffer was too small), link type, direction and interface.
     /// </summary>
-    public int Receive(Span<byte> buffer, out int originalLength, out PacketOrigin origin)
+    public int Receive(Span<byte> buffer, out int originalLength, out PacketOrigin origin) => Receive(buffer, MsgTrunc, out originalLength, out origin);
+
+    /// <summary>Like <see cref="Receive(Span{byte}, out int, out PacketOrigin)"/> without waiting: what the kernel still holds (0: nothing).</summary>
+    public int ReceiveQueued(Span<byte> buffer, out int originalLength, out PacketOrigin origin) => Receive(buffer, MsgTrunc | MsgDontWait, out originalLength, out origin);
+
+    private int Receive(Span<byte> buffer, int flags, out int originalLength, out PacketOrigin origin)
     {
         Span<byte> sll = stackalloc byte[20];
         int sllLength = sll.Length;
@@ -124,7 +134,7 @@ internal sealed partial class PacketSocket : IDisposable
             fixed (byte* b = buffer)
             fixed (byte* a = sll)
             {
-                n = RecvFrom(_fd, b, buffer.Length, MsgTrunc, a, &sllLength);
+                n = RecvFrom(_fd, b, buffer.Length, flags, a, &sllLength);
             }
         }
 
@@ -150,6 +160,26 @@ internal sealed partial class PacketSocket : IDisposable
     }
 
     private const int MsgTrunc = 0x20;
+    private const int MsgDontWait = 0x40;
+    private const int SiocGStamp = 0x8906;
+
+    /// <summary>When the kernel received the frame <see cref="Receive(Span{byte}, out int, out PacketOrigin)"/> returned last, µs since the Unix epoch (SIOCGSTAMP); null if it cannot say.</summary>
+    public long? LastFrameMicros()
+    {
+        Span<nint> tv = stackalloc nint[2];
+        unsafe
+        {
+            fixed (nint* p = tv)
+            {
+                if (Ioctl(_fd, SiocGStamp, p) != 0)
+                {
+                    return null;
+                }
+            }
+        }
+
+        return ((long)tv[0] * 1_000_000) + tv[1];
+    }
 
     /// <summary>The kernel's counts since the last call (PACKET_STATISTICS resets them): frames queued, and dropped for want of room.</summary>
     public (long Packets, long Drops) ReadAndResetStatistics()
@@ -202,6 +232,9 @@ internal sealed partial class PacketSocket : IDisposable
 
     [LibraryImport("libc", EntryPoint = "recvfrom", SetLastError = true)]
     private static unsafe partial nint RecvFrom(int fd, byte* buffer, nint length, int flags, byte* address, int* addressLength);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static unsafe partial int Ioctl(int fd, nint request, void* argument);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -103,6 +103,14 @@ internal sealed class SessionFigures(string transport, string client, string ser
     public SortedDictionary<string, long> MessagesFromServer { get; } = new(StringComparer.Ordinal);
     public List<TrackFigures> Tracks { get; } = [];
 
+    /// <summary>Tracks kept apart per session; any more (ids are the peer's to choose) share one "other" entry per direction.</summary>
+    public const int MaxTracks = 64;
+
+    private readonly Dictionary<(string Id, bool FromClient), TrackFigures> _tracks = [];
+
+    /// <summary>Times a direction lost bytes to the capture and picked up again at the next message header.</summary>
+    public long Resyncs { get; set; }
+
     public long ChatSent { get; set; }
     public long ChatReceived { get; set; }
     public long ChatHistory { get; set; }
@@ -140,15 +148,22 @@ internal sealed class SessionFigures(string transport, string client, string ser
 
     public TrackFigures Track(string id, bool fromClient)
     {
-        foreach (TrackFigures t in Tracks)
+        if (_tracks.TryGetValue((id, fromClient), out TrackFigures? track))
         {
-            if (t.Id == id && t.FromClient == fromClient)
+            return track;
+        }
+
+        if (_tracks.Count >= MaxTracks)
+        {
+            id = "other";
+            if (_tracks.TryGetValue((id, fromClient), out track))
             {
-                return t;
+                return track;
             }
         }
 
-        var track = new TrackFigures(id, fromClient);
+        track = new TrackFigures(id, fromClient);
+        _tracks[(id, fromClient)] = track;
         Tracks.Add(track);
         return track;
     }

@@ -2,7 +2,7 @@ using SocketCam.Udp;
 
 namespace SocketCam.Sniff;
 
-/// <summary>What <c>socketcam sniff</c> follows and keeps (docs/SNIFF.md).</summary>
+/// <summary>What <c>socketcam sniff</c> follows and keeps (docs/SNIFF.md "Bounds").</summary>
 internal sealed record SnifferOptions
 {
     /// <summary>Only traffic to or from these ports (either end); empty: every port, SocketCam told by its content.</summary>
@@ -10,6 +10,15 @@ internal sealed record SnifferOptions
 
     /// <summary>Sessions kept for the figures (ended ones go first when there are more). Default 4096.</summary>
     public int MaxSessions { get; init; } = 4096;
+
+    /// <summary>TCP connections, and UDP flows, followed at once (connections not told yet give way first). Default 16384 each.</summary>
+    public int MaxFlows { get; init; } = 16384;
+
+    /// <summary>Bytes waiting behind TCP holes, all connections together. Default 256 MiB.</summary>
+    public long MaxPendingBytes { get; init; } = 256L << 20;
+
+    /// <summary>Opening frames held for --pcap until their connection is told, all connections together. Default 64 MiB.</summary>
+    public long MaxHeldBytes { get; init; } = 64L << 20;
 }
 
 /// <summary>
@@ -18,18 +27,27 @@ internal sealed record SnifferOptions
 /// under way), reassembled per direction and read by a <see cref="StreamDissector"/>; UDP flows that carry SCUV or SCIM
 /// datagrams by a <see cref="DatagramDissector"/>. With a <see cref="PcapWriter"/> every frame of a SocketCam session is
 /// written, the connection's opening ones included (held until its first bytes told what it is); with ports given,
-/// every frame on them. Not thread-safe: callers hold <see cref="Sync"/>.
+/// every frame on them. Everything it keeps is bounded (<see cref="SnifferOptions"/>); a frame it cannot read ends the
+/// following of that flow, never the sniffer. Not thread-safe: callers hold <see cref="Sync"/>.
 /// </summary>
 internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
 {
-    private const int MaxHeldFrames = 64;
+    private const int MaxHeldFrames = 16;
+    private const int MaxGuesses = 3;
+    private const int MaxRemembered = 100_000;
     private const long TcpIdleMicros = 120_000_000;
     private const long UdpIdleMicros = 10_000_000;
+    private const long HousekeepingMicros = 1_000_000;
 
     private readonly Dictionary<FlowKey, TcpFlow> _tcp = [];
+    private readonly Queue<FlowKey> _undecided = []; // TCP flows in the order they were opened: the first to give way
     private readonly Dictionary<FlowKey, UdpFlow> _udp = [];
     private readonly HashSet<FlowKey> _ignored = [];
+    private readonly Dictionary<FlowKey, int> _failedGuesses = [];
     private readonly List<SessionFigures> _sessions = [];
+    private readonly PendingBudget _pending = new(options.MaxPendingBytes);
+    private long _heldBytes;
+    private long _lastHousekeepingMicros;
 
     public object Sync { get; } = new();
 
@@ -37,6 +55,18 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
     public long Frames { get; private set; }
     public long IpFrames { get; private set; }
     public long SocketCamFrames { get; private set; }
+
+    /// <summary>Frames of links sniff cannot read (not Ethernet, loopback or raw IP), and the last such link type.</summary>
+    public long OtherLinkFrames { get; private set; }
+    public ushort OtherLinkType { get; private set; }
+
+    /// <summary>Flows not followed because the tables were full, and frames whose reading failed (the flow is then dropped).</summary>
+    public long FlowsRefused { get; private set; }
+    public long ReadErrors { get; private set; }
+
+    public int TcpFlows => _tcp.Count;
+    public int UdpFlows => _udp.Count;
+    public long PendingBytes => _pending.Used;
 
     public IReadOnlyList<SessionFigures> Sessions => _sessions;
 
@@ -48,8 +78,20 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         }
 
         Frames++;
-        bool ethernet = origin.HardwareType is PacketSocket.HardwareEthernet or PacketSocket.HardwareLoopback;
-        if (!PacketHeaders.TryParse(frame, ethernet, out PacketHeaders h))
+        if (nowMicros - _lastHousekeepingMicros >= HousekeepingMicros)
+        {
+            Housekeeping(nowMicros);
+        }
+
+        bool? ethernet = LinkCarries(origin.HardwareType);
+        if (ethernet is null)
+        {
+            OtherLinkFrames++;
+            OtherLinkType = origin.HardwareType;
+            return;
+        }
+
+        if (!PacketHeaders.TryParse(frame, ethernet.Value, out PacketHeaders h))
         {
             return;
         }
@@ -64,9 +106,21 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         ReadOnlySpan<byte> payload = h.PayloadOffset < frame.Length
             ? frame.Slice(h.PayloadOffset, Math.Min(h.PayloadLength, frame.Length - h.PayloadOffset))
             : [];
-        bool keep = h.Transport == TransportKind.Tcp
-            ? Tcp(in h, payload, frame, originalLength, ethernet, nowMicros)
-            : Udp(in h, payload, nowMicros);
+        bool keep;
+        try
+        {
+            keep = h.Transport == TransportKind.Tcp
+                ? Tcp(in h, payload, frame, originalLength, ethernet.Value, origin.InterfaceIndex, nowMicros)
+                : Udp(in h, payload, origin.InterfaceIndex, nowMicros);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A reader's bug met a frame it did not foresee: that flow is given up, the sniffer goes on.
+            ReadErrors++;
+            Forget(FlowKey.Of(in h), h.Transport, $"sniff could not read a frame ({ex.GetType().Name}: {ex.Message})");
+            keep = false;
+        }
+
         if (keep)
         {
             SocketCamFrames++;
@@ -74,13 +128,21 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
 
         if (pcap is not null && (keep || onPorts))
         {
-            pcap.Write(nowMicros, frame, originalLength, ethernet);
+            pcap.Write(nowMicros, frame, originalLength, ethernet.Value);
         }
     }
 
+    /// <summary>true: an Ethernet header first (Ethernet, loopback); false: the IP header first (tun, PPP, raw IP, tunnels); null: a link sniff cannot read.</summary>
+    private static bool? LinkCarries(ushort hardwareType) => hardwareType switch
+    {
+        PacketSocket.HardwareEthernet or PacketSocket.HardwareLoopback => true,
+        0xFFFE or 512 or 519 or 768 or 769 or 776 or 778 => false, // NONE, PPP, RAWIP, TUNNEL, TUNNEL6, SIT, IPGRE
+        _ => null,
+    };
+
     /// <summary>
-    /// Closes an interval: rates per track (with <paramref name="final"/>, each session's averages), idle flows retired.
-    /// Returns the sessions (read them under <see cref="Sync"/>).
+    /// Closes an interval: rates per track (with <paramref name="final"/>, each session's averages). Returns the sessions
+    /// (read them under <see cref="Sync"/>).
     /// </summary>
     public IReadOnlyList<SessionFigures> Tick(long nowMicros, bool final = false)
     {
@@ -89,42 +151,80 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
             s.Tick(nowMicros, final);
         }
 
-        Retire(_tcp, nowMicros, TcpIdleMicros);
-        Retire(_udp, nowMicros, UdpIdleMicros);
-        if (_ignored.Count > 100_000)
-        {
-            _ignored.Clear();
-        }
-
         pcap?.Flush();
         return _sessions;
     }
 
-    private static void Retire<T>(Dictionary<FlowKey, T> flows, long nowMicros, long idle) where T : Flow
+    /// <summary>Idle flows closed and the remembered sets kept bounded, once a second of capture time.</summary>
+    private void Housekeeping(long nowMicros)
     {
-        foreach ((FlowKey key, T flow) in flows)
+        _lastHousekeepingMicros = nowMicros;
+        foreach ((FlowKey key, TcpFlow flow) in _tcp)
         {
-            if (nowMicros - flow.LastSeenMicros > idle)
+            if (nowMicros - flow.LastSeenMicros > TcpIdleMicros)
             {
                 flow.Figures.Ended = true;
-                flows.Remove(key);
+                Drop(key, flow);
             }
+        }
+
+        foreach ((FlowKey key, UdpFlow flow) in _udp)
+        {
+            if (nowMicros - flow.LastSeenMicros > UdpIdleMicros)
+            {
+                flow.Figures.Ended = true;
+                _udp.Remove(key);
+            }
+        }
+
+        if (_ignored.Count > MaxRemembered)
+        {
+            _ignored.Clear(); // those flows will be judged again, once, by their next segment
+        }
+
+        if (_failedGuesses.Count > MaxRemembered)
+        {
+            _failedGuesses.Clear();
+        }
+
+        while (_undecided.Count > 2 * options.MaxFlows && _undecided.TryDequeue(out _))
+        {
         }
     }
 
-    private bool Tcp(in PacketHeaders h, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
+    private bool Tcp(in PacketHeaders h, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, int ifindex, long now)
     {
         var key = FlowKey.Of(in h);
         bool syn = (h.TcpFlags & PacketHeaders.Syn) != 0;
         bool ack = (h.TcpFlags & PacketHeaders.Ack) != 0;
-        if (!_tcp.TryGetValue(key, out TcpFlow? flow))
+        if (_tcp.TryGetValue(key, out TcpFlow? flow))
+        {
+            if (flow.InterfaceIndex != ifindex)
+            {
+                return flow.Listed; // the same frame again on another interface (a bridge and its port): counted once
+            }
+
+            if (syn && !ack && flow.IsClient(h.SourceAddress, h.SourcePort) && flow.ClientToServer.InitialSequence is { } isn && isn != h.Sequence)
+            {
+                flow.Figures.Ended = true; // a new connection on the same port pair: the old one is over
+                Drop(key, flow);
+                flow = null;
+            }
+        }
+
+        if (flow is null)
         {
             if (syn && !ack)
             {
-                _ignored.Remove(key); // a new connection on a reused port pair
-                flow = NewTcpFlow(in h, clientIsSource: true, midStream: false, now);
+                _ignored.Remove(key);
+                flow = NewTcpFlow(key, in h, clientIsSource: true, midStream: false, ifindex, now);
+                if (flow is null)
+                {
+                    return false;
+                }
+
                 flow.ClientToServer.Syn(h.Sequence);
-                flow.Hold(frame, originalLength, ethernet, now);
+                Hold(flow, frame, originalLength, ethernet, now);
                 return false;
             }
 
@@ -133,16 +233,21 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                 return false;
             }
 
-            bool opening = payload.Length >= 4 && (StartsWith(payload, "SCAM") || StartsWith(payload, "SCIM"));
+            bool opening = StartsWith(payload, "SCAM") || StartsWith(payload, "SCIM");
             if (!opening && !StreamDissector.LooksLikeHeader(payload))
             {
-                _ignored.Add(key);
-                return false;
+                return false; // not a message's start (perhaps the middle of a picture): a later segment may be one
             }
 
-            // A connection already under way: its client is the end that is not on a given port, else the higher port.
-            bool clientIsSource = options.Ports.Contains(h.DestinationPort) || (!options.Ports.Contains(h.SourcePort) && h.SourcePort > h.DestinationPort);
-            flow = NewTcpFlow(in h, clientIsSource, midStream: !opening, now);
+            // A connection already under way: an image transfer's opener is its client; else the end not on a given
+            // port, else the higher port.
+            bool clientIsSource = StartsWith(payload, "SCIM")
+                || options.Ports.Contains(h.DestinationPort) || (!options.Ports.Contains(h.SourcePort) && h.SourcePort > h.DestinationPort);
+            flow = NewTcpFlow(key, in h, clientIsSource, midStream: !opening, ifindex, now);
+            if (flow is null)
+            {
+                return false;
+            }
         }
 
         flow.LastSeenMicros = now;
@@ -153,14 +258,19 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         {
             reassembler.Syn(h.Sequence);
         }
-        else if (!reassembler.Synchronised && !payload.IsEmpty && (!flow.Figures.MidStream || StreamDissector.LooksLikeHeader(payload) || StartsWith(payload, "SCAM")))
+        else if (!reassembler.Synchronised && !payload.IsEmpty && (!flow.Figures.MidStream || parser.CanResumeAt(payload) || StartsWith(payload, "SCAM")))
         {
             reassembler.StartAt(h.Sequence); // a direction first seen mid-way starts at a message boundary
         }
 
+        if (parser.IsResynchronising && reassembler.Synchronised && h.Sequence == reassembler.Next && parser.CanResumeAt(payload))
+        {
+            parser.ResumeAtHeader();
+        }
+
         if (!payload.IsEmpty)
         {
-            reassembler.Segment(h.Sequence, payload, h.PayloadLength, parser);
+            reassembler.Segment(h.Sequence, payload, h.PayloadLength, now, parser);
         }
 
         SessionFigures f = flow.Figures;
@@ -181,24 +291,41 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         if ((h.TcpFlags & PacketHeaders.Rst) != 0 || ((h.TcpFlags & PacketHeaders.Fin) != 0 && flow.Finished(fromClient)))
         {
             f.Ended = true;
-            _tcp.Remove(key);
+            Drop(key, flow);
         }
 
-        // A guess at a connection under way is trusted after two whole messages; broken before that, it was not SocketCam.
+        // A guess at a connection under way is trusted after two whole messages; broken before that, it was not one
+        // (or it began inside a picture): given up, and tried again at a later header-like segment, a few times.
         bool decided = flow.Dissector.Verdict == StreamVerdict.SocketCam && (!f.MidStream || flow.Dissector.Messages >= 2);
-        if (flow.Dissector.Verdict == StreamVerdict.NotSocketCam || (f.MidStream && !decided && f.Malformed is not null))
+        if (flow.Dissector.Verdict == StreamVerdict.NotSocketCam)
         {
-            _tcp.Remove(key);
-            _ignored.Add(key);
+            Drop(key, flow);
+            Remember(_ignored, key);
+            return false;
+        }
+
+        if (f.MidStream && !decided && f.Malformed is not null)
+        {
+            Drop(key, flow);
+            int failures = _failedGuesses.GetValueOrDefault(key) + 1;
+            if (failures >= MaxGuesses)
+            {
+                Remember(_ignored, key);
+            }
+            else
+            {
+                _failedGuesses[key] = failures;
+            }
+
             return false;
         }
 
         if (!decided)
         {
-            if (!flow.Hold(frame, originalLength, ethernet, now))
+            if (!Hold(flow, frame, originalLength, ethernet, now) && flow.HeldFrames >= MaxHeldFrames)
             {
-                _tcp.Remove(key);
-                _ignored.Add(key); // many frames and still nothing told: not SocketCam
+                Drop(key, flow);
+                Remember(_ignored, key); // many frames and still nothing told: not SocketCam
             }
 
             return false;
@@ -209,31 +336,108 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
             flow.Listed = true;
             f.FirstSeenUs = flow.FirstSeenMicros;
             List(f);
-            flow.ReleaseHeld(options.Ports.Count == 0 ? pcap : null); // with ports, every frame was written already
+            _heldBytes -= flow.ReleaseHeld(options.Ports.Count == 0 ? pcap : null); // with ports, every frame was written already
         }
 
         return true;
     }
 
-    private TcpFlow NewTcpFlow(in PacketHeaders h, bool clientIsSource, bool midStream, long now)
+    private TcpFlow? NewTcpFlow(FlowKey key, in PacketHeaders h, bool clientIsSource, bool midStream, int ifindex, long now)
     {
+        if (_tcp.Count >= options.MaxFlows && !EvictUndecided())
+        {
+            FlowsRefused++;
+            return null;
+        }
+
         (UInt128 ca, ushort cp, UInt128 sa, ushort sp) = clientIsSource
             ? (h.SourceAddress, h.SourcePort, h.DestinationAddress, h.DestinationPort)
             : (h.DestinationAddress, h.DestinationPort, h.SourceAddress, h.SourcePort);
-        var figures = new SessionFigures("tcp", PacketHeaders.Format(ca, h.IsIPv6, cp), PacketHeaders.Format(sa, h.IsIPv6, sp), SessionFormat.V1);
-        var flow = new TcpFlow(figures, ca, cp, new StreamDissector(figures, midStream), now);
-        _tcp[FlowKey.Of(in h)] = flow;
+        var figures = new SessionFigures("tcp", PacketHeaders.Format(ca, h.IsIPv6, cp), PacketHeaders.Format(sa, h.IsIPv6, sp), SessionFormat.StreamMidway);
+        var flow = new TcpFlow(figures, ca, cp, new StreamDissector(figures, midStream), _pending, ifindex, now);
+        _tcp[key] = flow;
+        _undecided.Enqueue(key);
         return flow;
     }
 
-    private bool Udp(in PacketHeaders h, ReadOnlySpan<byte> payload, long now)
+    /// <summary>Makes room by dropping the oldest connection not told yet (a flood of SYNs cannot crowd out real sessions).</summary>
+    private bool EvictUndecided()
+    {
+        while (_undecided.TryDequeue(out FlowKey key))
+        {
+            if (_tcp.TryGetValue(key, out TcpFlow? flow) && !flow.Listed)
+            {
+                Drop(key, flow);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool Hold(TcpFlow flow, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
+    {
+        if (pcap is null || options.Ports.Count > 0 || _heldBytes + frame.Length > options.MaxHeldBytes || flow.HeldFrames >= MaxHeldFrames)
+        {
+            flow.CountUnheld();
+            return false;
+        }
+
+        flow.Hold(frame, originalLength, ethernet, now);
+        _heldBytes += frame.Length;
+        return true;
+    }
+
+    private void Drop(FlowKey key, TcpFlow flow)
+    {
+        _tcp.Remove(key);
+        _heldBytes -= flow.ReleaseHeld(null);
+        flow.ClientToServer.Release();
+        flow.ServerToClient.Release();
+    }
+
+    private void Forget(FlowKey key, TransportKind transport, string why)
+    {
+        if (transport == TransportKind.Tcp && _tcp.TryGetValue(key, out TcpFlow? tcp))
+        {
+            tcp.Figures.MarkMalformed(why);
+            Drop(key, tcp);
+        }
+        else if (transport == TransportKind.Udp && _udp.Remove(key, out UdpFlow? udp))
+        {
+            udp.Figures.MarkMalformed(why);
+        }
+
+        Remember(_ignored, key);
+    }
+
+    private static void Remember(HashSet<FlowKey> set, FlowKey key)
+    {
+        if (set.Count < 2 * MaxRemembered)
+        {
+            set.Add(key);
+        }
+    }
+
+    private bool Udp(in PacketHeaders h, ReadOnlySpan<byte> payload, int ifindex, long now)
     {
         var key = FlowKey.Of(in h);
-        if (!_udp.TryGetValue(key, out UdpFlow? flow))
+        if (_udp.TryGetValue(key, out UdpFlow? flow) && flow.InterfaceIndex != ifindex)
+        {
+            return true; // the same datagram again on another interface
+        }
+
+        if (flow is null)
         {
             bool live = DatagramDissector.IsLiveVideo(payload);
-            if (!live && !DatagramDissector.IsImageTransfer(payload))
+            if ((!live && !DatagramDissector.IsImageTransfer(payload)) || _ignored.Contains(key))
             {
+                return false;
+            }
+
+            if (_udp.Count >= options.MaxFlows)
+            {
+                FlowsRefused++;
                 return false;
             }
 
@@ -244,7 +448,7 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                     DatagramType.Welcome or DatagramType.Refuse or DatagramType.Pong => false,
                     _ => null,
                 }
-                : payload.Length > 5 && payload[5] is 0x01 or 0x04 ? true : payload.Length > 5 && payload[5] is 0x02 or 0x03 ? false : null;
+                : payload[5] is 0x01 or 0x04 ? true : payload[5] is 0x02 or 0x03 ? false : null; // DATA, DONE from the sender
             bool clientIsSource = sourceIsClient
                 ?? (options.Ports.Contains(h.DestinationPort) || (!options.Ports.Contains(h.SourcePort) && h.SourcePort > h.DestinationPort));
             (UInt128 ca, ushort cp, UInt128 sa, ushort sp) = clientIsSource
@@ -256,7 +460,7 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                 FirstSeenUs = now,
                 MidStream = live && sourceIsClient is null,
             };
-            flow = new UdpFlow(figures, ca, cp, new DatagramDissector(figures), now);
+            flow = new UdpFlow(figures, ca, cp, new DatagramDissector(figures), ifindex, now);
             _udp[key] = flow;
             List(figures);
         }
@@ -317,46 +521,52 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                 : new FlowKey(h.DestinationAddress, h.DestinationPort, h.SourceAddress, h.SourcePort);
     }
 
-    private abstract class Flow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, long now)
+    private abstract class Flow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, int interfaceIndex, long now)
     {
         public SessionFigures Figures { get; } = figures;
         public long FirstSeenMicros { get; } = now;
         public long LastSeenMicros { get; set; } = now;
 
+        /// <summary>The interface the flow was first seen on: its frames seen again elsewhere (a bridge) are not counted twice.</summary>
+        public int InterfaceIndex { get; } = interfaceIndex;
+
         public bool IsClient(UInt128 address, ushort port) => address == clientAddress && port == clientPort;
     }
 
-    private sealed class UdpFlow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, DatagramDissector dissector, long now)
-        : Flow(figures, clientAddress, clientPort, now)
+    private sealed class UdpFlow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, DatagramDissector dissector, int interfaceIndex, long now)
+        : Flow(figures, clientAddress, clientPort, interfaceIndex, now)
     {
         public DatagramDissector Dissector { get; } = dissector;
     }
 
-    private sealed class TcpFlow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, StreamDissector dissector, long now)
-        : Flow(figures, clientAddress, clientPort, now)
+    private sealed class TcpFlow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, StreamDissector dissector, PendingBudget budget, int interfaceIndex, long now)
+        : Flow(figures, clientAddress, clientPort, interfaceIndex, now)
     {
-        private List<(long Micros, byte[] Frame, int OriginalLength, bool Ethernet)>? _held = [];
+        private List<(long Micros, byte[] Frame, int OriginalLength, bool Ethernet)>? _held;
+        private long _heldBytes;
         private bool _finFromClient;
         private bool _finFromServer;
 
         public StreamDissector Dissector { get; } = dissector;
-        public TcpReassembler ClientToServer { get; } = new();
-        public TcpReassembler ServerToClient { get; } = new();
+        public TcpReassembler ClientToServer { get; } = new(budget);
+        public TcpReassembler ServerToClient { get; } = new(budget);
         public bool Listed { get; set; }
 
-        /// <summary>Keeps an opening frame until the connection is told; false when too many were kept.</summary>
-        public bool Hold(ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
-        {
-            if (_held is null || _held.Count >= MaxHeldFrames)
-            {
-                return false;
-            }
+        /// <summary>Frames seen while the connection was not told yet (held or not).</summary>
+        public int HeldFrames { get; private set; }
 
-            _held.Add((now, frame.ToArray(), originalLength, ethernet));
-            return true;
+        public void CountUnheld() => HeldFrames++;
+
+        /// <summary>Keeps an opening frame (a copy) until the connection is told.</summary>
+        public void Hold(ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
+        {
+            (_held ??= []).Add((now, frame.ToArray(), originalLength, ethernet));
+            _heldBytes += frame.Length;
+            HeldFrames++;
         }
 
-        public void ReleaseHeld(PcapWriter? pcap)
+        /// <summary>Writes the held frames (if given a writer) and lets them go; returns the bytes given back.</summary>
+        public long ReleaseHeld(PcapWriter? pcap)
         {
             if (pcap is not null && _held is not null)
             {
@@ -366,7 +576,10 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                 }
             }
 
+            long released = _heldBytes;
             _held = null;
+            _heldBytes = 0;
+            return released;
         }
 
         /// <summary>Records a FIN; true once both sides sent one.</summary>

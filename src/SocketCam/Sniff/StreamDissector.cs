@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using SocketCam.Protocol;
+using SocketCam.Transfer;
 
 namespace SocketCam.Sniff;
 
@@ -15,16 +17,16 @@ internal enum StreamVerdict
 /// <summary>
 /// Reads one TCP connection's two reassembled directions as SocketCam: the native framing (preface, then 8-byte headers,
 /// v1 or v2 by the client's preface), the image transfer's TCP_OFFER + file + TCP_RESULT, or the seed tutorials' 8-byte
-/// length + pickle. Passive and cheap: a message's header and the first bytes of its payload (<see cref="Keep"/>) are
-/// read, the rest (a video frame's picture) is only counted. A direction that breaks its format is marked malformed and
-/// read no further.
+/// length + pickle. Passive and cheap: a message's header and the fields worth showing are read (<see cref="KeepOf"/>),
+/// the rest (a video frame's picture) is only counted. A direction that breaks its format is marked malformed and read
+/// no further; one that lost bytes to the capture waits for the next segment that starts with a header.
 /// </summary>
 internal sealed class StreamDissector
 {
-    /// <summary>Bytes of a message's payload kept for reading its fields (a frame's header, a JOIN, an ERROR's text).</summary>
-    public const int Keep = 1024;
-
     private const ulong SeedLengthCap = 2UL * (40 << 20) + (64 << 10);
+
+    /// <summary>The largest file a TCP_OFFER is believed to announce (receive-image takes at most 2 GiB).</summary>
+    private const ulong ImageLengthCap = 1UL << 40;
 
     public StreamDissector(SessionFigures figures, bool midStream)
     {
@@ -33,12 +35,12 @@ internal sealed class StreamDissector
         FromServer = new Direction(this, fromClient: false);
         if (midStream)
         {
-            // Joined mid-way: no preface to read; v2's names cover v1's, the version is unknown.
+            // Joined mid-way: no preface to read; either version's types, the version unknown.
             Figures.Format = SessionFormat.StreamMidway;
             Figures.MidStream = true;
             Verdict = StreamVerdict.SocketCam;
-            FromClient.StartAtHeader();
-            FromServer.StartAtHeader();
+            FromClient.Resynchronise();
+            FromServer.Resynchronise();
         }
     }
 
@@ -47,34 +49,57 @@ internal sealed class StreamDissector
     public Direction FromServer { get; }
     public StreamVerdict Verdict { get; private set; }
 
+    /// <summary>The session's frame cap: WELCOME's, else the largest any hub takes.</summary>
+    public int MaxFrameBytes { get; private set; } = MessageNames.DefaultMaxFrameBytes;
+
     /// <summary>Messages read in whole: a mid-stream guess is trusted once a second header followed the first.</summary>
     public long Messages { get; private set; }
 
-    /// <summary>Whether these bytes, at the start of a segment of a connection not seen from its start, look like a native header.</summary>
-    public static bool LooksLikeHeader(ReadOnlySpan<byte> data) =>
-        data.Length >= 8 && MessageNames.IsKnownStream(data[0], v1: false) && data[1] == 0 && data[2] == 0 && data[3] == 0
-        && BinaryPrimitives.ReadUInt32BigEndian(data[4..]) <= MessageNames.StreamCap(data[0]);
+    /// <summary>Whether these bytes, at the start of a segment, look like a native message header of a stream whose version is unknown.</summary>
+    public static bool LooksLikeHeader(ReadOnlySpan<byte> data) => LooksLikeHeader(data, SessionFormat.StreamMidway, MessageNames.DefaultMaxFrameBytes);
+
+    private static bool LooksLikeHeader(ReadOnlySpan<byte> data, SessionFormat format, int maxFrameBytes) =>
+        data.Length >= 8 && data[0] != 0 && data[1] == 0 && data[2] == 0 && data[3] == 0
+        && BinaryPrimitives.ReadUInt32BigEndian(data[4..]) <= MessageNames.StreamCap(data[0], format, maxFrameBytes);
+
+    /// <summary>Bytes of a message's payload read for its fields: enough for each type's shown fields, never a picture.</summary>
+    private static int KeepOf(byte type) => (MessageType)type switch
+    {
+        MessageType.Hello or MessageType.Join or MessageType.Error or MessageType.Goodbye => 8192, // whole (their caps)
+        MessageType.Frame => 32,
+        MessageType.VideoFrame or MessageType.Welcome => 24,
+        _ => 0,
+    };
 
     /// <summary>One direction's parser: a state machine fed bytes in order.</summary>
     internal sealed class Direction(StreamDissector owner, bool fromClient) : IByteStreamConsumer
     {
-        private enum State { Detect, Preface, Header, Payload, ImageOffer, ImageData, ImageResult, SeedLength, SeedPayload, Done }
+        private enum State { Detect, Preface, Header, Payload, ImageOffer, ImageData, ImageResult, SeedLength, SeedPayload, Resync, Done }
 
-        private readonly byte[] _buffer = new byte[Keep];
+        private byte[] _buffer = new byte[64]; // grows to a JOIN's 8 KiB only when one comes
         private int _filled;
         private int _need = 16; // Detect: enough for every format's opening
         private State _state = State.Detect;
-        private long _remaining; // Payload / ImageData / SeedPayload: bytes still to skip
+        private long _remaining; // Payload / ImageData / SeedPayload: bytes of the message still to come
         private byte _type;
         private long _length;
 
         public bool IsDone => _state == State.Done;
 
-        internal void StartAtHeader() => Go(State.Header, 8);
+        /// <summary>Waiting for a segment that starts with a header (after a loss, or joined mid-way).</summary>
+        public bool IsResynchronising => _state == State.Resync;
+
+        /// <summary>Whether a segment starting with these bytes may carry the next header (while resynchronising).</summary>
+        public bool CanResumeAt(ReadOnlySpan<byte> segment) => LooksLikeHeader(segment, owner.Figures.Format, owner.MaxFrameBytes);
+
+        internal void Resynchronise() => _state = State.Resync;
+
+        /// <summary>The next byte starts a header (the caller saw a segment that starts like one).</summary>
+        public void ResumeAtHeader() => Go(State.Header, 8);
 
         public void Consume(ReadOnlySpan<byte> data)
         {
-            while (!data.IsEmpty && _state != State.Done)
+            while (!data.IsEmpty && _state is not (State.Done or State.Resync))
             {
                 if (_state is State.ImageData || (_state is State.Payload or State.SeedPayload && _filled >= _need))
                 {
@@ -110,13 +135,13 @@ internal sealed class StreamDissector
 
         public void Lost(long bytes)
         {
-            if (_state is State.Done || bytes == 0)
+            if (_state is State.Done or State.Resync || bytes == 0)
             {
                 return;
             }
 
-            // Inside a payload past the kept part, or in a file's bytes: nothing read was lost, the count goes on.
-            if (_state is State.ImageData || (_state is State.Payload or State.SeedPayload && _filled >= _need && bytes <= _remaining))
+            // Inside a payload past the part read, or in a file's bytes: nothing needed was lost, the count goes on.
+            if (bytes <= _remaining && (_state is State.ImageData || (_state is State.Payload or State.SeedPayload && _filled >= _need)))
             {
                 _remaining -= bytes;
                 if (_remaining == 0)
@@ -127,8 +152,9 @@ internal sealed class StreamDissector
                 return;
             }
 
-            owner.Figures.MarkMalformed($"{Side}: lost {bytes} bytes of the stream (not captured); not followed further");
-            _state = State.Done;
+            // Not the peer's fault: the capture missed bytes. A native stream picks up at the next header; the others end.
+            owner.Figures.Resyncs++;
+            _state = owner.Figures.Format is SessionFormat.V1 or SessionFormat.V2 or SessionFormat.StreamMidway ? State.Resync : State.Done;
         }
 
         private string Side => fromClient ? "from the client" : "from the server";
@@ -138,6 +164,10 @@ internal sealed class StreamDissector
             _state = state;
             _need = need;
             _filled = 0;
+            if (need > _buffer.Length)
+            {
+                _buffer = new byte[need];
+            }
         }
 
         private void Fail(string what)
@@ -161,8 +191,7 @@ internal sealed class StreamDissector
                     Header(b);
                     break;
                 case State.Payload:
-                    owner.Messages++;
-                    StreamAccounting.Message(owner.Figures, fromClient, _type, _length, b);
+                    Message(b);
                     Go(State.Header, 8);
                     break;
                 case State.ImageOffer:
@@ -200,9 +229,10 @@ internal sealed class StreamDissector
             if (magic == ProtocolConstants.Magic)
             {
                 owner.Verdict = StreamVerdict.SocketCam;
+                owner.Figures.Format = SessionFormat.StreamMidway; // until the client's preface says which version
                 Resume(b);
             }
-            else if (magic == Transfer.TransferProtocol.Magic && fromClient && b[5] == (byte)Transfer.TransferMessageType.TcpOffer)
+            else if (magic == TransferProtocol.Magic && fromClient && b[5] == (byte)TransferMessageType.TcpOffer)
             {
                 owner.Verdict = StreamVerdict.SocketCam;
                 owner.Figures.Format = SessionFormat.ImageTcp;
@@ -228,7 +258,7 @@ internal sealed class StreamDissector
             switch (owner.Figures.Format)
             {
                 case SessionFormat.ImageTcp:
-                    Go(fromClient ? State.ImageOffer : State.ImageResult, fromClient ? 24 : 16);
+                    Go(fromClient ? State.ImageOffer : State.ImageResult, fromClient ? TransferProtocol.TcpOfferBytes : TransferProtocol.TcpResultBytes);
                     break;
                 case SessionFormat.Seed:
                     if (fromClient)
@@ -260,11 +290,13 @@ internal sealed class StreamDissector
             if (fromClient)
             {
                 // The session's version is the client's (§4.1).
-                owner.Figures.Format = version == 2 ? SessionFormat.V2 : SessionFormat.V1;
                 if (version is not (1 or 2))
                 {
-                    owner.Figures.MarkMalformed($"from the client: preface version {version}");
+                    Fail($"preface version {version}");
+                    return;
                 }
+
+                owner.Figures.Format = version == 2 ? SessionFormat.V2 : SessionFormat.V1;
             }
 
             Go(State.Header, 8);
@@ -274,65 +306,165 @@ internal sealed class StreamDissector
         {
             _type = b[0];
             _length = BinaryPrimitives.ReadUInt32BigEndian(b[4..]);
-            bool v1 = owner.Figures.Format == SessionFormat.V1;
-            bool optional = !v1 && (_type & 0x80) != 0;
-            if (!optional && !MessageNames.IsKnownStream(_type, v1))
+            long cap = MessageNames.StreamCap(_type, owner.Figures.Format, owner.MaxFrameBytes);
+            if (cap < 0)
             {
-                Fail($"unknown message type 0x{_type:X2}");
+                Fail($"message type 0x{_type:X2} ({MessageNames.OfStream(_type)}) is not one of {owner.Figures.FormatName}'s");
                 return;
             }
 
-            if (_length > MessageNames.StreamCap(_type))
+            if (_length > cap)
             {
-                Fail($"{MessageNames.OfStream(_type)} of {_length} bytes is over its cap of {MessageNames.StreamCap(_type)}");
+                Fail($"{MessageNames.OfStream(_type)} of {_length} bytes is over its cap of {cap}");
                 return;
             }
 
             if (_length == 0)
             {
-                owner.Messages++;
-                StreamAccounting.Message(owner.Figures, fromClient, _type, 0, []);
+                Message([]);
                 Go(State.Header, 8);
                 return;
             }
 
-            Go(State.Payload, (int)Math.Min(_length, Keep));
+            Go(State.Payload, (int)Math.Min(_length, KeepOf(_type))); // 0: the whole payload is skipped
             _remaining = _length;
+        }
+
+        private void Message(ReadOnlySpan<byte> kept)
+        {
+            owner.Messages++;
+            SessionFigures f = owner.Figures;
+            f.CountMessage(fromClient, MessageNames.OfStream(_type));
+            try
+            {
+                Fields(kept);
+            }
+            catch (ProtocolException ex)
+            {
+                f.MarkMalformed($"{Side}: {MessageNames.OfStream(_type)}: {ex.Message}");
+            }
+        }
+
+        /// <summary>The fields worth showing; each read only from what <see cref="KeepOf"/> kept, bounds checked.</summary>
+        private void Fields(ReadOnlySpan<byte> p)
+        {
+            SessionFigures f = owner.Figures;
+            switch ((MessageType)_type)
+            {
+                case MessageType.Hello:
+                {
+                    HelloMessage hello = MessageParser.ParseHello(new ReadOnlySequence<byte>(p.ToArray()));
+                    f.Room = hello.Room;
+                    f.Role = hello.Role == PeerRole.Publisher ? "publisher" : "viewer";
+                    break;
+                }
+
+                case MessageType.Join:
+                {
+                    JoinMessage join = MessageParserV2.ParseJoin(p);
+                    f.Room = join.Room;
+                    f.Name = PrintableText.Of(join.Name);
+                    f.Role = join.Hidden ? "hidden" : "participant";
+                    break;
+                }
+
+                case MessageType.Welcome when !fromClient && p.Length >= 20:
+                    owner.MaxFrameBytes = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(p[16..]), int.MaxValue);
+                    break;
+                case MessageType.VideoFrame when p.Length >= 24:
+                {
+                    TrackFigures t = f.Track("video", fromClient);
+                    t.Codec = SessionFigures.CodecName(p[0]);
+                    t.Width = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
+                    t.Height = BinaryPrimitives.ReadUInt16BigEndian(p[4..]);
+                    t.Count(_length - 24, keyframe: true);
+                    break;
+                }
+
+                case MessageType.Frame when p.Length >= 32:
+                {
+                    uint participant = BinaryPrimitives.ReadUInt32BigEndian(p);
+                    ushort track = BinaryPrimitives.ReadUInt16BigEndian(p[4..]);
+                    int ext = BinaryPrimitives.ReadUInt16BigEndian(p[10..]);
+                    if (32 + ext > _length)
+                    {
+                        throw new ProtocolException(ErrorCode.Malformed, $"ext_len {ext} runs past the message's {_length} bytes");
+                    }
+
+                    TrackFigures t = f.Track(fromClient ? $"t{track}" : $"p{participant}/t{track}", fromClient);
+                    t.Kind = p[6] == 2 ? "audio" : p[6] == 1 ? "video" : $"kind-{p[6]}";
+                    t.Codec = SessionFigures.CodecName(p[7]);
+                    if (p[6] == 1)
+                    {
+                        t.Width = BinaryPrimitives.ReadUInt16BigEndian(p[12..]);
+                        t.Height = BinaryPrimitives.ReadUInt16BigEndian(p[14..]);
+                    }
+
+                    t.Count(_length - 32 - ext, keyframe: (p[8] & 1) != 0);
+                    break;
+                }
+
+                case MessageType.ChatSend:
+                    f.ChatSent++;
+                    break;
+                case MessageType.ChatMessage:
+                    f.ChatReceived++;
+                    break;
+                case MessageType.ChatHistory:
+                    f.ChatHistory++;
+                    break;
+                case MessageType.KeyframeRequest:
+                    f.KeyframeRequests++;
+                    break;
+                case MessageType.Error or MessageType.Goodbye when p.Length >= 4:
+                {
+                    ushort code = BinaryPrimitives.ReadUInt16BigEndian(p);
+                    int textLength = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(p[2..]), p.Length - 4);
+                    string text = StreamAccounting.Text(p.Slice(4, textLength));
+                    f.EndReason = $"{MessageNames.OfStream(_type)} {StreamAccounting.ErrorName(code)}{(text.Length > 0 ? ": " + text : "")} ({(fromClient ? "client" : "server")})";
+                    break;
+                }
+            }
         }
 
         private void ImageOffer(ReadOnlySpan<byte> b)
         {
-            if (BinaryPrimitives.ReadUInt32BigEndian(b) != Transfer.TransferProtocol.Magic || b[5] != (byte)Transfer.TransferMessageType.TcpOffer)
+            TcpOfferStatus status = TcpTransferHeader.TryParseOffer(b, out ulong length, out _);
+            if (status != TcpOfferStatus.Valid)
             {
-                Fail("expected TCP_OFFER");
+                Fail(status == TcpOfferStatus.UnsupportedVersion ? $"TCP_OFFER of version {b[4]}" : "expected TCP_OFFER");
                 return;
             }
 
             owner.Figures.CountMessage(true, "TCP_OFFER");
-            long length = (long)BinaryPrimitives.ReadUInt64BigEndian(b[8..]);
-            owner.Figures.ImageLength = length;
-            owner.Figures.Track("file", true).Count(length, keyframe: false);
+            if (length > ImageLengthCap)
+            {
+                Fail($"TCP_OFFER announces {length} bytes");
+                return;
+            }
+
+            owner.Figures.ImageLength = (long)length;
+            owner.Figures.Track("file", true).Count((long)length, keyframe: false);
             if (length == 0)
             {
-                Go(State.ImageResult, 16);
+                Go(State.ImageResult, TransferProtocol.TcpResultBytes);
                 return;
             }
 
             _state = State.ImageData;
-            _remaining = length;
+            _remaining = (long)length;
         }
 
         private void ImageResult(ReadOnlySpan<byte> b)
         {
-            if (BinaryPrimitives.ReadUInt32BigEndian(b) != Transfer.TransferProtocol.Magic || b[5] != (byte)Transfer.TransferMessageType.TcpResult)
+            if (!TcpTransferHeader.TryParseResult(b, out TransferCode code, out _))
             {
                 Fail(fromClient ? "bytes after the file" : "expected TCP_RESULT");
                 return;
             }
 
             owner.Figures.CountMessage(fromClient, "TCP_RESULT");
-            ushort code = BinaryPrimitives.ReadUInt16BigEndian(b[6..]);
-            owner.Figures.EndReason = code == 0 ? "TCP_RESULT ok" : $"TCP_RESULT {StreamAccounting.TransferCodeName(code)}";
+            owner.Figures.EndReason = code == 0 ? "TCP_RESULT ok" : $"TCP_RESULT {StreamAccounting.TransferCodeName((ushort)code)}";
             _state = State.Done;
         }
 
@@ -346,103 +478,20 @@ internal sealed class StreamDissector
             }
 
             _length = (long)length;
-            _remaining = (long)length;
             Go(State.SeedPayload, (int)Math.Min(length, 16));
             _remaining = (long)length;
         }
     }
 }
 
-/// <summary>A whole stream message's effect on the figures: its count, and the fields worth showing.</summary>
+/// <summary>Names and text for the figures.</summary>
 internal static class StreamAccounting
 {
-    public static void Message(SessionFigures f, bool fromClient, byte type, long length, ReadOnlySpan<byte> p)
-    {
-        f.CountMessage(fromClient, MessageNames.OfStream(type));
-        try
-        {
-            Fields(f, fromClient, (MessageType)type, length, p);
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            f.MarkMalformed($"{(fromClient ? "from the client" : "from the server")}: {MessageNames.OfStream(type)} shorter than its fields");
-        }
-    }
-
-    private static void Fields(SessionFigures f, bool fromClient, MessageType type, long length, ReadOnlySpan<byte> p)
-    {
-        switch (type)
-        {
-            case MessageType.Hello when p.Length >= 2:
-                f.Role = p[0] == 1 ? "publisher" : p[0] == 2 ? "viewer" : $"role {p[0]}";
-                f.Room = Text(p.Slice(2, p[1]));
-                break;
-            case MessageType.Join when p.Length >= 11:
-            {
-                int roomLength = p[10];
-                f.Room = Text(p.Slice(11, roomLength));
-                int at = 11 + roomLength;
-                f.Name = Text(p.Slice(at + 1, p[at]));
-                f.Role = (BinaryPrimitives.ReadUInt16BigEndian(p[8..]) & 1) != 0 ? "hidden" : "participant";
-                break;
-            }
-
-            case MessageType.VideoFrame when p.Length >= 24:
-            {
-                TrackFigures t = f.Track("video", fromClient);
-                t.Codec = SessionFigures.CodecName(p[0]);
-                t.Width = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
-                t.Height = BinaryPrimitives.ReadUInt16BigEndian(p[4..]);
-                t.Count(length - 24, keyframe: true);
-                break;
-            }
-
-            case MessageType.Frame when p.Length >= 32:
-            {
-                uint participant = BinaryPrimitives.ReadUInt32BigEndian(p);
-                ushort track = BinaryPrimitives.ReadUInt16BigEndian(p[4..]);
-                int ext = BinaryPrimitives.ReadUInt16BigEndian(p[10..]);
-                TrackFigures t = f.Track(fromClient ? $"t{track}" : $"p{participant}/t{track}", fromClient);
-                t.Kind = p[6] == 2 ? "audio" : p[6] == 1 ? "video" : $"kind-{p[6]}";
-                t.Codec = SessionFigures.CodecName(p[7]);
-                if (p[6] == 1)
-                {
-                    t.Width = BinaryPrimitives.ReadUInt16BigEndian(p[12..]);
-                    t.Height = BinaryPrimitives.ReadUInt16BigEndian(p[14..]);
-                }
-
-                t.Count(length - 32 - ext, keyframe: (p[8] & 1) != 0);
-                break;
-            }
-
-            case MessageType.ChatSend:
-                f.ChatSent++;
-                break;
-            case MessageType.ChatMessage:
-                f.ChatReceived++;
-                break;
-            case MessageType.ChatHistory:
-                f.ChatHistory++;
-                break;
-            case MessageType.KeyframeRequest:
-                f.KeyframeRequests++;
-                break;
-            case MessageType.Error or MessageType.Goodbye when p.Length >= 4:
-            {
-                ushort code = BinaryPrimitives.ReadUInt16BigEndian(p);
-                int textLength = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
-                string text = Text(p.Slice(4, Math.Min(textLength, p.Length - 4)));
-                f.EndReason = $"{MessageNames.OfStream((byte)type)} {ErrorName(code)}{(text.Length > 0 ? ": " + text : "")} ({(fromClient ? "client" : "server")})";
-                break;
-            }
-        }
-    }
-
     public static string ErrorName(ushort code) =>
         Enum.IsDefined((ErrorCode)code) ? ((ErrorCode)code).ToWireName() : code.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public static string TransferCodeName(ushort code) =>
-        Enum.IsDefined((Transfer.TransferCode)code) ? ((Transfer.TransferCode)code).ToString() : $"code {code}";
+        Enum.IsDefined((TransferCode)code) ? ((TransferCode)code).ToString() : $"code {code}";
 
     /// <summary>A peer's text, made safe to print (control characters replaced).</summary>
     public static string Text(ReadOnlySpan<byte> bytes) => PrintableText.Of(Encoding.UTF8.GetString(bytes));

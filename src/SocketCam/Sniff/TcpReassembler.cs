@@ -5,26 +5,61 @@ internal interface IByteStreamConsumer
 {
     void Consume(ReadOnlySpan<byte> data);
 
-    /// <summary><paramref name="bytes"/> of the stream are gone (not captured, or the out-of-order store overflowed).</summary>
+    /// <summary><paramref name="bytes"/> of the stream are gone (not captured, or a hole was given up).</summary>
     void Lost(long bytes);
 }
 
-/// <summary>
-/// One direction of a TCP connection put back in order, passively: from the SYN (or the first segment seen), each
-/// segment's bytes go to the consumer once, in sequence order. Retransmitted bytes are counted and not repeated;
-/// segments ahead of a hole wait (copied, at most <see cref="MaxPendingBytes"/>) until it is filled. When they would
-/// need more, the hole is given up: the consumer is told how many bytes were lost and goes on after them.
-/// </summary>
-internal sealed class TcpReassembler
+/// <summary>Bytes held ahead of holes by every direction of every connection, together: one cap for the whole sniffer.</summary>
+internal sealed class PendingBudget(long limit)
 {
-    /// <summary>Bytes held ahead of a hole, per direction, before the hole is written off.</summary>
-    public const int MaxPendingBytes = 8 << 20;
+    public long Limit { get; } = limit;
+    public long Used { get; private set; }
 
-    private readonly List<(uint Sequence, byte[] Data)> _pending = [];
+    public bool TryTake(long bytes)
+    {
+        if (Used + bytes > Limit)
+        {
+            return false;
+        }
+
+        Used += bytes;
+        return true;
+    }
+
+    public void Give(long bytes) => Used -= bytes;
+}
+
+/// <summary>
+/// One direction of a TCP connection put back in order, passively: from the SYN (or a segment chosen to start at), each
+/// segment's bytes go to the consumer once, in sequence order. Retransmitted bytes are counted and not repeated;
+/// segments ahead of a hole wait (copied) until it is filled. A sniffer sees no retransmission of what it missed itself,
+/// so a hole is given up (the consumer is told how many bytes were lost) once segments waited behind it for
+/// <see cref="HoleTimeoutMicros"/>, or would take more than <see cref="MaxPendingBytes"/>, <see cref="MaxPendingSegments"/>
+/// or the shared <see cref="PendingBudget"/>.
+/// </summary>
+internal sealed class TcpReassembler(PendingBudget budget)
+{
+    public const int MaxPendingBytes = 8 << 20;
+    public const int MaxPendingSegments = 1024;
+
+    /// <summary>A real sender repairs a loss within a few round trips; a hole older than this is the capture's own.</summary>
+    public const long HoleTimeoutMicros = 1_000_000;
+
+    // Sorted by distance from _next (every entry is ahead of it): the one to deliver next is first.
+    private readonly List<Pending> _pending = [];
     private uint _next;
     private int _pendingBytes;
+    private long _holeSinceMicros;
+
+    private readonly record struct Pending(uint Sequence, byte[] Data, int Captured, int Wire);
 
     public bool Synchronised { get; private set; }
+
+    /// <summary>The sequence number of the next byte expected.</summary>
+    public uint Next => _next;
+
+    /// <summary>The initial sequence number from the SYN, if one was seen.</summary>
+    public uint? InitialSequence { get; private set; }
 
     /// <summary>Segments (or parts) that carried bytes already delivered: TCP retransmissions as the wire shows them.</summary>
     public long Retransmissions { get; private set; }
@@ -32,32 +67,36 @@ internal sealed class TcpReassembler
     /// <summary>Segments that arrived ahead of a hole (reordered, or after a loss the sender then repaired).</summary>
     public long OutOfOrder { get; private set; }
 
-    /// <summary>Holes written off, and their bytes.</summary>
+    /// <summary>Holes given up, and the bytes lost to them or to captures cut short.</summary>
     public long Gaps { get; private set; }
     public long LostBytes { get; private set; }
 
-    /// <summary>Bytes delivered in order.</summary>
-    public long Delivered { get; private set; }
-
     public void Syn(uint sequence)
     {
+        if (Synchronised && InitialSequence == sequence)
+        {
+            return; // a retransmitted SYN or SYN-ACK
+        }
+
+        Clear();
+        InitialSequence = sequence;
         _next = sequence + 1;
         Synchronised = true;
-        _pending.Clear();
-        _pendingBytes = 0;
     }
 
     /// <summary>Starts following a connection already under way at this segment's sequence number.</summary>
     public void StartAt(uint sequence)
     {
+        Clear();
         _next = sequence;
         Synchronised = true;
     }
 
-    /// <param name="capturedLength">bytes of <paramref name="data"/> the capture kept: a shorter frame's tail is lost.</param>
-    public void Segment(uint sequence, ReadOnlySpan<byte> data, int wireLength, IByteStreamConsumer consumer)
+    /// <param name="data">what the capture kept of the segment's payload</param>
+    /// <param name="wireLength">the payload's length on the wire: a longer one than <paramref name="data"/> lost its tail</param>
+    public void Segment(uint sequence, ReadOnlySpan<byte> data, int wireLength, long nowMicros, IByteStreamConsumer consumer)
     {
-        if (!Synchronised || wireLength == 0)
+        if (!Synchronised || wireLength <= 0)
         {
             return;
         }
@@ -65,13 +104,12 @@ internal sealed class TcpReassembler
         int behind = (int)(_next - sequence);
         if (behind > 0)
         {
+            Retransmissions++; // all old, or part old and part new: counted once, only the new bytes delivered
             if (behind >= wireLength)
             {
-                Retransmissions++;
                 return;
             }
 
-            Retransmissions++; // part old, part new: count it once, deliver only the new bytes
             sequence += (uint)behind;
             wireLength -= behind;
             data = behind < data.Length ? data[behind..] : [];
@@ -85,26 +123,46 @@ internal sealed class TcpReassembler
         }
 
         OutOfOrder++;
-        if (_pendingBytes + wireLength > MaxPendingBytes)
+        if (_pending.Count == 0)
         {
-            WriteOffHole(consumer);
-            if (sequence == _next)
+            _holeSinceMicros = nowMicros;
+        }
+
+        while (_pending.Count > 0
+            && (nowMicros - _holeSinceMicros > HoleTimeoutMicros || _pendingBytes + wireLength > MaxPendingBytes
+                || _pending.Count >= MaxPendingSegments || budget.Used + wireLength > budget.Limit))
+        {
+            GiveUpHole(consumer, nowMicros);
+            if (sequence == _next || (int)(_next - sequence) > 0)
             {
-                Deliver(data, wireLength, consumer);
-                Drain(consumer);
+                Segment(sequence, data, wireLength, nowMicros, consumer); // the segment may now be next (or old)
                 return;
             }
         }
 
-        byte[] copy = new byte[wireLength]; // a missing tail (short capture) stays zero and is reported lost on delivery
-        data[..Math.Min(data.Length, wireLength)].CopyTo(copy);
-        _pending.Add((sequence, copy));
+        int captured = Math.Min(data.Length, wireLength);
+        if (!budget.TryTake(captured))
+        {
+            // No room to wait (the whole sniffer's budget is spent): the hole is given up now.
+            long hole = (uint)(sequence - _next);
+            Gaps++;
+            LostBytes += hole;
+            _next = sequence;
+            consumer.Lost(hole);
+            Deliver(data, wireLength, consumer);
+            return;
+        }
+
+        var pending = new Pending(sequence, data[..captured].ToArray(), captured, wireLength);
+        int at = _pending.FindIndex(p => (int)(p.Sequence - sequence) > 0);
+        _pending.Insert(at < 0 ? _pending.Count : at, pending);
         _pendingBytes += wireLength;
     }
 
     private void Deliver(ReadOnlySpan<byte> data, int wireLength, IByteStreamConsumer consumer)
     {
         int kept = Math.Min(data.Length, wireLength);
+        _next += (uint)wireLength; // first: the consumer may look at Next
         if (kept > 0)
         {
             consumer.Consume(data[..kept]);
@@ -115,65 +173,58 @@ internal sealed class TcpReassembler
             LostBytes += wireLength - kept;
             consumer.Lost(wireLength - kept);
         }
-
-        _next += (uint)wireLength;
-        Delivered += wireLength;
     }
 
     private void Drain(IByteStreamConsumer consumer)
     {
-        bool progress = true;
-        while (progress && _pending.Count > 0)
+        while (_pending.Count > 0)
         {
-            progress = false;
-            for (int i = 0; i < _pending.Count; i++)
+            Pending p = _pending[0];
+            int behind = (int)(_next - p.Sequence);
+            if (behind < 0)
             {
-                (uint seq, byte[] bytes) = _pending[i];
-                int behind = (int)(_next - seq);
-                if (behind < 0)
-                {
-                    continue;
-                }
+                return;
+            }
 
-                _pending.RemoveAt(i);
-                _pendingBytes -= bytes.Length;
-                if (behind < bytes.Length)
-                {
-                    Deliver(bytes.AsSpan(behind), bytes.Length - behind, consumer);
-                }
-                else
-                {
-                    Retransmissions++;
-                }
-
-                progress = true;
-                break;
+            _pending.RemoveAt(0);
+            int wire = p.Wire;
+            _pendingBytes -= wire;
+            budget.Give(p.Captured);
+            if (behind < wire)
+            {
+                Deliver(behind < p.Captured ? p.Data.AsSpan(behind, p.Captured - behind) : [], wire - behind, consumer);
+            }
+            else
+            {
+                Retransmissions++;
             }
         }
     }
 
-    /// <summary>Gives the hole up: on from the earliest waiting segment.</summary>
-    private void WriteOffHole(IByteStreamConsumer consumer)
+    /// <summary>Gives the first hole up: on from the earliest waiting segment.</summary>
+    private void GiveUpHole(IByteStreamConsumer consumer, long nowMicros)
     {
-        if (_pending.Count == 0)
-        {
-            return;
-        }
-
         uint earliest = _pending[0].Sequence;
-        foreach ((uint seq, _) in _pending)
-        {
-            if ((int)(seq - earliest) < 0)
-            {
-                earliest = seq;
-            }
-        }
-
         long hole = (uint)(earliest - _next);
         Gaps++;
         LostBytes += hole;
-        consumer.Lost(hole);
         _next = earliest;
+        consumer.Lost(hole);
         Drain(consumer);
+        _holeSinceMicros = nowMicros;
     }
+
+    private void Clear()
+    {
+        foreach (Pending p in _pending)
+        {
+            budget.Give(p.Captured);
+        }
+
+        _pending.Clear();
+        _pendingBytes = 0;
+    }
+
+    /// <summary>Gives back what waits (the connection is done with).</summary>
+    public void Release() => Clear();
 }
