@@ -431,15 +431,27 @@ local function track_description(rd, t, pinfo)
     return tid, kind, codec, a, b, name
 end
 
-local function participant_record(rd, tree, pinfo)
+-- One length-prefixed record (§4.5): record_len read and checked against the message, the fields read by
+-- body(sub, t) within it, and the reader moved past the record whatever the body managed (a record may be longer
+-- than this version's fields, or cut short). Returns what body returned.
+local function framed_record(rd, tree, pinfo, title, body)
     local start = rd.off
     local rl_r = rd:range(2, "record_len")
     local rl = rl_r:uint()
-    local t = tree:add(rd.tvb(start, math.min(math.max(rl, 2), rd.limit - start)), "Participant record")
+    local t = tree:add(rd.tvb(start, math.min(math.max(rl, 2), rd.limit - start)), title)
     local rlit = t:add(f["record_len"], rl_r)
-    local sub = reader(rd.tvb, t, rd.off, math.min(start + rl, rd.limit), "participant record")
+    local sub = reader(rd.tvb, t, rd.off, math.min(start + rl, rd.limit), string.lower(title))
     if start + rl > rd.limit then bad(rlit, pinfo, "record runs past the message") end
-    local ok, err = pcall(function()
+    local result
+    local ok, err = pcall(function() result = body(sub, t) end)
+    if not ok and err ~= TRUNC then error(err) end
+    rd.off = math.min(start + math.max(rl, 2), rd.limit)
+    if not ok then error(TRUNC) end
+    return result
+end
+
+local function participant_record(rd, tree, pinfo)
+    framed_record(rd, tree, pinfo, "Participant record", function(sub, t)
         sub:u8(f["participant.transport"])
         sub:u8(f["participant.flags"])
         local pid = sub:u32(f["participant_id"])
@@ -447,53 +459,31 @@ local function participant_record(rd, tree, pinfo)
         local name = sub:lstr(nil, 1, f["name"], 64, 0)
         t:append_text(string.format(": p%d %q", pid, short_text(name, 30)))
     end)
-    if not ok and err ~= TRUNC then error(err) end
-    rd.off = math.min(start + math.max(rl, 2), rd.limit)
-    if not ok then error(TRUNC) end
 end
 
 local function track_record(rd, tree, pinfo)
-    local start = rd.off
-    local rl_r = rd:range(2, "record_len")
-    local rl = rl_r:uint()
-    local t = tree:add(rd.tvb(start, math.min(math.max(rl, 2), rd.limit - start)), "Track record")
-    local rlit = t:add(f["record_len"], rl_r)
-    local sub = reader(rd.tvb, t, rd.off, math.min(start + rl, rd.limit), "track record")
-    if start + rl > rd.limit then bad(rlit, pinfo, "record runs past the message") end
-    local ok, err = pcall(function()
+    framed_record(rd, tree, pinfo, "Track record", function(sub, t)
         sub:u8(f["state"])
         sub:skip(1)
         local pid = sub:u32(f["participant_id"])
-        local tid, kind, codec, a, b, name = track_description(sub, t, pinfo)
-        local txt, tr = sub:lstr(f["text_len"], 2, f["text"], 1024, 0)
+        local tid, kind, codec = track_description(sub, t, pinfo)
+        sub:lstr(f["text_len"], 2, f["text"], 1024, 0)
         t:append_text(string.format(": p%d t%d %s %s", pid, tid, vname(kinds, kind), vname(codec_short, codec)))
     end)
-    if not ok and err ~= TRUNC then error(err) end
-    rd.off = math.min(start + math.max(rl, 2), rd.limit)
-    if not ok then error(TRUNC) end
 end
 
+-- Returns the message's text ("" when the record was cut before it).
 local function chat_record(rd, tree, pinfo)
-    local start = rd.off
-    local rl_r = rd:range(2, "record_len")
-    local rl = rl_r:uint()
-    local t = tree:add(rd.tvb(start, math.min(math.max(rl, 2), rd.limit - start)), "Chat record")
-    local rlit = t:add(f["record_len"], rl_r)
-    local sub = reader(rd.tvb, t, rd.off, math.min(start + rl, rd.limit), "chat record")
-    if start + rl > rd.limit then bad(rlit, pinfo, "record runs past the message") end
     local text = ""
-    local ok, err = pcall(function()
+    framed_record(rd, tree, pinfo, "Chat record", function(sub, t)
         local seq = sub:u64(f["chat.seq"])
         sub:i64(f["chat.sent_at_us"])
-        local pid = sub:u32(f["participant_id"])
+        sub:u32(f["participant_id"])
         sub:u64(f["chat.client_msg_id"])
         local name = sub:lstr(nil, 1, f["name"], 64, 0)
         text = sub:lstr(nil, 2, f["chat.text"], 4096, 1)
         t:append_text(string.format(": #%s %s: %q", tostring(seq), short_text(name, 20), short_text(text)))
     end)
-    if not ok and err ~= TRUNC then error(err) end
-    rd.off = math.min(start + math.max(rl, 2), rd.limit)
-    if not ok then error(TRUNC) end
     return text
 end
 

@@ -140,6 +140,21 @@ internal sealed class SessionFigures(string transport, string client, string ser
 
     private long _lastTickUs;
 
+    /// <summary>A packet of the session: its payload bytes by direction, and the time it was seen.</summary>
+    public void CountPacket(bool fromClient, long payloadBytes, long nowUs)
+    {
+        Packets++;
+        LastSeenUs = nowUs;
+        if (fromClient)
+        {
+            BytesFromClient += payloadBytes;
+        }
+        else
+        {
+            BytesFromServer += payloadBytes;
+        }
+    }
+
     public void CountMessage(bool fromClient, string name)
     {
         SortedDictionary<string, long> counts = fromClient ? MessagesFromClient : MessagesFromServer;

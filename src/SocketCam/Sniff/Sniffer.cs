@@ -274,16 +274,7 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         }
 
         SessionFigures f = flow.Figures;
-        f.Packets++;
-        f.LastSeenUs = now;
-        if (fromClient)
-        {
-            f.BytesFromClient += h.PayloadLength;
-        }
-        else
-        {
-            f.BytesFromServer += h.PayloadLength;
-        }
+        f.CountPacket(fromClient, h.PayloadLength, now);
 
         f.Retransmissions = flow.ClientToServer.Retransmissions + flow.ServerToClient.Retransmissions;
         f.OutOfOrder = flow.ClientToServer.OutOfOrder + flow.ServerToClient.OutOfOrder;
@@ -467,18 +458,7 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
 
         flow.LastSeenMicros = now;
         bool fromClient = flow.IsClient(h.SourceAddress, h.SourcePort);
-        SessionFigures f = flow.Figures;
-        f.Packets++;
-        f.LastSeenUs = now;
-        if (fromClient)
-        {
-            f.BytesFromClient += payload.Length;
-        }
-        else
-        {
-            f.BytesFromServer += payload.Length;
-        }
-
+        flow.Figures.CountPacket(fromClient, payload.Length, now);
         flow.Dissector.Datagram(fromClient, payload);
         return true;
     }
