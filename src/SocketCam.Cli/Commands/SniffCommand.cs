@@ -152,10 +152,10 @@ internal static class SniffCommand
 
     private static void Hand(PacketSocket socket, Sniffer sniffer, ReadOnlySpan<byte> frame, int original, PacketOrigin origin, bool timestamps)
     {
-        long now = (timestamps ? socket.LastFrameMicros() : null) ?? Clock.NowMicros();
+        long? captured = timestamps ? socket.LastFrameMicros() : null; // the wall clock, for the file only
         lock (sniffer.Sync)
         {
-            sniffer.OnFrame(frame, original, origin, now);
+            sniffer.OnFrame(frame, original, origin, Clock.NowMicros(), captured);
         }
     }
 }

@@ -11,14 +11,15 @@ namespace SocketCam.Sniff;
 /// Frames are followed per direction by frame id: complete (every data fragment seen, or rebuildable from parity),
 /// incomplete (given up), fragments seen twice (resends after a NACK).
 /// </summary>
-internal sealed class DatagramDissector(SessionFigures figures)
+internal sealed class DatagramDissector(SessionFigures figures, PendingBudget bitmaps)
 {
-    private readonly FrameProgress _fromClient = new();
-    private readonly FrameProgress _fromServer = new();
+    private readonly FrameProgress _fromClient = new(bitmaps);
+    private readonly FrameProgress _fromServer = new(bitmaps);
     /// <summary>Parts of one transfer told apart (a bitmap): more than this (a 4.8 GB file) are counted without it.</summary>
     private const int MaxTrackedParts = 1 << 22;
 
     private ulong[] _imageParts = [];
+    private bool _haveTransfer;
     private ulong _transferId;
 
     public SessionFigures Figures { get; } = figures;
@@ -244,10 +245,14 @@ internal sealed class DatagramDissector(SessionFigures figures)
                 ok = UdpChunkHeader.TryParse(d, out UdpChunkHeader h, out _, out _);
                 if (ok)
                 {
-                    if (h.TransferId != _transferId || _imageParts.Length == 0)
+                    if (!_haveTransfer || h.TransferId != _transferId)
                     {
-                        _transferId = h.TransferId; // a new transfer: its own parts
-                        _imageParts = new ulong[h.Count <= MaxTrackedParts ? (h.Count + 63) / 64 : 0];
+                        // A new transfer: its own parts, told apart by a bitmap when it is not too large for the budget.
+                        _haveTransfer = true;
+                        _transferId = h.TransferId;
+                        bitmaps.Give(_imageParts.Length * 8L);
+                        int words = (h.Count + 63) / 64;
+                        _imageParts = h.Count <= MaxTrackedParts && bitmaps.TryTake(words * 8L) ? new ulong[words] : [];
                         Figures.ImagePartsSeen = 0;
                     }
 
@@ -307,6 +312,15 @@ internal sealed class DatagramDissector(SessionFigures figures)
         }
     }
 
+    /// <summary>Gives back what the flow's bitmaps took (the flow is done with).</summary>
+    public void Release()
+    {
+        bitmaps.Give(_imageParts.Length * 8L);
+        _imageParts = [];
+        _fromClient.Release();
+        _fromServer.Release();
+    }
+
     /// <summary>Marks a part seen; false when it was already (a resend). Without a bitmap (a huge transfer) every part is new.</summary>
     private bool FirstTime(int index)
     {
@@ -321,12 +335,15 @@ internal sealed class DatagramDissector(SessionFigures figures)
         return first;
     }
 
-    private enum FragmentOutcome { Stored, Duplicate, Completed, Stale }
+    private enum FragmentOutcome { Stored, Duplicate, Completed, Stale, Untracked }
 
-    /// <summary>One direction's frames in flight by frame id: which fragments were seen, and whether the frame is whole.</summary>
-    private sealed class FrameProgress
+    /// <summary>
+    /// One direction's frames in flight by frame id: which fragments were seen, and whether the frame is whole. Each
+    /// frame's bitmap (up to 8 KiB) is taken from the sniffer's shared budget; without room the frame is not followed.
+    /// </summary>
+    private sealed class FrameProgress(PendingBudget budget)
     {
-        private const int Window = 64;
+        private const int Window = 16;
         private readonly Dictionary<uint, Frame> _frames = [];
         private uint _newest;
         private bool _any;
@@ -340,6 +357,12 @@ internal sealed class DatagramDissector(SessionFigures figures)
                 if (_any && (int)(h.FrameId - _newest) < -Window)
                 {
                     return FragmentOutcome.Stale; // long finished or given up
+                }
+
+                int words = (h.DataCount + UdpWire.ParityCount(h.DataCount, h.Group) + 63) / 64;
+                if (!budget.TryTake(words * 8L))
+                {
+                    return FragmentOutcome.Untracked;
                 }
 
                 frame = new Frame(h.DataCount, h.Group);
@@ -381,14 +404,27 @@ internal sealed class DatagramDissector(SessionFigures figures)
                         GivenUp++;
                     }
 
+                    budget.Give(f.Bytes);
                     _frames.Remove(id);
                 }
             }
         }
 
+        public void Release()
+        {
+            foreach (Frame f in _frames.Values)
+            {
+                budget.Give(f.Bytes);
+            }
+
+            _frames.Clear();
+        }
+
         private sealed class Frame(int dataCount, int group)
         {
             private readonly ulong[] _seen = new ulong[(dataCount + UdpWire.ParityCount(dataCount, group) + 63) / 64];
+
+            public long Bytes => _seen.Length * 8L;
             private int _data;
             private int _parity;
 

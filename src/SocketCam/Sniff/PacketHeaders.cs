@@ -75,7 +75,7 @@ internal readonly struct PacketHeaders
             int ihl = (frame[offset] & 0x0F) * 4;
             int total = BinaryPrimitives.ReadUInt16BigEndian(frame[(offset + 2)..]);
             ushort fragment = BinaryPrimitives.ReadUInt16BigEndian(frame[(offset + 6)..]);
-            if (ihl < 20 || total < ihl || (fragment & 0x3FFF) != 0) // a fragment: SocketCam never sends one (1200-byte datagrams)
+            if (ihl < 20 || (total != 0 && total < ihl) || (fragment & 0x3FFF) != 0) // a fragment: SocketCam never sends one (1200-byte datagrams)
             {
                 return false;
             }

@@ -19,6 +19,9 @@ internal sealed record SnifferOptions
 
     /// <summary>Opening frames held for --pcap until their connection is told, all connections together. Default 64 MiB.</summary>
     public long MaxHeldBytes { get; init; } = 64L << 20;
+
+    /// <summary>UDP flows' fragment and part bitmaps, all together. Default 128 MiB.</summary>
+    public long MaxBitmapBytes { get; init; } = 128L << 20;
 }
 
 /// <summary>
@@ -42,6 +45,8 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
     private readonly Dictionary<FlowKey, TcpFlow> _tcp = [];
     private readonly Queue<FlowKey> _undecided = []; // TCP flows in the order they were opened: the first to give way
     private readonly Dictionary<FlowKey, UdpFlow> _udp = [];
+    private readonly Queue<FlowKey> _udpOrder = []; // UDP flows in the order they were opened: the first to give way
+    private readonly PendingBudget _bitmaps = new(options.MaxBitmapBytes);
     private readonly HashSet<FlowKey> _ignored = [];
     private readonly Dictionary<FlowKey, int> _failedGuesses = [];
     private readonly List<SessionFigures> _sessions = [];
@@ -67,10 +72,14 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
     public int TcpFlows => _tcp.Count;
     public int UdpFlows => _udp.Count;
     public long PendingBytes => _pending.Used;
+    public long HeldBytes => _heldBytes;
+    public long BitmapBytes => _bitmaps.Used;
 
     public IReadOnlyList<SessionFigures> Sessions => _sessions;
 
-    public void OnFrame(ReadOnlySpan<byte> frame, int originalLength, PacketOrigin origin, long nowMicros)
+    /// <param name="nowMicros">a monotonic clock: timeouts and rates</param>
+    /// <param name="captureMicros">when the kernel received the frame (wall clock), for the pcap file; default <paramref name="nowMicros"/></param>
+    public void OnFrame(ReadOnlySpan<byte> frame, int originalLength, PacketOrigin origin, long nowMicros, long? captureMicros = null)
     {
         if (origin.HardwareType == PacketSocket.HardwareLoopback && origin.PacketType == PacketSocket.PacketOutgoing)
         {
@@ -106,30 +115,45 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         ReadOnlySpan<byte> payload = h.PayloadOffset < frame.Length
             ? frame.Slice(h.PayloadOffset, Math.Min(h.PayloadLength, frame.Length - h.PayloadOffset))
             : [];
-        bool keep;
+        Fate fate;
         try
         {
-            keep = h.Transport == TransportKind.Tcp
-                ? Tcp(in h, payload, frame, originalLength, ethernet.Value, origin.InterfaceIndex, nowMicros)
+            fate = h.Transport == TransportKind.Tcp
+                ? Tcp(in h, payload, frame, originalLength, ethernet.Value, origin.InterfaceIndex, nowMicros, captureMicros ?? nowMicros)
                 : Udp(in h, payload, origin.InterfaceIndex, nowMicros);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A reader's bug met a frame it did not foresee: that flow is given up, the sniffer goes on.
             ReadErrors++;
-            Forget(FlowKey.Of(in h), h.Transport, $"sniff could not read a frame ({ex.GetType().Name}: {ex.Message})");
-            keep = false;
+            Forget(FlowKey.Of(in h), $"sniff could not read a frame ({ex.GetType().Name}: {ex.Message})");
+            fate = Fate.Other;
         }
 
-        if (keep)
+        if (fate == Fate.Duplicate)
+        {
+            return; // the same frame again on another interface: neither counted nor written twice
+        }
+
+        if (fate == Fate.SocketCam)
         {
             SocketCamFrames++;
         }
 
-        if (pcap is not null && (keep || onPorts))
+        if (pcap is not null && (fate == Fate.SocketCam || onPorts))
         {
-            pcap.Write(nowMicros, frame, originalLength, ethernet.Value);
+            pcap.Write(captureMicros ?? nowMicros, frame, originalLength, ethernet.Value);
         }
+    }
+
+    private enum Fate
+    {
+        /// <summary>Not (yet) known to be SocketCam's: not counted; written only with --port.</summary>
+        Other,
+        SocketCam,
+
+        /// <summary>A frame of a flow first seen on another interface.</summary>
+        Duplicate,
     }
 
     /// <summary>true: an Ethernet header first (Ethernet, loopback); false: the IP header first (tun, PPP, raw IP, tunnels); null: a link sniff cannot read.</summary>
@@ -173,7 +197,7 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
             if (nowMicros - flow.LastSeenMicros > UdpIdleMicros)
             {
                 flow.Figures.Ended = true;
-                _udp.Remove(key);
+                DropUdp(key, flow);
             }
         }
 
@@ -190,9 +214,13 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         while (_undecided.Count > 2 * options.MaxFlows && _undecided.TryDequeue(out _))
         {
         }
+
+        while (_udpOrder.Count > 2 * options.MaxFlows && _udpOrder.TryDequeue(out _))
+        {
+        }
     }
 
-    private bool Tcp(in PacketHeaders h, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, int ifindex, long now)
+    private Fate Tcp(in PacketHeaders h, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, int ifindex, long now, long captured)
     {
         var key = FlowKey.Of(in h);
         bool syn = (h.TcpFlags & PacketHeaders.Syn) != 0;
@@ -201,12 +229,13 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         {
             if (flow.InterfaceIndex != ifindex)
             {
-                return flow.Listed; // the same frame again on another interface (a bridge and its port): counted once
+                return Fate.Duplicate; // the same frame again on another interface (a bridge and its port)
             }
 
-            if (syn && !ack && flow.IsClient(h.SourceAddress, h.SourcePort) && flow.ClientToServer.InitialSequence is { } isn && isn != h.Sequence)
+            // A SYN that is not this connection's own (retransmitted) one opens a new connection on the same port pair.
+            if (syn && !ack && !(flow.IsClient(h.SourceAddress, h.SourcePort) && flow.ClientToServer.InitialSequence == h.Sequence))
             {
-                flow.Figures.Ended = true; // a new connection on the same port pair: the old one is over
+                flow.Figures.Ended = true;
                 Drop(key, flow);
                 flow = null;
             }
@@ -217,36 +246,41 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
             if (syn && !ack)
             {
                 _ignored.Remove(key);
+                _failedGuesses.Remove(key);
                 flow = NewTcpFlow(key, in h, clientIsSource: true, midStream: false, ifindex, now);
                 if (flow is null)
                 {
-                    return false;
+                    return Fate.Other;
                 }
 
                 flow.ClientToServer.Syn(h.Sequence);
-                Hold(flow, frame, originalLength, ethernet, now);
-                return false;
+                flow.Figures.CountPacket(fromClient: true, 0, now);
+                Hold(flow, frame, originalLength, ethernet, captured);
+                return Fate.Other;
             }
 
             if (payload.IsEmpty || _ignored.Contains(key))
             {
-                return false;
+                return Fate.Other;
             }
 
+            // A connection already under way is picked up at a message only one end sends (a PING comes every second), so
+            // its client is known: a frame (either end's) or the middle of a picture waits for one.
             bool opening = StartsWith(payload, "SCAM") || StartsWith(payload, "SCIM");
-            if (!opening && !StreamDissector.LooksLikeHeader(payload))
+            bool? sentByClient = StreamDissector.LooksLikeHeader(payload) ? StreamDissector.SentByClient(payload[0]) : null;
+            if (!opening && sentByClient is null)
             {
-                return false; // not a message's start (perhaps the middle of a picture): a later segment may be one
+                return Fate.Other;
             }
 
-            // A connection already under way: an image transfer's opener is its client; else the end not on a given
-            // port, else the higher port.
-            bool clientIsSource = StartsWith(payload, "SCIM")
-                || options.Ports.Contains(h.DestinationPort) || (!options.Ports.Contains(h.SourcePort) && h.SourcePort > h.DestinationPort);
+            // (A preface seen without its SYN: an image transfer's opener is its client; else the end not on a given port,
+            // else the higher port.)
+            bool clientIsSource = sentByClient ?? (StartsWith(payload, "SCIM")
+                || options.Ports.Contains(h.DestinationPort) || (!options.Ports.Contains(h.SourcePort) && h.SourcePort > h.DestinationPort));
             flow = NewTcpFlow(key, in h, clientIsSource, midStream: !opening, ifindex, now);
             if (flow is null)
             {
-                return false;
+                return Fate.Other;
             }
         }
 
@@ -263,63 +297,53 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
             reassembler.StartAt(h.Sequence); // a direction first seen mid-way starts at a message boundary
         }
 
-        if (parser.IsResynchronising && reassembler.Synchronised && h.Sequence == reassembler.Next && parser.CanResumeAt(payload))
-        {
-            parser.ResumeAtHeader();
-        }
-
         if (!payload.IsEmpty)
         {
             reassembler.Segment(h.Sequence, payload, h.PayloadLength, now, parser);
+            flow.PayloadFrames++;
         }
 
         SessionFigures f = flow.Figures;
         f.CountPacket(fromClient, h.PayloadLength, now);
-
         f.Retransmissions = flow.ClientToServer.Retransmissions + flow.ServerToClient.Retransmissions;
         f.OutOfOrder = flow.ClientToServer.OutOfOrder + flow.ServerToClient.OutOfOrder;
         f.LostBytes = flow.ClientToServer.LostBytes + flow.ServerToClient.LostBytes;
-        if ((h.TcpFlags & PacketHeaders.Rst) != 0 || ((h.TcpFlags & PacketHeaders.Fin) != 0 && flow.Finished(fromClient)))
-        {
-            f.Ended = true;
-            Drop(key, flow);
-        }
+        bool over = (h.TcpFlags & PacketHeaders.Rst) != 0 || ((h.TcpFlags & PacketHeaders.Fin) != 0 && flow.Finished(fromClient));
 
-        // A guess at a connection under way is trusted after two whole messages; broken before that, it was not one
-        // (or it began inside a picture): given up, and tried again at a later header-like segment, a few times.
-        bool decided = flow.Dissector.Verdict == StreamVerdict.SocketCam && (!f.MidStream || flow.Dissector.Messages >= 2);
+        // What the connection is, first; then whether it is over.
         if (flow.Dissector.Verdict == StreamVerdict.NotSocketCam)
         {
             Drop(key, flow);
             Remember(_ignored, key);
-            return false;
+            return Fate.Other;
         }
 
-        if (f.MidStream && !decided && f.Malformed is not null)
-        {
-            Drop(key, flow);
-            int failures = _failedGuesses.GetValueOrDefault(key) + 1;
-            if (failures >= MaxGuesses)
-            {
-                Remember(_ignored, key);
-            }
-            else
-            {
-                _failedGuesses[key] = failures;
-            }
-
-            return false;
-        }
-
+        // A guess at a connection under way is trusted after two whole messages. Broken before that, or not confirmed
+        // within many segments (a picture's bytes that looked like a header), it was not one: given up, and tried again
+        // at a later header-like segment, a few times.
+        bool decided = flow.Dissector.Verdict == StreamVerdict.SocketCam && (!f.MidStream || flow.Dissector.Messages >= 2);
         if (!decided)
         {
-            if (!Hold(flow, frame, originalLength, ethernet, now) && flow.HeldFrames >= MaxHeldFrames)
+            bool hopeless = f.MidStream
+                ? f.Malformed is not null || flow.PayloadFrames > MaxGuessFrames
+                : flow.PayloadFrames > MaxHeldFrames; // a connection's first bytes tell what it is, or nothing will
+            if (hopeless || over)
             {
                 Drop(key, flow);
-                Remember(_ignored, key); // many frames and still nothing told: not SocketCam
+                if (f.MidStream)
+                {
+                    FailedGuess(key);
+                }
+                else if (hopeless)
+                {
+                    Remember(_ignored, key);
+                }
+
+                return Fate.Other;
             }
 
-            return false;
+            Hold(flow, frame, originalLength, ethernet, captured);
+            return Fate.Other;
         }
 
         if (!flow.Listed)
@@ -330,7 +354,30 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
             _heldBytes -= flow.ReleaseHeld(options.Ports.Count == 0 ? pcap : null); // with ports, every frame was written already
         }
 
-        return true;
+        if (over)
+        {
+            f.Ended = true;
+            Drop(key, flow);
+        }
+
+        return Fate.SocketCam;
+    }
+
+    /// <summary>Segments with data a guess at a connection under way may take to show its second header (a 1080p JPEG in 1448-byte segments is ~200).</summary>
+    private const int MaxGuessFrames = 1024;
+
+    private void FailedGuess(FlowKey key)
+    {
+        int failures = _failedGuesses.GetValueOrDefault(key) + 1;
+        if (failures >= MaxGuesses)
+        {
+            _failedGuesses.Remove(key);
+            Remember(_ignored, key);
+        }
+        else
+        {
+            _failedGuesses[key] = failures;
+        }
     }
 
     private TcpFlow? NewTcpFlow(FlowKey key, in PacketHeaders h, bool clientIsSource, bool midStream, int ifindex, long now)
@@ -366,40 +413,57 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         return false;
     }
 
-    private bool Hold(TcpFlow flow, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
+    /// <summary>Keeps a copy of an opening frame for --pcap (without --port: with it, every frame is written as it comes).</summary>
+    private void Hold(TcpFlow flow, ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long captured)
     {
         if (pcap is null || options.Ports.Count > 0 || _heldBytes + frame.Length > options.MaxHeldBytes || flow.HeldFrames >= MaxHeldFrames)
         {
-            flow.CountUnheld();
-            return false;
+            return;
         }
 
-        flow.Hold(frame, originalLength, ethernet, now);
+        flow.Hold(frame, originalLength, ethernet, captured);
         _heldBytes += frame.Length;
-        return true;
     }
 
     private void Drop(FlowKey key, TcpFlow flow)
     {
-        _tcp.Remove(key);
+        if (!_tcp.Remove(key, out TcpFlow? present) || present != flow)
+        {
+            if (present is not null)
+            {
+                _tcp[key] = present; // another connection on the key now: not this one's to drop
+            }
+
+            return;
+        }
+
         _heldBytes -= flow.ReleaseHeld(null);
         flow.ClientToServer.Release();
         flow.ServerToClient.Release();
     }
 
-    private void Forget(FlowKey key, TransportKind transport, string why)
+    private void Forget(FlowKey key, string why)
     {
-        if (transport == TransportKind.Tcp && _tcp.TryGetValue(key, out TcpFlow? tcp))
+        if (_tcp.TryGetValue(key, out TcpFlow? tcp))
         {
             tcp.Figures.MarkMalformed(why);
             Drop(key, tcp);
         }
-        else if (transport == TransportKind.Udp && _udp.Remove(key, out UdpFlow? udp))
+        else if (_udp.TryGetValue(key, out UdpFlow? udp))
         {
             udp.Figures.MarkMalformed(why);
+            DropUdp(key, udp);
         }
 
         Remember(_ignored, key);
+    }
+
+    private void DropUdp(FlowKey key, UdpFlow flow)
+    {
+        if (_udp.Remove(key))
+        {
+            flow.Dissector.Release();
+        }
     }
 
     private static void Remember(HashSet<FlowKey> set, FlowKey key)
@@ -410,26 +474,27 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         }
     }
 
-    private bool Udp(in PacketHeaders h, ReadOnlySpan<byte> payload, int ifindex, long now)
+    private Fate Udp(in PacketHeaders h, ReadOnlySpan<byte> payload, int ifindex, long now)
     {
         var key = FlowKey.Of(in h);
         if (_udp.TryGetValue(key, out UdpFlow? flow) && flow.InterfaceIndex != ifindex)
         {
-            return true; // the same datagram again on another interface
+            return Fate.Duplicate; // the same datagram again on another interface
         }
 
+        bool fresh = flow is null;
         if (flow is null)
         {
             bool live = DatagramDissector.IsLiveVideo(payload);
             if ((!live && !DatagramDissector.IsImageTransfer(payload)) || _ignored.Contains(key))
             {
-                return false;
+                return Fate.Other;
             }
 
-            if (_udp.Count >= options.MaxFlows)
+            if (_udp.Count >= options.MaxFlows && !EvictUdp(now))
             {
                 FlowsRefused++;
-                return false;
+                return Fate.Other;
             }
 
             bool? sourceIsClient = live
@@ -451,16 +516,53 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                 FirstSeenUs = now,
                 MidStream = live && sourceIsClient is null,
             };
-            flow = new UdpFlow(figures, ca, cp, new DatagramDissector(figures), ifindex, now);
+            flow = new UdpFlow(figures, ca, cp, new DatagramDissector(figures, _bitmaps), ifindex, now);
             _udp[key] = flow;
-            List(figures);
+            _udpOrder.Enqueue(key);
         }
 
         flow.LastSeenMicros = now;
         bool fromClient = flow.IsClient(h.SourceAddress, h.SourcePort);
         flow.Figures.CountPacket(fromClient, payload.Length, now);
         flow.Dissector.Datagram(fromClient, payload);
-        return true;
+        if (fresh)
+        {
+            List(flow.Figures);
+            if (flow.Figures.Malformed is not null)
+            {
+                // Its first datagram had the magic and nothing else of the format: shown (ended, so the first to make room
+                // in the list), and that flow not followed further.
+                flow.Figures.Ended = true;
+                DropUdp(key, flow);
+                Remember(_ignored, key);
+            }
+        }
+
+        return Fate.SocketCam;
+    }
+
+    /// <summary>Makes room by dropping the oldest UDP flow idle for a second (a flood of one-datagram flows gives way).</summary>
+    private bool EvictUdp(long now)
+    {
+        for (int tries = _udpOrder.Count; tries > 0 && _udpOrder.TryDequeue(out FlowKey key); tries--)
+        {
+            if (!_udp.TryGetValue(key, out UdpFlow? flow))
+            {
+                continue;
+            }
+
+            if (now - flow.LastSeenMicros > 1_000_000)
+            {
+                flow.Figures.Ended = true;
+                DropUdp(key, flow);
+                return true;
+            }
+
+            _udpOrder.Enqueue(key); // busy: kept, looked at again later
+            return false;
+        }
+
+        return false;
     }
 
     private void List(SessionFigures figures)
@@ -493,12 +595,12 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
     }
 
     /// <summary>A flow's two ends in a fixed order, whichever sent the frame.</summary>
-    private readonly record struct FlowKey(UInt128 A, ushort PortA, UInt128 B, ushort PortB)
+    private readonly record struct FlowKey(TransportKind Transport, UInt128 A, ushort PortA, UInt128 B, ushort PortB)
     {
         public static FlowKey Of(in PacketHeaders h) =>
             (h.SourceAddress, h.SourcePort).CompareTo((h.DestinationAddress, h.DestinationPort)) <= 0
-                ? new FlowKey(h.SourceAddress, h.SourcePort, h.DestinationAddress, h.DestinationPort)
-                : new FlowKey(h.DestinationAddress, h.DestinationPort, h.SourceAddress, h.SourcePort);
+                ? new FlowKey(h.Transport, h.SourceAddress, h.SourcePort, h.DestinationAddress, h.DestinationPort)
+                : new FlowKey(h.Transport, h.DestinationAddress, h.DestinationPort, h.SourceAddress, h.SourcePort);
     }
 
     private abstract class Flow(SessionFigures figures, UInt128 clientAddress, ushort clientPort, int interfaceIndex, long now)
@@ -532,17 +634,17 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         public TcpReassembler ServerToClient { get; } = new(budget);
         public bool Listed { get; set; }
 
-        /// <summary>Frames seen while the connection was not told yet (held or not).</summary>
-        public int HeldFrames { get; private set; }
+        /// <summary>Opening frames held for --pcap.</summary>
+        public int HeldFrames => _held?.Count ?? 0;
 
-        public void CountUnheld() => HeldFrames++;
+        /// <summary>Segments with data seen.</summary>
+        public int PayloadFrames { get; set; }
 
         /// <summary>Keeps an opening frame (a copy) until the connection is told.</summary>
         public void Hold(ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
         {
             (_held ??= []).Add((now, frame.ToArray(), originalLength, ethernet));
             _heldBytes += frame.Length;
-            HeldFrames++;
         }
 
         /// <summary>Writes the held frames (if given a writer) and lets them go; returns the bytes given back.</summary>

@@ -62,6 +62,20 @@ internal sealed class StreamDissector
         data.Length >= 8 && data[0] != 0 && data[1] == 0 && data[2] == 0 && data[3] == 0
         && BinaryPrimitives.ReadUInt32BigEndian(data[4..]) <= MessageNames.StreamCap(data[0], format, maxFrameBytes);
 
+    /// <summary>
+    /// Who sends a message of this type: true the client only (PING too: hubs answer, they do not ask), false the hub
+    /// only, null either (frames flow both ways). Tells the ends of a connection joined mid-way.
+    /// </summary>
+    public static bool? SentByClient(byte type) => (MessageType)type switch
+    {
+        MessageType.Hello or MessageType.Join or MessageType.ListRooms or MessageType.Publish or MessageType.Unpublish
+            or MessageType.Subscribe or MessageType.Unsubscribe or MessageType.ChatSend or MessageType.Ping or MessageType.UdpKeyRequest => true,
+        MessageType.Welcome or MessageType.Result or MessageType.RoomList or MessageType.Pong or MessageType.UdpKey
+            or MessageType.ChatHistory or MessageType.ChatMessage => false,
+        _ when MessageParserV2.IsRoomEvent(type) => false,
+        _ => null,
+    };
+
     /// <summary>Bytes of a message's payload read for its fields: enough for each type's shown fields, never a picture.</summary>
     private static int KeepOf(byte type) => (MessageType)type switch
     {
@@ -94,8 +108,14 @@ internal sealed class StreamDissector
 
         internal void Resynchronise() => _state = State.Resync;
 
-        /// <summary>The next byte starts a header (the caller saw a segment that starts like one).</summary>
-        public void ResumeAtHeader() => Go(State.Header, 8);
+        /// <summary>While resynchronising, a segment that starts like a header is taken as the next message's start.</summary>
+        public void SegmentStart(ReadOnlySpan<byte> data)
+        {
+            if (_state == State.Resync && CanResumeAt(data))
+            {
+                Go(State.Header, 8);
+            }
+        }
 
         public void Consume(ReadOnlySpan<byte> data)
         {

@@ -7,6 +7,11 @@ internal interface IByteStreamConsumer
 
     /// <summary><paramref name="bytes"/> of the stream are gone (not captured, or a hole was given up).</summary>
     void Lost(long bytes);
+
+    /// <summary>The bytes about to be consumed start a TCP segment (where a sender's message, after a loss, likely starts too).</summary>
+    void SegmentStart(ReadOnlySpan<byte> data)
+    {
+    }
 }
 
 /// <summary>Bytes held ahead of holes by every direction of every connection, together: one cap for the whole sniffer.</summary>
@@ -49,9 +54,8 @@ internal sealed class TcpReassembler(PendingBudget budget)
     private readonly List<Pending> _pending = [];
     private uint _next;
     private int _pendingBytes;
-    private long _holeSinceMicros;
 
-    private readonly record struct Pending(uint Sequence, byte[] Data, int Captured, int Wire);
+    private readonly record struct Pending(uint Sequence, byte[] Data, int Captured, int Wire, long ArrivedMicros);
 
     public bool Synchronised { get; private set; }
 
@@ -117,22 +121,18 @@ internal sealed class TcpReassembler(PendingBudget budget)
 
         if (sequence == _next)
         {
-            Deliver(data, wireLength, consumer);
+            Deliver(data, wireLength, behind <= 0, consumer);
             Drain(consumer);
             return;
         }
 
         OutOfOrder++;
-        if (_pending.Count == 0)
-        {
-            _holeSinceMicros = nowMicros;
-        }
-
+        // The first hole has waited as long as the segment behind it that arrived first.
         while (_pending.Count > 0
-            && (nowMicros - _holeSinceMicros > HoleTimeoutMicros || _pendingBytes + wireLength > MaxPendingBytes
+            && (nowMicros - _pending[0].ArrivedMicros > HoleTimeoutMicros || _pendingBytes + wireLength > MaxPendingBytes
                 || _pending.Count >= MaxPendingSegments || budget.Used + wireLength > budget.Limit))
         {
-            GiveUpHole(consumer, nowMicros);
+            GiveUpHole(consumer);
             if (sequence == _next || (int)(_next - sequence) > 0)
             {
                 Segment(sequence, data, wireLength, nowMicros, consumer); // the segment may now be next (or old)
@@ -149,22 +149,27 @@ internal sealed class TcpReassembler(PendingBudget budget)
             LostBytes += hole;
             _next = sequence;
             consumer.Lost(hole);
-            Deliver(data, wireLength, consumer);
+            Deliver(data, wireLength, behind <= 0, consumer);
             return;
         }
 
-        var pending = new Pending(sequence, data[..captured].ToArray(), captured, wireLength);
+        var pending = new Pending(sequence, data[..captured].ToArray(), captured, wireLength, nowMicros);
         int at = _pending.FindIndex(p => (int)(p.Sequence - sequence) > 0);
         _pending.Insert(at < 0 ? _pending.Count : at, pending);
         _pendingBytes += wireLength;
     }
 
-    private void Deliver(ReadOnlySpan<byte> data, int wireLength, IByteStreamConsumer consumer)
+    private void Deliver(ReadOnlySpan<byte> data, int wireLength, bool segmentStart, IByteStreamConsumer consumer)
     {
         int kept = Math.Min(data.Length, wireLength);
         _next += (uint)wireLength; // first: the consumer may look at Next
         if (kept > 0)
         {
+            if (segmentStart)
+            {
+                consumer.SegmentStart(data[..kept]);
+            }
+
             consumer.Consume(data[..kept]);
         }
 
@@ -192,7 +197,7 @@ internal sealed class TcpReassembler(PendingBudget budget)
             budget.Give(p.Captured);
             if (behind < wire)
             {
-                Deliver(behind < p.Captured ? p.Data.AsSpan(behind, p.Captured - behind) : [], wire - behind, consumer);
+                Deliver(behind < p.Captured ? p.Data.AsSpan(behind, p.Captured - behind) : [], wire - behind, behind == 0, consumer);
             }
             else
             {
@@ -202,7 +207,7 @@ internal sealed class TcpReassembler(PendingBudget budget)
     }
 
     /// <summary>Gives the first hole up: on from the earliest waiting segment.</summary>
-    private void GiveUpHole(IByteStreamConsumer consumer, long nowMicros)
+    private void GiveUpHole(IByteStreamConsumer consumer)
     {
         uint earliest = _pending[0].Sequence;
         long hole = (uint)(earliest - _next);
@@ -211,7 +216,6 @@ internal sealed class TcpReassembler(PendingBudget budget)
         _next = earliest;
         consumer.Lost(hole);
         Drain(consumer);
-        _holeSinceMicros = nowMicros;
     }
 
     private void Clear()

@@ -279,7 +279,7 @@ public sealed class SniffCliTests : IDisposable
         await using CliProcess sniff = await StartSniffAsync(["-i", "lo"]);
         string server = $"127.0.0.1:{port}";
         await Eventually.UntilAsync(
-            () => sniff.Stdout.LastOrDefault(l => l.StartsWith('{')) is { } line && ViewerFrames(line, server) >= 5,
+            () => sniff.Stdout.LastOrDefault(l => l.StartsWith('{')) is { } line && ViewerFrames(line, server) >= 5 && ViewerPings(line, server) >= 1,
             $"the viewer's session found{Environment.NewLine}{sniff.Transcript()}",
             Wait);
         await view.InterruptAsync();
@@ -293,6 +293,14 @@ public sealed class SniffCliTests : IDisposable
         Assert.True(Received(session, "video") >= 5, session.ToString());
         Assert.True(Received(session, "video") <= view.LastJsonLine().GetProperty("frames").GetInt64() + 3, session.ToString());
         await hub.InterruptAsync();
+    }
+
+    private static long ViewerPings(string json, string server)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.GetProperty("sessions").EnumerateArray()
+            .Where(s => s.GetProperty("server").GetString() == server)
+            .Sum(s => s.GetProperty("from_client").TryGetProperty("PING", out JsonElement n) ? n.GetInt64() : 0);
     }
 
     private static long ViewerFrames(string json, string server)

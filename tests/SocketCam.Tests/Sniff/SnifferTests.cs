@@ -100,6 +100,8 @@ public sealed class SnifferTests
         Assert.Equal(0, s.Retransmissions);
         Assert.Equal(5, s.MessagesFromServer["VIDEO_FRAME"]);
         Assert.Equal(5, s.Tracks.Single().Frames);
+        Assert.Equal(tcp.Sent, s.Packets); // each frame once, though the sniffer was handed every one twice
+        Assert.Equal(tcp.Sent * 2, sniffer.Frames);
     }
 
     [Fact]
@@ -140,7 +142,11 @@ public sealed class SnifferTests
     [Fact]
     public void Damaged_frames_of_every_format_never_trip_a_reader_and_every_bound_holds()
     {
-        var sniffer = new Sniffer(new SnifferOptions { MaxFlows = 64, MaxSessions = 64, MaxPendingBytes = 1 << 20 });
+        string path = Path.Combine(Path.GetTempPath(), $"socketcam-sniffer-{Guid.NewGuid():N}.pcap");
+        using var pcap = new PcapWriter(path);
+        using var cleanup = new TempFile(path);
+        var options = new SnifferOptions { MaxFlows = 64, MaxSessions = 64, MaxPendingBytes = 1 << 20, MaxHeldBytes = 1 << 20, MaxBitmapBytes = 1 << 20 };
+        var sniffer = new Sniffer(options, pcap);
         List<byte[]> frames = SessionOfEveryFormat();
         var random = new Random(20); // fixed: a failure can be replayed
         long time = 0;
@@ -162,8 +168,79 @@ public sealed class SnifferTests
         Assert.Equal(0, sniffer.ReadErrors); // no reader met a frame it could not handle
         Assert.True(sniffer.TcpFlows <= 64 && sniffer.UdpFlows <= 64);
         Assert.True(sniffer.Sessions.Count <= 64);
-        Assert.True(sniffer.PendingBytes <= 1 << 20);
+        Assert.True(sniffer.PendingBytes <= options.MaxPendingBytes);
+        Assert.True(sniffer.HeldBytes <= options.MaxHeldBytes);
+        Assert.True(sniffer.BitmapBytes <= options.MaxBitmapBytes);
         Assert.All(sniffer.Sessions, s => Assert.True(s.Tracks.Count <= 2 * (SessionFigures.MaxTracks + 1)));
+    }
+
+    [Fact]
+    public void Held_opening_frames_are_written_once_the_connection_is_told_and_given_back_when_it_is_not()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"socketcam-sniffer-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            using (var pcap = new PcapWriter(path))
+            {
+                var sniffer = new Sniffer(new SnifferOptions(), pcap);
+                // A port scan: SYN, then RST with a payload; nothing is ever told, nothing may stay held.
+                for (int i = 0; i < 2000; i++)
+                {
+                    sniffer.OnFrame(Tcp(Client, 20000 + i, Server, 80, 7, PacketHeaders.Syn, []), 0, Lo, i);
+                    sniffer.OnFrame(Tcp(Server, 80, Client, 20000 + i, 9, PacketHeaders.Rst | PacketHeaders.Ack, new byte[500]), 0, Lo, i);
+                }
+
+                Assert.Equal(0, sniffer.HeldBytes);
+                Assert.Equal(0, sniffer.TcpFlows);
+                var tcp = new TcpConversation(sniffer, 40010, 9999);
+                tcp.Open();
+                tcp.FromServer(Preface(1, 2));
+                tcp.FromClient([.. Preface(2, 2), .. Join("told")]);
+                Assert.Equal(0, sniffer.HeldBytes); // written on being told
+                Assert.Equal(tcp.Sent, pcap.Frames); // the SYN, SYN-ACK and prefaces too; none of the scan's
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_session_under_way_whose_messages_span_many_segments_is_still_picked_up()
+    {
+        var sniffer = new Sniffer(new SnifferOptions());
+        var tcp = new TcpConversation(sniffer, 40011, 9999);
+        byte[] frame = Message(0x10, VideoFrameBody(60_000));
+        tcp.FromServer(frame[10_000..]); // joined in the middle of a 60 KB picture: 35 segments of it first
+        tcp.FromClient(Message(0x20, new byte[16])); // the viewer's PING: only clients send one, so this end is the client
+        for (int i = 0; i < 5; i++)
+        {
+            tcp.FromServer(frame); // each written on its own, as the hub does: a message starts a segment
+        }
+
+        SessionFigures s = Assert.Single(sniffer.Sessions);
+        Assert.True(s.MidStream);
+        Assert.Equal("10.0.0.2:40011", s.Client);
+        Assert.Equal(5, s.MessagesFromServer["VIDEO_FRAME"]);
+        Assert.Null(s.Malformed);
+    }
+
+    [Fact]
+    public void A_new_connection_replaces_one_followed_from_its_middle_on_the_same_port_pair()
+    {
+        var sniffer = new Sniffer(new SnifferOptions());
+        var old = new TcpConversation(sniffer, 40012, 9999);
+        old.FromClient([.. Message(0x20, new byte[16]), .. Message(0x20, new byte[16])]);
+        var fresh = new TcpConversation(sniffer, 40012, 9999, clientIsn: 77_000);
+        fresh.Open();
+        fresh.FromServer(Preface(1, 2));
+        fresh.FromClient([.. Preface(2, 2), .. Join("fresh")]);
+
+        Assert.Equal(2, sniffer.Sessions.Count);
+        Assert.True(sniffer.Sessions[0].Ended);
+        Assert.Equal("fresh", sniffer.Sessions[1].Room);
+        Assert.Null(sniffer.Sessions[1].Malformed);
     }
 
     // ---- frames ----
@@ -222,6 +299,9 @@ public sealed class SnifferTests
         public PacketOrigin[] Interfaces { get; init; } = [Lo];
         public List<byte[]>? Record { get; init; }
 
+        /// <summary>Frames made (each handed over once per interface).</summary>
+        public int Sent { get; private set; }
+
         public void Open()
         {
             Send(Tcp(Client, clientPort, Server, serverPort, clientIsn, PacketHeaders.Syn, []));
@@ -250,6 +330,7 @@ public sealed class SnifferTests
 
         private void Send(byte[] frame)
         {
+            Sent++;
             Record?.Add(frame);
             _time += 1000;
             foreach (PacketOrigin origin in Interfaces)
@@ -257,6 +338,11 @@ public sealed class SnifferTests
                 sniffer.OnFrame(frame, frame.Length, origin, _time);
             }
         }
+    }
+
+    private sealed class TempFile(string path) : IDisposable
+    {
+        public void Dispose() => File.Delete(path);
     }
 
     private static byte[] Tcp(uint source, int sourcePort, uint destination, int destinationPort, uint sequence, byte flags, byte[] payload)
