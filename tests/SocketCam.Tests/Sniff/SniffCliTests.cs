@@ -21,7 +21,7 @@ public sealed class SniffCliTests : IDisposable
         int port = FreePorts.TcpAndUdp();
         string pcap = Path.Combine(_directory, "call.pcap");
         await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "320x240", "--fps", "10", "--data", Path.Combine(_directory, "data"), "--quiet");
+            "--size", "320x240", "--fps", "30", "--data", Path.Combine(_directory, "data"), "--quiet");
         await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
         await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
 
@@ -46,7 +46,7 @@ public sealed class SniffCliTests : IDisposable
 
         int chatLines = fromAlice.Length + fromBob.Length;
         await Eventually.UntilAsync(() => Count(alice, "chat") >= chatLines && Count(bob, "chat") >= chatLines, $"chat seen by both{Environment.NewLine}{alice.Transcript()}", Wait);
-        await Task.Delay(1000); // frames both ways for a moment more
+        await Task.Delay(500); // frames both ways for a moment more
         await alice.InterruptAsync();
         await bob.InterruptAsync();
         Assert.Equal(0, await alice.WaitForExitAsync(Wait));
@@ -92,20 +92,17 @@ public sealed class SniffCliTests : IDisposable
         // tshark with the dissector: nothing malformed, every datagram and segment with data on the port is SocketCam's,
         // and its message counts are sniff's.
         var tshark = new Tshark(pcap, port);
-        await AssertNoneAsync(tshark, Tshark.MalformedFilter);
-        await AssertNoneAsync(tshark, Tshark.NotDissectedFilter);
-        Dictionary<long, int> types = await tshark.ValueCountsAsync("socketcam.msg.type");
-        Assert.Equal(chatLines, types.GetValueOrDefault(0x54)); // CHAT_SEND
-        Assert.Equal(2 * chatLines, types.GetValueOrDefault(0xC6)); // CHAT_MESSAGE, to each of the two
-        Assert.Equal(Sum(sessions, "VIDEO_FRAME"), types.GetValueOrDefault(0x10));
-        Assert.Equal(Sum(sessions, "FRAME"), types.GetValueOrDefault(0x12));
-        Assert.Equal(Sum(sessions, "JOIN"), types.GetValueOrDefault(0x03));
-        Dictionary<long, int> datagrams = await tshark.ValueCountsAsync("socketcam.udp.type");
-        Assert.Equal(udp.GetProperty("udp").GetProperty("fragments").GetInt64(), datagrams.GetValueOrDefault(0x10));
-        Assert.Equal(udp.GetProperty("from_client").GetProperty("DONE").GetInt64(), datagrams.GetValueOrDefault(0x13));
+        await AssertNoneAsync(tshark, $"({Tshark.MalformedFilter}) || ({Tshark.NotDissectedFilter})");
+        FieldCounts counts = await tshark.CountAsync("socketcam.msg.type", "socketcam.udp.type", "socketcam.chat.text");
+        Assert.Equal(chatLines, counts.Of("socketcam.msg.type", 0x54)); // CHAT_SEND
+        Assert.Equal(2 * chatLines, counts.Of("socketcam.msg.type", 0xC6)); // CHAT_MESSAGE, to each of the two
+        Assert.Equal(Sum(sessions, "VIDEO_FRAME"), counts.Of("socketcam.msg.type", 0x10));
+        Assert.Equal(Sum(sessions, "FRAME"), counts.Of("socketcam.msg.type", 0x12));
+        Assert.Equal(Sum(sessions, "JOIN"), counts.Of("socketcam.msg.type", 0x03));
+        Assert.Equal(udp.GetProperty("udp").GetProperty("fragments").GetInt64(), counts.Of("socketcam.udp.type", 0x10));
+        Assert.Equal(udp.GetProperty("from_client").GetProperty("DONE").GetInt64(), counts.Of("socketcam.udp.type", 0x13));
         // The chat's text is in the capture as text (Wireshark shows strings; the markup stays characters).
-        List<string> texts = await tshark.FieldsAsync("socketcam.msg.type == 0x54", "socketcam.chat.text");
-        Assert.Contains(texts, t => t.Contains("<b>not bold</b>", StringComparison.Ordinal));
+        Assert.Contains("<b>not bold</b>", counts.Texts("socketcam.chat.text"));
         await hub.InterruptAsync();
     }
 
@@ -157,13 +154,12 @@ public sealed class SniffCliTests : IDisposable
         Assert.True(seedFrames >= 5, why);
 
         var tshark = new Tshark(pcap, tcpPort, udpPort, seedPort);
-        await AssertNoneAsync(tshark, Tshark.MalformedFilter);
-        await AssertNoneAsync(tshark, Tshark.NotDissectedFilter);
-        Dictionary<long, int> imageTypes = await tshark.ValueCountsAsync("socketcam.image.type");
-        Assert.Equal(1, imageTypes.GetValueOrDefault(0x10)); // TCP_OFFER
-        Assert.Equal(1, imageTypes.GetValueOrDefault(0x11)); // TCP_RESULT
-        Assert.Equal(overUdp.GetProperty("from_client").GetProperty("DATA").GetInt64(), imageTypes.GetValueOrDefault(0x01));
-        Assert.Equal(seedFrames, (await tshark.ValueCountsAsync("socketcam.seed.length")).Values.Sum());
+        await AssertNoneAsync(tshark, $"({Tshark.MalformedFilter}) || ({Tshark.NotDissectedFilter})");
+        FieldCounts counts = await tshark.CountAsync("socketcam.image.type", "socketcam.seed.length");
+        Assert.Equal(1, counts.Of("socketcam.image.type", 0x10)); // TCP_OFFER
+        Assert.Equal(1, counts.Of("socketcam.image.type", 0x11)); // TCP_RESULT
+        Assert.Equal(overUdp.GetProperty("from_client").GetProperty("DATA").GetInt64(), counts.Of("socketcam.image.type", 0x01));
+        Assert.Equal(seedFrames, counts.Total("socketcam.seed.length"));
         await hub.InterruptAsync();
     }
 
@@ -180,7 +176,7 @@ public sealed class SniffCliTests : IDisposable
         // sending side of each direction's loss for what the client sends, and after it for what the server sends.
         await using CliProcess sniff = net.StartCli(Side.Client, "sniff", "-i", net.ClientInterface, "--pcap", pcap, "--json", "--interval", "0.5");
         await sniff.WaitForStdoutLineAsync(l => l.StartsWith('{'), Wait);
-        (int code, CliProcess view) = await net.RunCliAsync(Side.Client, Wait, "view", $"udp://{net.ServerAddress}:9999", "--token", token, "--seconds", "6", "--json", "--quiet", "--no-reconnect");
+        (int code, CliProcess view) = await net.RunCliAsync(Side.Client, Wait, "view", $"udp://{net.ServerAddress}:9999", "--token", token, "--seconds", "4", "--json", "--quiet", "--no-reconnect");
         JsonElement viewed;
         await using (view)
         {
@@ -202,9 +198,9 @@ public sealed class SniffCliTests : IDisposable
 
         var tshark = new Tshark(pcap, 9999);
         await AssertNoneAsync(tshark, Tshark.MalformedFilter);
-        Dictionary<long, int> datagrams = await tshark.ValueCountsAsync("socketcam.udp.type");
-        Assert.Equal(u.GetProperty("nacks").GetInt64(), datagrams.GetValueOrDefault(0x11));
-        Assert.Equal(u.GetProperty("fragments").GetInt64(), datagrams.GetValueOrDefault(0x10));
+        FieldCounts counts = await tshark.CountAsync("socketcam.udp.type");
+        Assert.Equal(u.GetProperty("nacks").GetInt64(), counts.Of("socketcam.udp.type", 0x11));
+        Assert.Equal(u.GetProperty("fragments").GetInt64(), counts.Of("socketcam.udp.type", 0x10));
         await serve.InterruptAsync();
     }
 
@@ -214,7 +210,7 @@ public sealed class SniffCliTests : IDisposable
         int port = FreePorts.TcpAndUdp();
         string pcap = Path.Combine(_directory, "bad.pcap");
         await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "160x120", "--fps", "5", "--quiet");
+            "--size", "160x120", "--fps", "30", "--quiet");
         await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
         await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
 
@@ -264,7 +260,7 @@ public sealed class SniffCliTests : IDisposable
     {
         int port = FreePorts.TcpAndUdp();
         await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "320x240", "--fps", "10", "--quiet");
+            "--size", "320x240", "--fps", "20", "--quiet");
         await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
         await using CliProcess view = CliProcess.Start(_directory, "view", $"tcp://127.0.0.1:{port}", "--seconds", "60", "--json", "--no-window", "--quiet");
         // The viewer is in the room (the hub lists it) before sniff starts: sniff never sees its connection begin.
@@ -369,7 +365,7 @@ public sealed class SniffCliTests : IDisposable
     }
 
     private CliProcess StartCall(int port, string name) =>
-        CliProcess.Start(_directory, "call", $"tcp://127.0.0.1:{port}/chat", "--name", name, "--no-window", "--json", "--source", "pattern", "--size", "160x120", "--fps", "5", "--quiet");
+        CliProcess.Start(_directory, "call", $"tcp://127.0.0.1:{port}/chat", "--name", name, "--no-window", "--json", "--source", "pattern", "--size", "160x120", "--fps", "10", "--quiet");
 
     private static Task WaitForLineAsync(CliProcess call, string type) =>
         Eventually.UntilAsync(() => Count(call, type) > 0, $"a '{type}' line{Environment.NewLine}{call.Transcript()}", Wait);

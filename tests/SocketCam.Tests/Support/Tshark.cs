@@ -47,27 +47,60 @@ internal sealed class Tshark(string pcap, params int[] ports)
         return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
     }
 
-    /// <summary>Packets matching <paramref name="filter"/>.</summary>
-    public async Task<int> PacketsAsync(string filter) => (await FieldsAsync(filter, "frame.number")).Count;
-
     /// <summary>The packets matching <paramref name="filter"/>, a line each (number, protocols, Info column): what a failed assertion shows.</summary>
     public Task<List<string>> DescribeAsync(string filter) => FieldsAsync(filter, "frame.number", "frame.protocols", "_ws.col.Info");
 
-    /// <summary>How often <paramref name="field"/> has each value in the whole capture (every occurrence: several messages per segment).</summary>
-    public async Task<Dictionary<long, int>> ValueCountsAsync(string field, string? filter = null)
+    /// <summary>
+    /// Every value of each of <paramref name="fields"/> in the whole capture, counted (several messages in a segment
+    /// each count), read in one pass of tshark; text fields (a chat message) are kept as they are in <see cref="FieldCounts.Texts"/>.
+    /// </summary>
+    public async Task<FieldCounts> CountAsync(params string[] fields)
     {
-        var counts = new Dictionary<long, int>();
-        foreach (string line in await FieldsAsync(filter, field))
+        var counts = new FieldCounts();
+        foreach (string line in await FieldsAsync(null, fields))
         {
-            foreach (string value in line.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            string[] columns = line.Split('\t');
+            for (int i = 0; i < fields.Length && i < columns.Length; i++)
             {
-                long v = value.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-                    ? long.Parse(value.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
-                    : long.Parse(value, CultureInfo.InvariantCulture);
-                counts[v] = counts.GetValueOrDefault(v) + 1;
+                foreach (string value in columns[i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    counts.Add(fields[i], value);
+                }
             }
         }
 
         return counts;
     }
+}
+
+/// <summary>Values of tshark fields across a capture: numbers counted by value, and every value as text.</summary>
+internal sealed class FieldCounts
+{
+    private readonly Dictionary<string, Dictionary<long, int>> _numbers = [];
+    private readonly Dictionary<string, List<string>> _texts = [];
+
+    public void Add(string field, string value)
+    {
+        if (!_texts.TryGetValue(field, out List<string>? texts))
+        {
+            _texts[field] = texts = [];
+            _numbers[field] = [];
+        }
+
+        texts.Add(value);
+        bool hex = value.StartsWith("0x", StringComparison.OrdinalIgnoreCase);
+        if (long.TryParse(hex ? value.AsSpan(2) : value, hex ? NumberStyles.HexNumber : NumberStyles.Integer, CultureInfo.InvariantCulture, out long number))
+        {
+            Dictionary<long, int> numbers = _numbers[field];
+            numbers[number] = numbers.GetValueOrDefault(number) + 1;
+        }
+    }
+
+    /// <summary>How many times <paramref name="field"/> had <paramref name="value"/>.</summary>
+    public int Of(string field, long value) => _numbers.TryGetValue(field, out Dictionary<long, int>? n) ? n.GetValueOrDefault(value) : 0;
+
+    /// <summary>How many values <paramref name="field"/> had in all.</summary>
+    public int Total(string field) => _texts.TryGetValue(field, out List<string>? t) ? t.Count : 0;
+
+    public IReadOnlyList<string> Texts(string field) => _texts.TryGetValue(field, out List<string>? t) ? t : [];
 }

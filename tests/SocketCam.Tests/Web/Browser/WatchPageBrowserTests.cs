@@ -138,10 +138,11 @@ public sealed class WatchPageBrowserTests(BrowserFixture browser) : IClassFixtur
         IResponse response = await page.GotoAsync($"{server.Url}/rooms/nosuch");
         Assert.Equal(200, response.Status); // the page itself is served: it waits for the room
         // A room without a publisher is one to wait for, not a failure: no red "disconnected", no raw close text.
+        // (Read in one evaluation: the page keeps retrying, and its status line says "connecting" during each retry.)
         await page.UntilAsync(
-            "window.socketcam.state === 'waiting' && document.getElementById('overlay').textContent.startsWith('waiting for nosuch to start')",
-            "the page says it waits for the room to start");
-        Assert.Equal("waiting for the publisher", await page.EvalAsync<string>("() => document.getElementById('state').textContent"));
+            "window.socketcam.state === 'waiting' && document.getElementById('overlay').textContent.startsWith('waiting for nosuch to start')"
+            + " && document.getElementById('state').textContent === 'waiting for the publisher'",
+            "the page says it waits for the room to start, and for its publisher");
         Assert.DoesNotContain("disconnected", await page.EvalAsync<string>("() => document.getElementById('overlay').textContent"), StringComparison.Ordinal);
         IReadOnlyList<WebSocketEvent> sockets = await page.WebSocketLogAsync();
         Assert.Contains(sockets, e => e.Event == "close" && e.Code == 4404 && e.Url.Contains("/rooms/nosuch/ws", StringComparison.Ordinal));
