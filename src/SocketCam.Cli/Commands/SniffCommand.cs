@@ -70,7 +70,11 @@ internal static class SniffCommand
 
     private static async Task<int> RunAsync(string? iface, int[] ports, string? pcapPath, bool json, double seconds, double interval, CancellationToken cancellationToken)
     {
-        using var socket = new PacketSocket(iface, ReceiveBufferBytes);
+        // With ports on an interface whose frames start with Ethernet, the kernel drops the rest before queueing them.
+        byte[]? filter = ports.Length is > 0 and <= PacketFilter.MaxPorts && iface is not null && PacketFilter.Fits(iface)
+            ? PacketFilter.ForPorts(ports.Distinct().ToArray())
+            : null;
+        using var socket = new PacketSocket(iface, ReceiveBufferBytes, filter);
         using PcapWriter? pcap = pcapPath is null ? null : new PcapWriter(pcapPath);
         var sniffer = new Sniffer(new SnifferOptions { Ports = ports.ToHashSet() }, pcap);
         var output = new SniffOutput(sniffer, json, Console.IsOutputRedirected);

@@ -39,7 +39,8 @@ internal sealed partial class PacketSocket : IDisposable
 
     /// <param name="interfaceName">null: every interface.</param>
     /// <param name="receiveBufferBytes">the kernel's queue for this socket: a burst larger than it is dropped (and counted).</param>
-    public PacketSocket(string? interfaceName, int receiveBufferBytes)
+    /// <param name="filter">a classic BPF program (<see cref="PacketFilter"/>) the kernel runs on each frame before queueing it</param>
+    public PacketSocket(string? interfaceName, int receiveBufferBytes, byte[]? filter = null)
     {
         int ifindex = 0;
         if (interfaceName is not null)
@@ -85,6 +86,11 @@ internal sealed partial class PacketSocket : IDisposable
                         throw new IOException($"cannot set the packet socket's receive timeout: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
                     }
                 }
+            }
+
+            if (filter is not null)
+            {
+                Attach(filter);
             }
 
             if (ifindex != 0)
@@ -207,6 +213,30 @@ internal sealed partial class PacketSocket : IDisposable
         {
             _disposed = true;
             Close(_fd);
+        }
+    }
+
+    private const int SoAttachFilter = 26;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SockFprog
+    {
+        public ushort Length;
+        public nint Filter;
+    }
+
+    private void Attach(byte[] filter)
+    {
+        unsafe
+        {
+            fixed (byte* code = filter)
+            {
+                var program = new SockFprog { Length = (ushort)(filter.Length / 8), Filter = (nint)code };
+                if (SetSockOpt(_fd, SolSocket, SoAttachFilter, &program, sizeof(SockFprog)) != 0)
+                {
+                    throw new IOException($"cannot attach the port filter to the packet socket: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+                }
+            }
         }
     }
 

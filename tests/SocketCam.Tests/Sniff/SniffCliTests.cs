@@ -309,6 +309,27 @@ public sealed class SniffCliTests : IDisposable
     }
 
     [Fact]
+    public async Task With_ports_on_loopback_the_kernel_queues_only_their_frames()
+    {
+        int port = FreePorts.TcpAndUdp();
+        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
+            "--size", "160x120", "--fps", "30", "--quiet");
+        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess mine = await StartSniffAsync(["-i", "lo", "-p", $"{port}"]);
+        await using CliProcess other = await StartSniffAsync(["-i", "lo", "-p", $"{FreePorts.TcpAndUdp()}"]);
+        JsonElement viewed = await ViewAsync($"udp://127.0.0.1:{port}");
+
+        JsonElement seen = await StopSniffAsync(mine, sessionsEnded: 1);
+        JsonElement unseen = await StopSniffAsync(other, sessionsEnded: 0);
+        // The BPF filter passed every frame of the port (each twice on loopback: leaving and arriving) and nothing else.
+        Assert.True(seen.GetProperty("kernel_packets").GetInt64() >= 2 * seen.GetProperty("frames").GetInt64(), seen.ToString());
+        Assert.Equal(seen.GetProperty("frames").GetInt64(), seen.GetProperty("socketcam_frames").GetInt64());
+        Assert.True(Received(seen.GetProperty("sessions")[0], "video") >= viewed.GetProperty("frames").GetInt64());
+        Assert.Equal(0, unseen.GetProperty("kernel_packets").GetInt64());
+        await hub.InterruptAsync();
+    }
+
+    [Fact]
     public async Task Without_CAP_NET_RAW_it_says_so_in_one_line()
     {
         // Root without the capability (dropped from the bounding set before exec): what an ordinary user meets.
