@@ -1,18 +1,17 @@
 using System.Text.Json;
 using SocketCam.Tests.Support;
-using Side = SocketCam.Tests.Support.LossyNetwork.Side;
 
 namespace SocketCam.Tests.Sniff;
 
 /// <summary>
-/// `socketcam sniff` (docs/SNIFF.md) on real traffic: a real raw packet socket on loopback (or on a network namespace's
-/// veth with real loss) while real clients talk to a real hub; its --pcap file read back by the real tshark with the
-/// repository's Lua dissector (docs/WIRESHARK.md). The figures are compared with the clients' own counts.
+/// `socketcam sniff` (docs/SNIFF.md) on real traffic: a real raw packet socket on loopback while real clients talk to
+/// a real hub; its --pcap file read back by the real tshark with the repository's Lua dissector (docs/WIRESHARK.md).
+/// The figures are compared with the clients' own counts. (The lossy-link case is <see cref="SniffLossTests"/>.)
 /// </summary>
-[Collection(NetworkCollection.Name)]
+[Collection(SniffCollection.Name)]
 public sealed class SniffCliTests : IDisposable
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    internal static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-sniff-").FullName;
 
     [Fact]
@@ -164,47 +163,6 @@ public sealed class SniffCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Udp_across_a_lossy_link_shows_the_loss_the_nacks_and_the_resends()
-    {
-        await using LossyNetwork net = await LossyNetwork.CreateAsync(lossPercent: 5);
-        const string token = "sniff-test";
-        await using CliProcess serve = net.StartCli(Side.Server, "serve", "--listen", $"{net.ServerAddress}:9999", "--udp", $"{net.ServerAddress}:9999", "--http", "off",
-            "--token", token, "--source", "pattern", "--size", "640x480", "--fps", "30", "--quiet");
-        await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
-        string pcap = Path.Combine(_directory, "lossy.pcap");
-        // On the client's end of the link: a packet socket sees what arrives before nftables drops it, so it is on the
-        // sending side of each direction's loss for what the client sends, and after it for what the server sends.
-        await using CliProcess sniff = net.StartCli(Side.Client, "sniff", "-i", net.ClientInterface, "--pcap", pcap, "--json", "--interval", "0.5");
-        await sniff.WaitForStdoutLineAsync(l => l.StartsWith('{'), Wait);
-        (int code, CliProcess view) = await net.RunCliAsync(Side.Client, Wait, "view", $"udp://{net.ServerAddress}:9999", "--token", token, "--seconds", "4", "--json", "--quiet", "--no-reconnect");
-        JsonElement viewed;
-        await using (view)
-        {
-            Assert.True(code == 0, view.Transcript());
-            viewed = view.LastJsonLine();
-        }
-
-        JsonElement figures = await StopSniffAsync(sniff, sessionsEnded: 1); // the viewer's BYE
-        JsonElement udp = Assert.Single(figures.GetProperty("sessions").EnumerateArray(), s => s.GetProperty("format").GetString() == "udp");
-        JsonElement u = udp.GetProperty("udp");
-        string why = $"{udp}{Environment.NewLine}{viewed}{Environment.NewLine}{await net.StatisticsAsync()}";
-        Assert.Null(udp.GetProperty("malformed").GetString());
-        Assert.True(u.GetProperty("nacks").GetInt64() > 0, why);
-        Assert.True(u.GetProperty("resends").GetInt64() > 0, why);
-        Assert.True(u.GetProperty("reported_lost").GetInt64() > 0, why);
-        // The viewer's REPORTs, read off the wire, against its own summary (a last REPORT may cross the summary either way).
-        AssertNear(viewed.GetProperty("udp").GetProperty("fragments_lost").GetInt64(), u.GetProperty("reported_lost").GetInt64());
-        Assert.True(Received(udp, "video") >= viewed.GetProperty("frames").GetInt64(), why);
-
-        var tshark = new Tshark(pcap, 9999);
-        await AssertNoneAsync(tshark, Tshark.MalformedFilter);
-        FieldCounts counts = await tshark.CountAsync("socketcam.udp.type");
-        Assert.Equal(u.GetProperty("nacks").GetInt64(), counts.Of("socketcam.udp.type", 0x11));
-        Assert.Equal(u.GetProperty("fragments").GetInt64(), counts.Of("socketcam.udp.type", 0x10));
-        await serve.InterruptAsync();
-    }
-
-    [Fact]
     public async Task A_peer_lying_about_sizes_is_marked_malformed_by_sniff_and_by_the_dissector_and_nothing_else_is()
     {
         int port = FreePorts.TcpAndUdp();
@@ -340,7 +298,7 @@ public sealed class SniffCliTests : IDisposable
         Assert.Contains("sudo", line, StringComparison.Ordinal);
     }
 
-    private static async Task AssertNoneAsync(Tshark tshark, string filter)
+    internal static async Task AssertNoneAsync(Tshark tshark, string filter)
     {
         List<string> packets = await tshark.DescribeAsync(filter);
         Assert.True(packets.Count == 0, $"{packets.Count} packets match {filter}:{Environment.NewLine}{string.Join(Environment.NewLine, packets.Take(20))}");
@@ -355,7 +313,7 @@ public sealed class SniffCliTests : IDisposable
     }
 
     /// <summary>Stops sniff once its figures show <paramref name="sessionsEnded"/> sessions over (their last packets read), and returns its final figures.</summary>
-    private static async Task<JsonElement> StopSniffAsync(CliProcess sniff, int sessionsEnded)
+    internal static async Task<JsonElement> StopSniffAsync(CliProcess sniff, int sessionsEnded)
     {
         await Eventually.UntilAsync(
             () => sniff.Stdout.LastOrDefault(l => l.StartsWith('{')) is { } line && EndedSessions(line) >= sessionsEnded,
@@ -395,9 +353,9 @@ public sealed class SniffCliTests : IDisposable
         call.Stdout.Count(l => l.StartsWith('{') && l.Contains($"\"type\":\"{type}\"", StringComparison.Ordinal));
 
     /// <summary>A figure the client printed against the same one read off the wire: a last REPORT may cross the summary.</summary>
-    private static void AssertNear(long client, long wire) => Assert.InRange(wire, (long)(client * 0.97) - 3, (long)(client * 1.03) + 3);
+    internal static void AssertNear(long client, long wire) => Assert.InRange(wire, (long)(client * 0.97) - 3, (long)(client * 1.03) + 3);
 
-    private static long Received(JsonElement session, string trackId) => Track(session, trackId, "from_server");
+    internal static long Received(JsonElement session, string trackId) => Track(session, trackId, "from_server");
 
     private static long Sent(JsonElement session, string trackId) =>
         session.GetProperty("tracks").EnumerateArray().Single(t => t.GetProperty("id").GetString() == trackId).GetProperty("bytes").GetInt64();
