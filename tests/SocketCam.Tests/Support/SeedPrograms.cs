@@ -241,6 +241,15 @@ internal static partial class SeedCli
         }
     }
 
+    /// <summary>Waits for serve's "SocketCam UDP listening on udp://127.0.0.1:PORT" banner and returns the port.</summary>
+    public static async Task<int> UdpPortAsync(CliProcess serve)
+    {
+        string line = await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), ProcessTimeout);
+        Match match = UdpBanner().Match(line);
+        Assert.True(match.Success, line);
+        return int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
     public static void AssertNoStackTrace(CliProcess process)
     {
         Assert.False(process.Stderr.Concat(process.Stdout).Any(l => l.Contains("   at ", StringComparison.Ordinal)), $"a stack trace was printed{Environment.NewLine}{process.Transcript()}");
@@ -277,4 +286,7 @@ internal static partial class SeedCli
 
     [GeneratedRegex(@"^SocketCam seed-format listener on tcp://127\.0\.0\.1:(\d+)")]
     private static partial Regex SeedBanner();
+
+    [GeneratedRegex(@"^SocketCam UDP listening on udp://127\.0\.0\.1:(\d+)$")]
+    private static partial Regex UdpBanner();
 }

@@ -1,15 +1,13 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using SocketCam.Tests.Support;
 
 namespace SocketCam.Tests.Udp;
 
 /// <summary>`serve --udp`, `view udp://` and `publish udp://` as a user runs them.</summary>
 [Collection(NetworkCollection.Name)]
-public sealed partial class UdpCliTests : IDisposable
+public sealed class UdpCliTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-udp-cli-").FullName;
 
@@ -17,10 +15,7 @@ public sealed partial class UdpCliTests : IDisposable
     public async Task Serve_listens_on_UDP_at_its_listen_address_and_view_and_publish_use_it()
     {
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--http", "off", "--source", "pattern", "--size", "320x240", "--quiet");
-        string line = await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), SeedCli.ProcessTimeout);
-        Match match = UdpBanner().Match(line);
-        Assert.True(match.Success, line);
-        string url = $"udp://127.0.0.1:{int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)}";
+        string url = $"udp://127.0.0.1:{await SeedCli.UdpPortAsync(serve)}";
 
         (int code, CliProcess view) = await CliProcess.RunAsync(_directory, SeedCli.ProcessTimeout, "view", url, "--frames", "20", "--json", "--quiet", "--no-reconnect");
         await using (view)
@@ -73,7 +68,4 @@ public sealed partial class UdpCliTests : IDisposable
         {
         }
     }
-
-    [GeneratedRegex(@"^SocketCam UDP listening on udp://127\.0\.0\.1:(\d+)$")]
-    private static partial Regex UdpBanner();
 }

@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using SocketCam.Codecs;
 using SocketCam.Codecs.H264;
 using SocketCam.Hub;
@@ -22,7 +20,7 @@ namespace SocketCam.Tests.Udp;
 /// relay that drops every fragment of one frame for real, raw datagrams for the hostile cases, and the CLI end to end.
 /// </summary>
 [Collection(NetworkCollection.Name)]
-public sealed partial class UdpH264Tests : IDisposable
+public sealed class UdpH264Tests : IDisposable
 {
     private static readonly HubOptions WithUdp = new() { Udp = new() { EndPoint = new IPEndPoint(IPAddress.Loopback, 0) } };
     private readonly string _directory = Directory.CreateTempSubdirectory("socketcam-udp-h264-").FullName;
@@ -202,10 +200,7 @@ public sealed partial class UdpH264Tests : IDisposable
     public async Task Publish_udp_codec_h264_reaches_a_tcp_viewer_as_JPEG_and_a_udp_viewer_as_H264()
     {
         await using CliProcess serve = CliProcess.Start(_directory, "serve", "--listen", "127.0.0.1:0", "--http", "off", "--source", "pattern", "--size", "160x120", "--quiet");
-        string line = await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), SeedCli.ProcessTimeout);
-        Match match = UdpBanner().Match(line);
-        Assert.True(match.Success, line);
-        int port = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        int port = await SeedCli.UdpPortAsync(serve);
         string tcpLine = await serve.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam hub listening on tcp://", StringComparison.Ordinal), SeedCli.ProcessTimeout);
         string tcpUrl = tcpLine["SocketCam hub listening on ".Length..].Trim();
 
@@ -245,7 +240,4 @@ public sealed partial class UdpH264Tests : IDisposable
         {
         }
     }
-
-    [GeneratedRegex(@"^SocketCam UDP listening on udp://127\.0\.0\.1:(\d+)$")]
-    private static partial Regex UdpBanner();
 }
