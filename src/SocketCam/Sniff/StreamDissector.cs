@@ -98,11 +98,6 @@ internal sealed class StreamDissector
         private byte _type;
         private long _length;
 
-        public bool IsDone => _state == State.Done;
-
-        /// <summary>Waiting for a segment that starts with a header (after a loss, or joined mid-way).</summary>
-        public bool IsResynchronising => _state == State.Resync;
-
         /// <summary>Whether a segment starting with these bytes may carry the next header (while resynchronising).</summary>
         public bool CanResumeAt(ReadOnlySpan<byte> segment) => LooksLikeHeader(segment, owner.Figures.Format, owner.MaxFrameBytes);
 

@@ -19,9 +19,7 @@ public sealed class SniffCliTests : IDisposable
     {
         int port = FreePorts.TcpAndUdp();
         string pcap = Path.Combine(_directory, "call.pcap");
-        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "320x240", "--fps", "30", "--data", Path.Combine(_directory, "data"), "--quiet");
-        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess hub = await StartHubAsync(port, "320x240", 30, "--data", Path.Combine(_directory, "data"));
         await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
 
         JsonElement tcpView = await ViewAsync($"tcp://127.0.0.1:{port}");
@@ -167,9 +165,7 @@ public sealed class SniffCliTests : IDisposable
     {
         int port = FreePorts.TcpAndUdp();
         string pcap = Path.Combine(_directory, "bad.pcap");
-        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "160x120", "--fps", "30", "--quiet");
-        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess hub = await StartHubAsync(port, "160x120", 30);
         await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
 
         // A v2 preface, then a FRAME header announcing 4 GiB: the hub answers ERROR too-large and closes.
@@ -217,9 +213,7 @@ public sealed class SniffCliTests : IDisposable
     public async Task A_session_under_way_before_sniff_started_is_found_by_its_content_without_a_port()
     {
         int port = FreePorts.TcpAndUdp();
-        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "320x240", "--fps", "20", "--quiet");
-        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess hub = await StartHubAsync(port, "320x240", 20);
         await using CliProcess view = CliProcess.Start(_directory, "view", $"tcp://127.0.0.1:{port}", "--seconds", "60", "--json", "--no-window", "--quiet");
         // The viewer is in the room (the hub lists it) before sniff starts: sniff never sees its connection begin.
         await Eventually.UntilAsync(async () =>
@@ -270,9 +264,7 @@ public sealed class SniffCliTests : IDisposable
     public async Task With_ports_on_loopback_the_kernel_queues_only_their_frames()
     {
         int port = FreePorts.TcpAndUdp();
-        await using CliProcess hub = CliProcess.Start(_directory, "serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
-            "--size", "160x120", "--fps", "30", "--quiet");
-        await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+        await using CliProcess hub = await StartHubAsync(port, "160x120", 30);
         await using CliProcess mine = await StartSniffAsync(["-i", "lo", "-p", $"{port}"]);
         await using CliProcess other = await StartSniffAsync(["-i", "lo", "-p", $"{FreePorts.TcpAndUdp()}"]);
         JsonElement viewed = await ViewAsync($"udp://127.0.0.1:{port}");
@@ -296,6 +288,23 @@ public sealed class SniffCliTests : IDisposable
         string line = Assert.Single(sniff.Stderr, l => l.Trim().Length > 0);
         Assert.Contains("CAP_NET_RAW", line, StringComparison.Ordinal);
         Assert.Contains("sudo", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>`serve` on 127.0.0.1:PORT (TCP and UDP) with the test pattern, once its UDP banner says it listens on both.</summary>
+    private async Task<CliProcess> StartHubAsync(int port, string size, int fps, params string[] extra)
+    {
+        CliProcess hub = CliProcess.Start(_directory, ["serve", "--listen", $"127.0.0.1:{port}", "--http", "off", "--source", "pattern",
+            "--size", size, "--fps", fps.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra, "--quiet"]);
+        try
+        {
+            await hub.WaitForStdoutLineAsync(l => l.StartsWith("SocketCam UDP listening on udp://", StringComparison.Ordinal), Wait);
+            return hub;
+        }
+        catch
+        {
+            await hub.DisposeAsync();
+            throw;
+        }
     }
 
     internal static async Task AssertNoneAsync(Tshark tshark, string filter)
