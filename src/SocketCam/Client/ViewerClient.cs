@@ -339,6 +339,7 @@ public sealed class ViewerClient : IDisposable
             Stats.EndLinkSession();
             if (!session.ServerSaidBye)
             {
+                receiver.ReportLast();
                 session.SendBye(ErrorCode.Normal, cancellationToken.IsCancellationRequested ? "bye" : "viewer stopped");
             }
         }

@@ -110,12 +110,32 @@ internal sealed class UdpFrameReceiver : IDisposable
             SendDoneForDropped();
             if (now - _lastReportMicros >= ReportIntervalMicros)
             {
-                _lastReportMicros = now;
-                UdpReport report = _reassembler.TakeReport((uint)Math.Clamp(RttMicros, 0, uint.MaxValue));
-                int length = UdpWire.WriteReport(_scratch, _sessionId, report);
-                _sendControl(_scratch.AsSpan(0, length));
+                SendReport(now);
             }
         }
+    }
+
+    /// <summary>
+    /// One last REPORT before BYE, so the sender's totals end equal to this receiver's (otherwise up to a report
+    /// interval of loss would never be told). Call it once nothing is received or ticked any more.
+    /// </summary>
+    public void ReportLast()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                SendReport(Clock.NowMicros());
+            }
+        }
+    }
+
+    private void SendReport(long now)
+    {
+        _lastReportMicros = now;
+        UdpReport report = _reassembler.TakeReport((uint)Math.Clamp(RttMicros, 0, uint.MaxValue));
+        int length = UdpWire.WriteReport(_scratch, _sessionId, report);
+        _sendControl(_scratch.AsSpan(0, length));
     }
 
     /// <summary>Flow control: the consumer is done with <paramref name="frameId"/> (and so with every older frame).</summary>
