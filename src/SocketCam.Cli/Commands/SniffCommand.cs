@@ -88,16 +88,23 @@ internal static class SniffCommand
         }
 
         Exception? failure = null;
+        // Awaited rather than joined: a failing reader's Cancel runs the drawing loop's continuation on the reader's own
+        // thread, which must not then wait for itself.
+        var readerDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var reader = new Thread(() =>
         {
             try
             {
-                Read(socket, sniffer, timestamps: pcap is not null, stop.Token);
+                Read(socket, sniffer, stop.Token);
             }
             catch (Exception ex)
             {
                 failure = ex; // reported as one line below; the figures so far are still printed
                 stop.Cancel();
+            }
+            finally
+            {
+                readerDone.SetResult();
             }
         })
         { IsBackground = true, Name = "sniff reader", Priority = ThreadPriority.AboveNormal };
@@ -111,15 +118,25 @@ internal static class SniffCommand
             {
                 kernel.Add(socket.ReadAndResetStatistics());
                 output.Draw(Clock.NowMicros(), kernel, final: false);
+                if (pcap is { HasFailed: true })
+                {
+                    await stop.CancelAsync(); // a capture that cannot be kept ends now, with its reason, not hours later
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
 
-        reader.Join();
+        await readerDone.Task;
         kernel.Add(socket.ReadAndResetStatistics());
         output.Draw(Clock.NowMicros(), kernel, final: true);
+        if (pcap is not null)
+        {
+            pcap.Dispose(); // what its writer thread still has reaches the file (or a write error is thrown)
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"wrote {pcap.Frames} frame{(pcap.Frames == 1 ? "" : "s")} ({pcap.Bytes / 1048576.0:0.0} MiB) to {pcapPath}"));
+        }
+
         if (failure is not null)
         {
             throw failure is IOException ? failure : new IOException($"sniff stopped reading: {failure.Message}", failure);
@@ -128,8 +145,7 @@ internal static class SniffCommand
         return 0;
     }
 
-    /// <param name="timestamps">take each frame's arrival time from the kernel (for --pcap; one more system call a frame)</param>
-    private static void Read(PacketSocket socket, Sniffer sniffer, bool timestamps, CancellationToken stop)
+    private static void Read(PacketSocket socket, Sniffer sniffer, CancellationToken stop)
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(PcapWriter.SnapLength, pinned: true);
         while (!stop.IsCancellationRequested)
@@ -137,7 +153,7 @@ internal static class SniffCommand
             int n = socket.Receive(buffer, out int original, out PacketOrigin origin);
             if (original > 0)
             {
-                Hand(socket, sniffer, buffer.AsSpan(0, n), original, origin, timestamps);
+                Hand(sniffer, buffer.AsSpan(0, n), original, origin);
             }
         }
 
@@ -150,13 +166,13 @@ internal static class SniffCommand
                 break;
             }
 
-            Hand(socket, sniffer, buffer.AsSpan(0, n), original, origin, timestamps);
+            Hand(sniffer, buffer.AsSpan(0, n), original, origin);
         }
     }
 
-    private static void Hand(PacketSocket socket, Sniffer sniffer, ReadOnlySpan<byte> frame, int original, PacketOrigin origin, bool timestamps)
+    private static void Hand(Sniffer sniffer, ReadOnlySpan<byte> frame, int original, PacketOrigin origin)
     {
-        long? captured = timestamps ? socket.LastFrameMicros() : null; // the wall clock, for the file only
+        long? captured = origin.ArrivalMicros > 0 ? origin.ArrivalMicros : null; // the wall clock, for the file only
         lock (sniffer.Sync)
         {
             sniffer.OnFrame(frame, original, origin, Clock.NowMicros(), captured);

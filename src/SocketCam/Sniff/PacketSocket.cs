@@ -88,6 +88,8 @@ internal sealed partial class PacketSocket : IDisposable
                 }
             }
 
+            // Each frame's arrival time comes with it (for --pcap), rather than by one more system call a frame.
+            SetInt(SoTimestamp, 1);
             if (filter is not null)
             {
                 Attach(filter);
@@ -123,24 +125,40 @@ internal sealed partial class PacketSocket : IDisposable
 
     /// <summary>
     /// Waits (up to 200 ms) for the next frame. Returns its captured length (0: nothing yet), with the frame's
-    /// original length (longer when the buffer was too small), link type, direction and interface.
+    /// original length (longer when the buffer was too small), link type, direction, interface and arrival time.
     /// </summary>
     public int Receive(Span<byte> buffer, out int originalLength, out PacketOrigin origin) => Receive(buffer, MsgTrunc, out originalLength, out origin);
 
     /// <summary>Like <see cref="Receive(Span{byte}, out int, out PacketOrigin)"/> without waiting: what the kernel still holds (0: nothing).</summary>
     public int ReceiveQueued(Span<byte> buffer, out int originalLength, out PacketOrigin origin) => Receive(buffer, MsgTrunc | MsgDontWait, out originalLength, out origin);
 
+    /// <summary>One recvmsg a frame: the frame, its sockaddr_ll and (SO_TIMESTAMP) the kernel's arrival time together.</summary>
     private int Receive(Span<byte> buffer, int flags, out int originalLength, out PacketOrigin origin)
     {
         Span<byte> sll = stackalloc byte[20];
-        int sllLength = sll.Length;
+        Span<long> control = stackalloc long[8]; // a cmsghdr (16 bytes) and a struct timeval (16), 8-aligned
         nint n;
         unsafe
         {
             fixed (byte* b = buffer)
             fixed (byte* a = sll)
+            fixed (long* c = control)
             {
-                n = RecvFrom(_fd, b, buffer.Length, flags, a, &sllLength);
+                var vector = new IoVector { Base = b, Length = buffer.Length };
+                var message = new MessageHeader
+                {
+                    Name = a,
+                    NameLength = sll.Length,
+                    Vectors = &vector,
+                    VectorCount = 1,
+                    Control = c,
+                    ControlLength = control.Length * sizeof(long),
+                };
+                n = RecvMsg(_fd, &message, flags);
+                if (n >= 0 && message.ControlLength < 32)
+                {
+                    control.Clear(); // no timestamp came: (n >= 0 so nothing else reads the buffer) 0 = unknown
+                }
             }
         }
 
@@ -158,33 +176,39 @@ internal sealed partial class PacketSocket : IDisposable
         }
 
         originalLength = (int)n; // MSG_TRUNC: the frame's real length even when it did not fit
+        long arrival = control[1] == ((long)ScmTimestamp << 32 | SolSocket) ? (control[2] * 1_000_000) + control[3] : 0;
         origin = new PacketOrigin(
             BinaryPrimitives.ReadInt32LittleEndian(sll[4..]),
             BinaryPrimitives.ReadUInt16LittleEndian(sll[8..]),
-            sll[10]);
+            sll[10],
+            arrival);
         return Math.Min((int)n, buffer.Length);
     }
 
     private const int MsgTrunc = 0x20;
     private const int MsgDontWait = 0x40;
-    private const int SiocGStamp = 0x8906;
+    private const int SoTimestamp = 29;
+    private const int ScmTimestamp = SoTimestamp;
 
-    /// <summary>When the kernel received the frame <see cref="Receive(Span{byte}, out int, out PacketOrigin)"/> returned last, µs since the Unix epoch (SIOCGSTAMP); null if it cannot say.</summary>
-    public long? LastFrameMicros()
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct IoVector
     {
-        Span<nint> tv = stackalloc nint[2];
-        unsafe
-        {
-            fixed (nint* p = tv)
-            {
-                if (Ioctl(_fd, SiocGStamp, p) != 0)
-                {
-                    return null;
-                }
-            }
-        }
+        public byte* Base;
+        public nint Length;
+    }
 
-        return ((long)tv[0] * 1_000_000) + tv[1];
+    /// <summary>struct msghdr (64-bit Linux).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private unsafe struct MessageHeader
+    {
+        public byte* Name;
+        public int NameLength;
+        public IoVector* Vectors;
+        public nint VectorCount;
+        public long* Control;
+        public nint ControlLength;
+        public int Flags;
     }
 
     /// <summary>The kernel's counts since the last call (PACKET_STATISTICS resets them): frames queued, and dropped for want of room.</summary>
@@ -260,11 +284,8 @@ internal sealed partial class PacketSocket : IDisposable
     [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
     private static unsafe partial int GetSockOpt(int fd, int level, int name, void* value, int* length);
 
-    [LibraryImport("libc", EntryPoint = "recvfrom", SetLastError = true)]
-    private static unsafe partial nint RecvFrom(int fd, byte* buffer, nint length, int flags, byte* address, int* addressLength);
-
-    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
-    private static unsafe partial int Ioctl(int fd, nint request, void* argument);
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    private static unsafe partial nint RecvMsg(int fd, MessageHeader* message, int flags);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
@@ -273,5 +294,8 @@ internal sealed partial class PacketSocket : IDisposable
     private static partial uint IfNameToIndex(string name);
 }
 
-/// <summary>Where a captured frame came from: interface index, link type (ARPHRD_*), direction (PACKET_*).</summary>
-internal readonly record struct PacketOrigin(int InterfaceIndex, ushort HardwareType, byte PacketType);
+/// <summary>
+/// Where and when a captured frame came from: interface index, link type (ARPHRD_*), direction (PACKET_*), and when
+/// the kernel received it (µs since the Unix epoch; 0 = unknown).
+/// </summary>
+internal readonly record struct PacketOrigin(int InterfaceIndex, ushort HardwareType, byte PacketType, long ArrivalMicros = 0);

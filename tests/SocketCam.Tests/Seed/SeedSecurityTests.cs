@@ -42,7 +42,7 @@ public sealed class SeedSecurityHub : IAsyncLifetime
 /// run (the marker file each payload would create never exists), allocate what a length claims, or take down more
 /// than the one connection.
 /// </summary>
-[Collection(NetworkCollection.Name)]
+[Collection(SeedCollection.Name)]
 public sealed class SeedSecurityTests : IClassFixture<SeedSecurityHub>
 {
     /// <summary>Far below the 1 TiB (2^40) and 8 EiB (2^63) that the huge-length cases claim.</summary>

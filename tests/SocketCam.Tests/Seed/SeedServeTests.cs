@@ -9,7 +9,7 @@ namespace SocketCam.Tests.Seed;
 /// `socketcam serve --seed-tcp`, watched by the seed tutorial's own client program (seed_client_002.py: its 4 KB
 /// recv loop, struct.unpack("Q") and pickle.loads) run by Debian's python3 + OpenCV.
 /// </summary>
-[Collection(NetworkCollection.Name)]
+[Collection(SeedCollection.Name)]
 public sealed class SeedServeTests : IAsyncLifetime
 {
     private const int Width = 330;

@@ -9,7 +9,7 @@ namespace SocketCam.Tests.Seed;
 /// (seed_server_002.py, and 003's, which sends the length and the pickle in two sendall calls), reading a video file
 /// made by ffmpeg instead of a camera.
 /// </summary>
-[Collection(NetworkCollection.Name)]
+[Collection(SeedCollection.Name)]
 public sealed class SeedViewTests : IAsyncLifetime
 {
     private const int Width = 352;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using SocketCam.Tests.Support;
 
@@ -20,6 +21,7 @@ public sealed class SniffCliTests : IDisposable
         int port = FreePorts.TcpAndUdp();
         string pcap = Path.Combine(_directory, "call.pcap");
         await using CliProcess hub = await StartHubAsync(port, "320x240", 30, "--data", Path.Combine(_directory, "data"));
+        double startedSeconds = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
         await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", pcap]);
 
         JsonElement tcpView = await ViewAsync($"tcp://127.0.0.1:{port}");
@@ -101,6 +103,12 @@ public sealed class SniffCliTests : IDisposable
         Assert.Equal(udp.GetProperty("from_client").GetProperty("DONE").GetInt64(), counts.Of("socketcam.udp.type", 0x13));
         // The chat's text is in the capture as text (Wireshark shows strings; the markup stays characters).
         Assert.Contains("<b>not bold</b>", counts.Texts("socketcam.chat.text"));
+
+        // Every frame sniff said it wrote is in the file, stamped with the kernel's arrival time (within this test's run).
+        List<double> stamps = [.. (await tshark.FieldsAsync(null, "frame.time_epoch")).Select(t => double.Parse(t, CultureInfo.InvariantCulture))];
+        Assert.Contains($"wrote {stamps.Count} frames (", Assert.Single(sniff.Stderr, l => l.StartsWith("wrote ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        double endedSeconds = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+        Assert.All(stamps, t => Assert.InRange(t, startedSeconds, endedSeconds));
         await hub.InterruptAsync();
     }
 
@@ -278,6 +286,40 @@ public sealed class SniffCliTests : IDisposable
         Assert.True(Received(seen.GetProperty("sessions")[0], "video") >= viewed.GetProperty("frames").GetInt64());
         Assert.Equal(0, unseen.GetProperty("kernel_packets").GetInt64());
         await hub.InterruptAsync();
+    }
+
+    [Fact]
+    public async Task A_capture_file_that_fills_its_disk_ends_sniff_with_one_line_saying_so()
+    {
+        // A real full disk: a 1 MiB tmpfs. The datagrams fill two of the writer's 4 MiB chunks; the first cannot be written.
+        string disk = Directory.CreateDirectory(Path.Combine(_directory, "tiny")).FullName;
+        (int mounted, _, string why) = await MediaTools.RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk);
+        Assert.True(mounted == 0, why);
+        try
+        {
+            int port = FreePorts.Udp();
+            await using CliProcess sniff = await StartSniffAsync(["-i", "lo", "-p", $"{port}", "--pcap", Path.Combine(disk, "full.pcap")]);
+            using var sender = new System.Net.Sockets.UdpClient();
+            byte[] datagram = new byte[1400];
+            for (int i = 0; i < 6000 && !sniff.HasExited; i++)
+            {
+                await sender.SendAsync(datagram, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+                if (i % 200 == 0)
+                {
+                    await Task.Delay(5); // within the kernel's queue: every datagram reaches the file's writer
+                }
+            }
+
+            Assert.True(await sniff.WaitForExitAsync(Wait) == 1, sniff.Transcript());
+            string line = Assert.Single(sniff.Stderr, l => l.StartsWith("socketcam:", StringComparison.Ordinal));
+            Assert.Contains("cannot write the capture file", line, StringComparison.Ordinal);
+            Assert.Contains("No space left on device", line, StringComparison.Ordinal);
+            Assert.True(sniff.LastJsonLine().GetProperty("final").GetBoolean(), sniff.Transcript()); // the figures so far, still
+        }
+        finally
+        {
+            await MediaTools.RunAsync("umount", "-l", disk);
+        }
     }
 
     [Fact]
