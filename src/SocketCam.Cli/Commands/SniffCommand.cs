@@ -74,7 +74,7 @@ internal static class SniffCommand
         byte[]? filter = ports.Length is > 0 and <= PacketFilter.MaxPorts && iface is not null && PacketFilter.Fits(iface)
             ? PacketFilter.ForPorts(ports.Distinct().ToArray())
             : null;
-        using var socket = new PacketSocket(iface, ReceiveBufferBytes, filter);
+        using var socket = new PacketSocket(iface, ReceiveBufferBytes, filter, timestamps: pcapPath is not null);
         using PcapWriter? pcap = pcapPath is null ? null : new PcapWriter(pcapPath);
         var sniffer = new Sniffer(new SnifferOptions { Ports = ports.ToHashSet() }, pcap);
         var output = new SniffOutput(sniffer, json, Console.IsOutputRedirected);
@@ -133,7 +133,11 @@ internal static class SniffCommand
         output.Draw(Clock.NowMicros(), kernel, final: true);
         if (pcap is not null)
         {
-            pcap.Dispose(); // what its writer thread still has reaches the file (or a write error is thrown)
+            pcap.Dispose(); // what its writer thread still has reaches the file (or a write error not yet thrown is)
+        }
+
+        if (pcap is not null && failure is null)
+        {
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"wrote {pcap.Frames} frame{(pcap.Frames == 1 ? "" : "s")} ({pcap.Bytes / 1048576.0:0.0} MiB) to {pcapPath}"));
         }
 

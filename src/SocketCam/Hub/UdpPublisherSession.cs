@@ -282,6 +282,7 @@ internal sealed class UdpPublisherSession : IUdpSession, IClientStats
                 _room.ReleasePublisher(this);
                 if (_end.Bye(serverToken, reason) is { } bye)
                 {
+                    _receiver.ReportLast(); // the publisher's totals end equal to the hub's
                     byte[] datagram = new byte[UdpWire.MaxDatagram];
                     _listener.SendTo(datagram.AsSpan(0, UdpWire.WriteBye(datagram, Id, bye)), Address, Seal);
                 }

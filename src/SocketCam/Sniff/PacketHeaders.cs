@@ -96,12 +96,16 @@ internal readonly struct PacketHeaders
             }
 
             int payload = BinaryPrimitives.ReadUInt16BigEndian(frame[(offset + 4)..]);
-            protocol = frame[offset + 6]; // extension headers are not followed: SocketCam's traffic has none
+            protocol = frame[offset + 6];
             source = BinaryPrimitives.ReadUInt128BigEndian(frame[(offset + 8)..]);
             destination = BinaryPrimitives.ReadUInt128BigEndian(frame[(offset + 24)..]);
             ipEnd = payload == 0 ? frame.Length : offset + 40 + payload;
             offset += 40;
             v6 = true;
+            if (!SkipExtensionHeaders(frame, ipEnd, ref offset, ref protocol))
+            {
+                return false;
+            }
         }
         else
         {
@@ -161,6 +165,42 @@ internal readonly struct PacketHeaders
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Steps over IPv6 extension headers (hop-by-hop, routing, destination options; a fragment header only when it is
+    /// an atomic fragment) to the transport header, at most 8 of them. False: a real fragment, or headers that run out
+    /// of the packet.
+    /// </summary>
+    private static bool SkipExtensionHeaders(ReadOnlySpan<byte> frame, int ipEnd, ref int offset, ref byte protocol)
+    {
+        const int MaxExtensionHeaders = 8;
+        for (int seen = 0; ; seen++)
+        {
+            switch (protocol)
+            {
+                case 0 or 43 or 60: // hop-by-hop, routing, destination options: (length + 1) 8-byte units
+                    if (seen == MaxExtensionHeaders || offset + 8 > Math.Min(ipEnd, frame.Length))
+                    {
+                        return false;
+                    }
+
+                    protocol = frame[offset];
+                    offset += (frame[offset + 1] + 1) * 8;
+                    break;
+                case 44: // fragment: offset and "more" both zero is a whole packet (RFC 6946); anything else is a piece
+                    if (seen == MaxExtensionHeaders || offset + 8 > Math.Min(ipEnd, frame.Length) || (BinaryPrimitives.ReadUInt16BigEndian(frame[(offset + 2)..]) & 0xFFF9) != 0)
+                    {
+                        return false;
+                    }
+
+                    protocol = frame[offset];
+                    offset += 8;
+                    break;
+                default:
+                    return offset <= Math.Min(ipEnd, frame.Length);
+            }
+        }
     }
 
     /// <summary>"127.0.0.1:9999" or "[::1]:9999".</summary>

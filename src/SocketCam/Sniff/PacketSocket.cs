@@ -40,7 +40,8 @@ internal sealed partial class PacketSocket : IDisposable
     /// <param name="interfaceName">null: every interface.</param>
     /// <param name="receiveBufferBytes">the kernel's queue for this socket: a burst larger than it is dropped (and counted).</param>
     /// <param name="filter">a classic BPF program (<see cref="PacketFilter"/>) the kernel runs on each frame before queueing it</param>
-    public PacketSocket(string? interfaceName, int receiveBufferBytes, byte[]? filter = null)
+    /// <param name="timestamps">each frame's arrival time with it (<see cref="PacketOrigin.ArrivalMicros"/>; for a capture file)</param>
+    public PacketSocket(string? interfaceName, int receiveBufferBytes, byte[]? filter = null, bool timestamps = false)
     {
         int ifindex = 0;
         if (interfaceName is not null)
@@ -88,8 +89,11 @@ internal sealed partial class PacketSocket : IDisposable
                 }
             }
 
-            // Each frame's arrival time comes with it (for --pcap), rather than by one more system call a frame.
-            SetInt(SoTimestamp, 1);
+            // Each frame's arrival time comes with it, rather than by one more system call a frame (SIOCGSTAMP).
+            if (timestamps && SetInt(SoTimestamp, 1) != 0)
+            {
+                throw new IOException($"cannot ask the packet socket for timestamps: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            }
             if (filter is not null)
             {
                 Attach(filter);

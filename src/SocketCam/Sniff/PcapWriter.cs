@@ -34,6 +34,7 @@ internal sealed class PcapWriter : IDisposable
     private byte[] _chunk = new byte[ChunkBytes];
     private int _used;
     private Exception? _failure;
+    private bool _told;
     private bool _disposed;
 
     public PcapWriter(string path)
@@ -52,7 +53,7 @@ internal sealed class PcapWriter : IDisposable
         catch (IOException ex)
         {
             _file.Dispose();
-            throw new IOException($"cannot write the capture file: {ex.Message}", ex);
+            throw new PcapWriteException(ex);
         }
 
         Bytes = header.Length;
@@ -105,7 +106,7 @@ internal sealed class PcapWriter : IDisposable
         }
     }
 
-    /// <summary>Writes what is left and closes the file; a write error is thrown here if nothing was told of it before.</summary>
+    /// <summary>Writes what is left and closes the file; a write error is thrown here unless it was thrown before.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -129,7 +130,7 @@ internal sealed class PcapWriter : IDisposable
             _full.Dispose();
         }
 
-        ThrowIfFailed();
+        ThrowIfFailed(untold: true);
     }
 
     private void HandOff()
@@ -149,7 +150,7 @@ internal sealed class PcapWriter : IDisposable
                 {
                     _file.Write(chunk, 0, length);
                 }
-                catch (IOException ex)
+                catch (Exception ex)
                 {
                     Volatile.Write(ref _failure, ex); // told to the capture thread at its next call; the rest is only drained
                 }
@@ -159,11 +160,16 @@ internal sealed class PcapWriter : IDisposable
         }
     }
 
-    private void ThrowIfFailed()
+    /// <param name="untold">only if no call threw it before: a Dispose on the way out of that error must not throw over it</param>
+    private void ThrowIfFailed(bool untold = false)
     {
-        if (Volatile.Read(ref _failure) is { } failure)
+        if (Volatile.Read(ref _failure) is { } failure && !(untold && _told))
         {
-            throw new IOException($"cannot write the capture file: {failure.Message}", failure);
+            _told = true;
+            throw new PcapWriteException(failure);
         }
     }
 }
+
+/// <summary>The capture file could not be written (a full disk, a lost mount): the capture ends, with this one line.</summary>
+internal sealed class PcapWriteException(Exception inner) : IOException($"cannot write the capture file: {inner.Message}", inner);

@@ -122,9 +122,10 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
                 ? Tcp(in h, payload, frame, originalLength, ethernet.Value, origin.InterfaceIndex, nowMicros, captureMicros ?? nowMicros)
                 : Udp(in h, payload, origin.InterfaceIndex, nowMicros);
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (Exception ex) when (ex is not OutOfMemoryException && ex is not PcapWriteException)
         {
-            // A reader's bug met a frame it did not foresee: that flow is given up, the sniffer goes on.
+            // A reader's bug met a frame it did not foresee: that flow is given up, the sniffer goes on. (A capture file
+            // that cannot be written is no flow's fault: it ends the capture.)
             ReadErrors++;
             Forget(FlowKey.Of(in h), $"sniff could not read a frame ({ex.GetType().Name}: {ex.Message})");
             fate = Fate.Other;

@@ -291,7 +291,7 @@ public sealed class SniffCliTests : IDisposable
     [Fact]
     public async Task A_capture_file_that_fills_its_disk_ends_sniff_with_one_line_saying_so()
     {
-        // A real full disk: a 1 MiB tmpfs. The datagrams fill two of the writer's 4 MiB chunks; the first cannot be written.
+        // A real full disk: a 1 MiB tmpfs, and 8 MiB of datagrams to capture onto it.
         string disk = Directory.CreateDirectory(Path.Combine(_directory, "tiny")).FullName;
         (int mounted, _, string why) = await MediaTools.RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk);
         Assert.True(mounted == 0, why);
