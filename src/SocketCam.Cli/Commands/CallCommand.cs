@@ -66,7 +66,7 @@ internal static class CallCommand
             {
                 Room = roomName,
                 Token = r.GetValue(token),
-                Tls = tls.Get(r),
+                Tls = tls.Get(r, r.GetValue(url)!),
                 Reconnect = !r.GetValue(noReconnect),
                 Agent = "socketcam call",
             };

@@ -48,7 +48,7 @@ internal static class PublishCommand
             {
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
-                Tls = tls.Get(r),
+                Tls = tls.Get(r, r.GetValue(url)!),
                 Reconnect = !r.GetValue(noReconnect),
                 Agent = "socketcam publish",
                 UdpRecovery = !r.GetValue(noRecovery),

@@ -24,7 +24,7 @@ internal static class RoomsCommand
         command.SetAction((r, ct) => CliHost.RunAsync(r.GetValue(logLevel)!, ct, async (_, cancellationToken) =>
         {
             StreamEndpoint endpoint = StreamEndpoint.Parse(r.GetValue(url)!, 1, "tcp", StreamEndpoint.DefaultPort, StreamEndpoint.HubSchemes);
-            (List<RoomListing> rooms, bool truncated) = await RoomLister.ListAsync(endpoint, new ClientOptions { Token = r.GetValue(token), Tls = tls.Get(r) }, cancellationToken);
+            (List<RoomListing> rooms, bool truncated) = await RoomLister.ListAsync(endpoint, new ClientOptions { Token = r.GetValue(token), Tls = tls.Get(r, r.GetValue(url)!) }, cancellationToken);
             if (r.GetValue(json))
             {
                 WriteJson(rooms, truncated);

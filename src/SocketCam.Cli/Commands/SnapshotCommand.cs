@@ -35,7 +35,7 @@ internal static class SnapshotCommand
             {
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
-                Tls = tls.Get(r),
+                Tls = tls.Get(r, r.GetValue(url)!),
                 Reconnect = false,
                 Agent = "socketcam snapshot",
             };

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SocketCam.Client;
+using SocketCam.Protocol;
 
 namespace SocketCam.Cli.Commands;
 
@@ -48,13 +49,20 @@ internal sealed class TlsOptionSet
     }
 
     /// <summary>The trust chosen; null (the system store and the host name) when neither option is given.</summary>
-    public TlsClientOptions? Get(ParseResult result)
+    /// <param name="url">the hub's URL as given: a trust option on one without TLS is a mistake said in one line, not ignored</param>
+    public TlsClientOptions? Get(ParseResult result, string url)
     {
         string? ca = result.GetValue(Ca);
         string? fingerprint = result.GetValue(Fingerprint);
         if (ca is not null && fingerprint is not null)
         {
             throw new ArgumentException("--ca and --fingerprint are two ways to trust the hub: give one.");
+        }
+
+        if ((ca ?? fingerprint) is not null && !UsesTls(url))
+        {
+            throw new ArgumentException(
+                $"{(ca is null ? "--fingerprint" : "--ca")} is for a hub reached over TLS, and {PrintableText.Of(url)} is not encrypted: use tls://HOST:PORT (or udp+tls://).");
         }
 
         if (ca is not null)
@@ -69,4 +77,8 @@ internal sealed class TlsOptionSet
             Fingerprint = fingerprint is null ? null : TlsClientOptions.ParseFingerprint(fingerprint),
         };
     }
+
+    private static bool UsesTls(string url) =>
+        url.StartsWith(ClientTls.Scheme + "://", StringComparison.OrdinalIgnoreCase)
+        || url.StartsWith(UdpKeyExchange.Scheme + "://", StringComparison.OrdinalIgnoreCase);
 }

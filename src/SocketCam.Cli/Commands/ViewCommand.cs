@@ -52,7 +52,7 @@ internal static class ViewCommand
             {
                 Room = r.GetValue(room)!,
                 Token = r.GetValue(token),
-                Tls = tls.Get(r),
+                Tls = tls.Get(r, r.GetValue(url)!),
                 Reconnect = !r.GetValue(noReconnect),
                 MaxFrameBytes = r.GetValue(maxFrame),
                 Agent = "socketcam view",

@@ -58,6 +58,25 @@ public sealed class TlsCliTests : IDisposable
             Assert.Contains(wrongScheme.Stderr, l => l.Contains($"this hub's port speaks TLS: connect with {url}", StringComparison.Ordinal));
         }
 
+        // A pin given for a plaintext URL is a mistake said at once, before connecting, not a pin silently ignored.
+        foreach (string command in new[] { "view", "publish", "snapshot", "rooms" })
+        {
+            string[] args = command switch
+            {
+                "snapshot" => [command, plain, Path.Combine(_directory, "never.jpg")],
+                "rooms" => [command, plain],
+                _ => [command, plain, "--no-reconnect"],
+            };
+            (code, CliProcess ignored) = await CliProcess.RunAsync(_directory, TestHub.Timeout, [.. args, "--fingerprint", certificate.Fingerprint]);
+            await using (ignored)
+            {
+                Assert.True(code == 2, ignored.Transcript()); // a usage error, like any other wrong option
+                string line = Assert.Single(ignored.Stderr, l => l.StartsWith("socketcam:", StringComparison.Ordinal));
+                Assert.Contains("--fingerprint is for a hub reached over TLS", line, StringComparison.Ordinal);
+                Assert.Contains("use tls://", line, StringComparison.Ordinal);
+            }
+        }
+
         // A wrong pin: one line naming the certificate the hub presented.
         (code, CliProcess wrongPin) = await CliProcess.RunAsync(_directory, TestHub.Timeout, "view", url, "--fingerprint", new string('a', 64), "--no-reconnect", "--quiet");
         await using (wrongPin)
