@@ -161,7 +161,7 @@ internal sealed partial class PacketSocket : IDisposable
                 n = RecvMsg(_fd, &message, flags);
                 if (n >= 0 && message.ControlLength < 32)
                 {
-                    control.Clear(); // no timestamp came: (n >= 0 so nothing else reads the buffer) 0 = unknown
+                    control.Clear(); // no timestamp came (not asked for): ArrivalMicros is then 0, "unknown"
                 }
             }
         }
