@@ -69,7 +69,7 @@ internal static class Reconnector
             onRetry(reason, delay);
             if (string.Equals(reason, lastReason, StringComparison.Ordinal))
             {
-                ClientLog.RetryingAgain(logger, endpoint.ToString(), reason, (int)delay.TotalMilliseconds);
+                ClientLog.RetryingAgain(logger, endpoint.ToString(), reason.TrimEnd('.'), (int)delay.TotalMilliseconds);
             }
             else if (reason == "connection refused" && !endpoint.IsUnix)
             {
@@ -77,7 +77,8 @@ internal static class Reconnector
             }
             else
             {
-                ClientLog.Reconnecting(logger, endpoint.ToString(), reason, (int)delay.TotalMilliseconds);
+                // (A hub's reason is a sentence: its full stop would read ".;" before the "; reconnecting".)
+                ClientLog.Reconnecting(logger, endpoint.ToString(), reason.TrimEnd('.'), (int)delay.TotalMilliseconds);
             }
 
             lastReason = reason;
