@@ -359,8 +359,7 @@ internal sealed class DatagramDissector(SessionFigures figures, PendingBudget bi
                     return FragmentOutcome.Stale; // long finished or given up
                 }
 
-                int words = (h.DataCount + UdpWire.ParityCount(h.DataCount, h.Group) + 63) / 64;
-                if (!budget.TryTake(words * 8L))
+                if (!budget.TryTake(Frame.BytesFor(h.DataCount, h.Group)))
                 {
                     return FragmentOutcome.Untracked;
                 }
@@ -422,7 +421,10 @@ internal sealed class DatagramDissector(SessionFigures figures, PendingBudget bi
 
         private sealed class Frame(int dataCount, int group)
         {
-            private readonly ulong[] _seen = new ulong[(dataCount + UdpWire.ParityCount(dataCount, group) + 63) / 64];
+            private readonly ulong[] _seen = new ulong[BytesFor(dataCount, group) / 8];
+
+            /// <summary>What a frame's bitmap of every data and parity fragment takes from the budget.</summary>
+            public static int BytesFor(int dataCount, int group) => (dataCount + UdpWire.ParityCount(dataCount, group) + 63) / 64 * 8;
 
             public long Bytes => _seen.Length * 8L;
             private int _data;
