@@ -7,20 +7,10 @@ namespace SocketCam.Tests.Support;
 internal static class FreePorts
 {
     /// <summary>A TCP port nothing listens on right now (the kernel's pick for port 0 on loopback, released at once).</summary>
-    public static int Tcp()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    public static int Tcp() => Probe(SocketType.Stream, ProtocolType.Tcp);
 
     /// <summary>A UDP port nothing is bound to right now.</summary>
-    public static int Udp()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    public static int Udp() => Probe(SocketType.Dgram, ProtocolType.Udp);
 
     /// <summary>A port free for TCP and UDP both (a hub's default: `serve --listen` takes the same port over UDP).</summary>
     public static int TcpAndUdp()
@@ -40,5 +30,12 @@ internal static class FreePorts
             {
             }
         }
+    }
+
+    private static int Probe(SocketType type, ProtocolType protocol)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, type, protocol);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }
