@@ -115,11 +115,12 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         ReadOnlySpan<byte> payload = h.PayloadOffset < frame.Length
             ? frame.Slice(h.PayloadOffset, Math.Min(h.PayloadLength, frame.Length - h.PayloadOffset))
             : [];
+        long captured = captureMicros ?? nowMicros;
         Fate fate;
         try
         {
             fate = h.Transport == TransportKind.Tcp
-                ? Tcp(in h, payload, frame, originalLength, ethernet.Value, origin.InterfaceIndex, nowMicros, captureMicros ?? nowMicros)
+                ? Tcp(in h, payload, frame, originalLength, ethernet.Value, origin.InterfaceIndex, nowMicros, captured)
                 : Udp(in h, payload, origin.InterfaceIndex, nowMicros);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException && ex is not PcapWriteException)
@@ -143,7 +144,7 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
 
         if (pcap is not null && (fate == Fate.SocketCam || onPorts))
         {
-            pcap.Write(captureMicros ?? nowMicros, frame, originalLength, ethernet.Value);
+            pcap.Write(captured, frame, originalLength, ethernet.Value);
         }
     }
 
@@ -428,16 +429,12 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
 
     private void Drop(FlowKey key, TcpFlow flow)
     {
-        if (!_tcp.Remove(key, out TcpFlow? present) || present != flow)
+        if (!_tcp.TryGetValue(key, out TcpFlow? present) || present != flow)
         {
-            if (present is not null)
-            {
-                _tcp[key] = present; // another connection on the key now: not this one's to drop
-            }
-
-            return;
+            return; // gone already, or another connection on the key now: not this one's to drop
         }
 
+        _tcp.Remove(key);
         _heldBytes -= flow.ReleaseHeld(null);
         flow.ClientToServer.Release();
         flow.ServerToClient.Release();
@@ -642,9 +639,9 @@ internal sealed class Sniffer(SnifferOptions options, PcapWriter? pcap = null)
         public int PayloadFrames { get; set; }
 
         /// <summary>Keeps an opening frame (a copy) until the connection is told.</summary>
-        public void Hold(ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long now)
+        public void Hold(ReadOnlySpan<byte> frame, int originalLength, bool ethernet, long capturedMicros)
         {
-            (_held ??= []).Add((now, frame.ToArray(), originalLength, ethernet));
+            (_held ??= []).Add((capturedMicros, frame.ToArray(), originalLength, ethernet));
             _heldBytes += frame.Length;
         }
 
